@@ -1,0 +1,221 @@
+package workflow
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+	"time"
+)
+
+// Level is how serious an incident is (一般 / 重大 / 特别重大).
+type Level string
+
+// Levels, from least to most serious.
+const (
+	LevelGeneral  Level = "general"
+	LevelMajor    Level = "major"
+	LevelCritical Level = "critical"
+)
+
+// Levels lists every level from least to most serious.
+var Levels = []Level{LevelGeneral, LevelMajor, LevelCritical}
+
+// Rank orders levels: general 1, major 2, critical 3, unknown 0.
+func (l Level) Rank() int {
+	for i, x := range Levels {
+		if x == l {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// Valid reports whether l is a known level.
+func (l Level) Valid() bool { return l.Rank() > 0 }
+
+// Category is the kind of post (询问 / 炒作 / 谣言 / 其他).
+type Category string
+
+// Categories of the handling plans.
+const (
+	CategoryInquiry Category = "inquiry"
+	CategoryHype    Category = "hype"
+	CategoryRumor   Category = "rumor"
+	CategoryOther   Category = "other"
+)
+
+// Categories lists every category.
+var Categories = []Category{CategoryInquiry, CategoryHype, CategoryRumor, CategoryOther}
+
+// Valid reports whether c is a known category.
+func (c Category) Valid() bool {
+	for _, x := range Categories {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+// Status is where an incident stands in its handling.
+type Status string
+
+// Statuses. An incident is open in every status but resolved.
+const (
+	StatusNew          Status = "new"          // opened, nobody responsible yet
+	StatusAssigned     Status = "assigned"     // handed to a department or person
+	StatusAcknowledged Status = "acknowledged" // the assignee took it on
+	StatusResolved     Status = "resolved"     // substantive answer given, closed
+)
+
+// Incident is one public-opinion incident and everything decided about it.
+// The timeline lives beside it in the Store.
+type Incident struct {
+	ID         string   `json:"id"`
+	Version    int64    `json:"version"`
+	Title      string   `json:"title"`
+	Level      Level    `json:"level"`
+	Category   Category `json:"category"`
+	Source     string   `json:"source,omitempty"`
+	Status     Status   `json:"status"`
+	Spreading  bool     `json:"spreading,omitempty"`
+	Department string   `json:"department,omitempty"`
+	Assignee   string   `json:"assignee,omitempty"`
+
+	FoundAt    time.Time `json:"found_at"`
+	OpenedAt   time.Time `json:"opened_at"`
+	OpenedBy   string    `json:"opened_by"`
+	UpdatedAt  time.Time `json:"updated_at"`
+	AckedAt    time.Time `json:"acked_at,omitzero"`
+	AckedBy    string    `json:"acked_by,omitempty"`
+	ResolvedAt time.Time `json:"resolved_at,omitzero"`
+	Summary    string    `json:"summary,omitempty"`
+	ReferredAt time.Time `json:"referred_at,omitzero"`
+	Referral   string    `json:"referral,omitempty"`
+
+	// Updates counts follow-up reports (续报); LastUpdateAt is the latest.
+	Updates      int       `json:"updates,omitempty"`
+	LastUpdateAt time.Time `json:"last_update_at,omitzero"`
+
+	// Drafts of the unified reply, oldest first; the last is the current one.
+	Drafts []Draft `json:"drafts,omitempty"`
+	// Statements are the published replies, oldest first.
+	Statements []Statement `json:"statements,omitempty"`
+}
+
+// Open reports whether the incident is still being handled.
+func (inc *Incident) Open() bool { return inc.Status != StatusResolved }
+
+// CurrentDraft returns the latest draft, or nil when there is none.
+func (inc *Incident) CurrentDraft() *Draft {
+	if len(inc.Drafts) == 0 {
+		return nil
+	}
+	return &inc.Drafts[len(inc.Drafts)-1]
+}
+
+// PublishedAt is when the first statement was published (zero if none).
+func (inc *Incident) PublishedAt() time.Time {
+	if len(inc.Statements) == 0 {
+		return time.Time{}
+	}
+	return inc.Statements[0].At
+}
+
+// Clone returns a deep copy, so a transition can be computed without touching
+// the value that was read.
+func (inc *Incident) Clone() *Incident {
+	c := *inc
+	c.Drafts = make([]Draft, len(inc.Drafts))
+	for i, d := range inc.Drafts {
+		d.Approvals = append([]Approval(nil), d.Approvals...)
+		c.Drafts[i] = d
+	}
+	c.Statements = append([]Statement(nil), inc.Statements...)
+	return &c
+}
+
+// Draft is one version of the unified reply (统一口径) awaiting approval.
+type Draft struct {
+	Version   int        `json:"version"`
+	Text      string     `json:"text"`
+	Hash      string     `json:"hash"`
+	Author    string     `json:"author"`
+	At        time.Time  `json:"at"`
+	Approvals []Approval `json:"approvals,omitempty"`
+	// Rejection, when set, means a leader turned this version down; a new
+	// version is needed.
+	Rejection *Approval `json:"rejection,omitempty"`
+	Published bool      `json:"published,omitempty"`
+}
+
+// ApprovedBy reports whether person approved this draft.
+func (d *Draft) ApprovedBy(person string) bool {
+	for _, a := range d.Approvals {
+		if a.By == person {
+			return true
+		}
+	}
+	return false
+}
+
+// HashText is the content hash of a draft text: the first 12 hex digits of its
+// SHA-256. It is shown to approvers so they know what exactly they approve.
+func HashText(text string) string {
+	sum := sha256.Sum256([]byte(text))
+	return hex.EncodeToString(sum[:])[:12]
+}
+
+// Approval is one leader's decision on one draft version.
+type Approval struct {
+	By        string    `json:"by"`
+	At        time.Time `json:"at"`
+	Note      string    `json:"note,omitempty"`
+	Principal bool      `json:"principal,omitempty"`
+}
+
+// Statement is a published unified reply: exactly the text of an approved draft.
+type Statement struct {
+	DraftVersion int       `json:"draft_version"`
+	Text         string    `json:"text"`
+	Hash         string    `json:"hash"`
+	By           string    `json:"by"`
+	At           time.Time `json:"at"`
+}
+
+// EventKind names a step on an incident's timeline.
+type EventKind string
+
+// Event kinds.
+const (
+	EventOpened       EventKind = "opened"
+	EventAssigned     EventKind = "assigned"
+	EventAcknowledged EventKind = "acknowledged"
+	EventLevelChanged EventKind = "level_changed"
+	EventUpdated      EventKind = "updated"
+	EventDrafted      EventKind = "drafted"
+	EventApproved     EventKind = "approved"
+	EventQuorum       EventKind = "quorum_reached"
+	EventRejected     EventKind = "rejected"
+	EventPublished    EventKind = "published"
+	EventReferred     EventKind = "referred"
+	EventResolved     EventKind = "resolved"
+	EventReopened     EventKind = "reopened"
+)
+
+// Event is one recorded step of an incident (做好记录). IDs are deterministic:
+// the incident ID, the version the step produced and its index, so a retried
+// transition never records a step twice.
+type Event struct {
+	ID       string            `json:"id"`
+	Incident string            `json:"incident"`
+	Version  int64             `json:"version"`
+	Kind     EventKind         `json:"kind"`
+	At       time.Time         `json:"at"`
+	Actor    string            `json:"actor,omitempty"`
+	Text     string            `json:"text,omitempty"`
+	Data     map[string]string `json:"data,omitempty"`
+}
+
+// normalizeSpace trims a free text and collapses it to something storable.
+func normalizeSpace(s string) string { return strings.TrimSpace(s) }

@@ -1,0 +1,161 @@
+package workflow
+
+import (
+	"sort"
+	"time"
+)
+
+// LevelPolicy holds the deadlines and approval rule of one level. A zero
+// duration means the plan sets no such deadline for the level.
+type LevelPolicy struct {
+	// Report is the time from discovery within which the leaders must be told.
+	Report time.Duration `json:"report,omitempty"`
+	// Assign is the time from discovery within which the responsible
+	// department must have taken the incident on (ack).
+	Assign time.Duration `json:"assign,omitempty"`
+	// Respond is the time from discovery within which the approved unified
+	// reply must be published.
+	Respond time.Duration `json:"respond,omitempty"`
+	// RespondSameDay, for inquiries, sets the reply deadline to the end of the
+	// day of discovery (in the roster's timezone) when Respond is zero.
+	RespondSameDay bool `json:"respond_same_day,omitempty"`
+	// Answer is the time from discovery within which a substantive answer is
+	// given (the incident resolved). Zero: on completion.
+	Answer time.Duration `json:"answer,omitempty"`
+	// UpdateEvery is the follow-up report (续报) cadence while open.
+	UpdateEvery time.Duration `json:"update_every,omitempty"`
+	// Approvals is how many leaders must approve a draft before publication.
+	Approvals int `json:"approvals"`
+	// Principal requires one of the approvers to have the principal role.
+	Principal bool `json:"principal,omitempty"`
+}
+
+// Policy is the handling plan per level.
+type Policy map[Level]LevelPolicy
+
+// DefaultPolicy returns the deadlines of the handling plans (DESIGN.md §1).
+func DefaultPolicy() Policy {
+	return Policy{
+		LevelGeneral: {
+			Assign: 2 * time.Hour, RespondSameDay: true, Answer: 24 * time.Hour,
+			UpdateEvery: 24 * time.Hour, Approvals: 1,
+		},
+		LevelMajor: {
+			Report: 30 * time.Minute, Assign: 30 * time.Minute, Respond: 3 * time.Hour,
+			UpdateEvery: 2 * time.Hour, Approvals: 2, Principal: true,
+		},
+		LevelCritical: {
+			Report: 15 * time.Minute, Assign: 15 * time.Minute, Respond: 3 * time.Hour,
+			UpdateEvery: time.Hour, Approvals: 2, Principal: true,
+		},
+	}
+}
+
+// For returns the policy of level l (the default of l when p lacks it).
+func (p Policy) For(l Level) LevelPolicy {
+	if lp, ok := p[l]; ok {
+		return lp
+	}
+	return DefaultPolicy()[l]
+}
+
+// DeadlineKind names one of the plan's deadlines.
+type DeadlineKind string
+
+// Deadline kinds, in the order they usually fall.
+const (
+	DeadlineReport  DeadlineKind = "report"  // leaders told
+	DeadlineAssign  DeadlineKind = "assign"  // department took it on
+	DeadlineRespond DeadlineKind = "respond" // approved reply published
+	DeadlineAnswer  DeadlineKind = "answer"  // substantive answer, resolved
+)
+
+// Deadline is one deadline of an incident and whether and when it was met.
+type Deadline struct {
+	Kind  DeadlineKind `json:"kind"`
+	Due   time.Time    `json:"due"`
+	MetAt time.Time    `json:"met_at,omitzero"`
+}
+
+// Met reports whether the deadline was met (on time or late).
+func (d Deadline) Met() bool { return !d.MetAt.IsZero() }
+
+// Late reports whether the deadline was missed: met after it fell, or unmet
+// and past at now.
+func (d Deadline) Late(now time.Time) bool {
+	if d.Met() {
+		return d.MetAt.After(d.Due)
+	}
+	return now.After(d.Due)
+}
+
+// Deadlines computes the incident's deadlines under policy p, counting from
+// discovery. loc is the organisation's timezone ("same day" deadlines).
+// Deadlines are sorted by due time.
+func (inc *Incident) Deadlines(p Policy, loc *time.Location) []Deadline {
+	lp := p.For(inc.Level)
+	if loc == nil {
+		loc = time.UTC
+	}
+	var out []Deadline
+	add := func(kind DeadlineKind, due, met time.Time) {
+		out = append(out, Deadline{Kind: kind, Due: due, MetAt: met})
+	}
+	if lp.Report > 0 {
+		// The bot reports to the leaders the moment the incident is opened.
+		add(DeadlineReport, inc.FoundAt.Add(lp.Report), inc.OpenedAt)
+	}
+	if lp.Assign > 0 {
+		add(DeadlineAssign, inc.FoundAt.Add(lp.Assign), inc.AckedAt)
+	}
+	switch {
+	case lp.Respond > 0:
+		add(DeadlineRespond, inc.FoundAt.Add(lp.Respond), inc.PublishedAt())
+	case lp.RespondSameDay && inc.Category == CategoryInquiry:
+		f := inc.FoundAt.In(loc)
+		endOfDay := time.Date(f.Year(), f.Month(), f.Day()+1, 0, 0, 0, 0, loc)
+		add(DeadlineRespond, endOfDay, inc.PublishedAt())
+	}
+	if lp.Answer > 0 {
+		add(DeadlineAnswer, inc.FoundAt.Add(lp.Answer), inc.ResolvedAt)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Due.Before(out[j].Due) })
+	return out
+}
+
+// NextDue returns the earliest unmet deadline of an open incident, and false
+// when there is none.
+func (inc *Incident) NextDue(p Policy, loc *time.Location) (Deadline, bool) {
+	if !inc.Open() {
+		return Deadline{}, false
+	}
+	for _, d := range inc.Deadlines(p, loc) {
+		if !d.Met() {
+			return d, true
+		}
+	}
+	return Deadline{}, false
+}
+
+// Overdue reports whether an open incident has an unmet deadline past at now.
+func (inc *Incident) Overdue(p Policy, loc *time.Location, now time.Time) bool {
+	d, ok := inc.NextDue(p, loc)
+	return ok && now.After(d.Due)
+}
+
+// Quorum reports whether draft d has the approvals that level l requires.
+func (p Policy) Quorum(l Level, d *Draft) bool {
+	if d == nil || d.Rejection != nil {
+		return false
+	}
+	lp := p.For(l)
+	need := lp.Approvals
+	if need < 1 {
+		need = 1
+	}
+	principal := false
+	for _, a := range d.Approvals {
+		principal = principal || a.Principal
+	}
+	return len(d.Approvals) >= need && (!lp.Principal || principal)
+}

@@ -1,0 +1,274 @@
+package workflow
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Role is what a person may do.
+type Role string
+
+// Roles of the handling plans.
+const (
+	RoleStaff        Role = "staff"        // opens, handles and reports incidents
+	RoleLeader       Role = "leader"       // 领导小组: approves the unified reply
+	RolePrincipal    Role = "principal"    // 主要领导: a leader whose approval major incidents need
+	RoleSpokesperson Role = "spokesperson" // 新闻发言人: publishes the unified reply
+)
+
+// Roles lists every role.
+var Roles = []Role{RoleStaff, RoleLeader, RolePrincipal, RoleSpokesperson}
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool { return slices.Contains(Roles, r) }
+
+// Person is someone in the roster.
+type Person struct {
+	ID          string   `json:"id"`
+	Name        string   `json:"name"`
+	Roles       []Role   `json:"roles"`
+	Departments []string `json:"departments,omitempty"`
+	Slack       string   `json:"slack,omitempty"`
+	Telegram    int64    `json:"telegram,omitempty"`
+}
+
+// Has reports whether the person has role r. A principal is also a leader.
+func (p *Person) Has(r Role) bool {
+	if slices.Contains(p.Roles, r) {
+		return true
+	}
+	return r == RoleLeader && slices.Contains(p.Roles, RolePrincipal)
+}
+
+// Department is a unit that incidents are routed to.
+type Department struct {
+	ID         string     `json:"id"`
+	Name       string     `json:"name"`
+	Categories []Category `json:"categories,omitempty"`
+}
+
+// ChannelRef says where a named channel lives on each platform. Empty fields
+// mean the channel is absent on that platform.
+type ChannelRef struct {
+	Slack    string `json:"slack,omitempty"`
+	Telegram int64  `json:"telegram,omitempty"`
+}
+
+// IsZero reports whether the channel exists on no platform.
+func (c ChannelRef) IsZero() bool { return c.Slack == "" && c.Telegram == 0 }
+
+// Channel names the bot speaks in.
+const (
+	ChannelIncidents  = "incidents"  // incident cards, reminders, escalations
+	ChannelLeaders    = "leaders"    // approval requests
+	ChannelStatements = "statements" // published unified replies
+)
+
+// Digest says when the cron digests are sent, as cron specs in the roster's
+// timezone. Empty: no digest.
+type Digest struct {
+	Daily  string `json:"daily,omitempty"`
+	Weekly string `json:"weekly,omitempty"`
+}
+
+// Roster says who is who. Build one with NewRoster (it validates and indexes).
+type Roster struct {
+	Timezone    string
+	Locale      string
+	People      []Person
+	Departments []Department
+	Channels    map[string]ChannelRef
+	Policy      Policy
+	Digest      Digest
+
+	loc        *time.Location
+	byID       map[string]*Person
+	bySlack    map[string]*Person
+	byTelegram map[int64]*Person
+	depts      map[string]*Department
+}
+
+// NewRoster validates r and builds its indexes. Unknown roles, departments,
+// categories, levels, duplicate IDs and a bad timezone or locale are invalid.
+func NewRoster(r Roster) (*Roster, error) {
+	if r.Timezone == "" {
+		r.Timezone = "UTC"
+	}
+	loc, err := time.LoadLocation(r.Timezone)
+	if err != nil {
+		return nil, Errorf(CodeInvalid, "unknown timezone %q", "未知时区 %q", r.Timezone)
+	}
+	r.loc = loc
+	if r.Locale == "" {
+		r.Locale = LocaleEN
+	}
+	if r.Locale != LocaleEN && r.Locale != LocaleZH {
+		return nil, Errorf(CodeInvalid, "locale must be en or zh-CN, not %q", "语言必须是 en 或 zh-CN,而不是 %q", r.Locale)
+	}
+	r.byID = map[string]*Person{}
+	r.bySlack = map[string]*Person{}
+	r.byTelegram = map[int64]*Person{}
+	r.depts = map[string]*Department{}
+	for i := range r.Departments {
+		d := &r.Departments[i]
+		if d.ID == "" {
+			return nil, Errorf(CodeInvalid, "department %d has no id", "第 %d 个部门缺少 id", i+1)
+		}
+		if _, dup := r.depts[d.ID]; dup {
+			return nil, Errorf(CodeInvalid, "department %q is defined twice", "部门 %q 重复定义", d.ID)
+		}
+		for _, c := range d.Categories {
+			if !c.Valid() {
+				return nil, Errorf(CodeInvalid, "department %q: unknown category %q", "部门 %q:未知类别 %q", d.ID, c)
+			}
+		}
+		r.depts[d.ID] = d
+	}
+	for i := range r.People {
+		p := &r.People[i]
+		if p.ID == "" {
+			return nil, Errorf(CodeInvalid, "person %d has no id", "第 %d 个人员缺少 id", i+1)
+		}
+		if strings.ContainsAny(p.ID, " \t:") {
+			return nil, Errorf(CodeInvalid, "person id %q must not contain spaces or colons", "人员 id %q 不能包含空格或冒号", p.ID)
+		}
+		if _, dup := r.byID[p.ID]; dup {
+			return nil, Errorf(CodeInvalid, "person %q is defined twice", "人员 %q 重复定义", p.ID)
+		}
+		if _, clash := r.depts[p.ID]; clash {
+			return nil, Errorf(CodeInvalid, "person %q has the id of a department", "人员 %q 与部门同名", p.ID)
+		}
+		if p.Name == "" {
+			p.Name = p.ID
+		}
+		if len(p.Roles) == 0 {
+			return nil, Errorf(CodeInvalid, "person %q has no roles", "人员 %q 没有角色", p.ID)
+		}
+		for _, role := range p.Roles {
+			if !role.Valid() {
+				return nil, Errorf(CodeInvalid, "person %q: unknown role %q (staff, leader, principal, spokesperson)",
+					"人员 %q:未知角色 %q(staff、leader、principal、spokesperson)", p.ID, role)
+			}
+		}
+		for _, d := range p.Departments {
+			if _, ok := r.depts[d]; !ok {
+				return nil, Errorf(CodeInvalid, "person %q: unknown department %q", "人员 %q:未知部门 %q", p.ID, d)
+			}
+		}
+		if p.Slack != "" {
+			if other, dup := r.bySlack[p.Slack]; dup {
+				return nil, Errorf(CodeInvalid, "Slack user %s belongs to both %q and %q", "Slack 用户 %s 同时属于 %q 和 %q", p.Slack, other.ID, p.ID)
+			}
+			r.bySlack[p.Slack] = p
+		}
+		if p.Telegram != 0 {
+			if other, dup := r.byTelegram[p.Telegram]; dup {
+				return nil, Errorf(CodeInvalid, "Telegram user %d belongs to both %q and %q", "Telegram 用户 %d 同时属于 %q 和 %q", p.Telegram, other.ID, p.ID)
+			}
+			r.byTelegram[p.Telegram] = p
+		}
+		r.byID[p.ID] = p
+	}
+	for name := range r.Channels {
+		switch name {
+		case ChannelIncidents, ChannelLeaders, ChannelStatements:
+		default:
+			return nil, Errorf(CodeInvalid, "unknown channel %q (incidents, leaders, statements)", "未知频道 %q(incidents、leaders、statements)", name)
+		}
+	}
+	policy := DefaultPolicy()
+	for l, lp := range r.Policy {
+		if !l.Valid() {
+			return nil, Errorf(CodeInvalid, "policy: unknown level %q", "处置策略:未知级别 %q", l)
+		}
+		policy[l] = lp
+	}
+	r.Policy = policy
+	return &r, nil
+}
+
+// Location is the roster's timezone.
+func (r *Roster) Location() *time.Location { return r.loc }
+
+// Person returns the person with the given ID.
+func (r *Roster) Person(id string) (*Person, bool) {
+	p, ok := r.byID[id]
+	return p, ok
+}
+
+// BySlack returns the person with the given Slack user ID.
+func (r *Roster) BySlack(id string) (*Person, bool) {
+	p, ok := r.bySlack[id]
+	return p, ok
+}
+
+// ByTelegram returns the person with the given Telegram user ID.
+func (r *Roster) ByTelegram(id int64) (*Person, bool) {
+	p, ok := r.byTelegram[id]
+	return p, ok
+}
+
+// Department returns the department with the given ID.
+func (r *Roster) Department(id string) (*Department, bool) {
+	d, ok := r.depts[id]
+	return d, ok
+}
+
+// DepartmentFor returns the department that owns category c: the first one
+// listing c, else the first one listing "other", else none.
+func (r *Roster) DepartmentFor(c Category) (*Department, bool) {
+	for _, want := range []Category{c, CategoryOther} {
+		for i := range r.Departments {
+			if slices.Contains(r.Departments[i].Categories, want) {
+				return &r.Departments[i], true
+			}
+		}
+	}
+	return nil, false
+}
+
+// Members returns the IDs of the people of department d, in roster order.
+func (r *Roster) Members(d string) []string {
+	var ids []string
+	for _, p := range r.People {
+		if slices.Contains(p.Departments, d) {
+			ids = append(ids, p.ID)
+		}
+	}
+	return ids
+}
+
+// WithRole returns the IDs of the people who have role role, in roster order.
+func (r *Roster) WithRole(role Role) []string {
+	var ids []string
+	for i := range r.People {
+		if r.People[i].Has(role) {
+			ids = append(ids, r.People[i].ID)
+		}
+	}
+	return ids
+}
+
+// Channel returns the named channel and whether it is set on any platform.
+func (r *Roster) Channel(name string) (ChannelRef, bool) {
+	c, ok := r.Channels[name]
+	return c, ok && !c.IsZero()
+}
+
+// Name returns the display name of a person ID, or the ID itself when unknown.
+func (r *Roster) Name(id string) string {
+	if p, ok := r.byID[id]; ok {
+		return p.Name
+	}
+	if d, ok := r.depts[id]; ok {
+		return d.Name
+	}
+	return id
+}
+
+// String describes the roster briefly (for logs).
+func (r *Roster) String() string {
+	return fmt.Sprintf("%d people, %d departments, timezone %s", len(r.People), len(r.Departments), r.Timezone)
+}

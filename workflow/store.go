@@ -1,0 +1,98 @@
+package workflow
+
+import (
+	"context"
+	"time"
+)
+
+// Audience names who a notification is for: one of the roster channels
+// (ChannelIncidents, ChannelLeaders, ChannelStatements) or a person, written
+// "person:<id>". Each adapter resolves it to its own platform's chat.
+type Audience string
+
+// PersonAudience addresses one person directly.
+func PersonAudience(id string) Audience { return Audience("person:" + id) }
+
+// Person returns the person ID of a direct audience.
+func (a Audience) Person() (string, bool) {
+	const p = "person:"
+	if len(a) > len(p) && string(a[:len(p)]) == p {
+		return string(a[len(p):]), true
+	}
+	return "", false
+}
+
+// Notice is a notification to be delivered to an audience. Its ID is
+// deterministic, so that at-least-once delivery shows it once. Body is the
+// rendered, platform-neutral message (encoded by the bot package); the domain
+// does not look inside it.
+type Notice struct {
+	ID       string   `json:"id"`
+	Incident string   `json:"incident"`
+	Audience Audience `json:"audience"`
+	Body     []byte   `json:"body"`
+}
+
+// Timer is a durable timer of an incident. Its ID is deterministic
+// ("YQ-7:respond:due"), so planning again replaces it.
+type Timer struct {
+	ID       string    `json:"id"`
+	Incident string    `json:"incident"`
+	Due      time.Time `json:"due"`
+}
+
+// Change is one state transition, written by Store.Apply atomically: the new
+// incident (only if the stored version is still Prev's), its timeline events,
+// the full new set of its timers, and the notices to deliver.
+type Change struct {
+	// Prev is the incident as read, nil when creating it.
+	Prev *Incident
+	// Incident is the new state; its Version is Prev.Version+1 (1 when created).
+	Incident *Incident
+	Events   []Event
+	Timers   []Timer
+	Notices  []Notice
+	// NextDue is when the incident's earliest unmet deadline falls (zero: none);
+	// it feeds `list overdue`.
+	NextDue time.Time
+}
+
+// ListFilter selects incidents for `list`.
+type ListFilter string
+
+// List filters.
+const (
+	ListOpen    ListFilter = "open"    // every open incident
+	ListOverdue ListFilter = "overdue" // open incidents with a deadline past
+	ListMine    ListFilter = "mine"    // open incidents assigned to the person
+)
+
+// ListQuery asks the Store for incidents.
+type ListQuery struct {
+	Filter ListFilter
+	Person string    // for ListMine
+	Now    time.Time // for ListOverdue
+	Limit  int       // 0: no limit
+}
+
+// Store keeps incidents, their timelines, timers and outgoing notices.
+// Implementations return *Error values: CodeNotFound for an unknown incident,
+// ErrConflict when Apply's compare-and-set fails, and CodeUnavailable when the
+// storage cannot be reached.
+type Store interface {
+	// NextID allocates a new incident ID ("YQ-<n>").
+	NextID(ctx context.Context) (string, error)
+	// Get returns the incident with the given ID (CodeNotFound if none).
+	Get(ctx context.Context, id string) (*Incident, error)
+	// Apply writes a Change atomically in one round trip, after checking that
+	// the stored version equals Change.Prev's (or that the incident does not
+	// exist yet when Prev is nil); otherwise it returns ErrConflict.
+	Apply(ctx context.Context, c Change) error
+	// List returns the incidents matching q, ordered by discovery, oldest first.
+	List(ctx context.Context, q ListQuery) ([]*Incident, error)
+	// Timeline returns the incident's events, oldest first.
+	Timeline(ctx context.Context, id string) ([]Event, error)
+	// RoundRobin returns the next turn of the named rotation (0, 1, 2, ...),
+	// shared by every replica.
+	RoundRobin(ctx context.Context, rotation string) (int64, error)
+}

@@ -1,0 +1,639 @@
+package workflow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Limits on free text, so that a card or a chat message stays readable.
+const (
+	MaxTitle = 200
+	MaxText  = 4000
+)
+
+// maxAttempts bounds the compare-and-set retries of one transition. Under the
+// heaviest contention (every replica acting on one incident at once) each
+// round lets one writer through, so it must exceed the writers expected.
+const maxAttempts = 200
+
+// Notifier turns the events of a transition into notices for other people
+// (leaders asked to approve, channels told of a decision). The handlers
+// package implements it; the Service stores the notices in the same atomic
+// write as the state change, so none is lost.
+type Notifier interface {
+	Notify(ctx context.Context, inc *Incident, events []Event) ([]Notice, error)
+}
+
+// NotifierFunc adapts a function to Notifier.
+type NotifierFunc func(ctx context.Context, inc *Incident, events []Event) ([]Notice, error)
+
+// Notify calls f.
+func (f NotifierFunc) Notify(ctx context.Context, inc *Incident, events []Event) ([]Notice, error) {
+	return f(ctx, inc, events)
+}
+
+// Service performs every state transition of an incident and enforces the
+// rules of the handling plan. Each method takes the roster ID of the person
+// acting. Methods return *Error values with the codes named in their comments;
+// CodeUnavailable whenever the Store cannot be reached.
+type Service struct {
+	store    Store
+	roster   *Roster
+	clock    Clock
+	notifier Notifier
+}
+
+// NewService returns a Service. notifier may be nil (no notices).
+func NewService(store Store, roster *Roster, clock Clock, notifier Notifier) *Service {
+	if clock == nil {
+		clock = SystemClock{}
+	}
+	if notifier == nil {
+		notifier = NotifierFunc(func(context.Context, *Incident, []Event) ([]Notice, error) { return nil, nil })
+	}
+	return &Service{store: store, roster: roster, clock: clock, notifier: notifier}
+}
+
+// Roster returns the roster the Service checks people against.
+func (s *Service) Roster() *Roster { return s.roster }
+
+// Clock returns the Service's clock.
+func (s *Service) Clock() Clock { return s.clock }
+
+// Policy returns the policy in force.
+func (s *Service) Policy() Policy { return s.roster.Policy }
+
+// Deadlines returns the incident's deadlines under the policy in force.
+func (s *Service) Deadlines(inc *Incident) []Deadline {
+	return inc.Deadlines(s.roster.Policy, s.roster.Location())
+}
+
+// OpenInput describes a new incident.
+type OpenInput struct {
+	Title    string
+	Level    Level    // default general
+	Category Category // default other
+	Source   string
+	FoundAt  time.Time // when the post was discovered; zero: now
+}
+
+// Open records a new incident, routes it to the department that owns its
+// category and assigns it round-robin among that department's members.
+// Errors: CodeForbidden (actor not in roster), CodeInvalid (bad input).
+func (s *Service) Open(ctx context.Context, actor string, in OpenInput) (*Incident, []Event, error) {
+	if _, err := s.person(actor); err != nil {
+		return nil, nil, err
+	}
+	now := s.clock.Now()
+	in.Title = normalizeSpace(in.Title)
+	switch {
+	case in.Title == "":
+		return nil, nil, Errorf(CodeInvalid, "an incident needs a title", "事件需要标题")
+	case utf8.RuneCountInString(in.Title) > MaxTitle:
+		return nil, nil, Errorf(CodeInvalid, "the title is longer than %d characters", "标题超过 %d 个字符", MaxTitle)
+	}
+	if in.Level == "" {
+		in.Level = LevelGeneral
+	}
+	if !in.Level.Valid() {
+		return nil, nil, errUnknownLevel(in.Level)
+	}
+	if in.Category == "" {
+		in.Category = CategoryOther
+	}
+	if !in.Category.Valid() {
+		return nil, nil, errUnknownCategory(in.Category)
+	}
+	if in.FoundAt.IsZero() {
+		in.FoundAt = now
+	}
+	if in.FoundAt.After(now.Add(time.Minute)) {
+		return nil, nil, Errorf(CodeInvalid, "found: %s is in the future", "发现时间 %s 晚于当前时间",
+			in.FoundAt.In(s.roster.Location()).Format("2006-01-02 15:04"))
+	}
+	if now.Sub(in.FoundAt) > 30*24*time.Hour {
+		return nil, nil, Errorf(CodeInvalid, "found: is more than 30 days ago", "发现时间早于 30 天前")
+	}
+
+	id, err := s.store.NextID(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("allocate incident id: %w", err)
+	}
+	inc := &Incident{
+		ID: id, Version: 1, Title: in.Title, Level: in.Level, Category: in.Category,
+		Source: strings.TrimSpace(in.Source), Status: StatusNew,
+		FoundAt: in.FoundAt, OpenedAt: now, OpenedBy: actor, UpdatedAt: now,
+	}
+	events := []Event{{Kind: EventOpened, Actor: actor, Text: inc.Title, Data: map[string]string{
+		"level": string(inc.Level), "category": string(inc.Category)}}}
+	if dept, ok := s.roster.DepartmentFor(inc.Category); ok {
+		assignee, err := s.nextMember(ctx, dept.ID)
+		if err != nil {
+			return nil, nil, err
+		}
+		inc.Department, inc.Assignee, inc.Status = dept.ID, assignee, StatusAssigned
+		events = append(events, Event{Kind: EventAssigned, Data: map[string]string{
+			"department": dept.ID, "assignee": assignee, "auto": "true"}})
+	}
+	if err := s.write(ctx, nil, inc, events); err != nil {
+		return nil, nil, err
+	}
+	return inc, s.stamp(inc, events), nil
+}
+
+// Assign hands the incident to a person or a department (then round-robin
+// among its members). Errors: CodeNotFound, CodeInvalid (unknown person or
+// department), CodeConflict (already so assigned, or resolved).
+func (s *Service) Assign(ctx context.Context, actor, id, target string) (*Incident, []Event, error) {
+	return s.transition(ctx, actor, id, func(inc *Incident, _ *Person, _ time.Time) ([]Event, error) {
+		if err := mustBeOpen(inc); err != nil {
+			return nil, err
+		}
+		dept, assignee := inc.Department, ""
+		if p, ok := s.roster.Person(target); ok {
+			assignee = p.ID
+			if len(p.Departments) > 0 && !slices.Contains(p.Departments, dept) {
+				dept = p.Departments[0]
+			}
+		} else if d, ok := s.roster.Department(target); ok {
+			dept = d.ID
+			if inc.Department == d.ID && inc.Assignee != "" {
+				return nil, Errorf(CodeConflict, "%s is already with %s (%s)", "%s 已由 %s(%s)负责",
+					inc.ID, d.Name, s.roster.Name(inc.Assignee))
+			}
+			next, err := s.nextMember(ctx, d.ID)
+			if err != nil {
+				return nil, err
+			}
+			assignee = next
+		} else {
+			return nil, Errorf(CodeInvalid, "nobody and no department is called %q", "没有名为 %q 的人员或部门", target)
+		}
+		if assignee == inc.Assignee && dept == inc.Department {
+			return nil, Errorf(CodeConflict, "%s is already assigned to %s", "%s 已指派给 %s", inc.ID, s.roster.Name(assignee))
+		}
+		inc.Department, inc.Assignee, inc.Status = dept, assignee, StatusAssigned
+		return []Event{{Kind: EventAssigned, Actor: actor, Data: map[string]string{
+			"department": dept, "assignee": assignee}}}, nil
+	})
+}
+
+// Ack records that the assignee (or a member of the assigned department) has
+// taken the incident on; this meets the hand-to-department deadline. An
+// unassigned incident is taken by the actor. Errors: CodeForbidden (someone
+// else's incident), CodeConflict (already acknowledged, or resolved).
+func (s *Service) Ack(ctx context.Context, actor, id string) (*Incident, []Event, error) {
+	return s.transition(ctx, actor, id, func(inc *Incident, p *Person, now time.Time) ([]Event, error) {
+		if err := mustBeOpen(inc); err != nil {
+			return nil, err
+		}
+		if inc.Status == StatusAcknowledged {
+			return nil, Errorf(CodeConflict, "%s was already acknowledged by %s", "%s 已由 %s 确认",
+				inc.ID, s.roster.Name(inc.AckedBy))
+		}
+		switch {
+		case inc.Assignee == "" || inc.Assignee == actor:
+		case inc.Department != "" && slices.Contains(p.Departments, inc.Department):
+		default:
+			return nil, Errorf(CodeForbidden, "%s is assigned to %s; only they or their department can acknowledge it",
+				"%s 已指派给 %s,只有本人或其部门可以确认", inc.ID, s.roster.Name(inc.Assignee))
+		}
+		inc.Assignee, inc.Status, inc.AckedBy = actor, StatusAcknowledged, actor
+		if inc.Department == "" && len(p.Departments) > 0 {
+			inc.Department = p.Departments[0]
+		}
+		if inc.AckedAt.IsZero() {
+			inc.AckedAt = now
+		}
+		return []Event{{Kind: EventAcknowledged, Actor: actor}}, nil
+	})
+}
+
+// SetLevel changes the incident's level and so re-plans every deadline.
+// Lowering a level needs a leader. Errors: CodeInvalid (unknown level),
+// CodeForbidden, CodeConflict (same level, or resolved).
+func (s *Service) SetLevel(ctx context.Context, actor, id string, level Level) (*Incident, []Event, error) {
+	return s.transition(ctx, actor, id, func(inc *Incident, p *Person, _ time.Time) ([]Event, error) {
+		if !level.Valid() {
+			return nil, errUnknownLevel(level)
+		}
+		if err := mustBeOpen(inc); err != nil {
+			return nil, err
+		}
+		if level == inc.Level {
+			return nil, Errorf(CodeConflict, "%s is already %s", "%s 已是%s级别", inc.ID, level)
+		}
+		if level.Rank() < inc.Level.Rank() && !p.Has(RoleLeader) {
+			return nil, Errorf(CodeForbidden, "only a leader can lower the level of an incident", "只有领导可以降低事件级别")
+		}
+		from := inc.Level
+		inc.Level = level
+		return []Event{{Kind: EventLevelChanged, Actor: actor, Data: map[string]string{
+			"from": string(from), "to": string(level)}}}, nil
+	})
+}
+
+// Update records a follow-up report (续报). Errors: CodeInvalid (empty text),
+// CodeConflict (resolved).
+func (s *Service) Update(ctx context.Context, actor, id, text string) (*Incident, []Event, error) {
+	return s.transition(ctx, actor, id, func(inc *Incident, _ *Person, now time.Time) ([]Event, error) {
+		text, err := checkText(text, "a follow-up report needs text", "续报需要内容")
+		if err != nil {
+			return nil, err
+		}
+		if err := mustBeOpen(inc); err != nil {
+			return nil, err
+		}
+		inc.Updates++
+		inc.LastUpdateAt = now
+		return []Event{{Kind: EventUpdated, Actor: actor, Text: text, Data: map[string]string{
+			"number": fmt.Sprint(inc.Updates)}}}, nil
+	})
+}
+
+// SubmitDraft records a new version of the unified reply. Earlier versions
+// and their approvals no longer count. Errors: CodeInvalid (empty or too
+// long), CodeConflict (same text as the current version, or resolved).
+func (s *Service) SubmitDraft(ctx context.Context, actor, id, text string) (*Incident, []Event, error) {
+	return s.transition(ctx, actor, id, func(inc *Incident, _ *Person, now time.Time) ([]Event, error) {
+		text, err := checkText(text, "a draft needs its text", "口径草稿需要正文")
+		if err != nil {
+			return nil, err
+		}
+		if err := mustBeOpen(inc); err != nil {
+			return nil, err
+		}
+		voided := 0
+		if cur := inc.CurrentDraft(); cur != nil {
+			if cur.Text == text && cur.Rejection == nil && !cur.Published {
+				return nil, Errorf(CodeConflict, "version %d already has exactly this text", "第 %d 版已是相同内容", cur.Version)
+			}
+			if !cur.Published {
+				voided = len(cur.Approvals)
+			}
+		}
+		d := Draft{Version: len(inc.Drafts) + 1, Text: text, Hash: HashText(text), Author: actor, At: now}
+		inc.Drafts = append(inc.Drafts, d)
+		return []Event{{Kind: EventDrafted, Actor: actor, Text: text, Data: map[string]string{
+			"version": fmt.Sprint(d.Version), "hash": d.Hash, "voided": fmt.Sprint(voided)}}}, nil
+	})
+}
+
+// Approve records a leader's approval of a draft version (0: the current
+// one). Errors: CodeForbidden (not a leader, or the draft's author),
+// CodeInvalid (no draft), CodeConflict (version superseded, rejected,
+// published, already approved by the actor, or resolved).
+func (s *Service) Approve(ctx context.Context, actor, id string, version int, note string) (*Incident, []Event, error) {
+	return s.transition(ctx, actor, id, func(inc *Incident, p *Person, now time.Time) ([]Event, error) {
+		d, err := s.decidable(inc, p, version)
+		if err != nil {
+			return nil, err
+		}
+		if d.Author == actor {
+			return nil, Errorf(CodeForbidden, "you wrote version %d; another leader must approve it",
+				"第 %d 版由您起草,须由其他领导批准", d.Version)
+		}
+		if d.ApprovedBy(actor) {
+			return nil, Errorf(CodeConflict, "you already approved version %d", "您已批准过第 %d 版", d.Version)
+		}
+		before := s.roster.Policy.Quorum(inc.Level, d)
+		d.Approvals = append(d.Approvals, Approval{By: actor, At: now, Note: strings.TrimSpace(note), Principal: p.Has(RolePrincipal)})
+		events := []Event{{Kind: EventApproved, Actor: actor, Text: strings.TrimSpace(note), Data: map[string]string{
+			"version": fmt.Sprint(d.Version), "hash": d.Hash}}}
+		if !before && s.roster.Policy.Quorum(inc.Level, d) {
+			events = append(events, Event{Kind: EventQuorum, Data: map[string]string{"version": fmt.Sprint(d.Version)}})
+		}
+		return events, nil
+	})
+}
+
+// Reject records a leader's rejection of a draft version (0: the current
+// one); a new version is then needed. Errors as Approve, plus CodeInvalid for
+// a missing reason.
+func (s *Service) Reject(ctx context.Context, actor, id string, version int, reason string) (*Incident, []Event, error) {
+	return s.transition(ctx, actor, id, func(inc *Incident, p *Person, now time.Time) ([]Event, error) {
+		reason, err := checkText(reason, "say why the draft is rejected", "请说明驳回理由")
+		if err != nil {
+			return nil, err
+		}
+		d, err := s.decidable(inc, p, version)
+		if err != nil {
+			return nil, err
+		}
+		d.Rejection = &Approval{By: actor, At: now, Note: reason, Principal: p.Has(RolePrincipal)}
+		return []Event{{Kind: EventRejected, Actor: actor, Text: reason, Data: map[string]string{
+			"version": fmt.Sprint(d.Version), "hash": d.Hash}}}, nil
+	})
+}
+
+// Publish publishes the current draft as the unified reply: exactly its
+// approved text. Only a spokesperson or a leader may. Errors: CodeForbidden,
+// CodeInvalid (no draft), CodeConflict (not approved by quorum, rejected,
+// already published, or resolved).
+func (s *Service) Publish(ctx context.Context, actor, id string) (*Incident, []Event, error) {
+	return s.transition(ctx, actor, id, func(inc *Incident, p *Person, now time.Time) ([]Event, error) {
+		if !p.Has(RoleSpokesperson) && !p.Has(RoleLeader) {
+			return nil, Errorf(CodeForbidden, "only the spokesperson or a leader can publish the unified reply",
+				"只有新闻发言人或领导可以发布统一口径")
+		}
+		if err := mustBeOpen(inc); err != nil {
+			return nil, err
+		}
+		d := inc.CurrentDraft()
+		switch {
+		case d == nil:
+			return nil, errNoDraft(inc.ID)
+		case d.Published:
+			return nil, Errorf(CodeConflict, "version %d is already published", "第 %d 版已发布", d.Version)
+		case d.Rejection != nil:
+			return nil, errRejected(d, s.roster)
+		case !s.roster.Policy.Quorum(inc.Level, d):
+			return nil, s.errNoQuorum(inc, d)
+		}
+		d.Published = true
+		st := Statement{DraftVersion: d.Version, Text: d.Text, Hash: d.Hash, By: actor, At: now}
+		inc.Statements = append(inc.Statements, st)
+		return []Event{{Kind: EventPublished, Actor: actor, Text: st.Text, Data: map[string]string{
+			"version": fmt.Sprint(d.Version), "hash": d.Hash}}}, nil
+	})
+}
+
+// Refer records that a hype or rumor incident is referred to law enforcement
+// (商请执纪执法部门). Leaders decide it. Errors: CodeForbidden, CodeInvalid
+// (wrong category, missing reason), CodeConflict (already referred, resolved).
+func (s *Service) Refer(ctx context.Context, actor, id, reason string) (*Incident, []Event, error) {
+	return s.transition(ctx, actor, id, func(inc *Incident, p *Person, now time.Time) ([]Event, error) {
+		if !p.Has(RoleLeader) {
+			return nil, Errorf(CodeForbidden, "only a leader can refer an incident to law enforcement", "只有领导可以移交执纪执法部门")
+		}
+		reason, err := checkText(reason, "say why it is referred", "请说明移交理由")
+		if err != nil {
+			return nil, err
+		}
+		if err := mustBeOpen(inc); err != nil {
+			return nil, err
+		}
+		if inc.Category != CategoryHype && inc.Category != CategoryRumor {
+			return nil, Errorf(CodeInvalid, "only hype or rumor can be referred; %s is %s", "只有恶意炒作或谣言类可以移交;%s 属于%s",
+				inc.ID, inc.Category)
+		}
+		if !inc.ReferredAt.IsZero() {
+			return nil, Errorf(CodeConflict, "%s was already referred", "%s 已移交", inc.ID)
+		}
+		inc.ReferredAt, inc.Referral = now, reason
+		return []Event{{Kind: EventReferred, Actor: actor, Text: reason}}, nil
+	})
+}
+
+// Resolve closes the incident with a summary of the substantive answer.
+// Errors: CodeInvalid (no summary), CodeConflict (already resolved).
+func (s *Service) Resolve(ctx context.Context, actor, id, summary string) (*Incident, []Event, error) {
+	return s.transition(ctx, actor, id, func(inc *Incident, _ *Person, now time.Time) ([]Event, error) {
+		summary, err := checkText(summary, "say how it was resolved", "请填写办结情况")
+		if err != nil {
+			return nil, err
+		}
+		if !inc.Open() {
+			return nil, Errorf(CodeConflict, "%s is already resolved", "%s 已办结", inc.ID)
+		}
+		inc.Status, inc.ResolvedAt, inc.Summary = StatusResolved, now, summary
+		return []Event{{Kind: EventResolved, Actor: actor, Text: summary}}, nil
+	})
+}
+
+// Reopen opens a resolved incident again; its deadlines count again.
+// Errors: CodeConflict (not resolved).
+func (s *Service) Reopen(ctx context.Context, actor, id string) (*Incident, []Event, error) {
+	return s.transition(ctx, actor, id, func(inc *Incident, _ *Person, _ time.Time) ([]Event, error) {
+		if inc.Open() {
+			return nil, Errorf(CodeConflict, "%s is not resolved", "%s 尚未办结", inc.ID)
+		}
+		inc.ResolvedAt, inc.Summary = time.Time{}, ""
+		switch {
+		case !inc.AckedAt.IsZero() && inc.AckedBy == inc.Assignee:
+			inc.Status = StatusAcknowledged
+		case inc.Assignee != "":
+			inc.Status = StatusAssigned
+		default:
+			inc.Status = StatusNew
+		}
+		return []Event{{Kind: EventReopened, Actor: actor}}, nil
+	})
+}
+
+// Get returns an incident. Errors: CodeForbidden, CodeNotFound.
+func (s *Service) Get(ctx context.Context, actor, id string) (*Incident, error) {
+	if _, err := s.person(actor); err != nil {
+		return nil, err
+	}
+	return s.store.Get(ctx, NormalizeID(id))
+}
+
+// Timeline returns the recorded steps of an incident. Errors: CodeForbidden,
+// CodeNotFound.
+func (s *Service) Timeline(ctx context.Context, actor, id string) ([]Event, error) {
+	inc, err := s.Get(ctx, actor, id)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.Timeline(ctx, inc.ID)
+}
+
+// List returns incidents by filter ("" means open). Errors: CodeForbidden,
+// CodeInvalid (unknown filter).
+func (s *Service) List(ctx context.Context, actor string, filter ListFilter) ([]*Incident, error) {
+	if _, err := s.person(actor); err != nil {
+		return nil, err
+	}
+	if filter == "" {
+		filter = ListOpen
+	}
+	switch filter {
+	case ListOpen, ListOverdue, ListMine:
+	default:
+		return nil, Errorf(CodeInvalid, "list takes open, overdue or mine, not %q", "list 的参数应为 open、overdue 或 mine,而不是 %q", filter)
+	}
+	return s.store.List(ctx, ListQuery{Filter: filter, Person: actor, Now: s.clock.Now()})
+}
+
+// NormalizeID accepts "YQ-7", "yq-7" and "7" for incident YQ-7.
+func NormalizeID(id string) string {
+	id = strings.TrimSpace(id)
+	if id != "" && strings.Trim(id, "0123456789") == "" {
+		return "YQ-" + id
+	}
+	return strings.ToUpper(id)
+}
+
+// transition runs one state change: read, apply fn to a copy, write with
+// compare-and-set, retrying from a fresh read when someone else wrote first.
+func (s *Service) transition(ctx context.Context, actor, id string,
+	fn func(inc *Incident, p *Person, now time.Time) ([]Event, error)) (*Incident, []Event, error) {
+	p, err := s.person(actor)
+	if err != nil {
+		return nil, nil, err
+	}
+	id = NormalizeID(id)
+	for attempt := 0; ; attempt++ {
+		prev, err := s.store.Get(ctx, id)
+		if err != nil {
+			return nil, nil, err
+		}
+		now := s.clock.Now()
+		inc := prev.Clone()
+		events, err := fn(inc, p, now)
+		if err != nil {
+			return nil, nil, err
+		}
+		inc.Version = prev.Version + 1
+		inc.UpdatedAt = now
+		err = s.write(ctx, prev, inc, events)
+		if errors.Is(err, ErrConflict) && attempt < maxAttempts {
+			if err := backoff(ctx, attempt); err != nil {
+				return nil, nil, err
+			}
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		return inc, s.stamp(inc, events), nil
+	}
+}
+
+// write stamps the events, builds the notices and timers, and applies the
+// change in one Store call.
+func (s *Service) write(ctx context.Context, prev, inc *Incident, events []Event) error {
+	events = s.stamp(inc, events)
+	notices, err := s.notifier.Notify(ctx, inc, events)
+	if err != nil {
+		return fmt.Errorf("render notices: %w", err)
+	}
+	now := s.clock.Now()
+	c := Change{Prev: prev, Incident: inc, Events: events, Notices: notices,
+		Timers: Plan(inc, s.roster.Policy, s.roster.Location(), now)}
+	if d, ok := inc.NextDue(s.roster.Policy, s.roster.Location()); ok {
+		c.NextDue = d.Due
+	}
+	return s.store.Apply(ctx, c)
+}
+
+// stamp gives events their deterministic IDs, incident, version and time.
+func (s *Service) stamp(inc *Incident, events []Event) []Event {
+	out := make([]Event, len(events))
+	for i, e := range events {
+		e.ID = fmt.Sprintf("%s#%d.%d", inc.ID, inc.Version, i+1)
+		e.Incident, e.Version, e.At = inc.ID, inc.Version, inc.UpdatedAt
+		out[i] = e
+	}
+	return out
+}
+
+func (s *Service) person(id string) (*Person, error) {
+	p, ok := s.roster.Person(id)
+	if !ok {
+		return nil, Errorf(CodeForbidden, "%q is not in the roster; ask an administrator to add you",
+			"名册中没有 %q,请联系管理员添加", id)
+	}
+	return p, nil
+}
+
+func (s *Service) nextMember(ctx context.Context, dept string) (string, error) {
+	members := s.roster.Members(dept)
+	if len(members) == 0 {
+		return "", nil
+	}
+	turn, err := s.store.RoundRobin(ctx, "dept:"+dept)
+	if err != nil {
+		return "", fmt.Errorf("round-robin of %s: %w", dept, err)
+	}
+	return members[int(turn%int64(len(members)))], nil
+}
+
+// decidable returns the draft a leader may approve or reject.
+func (s *Service) decidable(inc *Incident, p *Person, version int) (*Draft, error) {
+	if !p.Has(RoleLeader) {
+		return nil, Errorf(CodeForbidden, "only a leader can approve or reject a draft", "只有领导可以批准或驳回口径草稿")
+	}
+	if err := mustBeOpen(inc); err != nil {
+		return nil, err
+	}
+	d := inc.CurrentDraft()
+	switch {
+	case d == nil:
+		return nil, errNoDraft(inc.ID)
+	case version != 0 && version != d.Version:
+		return nil, Errorf(CodeConflict, "version %d was replaced by version %d; read it before deciding",
+			"第 %d 版已被第 %d 版取代,请阅读新版后再决定", version, d.Version)
+	case d.Published:
+		return nil, Errorf(CodeConflict, "version %d is already published", "第 %d 版已发布", d.Version)
+	case d.Rejection != nil:
+		return nil, errRejected(d, s.roster)
+	}
+	return d, nil
+}
+
+func (s *Service) errNoQuorum(inc *Incident, d *Draft) error {
+	lp := s.roster.Policy.For(inc.Level)
+	if lp.Principal && len(d.Approvals) >= lp.Approvals {
+		return Errorf(CodeConflict, "version %d needs the approval of a principal leader before it can be published",
+			"第 %d 版还需主要领导批准才能发布", d.Version)
+	}
+	return Errorf(CodeConflict, "version %d has %d of the %d approvals it needs before it can be published",
+		"第 %d 版已有 %d 个批准,发布需要 %d 个", d.Version, len(d.Approvals), lp.Approvals)
+}
+
+func mustBeOpen(inc *Incident) error {
+	if !inc.Open() {
+		return Errorf(CodeConflict, "%s is resolved; reopen it first", "%s 已办结,请先重新打开", inc.ID)
+	}
+	return nil
+}
+
+func checkText(text, emptyEN, emptyZH string) (string, error) {
+	text = strings.TrimSpace(text)
+	switch {
+	case text == "":
+		return "", &Error{Code: CodeInvalid, Msg: Text{EN: emptyEN, ZH: emptyZH}}
+	case utf8.RuneCountInString(text) > MaxText:
+		return "", Errorf(CodeInvalid, "the text is longer than %d characters", "内容超过 %d 个字符", MaxText)
+	}
+	return text, nil
+}
+
+func errUnknownLevel(l Level) error {
+	return Errorf(CodeInvalid, "unknown level %q (general, major, critical)", "未知级别 %q(一般 general、重大 major、特别重大 critical)", l)
+}
+
+func errUnknownCategory(c Category) error {
+	return Errorf(CodeInvalid, "unknown category %q (inquiry, hype, rumor, other)", "未知类别 %q(询问 inquiry、炒作 hype、谣言 rumor、其他 other)", c)
+}
+
+func errNoDraft(id string) error {
+	return Errorf(CodeInvalid, "%s has no draft yet; write one with: draft %s <text>", "%s 还没有口径草稿;请用 draft %s <正文> 起草", id, id)
+}
+
+func errRejected(d *Draft, r *Roster) error {
+	return Errorf(CodeConflict, "version %d was rejected by %s; a new draft is needed", "第 %d 版已被 %s 驳回,需要新的草稿",
+		d.Version, r.Name(d.Rejection.By))
+}
+
+// backoff waits a little, randomly, before a retried compare-and-set, so that
+// writers racing on one incident spread out.
+func backoff(ctx context.Context, attempt int) error {
+	limit := time.Duration(min(attempt+1, 20)) * 200 * time.Microsecond
+	t := time.NewTimer(rand.N(limit) + 50*time.Microsecond)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return Unavailable(ctx.Err())
+	case <-t.C:
+		return nil
+	}
+}

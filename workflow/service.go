@@ -215,6 +215,31 @@ func (s *Service) Ack(ctx context.Context, actor, id string) (*Incident, []Event
 	})
 }
 
+// Take assigns the incident to the actor and acknowledges it in one step
+// (the "take it" button). Errors: CodeConflict (already the actor's and
+// acknowledged, or resolved).
+func (s *Service) Take(ctx context.Context, actor, id string) (*Incident, []Event, error) {
+	return s.transition(ctx, actor, id, func(inc *Incident, p *Person, now time.Time) ([]Event, error) {
+		if err := mustBeOpen(inc); err != nil {
+			return nil, err
+		}
+		if inc.Assignee == actor && inc.Status == StatusAcknowledged {
+			return nil, Errorf(CodeConflict, "%s is already yours", "%s 已由您负责", inc.ID)
+		}
+		if len(p.Departments) > 0 && !slices.Contains(p.Departments, inc.Department) {
+			inc.Department = p.Departments[0]
+		}
+		inc.Assignee, inc.Status, inc.AckedBy = actor, StatusAcknowledged, actor
+		if inc.AckedAt.IsZero() {
+			inc.AckedAt = now
+		}
+		return []Event{
+			{Kind: EventAssigned, Actor: actor, Data: map[string]string{"department": inc.Department, "assignee": actor}},
+			{Kind: EventAcknowledged, Actor: actor},
+		}, nil
+	})
+}
+
 // SetLevel changes the incident's level and so re-plans every deadline.
 // Lowering a level needs a leader. Errors: CodeInvalid (unknown level),
 // CodeForbidden, CodeConflict (same level, or resolved).

@@ -1,0 +1,43 @@
+package bot
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+)
+
+type ctxKey int
+
+const (
+	requestIDKey ctxKey = iota
+	commandKey
+)
+
+// WithRequestID returns a context carrying a request ID.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey, id)
+}
+
+// RequestID returns the request ID carried by ctx, or "".
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+// NewRequestID returns a fresh random request ID (12 hex digits), short
+// enough to be read out over the phone.
+func NewRequestID() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// CommandFrom returns the command being run, when the router matched one.
+func CommandFrom(ctx context.Context) *Command {
+	c, _ := ctx.Value(commandKey).(*Command)
+	return c
+}
+
+func withCommand(ctx context.Context, c *Command) context.Context {
+	return context.WithValue(ctx, commandKey, c)
+}

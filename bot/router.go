@@ -1,0 +1,326 @@
+package bot
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+
+	"github.com/firebreak/firebreak/workflow"
+)
+
+// Handler handles a Request that the router has matched to a command or action.
+type Handler func(ctx context.Context, req *Request) (*Reply, error)
+
+// Middleware wraps a Handler. Middleware registered first runs outermost.
+type Middleware func(Handler) Handler
+
+// CommandFunc runs a typed command with its parsed arguments.
+type CommandFunc func(ctx context.Context, req *Request, args Args) (*Reply, error)
+
+// ActionFunc runs a pressed button.
+type ActionFunc func(ctx context.Context, req *Request, a Action) (*Reply, error)
+
+// Command is a command as data: its names, documentation, who may run it and
+// what runs. Help is generated from these fields.
+type Command struct {
+	Name     string
+	Aliases  []string // other names, English and Chinese
+	Usage    string   // arguments, e.g. "<id> <text>"
+	Summary  workflow.Text
+	Examples []string
+	// Roles, when set, lists the roles of which the actor needs one.
+	Roles []workflow.Role
+	Run   CommandFunc
+	// Hidden commands are left out of the help list.
+	Hidden bool
+}
+
+// UsageLine is the full usage: "/incident name usage".
+func (c *Command) UsageLine() string {
+	return strings.TrimSpace("/incident " + c.Name + " " + c.Usage)
+}
+
+// ActionDef is a button kind: the name of its Action, who may press it and
+// what runs.
+type ActionDef struct {
+	Name  string
+	Roles []workflow.Role
+	Run   ActionFunc
+}
+
+// Router routes Requests to commands and actions. All errors become replies
+// in one place (Handle). Build one with NewRouter, register with Command,
+// Action and Use; it is then safe for concurrent use.
+type Router struct {
+	roster   *workflow.Roster
+	locale   string
+	log      *slog.Logger
+	mw       []Middleware
+	commands []*Command
+	byName   map[string]*Command
+	actions  map[string]*ActionDef
+}
+
+// NewRouter returns an empty router speaking locale ("en" or "zh-CN").
+// It registers the help command.
+func NewRouter(roster *workflow.Roster, locale string, log *slog.Logger) *Router {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	r := &Router{roster: roster, locale: locale, log: log, byName: map[string]*Command{}, actions: map[string]*ActionDef{}}
+	r.Command(Command{
+		Name: "help", Aliases: []string{"帮助", "?"}, Usage: "[command]",
+		Summary:  workflow.Text{EN: "list the commands, or explain one", ZH: "列出命令,或说明某个命令"},
+		Examples: []string{"help", "help draft"},
+		Run:      r.help,
+	})
+	return r
+}
+
+// Locale returns the router's locale.
+func (r *Router) Locale() string { return r.locale }
+
+// Roster returns the roster the router checks roles against.
+func (r *Router) Roster() *workflow.Roster { return r.roster }
+
+// Use appends middleware.
+func (r *Router) Use(mw ...Middleware) { r.mw = append(r.mw, mw...) }
+
+// Command registers a command. It panics on a name clash: that is a
+// programming error caught by any test.
+func (r *Router) Command(c Command) {
+	cmd := &c
+	for _, n := range append([]string{c.Name}, c.Aliases...) {
+		n = strings.ToLower(n)
+		if _, dup := r.byName[n]; dup {
+			panic(fmt.Sprintf("bot: command name %q registered twice", n))
+		}
+		r.byName[n] = cmd
+	}
+	r.commands = append(r.commands, cmd)
+}
+
+// Action registers a button kind.
+func (r *Router) Action(a ActionDef) {
+	if _, dup := r.actions[a.Name]; dup {
+		panic(fmt.Sprintf("bot: action %q registered twice", a.Name))
+	}
+	r.actions[a.Name] = &a
+}
+
+// Commands returns the registered commands in registration order.
+func (r *Router) Commands() []*Command { return slices.Clone(r.commands) }
+
+// Lookup returns the command with the given name or alias.
+func (r *Router) Lookup(name string) (*Command, bool) {
+	c, ok := r.byName[strings.ToLower(name)]
+	return c, ok
+}
+
+// Handle routes req and always returns a reply: errors are turned into
+// replies here and nowhere else.
+func (r *Router) Handle(ctx context.Context, req *Request) *Reply {
+	if RequestID(ctx) == "" {
+		ctx = WithRequestID(ctx, NewRequestID())
+	}
+	h, roles, cmd, err := r.match(req)
+	if err != nil {
+		return r.errorReply(ctx, req, cmd, err)
+	}
+	if cmd != nil {
+		ctx = withCommand(ctx, cmd)
+	}
+	var inner Handler = func(ctx context.Context, req *Request) (*Reply, error) {
+		if err := r.checkActor(req.Actor, roles); err != nil {
+			return nil, err
+		}
+		return h(ctx, req)
+	}
+	for i := len(r.mw) - 1; i >= 0; i-- {
+		inner = r.mw[i](inner)
+	}
+	reply, err := inner(ctx, req)
+	if err != nil {
+		return r.errorReply(ctx, req, cmd, err)
+	}
+	if reply == nil {
+		reply = &Reply{}
+	}
+	return reply
+}
+
+// match finds what runs for req.
+func (r *Router) match(req *Request) (Handler, []workflow.Role, *Command, error) {
+	if req.Action != nil {
+		def, ok := r.actions[req.Action.Name]
+		if !ok {
+			return nil, nil, nil, workflow.Errorf(workflow.CodeInvalid, "this button is not known (%s); it may be from an older version",
+				"无法识别此按钮(%s),可能来自旧版本", req.Action.ID())
+		}
+		a := *req.Action
+		return func(ctx context.Context, req *Request) (*Reply, error) { return def.Run(ctx, req, a) }, def.Roles, nil, nil
+	}
+	name, rest := splitCommand(req.Text)
+	if name == "" {
+		name = "help"
+	}
+	cmd, ok := r.Lookup(name)
+	if !ok {
+		return nil, nil, nil, r.unknownCommand(name)
+	}
+	args := ParseArgs(rest)
+	return func(ctx context.Context, req *Request) (*Reply, error) { return cmd.Run(ctx, req, args) }, cmd.Roles, cmd, nil
+}
+
+// splitCommand drops a leading "/incident" (or "/incident@botname") and
+// returns the command word and the rest of the line.
+func splitCommand(text string) (name, rest string) {
+	text = strings.TrimSpace(text)
+	if strings.HasPrefix(text, "/") {
+		first, after, _ := strings.Cut(text, " ")
+		base, _, _ := strings.Cut(first, "@")
+		if base == "/incident" || base == "/舆情" {
+			text = strings.TrimSpace(after)
+		} else {
+			text = strings.TrimPrefix(text, "/")
+		}
+	}
+	name, rest, _ = strings.Cut(text, " ")
+	if i := strings.IndexAny(name, "\t\n"); i >= 0 {
+		name, rest = name[:i], name[i+1:]+" "+rest
+	}
+	return name, rest
+}
+
+func (r *Router) checkActor(actor string, roles []workflow.Role) error {
+	p, ok := r.roster.Person(actor)
+	if !ok {
+		return workflow.Errorf(workflow.CodeForbidden, "you are not in the roster; ask an administrator to add you",
+			"您不在名册中,请联系管理员添加")
+	}
+	if len(roles) == 0 {
+		return nil
+	}
+	for _, role := range roles {
+		if p.Has(role) {
+			return nil
+		}
+	}
+	names := make([]string, len(roles))
+	for i, role := range roles {
+		names[i] = string(role)
+	}
+	return workflow.Errorf(workflow.CodeForbidden, "this needs the role %s; you are %s",
+		"此操作需要角色 %s;您的角色是 %s", strings.Join(names, " or "), joinRoles(p.Roles))
+}
+
+func joinRoles(roles []workflow.Role) string {
+	s := make([]string, len(roles))
+	for i, r := range roles {
+		s[i] = string(r)
+	}
+	return strings.Join(s, ", ")
+}
+
+// errorReply is the one place where errors become replies. Internal errors
+// are logged with the request ID and shown only as a reference.
+func (r *Router) errorReply(ctx context.Context, req *Request, cmd *Command, err error) *Reply {
+	code := workflow.ErrorCode(err)
+	var text string
+	if t := workflow.ErrorText(err); t != nil {
+		text = t.In(r.locale)
+	}
+	switch {
+	case code == workflow.CodeInternal || text == "":
+		r.log.ErrorContext(ctx, "request failed", "request_id", RequestID(ctx), "platform", req.Platform,
+			"actor", req.Actor, "err", err)
+		text = workflow.Text{
+			EN: "internal error, reference " + RequestID(ctx) + "; nothing was changed",
+			ZH: "内部错误,编号 " + RequestID(ctx) + ";未做任何更改",
+		}.In(r.locale)
+	case code == workflow.CodeUnavailable:
+		r.log.WarnContext(ctx, "storage unavailable", "request_id", RequestID(ctx), "err", err)
+	}
+	if code == workflow.CodeInvalid && cmd != nil {
+		text += "\n" + workflow.Text{EN: "Usage: ", ZH: "用法:"}.In(r.locale) + cmd.UsageLine()
+	}
+	return &Reply{Text: "⚠ " + text, Failed: true}
+}
+
+func (r *Router) unknownCommand(name string) error {
+	best, bestDist := "", 3
+	for n, c := range r.byName {
+		if c.Hidden {
+			continue
+		}
+		d := levenshtein(strings.ToLower(name), n)
+		if strings.HasPrefix(n, strings.ToLower(name)) && len(name) >= 2 {
+			d = 1
+		}
+		if d < bestDist || (d == bestDist && n < best) {
+			best, bestDist = c.Name, d
+		}
+	}
+	if best != "" {
+		return workflow.Errorf(workflow.CodeInvalid, "unknown command %q. Did you mean %q? Type help for the list",
+			"未知命令 %q。您是否想输入 %q?输入 help 查看命令列表", name, best)
+	}
+	return workflow.Errorf(workflow.CodeInvalid, "unknown command %q. Type help for the list", "未知命令 %q。输入 help 查看命令列表", name)
+}
+
+// levenshtein is the edit distance between a and b, by runes.
+func levenshtein(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
+}
+
+// help is generated from the registered commands.
+func (r *Router) help(_ context.Context, _ *Request, args Args) (*Reply, error) {
+	t := func(en, zh string) string { return workflow.Text{EN: en, ZH: zh}.In(r.locale) }
+	if name := args.Arg(0); name != "" {
+		c, ok := r.Lookup(strings.TrimPrefix(name, "/"))
+		if !ok {
+			return nil, r.unknownCommand(name)
+		}
+		var b strings.Builder
+		fmt.Fprintf(&b, "%s\n%s\n", c.UsageLine(), c.Summary.In(r.locale))
+		if len(c.Aliases) > 0 {
+			fmt.Fprintf(&b, "%s%s\n", t("Also: ", "别名:"), strings.Join(c.Aliases, ", "))
+		}
+		if len(c.Roles) > 0 {
+			fmt.Fprintf(&b, "%s%s\n", t("Who: ", "权限:"), joinRoles(c.Roles))
+		}
+		for _, ex := range c.Examples {
+			fmt.Fprintf(&b, "%s/incident %s\n", t("Example: ", "示例:"), ex)
+		}
+		return &Reply{Text: strings.TrimRight(b.String(), "\n")}, nil
+	}
+	var b strings.Builder
+	b.WriteString(t("Firebreak commands:", "Firebreak 命令:") + "\n")
+	for _, c := range r.commands {
+		if c.Hidden {
+			continue
+		}
+		fmt.Fprintf(&b, "  %s — %s\n", c.UsageLine(), c.Summary.In(r.locale))
+	}
+	b.WriteString(t("Type help <command> for details and examples.", "输入 help <命令> 查看详情和示例。"))
+	return &Reply{Text: b.String()}, nil
+}

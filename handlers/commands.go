@@ -1,0 +1,428 @@
+package handlers
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/firebreak/firebreak/bot"
+	"github.com/firebreak/firebreak/workflow"
+)
+
+var (
+	anyone      []workflow.Role
+	leaders     = []workflow.Role{workflow.RoleLeader}
+	publishers  = []workflow.Role{workflow.RoleSpokesperson, workflow.RoleLeader}
+	openOptions = map[string]string{
+		"level": "level", "级别": "level", "category": "category", "类别": "category",
+		"source": "source", "来源": "source", "found": "found", "发现": "found",
+	}
+)
+
+// commands is the command set as data; help is generated from it.
+func (h *Handlers) commands() []bot.Command {
+	return []bot.Command{
+		{Name: "open", Aliases: []string{"新建", "开启"}, Roles: anyone,
+			Usage:    "<title> [level:general|major|critical] [category:inquiry|hype|rumor|other] [source:<url>] [found:<time>]",
+			Summary:  tx{EN: "open an incident; deadlines count from found: (default now)", ZH: "新建舆情事件;时限从发现时间(found:,默认现在)起算"},
+			Examples: []string{`open "Canteen complaint" level:major category:inquiry source:https://weibo.com/123 found:09:40`, "open 食堂投诉 级别:重大 类别:询问"},
+			Run:      h.open},
+		{Name: "assign", Aliases: []string{"指派", "分派"}, Roles: anyone, Usage: "<id> <person|department>",
+			Summary:  tx{EN: "hand an incident to a person or a department", ZH: "把事件交给某人或某部门"},
+			Examples: []string{"assign YQ-7 li", "assign YQ-7 logistics"}, Run: h.assign},
+		{Name: "ack", Aliases: []string{"确认", "接办"}, Roles: anyone, Usage: "<id>",
+			Summary:  tx{EN: "take on an incident assigned to you or your department", ZH: "接办指派给您或您部门的事件"},
+			Examples: []string{"ack YQ-7"}, Run: h.ack},
+		{Name: "level", Aliases: []string{"定级", "级别"}, Roles: anyone, Usage: "<id> <general|major|critical>",
+			Summary:  tx{EN: "change the level; every deadline is planned again (lowering needs a leader)", ZH: "调整级别,重新计算所有时限(降级需领导)"},
+			Examples: []string{"level YQ-7 major"}, Run: h.level},
+		{Name: "update", Aliases: []string{"续报"}, Roles: anyone, Usage: "<id> <text>",
+			Summary:  tx{EN: "file a follow-up report (续报)", ZH: "续报处置进展"},
+			Examples: []string{"update YQ-7 Met the parents; inspection report due 16:00"}, Run: h.update},
+		{Name: "draft", Aliases: []string{"口径", "起草"}, Roles: anyone, Usage: "<id> <text>",
+			Summary:  tx{EN: "propose the unified reply; a new version voids earlier approvals", ZH: "起草统一口径;新版本使之前的批准作废"},
+			Examples: []string{"draft YQ-7 We have inspected the canteen and will publish the results today."}, Run: h.draft},
+		{Name: "approve", Aliases: []string{"批准", "同意"}, Roles: leaders, Usage: "<id> [note]",
+			Summary:  tx{EN: "approve the current draft (not your own)", ZH: "批准当前口径草稿(不能批准自己起草的)"},
+			Examples: []string{"approve YQ-7", "approve YQ-7 fine, publish now"}, Run: h.approve},
+		{Name: "reject", Aliases: []string{"驳回"}, Roles: leaders, Usage: "<id> <reason>",
+			Summary:  tx{EN: "reject the current draft, saying why", ZH: "驳回当前口径草稿并说明理由"},
+			Examples: []string{"reject YQ-7 do not name the supplier"}, Run: h.reject},
+		{Name: "publish", Aliases: []string{"发布"}, Roles: publishers, Usage: "<id>",
+			Summary:  tx{EN: "publish the approved draft, exactly as approved", ZH: "按批准原文发布统一口径"},
+			Examples: []string{"publish YQ-7"}, Run: h.publish},
+		{Name: "refer", Aliases: []string{"移交"}, Roles: leaders, Usage: "<id> <reason>",
+			Summary:  tx{EN: "refer hype or rumor to law enforcement", ZH: "将恶意炒作或谣言移交执纪执法部门"},
+			Examples: []string{"refer YQ-9 the account keeps spreading the fabricated video"}, Run: h.refer},
+		{Name: "resolve", Aliases: []string{"办结"}, Roles: anyone, Usage: "<id> <summary>",
+			Summary:  tx{EN: "close an incident with the substantive answer", ZH: "办结事件并填写实质答复"},
+			Examples: []string{"resolve YQ-7 Supplier replaced; parents informed at the meeting"}, Run: h.resolve},
+		{Name: "reopen", Aliases: []string{"重开"}, Roles: anyone, Usage: "<id>",
+			Summary:  tx{EN: "open a resolved incident again", ZH: "重新打开已办结事件"},
+			Examples: []string{"reopen YQ-7"}, Run: h.reopen},
+		{Name: "status", Aliases: []string{"状态", "查看"}, Roles: anyone, Usage: "<id>",
+			Summary:  tx{EN: "show an incident, its deadlines and timeline", ZH: "查看事件、时限和处置记录"},
+			Examples: []string{"status YQ-7"}, Run: h.status},
+		{Name: "list", Aliases: []string{"列表"}, Roles: anyone, Usage: "[open|overdue|mine]",
+			Summary:  tx{EN: "list open, overdue or your incidents", ZH: "列出未办结、已超时或我负责的事件"},
+			Examples: []string{"list", "list overdue", "list mine"}, Run: h.list},
+	}
+}
+
+// actions are the buttons on cards and approval requests.
+func (h *Handlers) actions() []bot.ActionDef {
+	return []bot.ActionDef{
+		{Name: "ack", Roles: anyone, Run: h.ackAction},
+		{Name: "take", Roles: anyone, Run: h.takeAction},
+		{Name: "approve", Roles: leaders, Run: h.approveAction},
+		{Name: "reject", Roles: leaders, Run: h.rejectAction},
+		{Name: "publish", Roles: publishers, Run: h.publishAction},
+	}
+}
+
+func (h *Handlers) open(ctx context.Context, req *bot.Request, args bot.Args) (*bot.Reply, error) {
+	opts, words := args.Options(openOptions)
+	titles := make([]string, len(words))
+	for i, w := range words {
+		titles[i] = w.Value
+	}
+	in := workflow.OpenInput{
+		Title:    strings.Join(titles, " "),
+		Level:    parseLevel(opts["level"]),
+		Category: parseCategory(opts["category"]),
+		Source:   opts["source"],
+	}
+	if opts["level"] == "" {
+		in.Level = ""
+	}
+	if opts["category"] == "" {
+		in.Category = ""
+	}
+	if f, ok := opts["found"]; ok {
+		t, err := parseFound(f, h.now(), h.loc())
+		if err != nil {
+			return nil, err
+		}
+		in.FoundAt = t
+	}
+	inc, _, err := h.svc.Open(ctx, req.Actor, in)
+	if err != nil {
+		return nil, err
+	}
+	text := fmt.Sprintf(h.t("Opened %s.", "已新建 %s。"), inc.ID)
+	if inc.Assignee != "" {
+		text += " " + fmt.Sprintf(h.t("Assigned to %s (%s).", "已指派给 %s(%s)。"), h.name(inc.Assignee), h.name(inc.Department))
+	} else {
+		text += " " + fmt.Sprintf(h.t("No department owns %s; assign it with: assign %s <person|department>", "没有部门负责%s类;请用 assign %s <人员|部门> 指派"),
+			categoryNames[inc.Category].In(h.locale), inc.ID)
+	}
+	return &bot.Reply{Text: text, Card: h.card(inc), Public: true}, nil
+}
+
+func (h *Handlers) assign(ctx context.Context, req *bot.Request, args bot.Args) (*bot.Reply, error) {
+	id, target, err := h.need2(args, "assign needs an incident and a person or department", "assign 需要事件编号和人员或部门")
+	if err != nil {
+		return nil, err
+	}
+	inc, _, err := h.svc.Assign(ctx, req.Actor, id, target)
+	if err != nil {
+		return nil, err
+	}
+	return h.done(inc, fmt.Sprintf(h.t("%s assigned to %s (%s).", "%s 已指派给 %s(%s)。"), inc.ID, h.name(inc.Assignee), h.name(inc.Department))), nil
+}
+
+func (h *Handlers) ack(ctx context.Context, req *bot.Request, args bot.Args) (*bot.Reply, error) {
+	id, err := h.need1(args)
+	if err != nil {
+		return nil, err
+	}
+	inc, _, err := h.svc.Ack(ctx, req.Actor, id)
+	if err != nil {
+		return nil, err
+	}
+	return h.done(inc, fmt.Sprintf(h.t("%s acknowledged by %s.", "%s 已由 %s 接办。"), inc.ID, h.name(req.Actor))), nil
+}
+
+func (h *Handlers) level(ctx context.Context, req *bot.Request, args bot.Args) (*bot.Reply, error) {
+	id, lv, err := h.need2(args, "level needs an incident and a level", "level 需要事件编号和级别")
+	if err != nil {
+		return nil, err
+	}
+	inc, _, err := h.svc.SetLevel(ctx, req.Actor, id, parseLevel(lv))
+	if err != nil {
+		return nil, err
+	}
+	return h.done(inc, fmt.Sprintf(h.t("%s is now %s; deadlines planned again.", "%s 已调整为%s,时限已重新计算。"),
+		inc.ID, levelNames[inc.Level].In(h.locale))), nil
+}
+
+func (h *Handlers) update(ctx context.Context, req *bot.Request, args bot.Args) (*bot.Reply, error) {
+	id, err := h.need1(args)
+	if err != nil {
+		return nil, err
+	}
+	inc, _, err := h.svc.Update(ctx, req.Actor, id, args.Rest(1))
+	if err != nil {
+		return nil, err
+	}
+	return &bot.Reply{Text: fmt.Sprintf(h.t("Follow-up report #%d on %s recorded.", "%[2]s 第 %[1]d 次续报已记录。"),
+		inc.Updates, inc.ID)}, nil
+}
+
+func (h *Handlers) draft(ctx context.Context, req *bot.Request, args bot.Args) (*bot.Reply, error) {
+	id, err := h.need1(args)
+	if err != nil {
+		return nil, err
+	}
+	inc, _, err := h.svc.SubmitDraft(ctx, req.Actor, id, args.Rest(1))
+	if err != nil {
+		return nil, err
+	}
+	d := inc.CurrentDraft()
+	text := fmt.Sprintf(h.t("Draft version %d of %s recorded (#%s); the leaders are asked to approve it.",
+		"%[2]s 的口径草稿第 %[1]d 版已记录(#%[3]s),已请领导审批。"), d.Version, inc.ID, d.Hash)
+	if d.Version > 1 {
+		text += " " + h.t("Earlier versions no longer count.", "之前的版本及其批准已作废。")
+	}
+	return &bot.Reply{Text: text}, nil
+}
+
+func (h *Handlers) approve(ctx context.Context, req *bot.Request, args bot.Args) (*bot.Reply, error) {
+	id, err := h.need1(args)
+	if err != nil {
+		return nil, err
+	}
+	return h.doApprove(ctx, req, id, 0, args.Rest(1))
+}
+
+func (h *Handlers) doApprove(ctx context.Context, req *bot.Request, id string, version int, note string) (*bot.Reply, error) {
+	inc, _, err := h.svc.Approve(ctx, req.Actor, id, version, note)
+	if err != nil {
+		return nil, err
+	}
+	d := inc.CurrentDraft()
+	return &bot.Reply{Text: fmt.Sprintf(h.t("You approved version %d of %s: %s.", "您已批准 %[2]s 第 %[1]d 版:%[3]s。"),
+		d.Version, inc.ID, h.approvalProgress(inc, d))}, nil
+}
+
+func (h *Handlers) reject(ctx context.Context, req *bot.Request, args bot.Args) (*bot.Reply, error) {
+	id, err := h.need1(args)
+	if err != nil {
+		return nil, err
+	}
+	return h.doReject(ctx, req, id, 0, args.Rest(1))
+}
+
+func (h *Handlers) doReject(ctx context.Context, req *bot.Request, id string, version int, reason string) (*bot.Reply, error) {
+	inc, _, err := h.svc.Reject(ctx, req.Actor, id, version, reason)
+	if err != nil {
+		return nil, err
+	}
+	d := inc.CurrentDraft()
+	return &bot.Reply{Text: fmt.Sprintf(h.t("You rejected version %d of %s; its author is asked for a new draft.",
+		"您已驳回 %[2]s 第 %[1]d 版,已通知起草人重新起草。"), d.Version, inc.ID)}, nil
+}
+
+func (h *Handlers) publish(ctx context.Context, req *bot.Request, args bot.Args) (*bot.Reply, error) {
+	id, err := h.need1(args)
+	if err != nil {
+		return nil, err
+	}
+	return h.doPublish(ctx, req, id, 0)
+}
+
+func (h *Handlers) doPublish(ctx context.Context, req *bot.Request, id string, version int) (*bot.Reply, error) {
+	if version != 0 {
+		inc, err := h.svc.Get(ctx, req.Actor, id)
+		if err != nil {
+			return nil, err
+		}
+		if d := inc.CurrentDraft(); d != nil && d.Version != version {
+			return nil, workflow.Errorf(workflow.CodeConflict, "version %d was replaced by version %d; nothing was published",
+				"第 %d 版已被第 %d 版取代,未发布", version, d.Version)
+		}
+	}
+	inc, _, err := h.svc.Publish(ctx, req.Actor, id)
+	if err != nil {
+		return nil, err
+	}
+	st := inc.Statements[len(inc.Statements)-1]
+	return &bot.Reply{Text: fmt.Sprintf(h.t("Published version %d of %s (#%s) to the statements channel.",
+		"已发布 %[2]s 第 %[1]d 版(#%[3]s)至口径发布频道。"), st.DraftVersion, inc.ID, st.Hash)}, nil
+}
+
+func (h *Handlers) refer(ctx context.Context, req *bot.Request, args bot.Args) (*bot.Reply, error) {
+	id, err := h.need1(args)
+	if err != nil {
+		return nil, err
+	}
+	inc, _, err := h.svc.Refer(ctx, req.Actor, id, args.Rest(1))
+	if err != nil {
+		return nil, err
+	}
+	return &bot.Reply{Text: fmt.Sprintf(h.t("%s referred to law enforcement.", "%s 已移交执纪执法部门。"), inc.ID)}, nil
+}
+
+func (h *Handlers) resolve(ctx context.Context, req *bot.Request, args bot.Args) (*bot.Reply, error) {
+	id, err := h.need1(args)
+	if err != nil {
+		return nil, err
+	}
+	inc, _, err := h.svc.Resolve(ctx, req.Actor, id, args.Rest(1))
+	if err != nil {
+		return nil, err
+	}
+	return h.done(inc, fmt.Sprintf(h.t("%s resolved.", "%s 已办结。"), inc.ID)), nil
+}
+
+func (h *Handlers) reopen(ctx context.Context, req *bot.Request, args bot.Args) (*bot.Reply, error) {
+	id, err := h.need1(args)
+	if err != nil {
+		return nil, err
+	}
+	inc, _, err := h.svc.Reopen(ctx, req.Actor, id)
+	if err != nil {
+		return nil, err
+	}
+	return h.done(inc, fmt.Sprintf(h.t("%s reopened; its deadlines count again.", "%s 已重新打开,时限重新生效。"), inc.ID)), nil
+}
+
+func (h *Handlers) status(ctx context.Context, req *bot.Request, args bot.Args) (*bot.Reply, error) {
+	id, err := h.need1(args)
+	if err != nil {
+		return nil, err
+	}
+	inc, err := h.svc.Get(ctx, req.Actor, id)
+	if err != nil {
+		return nil, err
+	}
+	events, err := h.svc.Timeline(ctx, req.Actor, inc.ID)
+	if err != nil {
+		return nil, err
+	}
+	c := h.card(inc)
+	var b strings.Builder
+	for _, e := range events {
+		fmt.Fprintf(&b, "%s %s\n", clockTime(e.At, h.now(), h.loc()), h.eventLine(e))
+	}
+	c.Footer = strings.TrimRight(b.String(), "\n")
+	return &bot.Reply{Card: c}, nil
+}
+
+func (h *Handlers) list(ctx context.Context, req *bot.Request, args bot.Args) (*bot.Reply, error) {
+	filter := workflow.ListFilter(strings.ToLower(args.Arg(0)))
+	switch args.Arg(0) {
+	case "未办结":
+		filter = workflow.ListOpen
+	case "超时", "已超时":
+		filter = workflow.ListOverdue
+	case "我的":
+		filter = workflow.ListMine
+	}
+	incs, err := h.svc.List(ctx, req.Actor, filter)
+	if err != nil {
+		return nil, err
+	}
+	if len(incs) == 0 {
+		return &bot.Reply{Text: h.t("No incidents match.", "没有符合条件的事件。")}, nil
+	}
+	lines := make([]string, len(incs))
+	for i, inc := range incs {
+		lines[i] = h.listLine(inc)
+	}
+	return &bot.Reply{Text: strings.Join(lines, "\n")}, nil
+}
+
+func (h *Handlers) ackAction(ctx context.Context, req *bot.Request, a bot.Action) (*bot.Reply, error) {
+	if len(a.Args) != 1 {
+		return nil, errBadButton(a)
+	}
+	inc, _, err := h.svc.Ack(ctx, req.Actor, a.Args[0])
+	if err != nil {
+		return nil, err
+	}
+	return h.done(inc, fmt.Sprintf(h.t("%s acknowledged by %s.", "%s 已由 %s 接办。"), inc.ID, h.name(req.Actor))), nil
+}
+
+func (h *Handlers) takeAction(ctx context.Context, req *bot.Request, a bot.Action) (*bot.Reply, error) {
+	if len(a.Args) != 1 {
+		return nil, errBadButton(a)
+	}
+	inc, _, err := h.svc.Take(ctx, req.Actor, a.Args[0])
+	if err != nil {
+		return nil, err
+	}
+	return h.done(inc, fmt.Sprintf(h.t("%s is now handled by %s.", "%s 现由 %s 负责。"), inc.ID, h.name(req.Actor))), nil
+}
+
+func (h *Handlers) approveAction(ctx context.Context, req *bot.Request, a bot.Action) (*bot.Reply, error) {
+	id, v, err := versionArgs(a)
+	if err != nil {
+		return nil, err
+	}
+	return h.doApprove(ctx, req, id, v, "")
+}
+
+// rejectAction needs a reason, which a button cannot carry: it checks that a
+// rejection is possible and says how to give the reason; nothing changes.
+func (h *Handlers) rejectAction(ctx context.Context, req *bot.Request, a bot.Action) (*bot.Reply, error) {
+	id, v, err := versionArgs(a)
+	if err != nil {
+		return nil, err
+	}
+	inc, err := h.svc.Get(ctx, req.Actor, id)
+	if err != nil {
+		return nil, err
+	}
+	if d := inc.CurrentDraft(); d == nil || d.Version != v {
+		return nil, workflow.Errorf(workflow.CodeConflict, "this version was replaced; nothing was changed", "此版本已被取代,未做任何更改")
+	}
+	return &bot.Reply{Text: fmt.Sprintf(h.t("To reject version %d of %s, say why: /incident reject %s <reason>",
+		"驳回 %[2]s 第 %[1]d 版需说明理由:/incident reject %[3]s <理由>"), v, inc.ID, inc.ID)}, nil
+}
+
+func (h *Handlers) publishAction(ctx context.Context, req *bot.Request, a bot.Action) (*bot.Reply, error) {
+	id, v, err := versionArgs(a)
+	if err != nil {
+		return nil, err
+	}
+	return h.doPublish(ctx, req, id, v)
+}
+
+// done is the reply to a transition: a line and the incident's card.
+func (h *Handlers) done(inc *workflow.Incident, text string) *bot.Reply {
+	return &bot.Reply{Text: text, Card: h.card(inc)}
+}
+
+func (h *Handlers) need1(args bot.Args) (string, error) {
+	if args.Len() < 1 {
+		return "", workflow.Errorf(workflow.CodeInvalid, "which incident? Give its ID, e.g. YQ-7", "请给出事件编号,例如 YQ-7")
+	}
+	return args.Arg(0), nil
+}
+
+func (h *Handlers) need2(args bot.Args, en, zh string) (string, string, error) {
+	if args.Len() < 2 {
+		return "", "", &workflow.Error{Code: workflow.CodeInvalid, Msg: tx{EN: en, ZH: zh}}
+	}
+	if args.Len() > 2 {
+		return "", "", workflow.Errorf(workflow.CodeInvalid, "too many words after %s", "%s 之后的内容过多", args.Arg(0))
+	}
+	return args.Arg(0), args.Arg(1), nil
+}
+
+func versionArgs(a bot.Action) (string, int, error) {
+	if len(a.Args) != 2 {
+		return "", 0, errBadButton(a)
+	}
+	v, err := strconv.Atoi(a.Args[1])
+	if err != nil || v < 1 {
+		return "", 0, errBadButton(a)
+	}
+	return a.Args[0], v, nil
+}
+
+func errBadButton(a bot.Action) error {
+	return workflow.Errorf(workflow.CodeInvalid, "this button (%s) is malformed; nothing was changed", "按钮(%s)格式错误,未做任何更改", a.ID())
+}

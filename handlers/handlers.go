@@ -1,0 +1,47 @@
+// Package handlers is Firebreak's command set: every command, button action
+// and notification of the handling plan, rendered in English or Chinese. It
+// calls workflow for every rule and never imports an adapter.
+package handlers
+
+import (
+	"time"
+
+	"github.com/firebreak/firebreak/bot"
+	"github.com/firebreak/firebreak/workflow"
+)
+
+// Handlers holds what the commands need.
+type Handlers struct {
+	svc    *workflow.Service
+	roster *workflow.Roster
+	locale string
+}
+
+// New returns the command set over svc, speaking locale.
+func New(svc *workflow.Service, locale string) *Handlers {
+	return &Handlers{svc: svc, roster: svc.Roster(), locale: locale}
+}
+
+// Register adds every command and action to r.
+func (h *Handlers) Register(r *bot.Router) {
+	for _, c := range h.commands() {
+		r.Command(c)
+	}
+	for _, a := range h.actions() {
+		r.Action(a)
+	}
+}
+
+// t picks the text of the handlers' locale.
+func (h *Handlers) t(en, zh string) string { return tx{EN: en, ZH: zh}.In(h.locale) }
+
+func (h *Handlers) now() time.Time { return h.svc.Clock().Now() }
+
+func (h *Handlers) loc() *time.Location { return h.roster.Location() }
+
+func (h *Handlers) name(id string) string {
+	if id == "" {
+		return h.t("nobody", "无")
+	}
+	return h.roster.Name(id)
+}

@@ -1,0 +1,130 @@
+package handlers
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/firebreak/firebreak/workflow"
+)
+
+// tx is a message in both languages; the locale picks one.
+type tx = workflow.Text
+
+var levelNames = map[workflow.Level]tx{
+	workflow.LevelGeneral:  {EN: "general", ZH: "一般"},
+	workflow.LevelMajor:    {EN: "major", ZH: "重大"},
+	workflow.LevelCritical: {EN: "critical", ZH: "特别重大"},
+}
+
+var categoryNames = map[workflow.Category]tx{
+	workflow.CategoryInquiry: {EN: "inquiry", ZH: "询问/诉求"},
+	workflow.CategoryHype:    {EN: "hype", ZH: "恶意炒作"},
+	workflow.CategoryRumor:   {EN: "rumor", ZH: "捏造/歪曲"},
+	workflow.CategoryOther:   {EN: "other", ZH: "其他"},
+}
+
+var statusNames = map[workflow.Status]tx{
+	workflow.StatusNew:          {EN: "new", ZH: "新建"},
+	workflow.StatusAssigned:     {EN: "assigned", ZH: "已指派"},
+	workflow.StatusAcknowledged: {EN: "acknowledged", ZH: "已接办"},
+	workflow.StatusResolved:     {EN: "resolved", ZH: "已办结"},
+}
+
+var deadlineNames = map[workflow.DeadlineKind]tx{
+	workflow.DeadlineReport:  {EN: "report to leaders", ZH: "报告领导"},
+	workflow.DeadlineAssign:  {EN: "department takes it on", ZH: "部门接办"},
+	workflow.DeadlineRespond: {EN: "approved reply published", ZH: "发布统一口径"},
+	workflow.DeadlineAnswer:  {EN: "substantive answer", ZH: "实质答复"},
+}
+
+// levelWords and categoryWords map what people type (English or Chinese) to
+// the canonical value.
+var levelWords = map[string]workflow.Level{
+	"general": workflow.LevelGeneral, "一般": workflow.LevelGeneral,
+	"major": workflow.LevelMajor, "重大": workflow.LevelMajor,
+	"critical": workflow.LevelCritical, "特别重大": workflow.LevelCritical, "特大": workflow.LevelCritical,
+}
+
+var categoryWords = map[string]workflow.Category{
+	"inquiry": workflow.CategoryInquiry, "询问": workflow.CategoryInquiry, "置疑": workflow.CategoryInquiry, "诉求": workflow.CategoryInquiry,
+	"hype": workflow.CategoryHype, "炒作": workflow.CategoryHype,
+	"rumor": workflow.CategoryRumor, "谣言": workflow.CategoryRumor, "捏造": workflow.CategoryRumor, "歪曲": workflow.CategoryRumor,
+	"other": workflow.CategoryOther, "其他": workflow.CategoryOther,
+}
+
+func parseLevel(s string) workflow.Level {
+	if l, ok := levelWords[strings.ToLower(strings.TrimSpace(s))]; ok {
+		return l
+	}
+	return workflow.Level(s)
+}
+
+func parseCategory(s string) workflow.Category {
+	if c, ok := categoryWords[strings.ToLower(strings.TrimSpace(s))]; ok {
+		return c
+	}
+	return workflow.Category(s)
+}
+
+// parseFound reads the found: option: an RFC 3339 time, "2006-01-02T15:04"
+// or "15:04" in the organisation's timezone (the most recent such moment),
+// or a duration meaning that long ago ("45m", "-45m", "2h").
+func parseFound(s string, now time.Time, loc *time.Location) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if d, err := time.ParseDuration(strings.TrimPrefix(s, "-")); err == nil && d >= 0 {
+		return now.Add(-d), nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			return t, nil
+		}
+	}
+	if t, err := time.ParseInLocation("15:04", s, loc); err == nil {
+		n := now.In(loc)
+		at := time.Date(n.Year(), n.Month(), n.Day(), t.Hour(), t.Minute(), 0, 0, loc)
+		if at.After(now) {
+			at = at.AddDate(0, 0, -1)
+		}
+		return at, nil
+	}
+	return time.Time{}, workflow.Errorf(workflow.CodeInvalid,
+		"found:%s is not a time; write found:09:40, found:2026-03-02T09:40 or found:45m (45 minutes ago)",
+		"found:%s 不是有效时间;请写 found:09:40、found:2026-03-02T09:40 或 found:45m(45 分钟前)", s)
+}
+
+// clockTime formats t in the organisation's timezone, with the date when it
+// is not the day of now.
+func clockTime(t, now time.Time, loc *time.Location) string {
+	t, now = t.In(loc), now.In(loc)
+	if t.Year() == now.Year() && t.YearDay() == now.YearDay() {
+		return t.Format("15:04")
+	}
+	return t.Format("01-02 15:04")
+}
+
+// span formats a duration for people: "1h30m", "45m", "2d3h".
+func span(d time.Duration) string {
+	if d < 0 {
+		d = -d
+	}
+	d = d.Round(time.Minute)
+	days := d / (24 * time.Hour)
+	d -= days * 24 * time.Hour
+	h := d / time.Hour
+	m := (d - h*time.Hour) / time.Minute
+	var b strings.Builder
+	if days > 0 {
+		fmt.Fprintf(&b, "%dd", days)
+	}
+	if h > 0 {
+		fmt.Fprintf(&b, "%dh", h)
+	}
+	if m > 0 || b.Len() == 0 {
+		fmt.Fprintf(&b, "%dm", m)
+	}
+	return b.String()
+}

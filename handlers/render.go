@@ -1,0 +1,149 @@
+package handlers
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/firebreak/firebreak/bot"
+	"github.com/firebreak/firebreak/workflow"
+)
+
+// headline is "YQ-7 [major/inquiry] Canteen complaint".
+func (h *Handlers) headline(inc *workflow.Incident) string {
+	return fmt.Sprintf("%s [%s/%s] %s", inc.ID, levelNames[inc.Level].In(h.locale),
+		categoryNames[inc.Category].In(h.locale), inc.Title)
+}
+
+// card renders an incident with its deadlines and the buttons of its next step.
+func (h *Handlers) card(inc *workflow.Incident) *bot.Card {
+	now := h.now()
+	c := &bot.Card{Incident: inc.ID, Title: h.headline(inc)}
+	field := func(en, zh, v string) { c.Fields = append(c.Fields, bot.Field{Label: h.t(en, zh), Value: v}) }
+	status := statusNames[inc.Status].In(h.locale)
+	if inc.Spreading {
+		status += h.t(" (spreading)", "(有扩散迹象)")
+	}
+	field("Status", "状态", status)
+	dept := h.t("none", "无")
+	if inc.Department != "" {
+		dept = h.name(inc.Department)
+	}
+	field("Department", "部门", dept)
+	field("Assignee", "负责人", h.name(inc.Assignee))
+	field("Found", "发现时间", clockTime(inc.FoundAt, now, h.loc()))
+	if inc.Source != "" {
+		field("Source", "来源", inc.Source)
+	}
+	for _, d := range h.svc.Deadlines(inc) {
+		field(deadlineNames[d.Kind].EN, deadlineNames[d.Kind].ZH, h.deadlineState(d, now))
+	}
+	if d := inc.CurrentDraft(); d != nil {
+		field("Draft", "口径草稿", h.draftState(inc, d))
+	}
+	if inc.Updates > 0 {
+		field("Follow-up reports", "续报", fmt.Sprintf("%d, %s %s", inc.Updates, h.t("last", "最近"),
+			clockTime(inc.LastUpdateAt, now, h.loc())))
+	}
+	if !inc.ReferredAt.IsZero() {
+		field("Referred", "已移交", inc.Referral)
+	}
+	if !inc.Open() {
+		field("Resolved", "办结", inc.Summary)
+	}
+	if inc.Open() {
+		if inc.Status != workflow.StatusAcknowledged {
+			c.Buttons = append(c.Buttons,
+				bot.Button{ID: "ack:" + inc.ID, Label: h.t("Acknowledge", "确认接办"), Style: bot.StylePrimary},
+				bot.Button{ID: "take:" + inc.ID, Label: h.t("Take it", "我来负责")})
+		}
+	}
+	return c
+}
+
+// deadlineState is "by 12:30 (in 1h20m)", "met 10:05", "OVERDUE by 20m".
+func (h *Handlers) deadlineState(d workflow.Deadline, now time.Time) string {
+	due := clockTime(d.Due, now, h.loc())
+	switch {
+	case d.Met() && d.Late(now):
+		return fmt.Sprintf(h.t("met %s, %s late (due %s)", "已完成 %s,超时 %s(时限 %s)"),
+			clockTime(d.MetAt, now, h.loc()), span(d.MetAt.Sub(d.Due)), due)
+	case d.Met():
+		return fmt.Sprintf(h.t("met %s (due %s)", "已完成 %s(时限 %s)"), clockTime(d.MetAt, now, h.loc()), due)
+	case now.After(d.Due):
+		return fmt.Sprintf(h.t("OVERDUE by %s (due %s)", "已超时 %s(时限 %s)"), span(now.Sub(d.Due)), due)
+	default:
+		return fmt.Sprintf(h.t("by %s (in %s)", "%s 前(剩余 %s)"), due, span(d.Due.Sub(now)))
+	}
+}
+
+// draftState is "v2 #3f9a…, 1 of 2 approvals (wang), principal needed".
+func (h *Handlers) draftState(inc *workflow.Incident, d *workflow.Draft) string {
+	s := fmt.Sprintf("v%d #%s, ", d.Version, d.Hash)
+	switch {
+	case d.Published:
+		return s + h.t("published", "已发布")
+	case d.Rejection != nil:
+		return s + fmt.Sprintf(h.t("rejected by %s: %s", "被 %s 驳回:%s"), h.name(d.Rejection.By), d.Rejection.Note)
+	}
+	return s + h.approvalProgress(inc, d)
+}
+
+// approvalProgress says how far a draft is from quorum.
+func (h *Handlers) approvalProgress(inc *workflow.Incident, d *workflow.Draft) string {
+	lp := h.svc.Policy().For(inc.Level)
+	names := make([]string, len(d.Approvals))
+	principal := false
+	for i, a := range d.Approvals {
+		names[i] = h.name(a.By)
+		principal = principal || a.Principal
+	}
+	s := fmt.Sprintf(h.t("%d of %d approvals", "已批准 %d/%d"), len(d.Approvals), lp.Approvals)
+	if len(names) > 0 {
+		s += " (" + strings.Join(names, ", ") + ")"
+	}
+	if h.svc.Policy().Quorum(inc.Level, d) {
+		return s + h.t(", ready to publish", ",可以发布")
+	}
+	if lp.Principal && !principal {
+		s += h.t(", a principal leader's approval needed", ",需主要领导批准")
+	}
+	return s
+}
+
+// draftCard is the approval request: the exact text, version and hash, with
+// Approve and Reject buttons naming the version.
+func (h *Handlers) draftCard(inc *workflow.Incident, d *workflow.Draft) *bot.Card {
+	now := h.now()
+	c := &bot.Card{
+		Incident: inc.ID,
+		Title:    fmt.Sprintf(h.t("Approve the unified reply for %s, version %d", "请审批 %s 的统一口径(第 %d 版)"), inc.ID, d.Version),
+		Body:     d.Text,
+		Fields: []bot.Field{
+			{Label: h.t("Incident", "事件"), Value: h.headline(inc)},
+			{Label: h.t("Written by", "起草人"), Value: h.name(d.Author)},
+			{Label: h.t("Version", "版本"), Value: fmt.Sprintf("v%d #%s", d.Version, d.Hash)},
+			{Label: h.t("Approvals", "审批"), Value: h.approvalProgress(inc, d)},
+		},
+		Buttons: []bot.Button{
+			{ID: fmt.Sprintf("approve:%s:%d", inc.ID, d.Version), Label: h.t("Approve", "批准"), Style: bot.StylePrimary},
+			{ID: fmt.Sprintf("reject:%s:%d", inc.ID, d.Version), Label: h.t("Reject", "驳回"), Style: bot.StyleDanger},
+		},
+	}
+	for _, dl := range h.svc.Deadlines(inc) {
+		if dl.Kind == workflow.DeadlineRespond && !dl.Met() {
+			c.Fields = append(c.Fields, bot.Field{Label: h.t("Publish by", "发布时限"), Value: h.deadlineState(dl, now)})
+		}
+	}
+	return c
+}
+
+// listLine is one incident in a list.
+func (h *Handlers) listLine(inc *workflow.Incident) string {
+	now := h.now()
+	s := fmt.Sprintf("%s — %s, %s", h.headline(inc), statusNames[inc.Status].In(h.locale), h.name(inc.Assignee))
+	if d, ok := inc.NextDue(h.svc.Policy(), h.loc()); ok {
+		s += fmt.Sprintf("; %s %s", deadlineNames[d.Kind].In(h.locale), h.deadlineState(d, now))
+	}
+	return s
+}

@@ -35,7 +35,7 @@ func (h *Handlers) Notify(_ context.Context, inc *workflow.Incident, events []wo
 			if assignee := e.Data["assignee"]; assignee != "" && assignee != e.Actor {
 				add(e, workflow.PersonAudience(assignee), bot.Message{Kind: "assigned",
 					Text: fmt.Sprintf(h.t("%s is assigned to you. Acknowledge it to tell everyone you have it.",
-						"%s 已指派给您,请确认接办。"), h.headline(inc)), Card: h.card(inc)})
+						"%s 已指派给您,请确认接办。"), h.headline(inc)), Card: h.assignedCard(inc)})
 			}
 		case workflow.EventLevelChanged:
 			add(e, workflow.ChannelIncidents, bot.Message{Kind: "level", Text: line, Card: h.card(inc), Thread: inc.ID})

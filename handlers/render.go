@@ -36,7 +36,7 @@ func (h *Handlers) card(inc *workflow.Incident) *bot.Card {
 		field("Source", "来源", inc.Source)
 	}
 	for _, d := range h.svc.Deadlines(inc) {
-		field(deadlineNames[d.Kind].EN, deadlineNames[d.Kind].ZH, h.deadlineState(d, now))
+		field(deadlineNames[d.Kind].EN, deadlineNames[d.Kind].ZH, h.deadlineState(d, now, inc.Open()))
 	}
 	if d := inc.CurrentDraft(); d != nil {
 		field("Draft", "口径草稿", h.draftState(inc, d))
@@ -61,8 +61,9 @@ func (h *Handlers) card(inc *workflow.Incident) *bot.Card {
 	return c
 }
 
-// deadlineState is "by 12:30 (in 1h20m)", "met 10:05", "OVERDUE by 20m".
-func (h *Handlers) deadlineState(d workflow.Deadline, now time.Time) string {
+// deadlineState is "by 12:30 (in 1h20m)", "met 10:05", "OVERDUE by 20m";
+// an unmet deadline of a resolved incident is "not met".
+func (h *Handlers) deadlineState(d workflow.Deadline, now time.Time, open bool) string {
 	due := clockTime(d.Due, now, h.loc())
 	switch {
 	case d.Met() && d.Late(now):
@@ -70,6 +71,8 @@ func (h *Handlers) deadlineState(d workflow.Deadline, now time.Time) string {
 			clockTime(d.MetAt, now, h.loc()), span(d.MetAt.Sub(d.Due)), due)
 	case d.Met():
 		return fmt.Sprintf(h.t("met %s (due %s)", "已完成 %s(时限 %s)"), clockTime(d.MetAt, now, h.loc()), due)
+	case !open:
+		return fmt.Sprintf(h.t("not met (due %s)", "未完成(时限 %s)"), due)
 	case now.After(d.Due):
 		return fmt.Sprintf(h.t("OVERDUE by %s (due %s)", "已超时 %s(时限 %s)"), span(now.Sub(d.Due)), due)
 	default:
@@ -132,7 +135,7 @@ func (h *Handlers) draftCard(inc *workflow.Incident, d *workflow.Draft) *bot.Car
 	}
 	for _, dl := range h.svc.Deadlines(inc) {
 		if dl.Kind == workflow.DeadlineRespond && !dl.Met() {
-			c.Fields = append(c.Fields, bot.Field{Label: h.t("Publish by", "发布时限"), Value: h.deadlineState(dl, now)})
+			c.Fields = append(c.Fields, bot.Field{Label: h.t("Publish by", "发布时限"), Value: h.deadlineState(dl, now, true)})
 		}
 	}
 	return c
@@ -143,7 +146,18 @@ func (h *Handlers) listLine(inc *workflow.Incident) string {
 	now := h.now()
 	s := fmt.Sprintf("%s — %s, %s", h.headline(inc), statusNames[inc.Status].In(h.locale), h.name(inc.Assignee))
 	if d, ok := inc.NextDue(h.svc.Policy(), h.loc()); ok {
-		s += fmt.Sprintf("; %s %s", deadlineNames[d.Kind].In(h.locale), h.deadlineState(d, now))
+		s += fmt.Sprintf("; %s %s", deadlineNames[d.Kind].In(h.locale), h.deadlineState(d, now, inc.Open()))
 	}
 	return s
+}
+
+// assignedCard is the short card sent to a new assignee: what, by when, and
+// the buttons to take it on.
+func (h *Handlers) assignedCard(inc *workflow.Incident) *bot.Card {
+	full := h.card(inc)
+	c := &bot.Card{Incident: inc.ID, Title: full.Title, Buttons: full.Buttons}
+	if d, ok := inc.NextDue(h.svc.Policy(), h.loc()); ok {
+		c.Fields = []bot.Field{{Label: deadlineNames[d.Kind].In(h.locale), Value: h.deadlineState(d, h.now(), true)}}
+	}
+	return c
 }

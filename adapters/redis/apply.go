@@ -1,0 +1,180 @@
+package redis
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/firebreak/firebreak/workflow"
+)
+
+// applyScript writes one workflow.Change. Go precomputes everything; the
+// script only checks the version and then performs the writes, so that the
+// check and the writes are one atomic step.
+//
+// KEYS: 1 inc, 2 log, 3 timers, 4 timerinc, 5 itimers, 6 outbox, 7 open,
+// 8 due, 9 mine of the previous assignee, 10 mine of the new assignee.
+//
+// ARGV: 1 expected version ("0": must not exist), 2 new version, 3 incident
+// JSON, 4 incident ID, 5 open ("1"/"0"), 6 FoundAt score, 7 NextDue score
+// ("": none), 8 remove from KEYS[9] ("1"/"0"), 9 add to KEYS[10] ("1"/"0"),
+// 10 event count, 11 timer count, 12 notice count, then the events (JSON),
+// the timers (ID, due score) and the notices (ID, incident, audience, body).
+//
+// It returns 1 when written and 0 when the version check failed.
+var applyScript = goredis.NewScript(`
+local expected = ARGV[1]
+if expected == '0' then
+  if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+elseif redis.call('HGET', KEYS[1], 'v') ~= expected then
+  return 0
+end
+
+local id = ARGV[4]
+redis.call('HSET', KEYS[1], 'v', ARGV[2], 'data', ARGV[3])
+
+local i = 13
+for _ = 1, tonumber(ARGV[10]) do
+  redis.call('RPUSH', KEYS[2], ARGV[i])
+  i = i + 1
+end
+
+for _, old in ipairs(redis.call('SMEMBERS', KEYS[5])) do
+  redis.call('ZREM', KEYS[3], old)
+  redis.call('HDEL', KEYS[4], old)
+end
+redis.call('DEL', KEYS[5])
+for _ = 1, tonumber(ARGV[11]) do
+  redis.call('ZADD', KEYS[3], ARGV[i + 1], ARGV[i])
+  redis.call('HSET', KEYS[4], ARGV[i], id)
+  redis.call('SADD', KEYS[5], ARGV[i])
+  i = i + 2
+end
+
+for _ = 1, tonumber(ARGV[12]) do
+  redis.call('XADD', KEYS[6], '*', 'id', ARGV[i], 'incident', ARGV[i + 1],
+    'audience', ARGV[i + 2], 'body', ARGV[i + 3])
+  i = i + 4
+end
+
+if ARGV[8] == '1' then redis.call('ZREM', KEYS[9], id) end
+if ARGV[5] == '1' then
+  redis.call('ZADD', KEYS[7], ARGV[6], id)
+  if ARGV[7] ~= '' then
+    redis.call('ZADD', KEYS[8], ARGV[7], id)
+  else
+    redis.call('ZREM', KEYS[8], id)
+  end
+else
+  redis.call('ZREM', KEYS[7], id)
+  redis.call('ZREM', KEYS[8], id)
+end
+if ARGV[9] == '1' then redis.call('ZADD', KEYS[10], ARGV[6], id) end
+return 1
+`)
+
+// Apply writes c atomically in one round trip (one EVALSHA once the script is
+// cached): the incident, its events, the full new set of its timers, its
+// notices and the open/due/mine indexes. It returns workflow.ErrConflict when
+// the stored version is not c.Prev's (or the incident exists although c.Prev
+// is nil), and CodeUnavailable when Redis cannot be reached.
+func (s *Store) Apply(ctx context.Context, c workflow.Change) error {
+	keys, args, err := s.applyArgs(c)
+	if err != nil {
+		return err
+	}
+	written, err := applyScript.Run(ctx, s.client, keys, args...).Int()
+	if err != nil {
+		return fail("apply change to "+c.Incident.ID, err)
+	}
+	if written == 0 {
+		return workflow.ErrConflict
+	}
+	return nil
+}
+
+// applyArgs checks c and lays it out as the KEYS and ARGV of applyScript.
+func (s *Store) applyArgs(c workflow.Change) ([]string, []any, error) {
+	inc := c.Incident
+	if inc == nil || inc.ID == "" {
+		return nil, nil, fmt.Errorf("apply change: no incident")
+	}
+	var expected int64
+	prevAssignee := ""
+	if c.Prev != nil {
+		if c.Prev.ID != inc.ID {
+			return nil, nil, fmt.Errorf("apply change: previous incident %s is not %s", c.Prev.ID, inc.ID)
+		}
+		expected, prevAssignee = c.Prev.Version, c.Prev.Assignee
+	}
+	if inc.Version != expected+1 {
+		return nil, nil, fmt.Errorf("apply change to %s: version %d, want %d", inc.ID, inc.Version, expected+1)
+	}
+	data, err := json.Marshal(inc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encode incident %s: %w", inc.ID, err)
+	}
+
+	id, shard := inc.ID, s.Shard(inc.ID)
+	keys := []string{
+		s.incKey(id),
+		s.logKey(id),
+		s.shardKey(shard, "timers"),
+		s.shardKey(shard, "timerinc"),
+		s.shardKey(shard, "itimers:"+id),
+		s.outboxKey(shard),
+		s.shardKey(shard, "open"),
+		s.shardKey(shard, "due"),
+		s.mineKey(shard, prevAssignee),
+		s.mineKey(shard, inc.Assignee),
+	}
+
+	open := inc.Open()
+	nextDue := ""
+	if open && !c.NextDue.IsZero() {
+		nextDue = millis(c.NextDue)
+	}
+	args := make([]any, 0, 12+len(c.Events)+2*len(c.Timers)+4*len(c.Notices))
+	args = append(args,
+		strconv.FormatInt(expected, 10),
+		strconv.FormatInt(inc.Version, 10),
+		data,
+		id,
+		flag(open),
+		millis(inc.FoundAt),
+		nextDue,
+		flag(prevAssignee != ""),
+		flag(open && inc.Assignee != ""),
+		len(c.Events),
+		len(c.Timers),
+		len(c.Notices),
+	)
+	for _, e := range c.Events {
+		b, err := json.Marshal(e)
+		if err != nil {
+			return nil, nil, fmt.Errorf("encode event of %s: %w", id, err)
+		}
+		args = append(args, b)
+	}
+	for _, t := range c.Timers {
+		if t.ID == "" || (t.Incident != "" && t.Incident != id) {
+			// A timer of another incident would land in the wrong shard.
+			return nil, nil, fmt.Errorf("apply change to %s: timer %q of incident %q", id, t.ID, t.Incident)
+		}
+		args = append(args, t.ID, millis(t.Due))
+	}
+	for _, n := range c.Notices {
+		args = append(args, n.ID, n.Incident, string(n.Audience), n.Body)
+	}
+	return keys, args, nil
+}
+
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}

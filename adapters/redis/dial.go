@@ -1,0 +1,35 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// Dial connects to the Redis at rawURL ("redis://[user:password@]host:port/db",
+// or "rediss://" for TLS) and checks that it answers. The error never shows
+// the password.
+func Dial(ctx context.Context, rawURL string) (goredis.UniversalClient, error) {
+	shown := redact(rawURL)
+	opts, err := goredis.ParseURL(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("redis url %s: %w", shown, err)
+	}
+	client := goredis.NewClient(opts)
+	if err := client.Ping(ctx).Err(); err != nil {
+		_ = client.Close()
+		return nil, fail("connect to redis "+shown, err)
+	}
+	return client, nil
+}
+
+// redact hides the password of a URL, for messages and logs.
+func redact(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "(unparsable url)"
+	}
+	return u.Redacted()
+}

@@ -1,0 +1,233 @@
+// Package redistest gives tests a real Redis: the one named by
+// FIREBREAK_TEST_REDIS_URL, else one on 127.0.0.1:6379, else a redis-server
+// it starts itself. Tests never skip for want of Redis: they fail and say how
+// to get one. Each test writes under its own key prefix, deleted afterwards;
+// nothing flushes a database, which may hold a developer's other data.
+package redistest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/firebreak/firebreak/adapters/redis"
+)
+
+// EnvURL names the environment variable that points tests at a Redis
+// ("redis://host:port/db"). When it is set and that Redis does not answer,
+// tests fail.
+const EnvURL = "FIREBREAK_TEST_REDIS_URL"
+
+// LocalURL is the Redis tried when EnvURL is unset.
+const LocalURL = "redis://127.0.0.1:6379/0"
+
+var (
+	once     sync.Once
+	foundURL string
+	findErr  error
+
+	// keepAlive is the stdin of the shell that guards a redis-server started
+	// here. It is never closed: when this process ends, for whatever reason,
+	// the shell reads EOF and stops the server. Held in a package variable
+	// so that no finalizer closes it early.
+	keepAlive io.WriteCloser
+)
+
+// URL returns the URL of the Redis that tests use, finding or starting it on
+// first use. It fails the test (never skips) when there is none.
+func URL(tb testing.TB) string {
+	tb.Helper()
+	once.Do(func() { foundURL, findErr = find() })
+	if findErr != nil {
+		tb.Fatalf("redistest: %v", findErr)
+	}
+	return foundURL
+}
+
+// Client returns a client of the test Redis, closed when the test ends.
+func Client(tb testing.TB) goredis.UniversalClient {
+	tb.Helper()
+	c := newClient(tb, URL(tb))
+	tb.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// Prefix returns a key prefix unique to this test ("fbt:<16 hex digits>")
+// and deletes every key under it when the test ends.
+func Prefix(tb testing.TB) string {
+	tb.Helper()
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	prefix := "fbt:" + hex.EncodeToString(b)
+	url := URL(tb)
+	tb.Cleanup(func() {
+		c := newClient(tb, url)
+		defer c.Close()
+		if err := deleteKeys(context.Background(), c, prefix+"*"); err != nil {
+			tb.Errorf("redistest: delete keys %s*: %v", prefix, err)
+		}
+	})
+	return prefix
+}
+
+// NewStore returns a Store on the test Redis under a fresh Prefix.
+func NewStore(tb testing.TB) *redis.Store {
+	tb.Helper()
+	return redis.New(Client(tb), redis.Options{Prefix: Prefix(tb)})
+}
+
+func newClient(tb testing.TB, url string) *goredis.Client {
+	tb.Helper()
+	opts, err := goredis.ParseURL(url)
+	if err != nil {
+		tb.Fatalf("redistest: %s: %v", url, err)
+	}
+	return goredis.NewClient(opts)
+}
+
+func deleteKeys(ctx context.Context, c *goredis.Client, match string) error {
+	var cursor uint64
+	for {
+		keys, next, err := c.Scan(ctx, cursor, match, 1000).Result()
+		if err != nil {
+			return err
+		}
+		if len(keys) > 0 {
+			if err := c.Unlink(ctx, keys...).Err(); err != nil {
+				return err
+			}
+		}
+		if cursor = next; cursor == 0 {
+			return nil
+		}
+	}
+}
+
+const howTo = `no Redis for the tests. Any one of these works:
+  - run one on 127.0.0.1:6379:  docker run --rm -p 6379:6379 redis:7   (or: apt-get install redis-server)
+  - put redis-server on PATH; the tests then start their own on a free port
+  - point the tests at one:     FIREBREAK_TEST_REDIS_URL=redis://host:port/db go test ./...
+Tests only touch keys under "fbt:" and never flush the database.`
+
+func find() (string, error) {
+	if url := os.Getenv(EnvURL); url != "" {
+		if err := ping(url, 3*time.Second); err != nil {
+			return "", fmt.Errorf("%s=%s does not answer: %v\n(unset it to use 127.0.0.1:6379 or a redis-server started by the tests)", EnvURL, url, err)
+		}
+		return url, nil
+	}
+	if ping(LocalURL, 300*time.Millisecond) == nil {
+		return LocalURL, nil
+	}
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return "", errors.New(howTo)
+	}
+	url, err := startServer(bin)
+	if err != nil {
+		return "", fmt.Errorf("start %s: %v\n%s", bin, err, howTo)
+	}
+	return url, nil
+}
+
+func ping(url string, timeout time.Duration) error {
+	opts, err := goredis.ParseURL(url)
+	if err != nil {
+		return err
+	}
+	opts.DialTimeout, opts.ReadTimeout, opts.MaxRetries = timeout, timeout, -1
+	c := goredis.NewClient(opts)
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return c.Ping(ctx).Err()
+}
+
+// startServer runs redis-server on a free port of 127.0.0.1, without
+// persistence, and waits until it answers. A shell guards it: it stops the
+// server when its stdin (held by this process) reaches EOF.
+func startServer(bin string) (string, error) {
+	var lastErr error
+	for range 3 { // the free port may be taken before redis-server binds it
+		port, err := freePort()
+		if err != nil {
+			return "", err
+		}
+		url, err := runServer(bin, port)
+		if err == nil {
+			return url, nil
+		}
+		lastErr = err
+	}
+	return "", lastErr
+}
+
+func runServer(bin string, port int) (string, error) {
+	logFile, err := os.CreateTemp("", "redistest-*.log")
+	if err != nil {
+		return "", err
+	}
+	defer logFile.Close()
+	const guard = `"$0" "$@" & pid=$!; read -r _; kill "$pid"; wait "$pid"`
+	cmd := exec.Command("sh", "-c", guard, bin,
+		"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--daemonize", "no",
+		"--logfile", logFile.Name())
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return "", err
+	}
+	if err := cmd.Start(); err != nil {
+		return "", err
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+
+	url := fmt.Sprintf("redis://127.0.0.1:%d/0", port)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if ping(url, 200*time.Millisecond) == nil {
+			keepAlive = stdin
+			return url, nil
+		}
+		select {
+		case <-exited:
+			return "", fmt.Errorf("redis-server on port %d exited: %s", port, readLog(logFile.Name()))
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			_ = stdin.Close()
+			return "", fmt.Errorf("redis-server on port %d did not answer within 10s: %s", port, readLog(logFile.Name()))
+		}
+	}
+}
+
+func readLog(name string) string {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return err.Error()
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}

@@ -1,0 +1,286 @@
+// Package redis keeps Firebreak's incidents, timelines, timers and outbox in
+// Redis (DESIGN.md §3). It implements workflow.Store and bot.OutboxStore.
+//
+// Every key of one incident carries the hash tag of its shard, so that one
+// state transition touches one Redis Cluster slot and runs as ONE Lua script:
+//
+//	<prefix>:{s07}:inc:YQ-12       HASH   v = version, data = incident JSON
+//	<prefix>:{s07}:log:YQ-12       LIST   event JSON, oldest first
+//	<prefix>:{s07}:itimers:YQ-12   SET    the incident's timer IDs (for re-planning)
+//	<prefix>:{s07}:timers          ZSET   timer ID scored by due unix millis
+//	<prefix>:{s07}:timerinc        HASH   timer ID -> incident ID
+//	<prefix>:{s07}:outbox          STREAM notices: id, incident, audience, body
+//	<prefix>:{s07}:open            ZSET   open incident IDs scored by FoundAt millis
+//	<prefix>:{s07}:due             ZSET   open incident IDs scored by NextDue millis
+//	<prefix>:{s07}:mine:<person>   ZSET   open incidents assigned to person, by FoundAt
+//	<prefix>:seq                   STRING counter behind "YQ-<n>"
+//	<prefix>:rr:<rotation>         STRING counter of a round-robin rotation
+//
+// The shard of an incident is FNV-1a (32 bit) of its ID modulo the shard
+// count, written "s%02d". The prefix must not contain '{' or '}', which would
+// move the hash tag.
+package redis
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/firebreak/firebreak/bot"
+	"github.com/firebreak/firebreak/workflow"
+)
+
+var (
+	_ workflow.Store  = (*Store)(nil)
+	_ bot.OutboxStore = (*Store)(nil)
+)
+
+// Options configures a Store. The zero value is usable.
+type Options struct {
+	// Prefix starts every key ("fb" when empty). Tests use a unique one each.
+	Prefix string
+	// Shards is the fixed number of shards (16 when zero). Changing it moves
+	// every incident to another key: pick it once per deployment.
+	Shards int
+	// Clock supplies "now" for `list overdue` when the query leaves Now zero
+	// (the system clock when nil).
+	Clock workflow.Clock
+}
+
+// Store is the Redis implementation of workflow.Store and bot.OutboxStore.
+// It is safe for concurrent use, by any number of replicas.
+type Store struct {
+	client goredis.UniversalClient
+	prefix string
+	shards []string // shard names by number: "s00", "s01", ...
+	clock  workflow.Clock
+
+	// groups caches "<stream>\x00<group>" of consumer groups known to exist.
+	groups sync.Map
+}
+
+// New returns a Store on client. The caller keeps ownership of client.
+func New(client goredis.UniversalClient, opts Options) *Store {
+	if opts.Prefix == "" {
+		opts.Prefix = "fb"
+	}
+	if opts.Shards <= 0 {
+		opts.Shards = 16
+	}
+	if opts.Clock == nil {
+		opts.Clock = workflow.SystemClock{}
+	}
+	s := &Store{client: client, prefix: opts.Prefix, clock: opts.Clock}
+	for i := range opts.Shards {
+		s.shards = append(s.shards, fmt.Sprintf("s%02d", i))
+	}
+	return s
+}
+
+// Shard returns the shard of an incident ID ("s07"): FNV-1a 32 of the ID
+// modulo the shard count.
+func (s *Store) Shard(id string) string {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(id))
+	return s.shards[h.Sum32()%uint32(len(s.shards))]
+}
+
+// shardKey names a per-shard key: "<prefix>:{s07}:<name>".
+func (s *Store) shardKey(shard, name string) string {
+	return s.prefix + ":{" + shard + "}:" + name
+}
+
+func (s *Store) incKey(id string) string       { return s.shardKey(s.Shard(id), "inc:"+id) }
+func (s *Store) logKey(id string) string       { return s.shardKey(s.Shard(id), "log:"+id) }
+func (s *Store) outboxKey(shard string) string { return s.shardKey(shard, "outbox") }
+
+func (s *Store) mineKey(shard, person string) string {
+	return s.shardKey(shard, "mine:"+person)
+}
+
+// Ping reports whether Redis answers; it backs the readiness probe.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.client.Ping(ctx).Err(); err != nil {
+		return fail("ping redis", err)
+	}
+	return nil
+}
+
+// NextID allocates a new incident ID ("YQ-1", "YQ-2", ...).
+func (s *Store) NextID(ctx context.Context) (string, error) {
+	n, err := s.client.Incr(ctx, s.prefix+":seq").Result()
+	if err != nil {
+		return "", fail("allocate incident id", err)
+	}
+	return "YQ-" + strconv.FormatInt(n, 10), nil
+}
+
+// RoundRobin returns the next turn of the named rotation: 0, 1, 2, ...
+func (s *Store) RoundRobin(ctx context.Context, rotation string) (int64, error) {
+	n, err := s.client.Incr(ctx, s.prefix+":rr:"+rotation).Result()
+	if err != nil {
+		return 0, fail("next turn of "+rotation, err)
+	}
+	return n - 1, nil
+}
+
+// Get returns the incident with the given ID: CodeNotFound if there is none,
+// CodeUnavailable if Redis cannot be reached.
+func (s *Store) Get(ctx context.Context, id string) (*workflow.Incident, error) {
+	data, err := s.client.HGet(ctx, s.incKey(id), "data").Result()
+	if errors.Is(err, goredis.Nil) {
+		return nil, notFound(id)
+	}
+	if err != nil {
+		return nil, fail("load incident "+id, err)
+	}
+	return decodeIncident(id, data)
+}
+
+// Timeline returns the incident's events, oldest first (CodeNotFound for an
+// unknown incident).
+func (s *Store) Timeline(ctx context.Context, id string) ([]workflow.Event, error) {
+	var (
+		exists *goredis.IntCmd
+		items  *goredis.StringSliceCmd
+	)
+	_, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		exists = p.Exists(ctx, s.incKey(id))
+		items = p.LRange(ctx, s.logKey(id), 0, -1)
+		return nil
+	})
+	if err != nil {
+		return nil, fail("load timeline of "+id, err)
+	}
+	if exists.Val() == 0 {
+		return nil, notFound(id)
+	}
+	events := make([]workflow.Event, 0, len(items.Val()))
+	for i, raw := range items.Val() {
+		var e workflow.Event
+		if err := json.Unmarshal([]byte(raw), &e); err != nil {
+			return nil, fmt.Errorf("decode event %d of %s: %w", i, id, err)
+		}
+		events = append(events, e)
+	}
+	return events, nil
+}
+
+// List returns the incidents matching q, ordered by discovery (FoundAt, then
+// ID), oldest first. It reads the index of every shard in one pipeline and
+// the incidents in a second one.
+func (s *Store) List(ctx context.Context, q workflow.ListQuery) ([]*workflow.Incident, error) {
+	var index func(shard string) string
+	rangeBy := &goredis.ZRangeBy{Min: "-inf", Max: "+inf"}
+	switch q.Filter {
+	case workflow.ListOpen, "":
+		index = func(shard string) string { return s.shardKey(shard, "open") }
+	case workflow.ListMine:
+		if q.Person == "" {
+			return nil, workflow.Errorf(workflow.CodeInvalid,
+				"list mine needs the person asking", "列出“我的”事件需要知道是谁")
+		}
+		index = func(shard string) string { return s.mineKey(shard, q.Person) }
+	case workflow.ListOverdue:
+		now := q.Now
+		if now.IsZero() {
+			now = s.clock.Now()
+		}
+		index = func(shard string) string { return s.shardKey(shard, "due") }
+		rangeBy.Max = strconv.FormatInt(now.UnixMilli(), 10)
+	default:
+		return nil, workflow.Errorf(workflow.CodeInvalid,
+			"unknown list filter %q (open, overdue or mine)", "未知的列表范围 %q(open、overdue 或 mine)", q.Filter)
+	}
+
+	cmds := make([]*goredis.StringSliceCmd, len(s.shards))
+	_, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for i, shard := range s.shards {
+			cmds[i] = p.ZRangeByScore(ctx, index(shard), rangeBy)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fail("list incidents", err)
+	}
+	var ids []string
+	for _, c := range cmds {
+		ids = append(ids, c.Val()...)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+
+	data := make([]*goredis.StringCmd, len(ids))
+	_, err = s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for i, id := range ids {
+			data[i] = p.HGet(ctx, s.incKey(id), "data")
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		return nil, fail("list incidents", err)
+	}
+	incs := make([]*workflow.Incident, 0, len(ids))
+	for i, id := range ids {
+		raw, err := data[i].Result()
+		if errors.Is(err, goredis.Nil) {
+			continue // indexed but gone: nothing to show
+		}
+		if err != nil {
+			return nil, fail("list incidents", err)
+		}
+		inc, err := decodeIncident(id, raw)
+		if err != nil {
+			return nil, err
+		}
+		// The indexes were read a moment before the incidents; drop any
+		// that changed in between so the answer matches its filter.
+		if !inc.Open() || (q.Filter == workflow.ListMine && inc.Assignee != q.Person) {
+			continue
+		}
+		incs = append(incs, inc)
+	}
+	slices.SortFunc(incs, func(a, b *workflow.Incident) int {
+		if c := a.FoundAt.Compare(b.FoundAt); c != 0 {
+			return c
+		}
+		return compareIDs(a.ID, b.ID)
+	})
+	if q.Limit > 0 && len(incs) > q.Limit {
+		incs = incs[:q.Limit]
+	}
+	return incs, nil
+}
+
+// compareIDs orders incident IDs naturally: YQ-9 before YQ-10.
+func compareIDs(a, b string) int {
+	if c := cmp.Compare(len(a), len(b)); c != 0 {
+		return c
+	}
+	return cmp.Compare(a, b)
+}
+
+func decodeIncident(id, data string) (*workflow.Incident, error) {
+	var inc workflow.Incident
+	if err := json.Unmarshal([]byte(data), &inc); err != nil {
+		return nil, fmt.Errorf("decode incident %s: %w", id, err)
+	}
+	return &inc, nil
+}
+
+func notFound(id string) error {
+	return workflow.Errorf(workflow.CodeNotFound, "no incident %s", "没有事件 %s", id)
+}
+
+// millis is the score of t in the sorted sets.
+func millis(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }

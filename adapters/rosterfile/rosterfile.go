@@ -1,0 +1,652 @@
+// Package rosterfile reads the roster file (FIREBREAK_ROSTER, DESIGN.md §4)
+// into a workflow.Roster. Every mistake in the file — an unknown key, a value
+// of the wrong type, a reference to a department, role, category, level or
+// channel that does not exist, a duplicate ID — is reported with the line it
+// is on, so the person editing the file can go straight to it.
+//
+// The file is walked as a yaml.Node tree rather than decoded into structs:
+// only the tree knows the line of every key and value.
+package rosterfile
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/firebreak/firebreak/workflow"
+)
+
+//go:embed demo.yaml
+var demoYAML []byte
+
+// Demo returns the built-in demo roster, used when FIREBREAK_ROSTER is unset.
+// Each call returns a fresh copy.
+func Demo() *workflow.Roster {
+	r, err := Parse(demoYAML, "demo.yaml")
+	if err != nil {
+		// The file is embedded and guarded by a test: this is a build defect.
+		panic("rosterfile: the built-in demo roster is broken: " + err.Error())
+	}
+	return r
+}
+
+// Load reads and parses the roster file at path. Errors are *workflow.Error
+// with CodeInvalid whose messages start with "path:line:".
+func Load(path string) (*workflow.Roster, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &workflow.Error{Code: workflow.CodeInvalid, Err: err, Msg: workflow.Text{
+			EN: fmt.Sprintf("cannot read the roster file %s", path),
+			ZH: fmt.Sprintf("无法读取名册文件 %s", path),
+		}}
+	}
+	return Parse(data, path)
+}
+
+// Parse parses a roster file; name is used in error messages ("roster.yaml:12:
+// unknown key \"rol\" in person"). Policy entries override only the keys they
+// give, starting from workflow.DefaultPolicy for that level. Errors are
+// *workflow.Error with CodeInvalid.
+func Parse(data []byte, name string) (*workflow.Roster, error) {
+	p := &parser{name: name}
+	doc, err := p.document(data)
+	if err != nil {
+		return nil, err
+	}
+	r, err := p.roster(doc)
+	if err != nil {
+		return nil, err
+	}
+	out, err := workflow.NewRoster(r)
+	if err != nil {
+		// Every check of NewRoster is made above with a line number; this is
+		// a safety net for checks added to workflow later.
+		var we *workflow.Error
+		if errors.As(err, &we) {
+			return nil, &workflow.Error{Code: workflow.CodeInvalid, Err: we.Err, Msg: workflow.Text{
+				EN: name + ": " + we.Msg.EN,
+				ZH: name + ":" + we.Msg.ZH,
+			}}
+		}
+		return nil, workflow.Errorf(workflow.CodeInvalid, "%s: %v", "%s:%v", name, err)
+	}
+	return out, nil
+}
+
+// parser walks one roster file and builds the errors that name its lines.
+type parser struct {
+	name string
+}
+
+// section describes a mapping of the file: what it is called in messages,
+// what its keys are called and which keys it accepts.
+type section struct {
+	en, zh       string // "person" / "人员"
+	keyEN, keyZH string // "key" / "键"
+	keys         []string
+}
+
+var (
+	topSection = section{en: "the roster", zh: "名册", keyEN: "key", keyZH: "键",
+		keys: []string{"timezone", "locale", "people", "departments", "channels", "policy", "digest"}}
+	personSection = section{en: "person", zh: "人员", keyEN: "key", keyZH: "键",
+		keys: []string{"id", "name", "roles", "departments", "slack", "telegram"}}
+	departmentSection = section{en: "department", zh: "部门", keyEN: "key", keyZH: "键",
+		keys: []string{"id", "name", "categories"}}
+	channelsSection = section{en: "channels", zh: "channels ", keyEN: "channel", keyZH: "频道",
+		keys: []string{workflow.ChannelIncidents, workflow.ChannelLeaders, workflow.ChannelStatements}}
+	channelSection = section{en: "channel", zh: "频道", keyEN: "key", keyZH: "键",
+		keys: []string{"slack", "telegram"}}
+	policySection = section{en: "policy", zh: "处置策略", keyEN: "level", keyZH: "级别",
+		keys: levelNames()}
+	levelSection = section{en: "policy", zh: "处置策略", keyEN: "key", keyZH: "键",
+		keys: []string{"report", "assign", "respond", "answer", "update_every", "approvals", "principal"}}
+	digestSection = section{en: "digest", zh: "定时汇总", keyEN: "key", keyZH: "键",
+		keys: []string{"daily", "weekly"}}
+)
+
+func levelNames() []string {
+	var out []string
+	for _, l := range workflow.Levels {
+		out = append(out, string(l))
+	}
+	return out
+}
+
+// fail returns an invalid-roster error located at n's line. en and zh are
+// the finished messages.
+func (p *parser) fail(n *yaml.Node, en, zh string) error {
+	return workflow.Errorf(workflow.CodeInvalid, "%[1]s:%[2]d: %[3]s", "%[1]s 第 %[2]d 行:%[4]s", p.name, n.Line, en, zh)
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// parserProblems are the messages of yaml.v3's parser (parserc.go), whose line
+// numbers are one short; its scanner's messages carry the right line.
+var parserProblems = map[string]bool{
+	"did not find expected <stream-start>":   true,
+	"did not find expected <document start>": true,
+	"did not find expected node content":     true,
+	"did not find expected key":              true,
+	"did not find expected '-' indicator":    true,
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+	"found duplicate %YAML directive":        true,
+	"found duplicate %TAG directive":         true,
+	"found incompatible YAML document":       true,
+	"found undefined tag handle":             true,
+}
+
+// document decodes the single YAML document of the file.
+func (p *parser) document(data []byte) (*yaml.Node, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, workflow.Errorf(workflow.CodeInvalid, "%s: the roster file is empty", "%s:名册文件为空", p.name)
+		}
+		return nil, p.syntax(err)
+	}
+	var extra yaml.Node
+	switch err := dec.Decode(&extra); {
+	case errors.Is(err, io.EOF):
+	case err != nil:
+		return nil, p.syntax(err)
+	default:
+		return nil, p.fail(&extra, "a second YAML document (---); the roster is one document",
+			"出现第二个 YAML 文档(---);名册只能有一个文档")
+	}
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
+		return doc.Content[0], nil
+	}
+	return &doc, nil
+}
+
+// syntax turns a YAML syntax error into an invalid-roster error with its line.
+func (p *parser) syntax(err error) error {
+	msg := err.Error()
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		if parserProblems[m[2]] {
+			// yaml.v3 counts the lines of parser (not scanner) errors from 0.
+			line++
+		}
+		return p.fail(&yaml.Node{Line: line}, "invalid YAML: "+m[2], "YAML 格式错误:"+m[2])
+	}
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	return workflow.Errorf(workflow.CodeInvalid, "%s: invalid YAML: %s", "%s:YAML 格式错误:%s", p.name, msg)
+}
+
+// entry is one key of a mapping and its value.
+type entry struct {
+	key, val *yaml.Node
+}
+
+// given reports whether the key is present with a non-null value.
+func (e entry) given() bool { return e.val != nil && !isNull(e.val) }
+
+func deref(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n
+}
+
+func isNull(n *yaml.Node) bool {
+	n = deref(n)
+	return n == nil || n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
+}
+
+// describe names a node's value for an error message.
+func describe(n *yaml.Node) (en, zh string) {
+	switch n = deref(n); n.Kind {
+	case yaml.MappingNode:
+		return "a mapping", "映射"
+	case yaml.SequenceNode:
+		return "a list", "列表"
+	}
+	return strconv.Quote(n.Value), " " + strconv.Quote(n.Value)
+}
+
+// mapping checks that n is a mapping (or null: empty) whose keys all belong
+// to s, each given once, and returns its entries by key.
+func (p *parser) mapping(n *yaml.Node, s section) (map[string]entry, error) {
+	out := map[string]entry{}
+	if isNull(n) {
+		return out, nil
+	}
+	n = deref(n)
+	if n.Kind != yaml.MappingNode {
+		en, zh := describe(n)
+		return nil, p.fail(n, fmt.Sprintf("%s must be a mapping of key: value, not %s", s.en, en),
+			fmt.Sprintf("%s必须是“键: 值”的映射,而不是%s", s.zh, zh))
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := deref(n.Content[i])
+		if k.Kind != yaml.ScalarNode {
+			en, zh := describe(k)
+			return nil, p.fail(k, fmt.Sprintf("a %s in %s must be a word, not %s", s.keyEN, s.en, en),
+				fmt.Sprintf("%s中的%s必须是单词,而不是%s", s.zh, s.keyZH, zh))
+		}
+		if !slices.Contains(s.keys, k.Value) {
+			return nil, p.fail(k,
+				fmt.Sprintf("unknown %s %q in %s (known: %s)", s.keyEN, k.Value, s.en, strings.Join(s.keys, ", ")),
+				fmt.Sprintf("%s中的未知%s %q(可用:%s)", s.zh, s.keyZH, k.Value, strings.Join(s.keys, "、")))
+		}
+		if prev, dup := out[k.Value]; dup {
+			return nil, p.fail(k,
+				fmt.Sprintf("%s %q is given twice in %s (first on line %d)", s.keyEN, k.Value, s.en, prev.key.Line),
+				fmt.Sprintf("%s中的%s %q 重复出现(首次在第 %d 行)", s.zh, s.keyZH, k.Value, prev.key.Line))
+		}
+		out[k.Value] = entry{key: k, val: n.Content[i+1]}
+	}
+	return out, nil
+}
+
+// list checks that e's value is a list (or absent: empty) and returns its items.
+func (p *parser) list(e entry) ([]*yaml.Node, error) {
+	if !e.given() {
+		return nil, nil
+	}
+	n := deref(e.val)
+	if n.Kind != yaml.SequenceNode {
+		en, zh := describe(n)
+		return nil, p.fail(n, fmt.Sprintf("%s must be a list such as [a, b], not %s", e.key.Value, en),
+			fmt.Sprintf("%s 必须是 [a, b] 这样的列表,而不是%s", e.key.Value, zh))
+	}
+	items := make([]*yaml.Node, len(n.Content))
+	for i, it := range n.Content {
+		items[i] = deref(it)
+	}
+	return items, nil
+}
+
+// text returns a string scalar; label names it in messages.
+func (p *parser) text(n *yaml.Node, label string) (string, error) {
+	if isNull(n) {
+		return "", nil
+	}
+	n = deref(n)
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str" {
+		en, zh := describe(n)
+		return "", p.fail(n, fmt.Sprintf("%s must be a text (quote it if needed), not %s", label, en),
+			fmt.Sprintf("%s 必须是文本(必要时加引号),而不是%s", label, zh))
+	}
+	return strings.TrimSpace(n.Value), nil
+}
+
+// integer returns an integer scalar.
+func (p *parser) integer(n *yaml.Node, label string) (int64, error) {
+	n = deref(n)
+	var v int64
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || n.Decode(&v) != nil {
+		en, zh := describe(n)
+		return 0, p.fail(n, fmt.Sprintf("%s must be an integer, not %s", label, en),
+			fmt.Sprintf("%s 必须是整数,而不是%s", label, zh))
+	}
+	return v, nil
+}
+
+// boolean returns a true/false scalar.
+func (p *parser) boolean(n *yaml.Node, label string) (bool, error) {
+	n = deref(n)
+	var v bool
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" || n.Decode(&v) != nil {
+		en, zh := describe(n)
+		return false, p.fail(n, fmt.Sprintf("%s must be true or false, not %s", label, en),
+			fmt.Sprintf("%s 必须是 true 或 false,而不是%s", label, zh))
+	}
+	return v, nil
+}
+
+// duration returns a Go duration such as 30m, 2h or 24h; 0 is allowed and
+// means the plan sets no such deadline.
+func (p *parser) duration(n *yaml.Node, label string) (time.Duration, error) {
+	n = deref(n)
+	bad := func() error {
+		en, zh := describe(n)
+		return p.fail(n, fmt.Sprintf("bad duration %s for %s (write it like 30m, 2h or 24h)", en, label),
+			fmt.Sprintf("%s 的时长%s 无效(请写成 30m、2h、24h 这样的形式)", label, zh))
+	}
+	if n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!str" && n.ShortTag() != "!!int") {
+		return 0, bad()
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(n.Value))
+	if err != nil {
+		return 0, bad()
+	}
+	if d < 0 {
+		return 0, p.fail(n, fmt.Sprintf("%s must not be negative, not %q", label, n.Value),
+			fmt.Sprintf("%s 不能为负数,而不是 %q", label, n.Value))
+	}
+	return d, nil
+}
+
+// roster builds the roster from the document's root, checking every value
+// and reference in it.
+func (p *parser) roster(root *yaml.Node) (workflow.Roster, error) {
+	var r workflow.Roster
+	top, err := p.mapping(root, topSection)
+	if err != nil {
+		return r, err
+	}
+	if e := top["timezone"]; e.given() {
+		if r.Timezone, err = p.text(e.val, "timezone"); err != nil {
+			return r, err
+		}
+		if _, err := time.LoadLocation(r.Timezone); err != nil || r.Timezone == "" {
+			return r, p.fail(e.val, fmt.Sprintf("unknown timezone %q (an IANA name such as Asia/Shanghai)", r.Timezone),
+				fmt.Sprintf("未知时区 %q(请用 Asia/Shanghai 这样的 IANA 名称)", r.Timezone))
+		}
+	}
+	if e := top["locale"]; e.given() {
+		if r.Locale, err = p.text(e.val, "locale"); err != nil {
+			return r, err
+		}
+		if r.Locale != workflow.LocaleEN && r.Locale != workflow.LocaleZH {
+			return r, p.fail(e.val, fmt.Sprintf("locale must be en or zh-CN, not %q", r.Locale),
+				fmt.Sprintf("locale 必须是 en 或 zh-CN,而不是 %q", r.Locale))
+		}
+	}
+	deptLines := map[string]int{}
+	if r.Departments, err = p.departments(top["departments"], deptLines); err != nil {
+		return r, err
+	}
+	if r.People, err = p.people(top["people"], deptLines); err != nil {
+		return r, err
+	}
+	if r.Channels, err = p.channels(top["channels"]); err != nil {
+		return r, err
+	}
+	if r.Policy, err = p.policy(top["policy"]); err != nil {
+		return r, err
+	}
+	if r.Digest, err = p.digest(top["digest"]); err != nil {
+		return r, err
+	}
+	return r, nil
+}
+
+// departments reads the departments and records the line of each ID.
+func (p *parser) departments(e entry, lines map[string]int) ([]workflow.Department, error) {
+	items, err := p.list(e)
+	if err != nil {
+		return nil, err
+	}
+	owner := map[workflow.Category]string{} // category → department routed to
+	var out []workflow.Department
+	for _, it := range items {
+		m, err := p.mapping(it, departmentSection)
+		if err != nil {
+			return nil, err
+		}
+		var d workflow.Department
+		if d.ID, err = p.text(m["id"].val, "id"); err != nil {
+			return nil, err
+		}
+		if d.ID == "" {
+			return nil, p.fail(it, "department has no id", "部门缺少 id")
+		}
+		idNode := m["id"].val
+		if first, dup := lines[d.ID]; dup {
+			return nil, p.fail(idNode, fmt.Sprintf("department %q is defined twice (first on line %d)", d.ID, first),
+				fmt.Sprintf("部门 %q 重复定义(首次在第 %d 行)", d.ID, first))
+		}
+		lines[d.ID] = idNode.Line
+		if d.Name, err = p.text(m["name"].val, "name"); err != nil {
+			return nil, err
+		}
+		if d.Name == "" {
+			d.Name = d.ID
+		}
+		cats, err := p.list(m["categories"])
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range cats {
+			s, err := p.text(c, "a category")
+			if err != nil {
+				return nil, err
+			}
+			cat := workflow.Category(s)
+			if !cat.Valid() {
+				return nil, p.fail(c, fmt.Sprintf("unknown category %q (inquiry, hype, rumor, other)", s),
+					fmt.Sprintf("未知类别 %q(inquiry、hype、rumor、other)", s))
+			}
+			if other, taken := owner[cat]; taken {
+				// Routing takes the first department listing a category, so
+				// a second listing would silently never apply.
+				return nil, p.fail(c, fmt.Sprintf("category %q is already routed to department %q", s, other),
+					fmt.Sprintf("类别 %q 已分派给部门 %q", s, other))
+			}
+			owner[cat] = d.ID
+			d.Categories = append(d.Categories, cat)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// people reads the people; depts holds the department IDs with their lines.
+func (p *parser) people(e entry, depts map[string]int) ([]workflow.Person, error) {
+	items, err := p.list(e)
+	if err != nil {
+		return nil, err
+	}
+	ids := map[string]int{}
+	slackIDs := map[string]string{}
+	telegramIDs := map[int64]string{}
+	var out []workflow.Person
+	for _, it := range items {
+		m, err := p.mapping(it, personSection)
+		if err != nil {
+			return nil, err
+		}
+		var person workflow.Person
+		idNode := m["id"].val
+		if person.ID, err = p.text(idNode, "id"); err != nil {
+			return nil, err
+		}
+		switch first, dup := ids[person.ID]; {
+		case person.ID == "":
+			return nil, p.fail(it, "person has no id", "人员缺少 id")
+		case strings.ContainsAny(person.ID, " \t:"):
+			return nil, p.fail(idNode, fmt.Sprintf("person id %q must not contain spaces or colons", person.ID),
+				fmt.Sprintf("人员 id %q 不能包含空格或冒号", person.ID))
+		case dup:
+			return nil, p.fail(idNode, fmt.Sprintf("person %q is defined twice (first on line %d)", person.ID, first),
+				fmt.Sprintf("人员 %q 重复定义(首次在第 %d 行)", person.ID, first))
+		}
+		if line, clash := depts[person.ID]; clash {
+			return nil, p.fail(idNode, fmt.Sprintf("person %q has the id of the department on line %d", person.ID, line),
+				fmt.Sprintf("人员 %q 与第 %d 行的部门同名", person.ID, line))
+		}
+		ids[person.ID] = idNode.Line
+		if person.Name, err = p.text(m["name"].val, "name"); err != nil {
+			return nil, err
+		}
+		roles, err := p.list(m["roles"])
+		if err != nil {
+			return nil, err
+		}
+		if len(roles) == 0 {
+			at := it
+			if m["roles"].val != nil {
+				at = m["roles"].val
+			}
+			return nil, p.fail(at, fmt.Sprintf("person %q has no roles (staff, leader, principal, spokesperson)", person.ID),
+				fmt.Sprintf("人员 %q 没有角色(staff、leader、principal、spokesperson)", person.ID))
+		}
+		for _, rn := range roles {
+			s, err := p.text(rn, "a role")
+			if err != nil {
+				return nil, err
+			}
+			role := workflow.Role(s)
+			if !role.Valid() {
+				return nil, p.fail(rn, fmt.Sprintf("person %q: unknown role %q (staff, leader, principal, spokesperson)", person.ID, s),
+					fmt.Sprintf("人员 %q:未知角色 %q(staff、leader、principal、spokesperson)", person.ID, s))
+			}
+			person.Roles = append(person.Roles, role)
+		}
+		deps, err := p.list(m["departments"])
+		if err != nil {
+			return nil, err
+		}
+		for _, dn := range deps {
+			s, err := p.text(dn, "a department")
+			if err != nil {
+				return nil, err
+			}
+			if _, ok := depts[s]; !ok {
+				return nil, p.fail(dn, fmt.Sprintf("person %q: unknown department %q", person.ID, s),
+					fmt.Sprintf("人员 %q:未知部门 %q", person.ID, s))
+			}
+			person.Departments = append(person.Departments, s)
+		}
+		if e := m["slack"]; e.given() {
+			if person.Slack, err = p.text(e.val, "slack"); err != nil {
+				return nil, err
+			}
+			if other, dup := slackIDs[person.Slack]; dup {
+				return nil, p.fail(e.val, fmt.Sprintf("Slack user %s belongs to both %q and %q", person.Slack, other, person.ID),
+					fmt.Sprintf("Slack 用户 %s 同时属于 %q 和 %q", person.Slack, other, person.ID))
+			}
+			if person.Slack != "" {
+				slackIDs[person.Slack] = person.ID
+			}
+		}
+		if e := m["telegram"]; e.given() {
+			if person.Telegram, err = p.integer(e.val, "telegram"); err != nil {
+				return nil, err
+			}
+			if person.Telegram <= 0 {
+				return nil, p.fail(e.val, fmt.Sprintf("telegram must be a user ID (a positive integer), not %d", person.Telegram),
+					fmt.Sprintf("telegram 必须是用户 ID(正整数),而不是 %d", person.Telegram))
+			}
+			if other, dup := telegramIDs[person.Telegram]; dup {
+				return nil, p.fail(e.val, fmt.Sprintf("Telegram user %d belongs to both %q and %q", person.Telegram, other, person.ID),
+					fmt.Sprintf("Telegram 用户 %d 同时属于 %q 和 %q", person.Telegram, other, person.ID))
+			}
+			telegramIDs[person.Telegram] = person.ID
+		}
+		out = append(out, person)
+	}
+	return out, nil
+}
+
+// channels reads the named channels.
+func (p *parser) channels(e entry) (map[string]workflow.ChannelRef, error) {
+	named, err := p.mapping(e.val, channelsSection)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]workflow.ChannelRef{}
+	for _, name := range channelsSection.keys {
+		ce, ok := named[name]
+		if !ok {
+			continue
+		}
+		m, err := p.mapping(ce.val, channelSection)
+		if err != nil {
+			return nil, err
+		}
+		var c workflow.ChannelRef
+		if c.Slack, err = p.text(m["slack"].val, "slack"); err != nil {
+			return nil, err
+		}
+		if te := m["telegram"]; te.given() {
+			if c.Telegram, err = p.integer(te.val, "telegram"); err != nil {
+				return nil, err
+			}
+			if c.Telegram == 0 {
+				return nil, p.fail(te.val, "telegram must be a chat ID, not 0", "telegram 必须是群组 ID,而不是 0")
+			}
+		}
+		out[name] = c
+	}
+	return out, nil
+}
+
+// policy reads the per-level overrides; each level starts from its default.
+func (p *parser) policy(e entry) (workflow.Policy, error) {
+	levels, err := p.mapping(e.val, policySection)
+	if err != nil {
+		return nil, err
+	}
+	out := workflow.Policy{}
+	for _, l := range workflow.Levels {
+		le, ok := levels[string(l)]
+		if !ok {
+			continue
+		}
+		m, err := p.mapping(le.val, levelSection)
+		if err != nil {
+			return nil, err
+		}
+		lp := workflow.DefaultPolicy()[l]
+		durations := []struct {
+			key string
+			to  *time.Duration
+		}{
+			{"report", &lp.Report}, {"assign", &lp.Assign}, {"respond", &lp.Respond},
+			{"answer", &lp.Answer}, {"update_every", &lp.UpdateEvery},
+		}
+		for _, d := range durations {
+			if v := m[d.key]; v.given() {
+				if *d.to, err = p.duration(v.val, d.key); err != nil {
+					return nil, err
+				}
+			}
+		}
+		if m["respond"].given() {
+			// An explicit reply deadline replaces "same day for inquiries".
+			lp.RespondSameDay = false
+		}
+		if v := m["approvals"]; v.given() {
+			n, err := p.integer(v.val, "approvals")
+			if err != nil {
+				return nil, err
+			}
+			if n < 1 || n > 100 {
+				return nil, p.fail(v.val, fmt.Sprintf("approvals must be between 1 and 100, not %d", n),
+					fmt.Sprintf("approvals 必须在 1 到 100 之间,而不是 %d", n))
+			}
+			lp.Approvals = int(n)
+		}
+		if v := m["principal"]; v.given() {
+			if lp.Principal, err = p.boolean(v.val, "principal"); err != nil {
+				return nil, err
+			}
+		}
+		out[l] = lp
+	}
+	return out, nil
+}
+
+// digest reads the cron specs of the digests. They are checked where the
+// scheduler parses them.
+func (p *parser) digest(e entry) (workflow.Digest, error) {
+	var d workflow.Digest
+	m, err := p.mapping(e.val, digestSection)
+	if err != nil {
+		return d, err
+	}
+	if d.Daily, err = p.text(m["daily"].val, "daily"); err != nil {
+		return d, err
+	}
+	if d.Weekly, err = p.text(m["weekly"].val, "weekly"); err != nil {
+		return d, err
+	}
+	return d, nil
+}

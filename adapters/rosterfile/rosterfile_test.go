@@ -1,0 +1,378 @@
+package rosterfile
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/firebreak/firebreak/workflow"
+)
+
+func mustParse(tb testing.TB, src string) *workflow.Roster {
+	tb.Helper()
+	r, err := Parse([]byte(src), "roster.yaml")
+	if err != nil {
+		tb.Fatalf("Parse: %v", err)
+	}
+	return r
+}
+
+func TestDemo(t *testing.T) {
+	r := Demo()
+	people := []struct {
+		id, name string
+		roles    []workflow.Role
+		dept     string
+	}{
+		{"chen", "Chen Jing", []workflow.Role{workflow.RoleStaff}, "office"},
+		{"li", "Li Ming", []workflow.Role{workflow.RoleStaff}, "logistics"},
+		{"zhou", "", []workflow.Role{workflow.RoleStaff}, "logistics"},
+		{"wang", "Wang Fang", []workflow.Role{workflow.RoleLeader, workflow.RolePrincipal}, ""},
+		{"zhao", "Zhao Lei", []workflow.Role{workflow.RoleLeader}, ""},
+		{"sun", "Sun Yue", []workflow.Role{workflow.RoleSpokesperson}, ""},
+	}
+	for _, want := range people {
+		t.Run(want.id, func(t *testing.T) {
+			p, ok := r.Person(want.id)
+			if !ok {
+				t.Fatalf("person %q missing", want.id)
+			}
+			if want.name != "" && p.Name != want.name {
+				t.Errorf("name: got %q, want %q", p.Name, want.name)
+			}
+			for _, role := range want.roles {
+				if !p.Has(role) {
+					t.Errorf("roles: got %v, want %s among them", p.Roles, role)
+				}
+			}
+			if want.dept != "" && !slices.Contains(p.Departments, want.dept) {
+				t.Errorf("departments: got %v, want %s among them", p.Departments, want.dept)
+			}
+			if p.Slack == "" || p.Telegram == 0 {
+				t.Errorf("platform IDs: got slack %q telegram %d, want both set", p.Slack, p.Telegram)
+			}
+			if got, ok := r.BySlack(p.Slack); !ok || got.ID != want.id {
+				t.Errorf("BySlack(%s): got %v, want %s", p.Slack, got, want.id)
+			}
+		})
+	}
+	if got, want := r.Members("logistics"), []string{"li", "zhou"}; !slices.Equal(got, want) {
+		t.Errorf("logistics members: got %v, want %v", got, want)
+	}
+	for cat, want := range map[workflow.Category]string{
+		workflow.CategoryInquiry: "logistics", workflow.CategoryHype: "office",
+		workflow.CategoryRumor: "office", workflow.CategoryOther: "office",
+	} {
+		if d, ok := r.DepartmentFor(cat); !ok || d.ID != want {
+			t.Errorf("DepartmentFor(%s): got %v, want %s", cat, d, want)
+		}
+	}
+	if d, _ := r.Department("office"); d == nil || d.Name != "Public Opinion Office" {
+		t.Errorf("office: got %v, want Public Opinion Office", d)
+	}
+	if d, _ := r.Department("logistics"); d == nil || d.Name != "Logistics Department" {
+		t.Errorf("logistics: got %v, want Logistics Department", d)
+	}
+	channels := map[string]workflow.ChannelRef{
+		workflow.ChannelIncidents:  {Slack: "C0INCIDENTS", Telegram: -100111},
+		workflow.ChannelLeaders:    {Telegram: -100222},
+		workflow.ChannelStatements: {Slack: "C0STATEMENTS"},
+	}
+	for name, want := range channels {
+		if got, _ := r.Channel(name); got != want {
+			t.Errorf("channel %s: got %+v, want %+v", name, got, want)
+		}
+	}
+	if r.Timezone != "Asia/Shanghai" || r.Location().String() != "Asia/Shanghai" {
+		t.Errorf("timezone: got %q, want Asia/Shanghai", r.Timezone)
+	}
+	if r.Locale != workflow.LocaleEN {
+		t.Errorf("locale: got %q, want en", r.Locale)
+	}
+	if want := (workflow.Digest{Daily: "0 8 * * *", Weekly: "0 9 * * MON"}); r.Digest != want {
+		t.Errorf("digest: got %+v, want %+v", r.Digest, want)
+	}
+	for _, l := range workflow.Levels {
+		if got, want := r.Policy.For(l), workflow.DefaultPolicy()[l]; got != want {
+			t.Errorf("policy %s: got %+v, want the default %+v", l, got, want)
+		}
+	}
+	if Demo() == r {
+		t.Errorf("Demo returned the same roster twice, want a fresh copy")
+	}
+}
+
+func TestExampleFile(t *testing.T) {
+	path := filepath.Join("..", "..", "deploy", "roster.example.yaml")
+	r, err := Load(path)
+	if err != nil {
+		t.Fatalf("Load(%s): %v", path, err)
+	}
+	if len(r.WithRole(workflow.RolePrincipal)) == 0 {
+		t.Errorf("principals: got none, want at least one (major replies need one)")
+	}
+	if len(r.WithRole(workflow.RoleLeader)) < r.Policy.For(workflow.LevelMajor).Approvals {
+		t.Errorf("leaders: got %v, want at least the %d approvals a major reply needs",
+			r.WithRole(workflow.RoleLeader), r.Policy.For(workflow.LevelMajor).Approvals)
+	}
+	if len(r.WithRole(workflow.RoleSpokesperson)) == 0 {
+		t.Errorf("spokespeople: got none, want one")
+	}
+	for _, c := range workflow.Categories {
+		if _, ok := r.DepartmentFor(c); !ok {
+			t.Errorf("DepartmentFor(%s): got none, want a department", c)
+		}
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"))
+	if got := workflow.ErrorCode(err); got != workflow.CodeInvalid {
+		t.Fatalf("code: got %q, want %q (err %v)", got, workflow.CodeInvalid, err)
+	}
+	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "nope.yaml") {
+		t.Errorf("error: got %v, want it to name the file", err)
+	}
+}
+
+func TestPolicyOverrides(t *testing.T) {
+	defaults := workflow.DefaultPolicy()
+	tests := []struct {
+		name  string
+		src   string
+		level workflow.Level
+		want  func(lp workflow.LevelPolicy) workflow.LevelPolicy
+	}{
+		{
+			name:  "no policy keeps the defaults",
+			src:   "locale: en\n",
+			level: workflow.LevelGeneral,
+			want:  func(lp workflow.LevelPolicy) workflow.LevelPolicy { return lp },
+		},
+		{
+			name:  "general assign only keeps answer and same-day reply",
+			src:   "policy:\n  general: {assign: 1h}\n",
+			level: workflow.LevelGeneral,
+			want: func(lp workflow.LevelPolicy) workflow.LevelPolicy {
+				lp.Assign = time.Hour
+				return lp
+			},
+		},
+		{
+			name:  "general respond turns off the same-day reply",
+			src:   "policy:\n  general: {respond: 4h}\n",
+			level: workflow.LevelGeneral,
+			want: func(lp workflow.LevelPolicy) workflow.LevelPolicy {
+				lp.Respond, lp.RespondSameDay = 4*time.Hour, false
+				return lp
+			},
+		},
+		{
+			name:  "major approvals keep the principal rule",
+			src:   "policy:\n  major:\n    approvals: 3\n    update_every: 90m\n",
+			level: workflow.LevelMajor,
+			want: func(lp workflow.LevelPolicy) workflow.LevelPolicy {
+				lp.Approvals, lp.UpdateEvery = 3, 90*time.Minute
+				return lp
+			},
+		},
+		{
+			name:  "critical every key",
+			src:   "policy:\n  critical: {report: 10m, assign: 20m, respond: 2h, answer: 48h, update_every: 30m, approvals: 1, principal: false}\n",
+			level: workflow.LevelCritical,
+			want: func(workflow.LevelPolicy) workflow.LevelPolicy {
+				return workflow.LevelPolicy{Report: 10 * time.Minute, Assign: 20 * time.Minute, Respond: 2 * time.Hour,
+					Answer: 48 * time.Hour, UpdateEvery: 30 * time.Minute, Approvals: 1}
+			},
+		},
+		{
+			name:  "zero duration removes a deadline",
+			src:   "policy:\n  major: {report: 0}\n",
+			level: workflow.LevelMajor,
+			want: func(lp workflow.LevelPolicy) workflow.LevelPolicy {
+				lp.Report = 0
+				return lp
+			},
+		},
+		{
+			name:  "an override of one level leaves another alone",
+			src:   "policy:\n  general: {assign: 1h}\n",
+			level: workflow.LevelMajor,
+			want:  func(lp workflow.LevelPolicy) workflow.LevelPolicy { return lp },
+		},
+		{
+			name:  "empty level entry keeps the defaults",
+			src:   "policy:\n  major:\n",
+			level: workflow.LevelMajor,
+			want:  func(lp workflow.LevelPolicy) workflow.LevelPolicy { return lp },
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := mustParse(t, tt.src)
+			got, want := r.Policy.For(tt.level), tt.want(defaults[tt.level])
+			if got != want {
+				t.Errorf("got %+v, want %+v", got, want)
+			}
+		})
+	}
+}
+
+// valid is a small roster that the bad inputs below break one line at a time.
+const valid = `timezone: Asia/Shanghai
+locale: en
+people:
+  - id: chen
+    name: Chen Jing
+    roles: [staff]
+    departments: [office]
+    slack: U0CHEN
+    telegram: 1001
+  - id: wang
+    roles: [leader, principal]
+departments:
+  - id: office
+    name: Public Opinion Office
+    categories: [other]
+channels:
+  incidents: {slack: C0INC, telegram: -100111}
+policy:
+  general: {assign: 2h}
+digest:
+  daily: "0 8 * * *"
+`
+
+func TestValidBase(t *testing.T) {
+	r := mustParse(t, valid)
+	if p, ok := r.Person("wang"); !ok || p.Name != "wang" {
+		t.Errorf("wang: got %v, want a person named by the id", p)
+	}
+}
+
+// edit returns valid with line n (1-based) replaced by repl (which may span
+// several lines).
+func edit(n int, repl string) string {
+	lines := strings.Split(valid, "\n")
+	lines[n-1] = repl
+	return strings.Join(lines, "\n")
+}
+
+func TestErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		src  string
+		line int    // 0: no line, only the file name
+		want string // part of the English message, usually the offending value
+	}{
+		{"unknown key in person", edit(6, "    rol: [staff]"), 6, `unknown key "rol" in person`},
+		{"unknown top-level key", edit(2, "lang: en"), 2, `unknown key "lang"`},
+		{"unknown key in department", edit(15, "    category: [other]"), 15, `unknown key "category" in department`},
+		{"unknown channel", edit(17, "  alerts: {slack: C0INC}"), 17, `unknown channel "alerts"`},
+		{"unknown key in channel", edit(17, "  incidents: {slack: C0INC, tg: 5}"), 17, `unknown key "tg" in channel`},
+		{"unknown level", edit(19, "  minor: {assign: 2h}"), 19, `unknown level "minor"`},
+		{"unknown policy key", edit(19, "  general: {asign: 2h}"), 19, `unknown key "asign" in policy`},
+		{"unknown digest key", edit(21, "  monthly: \"0 8 1 * *\""), 21, `unknown key "monthly" in digest`},
+		{"duplicate key", edit(5, "    name: Chen Jing\n    name: Chen"), 6, `"name" is given twice`},
+		{"unknown department of a person", edit(7, "    departments: [ofice]"), 7, `unknown department "ofice"`},
+		{"unknown department on its own line", edit(7, "    departments:\n      - office\n      - press"), 9, `unknown department "press"`},
+		{"unknown role", edit(6, "    roles: [staf]"), 6, `unknown role "staf"`},
+		{"unknown role in a block list", edit(11, "    roles:\n      - leader\n      - boss"), 13, `unknown role "boss"`},
+		{"no roles", edit(11, "    roles: []"), 11, `"wang" has no roles`},
+		{"no roles key", edit(11, "    name: Wang"), 10, `"wang" has no roles`},
+		{"unknown category", edit(15, "    categories: [rumour]"), 15, `unknown category "rumour"`},
+		{"category routed twice", edit(15, "    categories: [other]\n  - id: press\n    categories: [other]"), 17, `category "other" is already routed to department "office"`},
+		{"bad duration", edit(19, "  general: {assign: 1d}"), 19, `bad duration "1d" for assign`},
+		{"duration without unit", edit(19, "  general:\n    answer: 24"), 20, `bad duration "24" for answer`},
+		{"negative duration", edit(19, "  general: {assign: -1h}"), 19, `"-1h"`},
+		{"approvals not an integer", edit(19, "  general: {approvals: two}"), 19, `approvals must be an integer, not "two"`},
+		{"approvals zero", edit(19, "  general: {approvals: 0}"), 19, `approvals must be between 1 and 100, not 0`},
+		{"principal not a bool", edit(19, "  major: {principal: yes please}"), 19, `principal must be true or false, not "yes please"`},
+		{"duplicate person id", edit(10, "  - id: chen"), 10, `person "chen" is defined twice (first on line 4)`},
+		{"duplicate department id", edit(15, "    categories: [other]\n  - id: office"), 16, `department "office" is defined twice (first on line 13)`},
+		{"person with the id of a department", edit(10, "  - id: office"), 10, `person "office" has the id of the department on line 13`},
+		{"person without id", edit(10, "  - name: Wang"), 10, `person has no id`},
+		{"person id with a colon", edit(10, "  - id: wang:fang"), 10, `"wang:fang" must not contain spaces or colons`},
+		{"department without id", edit(13, "  - id:"), 13, `department has no id`},
+		{"telegram not an integer", edit(9, "    telegram: \"@chen\""), 9, `telegram must be an integer, not "@chen"`},
+		{"telegram a float", edit(9, "    telegram: 10.5"), 9, `must be an integer, not "10.5"`},
+		{"telegram negative", edit(9, "    telegram: -1001"), 9, `user ID (a positive integer), not -1001`},
+		{"duplicate telegram", edit(11, "    roles: [leader]\n    telegram: 1001"), 12, `Telegram user 1001 belongs to both "chen" and "wang"`},
+		{"duplicate slack", edit(11, "    roles: [leader]\n    slack: U0CHEN"), 12, `Slack user U0CHEN belongs to both "chen" and "wang"`},
+		{"channel telegram not an integer", edit(17, "  incidents: {telegram: incidents-chat}"), 17, `not "incidents-chat"`},
+		{"slack not a string", edit(8, "    slack: 12345"), 8, `slack must be a text (quote it if needed), not "12345"`},
+		{"name a list", edit(5, "    name: [Chen, Jing]"), 5, `name must be a text`},
+		{"roles not a list", edit(6, "    roles: staff"), 6, `roles must be a list`},
+		{"people a mapping", "people:\n  chen: {roles: [staff]}\n", 2, `people must be a list`},
+		{"person a scalar", "people:\n  - chen\n", 2, `person must be a mapping`},
+		{"digest not a string", edit(21, "  daily: [0, 8]"), 21, `daily must be a text`},
+		{"unknown timezone", edit(1, "timezone: Asia/Beijing"), 1, `unknown timezone "Asia/Beijing"`},
+		{"unknown locale", edit(2, "locale: fr"), 2, `locale must be en or zh-CN, not "fr"`},
+		{"YAML syntax: unclosed list", edit(5, "    name: [Chen"), 5, `invalid YAML: did not find expected ',' or ']'`},
+		// yaml.v3 names the line where the list being parsed starts.
+		{"YAML syntax: bad indentation in a list", edit(11, "   roles: [leader]"), 4, `invalid YAML: did not find expected '-' indicator`},
+		{"YAML syntax: bad indentation", edit(2, "locale: en\n lang: en"), 3, `invalid YAML: mapping values are not allowed`},
+		{"YAML syntax: stray list item", edit(16, "- channels:"), 16, `invalid YAML: did not find expected key`},
+		{"YAML syntax: colon in a value", edit(5, "    name: Chen: Jing"), 5, `invalid YAML: mapping values are not allowed`},
+		{"YAML syntax: unknown anchor", edit(11, "    roles: *leaders"), 0, `invalid YAML: unknown anchor 'leaders'`},
+		{"two documents", valid + "---\nlocale: en\n", 22, `second YAML document`},
+		{"top level a list", "- chen\n", 1, `the roster must be a mapping`},
+		{"empty file", "# nothing yet\n", 0, `empty`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := Parse([]byte(tt.src), "roster.yaml")
+			if err == nil {
+				t.Fatalf("got roster %v, want an error containing %q", r, tt.want)
+			}
+			if got := workflow.ErrorCode(err); got != workflow.CodeInvalid {
+				t.Errorf("code: got %q, want %q", got, workflow.CodeInvalid)
+			}
+			prefix, prefixZH := "roster.yaml: ", "roster.yaml:"
+			if tt.line > 0 {
+				prefix, prefixZH = fmt.Sprintf("roster.yaml:%d: ", tt.line), fmt.Sprintf("roster.yaml 第 %d 行:", tt.line)
+			}
+			msg := err.Error()
+			if !strings.HasPrefix(msg, prefix) || !strings.Contains(msg, tt.want) {
+				t.Errorf("got %q, want %q…%q", msg, prefix, tt.want)
+			}
+			if text := workflow.ErrorText(err); text == nil || !strings.HasPrefix(text.ZH, prefixZH) {
+				t.Errorf("Chinese message: got %v, want it to start with %q", text, prefixZH)
+			}
+		})
+	}
+}
+
+// TestChineseMessage pins the wording of one Chinese message.
+func TestChineseMessage(t *testing.T) {
+	_, err := Parse([]byte(edit(6, "    rol: [staff]")), "roster.yaml")
+	text := workflow.ErrorText(err)
+	if want := `roster.yaml 第 6 行:人员中的未知键 "rol"`; text == nil || !strings.HasPrefix(text.ZH, want) {
+		t.Errorf("got %v, want %q…", text, want)
+	}
+}
+
+func TestAliases(t *testing.T) {
+	src := `departments:
+  - id: office
+    categories: &all [inquiry, hype, rumor, other]
+people:
+  - id: chen
+    roles: &staff [staff]
+    departments: [office]
+  - id: li
+    roles: *staff
+    departments: [office]
+`
+	r := mustParse(t, src)
+	if p, _ := r.Person("li"); p == nil || !p.Has(workflow.RoleStaff) {
+		t.Errorf("li: got %v, want a staff member through the alias", p)
+	}
+	if d, _ := r.Department("office"); d == nil || len(d.Categories) != 4 || d.Name != "office" {
+		t.Errorf("office: got %+v, want four categories and the id as name", d)
+	}
+}

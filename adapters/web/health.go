@@ -1,0 +1,45 @@
+// Package web serves Firebreak's HTTP endpoints that belong to no chat
+// platform: health and readiness probes and metrics (later the playground,
+// the board and the JSON API).
+package web
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// Pinger checks that a dependency answers.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+
+// Health registers GET /healthz (the process runs), GET /readyz (503 while
+// Redis does not answer) and GET /metrics on mux.
+func Health(mux *http.ServeMux, redis Pinger, metrics func(http.ResponseWriter) error, log *slog.Logger) {
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if err := redis.Ping(ctx); err != nil {
+			log.Warn("not ready: redis does not answer", "err", err)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, "redis unavailable")
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		if err := metrics(w); err != nil {
+			log.Warn("write metrics", "err", err)
+		}
+	})
+}

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	fbredis "github.com/firebreak/firebreak/adapters/redis"
+	"github.com/firebreak/firebreak/adapters/rosterfile"
+	"github.com/firebreak/firebreak/bot"
+	"github.com/firebreak/firebreak/handlers"
+	"github.com/firebreak/firebreak/workflow"
+)
+
+// app is Firebreak wired together: roster, Redis, service, router.
+type app struct {
+	cfg     Config
+	log     *slog.Logger
+	roster  *workflow.Roster
+	locale  string
+	clock   workflow.Clock
+	client  goredis.UniversalClient
+	store   *fbredis.Store
+	svc     *workflow.Service
+	router  *bot.Router
+	metrics *bot.Metrics
+	closers []func()
+}
+
+// wiring holds what tests replace: the clock and the Redis key prefix.
+type wiring struct {
+	clock  workflow.Clock
+	prefix string
+}
+
+// newApp builds the app from cfg. Close releases what it opened.
+func newApp(ctx context.Context, cfg Config, log *slog.Logger, w wiring) (*app, error) {
+	a := &app{cfg: cfg, log: log, metrics: &bot.Metrics{}}
+	ok := false
+	defer func() {
+		if !ok {
+			a.Close()
+		}
+	}()
+
+	roster, err := loadRoster(cfg)
+	if err != nil {
+		return nil, err
+	}
+	a.roster = roster
+	a.locale = roster.Locale
+	if cfg.Locale != "" {
+		if cfg.Locale != workflow.LocaleEN && cfg.Locale != workflow.LocaleZH {
+			return nil, fmt.Errorf("FIREBREAK_LOCALE must be en or zh-CN, not %q", cfg.Locale)
+		}
+		a.locale = cfg.Locale
+	}
+
+	a.clock = w.clock
+	if a.clock == nil {
+		a.clock = workflow.SystemClock{}
+		if cfg.TimeScale <= 0 {
+			return nil, fmt.Errorf("FIREBREAK_TIME_SCALE must be positive, not %v", cfg.TimeScale)
+		}
+		if cfg.TimeScale != 1 {
+			log.Warn("DEMO TIME: the clock runs faster than real time; never use this in production",
+				"time_scale", cfg.TimeScale)
+			a.clock = workflow.NewScaledClock(cfg.TimeScale)
+		}
+	}
+
+	url := cfg.RedisURL
+	if url == "" {
+		embedded, closeFn, err := fbredis.StartEmbedded()
+		if err != nil {
+			return nil, err
+		}
+		a.closers = append(a.closers, closeFn)
+		url = embedded
+		log.Warn("FIREBREAK_REDIS_URL is not set: using an embedded in-memory Redis. NOTHING IS PERSISTED — " +
+			"every incident, timer and message is lost when Firebreak stops. Set FIREBREAK_REDIS_URL for real use.")
+	}
+	dialCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	client, err := fbredis.Dial(dialCtx, url)
+	if err != nil {
+		return nil, err
+	}
+	a.client = client
+	a.closers = append(a.closers, func() { _ = client.Close() })
+	a.store = fbredis.New(client, fbredis.Options{Prefix: w.prefix, Clock: a.clock})
+
+	var h *handlers.Handlers
+	notifier := workflow.NotifierFunc(func(ctx context.Context, inc *workflow.Incident, evs []workflow.Event) ([]workflow.Notice, error) {
+		return h.Notify(ctx, inc, evs)
+	})
+	a.svc = workflow.NewService(a.store, roster, a.clock, notifier)
+	h = handlers.New(a.svc, a.locale)
+
+	a.router = bot.NewRouter(roster, a.locale, log)
+	a.router.Use(bot.EnsureRequestID(), bot.Logging(log), a.metrics.Count(), bot.Recover(log))
+	h.Register(a.router)
+	ok = true
+	return a, nil
+}
+
+// Close releases the app's connections, newest first.
+func (a *app) Close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
+	}
+	a.closers = nil
+}
+
+// loadRoster reads FIREBREAK_ROSTER (or the demo roster) and applies the
+// timezone override.
+func loadRoster(cfg Config) (*workflow.Roster, error) {
+	var r *workflow.Roster
+	if cfg.Roster == "" {
+		r = rosterfile.Demo()
+	} else {
+		var err error
+		if r, err = rosterfile.Load(cfg.Roster); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Timezone != "" && cfg.Timezone != r.Timezone {
+		copied := *r
+		copied.Timezone = cfg.Timezone
+		var err error
+		if r, err = workflow.NewRoster(copied); err != nil {
+			return nil, fmt.Errorf("FIREBREAK_TIMEZONE: %w", err)
+		}
+	}
+	return r, nil
+}

@@ -1,0 +1,164 @@
+// Command firebreak runs Firebreak, the chat-bot that runs the handling of
+// public-opinion incidents.
+//
+//	firebreak [serve]                 HTTP server (health, platforms)
+//	firebreak console --as <person>   type commands in the terminal
+//	firebreak config                  list the environment variables
+//	firebreak roster check <file>     validate a roster file
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+	"golang.org/x/term"
+
+	"github.com/firebreak/firebreak/adapters/console"
+	"github.com/firebreak/firebreak/adapters/rosterfile"
+	"github.com/firebreak/firebreak/adapters/web"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is main without the process: it returns the exit code.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	var err error
+	switch cmd {
+	case "serve":
+		err = serve(ctx, args, stderr)
+	case "console":
+		err = runConsole(ctx, args, stdin, stdout, stderr)
+	case "config":
+		err = printConfig(stdout)
+	case "roster":
+		err = rosterCmd(args, stdout)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "firebreak: unknown command %q\n%s", cmd, usage)
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "firebreak %s: %v\n", cmd, err)
+		return 1
+	}
+	return 0
+}
+
+const usage = `usage:
+  firebreak [serve]                 run the HTTP server (FIREBREAK_HTTP_ADDR)
+  firebreak console --as <person>   type /incident commands in the terminal as a roster person
+  firebreak config                  list every environment variable
+  firebreak roster check <file>     validate a roster file
+`
+
+func newLogger(cfg Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		level = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+func serve(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+	a, err := newApp(ctx, cfg, log, wiring{})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+
+	mux := http.NewServeMux()
+	web.Health(mux, a.store, func(w http.ResponseWriter) error { return a.metrics.WriteText(w) }, log)
+	srv := &http.Server{Addr: cfg.HTTPAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	log.Info("firebreak serving", "addr", cfg.HTTPAddr, "roster", a.roster.String(), "locale", a.locale)
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: draining in-flight requests")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("console", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	as := fs.String("as", "chen", "roster ID of the person typing")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	if os.Getenv(envPrefix+"_LOG_LEVEL") == "" {
+		cfg.LogLevel = "warn" // request logs would drown the transcript
+	}
+	log := newLogger(cfg, stderr)
+	a, err := newApp(ctx, cfg, log.With("adapter", "console"), wiring{})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	c := &console.Console{Router: a.router, Outbox: a.store, Roster: a.roster}
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		c.Prompt = true
+		fmt.Fprintln(stdout, "Firebreak console. Type /incident help; :as <person> switches who you are; Ctrl-D quits.")
+	}
+	return c.Run(ctx, *as, stdin, stdout)
+}
+
+func printConfig(w io.Writer) error {
+	var c Config
+	return envconfig.Usagef(envPrefix, &c, w, envconfig.DefaultTableFormat)
+}
+
+func rosterCmd(args []string, w io.Writer) error {
+	if len(args) != 2 || args[0] != "check" {
+		return errors.New("usage: firebreak roster check <file>")
+	}
+	r, err := rosterfile.Load(args[1])
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "%s: ok (%s)\n", args[1], r)
+	return nil
+}

@@ -202,22 +202,37 @@ func (s *Store) List(ctx context.Context, q workflow.ListQuery) ([]*workflow.Inc
 			"unknown list filter %q (open, overdue or mine)", "未知的列表范围 %q(open、overdue 或 mine)", q.Filter)
 	}
 
-	cmds := make([]*goredis.StringSliceCmd, len(s.shards))
+	cmds := make([]*goredis.ZSliceCmd, len(s.shards))
 	_, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		for i, shard := range s.shards {
-			cmds[i] = p.ZRangeByScore(ctx, index(shard), rangeBy)
+			cmds[i] = p.ZRangeByScoreWithScores(ctx, index(shard), rangeBy)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, fail("list incidents", err)
 	}
-	var ids []string
+	var found []goredis.Z
 	for _, c := range cmds {
-		ids = append(ids, c.Val()...)
+		found = append(found, c.Val()...)
 	}
-	if len(ids) == 0 {
+	if len(found) == 0 {
 		return nil, nil
+	}
+	if q.Filter != workflow.ListOverdue && q.Limit > 0 && len(found) > q.Limit {
+		// The open and mine indexes are scored by FoundAt: only the first
+		// Limit incidents need to be read.
+		slices.SortFunc(found, func(a, b goredis.Z) int {
+			if c := cmp.Compare(a.Score, b.Score); c != 0 {
+				return c
+			}
+			return compareIDs(a.Member.(string), b.Member.(string))
+		})
+		found = found[:q.Limit]
+	}
+	ids := make([]string, len(found))
+	for i, z := range found {
+		ids[i] = z.Member.(string)
 	}
 
 	data := make([]*goredis.StringCmd, len(ids))

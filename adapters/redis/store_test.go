@@ -258,8 +258,8 @@ func TestTimersReplaced(t *testing.T) {
 			{ID: "YQ-5:update:1", Due: due(4 * time.Hour)}, // Incident may be left empty
 		}})
 		wantTimers(t, f, "YQ-5", map[string]time.Time{
-			"YQ-5:respond:due":   due(2 * time.Hour),
-			"YQ-5:update:1":      due(4 * time.Hour),
+			"YQ-5:respond:due":    due(2 * time.Hour),
+			"YQ-5:update:1":       due(4 * time.Hour),
 			other + ":assign:due": due(time.Hour),
 		})
 		if got, _ := f.client.HGet(ctx, f.key("YQ-5", "timerinc"), "YQ-5:update:1").Result(); got != "YQ-5" {
@@ -451,8 +451,12 @@ func TestList(t *testing.T) {
 			{"YQ-2", 0, "", now.Add(time.Hour)},
 			{"YQ-3", 3 * time.Hour, "li", time.Time{}},
 			{"YQ-9", time.Hour, "", now.Add(-time.Hour)},
-			{"YQ-10", time.Hour, "li", time.Time{}}, // same FoundAt as YQ-9: ordered by ID
-			{"YQ-4", 5 * time.Hour, "", now},        // due exactly now counts as overdue
+			// Same FoundAt as YQ-9: ordered by ID (the shards hold them as
+			// 11 | 100, 9 | 10, so merging the shard indexes alone is not enough).
+			{"YQ-10", time.Hour, "li", time.Time{}},
+			{"YQ-11", time.Hour, "", time.Time{}},
+			{"YQ-100", time.Hour, "", time.Time{}},
+			{"YQ-4", 5 * time.Hour, "", now}, // due exactly now counts as overdue
 		} {
 			inc := incident(s.id, t0.Add(s.found))
 			inc.Assignee = s.assignee
@@ -477,13 +481,15 @@ func TestList(t *testing.T) {
 			query workflow.ListQuery
 			want  []string
 		}{
-			{"open by discovery then ID", nil, open, []string{"YQ-2", "YQ-9", "YQ-10", "YQ-1", "YQ-3", "YQ-4"}},
-			{"empty filter means open", nil, workflow.ListQuery{}, []string{"YQ-2", "YQ-9", "YQ-10", "YQ-1", "YQ-3", "YQ-4"}},
+			{"open by discovery then ID", nil, open, []string{"YQ-2", "YQ-9", "YQ-10", "YQ-11", "YQ-100", "YQ-1", "YQ-3", "YQ-4"}},
+			{"empty filter means open", nil, workflow.ListQuery{}, []string{"YQ-2", "YQ-9", "YQ-10", "YQ-11", "YQ-100", "YQ-1", "YQ-3", "YQ-4"}},
 			{"limit", nil, workflow.ListQuery{Filter: workflow.ListOpen, Limit: 2}, []string{"YQ-2", "YQ-9"}},
 			{"overdue", nil, overdue, []string{"YQ-9", "YQ-1", "YQ-4"}},
+			{"overdue with limit", nil, workflow.ListQuery{Filter: workflow.ListOverdue, Now: now, Limit: 2}, []string{"YQ-9", "YQ-1"}},
 			{"overdue a minute earlier", nil, workflow.ListQuery{Filter: workflow.ListOverdue, Now: now.Add(-2 * time.Minute)}, []string{"YQ-9"}},
 			{"mine chen", nil, mine("chen"), []string{"YQ-1"}},
 			{"mine li", nil, mine("li"), []string{"YQ-10", "YQ-3"}},
+			{"mine with limit", nil, workflow.ListQuery{Filter: workflow.ListMine, Person: "li", Limit: 1}, []string{"YQ-10"}},
 			{"mine nobody", nil, mine("wang"), nil},
 			{"reassigned leaves the old mine", func() {
 				update("YQ-1", func(inc *workflow.Incident) { inc.Assignee = "li" }, now.Add(-time.Minute))
@@ -494,7 +500,7 @@ func TestList(t *testing.T) {
 			}, overdue, []string{"YQ-1", "YQ-4"}},
 			{"resolved leaves open", func() {
 				update("YQ-1", func(inc *workflow.Incident) { inc.Status = workflow.StatusResolved }, now.Add(-time.Minute))
-			}, open, []string{"YQ-2", "YQ-9", "YQ-10", "YQ-3", "YQ-4"}},
+			}, open, []string{"YQ-2", "YQ-9", "YQ-10", "YQ-11", "YQ-100", "YQ-3", "YQ-4"}},
 			{"resolved leaves overdue", nil, overdue, []string{"YQ-4"}},
 			{"resolved leaves mine", nil, mine("li"), []string{"YQ-10", "YQ-3"}},
 			{"reopened comes back", func() {
@@ -713,7 +719,8 @@ func TestUnavailable(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	_ = l.Close() // nothing listens there any more
-	c := goredis.NewClient(&goredis.Options{Addr: addr, DialTimeout: 200 * time.Millisecond, MaxRetries: -1})
+	c := goredis.NewClient(&goredis.Options{Addr: addr, DialTimeout: 200 * time.Millisecond, MaxRetries: -1,
+		DialerRetries: 1, DialerRetryTimeout: time.Millisecond})
 	t.Cleanup(func() { _ = c.Close() })
 	s := redis.New(c, redis.Options{})
 	inc := incident("YQ-1", t0)
@@ -739,6 +746,31 @@ func TestUnavailable(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("server that never answers", func(t *testing.T) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = l.Close() })
+		go func() {
+			for {
+				conn, err := l.Accept()
+				if err != nil {
+					return
+				}
+				t.Cleanup(func() { _ = conn.Close() }) // hold it open, say nothing
+			}
+		}()
+		c := goredis.NewClient(&goredis.Options{Addr: l.Addr().String(), MaxRetries: -1,
+			DialTimeout: 100 * time.Millisecond, ReadTimeout: 100 * time.Millisecond, WriteTimeout: 100 * time.Millisecond,
+			DialerRetries: 1, DialerRetryTimeout: time.Millisecond})
+		t.Cleanup(func() { _ = c.Close() })
+		_, err = redis.New(c, redis.Options{}).Get(ctx, "YQ-1")
+		if got := workflow.ErrorCode(err); got != workflow.CodeUnavailable {
+			t.Errorf("got code %q (%v), want %q", got, err, workflow.CodeUnavailable)
+		}
+	})
 
 	t.Run("deadline exceeded", func(t *testing.T) {
 		expired, cancel := context.WithDeadline(ctx, time.Now().Add(-time.Second))

@@ -16,7 +16,6 @@ type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
-
 // Health registers GET /healthz (the process runs), GET /readyz (503 while
 // Redis does not answer) and GET /metrics on mux.
 func Health(mux *http.ServeMux, redis Pinger, metrics func(http.ResponseWriter) error, log *slog.Logger) {

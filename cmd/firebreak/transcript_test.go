@@ -130,4 +130,3 @@ func diff(want, got string) string {
 	}
 	return "(no difference)"
 }
-

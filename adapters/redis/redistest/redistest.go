@@ -149,6 +149,7 @@ func ping(url string, timeout time.Duration) error {
 		return err
 	}
 	opts.DialTimeout, opts.ReadTimeout, opts.MaxRetries = timeout, timeout, -1
+	opts.DialerRetries, opts.DialerRetryTimeout = 1, time.Millisecond
 	c := goredis.NewClient(opts)
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)

@@ -18,6 +18,9 @@ var (
 		"level": "level", "级别": "level", "category": "category", "类别": "category",
 		"source": "source", "来源": "source", "found": "found", "发现": "found",
 	}
+	openOptionExamples = map[string]string{
+		"level": "level:major", "category": "category:inquiry", "source": "source:https://weibo.com/123", "found": "found:09:40",
+	}
 )
 
 // commands is the command set as data; help is generated from it.
@@ -83,6 +86,12 @@ func (h *Handlers) actions() []bot.ActionDef {
 
 func (h *Handlers) open(ctx context.Context, req *bot.Request, args bot.Args) (*bot.Reply, error) {
 	opts, words := args.Options(openOptions)
+	for _, key := range []string{"level", "category", "source", "found"} {
+		if v, ok := opts[key]; ok && strings.TrimSpace(v) == "" {
+			return nil, workflow.Errorf(workflow.CodeInvalid, "%s: has no value; write it without a space after the colon, e.g. %s",
+				"%s: 没有值;冒号后不要加空格,例如 %s", key, openOptionExamples[key])
+		}
+	}
 	titles := make([]string, len(words))
 	for i, w := range words {
 		titles[i] = w.Value
@@ -92,12 +101,6 @@ func (h *Handlers) open(ctx context.Context, req *bot.Request, args bot.Args) (*
 		Level:    parseLevel(opts["level"]),
 		Category: parseCategory(opts["category"]),
 		Source:   opts["source"],
-	}
-	if opts["level"] == "" {
-		in.Level = ""
-	}
-	if opts["category"] == "" {
-		in.Category = ""
 	}
 	if f, ok := opts["found"]; ok {
 		t, err := parseFound(f, h.now(), h.loc())
@@ -112,9 +115,9 @@ func (h *Handlers) open(ctx context.Context, req *bot.Request, args bot.Args) (*
 	}
 	text := fmt.Sprintf(h.t("Opened %s.", "已新建 %s。"), inc.ID)
 	if inc.Assignee != "" {
-		text += " " + fmt.Sprintf(h.t("Assigned to %s (%s).", "已指派给 %s(%s)。"), h.name(inc.Assignee), h.name(inc.Department))
+		text += h.t(" ", "") + fmt.Sprintf(h.t("Assigned to %s (%s).", "已指派给 %s(%s)。"), h.name(inc.Assignee), h.name(inc.Department))
 	} else {
-		text += " " + fmt.Sprintf(h.t("No department owns %s; assign it with: assign %s <person|department>", "没有部门负责%s类;请用 assign %s <人员|部门> 指派"),
+		text += h.t(" ", "") + fmt.Sprintf(h.t("No department owns %s; assign it with: assign %s <person|department>", "没有部门负责%s类;请用 assign %s <人员|部门> 指派"),
 			categoryNames[inc.Category].In(h.locale), inc.ID)
 	}
 	return &bot.Reply{Text: text, Card: h.card(inc), Public: true}, nil
@@ -183,7 +186,7 @@ func (h *Handlers) draft(ctx context.Context, req *bot.Request, args bot.Args) (
 	text := fmt.Sprintf(h.t("Draft version %d of %s recorded (#%s); the leaders are asked to approve it.",
 		"%[2]s 的口径草稿第 %[1]d 版已记录(#%[3]s),已请领导审批。"), d.Version, inc.ID, d.Hash)
 	if d.Version > 1 {
-		text += " " + h.t("Earlier versions no longer count.", "之前的版本及其批准已作废。")
+		text += h.t(" Earlier versions and their approvals no longer count.", "之前的版本及其批准已作废。")
 	}
 	return &bot.Reply{Text: text}, nil
 }
@@ -311,6 +314,10 @@ func (h *Handlers) status(ctx context.Context, req *bot.Request, args bot.Args) 
 }
 
 func (h *Handlers) list(ctx context.Context, req *bot.Request, args bot.Args) (*bot.Reply, error) {
+	if args.Len() > 1 {
+		return nil, workflow.Errorf(workflow.CodeInvalid, "list takes one filter: open, overdue or mine",
+			"list 只接受一个参数:open、overdue 或 mine")
+	}
 	filter := workflow.ListFilter(strings.ToLower(args.Arg(0)))
 	switch args.Arg(0) {
 	case "未办结":
@@ -325,7 +332,13 @@ func (h *Handlers) list(ctx context.Context, req *bot.Request, args bot.Args) (*
 		return nil, err
 	}
 	if len(incs) == 0 {
-		return &bot.Reply{Text: h.t("No incidents match.", "没有符合条件的事件。")}, nil
+		switch filter {
+		case workflow.ListOverdue:
+			return &bot.Reply{Text: h.t("No open incident is overdue.", "没有超时的未办结事件。")}, nil
+		case workflow.ListMine:
+			return &bot.Reply{Text: h.t("No open incident is assigned to you.", "没有指派给您的未办结事件。")}, nil
+		}
+		return &bot.Reply{Text: h.t("No open incidents.", "没有未办结的事件。")}, nil
 	}
 	lines := make([]string, len(incs))
 	for i, inc := range incs {
@@ -364,8 +377,10 @@ func (h *Handlers) approveAction(ctx context.Context, req *bot.Request, a bot.Ac
 	return h.doApprove(ctx, req, id, v, "")
 }
 
-// rejectAction needs a reason, which a button cannot carry: it checks that a
-// rejection is possible and says how to give the reason; nothing changes.
+// rejectAction needs a reason, which a button cannot carry: it checks that
+// the version on the button can still be rejected and says how to give the
+// reason; nothing changes. The rejection itself (and every rule of it) is
+// the reject command's.
 func (h *Handlers) rejectAction(ctx context.Context, req *bot.Request, a bot.Action) (*bot.Reply, error) {
 	id, v, err := versionArgs(a)
 	if err != nil {
@@ -375,8 +390,21 @@ func (h *Handlers) rejectAction(ctx context.Context, req *bot.Request, a bot.Act
 	if err != nil {
 		return nil, err
 	}
-	if d := inc.CurrentDraft(); d == nil || d.Version != v {
-		return nil, workflow.Errorf(workflow.CodeConflict, "this version was replaced; nothing was changed", "此版本已被取代,未做任何更改")
+	d := inc.CurrentDraft()
+	switch {
+	case !inc.Open():
+		return nil, workflow.Errorf(workflow.CodeConflict, "%s is resolved; nothing was changed", "%s 已办结,未做任何更改", inc.ID)
+	case d == nil:
+		return nil, errBadButton(a)
+	case d.Version != v:
+		return nil, workflow.Errorf(workflow.CodeConflict, "version %d was replaced by version %d; nothing was changed",
+			"第 %d 版已被第 %d 版取代,未做任何更改", v, d.Version)
+	case d.Published:
+		return nil, workflow.Errorf(workflow.CodeConflict, "version %d is already published; nothing was changed",
+			"第 %d 版已发布,未做任何更改", v)
+	case d.Rejection != nil:
+		return nil, workflow.Errorf(workflow.CodeConflict, "version %d was already rejected by %s; nothing was changed",
+			"第 %d 版已被 %s 驳回,未做任何更改", v, h.name(d.Rejection.By))
 	}
 	return &bot.Reply{Text: fmt.Sprintf(h.t("To reject version %d of %s, say why: /incident reject %s <reason>",
 		"驳回 %[2]s 第 %[1]d 版需说明理由:/incident reject %[3]s <理由>"), v, inc.ID, inc.ID)}, nil

@@ -23,6 +23,14 @@ func (h *Handlers) Notify(_ context.Context, inc *workflow.Incident, events []wo
 			add(e, a, m)
 		}
 	}
+	// Whoever opened the incident sees it assigned in the reply to open:
+	// telling them again in private would only be noise.
+	opener := ""
+	for _, e := range events {
+		if e.Kind == workflow.EventOpened {
+			opener = e.Actor
+		}
+	}
 	for _, e := range events {
 		line := h.eventLine(e)
 		switch e.Kind {
@@ -32,7 +40,12 @@ func (h *Handlers) Notify(_ context.Context, inc *workflow.Incident, events []wo
 				toLeaders(e, bot.Message{Kind: "report", Text: h.reportText(inc), Card: h.card(inc), Thread: inc.ID + ":report"})
 			}
 		case workflow.EventAssigned:
-			if assignee := e.Data["assignee"]; assignee != "" && assignee != e.Actor {
+			// A hand-over by a person (not the routing at open) is news
+			// for the channel, where the previous assignee hears of it.
+			if e.Actor != "" {
+				add(e, workflow.ChannelIncidents, bot.Message{Kind: "assigned", Text: line, Thread: inc.ID})
+			}
+			if assignee := e.Data["assignee"]; assignee != "" && assignee != e.Actor && assignee != opener {
 				add(e, workflow.PersonAudience(assignee), bot.Message{Kind: "assigned",
 					Text: fmt.Sprintf(h.t("%s is assigned to you. Acknowledge it to tell everyone you have it.",
 						"%s 已指派给您,请确认接办。"), h.headline(inc)), Card: h.assignedCard(inc)})
@@ -116,6 +129,9 @@ func (h *Handlers) eventLine(e workflow.Event) string {
 		return fmt.Sprintf(h.t("%s opened %s: %s (%s, %s)", "%s 新建 %s:%s(%s,%s)"), who, id, e.Text,
 			levelNames[workflow.Level(e.Data["level"])].In(h.locale), categoryNames[workflow.Category(e.Data["category"])].In(h.locale))
 	case workflow.EventAssigned:
+		if e.Actor != "" && e.Actor == e.Data["assignee"] {
+			return fmt.Sprintf(h.t("%s took %s (%s)", "%s 接手 %s(%s)"), who, id, h.name(e.Data["department"]))
+		}
 		return fmt.Sprintf(h.t("%s assigned %s to %s (%s)", "%s 将 %s 指派给 %s(%s)"), who, id,
 			h.name(e.Data["assignee"]), h.name(e.Data["department"]))
 	case workflow.EventAcknowledged:

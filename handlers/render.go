@@ -42,7 +42,7 @@ func (h *Handlers) card(inc *workflow.Incident) *bot.Card {
 		field("Draft", "口径草稿", h.draftState(inc, d))
 	}
 	if inc.Updates > 0 {
-		field("Follow-up reports", "续报", fmt.Sprintf("%d, %s %s", inc.Updates, h.t("last", "最近"),
+		field("Follow-up reports", "续报", fmt.Sprintf(h.t("%d, last %s", "%d 次,最近 %s"), inc.Updates,
 			clockTime(inc.LastUpdateAt, now, h.loc())))
 	}
 	if !inc.ReferredAt.IsZero() {
@@ -61,28 +61,33 @@ func (h *Handlers) card(inc *workflow.Incident) *bot.Card {
 	return c
 }
 
-// deadlineState is "by 12:30 (in 1h20m)", "met 10:05", "OVERDUE by 20m";
-// an unmet deadline of a resolved incident is "not met".
+// deadlineState is "by 12:30 (in 1h20m)", "by 12:30 (due now)", "met
+// 10:05 (due 10:30)", "OVERDUE by 20m (due 10:30)"; an unmet deadline of a
+// resolved incident is "not met". A same-day deadline reads "24:00".
 func (h *Handlers) deadlineState(d workflow.Deadline, now time.Time, open bool) string {
-	due := clockTime(d.Due, now, h.loc())
+	due := dueTime(d.Due, now, h.loc())
 	switch {
 	case d.Met() && d.Late(now):
 		return fmt.Sprintf(h.t("met %s, %s late (due %s)", "已完成 %s,超时 %s(时限 %s)"),
-			clockTime(d.MetAt, now, h.loc()), span(d.MetAt.Sub(d.Due)), due)
+			clockTime(d.MetAt, now, h.loc()), span(d.MetAt.Sub(d.Due), h.locale), due)
 	case d.Met():
 		return fmt.Sprintf(h.t("met %s (due %s)", "已完成 %s(时限 %s)"), clockTime(d.MetAt, now, h.loc()), due)
 	case !open:
 		return fmt.Sprintf(h.t("not met (due %s)", "未完成(时限 %s)"), due)
 	case now.After(d.Due):
-		return fmt.Sprintf(h.t("OVERDUE by %s (due %s)", "已超时 %s(时限 %s)"), span(now.Sub(d.Due)), due)
+		return fmt.Sprintf(h.t("OVERDUE by %s (due %s)", "已超时 %s(时限 %s)"), span(now.Sub(d.Due), h.locale), due)
+	case d.Due.Sub(now).Round(time.Minute) == 0:
+		return fmt.Sprintf(h.t("by %s (due now)", "%s 前(即将到期)"), due)
 	default:
-		return fmt.Sprintf(h.t("by %s (in %s)", "%s 前(剩余 %s)"), due, span(d.Due.Sub(now)))
+		return fmt.Sprintf(h.t("by %s (in %s)", "%s 前(剩余 %s)"), due, span(d.Due.Sub(now), h.locale))
 	}
 }
 
-// draftState is "v2 #3f9a…, 1 of 2 approvals (wang), principal needed".
+// draftState is "v2 #3f9a…, 1 of 2 approvals (Wang Fang), a principal
+// leader's approval needed", or says that the version was published or
+// rejected.
 func (h *Handlers) draftState(inc *workflow.Incident, d *workflow.Draft) string {
-	s := fmt.Sprintf("v%d #%s, ", d.Version, d.Hash)
+	s := fmt.Sprintf("v%d #%s", d.Version, d.Hash) + h.t(", ", ",")
 	switch {
 	case d.Published:
 		return s + h.t("published", "已发布")
@@ -103,7 +108,7 @@ func (h *Handlers) approvalProgress(inc *workflow.Incident, d *workflow.Draft) s
 	}
 	s := fmt.Sprintf(h.t("%d of %d approvals", "已批准 %d/%d"), len(d.Approvals), lp.Approvals)
 	if len(names) > 0 {
-		s += " (" + strings.Join(names, ", ") + ")"
+		s += fmt.Sprintf(h.t(" (%s)", "(%s)"), strings.Join(names, h.t(", ", "、")))
 	}
 	if h.svc.Policy().Quorum(inc.Level, d) {
 		return s + h.t(", ready to publish", ",可以发布")

@@ -2,6 +2,9 @@ package bot
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"time"
 
 	"github.com/firebreak/firebreak/workflow"
 )
@@ -24,3 +27,30 @@ type OutboxStore interface {
 	// AckOutbox marks deliveries as done for group.
 	AckOutbox(ctx context.Context, group string, ds ...Delivery) error
 }
+
+// Sender delivers messages on one platform.
+type Sender interface {
+	// Platform names the platform ("slack", "telegram", "web"); it is also
+	// the outbox consumer group, so every platform gets every notice.
+	Platform() string
+	// Send delivers m to the audience of n. It returns ErrNoRoute when the
+	// audience does not exist on this platform (nothing to do), a
+	// *RetryAfterError when the platform asks to slow down (HTTP 429), and
+	// any other error for a failure worth retrying with backoff.
+	Send(ctx context.Context, n workflow.Notice, m Message) error
+	// Target names the chat a notice goes to on this platform ("C0INCIDENTS",
+	// "-100222"); per-target ordering and rate limits use it. "" means the
+	// audience does not exist here.
+	Target(n workflow.Notice) string
+}
+
+// ErrNoRoute means a notice's audience does not exist on a platform.
+var ErrNoRoute = errors.New("no such chat on this platform")
+
+// RetryAfterError is a platform's "too many requests": try again after After.
+type RetryAfterError struct {
+	After time.Duration
+}
+
+// Error says how long to wait.
+func (e *RetryAfterError) Error() string { return fmt.Sprintf("rate limited: retry after %s", e.After) }

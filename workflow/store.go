@@ -76,9 +76,10 @@ type ListQuery struct {
 }
 
 // Store keeps incidents, their timelines, timers and outgoing notices.
-// Implementations return *Error values: CodeNotFound for an unknown incident,
-// ErrConflict when Apply's compare-and-set fails, and CodeUnavailable when the
-// storage cannot be reached.
+// Implementations return *Error values: CodeNotFound for an unknown incident
+// (Get, Timeline), ErrConflict when Apply's compare-and-set fails, CodeInvalid
+// for a ListQuery they cannot answer, and CodeUnavailable when the storage
+// cannot be reached.
 type Store interface {
 	// NextID allocates a new incident ID ("YQ-<n>").
 	NextID(ctx context.Context) (string, error)
@@ -86,13 +87,45 @@ type Store interface {
 	Get(ctx context.Context, id string) (*Incident, error)
 	// Apply writes a Change atomically in one round trip, after checking that
 	// the stored version equals Change.Prev's (or that the incident does not
-	// exist yet when Prev is nil); otherwise it returns ErrConflict.
+	// exist yet when Prev is nil); otherwise it returns ErrConflict. The new
+	// Incident.Version must be Prev.Version+1 (1 when creating) and every
+	// timer must belong to the incident: anything else is a programming error.
 	Apply(ctx context.Context, c Change) error
-	// List returns the incidents matching q, ordered by discovery, oldest first.
+	// Enqueue appends notices that belong to no state change (digests) to
+	// the outbox, atomically.
+	Enqueue(ctx context.Context, notices []Notice) error
+	// List returns the incidents matching q, ordered by discovery, oldest
+	// first. An empty Filter means ListOpen; ListMine needs Person; a zero
+	// Now means the store's clock.
 	List(ctx context.Context, q ListQuery) ([]*Incident, error)
 	// Timeline returns the incident's events, oldest first.
 	Timeline(ctx context.Context, id string) ([]Event, error)
 	// RoundRobin returns the next turn of the named rotation (0, 1, 2, ...),
 	// shared by every replica.
 	RoundRobin(ctx context.Context, rotation string) (int64, error)
+}
+
+// DueTimer is a timer that fell due and was claimed by one scheduler for a
+// lease. Due is the due time it was claimed with: when the incident was
+// re-planned meanwhile, the current plan may differ, and the tick handler
+// compares the two.
+type DueTimer struct {
+	ID       string    `json:"id"`
+	Incident string    `json:"incident"`
+	Due      time.Time `json:"due"`
+}
+
+// Timers is the durable timer queue shared by every replica. Timers are
+// written by Store.Apply with the state change that planned them.
+type Timers interface {
+	// ClaimDue atomically moves up to max timers due at or before now to the
+	// in-flight set with a lease until now+lease, and returns them ordered by
+	// due time. Timers whose lease expired (their claimer died) are claimed
+	// again.
+	ClaimDue(ctx context.Context, now time.Time, lease time.Duration, max int) ([]DueTimer, error)
+	// AckTimer removes a handled timer from the in-flight set.
+	AckTimer(ctx context.Context, t DueTimer) error
+	// NextDue returns the earliest due time of a pending or in-flight timer
+	// (in-flight ones count at their lease expiry), and false when there is none.
+	NextDue(ctx context.Context) (time.Time, bool, error)
 }

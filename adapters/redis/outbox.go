@@ -234,3 +234,27 @@ func compareStreamIDs(a, b string) int {
 	}
 	return cmp.Compare(num(as), num(bs))
 }
+
+// Enqueue appends notices that belong to no state change (digests) to the
+// outbox stream of the shard of each notice's ID, in one transaction per
+// shard.
+func (s *Store) Enqueue(ctx context.Context, notices []workflow.Notice) error {
+	byShard := map[string][]workflow.Notice{}
+	for _, n := range notices {
+		sh := s.Shard(n.ID)
+		byShard[sh] = append(byShard[sh], n)
+	}
+	for sh, ns := range byShard {
+		_, err := s.client.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+			for _, n := range ns {
+				p.XAdd(ctx, &goredis.XAddArgs{Stream: s.outboxKey(sh), Values: []any{
+					"id", n.ID, "incident", n.Incident, "audience", string(n.Audience), "body", n.Body}})
+			}
+			return nil
+		})
+		if err != nil {
+			return fail("enqueue notices", err)
+		}
+	}
+	return nil
+}

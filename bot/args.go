@@ -105,14 +105,16 @@ func (a Args) Options(keys map[string]string) (opts map[string]string, words []T
 	return opts, words
 }
 
-// cutOption splits "key:value" or "key：value" (full-width colon).
+// cutOption splits "key:value" or "key：value" (full-width colon) at the
+// first colon of either kind, so that the value may hold colons of its own
+// ("发现：09:40", "来源：https://...").
 func cutOption(s string) (key, value string, ok bool) {
-	for _, sep := range []string{":", "："} {
-		if k, v, found := strings.Cut(s, sep); found && k != "" {
-			return k, v, true
-		}
+	i := strings.IndexAny(s, ":：")
+	if i <= 0 {
+		return "", "", false
 	}
-	return "", "", false
+	_, size := decodeRune(s[i:])
+	return s[:i], s[i+size:], true
 }
 
 func decodeRune(s string) (rune, int) { return utf8.DecodeRuneInString(s) }

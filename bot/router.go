@@ -260,7 +260,7 @@ func (r *Router) unknownCommand(name string) error {
 			d = 1
 		}
 		if d < bestDist || (d == bestDist && n < best) {
-			best, bestDist = c.Name, d
+			best, bestDist = n, d
 		}
 	}
 	if best != "" {

@@ -114,10 +114,14 @@ func (h *Handlers) open(ctx context.Context, req *bot.Request, args bot.Args) (*
 		return nil, err
 	}
 	text := fmt.Sprintf(h.t("Opened %s.", "已新建 %s。"), inc.ID)
+	sep := " " // Chinese runs sentences together after "。"
+	if h.locale == workflow.LocaleZH {
+		sep = ""
+	}
 	if inc.Assignee != "" {
-		text += h.t(" ", "") + fmt.Sprintf(h.t("Assigned to %s (%s).", "已指派给 %s(%s)。"), h.name(inc.Assignee), h.name(inc.Department))
+		text += sep + fmt.Sprintf(h.t("Assigned to %s (%s).", "已指派给 %s(%s)。"), h.name(inc.Assignee), h.name(inc.Department))
 	} else {
-		text += h.t(" ", "") + fmt.Sprintf(h.t("No department owns %s; assign it with: assign %s <person|department>", "没有部门负责%s类;请用 assign %s <人员|部门> 指派"),
+		text += sep + fmt.Sprintf(h.t("No department owns %s; assign it with: assign %s <person|department>", "没有部门负责%s类;请用 assign %s <人员|部门> 指派"),
 			categoryNames[inc.Category].In(h.locale), inc.ID)
 	}
 	return &bot.Reply{Text: text, Card: h.card(inc), Public: true}, nil
@@ -306,8 +310,8 @@ func (h *Handlers) status(ctx context.Context, req *bot.Request, args bot.Args) 
 	}
 	c := h.card(inc)
 	var b strings.Builder
-	for _, e := range events {
-		fmt.Fprintf(&b, "%s %s\n", clockTime(e.At, h.now(), h.loc()), h.eventLine(e))
+	for i, e := range events {
+		fmt.Fprintf(&b, "%s %s\n", clockTime(e.At, h.now(), h.loc()), h.lineAt(events, i))
 	}
 	c.Footer = strings.TrimRight(b.String(), "\n")
 	return &bot.Reply{Card: c}, nil
@@ -393,9 +397,9 @@ func (h *Handlers) rejectAction(ctx context.Context, req *bot.Request, a bot.Act
 	d := inc.CurrentDraft()
 	switch {
 	case !inc.Open():
-		return nil, workflow.Errorf(workflow.CodeConflict, "%s is resolved; nothing was changed", "%s 已办结,未做任何更改", inc.ID)
+		return nil, workflow.Errorf(workflow.CodeConflict, "%s is resolved; reopen it first", "%s 已办结,请先重新打开", inc.ID)
 	case d == nil:
-		return nil, errBadButton(a)
+		return nil, workflow.Errorf(workflow.CodeConflict, "%s has no draft yet; nothing was changed", "%s 还没有口径草稿,未做任何更改", inc.ID)
 	case d.Version != v:
 		return nil, workflow.Errorf(workflow.CodeConflict, "version %d was replaced by version %d; nothing was changed",
 			"第 %d 版已被第 %d 版取代,未做任何更改", v, d.Version)

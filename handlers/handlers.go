@@ -24,7 +24,7 @@ func New(svc *workflow.Service, locale string) *Handlers {
 
 // Register adds every command and action to r.
 func (h *Handlers) Register(r *bot.Router) {
-	for _, c := range h.commands() {
+	for _, c := range append(h.commands(), h.escalationCommands()...) {
 		r.Command(c)
 	}
 	for _, a := range h.actions() {

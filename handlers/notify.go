@@ -31,8 +31,8 @@ func (h *Handlers) Notify(_ context.Context, inc *workflow.Incident, events []wo
 			opener = e.Actor
 		}
 	}
-	for _, e := range events {
-		line := h.eventLine(e)
+	for i, e := range events {
+		line := h.lineAt(events, i)
 		switch e.Kind {
 		case workflow.EventOpened:
 			add(e, workflow.ChannelIncidents, bot.Message{Kind: "incident", Text: line, Card: h.card(inc), Thread: inc.ID})
@@ -90,6 +90,10 @@ func (h *Handlers) Notify(_ context.Context, inc *workflow.Incident, events []wo
 				Footer:   fmt.Sprintf("%s v%s #%s", inc.ID, e.Data["version"], e.Data["hash"]),
 			}})
 			add(e, workflow.ChannelIncidents, bot.Message{Kind: "published", Text: line})
+		default:
+			for _, n := range h.timerNotices(inc, e) {
+				add(e, n.to, n.msg)
+			}
 		}
 	}
 	return out, nil
@@ -117,6 +121,21 @@ func (h *Handlers) reportText(inc *workflow.Incident) string {
 	return s
 }
 
+// lineAt describes events[i] in a line, like eventLine, except that an
+// assignment to oneself acknowledged in the same step is a take ("Chen Jing
+// took YQ-7"), which eventLine alone cannot tell from an assignment to a
+// department that happened to land on the actor.
+func (h *Handlers) lineAt(events []workflow.Event, i int) string {
+	e := events[i]
+	if e.Kind == workflow.EventAssigned && e.Actor != "" && e.Actor == e.Data["assignee"] && i+1 < len(events) {
+		next := events[i+1]
+		if next.Kind == workflow.EventAcknowledged && next.Actor == e.Actor && next.Version == e.Version {
+			return fmt.Sprintf(h.t("%s took %s (%s)", "%s 接手 %s(%s)"), h.name(e.Actor), e.Incident, h.name(e.Data["department"]))
+		}
+	}
+	return h.eventLine(e)
+}
+
 // eventLine describes one timeline event in a line.
 func (h *Handlers) eventLine(e workflow.Event) string {
 	who := h.name(e.Actor)
@@ -129,9 +148,6 @@ func (h *Handlers) eventLine(e workflow.Event) string {
 		return fmt.Sprintf(h.t("%s opened %s: %s (%s, %s)", "%s 新建 %s:%s(%s,%s)"), who, id, e.Text,
 			levelNames[workflow.Level(e.Data["level"])].In(h.locale), categoryNames[workflow.Category(e.Data["category"])].In(h.locale))
 	case workflow.EventAssigned:
-		if e.Actor != "" && e.Actor == e.Data["assignee"] {
-			return fmt.Sprintf(h.t("%s took %s (%s)", "%s 接手 %s(%s)"), who, id, h.name(e.Data["department"]))
-		}
 		return fmt.Sprintf(h.t("%s assigned %s to %s (%s)", "%s 将 %s 指派给 %s(%s)"), who, id,
 			h.name(e.Data["assignee"]), h.name(e.Data["department"]))
 	case workflow.EventAcknowledged:
@@ -165,6 +181,9 @@ func (h *Handlers) eventLine(e workflow.Event) string {
 		return fmt.Sprintf(h.t("%s resolved %s: %s", "%s 办结 %s:%s"), who, id, e.Text)
 	case workflow.EventReopened:
 		return fmt.Sprintf(h.t("%s reopened %s", "%s 重新打开 %s"), who, id)
+	}
+	if line, ok := h.timerLine(e); ok {
+		return line
 	}
 	return fmt.Sprintf("%s %s %s", who, e.Kind, id)
 }

@@ -68,3 +68,36 @@ func (c *ScaledClock) Now() time.Time {
 	elapsed := c.base().Sub(c.Start)
 	return c.Start.Add(time.Duration(float64(elapsed) * c.Scale))
 }
+
+// OffsetClock is another clock moved forward by an offset that Set and
+// Advance change: the console's clock, which follows real time but can jump
+// ahead to show what happens later.
+type OffsetClock struct {
+	mu     sync.Mutex
+	base   Clock
+	offset time.Duration
+}
+
+// NewOffsetClock returns a clock showing base's time.
+func NewOffsetClock(base Clock) *OffsetClock { return &OffsetClock{base: base} }
+
+// Now returns base's time plus the offset.
+func (c *OffsetClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.base.Now().Add(c.offset)
+}
+
+// Set moves the clock to t (forward or back).
+func (c *OffsetClock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset = t.Sub(c.base.Now())
+}
+
+// Advance moves the clock forward by d.
+func (c *OffsetClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset += d
+}

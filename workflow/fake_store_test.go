@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -23,8 +24,9 @@ type fakeStore struct {
 	events    map[string][]workflow.Event
 	timers    map[string][]workflow.Timer
 	nextDue   map[string]time.Time
-	notices   []workflow.Notice
+	notices   []workflow.Notice // the outbox
 	turns     map[string]int64
+	clock     workflow.Clock    // for a ListQuery without Now
 	changes   []workflow.Change // every Change written, in order
 
 	gets    int // calls of Get
@@ -35,12 +37,15 @@ type fakeStore struct {
 	// beforeApply, when set, runs once at the start of the next Apply (under
 	// the lock): another replica writing between our read and our write.
 	beforeApply func(s *fakeStore)
-	// down makes every method fail as if Redis could not be reached.
-	down bool
+	// down makes every method fail as if Redis could not be reached;
+	// roundRobinDown only RoundRobin.
+	down           bool
+	roundRobinDown bool
 }
 
-func newFakeStore() *fakeStore {
+func newFakeStore(clock workflow.Clock) *fakeStore {
 	return &fakeStore{
+		clock:     clock,
 		incidents: map[string]*workflow.Incident{},
 		events:    map[string][]workflow.Event{},
 		timers:    map[string][]workflow.Timer{},
@@ -119,6 +124,11 @@ func (s *fakeStore) Apply(ctx context.Context, c workflow.Change) error {
 	if c.Incident.Version != want {
 		return fmt.Errorf("fake store: %s written as version %d, want %d", id, c.Incident.Version, want)
 	}
+	for _, tm := range c.Timers {
+		if tm.Incident != id || !strings.HasPrefix(tm.ID, id+":") {
+			return fmt.Errorf("fake store: timer %s (of %s) written with %s", tm.ID, tm.Incident, id)
+		}
+	}
 	s.incidents[id] = c.Incident.Clone()
 	s.events[id] = append(s.events[id], c.Events...)
 	s.timers[id] = slices.Clone(c.Timers)
@@ -128,11 +138,33 @@ func (s *fakeStore) Apply(ctx context.Context, c workflow.Change) error {
 	return nil
 }
 
+func (s *fakeStore) Enqueue(ctx context.Context, notices []workflow.Notice) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	s.notices = append(s.notices, notices...)
+	return nil
+}
+
 func (s *fakeStore) List(ctx context.Context, q workflow.ListQuery) ([]*workflow.Incident, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.check(ctx); err != nil {
 		return nil, err
+	}
+	if q.Filter == "" {
+		q.Filter = workflow.ListOpen
+	}
+	if q.Now.IsZero() {
+		q.Now = s.clock.Now()
+	}
+	switch {
+	case q.Filter != workflow.ListOpen && q.Filter != workflow.ListOverdue && q.Filter != workflow.ListMine:
+		return nil, workflow.Errorf(workflow.CodeInvalid, "unknown filter %q", "未知筛选 %q", q.Filter)
+	case q.Filter == workflow.ListMine && q.Person == "":
+		return nil, workflow.Errorf(workflow.CodeInvalid, "mine needs a person", "mine 需要人员")
 	}
 	var out []*workflow.Incident
 	for id, inc := range s.incidents {
@@ -180,6 +212,9 @@ func (s *fakeStore) RoundRobin(ctx context.Context, rotation string) (int64, err
 	defer s.mu.Unlock()
 	if err := s.check(ctx); err != nil {
 		return 0, err
+	}
+	if s.roundRobinDown {
+		return 0, workflow.Unavailable(errDown)
 	}
 	turn := s.turns[rotation]
 	s.turns[rotation]++
@@ -331,8 +366,8 @@ type env struct {
 
 func newEnv(tb testing.TB, edits ...func(*workflow.Roster)) *env {
 	tb.Helper()
-	e := &env{store: newFakeStore(), clock: workflow.NewManualClock(t0), notifier: &recordingNotifier{},
-		roster: mustRoster(tb, edits...)}
+	clock := workflow.NewManualClock(t0)
+	e := &env{store: newFakeStore(clock), clock: clock, notifier: &recordingNotifier{}, roster: mustRoster(tb, edits...)}
 	e.loc = e.roster.Location()
 	e.svc = workflow.NewService(e.store, e.roster, e.clock, e.notifier)
 	return e

@@ -3,6 +3,8 @@ package workflow
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -33,6 +35,19 @@ func (l Level) Rank() int {
 // Valid reports whether l is a known level.
 func (l Level) Valid() bool { return l.Rank() > 0 }
 
+// Text names the level in both languages.
+func (l Level) Text() Text {
+	switch l {
+	case LevelGeneral:
+		return Text{EN: "general", ZH: "一般"}
+	case LevelMajor:
+		return Text{EN: "major", ZH: "重大"}
+	case LevelCritical:
+		return Text{EN: "critical", ZH: "特别重大"}
+	}
+	return Text{EN: string(l), ZH: string(l)}
+}
+
 // Category is the kind of post (询问 / 炒作 / 谣言 / 其他).
 type Category string
 
@@ -46,6 +61,21 @@ const (
 
 // Categories lists every category.
 var Categories = []Category{CategoryInquiry, CategoryHype, CategoryRumor, CategoryOther}
+
+// Text names the category in both languages.
+func (c Category) Text() Text {
+	switch c {
+	case CategoryInquiry:
+		return Text{EN: "inquiry", ZH: "询问/诉求"}
+	case CategoryHype:
+		return Text{EN: "hype", ZH: "恶意炒作"}
+	case CategoryRumor:
+		return Text{EN: "rumor", ZH: "捏造/歪曲"}
+	case CategoryOther:
+		return Text{EN: "other", ZH: "其他"}
+	}
+	return Text{EN: string(c), ZH: string(c)}
+}
 
 // Valid reports whether c is a known category.
 func (c Category) Valid() bool {
@@ -82,10 +112,13 @@ type Incident struct {
 	Department string   `json:"department,omitempty"`
 	Assignee   string   `json:"assignee,omitempty"`
 
-	FoundAt    time.Time `json:"found_at"`
-	OpenedAt   time.Time `json:"opened_at"`
-	OpenedBy   string    `json:"opened_by"`
-	UpdatedAt  time.Time `json:"updated_at"`
+	FoundAt   time.Time `json:"found_at"`
+	OpenedAt  time.Time `json:"opened_at"`
+	OpenedBy  string    `json:"opened_by"`
+	UpdatedAt time.Time `json:"updated_at"`
+	// ReportedAt is when the leaders were last told of the incident at its
+	// current level (on opening a major or critical one, or on raising it).
+	ReportedAt time.Time `json:"reported_at,omitzero"`
 	AckedAt    time.Time `json:"acked_at,omitzero"`
 	AckedBy    string    `json:"acked_by,omitempty"`
 	ResolvedAt time.Time `json:"resolved_at,omitzero"`
@@ -101,6 +134,27 @@ type Incident struct {
 	Drafts []Draft `json:"drafts,omitempty"`
 	// Statements are the published replies, oldest first.
 	Statements []Statement `json:"statements,omitempty"`
+
+	// Fired lists the timers that have fired, as "name@due-unix-millis", so
+	// that planning again never schedules them twice and a deadline moved by
+	// a level change is reminded of again.
+	Fired []string `json:"fired,omitempty"`
+}
+
+// HasFired reports whether the timer name due at due has fired.
+func (inc *Incident) HasFired(name string, due time.Time) bool {
+	return slices.Contains(inc.Fired, firedKey(name, due))
+}
+
+// markFired records that the timer name due at due has fired.
+func (inc *Incident) markFired(name string, due time.Time) {
+	if !inc.HasFired(name, due) {
+		inc.Fired = append(inc.Fired, firedKey(name, due))
+	}
+}
+
+func firedKey(name string, due time.Time) string {
+	return name + "@" + strconv.FormatInt(due.UnixMilli(), 10)
 }
 
 // Open reports whether the incident is still being handled.
@@ -132,6 +186,7 @@ func (inc *Incident) Clone() *Incident {
 		c.Drafts[i] = d
 	}
 	c.Statements = append([]Statement(nil), inc.Statements...)
+	c.Fired = append([]string(nil), inc.Fired...)
 	return &c
 }
 
@@ -201,6 +256,12 @@ const (
 	EventReferred     EventKind = "referred"
 	EventResolved     EventKind = "resolved"
 	EventReopened     EventKind = "reopened"
+	EventSpreading    EventKind = "spreading"      // signs of spreading reported
+	EventEscalated    EventKind = "escalated"      // general became major by rule
+	EventReminder     EventKind = "reminder"       // a deadline approaches
+	EventOverdue      EventKind = "overdue"        // a deadline passed unmet
+	EventUpdateDue    EventKind = "update_due"     // a follow-up report is due
+	EventApprovalWait EventKind = "approval_nudge" // a draft waits for approvers
 )
 
 // Event is one recorded step of an incident (做好记录). IDs are deterministic:

@@ -2,24 +2,40 @@ package workflow
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
-// ReminderLead is how long before a deadline the last warning fires.
-const ReminderLead = 15 * time.Minute
+// Timer names, the part of a timer ID after "<incident>:". Deadline timers
+// are "<kind>:half", "<kind>:warn" and "<kind>:due"; the follow-up reminder
+// is "update:<n>" (n: the number of the report that is due); the approval
+// nudge is "nudge:<draft version>".
+const (
+	PhaseHalf = "half"
+	PhaseWarn = "warn"
+	PhaseDue  = "due"
+)
 
-// Plan returns the timers an incident needs from now on under policy p: for
-// every unmet deadline a warning at half the time, a warning ReminderLead
-// before it and the deadline itself, plus the next follow-up report reminder
-// while the incident is open. Timers already due at now are left out: they
-// fired when they fell due. A resolved incident needs none.
-func Plan(inc *Incident, p Policy, loc *time.Location, now time.Time) []Timer {
+// TimerName returns the name of a timer of incident id: the part after
+// "<id>:".
+func TimerName(id, timerID string) string { return strings.TrimPrefix(timerID, id+":") }
+
+// Plan returns every timer the incident still needs under policy p: for each
+// unmet deadline a warning at half the time, one WarnBefore it and the
+// deadline itself; the next follow-up report reminder while the incident is
+// open (repeated every UpdateEvery until a report is filed); and a nudge to
+// the approvers when the current draft waits too long. Timers that already
+// fired are left out; timers already due are kept (they fire at once: a
+// timer is never dropped because planning happened late). A resolved
+// incident needs none.
+func Plan(inc *Incident, p Policy, loc *time.Location) []Timer {
 	if !inc.Open() {
 		return nil
 	}
+	lp := p.For(inc.Level)
 	var out []Timer
 	add := func(name string, due time.Time) {
-		if due.After(now) {
+		if !inc.HasFired(name, due) {
 			out = append(out, Timer{ID: inc.ID + ":" + name, Incident: inc.ID, Due: due})
 		}
 	}
@@ -28,18 +44,33 @@ func Plan(inc *Incident, p Policy, loc *time.Location, now time.Time) []Timer {
 			continue
 		}
 		span := d.Due.Sub(inc.FoundAt)
-		add(string(d.Kind)+":half", inc.FoundAt.Add(span/2))
-		if span > 2*ReminderLead {
-			add(string(d.Kind)+":warn", d.Due.Add(-ReminderLead))
+		if !lp.NoHalfWarning && span > 0 {
+			add(string(d.Kind)+":"+PhaseHalf, inc.FoundAt.Add(span/2))
 		}
-		add(string(d.Kind)+":due", d.Due)
+		if lp.WarnBefore > 0 && span > 2*lp.WarnBefore {
+			add(string(d.Kind)+":"+PhaseWarn, d.Due.Add(-lp.WarnBefore))
+		}
+		add(string(d.Kind)+":"+PhaseDue, d.Due)
 	}
-	if every := p.For(inc.Level).UpdateEvery; every > 0 {
+	if every := lp.UpdateEvery; every > 0 {
+		name := fmt.Sprintf("update:%d", inc.Updates+1)
 		last := inc.LastUpdateAt
 		if last.IsZero() {
 			last = inc.OpenedAt
 		}
-		add(fmt.Sprintf("update:%d", inc.Updates+1), last.Add(every))
+		due := last.Add(every)
+		for inc.HasFired(name, due) {
+			due = due.Add(every)
+		}
+		add(name, due)
+	}
+	if d := inc.CurrentDraft(); d != nil && lp.Nudge > 0 && awaitsApproval(p, inc, d) {
+		add(fmt.Sprintf("nudge:%d", d.Version), d.At.Add(lp.Nudge))
 	}
 	return out
+}
+
+// awaitsApproval reports whether draft d still waits for leaders to decide.
+func awaitsApproval(p Policy, inc *Incident, d *Draft) bool {
+	return !d.Published && d.Rejection == nil && !p.Quorum(inc.Level, d)
 }

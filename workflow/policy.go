@@ -28,6 +28,14 @@ type LevelPolicy struct {
 	Approvals int `json:"approvals"`
 	// Principal requires one of the approvers to have the principal role.
 	Principal bool `json:"principal,omitempty"`
+	// WarnBefore is how long before each deadline the last warning fires
+	// (a first one fires at half the time). Zero: no last warning.
+	WarnBefore time.Duration `json:"warn_before,omitempty"`
+	// NoHalfWarning turns off the warning at half the time.
+	NoHalfWarning bool `json:"no_half_warning,omitempty"`
+	// Nudge is how long a draft may wait for its approvals before the
+	// leaders who have not decided are reminded. Zero: never.
+	Nudge time.Duration `json:"nudge,omitempty"`
 }
 
 // Policy is the handling plan per level.
@@ -39,14 +47,17 @@ func DefaultPolicy() Policy {
 		LevelGeneral: {
 			Assign: 2 * time.Hour, RespondSameDay: true, Answer: 24 * time.Hour,
 			UpdateEvery: 24 * time.Hour, Approvals: 1,
+			WarnBefore: 15 * time.Minute, Nudge: time.Hour,
 		},
 		LevelMajor: {
 			Report: 30 * time.Minute, Assign: 30 * time.Minute, Respond: 3 * time.Hour,
 			UpdateEvery: 2 * time.Hour, Approvals: 2, Principal: true,
+			WarnBefore: 15 * time.Minute, Nudge: 30 * time.Minute,
 		},
 		LevelCritical: {
 			Report: 15 * time.Minute, Assign: 15 * time.Minute, Respond: 3 * time.Hour,
 			UpdateEvery: time.Hour, Approvals: 2, Principal: true,
+			WarnBefore: 15 * time.Minute, Nudge: 15 * time.Minute,
 		},
 	}
 }
@@ -102,8 +113,9 @@ func (inc *Incident) Deadlines(p Policy, loc *time.Location) []Deadline {
 		out = append(out, Deadline{Kind: kind, Due: due, MetAt: met})
 	}
 	if lp.Report > 0 {
-		// The bot reports to the leaders the moment the incident is opened.
-		add(DeadlineReport, inc.FoundAt.Add(lp.Report), inc.OpenedAt)
+		// The bot reports to the leaders the moment the incident is opened
+		// at, or raised to, a level that requires it.
+		add(DeadlineReport, inc.FoundAt.Add(lp.Report), inc.ReportedAt)
 	}
 	if lp.Assign > 0 {
 		add(DeadlineAssign, inc.FoundAt.Add(lp.Assign), inc.AckedAt)

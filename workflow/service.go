@@ -130,6 +130,9 @@ func (s *Service) Open(ctx context.Context, actor string, in OpenInput) (*Incide
 		Source: strings.TrimSpace(in.Source), Status: StatusNew,
 		FoundAt: in.FoundAt, OpenedAt: now, OpenedBy: actor, UpdatedAt: now,
 	}
+	if s.roster.Policy.For(inc.Level).Report > 0 {
+		inc.ReportedAt = now // the leaders are told with this very change
+	}
 	events := []Event{{Kind: EventOpened, Actor: actor, Text: inc.Title, Data: map[string]string{
 		"level": string(inc.Level), "category": string(inc.Category)}}}
 	if dept, ok := s.roster.DepartmentFor(inc.Category); ok {
@@ -244,7 +247,7 @@ func (s *Service) Take(ctx context.Context, actor, id string) (*Incident, []Even
 // Lowering a level needs a leader. Errors: CodeInvalid (unknown level),
 // CodeForbidden, CodeConflict (same level, or resolved).
 func (s *Service) SetLevel(ctx context.Context, actor, id string, level Level) (*Incident, []Event, error) {
-	return s.transition(ctx, actor, id, func(inc *Incident, p *Person, _ time.Time) ([]Event, error) {
+	return s.transition(ctx, actor, id, func(inc *Incident, p *Person, now time.Time) ([]Event, error) {
 		if !level.Valid() {
 			return nil, errUnknownLevel(level)
 		}
@@ -252,13 +255,18 @@ func (s *Service) SetLevel(ctx context.Context, actor, id string, level Level) (
 			return nil, err
 		}
 		if level == inc.Level {
-			return nil, Errorf(CodeConflict, "%s is already %s", "%s 已是%s级别", inc.ID, level)
+			return nil, &Error{Code: CodeConflict, Msg: Text{
+				EN: fmt.Sprintf("%s is already %s", inc.ID, level.Text().EN),
+				ZH: fmt.Sprintf("%s 已是%s级别", inc.ID, level.Text().ZH)}}
 		}
 		if level.Rank() < inc.Level.Rank() && !p.Has(RoleLeader) {
 			return nil, Errorf(CodeForbidden, "only a leader can lower the level of an incident", "只有领导可以降低事件级别")
 		}
 		from := inc.Level
 		inc.Level = level
+		if level.Rank() > from.Rank() && s.roster.Policy.For(level).Report > 0 {
+			inc.ReportedAt = now // the leaders are told with this very change
+		}
 		return []Event{{Kind: EventLevelChanged, Actor: actor, Data: map[string]string{
 			"from": string(from), "to": string(level)}}}, nil
 	})
@@ -405,8 +413,13 @@ func (s *Service) Refer(ctx context.Context, actor, id, reason string) (*Inciden
 			return nil, err
 		}
 		if inc.Category != CategoryHype && inc.Category != CategoryRumor {
-			return nil, Errorf(CodeInvalid, "only hype or rumor can be referred; %s is %s", "只有恶意炒作或谣言类可以移交;%s 属于%s",
-				inc.ID, inc.Category)
+			return nil, &Error{Code: CodeConflict, Msg: Text{
+				EN: fmt.Sprintf("only hype or rumor can be referred; %s is %s", inc.ID, inc.Category.Text().EN),
+				ZH: fmt.Sprintf("只有恶意炒作或谣言类可以移交;%s 属于%s", inc.ID, inc.Category.Text().ZH)}}
+		}
+		if len(inc.Statements) == 0 {
+			return nil, Errorf(CodeConflict, "publish the facts first: only what continues after the unified reply was published can be referred",
+				"请先发布统一口径:告知事实真相后仍继续传播的,才可移交执纪执法部门")
 		}
 		if !inc.ReferredAt.IsZero() {
 			return nil, Errorf(CodeConflict, "%s was already referred", "%s 已移交", inc.ID)
@@ -496,14 +509,20 @@ func NormalizeID(id string) string {
 	return strings.ToUpper(id)
 }
 
-// transition runs one state change: read, apply fn to a copy, write with
-// compare-and-set, retrying from a fresh read when someone else wrote first.
+// transition runs one state change by a person in the roster.
 func (s *Service) transition(ctx context.Context, actor, id string,
 	fn func(inc *Incident, p *Person, now time.Time) ([]Event, error)) (*Incident, []Event, error) {
 	p, err := s.person(actor)
 	if err != nil {
 		return nil, nil, err
 	}
+	return s.change(ctx, id, func(inc *Incident, now time.Time) ([]Event, error) { return fn(inc, p, now) })
+}
+
+// change runs one state change: read, apply fn to a copy, write with
+// compare-and-set, retrying from a fresh read when someone else wrote first.
+func (s *Service) change(ctx context.Context, id string,
+	fn func(inc *Incident, now time.Time) ([]Event, error)) (*Incident, []Event, error) {
 	id = NormalizeID(id)
 	for attempt := 0; ; attempt++ {
 		prev, err := s.store.Get(ctx, id)
@@ -512,7 +531,7 @@ func (s *Service) transition(ctx context.Context, actor, id string,
 		}
 		now := s.clock.Now()
 		inc := prev.Clone()
-		events, err := fn(inc, p, now)
+		events, err := fn(inc, now)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -540,9 +559,8 @@ func (s *Service) write(ctx context.Context, prev, inc *Incident, events []Event
 	if err != nil {
 		return fmt.Errorf("render notices: %w", err)
 	}
-	now := s.clock.Now()
 	c := Change{Prev: prev, Incident: inc, Events: events, Notices: notices,
-		Timers: Plan(inc, s.roster.Policy, s.roster.Location(), now)}
+		Timers: Plan(inc, s.roster.Policy, s.roster.Location())}
 	if d, ok := inc.NextDue(s.roster.Policy, s.roster.Location()); ok {
 		c.NextDue = d.Due
 	}
@@ -641,7 +659,7 @@ func errUnknownCategory(c Category) error {
 }
 
 func errNoDraft(id string) error {
-	return Errorf(CodeInvalid, "%s has no draft yet; write one with: draft %s <text>", "%s 还没有口径草稿;请用 draft %s <正文> 起草", id, id)
+	return Errorf(CodeConflict, "%s has no draft yet; write one with: draft %s <text>", "%s 还没有口径草稿;请用 draft %s <正文> 起草", id, id)
 }
 
 func errRejected(d *Draft, r *Roster) error {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/firebreak/firebreak/bot"
 	"github.com/firebreak/firebreak/workflow"
@@ -23,9 +24,12 @@ type Console struct {
 	Router *bot.Router
 	Outbox bot.OutboxStore
 	Roster *workflow.Roster
-	// Advance, when set, moves the clock forward by d and delivers what fell
-	// due in that span (the :advance directive).
-	Advance func(ctx context.Context, d string) error
+	// Clock is the clock the whole app runs on; :advance moves it.
+	Clock SettableClock
+	// Timers and RunDue, when set, let time pass: after each line the timers
+	// due by now fire, and :advance fires everything due in its span, in order.
+	Timers workflow.Timers
+	RunDue func(ctx context.Context) (int, error)
 	// Prompt, when true, prints a prompt before each line (interactive use).
 	Prompt bool
 }
@@ -78,6 +82,11 @@ func (c *Console) Run(ctx context.Context, as string, in io.Reader, out io.Write
 		if err := c.Drain(ctx, out); err != nil {
 			w.printf("! %v\n", err)
 		}
+		if !strings.HasPrefix(trimmed, ":advance") {
+			if err := c.fire(ctx, w); err != nil {
+				w.printf("! %v\n", err)
+			}
+		}
 		if w.err != nil {
 			return w.err
 		}
@@ -107,17 +116,73 @@ func (c *Console) directive(ctx context.Context, w *writer, speaker, line string
 		reply := c.Router.Handle(ctx, &bot.Request{Platform: bot.PlatformConsole, Actor: speaker, Conversation: "console", Action: &a})
 		writeReply(w, reply)
 	case "advance":
-		if c.Advance == nil {
+		d, err := time.ParseDuration(arg)
+		if err != nil || d <= 0 {
+			w.printf("! :advance needs a positive duration such as 30m, 2h or 1h30m, not %q\n", arg)
+			return speaker, nil
+		}
+		if c.Clock == nil || c.RunDue == nil {
 			w.printf("! :advance is not available here\n")
 			return speaker, nil
 		}
-		if err := c.Advance(ctx, arg); err != nil {
+		if err := c.advance(ctx, w, c.Clock.Now().Add(d)); err != nil {
 			w.printf("! %v\n", err)
 		}
 	default:
 		w.printf("! unknown directive :%s (known: :as <person>, :press <button-id>, :advance <duration>)\n", name)
 	}
 	return speaker, nil
+}
+
+// SettableClock is a clock the console can move.
+type SettableClock interface {
+	workflow.Clock
+	Set(t time.Time)
+}
+
+// advance moves the clock to target one due timer at a time, firing each
+// and printing what it caused under the time it happened, so a transcript
+// shows reminders and escalations in order.
+func (c *Console) advance(ctx context.Context, w *writer, target time.Time) error {
+	for {
+		next, ok, err := c.Timers.NextDue(ctx)
+		if err != nil {
+			return fmt.Errorf("read timers: %w", err)
+		}
+		if !ok || next.After(target) {
+			break
+		}
+		if next.After(c.Clock.Now()) {
+			c.Clock.Set(next)
+		}
+		if err := c.fire(ctx, w); err != nil {
+			return err
+		}
+	}
+	c.Clock.Set(target)
+	return c.fire(ctx, w)
+}
+
+// fire runs the timers due now and prints what they caused.
+func (c *Console) fire(ctx context.Context, w *writer) error {
+	if c.RunDue == nil {
+		return nil
+	}
+	var buf strings.Builder
+	n, err := c.RunDue(ctx)
+	if err != nil {
+		return fmt.Errorf("fire timers: %w", err)
+	}
+	if n == 0 {
+		return nil
+	}
+	if err := c.Drain(ctx, &buf); err != nil {
+		return err
+	}
+	if buf.Len() > 0 {
+		w.printf("⏱ %s\n%s", c.Clock.Now().In(c.Roster.Location()).Format("01-02 15:04"), buf.String())
+	}
+	return nil
 }
 
 // Drain prints every notice waiting in the outbox and acknowledges it.

@@ -21,8 +21,15 @@ import (
 // ARGV: 1 expected version ("0": must not exist), 2 new version, 3 incident
 // JSON, 4 incident ID, 5 open ("1"/"0"), 6 FoundAt score, 7 NextDue score
 // ("": none), 8 remove from KEYS[9] ("1"/"0"), 9 add to KEYS[10] ("1"/"0"),
-// 10 event count, 11 timer count, 12 notice count, then the events (JSON),
-// the timers (ID, due score) and the notices (ID, incident, audience, body).
+// 10 event count, 11 timer count, 12 notice count, 13 the wake-up channel,
+// then the events (JSON), the timers (ID, due score) and the notices (ID,
+// incident, audience, body).
+//
+// When the earliest new timer is sooner than every other timer pending in
+// the shard, it PUBLISHes that due score on the wake-up channel, so that
+// sleeping schedulers look again (see WakeUps). A later timer needs no
+// wake-up: a scheduler already sleeps until the shard's earliest one or
+// sooner. A channel is not a key, so this keeps the script in one slot.
 //
 // It returns 1 when written and 0 when the version check failed.
 var applyScript = goredis.NewScript(`
@@ -36,7 +43,7 @@ end
 local id = ARGV[4]
 redis.call('HSET', KEYS[1], 'v', ARGV[2], 'data', ARGV[3])
 
-local i = 13
+local i = 14
 for _ = 1, tonumber(ARGV[10]) do
   redis.call('RPUSH', KEYS[2], ARGV[i])
   i = i + 1
@@ -47,11 +54,22 @@ for _, old in ipairs(redis.call('SMEMBERS', KEYS[5])) do
   redis.call('HDEL', KEYS[4], old)
 end
 redis.call('DEL', KEYS[5])
-for _ = 1, tonumber(ARGV[11]) do
-  redis.call('ZADD', KEYS[3], ARGV[i + 1], ARGV[i])
-  redis.call('HSET', KEYS[4], ARGV[i], id)
-  redis.call('SADD', KEYS[5], ARGV[i])
-  i = i + 2
+local ntimers = tonumber(ARGV[11])
+if ntimers > 0 then
+  local first = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')[2]
+  local soonest
+  for _ = 1, ntimers do
+    redis.call('ZADD', KEYS[3], ARGV[i + 1], ARGV[i])
+    redis.call('HSET', KEYS[4], ARGV[i], id)
+    redis.call('SADD', KEYS[5], ARGV[i])
+    if soonest == nil or tonumber(ARGV[i + 1]) < tonumber(soonest) then
+      soonest = ARGV[i + 1]
+    end
+    i = i + 2
+  end
+  if first == nil or tonumber(soonest) < tonumber(first) then
+    redis.call('PUBLISH', ARGV[13], soonest)
+  end
 end
 
 for _ = 1, tonumber(ARGV[12]) do
@@ -137,7 +155,7 @@ func (s *Store) applyArgs(c workflow.Change) ([]string, []any, error) {
 	if open && !c.NextDue.IsZero() {
 		nextDue = millis(c.NextDue)
 	}
-	args := make([]any, 0, 12+len(c.Events)+2*len(c.Timers)+4*len(c.Notices))
+	args := make([]any, 0, 13+len(c.Events)+2*len(c.Timers)+4*len(c.Notices))
 	args = append(args,
 		strconv.FormatInt(expected, 10),
 		strconv.FormatInt(inc.Version, 10),
@@ -151,6 +169,7 @@ func (s *Store) applyArgs(c workflow.Change) ([]string, []any, error) {
 		len(c.Events),
 		len(c.Timers),
 		len(c.Notices),
+		s.wakeChannel(),
 	)
 	for _, e := range c.Events {
 		b, err := json.Marshal(e)

@@ -196,7 +196,9 @@ func (s *Store) List(ctx context.Context, q workflow.ListQuery) ([]*workflow.Inc
 			now = s.clock.Now()
 		}
 		index = func(shard string) string { return s.shardKey(shard, "due") }
-		rangeBy.Max = strconv.FormatInt(now.UnixMilli(), 10)
+		// Exclusive, like workflow.Incident.Overdue: a deadline falling
+		// exactly now is due, not yet missed.
+		rangeBy.Max = "(" + strconv.FormatInt(now.UnixMilli(), 10)
 	default:
 		return nil, workflow.Errorf(workflow.CodeInvalid,
 			"unknown list filter %q (open, overdue or mine)", "未知的列表范围 %q(open、overdue 或 mine)", q.Filter)

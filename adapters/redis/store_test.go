@@ -456,7 +456,7 @@ func TestList(t *testing.T) {
 			{"YQ-10", time.Hour, "li", time.Time{}},
 			{"YQ-11", time.Hour, "", time.Time{}},
 			{"YQ-100", time.Hour, "", time.Time{}},
-			{"YQ-4", 5 * time.Hour, "", now}, // due exactly now counts as overdue
+			{"YQ-4", 5 * time.Hour, "", now}, // due exactly now is not yet overdue
 		} {
 			inc := incident(s.id, t0.Add(s.found))
 			inc.Assignee = s.assignee
@@ -484,7 +484,7 @@ func TestList(t *testing.T) {
 			{"open by discovery then ID", nil, open, []string{"YQ-2", "YQ-9", "YQ-10", "YQ-11", "YQ-100", "YQ-1", "YQ-3", "YQ-4"}},
 			{"empty filter means open", nil, workflow.ListQuery{}, []string{"YQ-2", "YQ-9", "YQ-10", "YQ-11", "YQ-100", "YQ-1", "YQ-3", "YQ-4"}},
 			{"limit", nil, workflow.ListQuery{Filter: workflow.ListOpen, Limit: 2}, []string{"YQ-2", "YQ-9"}},
-			{"overdue", nil, overdue, []string{"YQ-9", "YQ-1", "YQ-4"}},
+			{"overdue", nil, overdue, []string{"YQ-9", "YQ-1"}},
 			{"overdue with limit", nil, workflow.ListQuery{Filter: workflow.ListOverdue, Now: now, Limit: 2}, []string{"YQ-9", "YQ-1"}},
 			{"overdue a minute earlier", nil, workflow.ListQuery{Filter: workflow.ListOverdue, Now: now.Add(-2 * time.Minute)}, []string{"YQ-9"}},
 			{"mine chen", nil, mine("chen"), []string{"YQ-1"}},
@@ -497,11 +497,12 @@ func TestList(t *testing.T) {
 			{"reassigned joins the new mine", nil, mine("li"), []string{"YQ-10", "YQ-1", "YQ-3"}},
 			{"deadline met leaves overdue", func() {
 				update("YQ-9", func(inc *workflow.Incident) {}, time.Time{})
-			}, overdue, []string{"YQ-1", "YQ-4"}},
+			}, overdue, []string{"YQ-1"}},
 			{"resolved leaves open", func() {
 				update("YQ-1", func(inc *workflow.Incident) { inc.Status = workflow.StatusResolved }, now.Add(-time.Minute))
 			}, open, []string{"YQ-2", "YQ-9", "YQ-10", "YQ-11", "YQ-100", "YQ-3", "YQ-4"}},
-			{"resolved leaves overdue", nil, overdue, []string{"YQ-4"}},
+			{"resolved leaves overdue", nil, overdue, nil},
+			{"due now is overdue a moment later", nil, workflow.ListQuery{Filter: workflow.ListOverdue, Now: now.Add(time.Millisecond)}, []string{"YQ-4"}},
 			{"resolved leaves mine", nil, mine("li"), []string{"YQ-10", "YQ-3"}},
 			{"reopened comes back", func() {
 				update("YQ-1", func(inc *workflow.Incident) { inc.Status = workflow.StatusAssigned }, now.Add(-time.Minute))

@@ -110,7 +110,8 @@ var (
 	policySection = section{en: "policy", zh: "处置策略", keyEN: "level", keyZH: "级别",
 		keys: levelNames()}
 	levelSection = section{en: "policy", zh: "处置策略", keyEN: "key", keyZH: "键",
-		keys: []string{"report", "assign", "respond", "answer", "update_every", "approvals", "principal"}}
+		keys: []string{"report", "assign", "respond", "answer", "update_every", "approvals", "principal",
+			"warn_before", "half_warning", "nudge"}}
 	digestSection = section{en: "digest", zh: "定时汇总", keyEN: "key", keyZH: "键",
 		keys: []string{"daily", "weekly"}}
 )
@@ -601,6 +602,7 @@ func (p *parser) policy(e entry) (workflow.Policy, error) {
 		}{
 			{"report", &lp.Report}, {"assign", &lp.Assign}, {"respond", &lp.Respond},
 			{"answer", &lp.Answer}, {"update_every", &lp.UpdateEvery},
+			{"warn_before", &lp.WarnBefore}, {"nudge", &lp.Nudge},
 		}
 		for _, d := range durations {
 			if v := m[d.key]; v.given() {
@@ -628,6 +630,13 @@ func (p *parser) policy(e entry) (workflow.Policy, error) {
 			if lp.Principal, err = p.boolean(v.val, "principal"); err != nil {
 				return nil, err
 			}
+		}
+		if v := m["half_warning"]; v.given() {
+			half, err := p.boolean(v.val, "half_warning")
+			if err != nil {
+				return nil, err
+			}
+			lp.NoHalfWarning = !half
 		}
 		out[l] = lp
 	}

@@ -182,12 +182,14 @@ func TestPolicyOverrides(t *testing.T) {
 			},
 		},
 		{
-			name:  "critical every key",
-			src:   "policy:\n  critical: {report: 10m, assign: 20m, respond: 2h, answer: 48h, update_every: 30m, approvals: 1, principal: false}\n",
+			name: "critical every key",
+			src: "policy:\n  critical: {report: 10m, assign: 20m, respond: 2h, answer: 48h, update_every: 30m, approvals: 1, principal: false," +
+				" warn_before: 5m, half_warning: false, nudge: 10m}\n",
 			level: workflow.LevelCritical,
 			want: func(workflow.LevelPolicy) workflow.LevelPolicy {
 				return workflow.LevelPolicy{Report: 10 * time.Minute, Assign: 20 * time.Minute, Respond: 2 * time.Hour,
-					Answer: 48 * time.Hour, UpdateEvery: 30 * time.Minute, Approvals: 1}
+					Answer: 48 * time.Hour, UpdateEvery: 30 * time.Minute, Approvals: 1,
+					WarnBefore: 5 * time.Minute, NoHalfWarning: true, Nudge: 10 * time.Minute}
 			},
 		},
 		{

@@ -27,6 +27,9 @@ type app struct {
 	svc     *workflow.Service
 	router  *bot.Router
 	metrics *bot.Metrics
+	h       *handlers.Handlers
+	sched   *bot.Scheduler
+	cron    *bot.Cron
 	closers []func()
 }
 
@@ -61,14 +64,8 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, w wiring) (*app, 
 
 	a.clock = w.clock
 	if a.clock == nil {
-		a.clock = workflow.SystemClock{}
-		if cfg.TimeScale <= 0 {
-			return nil, fmt.Errorf("FIREBREAK_TIME_SCALE must be positive, not %v", cfg.TimeScale)
-		}
-		if cfg.TimeScale != 1 {
-			log.Warn("DEMO TIME: the clock runs faster than real time; never use this in production",
-				"time_scale", cfg.TimeScale)
-			a.clock = workflow.NewScaledClock(cfg.TimeScale)
+		if a.clock, err = baseClock(cfg, log); err != nil {
+			return nil, err
 		}
 	}
 
@@ -100,11 +97,38 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, w wiring) (*app, 
 	a.svc = workflow.NewService(a.store, roster, a.clock, notifier)
 	h = handlers.New(a.svc, a.locale)
 
+	a.h = h
 	a.router = bot.NewRouter(roster, a.locale, log)
 	a.router.Use(bot.EnsureRequestID(), bot.Logging(log), a.metrics.Count(), bot.Recover(log))
 	h.Register(a.router)
+
+	scale := cfg.TimeScale
+	if w.clock != nil {
+		scale = 1
+	}
+	a.sched = &bot.Scheduler{Timers: a.store, Handle: h.Tick, Clock: a.clock, Scale: scale, Log: log, Metrics: a.metrics}
+	a.cron = &bot.Cron{Locker: a.store, Location: roster.Location(), Log: log, Metrics: a.metrics}
+	for _, job := range h.DigestJobs() {
+		if err := a.cron.Add(job); err != nil {
+			return nil, fmt.Errorf("roster digest: %w", err)
+		}
+	}
 	ok = true
 	return a, nil
+}
+
+// baseClock is the wall clock, or the demo clock when FIREBREAK_TIME_SCALE
+// is not 1 (said loudly).
+func baseClock(cfg Config, log *slog.Logger) (workflow.Clock, error) {
+	if cfg.TimeScale <= 0 {
+		return nil, fmt.Errorf("FIREBREAK_TIME_SCALE must be positive, not %v", cfg.TimeScale)
+	}
+	if cfg.TimeScale == 1 {
+		return workflow.SystemClock{}, nil
+	}
+	log.Warn("DEMO TIME: the clock runs faster than real time; never use this in production",
+		"time_scale", cfg.TimeScale)
+	return workflow.NewScaledClock(cfg.TimeScale), nil
 }
 
 // Close releases the app's connections, newest first.

@@ -27,6 +27,7 @@ import (
 	"github.com/firebreak/firebreak/adapters/console"
 	"github.com/firebreak/firebreak/adapters/rosterfile"
 	"github.com/firebreak/firebreak/adapters/web"
+	"github.com/firebreak/firebreak/workflow"
 )
 
 func main() {
@@ -103,6 +104,19 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	srv := &http.Server{Addr: cfg.HTTPAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
+	wake, unsubscribe := a.store.WakeUps(ctx)
+	defer unsubscribe()
+	a.sched.Wake = wake
+	schedDone := make(chan struct{})
+	go func() {
+		defer close(schedDone)
+		if err := a.sched.Run(ctx); err != nil && ctx.Err() == nil {
+			log.Error("timer loop stopped", "err", err)
+		}
+	}()
+	stopCron := a.cron.Start(ctx)
+	defer stopCron()
+	defer func() { <-schedDone }()
 	log.Info("firebreak serving", "addr", cfg.HTTPAddr, "roster", a.roster.String(), "locale", a.locale)
 	select {
 	case err := <-errc:
@@ -133,17 +147,29 @@ func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		cfg.LogLevel = "warn" // request logs would drown the transcript
 	}
 	log := newLogger(cfg, stderr)
-	a, err := newApp(ctx, cfg, log.With("adapter", "console"), wiring{})
+	base, err := baseClock(cfg, log)
+	if err != nil {
+		return err
+	}
+	clock := workflow.NewOffsetClock(base)
+	a, err := newApp(ctx, cfg, log.With("adapter", "console"), wiring{clock: clock})
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	c := &console.Console{Router: a.router, Outbox: a.store, Roster: a.roster}
+	c := newConsole(a, clock)
 	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		c.Prompt = true
 		fmt.Fprintln(stdout, "Firebreak console. Type /incident help; :as <person> switches who you are; Ctrl-D quits.")
 	}
 	return c.Run(ctx, *as, stdin, stdout)
+}
+
+// newConsole wires the console adapter to the app: its router, outbox,
+// timers and the clock that :advance moves.
+func newConsole(a *app, clock console.SettableClock) *console.Console {
+	return &console.Console{Router: a.router, Outbox: a.store, Roster: a.roster,
+		Clock: clock, Timers: a.store, RunDue: a.sched.RunDue}
 }
 
 func printConfig(w io.Writer) error {

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/firebreak/firebreak/adapters/console"
 	"github.com/firebreak/firebreak/adapters/redis/redistest"
 	"github.com/firebreak/firebreak/workflow"
 )
@@ -73,16 +72,7 @@ func runTranscript(tb testing.TB, transcript string) string {
 		}
 	}
 	a := mustApp(tb, cfg)
-	clock := a.clock.(*workflow.ManualClock)
-	c := &console.Console{Router: a.router, Outbox: a.store, Roster: a.roster,
-		Advance: func(_ context.Context, d string) error {
-			dur, err := time.ParseDuration(d)
-			if err != nil {
-				return err
-			}
-			clock.Advance(dur)
-			return nil
-		}}
+	c := newConsole(a, a.clock.(*workflow.ManualClock))
 	var out bytes.Buffer
 	if err := c.Run(context.Background(), "chen", strings.NewReader(strings.TrimSuffix(input.String(), "\n")), &out); err != nil {
 		tb.Fatalf("console: %v", err)

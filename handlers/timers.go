@@ -1,0 +1,164 @@
+package handlers
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/firebreak/firebreak/bot"
+	"github.com/firebreak/firebreak/workflow"
+)
+
+// addressed is one notice before it gets its ID.
+type addressed struct {
+	to  workflow.Audience
+	msg bot.Message
+}
+
+// Tick handles a timer that fell due (the Scheduler calls it): the Service
+// decides whether the reason still holds and records it with its notices.
+func (h *Handlers) Tick(ctx context.Context, t workflow.DueTimer) error {
+	_, err := h.svc.Tick(ctx, t)
+	return err
+}
+
+// escalationCommands are the commands added for spreading incidents.
+func (h *Handlers) escalationCommands() []bot.Command {
+	return []bot.Command{
+		{Name: "spread", Aliases: []string{"扩散"}, Roles: anyone, Usage: "<id> <note>",
+			Summary: tx{EN: "report signs of spreading; a general incident becomes major",
+				ZH: "报告扩散迹象;一般舆情升级为重大"},
+			Examples: []string{"spread YQ-7 reposted by two local news accounts"}, Run: h.spread},
+	}
+}
+
+func (h *Handlers) spread(ctx context.Context, req *bot.Request, args bot.Args) (*bot.Reply, error) {
+	id, err := h.need1(args)
+	if err != nil {
+		return nil, err
+	}
+	inc, events, err := h.svc.Spread(ctx, req.Actor, id, args.Rest(1))
+	if err != nil {
+		return nil, err
+	}
+	text := fmt.Sprintf(h.t("Spreading recorded on %s.", "已记录 %s 的扩散情况。"), inc.ID)
+	for _, e := range events {
+		if e.Kind == workflow.EventEscalated {
+			text += h.t(" It is now major: the major process and deadlines apply, and the principal leaders are told.",
+				"已升级为重大舆情,按重大舆情流程和时限处置,并已报告主要领导。")
+		}
+	}
+	return h.done(inc, text), nil
+}
+
+// timerNotices addresses the events of timers and escalation: reminders to
+// the incidents channel and the assignee, overdue notices also to the
+// leaders, escalations to the principal leaders, nudges to the leaders who
+// have not decided.
+func (h *Handlers) timerNotices(inc *workflow.Incident, e workflow.Event) []addressed {
+	line, _ := h.timerLine(e)
+	var out []addressed
+	to := func(a workflow.Audience, m bot.Message) { out = append(out, addressed{a, m}) }
+	assignee := func(m bot.Message) {
+		if inc.Assignee != "" {
+			to(workflow.PersonAudience(inc.Assignee), m)
+		}
+	}
+	switch e.Kind {
+	case workflow.EventReminder, workflow.EventUpdateDue:
+		m := bot.Message{Kind: string(e.Kind), Text: line, Thread: inc.ID}
+		to(workflow.ChannelIncidents, m)
+		assignee(m)
+	case workflow.EventOverdue:
+		m := bot.Message{Kind: "overdue", Text: line, Card: h.card(inc), Thread: inc.ID}
+		to(workflow.ChannelIncidents, m)
+		for _, a := range h.leaderAudiences() {
+			to(a, m)
+		}
+		assignee(bot.Message{Kind: "overdue", Text: line})
+	case workflow.EventSpreading:
+		to(workflow.ChannelIncidents, bot.Message{Kind: "spreading", Text: line, Thread: inc.ID})
+	case workflow.EventEscalated:
+		m := bot.Message{Kind: "escalated", Text: line + "\n" + h.reportText(inc), Card: h.card(inc), Thread: inc.ID}
+		to(workflow.ChannelIncidents, m)
+		for _, id := range h.roster.WithRole(workflow.RolePrincipal) {
+			to(workflow.PersonAudience(id), m)
+		}
+	case workflow.EventApprovalWait:
+		d := inc.CurrentDraft()
+		if d == nil {
+			return nil
+		}
+		m := bot.Message{Kind: "approval", Text: line, Card: h.draftCard(inc, d),
+			Thread: fmt.Sprintf("%s:approval:%d", inc.ID, d.Version)}
+		for _, id := range strings.Split(e.Data["waiting"], ",") {
+			if id != "" {
+				to(workflow.PersonAudience(id), m)
+			}
+		}
+	}
+	return out
+}
+
+// timerLine describes the events of timers and escalation. Every reminder
+// names its incident, its deadline and when that falls, so two different
+// reminders never read the same.
+func (h *Handlers) timerLine(e workflow.Event) (string, bool) {
+	now := h.now()
+	at := func(key string) string {
+		t, err := time.Parse(time.RFC3339, e.Data[key])
+		if err != nil {
+			return e.Data[key]
+		}
+		return clockTime(t, now, h.loc())
+	}
+	left := func(key string) string {
+		t, err := time.Parse(time.RFC3339, e.Data[key])
+		if err != nil {
+			return ""
+		}
+		return span(t.Sub(now), h.locale)
+	}
+	deadline := deadlineNames[workflow.DeadlineKind(e.Data["deadline"])].In(h.locale)
+	id := e.Incident
+	switch e.Kind {
+	case workflow.EventReminder:
+		if e.Data["phase"] == workflow.PhaseHalf {
+			return fmt.Sprintf(h.t("⏰ %s: half the time for \"%s\" has passed; due %s (in %s)",
+				"⏰ %s:「%s」时限已过半,%s 截止(剩余 %s)"), id, deadline, at("due"), left("due")), true
+		}
+		return fmt.Sprintf(h.t("⏰ %s: \"%s\" is due %s (in %s)", "⏰ %s:「%s」将于 %s 截止(剩余 %s)"),
+			id, deadline, at("due"), left("due")), true
+	case workflow.EventOverdue:
+		return fmt.Sprintf(h.t("🔴 %s is OVERDUE: \"%s\" was due %s", "🔴 %s 已超时:「%s」时限为 %s"),
+			id, deadline, at("due")), true
+	case workflow.EventUpdateDue:
+		return fmt.Sprintf(h.t("📝 %s: follow-up report #%s is due (%s, every %s); file it with: update %s <text>",
+			"📝 %s:第 %s 次续报已到时间(%s,每 %s 一次);请用 update %s <内容> 续报"),
+			id, e.Data["number"], at("due"), h.everyText(e.Data["every"]), id), true
+	case workflow.EventApprovalWait:
+		return fmt.Sprintf(h.t("⏳ %s: draft version %s has waited since %s for your approval",
+			"⏳ %s:第 %s 版口径自 %s 起等待您审批"), id, e.Data["version"], at("since")), true
+	case workflow.EventSpreading:
+		return fmt.Sprintf(h.t("%s reported that %s is spreading: %s", "%s 报告 %s 有扩散迹象:%s"),
+			h.name(e.Actor), id, e.Text), true
+	case workflow.EventEscalated:
+		why := h.t("not resolved by its answer deadline", "未在实质答复时限内办结")
+		if e.Data["reason"] == workflow.EscalatedSpreading {
+			why = h.t("signs of spreading: ", "有扩散迹象:") + e.Text
+		}
+		return fmt.Sprintf(h.t("⬆ %s escalated from %s to %s — %s; the major process and deadlines now apply",
+			"⬆ %s 由%s升级为%s——%s;按重大舆情流程和时限处置"), id,
+			levelNames[workflow.Level(e.Data["from"])].In(h.locale), levelNames[workflow.Level(e.Data["to"])].In(h.locale),
+			why), true
+	}
+	return "", false
+}
+
+func (h *Handlers) everyText(d string) string {
+	if dur, err := time.ParseDuration(d); err == nil {
+		return span(dur, h.locale)
+	}
+	return d
+}

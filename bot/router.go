@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/firebreak/firebreak/workflow"
 )
@@ -179,7 +180,7 @@ func (r *Router) match(req *Request) (Handler, []workflow.Role, *Command, error)
 func splitCommand(text string) (name, rest string) {
 	text = strings.TrimSpace(text)
 	if strings.HasPrefix(text, "/") {
-		first, after, _ := strings.Cut(text, " ")
+		first, after := cutSpace(text)
 		base, _, _ := strings.Cut(first, "@")
 		if base == "/incident" || base == "/舆情" {
 			text = strings.TrimSpace(after)
@@ -187,11 +188,18 @@ func splitCommand(text string) (name, rest string) {
 			text = strings.TrimPrefix(text, "/")
 		}
 	}
-	name, rest, _ = strings.Cut(text, " ")
-	if i := strings.IndexAny(name, "\t\n"); i >= 0 {
-		name, rest = name[:i], name[i+1:]+" "+rest
+	return cutSpace(text)
+}
+
+// cutSpace splits s at its first white space of any kind, as ParseArgs does:
+// a tab, a line break, or the full-width space of Chinese input methods.
+func cutSpace(s string) (before, after string) {
+	i := strings.IndexFunc(s, unicode.IsSpace)
+	if i < 0 {
+		return s, ""
 	}
-	return name, rest
+	_, size := decodeRune(s[i:])
+	return s[:i], s[i+size:]
 }
 
 func (r *Router) checkActor(actor string, roles []workflow.Role) error {

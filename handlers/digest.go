@@ -34,16 +34,16 @@ func (h *Handlers) DigestJobs() []bot.CronJob {
 // Digest posts the digest of kind for the fire time at to the incidents
 // channel: what is overdue, which deadlines fall today, every open incident;
 // the weekly one also counts them by level. Its notice ID names the kind and
-// the day, so a digest is delivered once even if two replicas build it.
+// the fire time, so a digest is delivered once even if two replicas build it.
 func (h *Handlers) Digest(ctx context.Context, kind string, at time.Time) error {
 	open, err := h.svc.Incidents(ctx, workflow.ListOpen)
 	if err != nil {
 		return fmt.Errorf("digest: %w", err)
 	}
 	m := h.digestMessage(kind, at, open)
-	day := at.In(h.loc()).Format("2006-01-02")
+	fire := at.In(h.loc()).Format("2006-01-02T15:04")
 	return h.svc.Enqueue(ctx, []workflow.Notice{{
-		ID:       fmt.Sprintf("digest:%s:%s>%s", kind, day, workflow.ChannelIncidents),
+		ID:       fmt.Sprintf("digest:%s:%s>%s", kind, fire, workflow.ChannelIncidents),
 		Audience: workflow.ChannelIncidents,
 		Body:     bot.EncodeMessage(m),
 	}})
@@ -61,7 +61,8 @@ func (h *Handlers) digestMessage(kind string, at time.Time, open []*workflow.Inc
 			switch {
 			case d.Met():
 			case at.After(d.Due):
-				overdue = append(overdue, fmt.Sprintf("%s %s — %s", inc.ID, inc.Title, h.deadlineState(d, at, true)))
+				overdue = append(overdue, fmt.Sprintf("%s %s — %s %s", inc.ID, inc.Title,
+					deadlineNames[d.Kind].In(h.locale), h.deadlineState(d, at, true)))
 			case d.Due.Before(endOfDay):
 				today = append(today, fmt.Sprintf("%s %s — %s %s", inc.ID, inc.Title,
 					deadlineNames[d.Kind].In(h.locale), h.deadlineState(d, at, true)))

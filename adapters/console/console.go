@@ -30,6 +30,8 @@ type Console struct {
 	// due by now fire, and :advance fires everything due in its span, in order.
 	Timers workflow.Timers
 	RunDue func(ctx context.Context) (int, error)
+	// Digest, when set, posts a digest now (the :digest directive).
+	Digest func(ctx context.Context, kind string, at time.Time) error
 	// Prompt, when true, prints a prompt before each line (interactive use).
 	Prompt bool
 }
@@ -37,7 +39,8 @@ type Console struct {
 // Run reads lines from in as person `as` and writes the transcript to out:
 // each input echoed after "> ", then the reply and the notifications it
 // caused. Directives: ":as <person>" switches the speaker, ":press
-// <button-id>" presses a button, ":advance <duration>" moves the clock.
+// <button-id>" presses a button, ":advance <duration>" moves the clock and
+// fires what fell due, ":digest daily|weekly" posts a digest now.
 // Lines starting with "#" are comments, echoed as they are. Run returns at
 // the end of input; only a write error or a cancelled context is an error.
 func (c *Console) Run(ctx context.Context, as string, in io.Reader, out io.Writer) error {
@@ -128,8 +131,20 @@ func (c *Console) directive(ctx context.Context, w *writer, speaker, line string
 		if err := c.advance(ctx, w, c.Clock.Now().Add(d)); err != nil {
 			w.printf("! %v\n", err)
 		}
+	case "digest":
+		if arg != "daily" && arg != "weekly" {
+			w.printf("! :digest takes daily or weekly, not %q\n", arg)
+			return speaker, nil
+		}
+		if c.Digest == nil || c.Clock == nil {
+			w.printf("! :digest is not available here\n")
+			return speaker, nil
+		}
+		if err := c.Digest(ctx, arg, c.Clock.Now()); err != nil {
+			w.printf("! %v\n", err)
+		}
 	default:
-		w.printf("! unknown directive :%s (known: :as <person>, :press <button-id>, :advance <duration>)\n", name)
+		w.printf("! unknown directive :%s (known: :as <person>, :press <button-id>, :advance <duration>, :digest daily|weekly)\n", name)
 	}
 	return speaker, nil
 }

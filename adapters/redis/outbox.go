@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -72,14 +73,7 @@ func (s *Store) readOutbox(ctx context.Context, group, consumer string, max int)
 		}
 		ds, shards = append(ds, got...), full
 	}
-	slices.SortFunc(ds, func(a, b bot.Delivery) int {
-		as, aid, _ := strings.Cut(a.Handle, "|")
-		bs, bid, _ := strings.Cut(b.Handle, "|")
-		if c := compareIDs(as, bs); c != 0 { // s09 before s10
-			return c
-		}
-		return compareStreamIDs(aid, bid)
-	})
+	sortDeliveries(ds)
 	if len(ds) > max {
 		ds = ds[:max]
 	}
@@ -257,4 +251,332 @@ func (s *Store) Enqueue(ctx context.Context, notices []workflow.Notice) error {
 		}
 	}
 	return nil
+}
+
+// Delivery bookkeeping (bot.DeliveryStore). Every key carries the hash tag of
+// the shard its notice came from, or of the target's own shard:
+//
+//	<prefix>:{s07}:sent:<group>:<notice id>   STRING  "1", expires after the dedupe TTL
+//	<prefix>:{s07}:dead:<group>               STREAM  dead letters: id, incident, audience, body, reason, entry
+//	<prefix>:{sNN}:owner:<group>:<target>     STRING  consumer owning the target, expires after the lease
+//
+// where sNN of an owner key is the shard of the target name. Delivered
+// entries stay in the outbox streams until TrimOutbox removes old ones.
+
+var _ bot.DeliveryStore = (*Store)(nil)
+
+// deadLetterCap bounds each shard's dead-letter stream (approximately).
+const deadLetterCap = 10000
+
+// splitHandle checks a delivery handle ("s07|<stream id>") and returns its
+// shard and stream entry ID.
+func (s *Store) splitHandle(h string) (shard, id string, err error) {
+	shard, id, ok := strings.Cut(h, "|")
+	if !ok || !slices.Contains(s.shards, shard) || id == "" {
+		return "", "", fmt.Errorf("bad outbox handle %q", h)
+	}
+	return shard, id, nil
+}
+
+// ClaimStale claims for consumer up to max entries of group that were read
+// by a consumer but neither acked nor read again for at least minIdle (their
+// consumer died or stalled), with XAUTOCLAIM on every shard, and returns them
+// ordered like ReadOutbox. Entries claimed beyond max (fewer than the shard
+// count) stay claimed by consumer and come back from ReadOutbox.
+func (s *Store) ClaimStale(ctx context.Context, group, consumer string, minIdle time.Duration, max int) ([]bot.Delivery, error) {
+	if group == "" || consumer == "" {
+		return nil, fmt.Errorf("claim stale outbox entries: group and consumer are required")
+	}
+	if max <= 0 {
+		return nil, nil
+	}
+	ds, err := s.claimStale(ctx, group, consumer, minIdle, max)
+	if errors.Is(err, errNoGroup) {
+		s.forgetGroups(group)
+		ds, err = s.claimStale(ctx, group, consumer, minIdle, max)
+	}
+	if err != nil {
+		return nil, fail("claim stale outbox entries", err)
+	}
+	return ds, nil
+}
+
+func (s *Store) claimStale(ctx context.Context, group, consumer string, minIdle time.Duration, max int) ([]bot.Delivery, error) {
+	if err := s.ensureGroups(ctx, group); err != nil {
+		return nil, err
+	}
+	type scan struct{ shard, start string }
+	scans := make([]scan, len(s.shards))
+	for i, sh := range s.shards {
+		scans[i] = scan{sh, "0-0"}
+	}
+	var ds []bot.Delivery
+	for len(scans) > 0 && len(ds) < max {
+		want := max - len(ds)
+		per := (want + len(scans) - 1) / len(scans)
+		cmds := make([]*goredis.XAutoClaimCmd, len(scans))
+		p := s.client.Pipeline()
+		for i, sc := range scans {
+			cmds[i] = p.XAutoClaim(ctx, &goredis.XAutoClaimArgs{
+				Stream: s.outboxKey(sc.shard), Group: group, Consumer: consumer,
+				MinIdle: minIdle, Start: sc.start, Count: int64(per),
+			})
+		}
+		_, _ = p.Exec(ctx) // errors are read per command below
+		var (
+			next  []scan
+			stale = map[string][]string{}
+		)
+		for i, c := range cmds {
+			msgs, start, err := c.Result()
+			if goredis.HasErrorPrefix(err, "NOGROUP") {
+				return nil, errNoGroup
+			}
+			if err != nil {
+				return nil, err
+			}
+			stream := s.outboxKey(scans[i].shard)
+			for _, m := range msgs {
+				if m.Values == nil { // deleted, still pending (Redis 6)
+					stale[stream] = append(stale[stream], m.ID)
+					continue
+				}
+				ds = append(ds, bot.Delivery{Handle: scans[i].shard + "|" + m.ID, Notice: decodeNotice(m.Values)})
+			}
+			if start != "" && start != "0-0" {
+				next = append(next, scan{scans[i].shard, start})
+			}
+		}
+		if len(stale) > 0 {
+			_, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+				for stream, ids := range stale {
+					p.XAck(ctx, stream, group, ids...)
+				}
+				return nil
+			})
+			if err != nil {
+				return nil, err
+			}
+		}
+		scans = next
+	}
+	sortDeliveries(ds)
+	if len(ds) > max {
+		ds = ds[:max]
+	}
+	return ds, nil
+}
+
+// sortDeliveries orders deliveries by shard (s09 before s10), then by
+// stream ID.
+func sortDeliveries(ds []bot.Delivery) {
+	slices.SortFunc(ds, func(a, b bot.Delivery) int {
+		as, aid, _ := strings.Cut(a.Handle, "|")
+		bs, bid, _ := strings.Cut(b.Handle, "|")
+		if c := compareIDs(as, bs); c != 0 {
+			return c
+		}
+		return compareStreamIDs(aid, bid)
+	})
+}
+
+// sentKey names the mark of a notice sent for group, in the shard of the
+// outbox entry it came from.
+func (s *Store) sentKey(group string, d bot.Delivery) (string, error) {
+	shard, _, err := s.splitHandle(d.Handle)
+	if err != nil {
+		return "", err
+	}
+	if group == "" || d.Notice.ID == "" {
+		return "", fmt.Errorf("group and notice ID are required")
+	}
+	return s.shardKey(shard, "sent:"+group+":"+d.Notice.ID), nil
+}
+
+// MarkSent remembers for ttl that the notice of d was sent for group. first
+// is false when it was marked already (by this or another consumer).
+func (s *Store) MarkSent(ctx context.Context, group string, d bot.Delivery, ttl time.Duration) (first bool, err error) {
+	key, err := s.sentKey(group, d)
+	if err != nil {
+		return false, fmt.Errorf("mark notice sent: %w", err)
+	}
+	if ttl < time.Millisecond {
+		return false, fmt.Errorf("mark notice %s sent: ttl %s is too short", d.Notice.ID, ttl)
+	}
+	first, err = s.client.SetNX(ctx, key, "1", ttl).Result()
+	if err != nil {
+		return false, fail("mark notice "+d.Notice.ID+" sent", err)
+	}
+	return first, nil
+}
+
+// WasSent reports whether the notice of d is marked sent for group.
+func (s *Store) WasSent(ctx context.Context, group string, d bot.Delivery) (bool, error) {
+	key, err := s.sentKey(group, d)
+	if err != nil {
+		return false, fmt.Errorf("check notice sent: %w", err)
+	}
+	n, err := s.client.Exists(ctx, key).Result()
+	if err != nil {
+		return false, fail("check notice "+d.Notice.ID+" sent", err)
+	}
+	return n == 1, nil
+}
+
+func (s *Store) deadKey(shard, group string) string { return s.shardKey(shard, "dead:"+group) }
+
+// DeadLetter appends d and reason to group's dead-letter stream of d's shard
+// and acks d, in one transaction (both keys are in the shard's slot). Each
+// shard keeps about the last 10,000 dead letters.
+func (s *Store) DeadLetter(ctx context.Context, group string, d bot.Delivery, reason string) error {
+	shard, id, err := s.splitHandle(d.Handle)
+	if err != nil {
+		return fmt.Errorf("dead-letter: %w", err)
+	}
+	if group == "" {
+		return fmt.Errorf("dead-letter: group is required")
+	}
+	n := d.Notice
+	_, err = s.client.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		p.XAdd(ctx, &goredis.XAddArgs{
+			Stream: s.deadKey(shard, group), MaxLen: deadLetterCap, Approx: true,
+			Values: []any{"id", n.ID, "incident", n.Incident, "audience", string(n.Audience), "body", n.Body,
+				"reason", reason, "entry", id},
+		})
+		p.XAck(ctx, s.outboxKey(shard), group, id)
+		return nil
+	})
+	if err != nil {
+		return fail("dead-letter notice "+n.ID, err)
+	}
+	return nil
+}
+
+// DeadLetters returns up to max dead letters of group from every shard,
+// newest first. Their Handle is the outbox entry they came from (acked).
+func (s *Store) DeadLetters(ctx context.Context, group string, max int) ([]bot.DeadLetter, error) {
+	if group == "" {
+		return nil, fmt.Errorf("read dead letters: group is required")
+	}
+	if max <= 0 {
+		return nil, nil
+	}
+	cmds := make([]*goredis.XMessageSliceCmd, len(s.shards))
+	_, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for i, sh := range s.shards {
+			cmds[i] = p.XRevRangeN(ctx, s.deadKey(sh, group), "+", "-", int64(max))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fail("read dead letters", err)
+	}
+	type dead struct {
+		bot.DeadLetter
+		id string
+	}
+	var all []dead
+	for i, c := range cmds {
+		for _, m := range c.Val() {
+			entry, _ := m.Values["entry"].(string)
+			reason, _ := m.Values["reason"].(string)
+			millis, _, _ := strings.Cut(m.ID, "-")
+			ms, _ := strconv.ParseInt(millis, 10, 64)
+			all = append(all, dead{id: m.ID, DeadLetter: bot.DeadLetter{
+				Delivery: bot.Delivery{Handle: s.shards[i] + "|" + entry, Notice: decodeNotice(m.Values)},
+				Reason:   reason,
+				At:       time.UnixMilli(ms),
+			}})
+		}
+	}
+	slices.SortStableFunc(all, func(a, b dead) int { return compareStreamIDs(b.id, a.id) })
+	out := make([]bot.DeadLetter, 0, min(len(all), max))
+	for _, d := range all[:min(len(all), max)] {
+		out = append(out, d.DeadLetter)
+	}
+	return out, nil
+}
+
+// ownScript takes or renews the lease of a target for a consumer, unless
+// another consumer holds it, and returns the holder.
+// KEYS[1] owner key; ARGV[1] consumer; ARGV[2] lease in milliseconds.
+var ownScript = goredis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur == false or cur == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return ARGV[1]
+end
+return cur
+`)
+
+// OwnTarget makes consumer the owner of target within group for lease,
+// unless another consumer owns it, and renews the lease when consumer owns it
+// already. It returns the owner after the call.
+func (s *Store) OwnTarget(ctx context.Context, group, target, consumer string, lease time.Duration) (string, error) {
+	if group == "" || target == "" || consumer == "" {
+		return "", fmt.Errorf("own target: group, target and consumer are required")
+	}
+	if lease < time.Millisecond {
+		return "", fmt.Errorf("own target %s: lease %s is too short", target, lease)
+	}
+	key := s.shardKey(s.Shard(target), "owner:"+group+":"+target)
+	owner, err := ownScript.Run(ctx, s.client, []string{key}, consumer, lease.Milliseconds()).Text()
+	if err != nil {
+		return "", fail("own target "+target, err)
+	}
+	return owner, nil
+}
+
+// Handover moves pending entries of group to consumer's pending list (XCLAIM
+// with no idle time), so that consumer reads them next. Entries acked
+// meanwhile are skipped.
+func (s *Store) Handover(ctx context.Context, group, consumer string, ds ...bot.Delivery) error {
+	if group == "" || consumer == "" {
+		return fmt.Errorf("hand over: group and consumer are required")
+	}
+	byStream := map[string][]string{}
+	for _, d := range ds {
+		shard, id, err := s.splitHandle(d.Handle)
+		if err != nil {
+			return fmt.Errorf("hand over: %w", err)
+		}
+		byStream[s.outboxKey(shard)] = append(byStream[s.outboxKey(shard)], id)
+	}
+	if len(byStream) == 0 {
+		return nil
+	}
+	_, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for stream, ids := range byStream {
+			p.XClaimJustID(ctx, &goredis.XClaimArgs{Stream: stream, Group: group, Consumer: consumer, Messages: ids})
+		}
+		return nil
+	})
+	if err != nil {
+		return fail("hand over outbox entries to "+consumer, err)
+	}
+	return nil
+}
+
+// TrimOutbox deletes the outbox entries appended before the given time from
+// every shard, and returns how many it deleted. Run it with a generous
+// retention (days): an entry a group has not delivered yet is lost with it.
+// Deleted entries still pending are dropped from the pending lists by the
+// next ReadOutbox or ClaimStale.
+func (s *Store) TrimOutbox(ctx context.Context, before time.Time) (int64, error) {
+	minID := strconv.FormatInt(before.UnixMilli(), 10) + "-0"
+	cmds := make([]*goredis.IntCmd, len(s.shards))
+	_, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for i, sh := range s.shards {
+			cmds[i] = p.XTrimMinID(ctx, s.outboxKey(sh), minID)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fail("trim outbox", err)
+	}
+	var n int64
+	for _, c := range cmds {
+		n += c.Val()
+	}
+	return n, nil
 }

@@ -169,7 +169,7 @@ func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, std
 // timers and the clock that :advance moves.
 func newConsole(a *app, clock console.SettableClock) *console.Console {
 	return &console.Console{Router: a.router, Outbox: a.store, Roster: a.roster,
-		Clock: clock, Timers: a.store, RunDue: a.sched.RunDue}
+		Clock: clock, Timers: a.store, RunDue: a.sched.RunDue, Digest: a.h.Digest}
 }
 
 func printConfig(w io.Writer) error {

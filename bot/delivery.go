@@ -304,7 +304,7 @@ func sleepOrDone(ctx context.Context, d time.Duration) error {
 // and retries; nothing is lost meanwhile.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	failures := 0
-	for {
+	for ctx.Err() == nil {
 		_, err := d.DeliverOnce(ctx)
 		if ctx.Err() != nil {
 			return nil
@@ -334,6 +334,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		d.wakeMu.Unlock()
 		cancel()
 	}
+	return nil
 }
 
 // Wake ends Run's current wait, so a notice just appended goes out without

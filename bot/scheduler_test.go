@@ -133,16 +133,16 @@ func (f *fakeTimers) nextDueCalls() int {
 	return f.nextDues
 }
 
-// handled records the timers a Scheduler handled, failing those named in
+// handledLog records the timers a Scheduler handled, failing those named in
 // failing (once each).
-type handled struct {
+type handledLog struct {
 	mu      sync.Mutex
 	ids     []string
 	failing map[string]bool
 	notify  chan string
 }
 
-func (h *handled) handle(_ context.Context, t workflow.DueTimer) error {
+func (h *handledLog) handle(_ context.Context, t workflow.DueTimer) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.failing[t.ID] {
@@ -156,25 +156,25 @@ func (h *handled) handle(_ context.Context, t workflow.DueTimer) error {
 	return nil
 }
 
-func (h *handled) got() []string {
+func (h *handledLog) got() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return slices.Clone(h.ids)
 }
 
-var t0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+var schedT0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 
-func timer(id string, d time.Duration) workflow.DueTimer {
-	return workflow.DueTimer{ID: id, Incident: "YQ-1", Due: t0.Add(d)}
+func dueAt(id string, d time.Duration) workflow.DueTimer {
+	return workflow.DueTimer{ID: id, Incident: "YQ-1", Due: schedT0.Add(d)}
 }
 
-func quietLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
+func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 func TestRunDueHandlesInDueOrder(t *testing.T) {
-	timers := newFakeTimers(timer("b", -time.Minute), timer("a", -2*time.Minute),
-		timer("c", 0), timer("later", time.Minute))
-	h := &handled{}
-	s := &Scheduler{Timers: timers, Handle: h.handle, Clock: workflow.NewManualClock(t0), Batch: 2, Log: quietLog()}
+	timers := newFakeTimers(dueAt("b", -time.Minute), dueAt("a", -2*time.Minute),
+		dueAt("c", 0), dueAt("later", time.Minute))
+	h := &handledLog{}
+	s := &Scheduler{Timers: timers, Handle: h.handle, Clock: workflow.NewManualClock(schedT0), Batch: 2, Log: discardLog()}
 
 	n, err := s.RunDue(context.Background())
 	if err != nil || n != 3 {
@@ -190,9 +190,9 @@ func TestRunDueHandlesInDueOrder(t *testing.T) {
 }
 
 func TestRunDueLeavesAFailedTimerInFlight(t *testing.T) {
-	timers := newFakeTimers(timer("a", 0), timer("b", 0))
-	h := &handled{failing: map[string]bool{"a": true}}
-	clock := workflow.NewManualClock(t0)
+	timers := newFakeTimers(dueAt("a", 0), dueAt("b", 0))
+	h := &handledLog{failing: map[string]bool{"a": true}}
+	clock := workflow.NewManualClock(schedT0)
 	var logged bytes.Buffer
 	metrics := &Metrics{}
 	s := &Scheduler{Timers: timers, Handle: h.handle, Clock: clock, Scale: 60, Lease: time.Second,
@@ -205,7 +205,7 @@ func TestRunDueLeavesAFailedTimerInFlight(t *testing.T) {
 		t.Errorf("in flight: got %q, want [a]", inflight)
 	}
 	// A lease of 1s of wall time is a minute of clock time at scale 60.
-	if got, want := timers.lease("a"), t0.Add(time.Minute); !got.Equal(want) {
+	if got, want := timers.lease("a"), schedT0.Add(time.Minute); !got.Equal(want) {
 		t.Errorf("lease: got %v, want %v", got, want)
 	}
 	if !strings.Contains(logged.String(), "timer=a") || !strings.Contains(logged.String(), "platform down") {
@@ -233,9 +233,9 @@ func TestRunDueLeavesAFailedTimerInFlight(t *testing.T) {
 }
 
 func TestRunDueReportsQueueErrors(t *testing.T) {
-	timers := newFakeTimers(timer("a", 0))
+	timers := newFakeTimers(dueAt("a", 0))
 	timers.fail(workflow.Unavailable(errors.New("connection refused")))
-	s := &Scheduler{Timers: timers, Handle: (&handled{}).handle, Clock: workflow.NewManualClock(t0)}
+	s := &Scheduler{Timers: timers, Handle: (&handledLog{}).handle, Clock: workflow.NewManualClock(schedT0)}
 	if _, err := s.RunDue(context.Background()); workflow.ErrorCode(err) != workflow.CodeUnavailable {
 		t.Errorf("RunDue: got %v, want an unavailable error", err)
 	}
@@ -250,9 +250,9 @@ type sleepRequest struct {
 	fire chan time.Time
 }
 
-// running starts s.Run with its sleeps handed to the test, and stops it when
+// runScheduler starts s.Run with its sleeps handed to the test, and stops it when
 // the test ends.
-func running(t *testing.T, s *Scheduler) <-chan sleepRequest {
+func runScheduler(t *testing.T, s *Scheduler) <-chan sleepRequest {
 	t.Helper()
 	sleeps := make(chan sleepRequest, 100)
 	s.newTimer = func(d time.Duration) (<-chan time.Time, func() bool) {
@@ -291,11 +291,11 @@ func nextSleep(t *testing.T, sleeps <-chan sleepRequest) sleepRequest {
 }
 
 func TestRunSleepsUntilTheNextDueTime(t *testing.T) {
-	clock := workflow.NewManualClock(t0)
-	timers := newFakeTimers(timer("respond:half", time.Hour))
-	h := &handled{}
-	s := &Scheduler{Timers: timers, Handle: h.handle, Clock: clock, Scale: 60, MaxIdle: 10 * time.Minute, Log: quietLog()}
-	sleeps := running(t, s)
+	clock := workflow.NewManualClock(schedT0)
+	timers := newFakeTimers(dueAt("respond:half", time.Hour))
+	h := &handledLog{}
+	s := &Scheduler{Timers: timers, Handle: h.handle, Clock: clock, Scale: 60, MaxIdle: 10 * time.Minute, Log: discardLog()}
+	sleeps := runScheduler(t, s)
 
 	// An hour of clock time at scale 60 is a minute of wall time.
 	r := nextSleep(t, sleeps)
@@ -312,7 +312,7 @@ func TestRunSleepsUntilTheNextDueTime(t *testing.T) {
 	}
 
 	// A timer due far ahead still sleeps at most MaxIdle.
-	timers.add(timer("answer:due", 24*time.Hour))
+	timers.add(dueAt("answer:due", 24*time.Hour))
 	r.fire <- time.Time{}
 	if r = nextSleep(t, sleeps); r.d != 10*time.Minute {
 		t.Errorf("sleep: got %v, want MaxIdle 10m", r.d)
@@ -320,21 +320,21 @@ func TestRunSleepsUntilTheNextDueTime(t *testing.T) {
 }
 
 func TestRunIsWokenBySoonerTimers(t *testing.T) {
-	clock := workflow.NewManualClock(t0)
-	timers := newFakeTimers(timer("answer:due", 2*time.Hour))
+	clock := workflow.NewManualClock(schedT0)
+	timers := newFakeTimers(dueAt("answer:due", 2*time.Hour))
 	wake := make(chan time.Time)
-	h := &handled{}
-	s := &Scheduler{Timers: timers, Handle: h.handle, Clock: clock, Wake: wake, Log: quietLog(), MaxIdle: 24 * time.Hour}
-	sleeps := running(t, s)
+	h := &handledLog{}
+	s := &Scheduler{Timers: timers, Handle: h.handle, Clock: clock, Wake: wake, Log: discardLog(), MaxIdle: 24 * time.Hour}
+	sleeps := runScheduler(t, s)
 
 	if r := nextSleep(t, sleeps); r.d != 2*time.Hour {
 		t.Fatalf("sleep: got %v, want 2h", r.d)
 	}
 	calls := timers.nextDueCalls()
 	// A wake-up for a later time does not end the sleep; a sooner one does.
-	wake <- t0.Add(3 * time.Hour)
-	timers.add(timer("assign:due", 30*time.Minute))
-	wake <- t0.Add(30 * time.Minute)
+	wake <- schedT0.Add(3 * time.Hour)
+	timers.add(dueAt("assign:due", 30*time.Minute))
+	wake <- schedT0.Add(30 * time.Minute)
 	if r := nextSleep(t, sleeps); r.d != 30*time.Minute {
 		t.Errorf("sleep after the wake-up: got %v, want 30m", r.d)
 	}
@@ -344,16 +344,16 @@ func TestRunIsWokenBySoonerTimers(t *testing.T) {
 }
 
 func TestRunBacksOffWhileTheQueueFails(t *testing.T) {
-	clock := workflow.NewManualClock(t0)
-	timers := newFakeTimers(timer("assign:due", 0))
+	clock := workflow.NewManualClock(schedT0)
+	timers := newFakeTimers(dueAt("assign:due", 0))
 	timers.fail(workflow.Unavailable(errors.New("connection refused")))
-	h := &handled{}
+	h := &handledLog{}
 	metrics := &Metrics{}
-	s := &Scheduler{Timers: timers, Handle: h.handle, Clock: clock, Log: quietLog(), Metrics: metrics}
+	s := &Scheduler{Timers: timers, Handle: h.handle, Clock: clock, Log: discardLog(), Metrics: metrics}
 	if !s.Ready() {
 		t.Error("Ready before Run: got false, want true")
 	}
-	sleeps := running(t, s)
+	sleeps := runScheduler(t, s)
 
 	var got []time.Duration
 	for range 8 {
@@ -393,8 +393,8 @@ func TestRunBacksOffWhileTheQueueFails(t *testing.T) {
 func TestRunHandlesWhatFallsDueWhileItSleeps(t *testing.T) {
 	// The real timer path, on a real clock: a timer due in 20ms fires.
 	timers := newFakeTimers(workflow.DueTimer{ID: "soon", Incident: "YQ-1", Due: time.Now().Add(20 * time.Millisecond)})
-	h := &handled{notify: make(chan string, 1)}
-	s := &Scheduler{Timers: timers, Handle: h.handle, Log: quietLog()}
+	h := &handledLog{notify: make(chan string, 1)}
+	s := &Scheduler{Timers: timers, Handle: h.handle, Log: discardLog()}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- s.Run(ctx) }()

@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -65,7 +66,11 @@ func Plan(inc *Incident, p Policy, loc *time.Location) []Timer {
 		add(name, due)
 	}
 	if d := inc.CurrentDraft(); d != nil && lp.Nudge > 0 && awaitsApproval(p, inc, d) {
-		add(fmt.Sprintf("nudge:%d", d.Version), d.At.Add(lp.Nudge))
+		// One nudge per version, even when a level change moves its time.
+		name := fmt.Sprintf("nudge:%d", d.Version)
+		if !slices.ContainsFunc(inc.Fired, func(f string) bool { return strings.HasPrefix(f, name+"@") }) {
+			add(name, d.At.Add(lp.Nudge))
+		}
 	}
 	return out
 }

@@ -364,3 +364,75 @@ func TestAudience(t *testing.T) {
 		})
 	}
 }
+
+func TestNextDueWhenEverythingIsMet(t *testing.T) {
+	e := newEnv(t)
+	inc := mustOpen(t, e, "chen", workflow.OpenInput{Level: workflow.LevelCritical})
+	must(t)(e.svc.Ack(t.Context(), "chen", inc.ID))
+	must(t)(e.svc.SubmitDraft(t.Context(), "chen", inc.ID, "The facts."))
+	must(t)(e.svc.Approve(t.Context(), "zhao", inc.ID, 0, ""))
+	must(t)(e.svc.Approve(t.Context(), "wang", inc.ID, 0, ""))
+	inc = must(t)(e.svc.Publish(t.Context(), "sun", inc.ID))
+	if d, ok := inc.NextDue(e.roster.Policy, e.loc); ok {
+		t.Errorf("NextDue: got %+v, want none: report, assign and respond are met and critical has no answer deadline", d)
+	}
+	if c := e.store.lastChange(t); !c.NextDue.IsZero() {
+		t.Errorf("Change.NextDue: got %v, want zero", c.NextDue)
+	}
+	if inc.Overdue(e.roster.Policy, e.loc, t0.Add(48*time.Hour)) {
+		t.Errorf("Overdue two days later: got true, want false")
+	}
+	if got := timerIDs(e.store.lastChange(t).Timers); !slices.Equal(got, []string{"YQ-1:update:1"}) {
+		t.Errorf("timers: got %v, want only the follow-up reminder", got)
+	}
+}
+
+func TestDeadlinesWithoutLocationUseUTC(t *testing.T) {
+	inc := workflow.Incident{Level: workflow.LevelGeneral, Category: workflow.CategoryInquiry,
+		FoundAt: time.Date(2024, 3, 1, 23, 0, 0, 0, time.UTC)}
+	for _, d := range inc.Deadlines(workflow.DefaultPolicy(), nil) {
+		if d.Kind == workflow.DeadlineRespond && !d.Due.Equal(time.Date(2024, 3, 2, 0, 0, 0, 0, time.UTC)) {
+			t.Errorf("respond: got %v, want midnight UTC", d.Due)
+		}
+	}
+}
+
+func TestTimerName(t *testing.T) {
+	tests := []struct{ name, id, timer, want string }{
+		{"deadline", "YQ-7", "YQ-7:respond:due", "respond:due"},
+		{"follow-up", "YQ-7", "YQ-7:update:3", "update:3"},
+		{"another incident's timer is left whole", "YQ-7", "YQ-70:respond:due", "YQ-70:respond:due"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := workflow.TimerName(tt.id, tt.timer); got != tt.want {
+				t.Errorf("TimerName(%q, %q): got %q, want %q", tt.id, tt.timer, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLevelAndCategoryText(t *testing.T) {
+	tests := []struct {
+		name string
+		got  workflow.Text
+		want workflow.Text
+	}{
+		{"general", workflow.LevelGeneral.Text(), workflow.Text{EN: "general", ZH: "一般"}},
+		{"major", workflow.LevelMajor.Text(), workflow.Text{EN: "major", ZH: "重大"}},
+		{"critical", workflow.LevelCritical.Text(), workflow.Text{EN: "critical", ZH: "特别重大"}},
+		{"unknown level", workflow.Level("huge").Text(), workflow.Text{EN: "huge", ZH: "huge"}},
+		{"inquiry", workflow.CategoryInquiry.Text(), workflow.Text{EN: "inquiry", ZH: "询问/诉求"}},
+		{"hype", workflow.CategoryHype.Text(), workflow.Text{EN: "hype", ZH: "恶意炒作"}},
+		{"rumor", workflow.CategoryRumor.Text(), workflow.Text{EN: "rumor", ZH: "捏造/歪曲"}},
+		{"other", workflow.CategoryOther.Text(), workflow.Text{EN: "other", ZH: "其他"}},
+		{"unknown category", workflow.Category("gossip").Text(), workflow.Text{EN: "gossip", ZH: "gossip"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.got != tt.want {
+				t.Errorf("got %+v, want %+v", tt.got, tt.want)
+			}
+		})
+	}
+}

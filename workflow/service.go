@@ -320,8 +320,8 @@ func (s *Service) SubmitDraft(ctx context.Context, actor, id, text string) (*Inc
 
 // Approve records a leader's approval of a draft version (0: the current
 // one). Errors: CodeForbidden (not a leader, or the draft's author),
-// CodeInvalid (no draft), CodeConflict (version superseded, rejected,
-// published, already approved by the actor, or resolved).
+// CodeConflict (no draft yet, version superseded, rejected, published,
+// already approved by the actor, or resolved).
 func (s *Service) Approve(ctx context.Context, actor, id string, version int, note string) (*Incident, []Event, error) {
 	return s.transition(ctx, actor, id, func(inc *Incident, p *Person, now time.Time) ([]Event, error) {
 		d, err := s.decidable(inc, p, version)
@@ -367,8 +367,8 @@ func (s *Service) Reject(ctx context.Context, actor, id string, version int, rea
 
 // Publish publishes the current draft as the unified reply: exactly its
 // approved text. Only a spokesperson or a leader may. Errors: CodeForbidden,
-// CodeInvalid (no draft), CodeConflict (not approved by quorum, rejected,
-// already published, or resolved).
+// CodeConflict (no draft yet, not approved by quorum, rejected, already
+// published, or resolved).
 func (s *Service) Publish(ctx context.Context, actor, id string) (*Incident, []Event, error) {
 	return s.transition(ctx, actor, id, func(inc *Incident, p *Person, now time.Time) ([]Event, error) {
 		if !p.Has(RoleSpokesperson) && !p.Has(RoleLeader) {
@@ -398,8 +398,10 @@ func (s *Service) Publish(ctx context.Context, actor, id string) (*Incident, []E
 }
 
 // Refer records that a hype or rumor incident is referred to law enforcement
-// (商请执纪执法部门). Leaders decide it. Errors: CodeForbidden, CodeInvalid
-// (wrong category, missing reason), CodeConflict (already referred, resolved).
+// (商请执纪执法部门) when it continues after the unified reply was published.
+// Leaders decide it. Errors: CodeForbidden, CodeInvalid (missing reason),
+// CodeConflict (wrong category, nothing published yet, already referred, or
+// resolved).
 func (s *Service) Refer(ctx context.Context, actor, id, reason string) (*Incident, []Event, error) {
 	return s.transition(ctx, actor, id, func(inc *Incident, p *Person, now time.Time) ([]Event, error) {
 		if !p.Has(RoleLeader) {

@@ -766,6 +766,27 @@ func TestAssign(t *testing.T) {
 	}
 }
 
+func TestAssignToDepartmentWithoutMembers(t *testing.T) {
+	e := newEnv(t, func(r *workflow.Roster) {
+		r.Departments = append(r.Departments, workflow.Department{ID: "press", Name: "Press Office"})
+	})
+	inc := mustOpen(t, e, "chen", workflow.OpenInput{})
+	inc = must(t)(e.svc.Assign(t.Context(), "wang", inc.ID, "press"))
+	if inc.Department != "press" || inc.Assignee != "" || inc.Status != workflow.StatusAssigned {
+		t.Errorf("got %s/%q %s, want press with nobody in particular, assigned", inc.Department, inc.Assignee, inc.Status)
+	}
+}
+
+func TestAssignRoundRobinUnavailable(t *testing.T) {
+	e := newEnv(t)
+	inc := mustOpen(t, e, "chen", workflow.OpenInput{})
+	e.store.roundRobinDown = true
+	before := e.store.snapshot(inc.ID)
+	_, _, err := e.svc.Assign(t.Context(), "chen", inc.ID, "logistics")
+	wantCode(t, err, workflow.CodeUnavailable)
+	wantUnchanged(t, e.store, inc.ID, before)
+}
+
 func TestAssignToDepartmentRoundRobin(t *testing.T) {
 	e := newEnv(t)
 	inc := mustOpen(t, e, "chen", workflow.OpenInput{Category: workflow.CategoryInquiry}) // logistics/li
@@ -1256,6 +1277,9 @@ func TestNilNotifierAndClock(t *testing.T) {
 	}
 	if c := store.lastChange(t); len(c.Notices) != 0 || inc.ID != "YQ-1" {
 		t.Errorf("without a notifier: got %d notices, want none", len(c.Notices))
+	}
+	if svc.Roster().Location().String() != "Asia/Shanghai" || svc.Policy().For(workflow.LevelMajor).Approvals != 2 {
+		t.Errorf("Roster, Policy: got %v and %+v, want the roster's", svc.Roster(), svc.Policy())
 	}
 }
 

@@ -1,0 +1,160 @@
+package workflow_test
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/firebreak/firebreak/workflow"
+)
+
+// planned returns the incident's planned timer with the given name.
+func planned(tb testing.TB, e *env, inc *workflow.Incident, name string) workflow.DueTimer {
+	tb.Helper()
+	for _, t := range workflow.Plan(inc, e.roster.Policy, e.loc) {
+		if t.ID == inc.ID+":"+name {
+			return workflow.DueTimer{ID: t.ID, Incident: t.Incident, Due: t.Due}
+		}
+	}
+	tb.Fatalf("no timer %s planned for %s", name, inc.ID)
+	return workflow.DueTimer{}
+}
+
+func TestTick(t *testing.T) {
+	tests := []struct {
+		name  string
+		level workflow.Level
+		timer string
+		setup func(e *env, id string) // before the clock moves to the timer
+		want  []workflow.EventKind
+	}{
+		{name: "half-time warning", level: workflow.LevelMajor, timer: "assign:half",
+			want: []workflow.EventKind{workflow.EventReminder}},
+		{name: "overdue", level: workflow.LevelMajor, timer: "assign:due",
+			want: []workflow.EventKind{workflow.EventOverdue}},
+		{name: "general past its answer deadline escalates", level: workflow.LevelGeneral, timer: "answer:due",
+			want: []workflow.EventKind{workflow.EventOverdue, workflow.EventEscalated}},
+		{name: "follow-up report due", level: workflow.LevelCritical, timer: "update:1",
+			want: []workflow.EventKind{workflow.EventUpdateDue}},
+		{name: "approval nudge", level: workflow.LevelMajor, timer: "nudge:1",
+			setup: func(e *env, id string) { must(t)(e.svc.SubmitDraft(t.Context(), "chen", id, "text")) },
+			want:  []workflow.EventKind{workflow.EventApprovalWait}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			inc := mustOpen(t, e, "chen", workflow.OpenInput{Level: tt.level})
+			if tt.setup != nil {
+				tt.setup(e, inc.ID)
+			}
+			inc = e.store.stored(t, inc.ID)
+			timer := planned(t, e, inc, tt.timer)
+			e.clock.Set(timer.Due)
+			events, err := e.svc.Tick(t.Context(), timer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := kinds(events); !slices.Equal(got, tt.want) {
+				t.Errorf("got events %v, want %v", got, tt.want)
+			}
+			after := e.store.stored(t, inc.ID)
+			if !after.HasFired(tt.timer, timer.Due) {
+				t.Errorf("timer %s not recorded as fired", tt.timer)
+			}
+			if slices.ContainsFunc(e.store.lastChange(t).Timers, func(x workflow.Timer) bool {
+				return x.ID == timer.ID && x.Due.Equal(timer.Due)
+			}) {
+				t.Errorf("timer %s still planned after it fired", timer.ID)
+			}
+			// The same timer again (another replica after a lost lease) does nothing.
+			before := e.store.snapshot(inc.ID)
+			again, err := e.svc.Tick(t.Context(), timer)
+			if err != nil || len(again) != 0 {
+				t.Errorf("second tick: got %v, %v; want nothing", kinds(again), err)
+			}
+			wantUnchanged(t, e.store, inc.ID, before)
+		})
+	}
+}
+
+// TestTickSilentWhenReasonPassed: a tick re-reads the incident and says
+// nothing when the deadline was met, the incident resolved, or the timer
+// re-planned to another time.
+func TestTickSilentWhenReasonPassed(t *testing.T) {
+	tests := []struct {
+		name  string
+		timer string
+		then  func(e *env, id string, timer *workflow.DueTimer)
+	}{
+		{"deadline met", "assign:due", func(e *env, id string, _ *workflow.DueTimer) {
+			must(t)(e.svc.Ack(t.Context(), "li", id))
+		}},
+		{"incident resolved", "respond:due", func(e *env, id string, _ *workflow.DueTimer) {
+			must(t)(e.svc.Resolve(t.Context(), "li", id, "done"))
+		}},
+		{"re-planned by a level change", "assign:due", func(e *env, id string, _ *workflow.DueTimer) {
+			must(t)(e.svc.SetLevel(t.Context(), "wang", id, workflow.LevelCritical))
+		}},
+		{"unknown incident", "assign:due", func(_ *env, _ string, timer *workflow.DueTimer) {
+			timer.Incident, timer.ID = "YQ-404", "YQ-404:assign:due"
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			inc := mustOpen(t, e, "chen", workflow.OpenInput{Level: workflow.LevelMajor, Category: workflow.CategoryInquiry})
+			timer := planned(t, e, inc, tt.timer)
+			tt.then(e, inc.ID, &timer)
+			e.clock.Set(timer.Due.Add(time.Second))
+			before := e.store.snapshot(inc.ID)
+			events, err := e.svc.Tick(t.Context(), timer)
+			if err != nil || len(events) != 0 {
+				t.Errorf("got %v, %v; want silence", kinds(events), err)
+			}
+			wantUnchanged(t, e.store, inc.ID, before)
+		})
+	}
+}
+
+// TestTickLateWarningSilent: a warning that fires after its deadline (the
+// scheduler was down) says nothing; the overdue notice speaks instead.
+func TestTickLateWarningSilent(t *testing.T) {
+	e := newEnv(t)
+	inc := mustOpen(t, e, "chen", workflow.OpenInput{Level: workflow.LevelMajor})
+	timer := planned(t, e, inc, "assign:half")
+	e.clock.Set(timer.Due.Add(time.Hour))
+	events, err := e.svc.Tick(t.Context(), timer)
+	if err != nil || len(events) != 0 {
+		t.Errorf("got %v, %v; want silence", kinds(events), err)
+	}
+	if !e.store.stored(t, inc.ID).HasFired("assign:half", timer.Due) {
+		t.Error("a silent warning must still be recorded as fired, or it would be planned again")
+	}
+}
+
+func TestSpread(t *testing.T) {
+	e := newEnv(t)
+	inc := mustOpen(t, e, "chen", workflow.OpenInput{})
+	got, events, err := e.svc.Spread(t.Context(), "li", inc.ID, "shared in parents' groups")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Level != workflow.LevelMajor || !got.Spreading {
+		t.Errorf("got level %s spreading %v, want major and spreading", got.Level, got.Spreading)
+	}
+	if want := []workflow.EventKind{workflow.EventSpreading, workflow.EventEscalated}; !slices.Equal(kinds(events), want) {
+		t.Errorf("got events %v, want %v", kinds(events), want)
+	}
+	if got.ReportedAt.IsZero() {
+		t.Error("escalation must report to the leaders (ReportedAt unset)")
+	}
+	// A major incident stays major; the note is still recorded.
+	_, events, err = e.svc.Spread(t.Context(), "li", inc.ID, "now on a news site")
+	if err != nil || !slices.Equal(kinds(events), []workflow.EventKind{workflow.EventSpreading}) {
+		t.Errorf("second spread: got %v, %v; want one spreading event", kinds(events), err)
+	}
+	before := e.store.snapshot(inc.ID)
+	_, _, err = e.svc.Spread(t.Context(), "li", inc.ID, "  ")
+	wantCode(t, err, workflow.CodeInvalid)
+	wantUnchanged(t, e.store, inc.ID, before)
+}

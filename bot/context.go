@@ -32,12 +32,13 @@ func NewRequestID() string {
 	return hex.EncodeToString(b[:])
 }
 
+// matched holds the command the router matched for a request.
+type matched struct{ cmd *Command }
+
 // CommandFrom returns the command being run, when the router matched one.
 func CommandFrom(ctx context.Context) *Command {
-	c, _ := ctx.Value(commandKey).(*Command)
-	return c
-}
-
-func withCommand(ctx context.Context, c *Command) context.Context {
-	return context.WithValue(ctx, commandKey, c)
+	if m, ok := ctx.Value(commandKey).(*matched); ok {
+		return m.cmd
+	}
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -59,11 +60,13 @@ type DeliveryStore interface {
 	DeadLetters(ctx context.Context, group string, max int) ([]DeadLetter, error)
 	// OwnTarget makes consumer the owner of target within group for lease,
 	// unless another consumer owns it; it renews the lease when consumer
-	// already owns it. It returns the owner after the call.
-	OwnTarget(ctx context.Context, group, target, consumer string, lease time.Duration) (owner string, err error)
+	// already owns it. It returns the owner after the call and how long its
+	// lease has left.
+	OwnTarget(ctx context.Context, group, target, consumer string, lease time.Duration) (owner string, left time.Duration, err error)
 	// Handover moves pending entries of group to consumer, which reads them
-	// next as its own.
-	Handover(ctx context.Context, group, consumer string, ds ...Delivery) error
+	// next as its own, and sets their idle time to idle (as if consumer had
+	// read them that long ago), for ClaimStale.
+	Handover(ctx context.Context, group, consumer string, idle time.Duration, ds ...Delivery) error
 }
 
 // DeadLetter is a notice that could not be delivered on a platform.
@@ -224,8 +227,11 @@ type outTarget struct {
 	lease time.Time  // this consumer owns the target until
 	limit RateLimit
 
+	// fresh: taken in this pass from no owner or another one.
+	fresh bool
+
 	// Results of the current pass, collected after the parallel part.
-	gone []*outItem // finished or handed over
+	gone []*outItem // finished
 	sent int
 	err  error
 }
@@ -264,7 +270,7 @@ func (d *Dispatcher) init() {
 	d.MinIdle = cmp.Or(d.MinIdle, time.Minute)
 	// Each pass reads this consumer's pending entries again, which keeps
 	// them from being taken over: it must come well within MinIdle.
-	d.Poll = min(cmp.Or(d.Poll, time.Second), d.MinIdle/4)
+	d.Poll = min(cmp.Or(d.Poll, time.Second), d.MinIdle/5)
 	d.Batch = cmp.Or(d.Batch, 100)
 	d.MaxHeld = cmp.Or(d.MaxHeld, 1000)
 	d.Workers = cmp.Or(d.Workers, 4)
@@ -359,9 +365,11 @@ func (d *Dispatcher) idleWait() time.Duration {
 }
 
 // DeliverOnce runs one pass: it takes over stale entries (at most every
-// MinIdle/4), reads this consumer's pending entries and new ones, and sends
-// what is due to every target. It returns the number of messages sent and
-// the first store error; entries it could not finish stay for the next pass.
+// MinIdle/4), reads this consumer's pending entries and new ones, makes sure
+// it owns their targets (handing the entries of targets owned by another
+// consumer over to it), and sends what is due to every target. It returns
+// the number of messages sent and the store errors met; what it could not
+// finish stays for the next pass.
 func (d *Dispatcher) DeliverOnce(ctx context.Context) (int, error) {
 	if d.Store == nil || d.Sender == nil {
 		return 0, errors.New("dispatcher: Store and Sender are required")
@@ -369,21 +377,20 @@ func (d *Dispatcher) DeliverOnce(ctx context.Context) (int, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.init()
-	group := d.Sender.Platform()
 	var errs []error
-
-	now := d.Clock.Now()
-	var claimed []Delivery
-	if !now.Before(d.claimAt) {
-		ds, err := d.Store.ClaimStale(ctx, group, d.Consumer, d.MinIdle, d.Batch)
+	note := func(err error) {
 		if err != nil {
-			errs = append(errs, fmt.Errorf("take over stale entries: %w", err))
-		} else {
+			errs = append(errs, err)
+		}
+	}
+
+	var claimed []Delivery
+	if now := d.Clock.Now(); !now.Before(d.claimAt) {
+		ds, err := d.claimStale(ctx, false)
+		note(err)
+		if err == nil {
 			claimed = ds
 			d.claimAt = now.Add(d.MinIdle / 4)
-			if len(ds) > 0 {
-				d.Log.InfoContext(ctx, "took over outbox entries of a stopped consumer", "count", len(ds))
-			}
 		}
 	}
 
@@ -391,12 +398,12 @@ func (d *Dispatcher) DeliverOnce(ctx context.Context) (int, error) {
 	// is alive (their idle time restarts), so nobody takes them over.
 	heldBefore := len(d.held)
 	want := heldBefore + d.Batch
-	if len(d.held) >= d.MaxHeld {
-		want = len(d.held)
+	if heldBefore >= d.MaxHeld {
+		want = heldBefore
 	}
-	read, err := d.Store.ReadOutbox(ctx, group, d.Consumer, max(want, 1))
+	read, err := d.Store.ReadOutbox(ctx, d.Sender.Platform(), d.Consumer, max(want, 1))
 	if err != nil {
-		errs = append(errs, fmt.Errorf("read outbox: %w", err))
+		note(fmt.Errorf("read outbox: %w", err))
 	} else if len(read) < want {
 		// The read returned every pending entry of this consumer: one held
 		// but missing was taken over by another consumer (this one stalled
@@ -412,15 +419,98 @@ func (d *Dispatcher) DeliverOnce(ctx context.Context) (int, error) {
 		}
 	}
 	d.more = err == nil && len(read) >= want && want > heldBefore
-	if err := d.admit(ctx, slices.Concat(claimed, read)); err != nil {
-		errs = append(errs, err)
+	note(d.admit(ctx, slices.Concat(claimed, read)))
+
+	// A target taken over from a consumer that stopped may have older
+	// entries in that consumer's pending list: they became claimable no
+	// later than its lease ran out, so claim them before sending anything.
+	fresh, err := d.own(ctx)
+	note(err)
+	if fresh {
+		ds, err := d.claimStale(ctx, true)
+		note(err)
+		if err == nil {
+			for _, t := range d.targets {
+				t.fresh = false
+			}
+		}
+		note(d.admit(ctx, ds))
+		again, err := d.own(ctx)
+		note(err)
+		if again {
+			// Targets first seen in the entries just claimed wait for the
+			// next pass, which claims again at once.
+			d.claimAt, d.more = time.Time{}, true
+		}
 	}
 
 	sent, err := d.deliverTargets(ctx)
-	if err != nil {
-		errs = append(errs, err)
-	}
+	note(err)
 	return sent, errors.Join(errs...)
+}
+
+// claimStale claims entries of stopped consumers: one batch, or with sweep
+// as many as it may hold.
+func (d *Dispatcher) claimStale(ctx context.Context, sweep bool) ([]Delivery, error) {
+	var out []Delivery
+	for {
+		ds, err := d.Store.ClaimStale(ctx, d.Sender.Platform(), d.Consumer, d.MinIdle, d.Batch)
+		if err != nil {
+			return out, fmt.Errorf("take over stale entries: %w", err)
+		}
+		if len(ds) > 0 {
+			d.Log.InfoContext(ctx, "took over outbox entries of a stopped consumer", "count", len(ds))
+		}
+		out = append(out, ds...)
+		if !sweep || len(ds) < d.Batch || len(d.held)+len(out) >= d.MaxHeld {
+			return out, nil
+		}
+	}
+}
+
+// own takes or renews the lease of every target with queued entries whose
+// lease runs low. Entries of a target owned by another consumer are handed
+// over to it. It reports whether a target was taken that this consumer did
+// not own a moment ago; such a target sends nothing in this pass unless the
+// pass claims stale entries after taking it.
+func (d *Dispatcher) own(ctx context.Context) (fresh bool, err error) {
+	group := d.Sender.Platform()
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(d.targets)) {
+		t := d.targets[name]
+		now := d.Clock.Now()
+		if len(t.queue) == 0 || !d.leaseLow(t, now) {
+			continue
+		}
+		owner, left, err := d.Store.OwnTarget(ctx, group, name, d.Consumer, d.leaseLen())
+		if err != nil {
+			errs = append(errs, fmt.Errorf("own target %s: %w", name, err))
+			continue
+		}
+		if owner == d.Consumer {
+			if !now.Before(t.lease) {
+				fresh, t.fresh = true, true
+			}
+			t.lease = now.Add(d.leaseLen())
+			continue
+		}
+		// Another consumer sends to this target: it gets our entries and
+		// keeps their order and the target's rate limit. Should it have
+		// stopped, they become claimable when its lease runs out.
+		ds := make([]Delivery, len(t.queue))
+		for i, it := range t.queue {
+			ds[i] = it.d
+		}
+		if err := d.Store.Handover(ctx, group, owner, max(d.MinIdle-left, 0), ds...); err != nil {
+			errs = append(errs, fmt.Errorf("hand target %s over to %s: %w", name, owner, err))
+			continue
+		}
+		for _, it := range slices.Clone(t.queue) {
+			d.forget(it)
+		}
+		t.lease = time.Time{}
+	}
+	return fresh, errors.Join(errs...)
 }
 
 // admit queues deliveries not held yet on their targets, in outbox order,
@@ -478,26 +568,24 @@ func (d *Dispatcher) forget(it *outItem) {
 	}
 }
 
-// deliverTargets sends to every target that has work, Workers at a time,
-// and then removes what was finished.
+// deliverTargets sends to every owned target that has a message due,
+// Workers at a time, and then removes what was finished.
 func (d *Dispatcher) deliverTargets(ctx context.Context) (int, error) {
 	now := d.Clock.Now()
 	var work []*outTarget
-	var names []string
-	for name, t := range d.targets {
-		if len(t.queue) > 0 && (d.leaseLow(t, now) || !d.readyAt(t).After(now)) {
+	for _, t := range d.targets {
+		if len(t.queue) > 0 && now.Before(t.lease) && !t.fresh && !d.readyAt(t).After(now) {
 			work = append(work, t)
-			names = append(names, name)
 		}
 	}
 	sem := make(chan struct{}, d.Workers)
 	var wg sync.WaitGroup
-	for i, t := range work {
+	for _, t := range work {
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			d.serveTarget(ctx, names[i], t)
+			d.serveTarget(ctx, t)
 		}()
 	}
 	wg.Wait()
@@ -514,7 +602,7 @@ func (d *Dispatcher) deliverTargets(ctx context.Context) (int, error) {
 		for _, it := range t.gone {
 			delete(d.held, it.d.Handle)
 		}
-		t.gone, t.err, t.sent = nil, nil, 0
+		t.gone, t.err, t.sent, t.fresh = nil, nil, 0, false
 		if len(t.queue) == 0 {
 			if !t.tat.After(now) && !t.hold.After(now) {
 				delete(d.targets, name) // nothing to remember
@@ -528,10 +616,17 @@ func (d *Dispatcher) deliverTargets(ctx context.Context) (int, error) {
 	return sent, errors.Join(errs...)
 }
 
-// leaseLow reports whether the target's lease must be taken or renewed.
+// leaseLow reports whether the target's lease must be taken or renewed. A
+// lease lasts 1.5×MinIdle and is renewed when under 1.25×MinIdle; passes
+// come at least every MinIdle/5, so at every read of the pending entries the
+// lease has MinIdle left: when this consumer stops, its entries become
+// claimable no later than its targets free up.
 func (d *Dispatcher) leaseLow(t *outTarget, now time.Time) bool {
-	return t.lease.Sub(now) < d.MinIdle/2
+	return t.lease.Sub(now) < d.MinIdle*5/4
 }
+
+// leaseLen is how long a target lease lasts.
+func (d *Dispatcher) leaseLen() time.Duration { return d.MinIdle * 3 / 2 }
 
 // readyAt is when the target may receive its next message.
 func (d *Dispatcher) readyAt(t *outTarget) time.Time {
@@ -555,40 +650,16 @@ func (t *outTarget) charge(now time.Time) {
 	t.tat = t.tat.Add(t.limit.Interval)
 }
 
-// serveTarget makes sure this consumer owns the target, then sends its due
-// messages in order. It touches only t (and its items), so targets run in
-// parallel.
-func (d *Dispatcher) serveTarget(ctx context.Context, name string, t *outTarget) {
-	group := d.Sender.Platform()
-	if now := d.Clock.Now(); d.leaseLow(t, now) {
-		owner, err := d.Store.OwnTarget(ctx, group, name, d.Consumer, d.MinIdle)
-		if err != nil {
-			t.err = fmt.Errorf("own target %s: %w", name, err)
-			return
-		}
-		if owner != d.Consumer {
-			// Another replica sends to this target: give it our entries, it
-			// keeps their order and the target's rate limit.
-			var ds []Delivery
-			for _, it := range t.queue {
-				ds = append(ds, it.d)
-			}
-			if err := d.Store.Handover(ctx, group, owner, ds...); err != nil {
-				t.err = fmt.Errorf("hand target %s over to %s: %w", name, owner, err)
-				return
-			}
-			t.gone, t.queue, t.lease = append(t.gone, t.queue...), nil, time.Time{}
-			return
-		}
-		t.lease = now.Add(d.MinIdle)
-	}
+// serveTarget sends the target's due messages in order. It touches only t
+// and its items, so targets run in parallel.
+func (d *Dispatcher) serveTarget(ctx context.Context, t *outTarget) {
 	for len(t.queue) > 0 && ctx.Err() == nil {
 		now := d.Clock.Now()
 		if now.Before(d.readyAt(t)) || !now.Before(t.lease) {
 			return
 		}
 		it := t.queue[0]
-		done, err := d.deliver(ctx, name, t, it)
+		done, err := d.deliver(ctx, it.target, t, it)
 		if err != nil {
 			t.err = err
 			return

@@ -51,9 +51,11 @@ func (m *Metrics) Count() Middleware {
 	return func(next Handler) Handler {
 		return func(ctx context.Context, req *Request) (*Reply, error) {
 			reply, err := next(ctx, req)
-			what := "action"
+			what := "unknown"
 			if c := CommandFrom(ctx); c != nil {
 				what = c.Name
+			} else if req.Action != nil {
+				what = "action:" + req.Action.Name
 			}
 			code := string(workflow.ErrorCode(err))
 			if code == "" {

@@ -36,7 +36,7 @@ firebreak_requests_total{platform="slack",command="fail",code="internal"} 1
 firebreak_requests_total{platform="slack",command="fail",code="invalid"} 1
 firebreak_requests_total{platform="slack",command="open",code="forbidden"} 1
 firebreak_requests_total{platform="slack",command="open",code="ok"} 2
-firebreak_requests_total{platform="telegram",command="action",code="ok"} 1
+firebreak_requests_total{platform="telegram",command="action:approve",code="ok"} 1
 `
 	if got := mustWriteText(t, &m); got != want {
 		t.Errorf("metrics:\n got %s\nwant %s", got, want)

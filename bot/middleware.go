@@ -13,6 +13,9 @@ import (
 // Recover turns a panic in a handler into an internal error (logged with its
 // stack), so one bad request cannot take the bot down.
 func Recover(log *slog.Logger) Middleware {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	return func(next Handler) Handler {
 		return func(ctx context.Context, req *Request) (reply *Reply, err error) {
 			defer func() {
@@ -42,11 +45,14 @@ func EnsureRequestID() Middleware {
 // Logging logs every request with its outcome and duration. It logs the
 // command name, never its text, which may hold unpublished drafts.
 func Logging(log *slog.Logger) Middleware {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	return func(next Handler) Handler {
 		return func(ctx context.Context, req *Request) (*Reply, error) {
 			start := time.Now()
 			reply, err := next(ctx, req)
-			what := "action"
+			what := "unknown"
 			if c := CommandFrom(ctx); c != nil {
 				what = c.Name
 			} else if req.Action != nil {

@@ -126,14 +126,15 @@ func (r *Router) Handle(ctx context.Context, req *Request) *Reply {
 	if RequestID(ctx) == "" {
 		ctx = WithRequestID(ctx, NewRequestID())
 	}
-	h, roles, cmd, err := r.match(req)
-	if err != nil {
-		return r.errorReply(ctx, req, cmd, err)
-	}
-	if cmd != nil {
-		ctx = withCommand(ctx, cmd)
-	}
+	// A request that matches nothing still runs through the middleware, so
+	// an unknown command is logged and counted like any other request.
+	h, roles, cmd, matchErr := r.match(req)
+	holder := &matched{cmd: cmd}
+	ctx = context.WithValue(ctx, commandKey, holder)
 	var inner Handler = func(ctx context.Context, req *Request) (*Reply, error) {
+		if matchErr != nil {
+			return nil, matchErr
+		}
 		if err := r.checkActor(req.Actor, roles); err != nil {
 			return nil, err
 		}
@@ -144,7 +145,7 @@ func (r *Router) Handle(ctx context.Context, req *Request) *Reply {
 	}
 	reply, err := inner(ctx, req)
 	if err != nil {
-		return r.errorReply(ctx, req, cmd, err)
+		return r.errorReply(ctx, req, holder.cmd, err)
 	}
 	if reply == nil {
 		reply = &Reply{}
@@ -181,14 +182,14 @@ func splitCommand(text string) (name, rest string) {
 	text = strings.TrimSpace(text)
 	if strings.HasPrefix(text, "/") {
 		first, after := cutSpace(text)
-		base, _, _ := strings.Cut(first, "@")
+		base, _, _ := strings.Cut(first, "@") // "/incident@firebreak_bot" in groups
 		if base == "/incident" || base == "/舆情" {
 			text = strings.TrimSpace(after)
 		} else {
-			text = strings.TrimPrefix(text, "/")
+			text = strings.TrimPrefix(base, "/") + " " + after
 		}
 	}
-	return cutSpace(text)
+	return cutSpace(strings.TrimSpace(text))
 }
 
 // cutSpace splits s at its first white space of any kind, as ParseArgs does:
@@ -251,7 +252,7 @@ func (r *Router) errorReply(ctx context.Context, req *Request, cmd *Command, err
 	case code == workflow.CodeUnavailable:
 		r.log.WarnContext(ctx, "storage unavailable", "request_id", RequestID(ctx), "err", err)
 	}
-	if code == workflow.CodeInvalid && cmd != nil {
+	if code == workflow.CodeInvalid && cmd != nil && workflow.ErrorText(err) != nil {
 		text += "\n" + workflow.Text{EN: "Usage: ", ZH: "用法:"}.In(r.locale) + cmd.UsageLine()
 	}
 	return &Reply{Text: "⚠ " + text, Failed: true}

@@ -686,3 +686,36 @@ func TestCommandInContext(t *testing.T) {
 		t.Errorf("CommandFrom in the handler: got %+v, want status", got)
 	}
 }
+
+// TestUnknownCommandIsCounted: a request that matches nothing still runs
+// through the middleware, so logs and metrics see it.
+func TestUnknownCommandIsCounted(t *testing.T) {
+	r := bot.NewRouter(mustRoster(t), "en", nil)
+	m := &bot.Metrics{}
+	r.Use(m.Count())
+	reply := r.Handle(context.Background(), &bot.Request{Platform: "slack", Actor: "chen", Text: "bogus"})
+	if !reply.Failed {
+		t.Fatalf("got %+v, want a failed reply", reply)
+	}
+	var b strings.Builder
+	if err := m.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	if want := `firebreak_requests_total{platform="slack",command="unknown",code="invalid"} 1`; !strings.Contains(b.String(), want) {
+		t.Errorf("got metrics %q, want %s", b.String(), want)
+	}
+}
+
+// TestSlashCommandWithBotName: "/open@firebreak_bot x" in a group is "open x".
+func TestSlashCommandWithBotName(t *testing.T) {
+	r := bot.NewRouter(mustRoster(t), "en", nil)
+	var got string
+	r.Command(bot.Command{Name: "open", Run: func(_ context.Context, _ *bot.Request, a bot.Args) (*bot.Reply, error) {
+		got = a.Line
+		return &bot.Reply{}, nil
+	}})
+	reply := r.Handle(context.Background(), &bot.Request{Actor: "chen", Text: "/open@firebreak_bot Canteen"})
+	if reply.Failed || strings.TrimSpace(got) != "Canteen" {
+		t.Errorf("got reply %+v and args %q, want open run with Canteen", reply, got)
+	}
+}

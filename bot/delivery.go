@@ -30,12 +30,18 @@ import (
 //   - A notice is sent at least once and shown once: before sending, the
 //     store is asked whether its ID was already sent on this platform; right
 //     after the platform accepted it, it is marked sent; then it is acked.
-//     The one window left is a crash after the platform accepted a message
-//     and before the mark was written: the replica that takes the entry over
-//     sends it again. It is as short as one Redis round trip.
-//   - A consumer that dies leaves its entries pending; after MinIdle without
-//     being read they are claimed by another consumer (ClaimStale), and its
-//     target leases expire after the same time.
+//     The one window left is a crash (SIGKILL, power loss) after the platform
+//     accepted a message and before the mark was written, one Redis round
+//     trip: the consumer that takes the entry over sends it again. A replica
+//     that stalls for longer than MinIdle (and so loses its entries) while
+//     sending can also cause one; a graceful shutdown cannot.
+//   - A consumer that stops leaves its entries pending; after MinIdle without
+//     being read again they are claimed by another consumer (ClaimStale). Its
+//     target leases run out at the latest when its last entries become
+//     claimable, and a consumer that takes a target over claims the stale
+//     entries first, so the old ones go out before newer ones.
+//   - Order within a target is the outbox order: exact within a shard (one
+//     incident), by append time across shards.
 
 // DeliveryStore is the outbox as a Dispatcher needs it: reading and acking
 // (OutboxStore), taking over what dead consumers claimed, remembering what was
@@ -135,7 +141,8 @@ func DefaultBackoff(attempt int) time.Duration {
 // Dispatcher delivers the outbox to one platform's Sender. Run one per
 // platform on every replica, each replica with its own Consumer name; the
 // consumer group is Sender.Platform(). Set the fields, then call Run (or
-// DeliverOnce); do not change them afterwards.
+// DeliverOnce); the first pass fills in the defaults of the zero fields, do
+// not change them afterwards.
 //
 // Messages to one target go out in order (the order of the outbox: exact
 // within a shard, by append time across shards) and within the target's rate
@@ -145,7 +152,9 @@ func DefaultBackoff(attempt int) time.Duration {
 // target, and after MaxAttempts it goes to the dead-letter list. Targets do
 // not wait for each other.
 type Dispatcher struct {
-	Store  DeliveryStore
+	// Store is the outbox (the Redis Store in production).
+	Store DeliveryStore
+	// Sender delivers to the platform; its Platform() is the consumer group.
 	Sender Sender
 	// Consumer names this replica in the consumer group; it must differ
 	// between replicas. A replica restarted under the same name resumes its
@@ -161,12 +170,14 @@ type Dispatcher struct {
 	// when nil).
 	Backoff func(attempt int) time.Duration
 	// MinIdle is how long entries of a consumer that stopped reading stay
-	// claimed before another consumer takes them over, and how long a
-	// target lease lasts (1 minute when zero). It must exceed the longest
-	// Send (the platform client's timeout) plus Poll, or a live but slow
-	// replica loses its entries.
+	// claimed before another consumer takes them over (1 minute when zero);
+	// target leases last 1.5×MinIdle, so a stopped replica's work moves to
+	// another within 1.5×MinIdle. It must exceed the longest pass (the
+	// platform client's timeout), or a live but slow replica loses its
+	// entries.
 	MinIdle time.Duration
-	// Poll is the longest wait between passes when idle (1s when zero).
+	// Poll is the longest wait between passes when idle (1s when zero; at
+	// most MinIdle/5).
 	Poll time.Duration
 	// Batch is how many new entries one pass reads at most (100 when zero).
 	Batch int
@@ -196,6 +207,7 @@ type Dispatcher struct {
 	held    map[string]*outItem   // by handle: read and not done yet
 	targets map[string]*outTarget // by target
 	claimAt time.Time             // next ClaimStale
+	sweep   bool                  // the next ClaimStale takes all it may hold
 	wake    time.Time             // when the next pass has work
 	more    bool                  // the last read was full: read again at once
 
@@ -238,11 +250,11 @@ type outTarget struct {
 
 // Metric names.
 const (
-	metricSent        = "firebreak_outbox_sent_total"
-	metricRetries     = "firebreak_outbox_retries_total"
-	metricDeadLetters = "firebreak_outbox_dead_letters_total"
-	metricRateLimited = "firebreak_outbox_rate_limited_total"
-	metricDuplicates  = "firebreak_outbox_duplicates_total"
+	metricOutboxSent        = "firebreak_outbox_sent_total"
+	metricOutboxRetries     = "firebreak_outbox_retries_total"
+	metricOutboxDeadLetters = "firebreak_outbox_dead_letters_total"
+	metricOutboxRateLimited = "firebreak_outbox_rate_limited_total"
+	metricOutboxDuplicates  = "firebreak_outbox_duplicates_total"
 )
 
 func (d *Dispatcher) init() {
@@ -279,7 +291,7 @@ func (d *Dispatcher) init() {
 		d.Clock = workflow.SystemClock{}
 	}
 	if d.Sleep == nil {
-		d.Sleep = sleepOrDone
+		d.Sleep = deliverySleep
 	}
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
@@ -289,8 +301,8 @@ func (d *Dispatcher) init() {
 	d.targets = map[string]*outTarget{}
 }
 
-// sleepOrDone waits for d or until ctx is done.
-func sleepOrDone(ctx context.Context, d time.Duration) error {
+// deliverySleep waits for d or until ctx is done.
+func deliverySleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
 	}
@@ -386,11 +398,11 @@ func (d *Dispatcher) DeliverOnce(ctx context.Context) (int, error) {
 
 	var claimed []Delivery
 	if now := d.Clock.Now(); !now.Before(d.claimAt) {
-		ds, err := d.claimStale(ctx, false)
+		ds, err := d.claimStale(ctx, d.sweep)
 		note(err)
 		if err == nil {
 			claimed = ds
-			d.claimAt = now.Add(d.MinIdle / 4)
+			d.claimAt, d.sweep = now.Add(d.MinIdle/4), false
 		}
 	}
 
@@ -435,12 +447,13 @@ func (d *Dispatcher) DeliverOnce(ctx context.Context) (int, error) {
 			}
 		}
 		note(d.admit(ctx, ds))
-		again, err := d.own(ctx)
-		note(err)
-		if again {
-			// Targets first seen in the entries just claimed wait for the
-			// next pass, which claims again at once.
-			d.claimAt, d.more = time.Time{}, true
+		again, err2 := d.own(ctx)
+		note(err2)
+		if again || err != nil {
+			// Targets taken just now (first seen in the entries just
+			// claimed, or the claim failed) wait for the next pass, which
+			// claims first.
+			d.claimAt, d.sweep, d.more = time.Time{}, true, true
 		}
 	}
 
@@ -525,7 +538,7 @@ func (d *Dispatcher) admit(ctx context.Context, ds []Delivery) error {
 		seen[x.Handle] = true
 		fresh = append(fresh, x)
 	}
-	slices.SortFunc(fresh, func(a, b Delivery) int { return compareHandles(a.Handle, b.Handle) })
+	slices.SortFunc(fresh, func(a, b Delivery) int { return compareOutboxHandles(a.Handle, b.Handle) })
 	var noRoute []Delivery
 	for _, x := range fresh {
 		target := d.Sender.Target(x.Notice)
@@ -547,7 +560,7 @@ func (d *Dispatcher) admit(ctx context.Context, ds []Delivery) error {
 			lo = 1
 		}
 		i := len(t.queue)
-		for i > lo && compareHandles(t.queue[i-1].d.Handle, x.Handle) > 0 {
+		for i > lo && compareOutboxHandles(t.queue[i-1].d.Handle, x.Handle) > 0 {
 			i--
 		}
 		t.queue = slices.Insert(t.queue, i, it)
@@ -695,7 +708,7 @@ func (d *Dispatcher) attempt(ctx context.Context, target string, t *outTarget, i
 	}
 	if already {
 		d.Log.InfoContext(ctx, "outbox notice already sent; not sending it again", "notice", n.ID, "target", target)
-		d.count(metricDuplicates)
+		d.count(metricOutboxDuplicates)
 		it.settle = true
 		return true, nil
 	}
@@ -713,7 +726,7 @@ func (d *Dispatcher) attempt(ctx context.Context, target string, t *outTarget, i
 	case err == nil:
 		t.charge(now)
 		t.sent++
-		d.count(metricSent)
+		d.count(metricOutboxSent)
 		it.sent = true
 		return true, nil
 	case errors.Is(err, ErrNoRoute):
@@ -726,7 +739,7 @@ func (d *Dispatcher) attempt(ctx context.Context, target string, t *outTarget, i
 			wait = time.Second
 		}
 		t.hold = now.Add(wait)
-		d.count(metricRateLimited)
+		d.count(metricOutboxRateLimited)
 		d.Log.InfoContext(ctx, "platform asked to slow down; holding the target",
 			"notice", n.ID, "target", target, "retry_after", wait)
 		return false, nil
@@ -741,14 +754,18 @@ func (d *Dispatcher) attempt(ctx context.Context, target string, t *outTarget, i
 	}
 	wait := d.Backoff(it.attempts)
 	t.hold = now.Add(wait)
-	d.count(metricRetries)
+	d.count(metricOutboxRetries)
 	d.Log.WarnContext(ctx, "outbox send failed; will retry",
 		"notice", n.ID, "target", target, "attempt", it.attempts, "retry_in", wait, "err", err)
 	return false, nil
 }
 
-// finish records the final state of an entry in the store.
+// finish records the final state of an entry in the store. It goes on when
+// ctx is cancelled (for a few seconds at most): a message the platform
+// accepted during a shutdown is still marked, and not sent again.
 func (d *Dispatcher) finish(ctx context.Context, target string, it *outItem) (bool, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
 	group := d.Sender.Platform()
 	n := it.d.Notice
 	switch {
@@ -758,7 +775,7 @@ func (d *Dispatcher) finish(ctx context.Context, target string, it *outItem) (bo
 		}
 		d.Log.ErrorContext(ctx, "outbox notice dead-lettered", "notice", n.ID, "incident", n.Incident,
 			"target", target, "attempts", it.attempts, "reason", it.dead)
-		d.count(metricDeadLetters)
+		d.count(metricOutboxDeadLetters)
 	case it.sent:
 		// Mark before ack: a crash between the two leaves a pending entry
 		// that the next reader sees was sent already.
@@ -780,10 +797,10 @@ func (d *Dispatcher) count(metric string) {
 	}
 }
 
-// compareHandles orders outbox handles ("s07|<millis>-<seq>") by stream ID,
+// compareOutboxHandles orders outbox handles ("s07|<millis>-<seq>") by stream ID,
 // which is append time, then by shard: exact within a shard, by the
 // millisecond across shards.
-func compareHandles(a, b string) int {
+func compareOutboxHandles(a, b string) int {
 	as, aid, _ := strings.Cut(a, "|")
 	bs, bid, _ := strings.Cut(b, "|")
 	am, aseq, _ := strings.Cut(aid, "-")

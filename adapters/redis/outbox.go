@@ -498,43 +498,47 @@ func (s *Store) DeadLetters(ctx context.Context, group string, max int) ([]bot.D
 }
 
 // ownScript takes or renews the lease of a target for a consumer, unless
-// another consumer holds it, and returns the holder.
+// another consumer holds it, and returns the holder and its lease left in
+// milliseconds.
 // KEYS[1] owner key; ARGV[1] consumer; ARGV[2] lease in milliseconds.
 var ownScript = goredis.NewScript(`
 local cur = redis.call('GET', KEYS[1])
 if cur == false or cur == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return ARGV[1]
+  return {ARGV[1], tonumber(ARGV[2])}
 end
-return cur
+return {cur, redis.call('PTTL', KEYS[1])}
 `)
 
 // OwnTarget makes consumer the owner of target within group for lease,
 // unless another consumer owns it, and renews the lease when consumer owns it
-// already. It returns the owner after the call.
-func (s *Store) OwnTarget(ctx context.Context, group, target, consumer string, lease time.Duration) (string, error) {
+// already. It returns the owner after the call and its lease left.
+func (s *Store) OwnTarget(ctx context.Context, group, target, consumer string, lease time.Duration) (string, time.Duration, error) {
 	if group == "" || target == "" || consumer == "" {
-		return "", fmt.Errorf("own target: group, target and consumer are required")
+		return "", 0, fmt.Errorf("own target: group, target and consumer are required")
 	}
 	if lease < time.Millisecond {
-		return "", fmt.Errorf("own target %s: lease %s is too short", target, lease)
+		return "", 0, fmt.Errorf("own target %s: lease %s is too short", target, lease)
 	}
 	key := s.shardKey(s.Shard(target), "owner:"+group+":"+target)
-	owner, err := ownScript.Run(ctx, s.client, []string{key}, consumer, lease.Milliseconds()).Text()
+	res, err := ownScript.Run(ctx, s.client, []string{key}, consumer, lease.Milliseconds()).Slice()
 	if err != nil {
-		return "", fail("own target "+target, err)
+		return "", 0, fail("own target "+target, err)
 	}
-	return owner, nil
+	owner, _ := res[0].(string)
+	left, _ := res[1].(int64)
+	return owner, time.Duration(max(left, 0)) * time.Millisecond, nil
 }
 
-// Handover moves pending entries of group to consumer's pending list (XCLAIM
-// with no idle time), so that consumer reads them next. Entries acked
+// Handover moves pending entries of group to consumer's pending list, with
+// their idle time set to idle (XCLAIM ... IDLE), so that consumer reads them
+// next, or ClaimStale finds them when consumer stopped. Entries acked
 // meanwhile are skipped.
-func (s *Store) Handover(ctx context.Context, group, consumer string, ds ...bot.Delivery) error {
+func (s *Store) Handover(ctx context.Context, group, consumer string, idle time.Duration, ds ...bot.Delivery) error {
 	if group == "" || consumer == "" {
 		return fmt.Errorf("hand over: group and consumer are required")
 	}
-	byStream := map[string][]string{}
+	byStream := map[string][]any{}
 	for _, d := range ds {
 		shard, id, err := s.splitHandle(d.Handle)
 		if err != nil {
@@ -547,7 +551,8 @@ func (s *Store) Handover(ctx context.Context, group, consumer string, ds ...bot.
 	}
 	_, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		for stream, ids := range byStream {
-			p.XClaimJustID(ctx, &goredis.XClaimArgs{Stream: stream, Group: group, Consumer: consumer, Messages: ids})
+			args := append([]any{"XCLAIM", stream, group, consumer, 0}, ids...)
+			p.Do(ctx, append(args, "IDLE", max(idle.Milliseconds(), 0), "JUSTID")...)
 		}
 		return nil
 	})

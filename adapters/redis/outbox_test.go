@@ -1,0 +1,500 @@
+package redis_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/firebreak/firebreak/adapters/redis"
+	"github.com/firebreak/firebreak/adapters/redis/redistest"
+	"github.com/firebreak/firebreak/bot"
+	"github.com/firebreak/firebreak/workflow"
+)
+
+// The delivery side of the outbox (bot.DeliveryStore): taking over stale
+// entries, marks of sent notices, dead letters, target leases and handover.
+// The idle times of stream entries are Redis server time, so the few tests
+// that need an entry to age wait a few milliseconds of real time.
+
+func outNotice(id string) workflow.Notice {
+	return workflow.Notice{ID: id, Incident: "YQ-0", Audience: "incidents",
+		Body: bot.EncodeMessage(bot.Message{Kind: "digest", Text: "text of " + id})}
+}
+
+func mustEnqueue(tb testing.TB, s *redis.Store, ns ...workflow.Notice) {
+	tb.Helper()
+	if err := s.Enqueue(ctx, ns); err != nil {
+		tb.Fatalf("Enqueue: %v", err)
+	}
+}
+
+func mustClaimStale(tb testing.TB, s *redis.Store, group, consumer string, minIdle time.Duration, max int) []bot.Delivery {
+	tb.Helper()
+	ds, err := s.ClaimStale(ctx, group, consumer, minIdle, max)
+	if err != nil {
+		tb.Fatalf("ClaimStale %s/%s: %v", group, consumer, err)
+	}
+	return ds
+}
+
+// shardOf returns the shard named by a delivery handle.
+func shardOf(d bot.Delivery) string { s, _, _ := strings.Cut(d.Handle, "|"); return s }
+
+// age lets entries read now become idle for more than d, in Redis time.
+func age(d time.Duration) { time.Sleep(d + 5*time.Millisecond) }
+
+func TestClaimStale(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f fixture) {
+		mustEnqueue(t, f.store, outNotice("n1"), outNotice("n2"), outNotice("n3"), outNotice("n4"))
+		read := mustRead(t, f.store, "slack", "w1", 10)
+		if len(read) != 4 {
+			t.Fatalf("ReadOutbox: got %d, want 4", len(read))
+		}
+		mustAck(t, f.store, "slack", read[3]) // acked: never claimed again
+
+		if got := mustClaimStale(t, f.store, "slack", "w2", time.Hour, 10); len(got) != 0 {
+			t.Errorf("ClaimStale(1h): got %q, want none (w1 read them just now)", noticeIDs(got))
+		}
+		if got := mustClaimStale(t, f.store, "telegram", "w2", 0, 10); len(got) != 0 {
+			t.Errorf("ClaimStale(telegram): got %q, want none (nobody read them there)", noticeIDs(got))
+		}
+		age(20 * time.Millisecond)
+		got := mustClaimStale(t, f.store, "slack", "w2", 20*time.Millisecond, 10)
+		if !reflect.DeepEqual(got, read[:3]) {
+			t.Errorf("ClaimStale:\ngot  %v\nwant %v", got, read[:3])
+		}
+		if got := mustRead(t, f.store, "slack", "w1", 10); len(got) != 0 {
+			t.Errorf("ReadOutbox w1 after the takeover: got %q, want none", noticeIDs(got))
+		}
+		if got := mustRead(t, f.store, "slack", "w2", 10); !reflect.DeepEqual(got, read[:3]) {
+			t.Errorf("ReadOutbox w2: got %q, want %q", noticeIDs(got), noticeIDs(read[:3]))
+		}
+		if got := mustClaimStale(t, f.store, "slack", "w3", 20*time.Millisecond, 10); len(got) != 0 {
+			t.Errorf("ClaimStale right after w2 read them: got %q, want none", noticeIDs(got))
+		}
+	})
+}
+
+func TestClaimStaleMax(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f fixture) {
+		var want []string
+		for i := range 12 {
+			id := fmt.Sprintf("n%02d", i)
+			mustEnqueue(t, f.store, outNotice(id))
+			want = append(want, id)
+		}
+		mustRead(t, f.store, "g", "w1", 20)
+		age(0)
+		var got []string
+		for range 20 {
+			ds := mustClaimStale(t, f.store, "g", "w2", time.Millisecond, 5)
+			if len(ds) > 5 {
+				t.Fatalf("ClaimStale(max 5): got %d", len(ds))
+			}
+			if len(ds) == 0 {
+				break
+			}
+			got = append(got, noticeIDs(ds)...)
+			mustAck(t, f.store, "g", ds...)
+		}
+		// Claimed beyond max: come back from ReadOutbox.
+		rest := mustRead(t, f.store, "g", "w2", 20)
+		got = append(got, noticeIDs(rest)...)
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("claimed:\ngot  %q\nwant %q (each exactly once)", got, want)
+		}
+	})
+}
+
+func TestClaimStaleSkipsDeletedEntries(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f fixture) {
+		mustEnqueue(t, f.store, outNotice("n1"), outNotice("n2"))
+		mustRead(t, f.store, "g", "w1", 10)
+		n, err := f.store.TrimOutbox(ctx, time.Now().Add(time.Hour))
+		if err != nil || n != 2 {
+			t.Fatalf("TrimOutbox: got %d, %v, want 2", n, err)
+		}
+		age(0)
+		if got := mustClaimStale(t, f.store, "g", "w2", time.Millisecond, 10); len(got) != 0 {
+			t.Errorf("ClaimStale: got %q, want none", noticeIDs(got))
+		}
+		if got := mustRead(t, f.store, "g", "w2", 10); len(got) != 0 {
+			t.Errorf("ReadOutbox: got %q, want none", noticeIDs(got))
+		}
+	})
+}
+
+func TestTrimOutbox(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f fixture) {
+		mustEnqueue(t, f.store, outNotice("n1"), outNotice("n2"))
+		if n, err := f.store.TrimOutbox(ctx, time.Now().Add(-time.Hour)); err != nil || n != 0 {
+			t.Errorf("TrimOutbox(an hour ago): got %d, %v, want 0", n, err)
+		}
+		if got := noticeIDs(mustRead(t, f.store, "g", "w", 10)); len(got) != 2 {
+			t.Errorf("ReadOutbox: got %q, want both", got)
+		}
+	})
+}
+
+func TestMarkSent(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f fixture) {
+		// A notice lives in the outbox of its incident's shard, whatever
+		// its ID: the mark goes there too.
+		inc := incident("YQ-1", t0)
+		id := "YQ-1#1.1"
+		for i := 0; f.store.Shard(id) == f.store.Shard("YQ-1"); i++ {
+			id = fmt.Sprintf("YQ-1#1.%d", i)
+		}
+		mustApply(t, f.store, workflow.Change{Incident: inc, Notices: []workflow.Notice{
+			{ID: id, Incident: "YQ-1", Audience: "incidents", Body: []byte("x")},
+		}})
+		d := mustRead(t, f.store, "slack", "w", 1)[0]
+
+		steps := []struct {
+			name string
+			do   func() (bool, error)
+			want bool
+		}{
+			{"WasSent before", func() (bool, error) { return f.store.WasSent(ctx, "slack", d) }, false},
+			{"MarkSent first", func() (bool, error) { return f.store.MarkSent(ctx, "slack", d, time.Hour) }, true},
+			{"MarkSent again", func() (bool, error) { return f.store.MarkSent(ctx, "slack", d, time.Hour) }, false},
+			{"WasSent after", func() (bool, error) { return f.store.WasSent(ctx, "slack", d) }, true},
+			{"WasSent on another platform", func() (bool, error) { return f.store.WasSent(ctx, "telegram", d) }, false},
+		}
+		for _, s := range steps {
+			if got, err := s.do(); err != nil || got != s.want {
+				t.Errorf("%s: got %v, %v, want %v", s.name, got, err, s.want)
+			}
+		}
+		key := f.prefix + ":{" + f.store.Shard("YQ-1") + "}:sent:slack:" + id
+		ttl, err := f.client.PTTL(ctx, key).Result()
+		if err != nil || ttl <= 0 || ttl > time.Hour {
+			t.Errorf("PTTL %s: got %s, %v, want up to 1h", key, ttl, err)
+		}
+
+		bad := []struct {
+			name string
+			do   func() error
+		}{
+			{"bad handle", func() error {
+				_, err := f.store.MarkSent(ctx, "slack", bot.Delivery{Handle: "x|1-0", Notice: d.Notice}, time.Hour)
+				return err
+			}},
+			{"no ttl", func() error { _, err := f.store.MarkSent(ctx, "slack", d, 0); return err }},
+			{"no group", func() error { _, err := f.store.WasSent(ctx, "", d); return err }},
+		}
+		for _, b := range bad {
+			if err := b.do(); err == nil {
+				t.Errorf("%s: got nil, want an error", b.name)
+			}
+		}
+	})
+}
+
+func TestDeadLetter(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f fixture) {
+		n1 := outNotice("n1")
+		n1.Body = []byte{0, 1, 0xff}
+		mustEnqueue(t, f.store, n1, outNotice("n2"), outNotice("n3"))
+		read := mustRead(t, f.store, "slack", "w", 10)
+		byID := map[string]bot.Delivery{}
+		for _, d := range read {
+			byID[d.Notice.ID] = d
+		}
+		before := time.Now().Add(-time.Second)
+		for _, id := range []string{"n1", "n3"} {
+			if err := f.store.DeadLetter(ctx, "slack", byID[id], "8 attempts failed, the last: 502"); err != nil {
+				t.Fatalf("DeadLetter %s: %v", id, err)
+			}
+		}
+		if got := noticeIDs(mustRead(t, f.store, "slack", "w", 10)); !slices.Equal(got, []string{"n2"}) {
+			t.Errorf("ReadOutbox after DeadLetter: got %q, want [n2] (dead letters are acked)", got)
+		}
+
+		dead, err := f.store.DeadLetters(ctx, "slack", 10)
+		if err != nil {
+			t.Fatalf("DeadLetters: %v", err)
+		}
+		if len(dead) != 2 {
+			t.Fatalf("DeadLetters: got %d, want 2", len(dead))
+		}
+		for _, dl := range dead {
+			want := byID[dl.Notice.ID]
+			if !reflect.DeepEqual(dl.Delivery, want) {
+				t.Errorf("dead letter: got %+v, want %+v", dl.Delivery, want)
+			}
+			if dl.Reason != "8 attempts failed, the last: 502" {
+				t.Errorf("reason: got %q", dl.Reason)
+			}
+			if dl.At.Before(before) || dl.At.After(time.Now().Add(time.Second)) {
+				t.Errorf("At: got %s, want about now", dl.At)
+			}
+			key := f.prefix + ":{" + shardOf(want) + "}:dead:slack"
+			if n, err := f.client.XLen(ctx, key).Result(); err != nil || n == 0 {
+				t.Errorf("XLEN %s: got %d, %v, want the dead letter there", key, n, err)
+			}
+		}
+		if !dead[0].At.After(dead[1].At) && !dead[0].At.Equal(dead[1].At) {
+			t.Errorf("DeadLetters: got %s before %s, want newest first", dead[0].At, dead[1].At)
+		}
+		if got, _ := f.store.DeadLetters(ctx, "slack", 1); len(got) != 1 {
+			t.Errorf("DeadLetters(max 1): got %d", len(got))
+		}
+		if got, _ := f.store.DeadLetters(ctx, "telegram", 10); len(got) != 0 {
+			t.Errorf("DeadLetters(telegram): got %d, want none", len(got))
+		}
+	})
+}
+
+func TestOwnTarget(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f fixture) {
+		own := func(consumer string, lease time.Duration) (string, time.Duration) {
+			t.Helper()
+			owner, left, err := f.store.OwnTarget(ctx, "telegram", "-100222", consumer, lease)
+			if err != nil {
+				t.Fatalf("OwnTarget %s: %v", consumer, err)
+			}
+			return owner, left
+		}
+		if owner, left := own("r1", time.Hour); owner != "r1" || left != time.Hour {
+			t.Errorf("r1 takes it: got %s, %s, want r1, 1h", owner, left)
+		}
+		if owner, left := own("r2", time.Hour); owner != "r1" || left <= 0 || left > time.Hour {
+			t.Errorf("r2 asks: got %s, %s, want r1 with up to 1h left", owner, left)
+		}
+		if owner, left := own("r1", 30*time.Millisecond); owner != "r1" || left != 30*time.Millisecond {
+			t.Errorf("r1 renews: got %s, %s, want r1, 30ms", owner, left)
+		}
+		if _, _, err := f.store.OwnTarget(ctx, "slack", "-100222", "r2", time.Hour); err != nil {
+			t.Errorf("another group: %v", err)
+		}
+		tag := regexp.MustCompile(`^` + regexp.QuoteMeta(f.prefix) + `:\{s\d\d\}:owner:`)
+		for _, k := range mustKeys(t, f, "*owner*") {
+			if !tag.MatchString(k) {
+				t.Errorf("key %q: want %s:{sNN}:owner:...", k, f.prefix)
+			}
+		}
+	})
+}
+
+func TestHandover(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f fixture) {
+		mustEnqueue(t, f.store, outNotice("n1"), outNotice("n2"), outNotice("n3"))
+		read := mustRead(t, f.store, "slack", "w1", 10)
+		mustAck(t, f.store, "slack", read[0])
+		if err := f.store.Handover(ctx, "slack", "w2", 0, read...); err != nil {
+			t.Fatalf("Handover: %v", err)
+		}
+		if got := mustRead(t, f.store, "slack", "w1", 10); len(got) != 0 {
+			t.Errorf("ReadOutbox w1: got %q, want none", noticeIDs(got))
+		}
+		if got := mustRead(t, f.store, "slack", "w2", 10); !reflect.DeepEqual(got, read[1:]) {
+			t.Errorf("ReadOutbox w2: got %q, want %q (the acked one stays acked)", noticeIDs(got), noticeIDs(read[1:]))
+		}
+		if got := mustClaimStale(t, f.store, "slack", "w3", time.Minute, 10); len(got) != 0 {
+			t.Errorf("ClaimStale(1m) after a handover with no idle time: got %q, want none", noticeIDs(got))
+		}
+		// Handed over as if read an hour ago: claimable at once, in case
+		// the consumer it went to has stopped.
+		if err := f.store.Handover(ctx, "slack", "w2", time.Hour, read[1]); err != nil {
+			t.Fatalf("Handover: %v", err)
+		}
+		if got := noticeIDs(mustClaimStale(t, f.store, "slack", "w3", time.Minute, 10)); !slices.Equal(got, []string{read[1].Notice.ID}) {
+			t.Errorf("ClaimStale(1m) after a handover idle 1h: got %q, want [%s]", got, read[1].Notice.ID)
+		}
+		if err := f.store.Handover(ctx, "slack", "w2", 0, bot.Delivery{Handle: "s99|1-0"}); err == nil {
+			t.Error("Handover(bad handle): got nil, want an error")
+		}
+	})
+}
+
+// TestOwnTargetExpires runs on a real Redis only: miniredis does not expire
+// keys with time (the embedded Redis runs one replica, which owns every
+// target anyway).
+func TestOwnTargetExpires(t *testing.T) {
+	s := redistest.NewStore(t)
+	if owner, _, err := s.OwnTarget(ctx, "slack", "C1", "r1", 30*time.Millisecond); err != nil || owner != "r1" {
+		t.Fatalf("OwnTarget r1: got %s, %v, want r1", owner, err)
+	}
+	age(30 * time.Millisecond)
+	if owner, _, err := s.OwnTarget(ctx, "slack", "C1", "r2", time.Hour); err != nil || owner != "r2" {
+		t.Errorf("OwnTarget r2 after the lease ran out: got %s, %v, want r2", owner, err)
+	}
+}
+
+// e2eSender accepts every message and records it; when kill is set, its
+// call number killAt cancels its Dispatcher instead (a replica stopped
+// abruptly in the middle of a delivery: nothing it read is acked).
+type e2eSender struct {
+	name   string
+	rec    *e2eRecord
+	killAt int
+	kill   context.CancelFunc
+
+	mu    sync.Mutex
+	calls int
+}
+
+type e2eRecord struct {
+	mu   sync.Mutex
+	sent []e2eSent
+	by   map[string]int // accepted sends per replica
+	news chan struct{}
+}
+
+type e2eSent struct {
+	id, target, shard, by string
+}
+
+func (s *e2eSender) Platform() string                { return "e2e" }
+func (s *e2eSender) Target(n workflow.Notice) string { return string(n.Audience) }
+func (s *e2eSender) RateLimit(string) bot.RateLimit {
+	return bot.RateLimit{Interval: time.Millisecond, Burst: 1}
+}
+
+func (s *e2eSender) Send(ctx context.Context, n workflow.Notice, m bot.Message) error {
+	s.mu.Lock()
+	s.calls++
+	killed := s.kill != nil && s.calls >= s.killAt
+	s.mu.Unlock()
+	if killed {
+		s.kill()
+		return ctx.Err()
+	}
+	if m.Text != "text of "+n.ID {
+		return fmt.Errorf("message of %s: got %q", n.ID, m.Text)
+	}
+	s.rec.mu.Lock()
+	s.rec.sent = append(s.rec.sent, e2eSent{id: n.ID, target: string(n.Audience), shard: n.Incident, by: s.name})
+	s.rec.by[s.name]++
+	s.rec.mu.Unlock()
+	select {
+	case s.rec.news <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent writers.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestDispatchersTakeOver runs two Dispatchers on one real Redis. A is
+// stopped abruptly in the middle of a delivery, holding entries it read and
+// targets it owns; B takes them over after MinIdle. Every notice is sent
+// exactly once, and in outbox order per target within a shard.
+func TestDispatchersTakeOver(t *testing.T) {
+	client, prefix := redistest.Client(t), redistest.Prefix(t)
+	store := redis.New(client, redis.Options{Prefix: prefix})
+	pending := func() int64 {
+		var n int64
+		for i := range 16 {
+			p, err := client.XPending(ctx, fmt.Sprintf("%s:{s%02d}:outbox", prefix, i), "e2e").Result()
+			if err != nil {
+				t.Fatalf("XPENDING: %v", err)
+			}
+			n += p.Count
+		}
+		return n
+	}
+	const total = 300
+	targets := []string{"C1", "C2", "C3", "-100111", "1001"}
+	for i := range total {
+		id := fmt.Sprintf("n%03d", i)
+		n := outNotice(id)
+		n.Audience = workflow.Audience(targets[i%len(targets)])
+		n.Incident = store.Shard(id) // Enqueue files a notice under the shard of its ID
+		mustEnqueue(t, store, n)     // one at a time: stream IDs follow this order
+	}
+
+	rec := &e2eRecord{by: map[string]int{}, news: make(chan struct{}, 1)}
+	ctxA, killA := context.WithCancel(context.Background())
+	ctxB, stopB := context.WithCancel(context.Background())
+	defer killA()
+	defer stopB()
+	var logB lockedBuffer
+	dispatcher := func(s *e2eSender) *bot.Dispatcher {
+		return &bot.Dispatcher{Store: store, Sender: s, Consumer: s.name,
+			MinIdle: 400 * time.Millisecond, Poll: 10 * time.Millisecond, Batch: 25,
+			Log: slog.New(slog.NewTextHandler(&logB, nil))}
+	}
+	a := dispatcher(&e2eSender{name: "A", rec: rec, killAt: 41, kill: killA})
+	b := dispatcher(&e2eSender{name: "B", rec: rec})
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); _ = a.Run(ctxA) }()
+	<-rec.news // A owns a target or more
+	go func() { defer wg.Done(); _ = b.Run(ctxB) }()
+
+	deadline := time.After(30 * time.Second)
+	for done := false; !done; {
+		select {
+		case <-rec.news:
+			rec.mu.Lock()
+			done = len(rec.sent) >= total
+			rec.mu.Unlock()
+		case <-deadline:
+			done = true
+		}
+	}
+	// The last one sent may not be marked and acked yet.
+	for start := time.Now(); pending() > 0 && time.Since(start) < 10*time.Second; {
+		time.Sleep(10 * time.Millisecond)
+	}
+	stopB()
+	wg.Wait()
+
+	count := map[string]int{}
+	for _, s := range rec.sent {
+		count[s.id]++
+	}
+	for i := range total {
+		if id := fmt.Sprintf("n%03d", i); count[id] != 1 {
+			t.Errorf("%s sent %d times, want once", id, count[id])
+		}
+	}
+	if !regexp.MustCompile(`took over outbox entries.* consumer=B`).MatchString(logB.String()) {
+		t.Errorf("log: B did not take entries over:\n%s", logB.String())
+	}
+	if rec.by["A"] != 40 || rec.by["B"] != total-40 {
+		t.Errorf("sent by A, B: got %d, %d, want 40, %d (A stopped at its 41st)", rec.by["A"], rec.by["B"], total-40)
+	}
+	last := map[string]string{} // "target shard" -> last ID sent
+	for _, s := range rec.sent {
+		k := s.target + " " + s.shard
+		if s.id < last[k] {
+			t.Errorf("to %s from shard %s: %s after %s", s.target, s.shard, s.id, last[k])
+		}
+		last[k] = s.id
+	}
+	// Nothing is left pending.
+	if got, err := store.ClaimStale(ctx, "e2e", "C", 0, total); err != nil || len(got) != 0 {
+		t.Errorf("ClaimStale after: got %q, %v, want none", noticeIDs(got), err)
+	}
+	if got, err := store.ReadOutbox(ctx, "e2e", "C", total); err != nil || len(got) != 0 {
+		t.Errorf("ReadOutbox after: got %q, %v, want none", noticeIDs(got), err)
+	}
+}

@@ -28,6 +28,14 @@ type Config struct {
 	TelegramWebhookURL    string `envconfig:"TELEGRAM_WEBHOOK_URL" desc:"public URL of POST /telegram/webhook, registered at start-up"`
 	TelegramWebhookSecret string `envconfig:"TELEGRAM_WEBHOOK_SECRET" desc:"secret_token Telegram sends in X-Telegram-Bot-Api-Secret-Token"`
 	TelegramAPIEndpoint   string `envconfig:"TELEGRAM_API_ENDPOINT" desc:"override of the Bot API endpoint, format http://host/bot%s/%s"`
+
+	BoardToken string `envconfig:"BOARD_TOKEN" desc:"token for the incident board when a platform is configured (the playground is off then)"`
+}
+
+// platformConfigured reports whether Slack or Telegram is set up; without
+// either, `serve` runs the playground.
+func (c Config) platformConfigured() bool {
+	return c.SlackBotToken != "" || c.SlackAppToken != "" || c.TelegramToken != ""
 }
 
 // loadConfig reads the environment.

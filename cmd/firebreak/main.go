@@ -14,10 +14,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -27,6 +29,7 @@ import (
 	"github.com/firebreak/firebreak/adapters/console"
 	"github.com/firebreak/firebreak/adapters/rosterfile"
 	"github.com/firebreak/firebreak/adapters/web"
+	"github.com/firebreak/firebreak/bot"
 	"github.com/firebreak/firebreak/workflow"
 )
 
@@ -92,6 +95,17 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	playground := !cfg.platformConfigured()
+	if playground {
+		// Trying it out: an hour passes in a minute, and only this machine
+		// can reach the page (no token protects the playground).
+		if _, set := os.LookupEnv(envPrefix + "_TIME_SCALE"); !set {
+			cfg.TimeScale = 60
+		}
+		if _, set := os.LookupEnv(envPrefix + "_HTTP_ADDR"); !set {
+			cfg.HTTPAddr = "127.0.0.1:8080"
+		}
+	}
 	log := newLogger(cfg, stderr)
 	a, err := newApp(ctx, cfg, log, wiring{})
 	if err != nil {
@@ -101,23 +115,53 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 
 	mux := http.NewServeMux()
 	web.Health(mux, a.store, func(w http.ResponseWriter) error { return a.metrics.WriteText(w) }, log)
-	srv := &http.Server{Addr: cfg.HTTPAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
+	var senders []bot.Sender
+	platformSenders, err := setupPlatforms(ctx, a, cfg, mux)
+	if err != nil {
+		return err
+	}
+	senders = append(senders, platformSenders...)
+	webSender, err := setupWeb(ctx, a, cfg, mux, playground)
+	if err != nil {
+		return err
+	}
+	if webSender != nil {
+		senders = append(senders, webSender)
+	}
+
+	var workers sync.WaitGroup
+	defer workers.Wait()
+	for _, sender := range senders {
+		d := &bot.Dispatcher{Store: a.store, Sender: sender, Consumer: replicaName(), Log: log, Metrics: a.metrics}
+		workers.Go(func() {
+			if err := d.Run(ctx); err != nil {
+				log.Error("delivery stopped", "platform", sender.Platform(), "err", err)
+			}
+		})
+	}
 	wake, unsubscribe := a.store.WakeUps(ctx)
 	defer unsubscribe()
 	a.sched.Wake = wake
-	schedDone := make(chan struct{})
-	go func() {
-		defer close(schedDone)
+	workers.Go(func() {
 		if err := a.sched.Run(ctx); err != nil && ctx.Err() == nil {
 			log.Error("timer loop stopped", "err", err)
 		}
-	}()
+	})
 	stopCron := a.cron.Start(ctx)
 	defer stopCron()
-	defer func() { <-schedDone }()
-	log.Info("firebreak serving", "addr", cfg.HTTPAddr, "roster", a.roster.String(), "locale", a.locale)
+
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("firebreak serving", "addr", ln.Addr().String(), "roster", a.roster.String(), "locale", a.locale,
+		"platforms", len(platformSenders))
+	if playground {
+		fmt.Fprintf(stderr, "\nFirebreak playground: http://%s/  (demo time: %gx; Ctrl-C to stop)\n\n", ln.Addr(), cfg.TimeScale)
+	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("http server: %w", err)
@@ -130,6 +174,15 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// replicaName names this process among the replicas (outbox consumer).
+func replicaName() string {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "firebreak"
+	}
+	return fmt.Sprintf("%s-%d", host, os.Getpid())
 }
 
 func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {

@@ -3,8 +3,10 @@ package redis_test
 import (
 	"fmt"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -349,5 +351,27 @@ func TestWakeUps(t *testing.T) {
 			t.Error("wake-up channel still open after stop")
 		}
 		stop() // twice is fine
+	})
+}
+
+func TestClaimKeysShareTheShardTag(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f fixture) {
+		plan(t, f, "YQ-42", map[string]time.Duration{"assign:due": 0, "respond:due": time.Hour})
+		mustClaim(t, f, t0, time.Minute, 10)
+		tag := regexp.MustCompile(`^` + regexp.QuoteMeta(f.prefix) + `:\{(s\d\d)\}:`)
+		var written []string
+		for _, k := range mustKeys(t, f, "*") {
+			m := tag.FindStringSubmatch(k)
+			if m == nil || m[1] != f.store.Shard("YQ-42") {
+				t.Errorf("key %q: want the shard tag {%s} after the prefix", k, f.store.Shard("YQ-42"))
+				continue
+			}
+			written = append(written, strings.TrimPrefix(k, m[0]))
+		}
+		slices.Sort(written)
+		want := []string{"claimdue", "inc:YQ-42", "inflight", "itimers:YQ-42", "open", "timerinc", "timers"}
+		if !slices.Equal(written, want) {
+			t.Errorf("keys after Apply and ClaimDue:\ngot  %q\nwant %q", written, want)
+		}
 	})
 }

@@ -45,6 +45,7 @@ type config struct {
 	writers     int
 	fire        int
 	fireOver    time.Duration
+	burst       int
 	engines     int
 	only        string
 }
@@ -58,6 +59,7 @@ func main() {
 	flag.IntVar(&c.writers, "writers", 8, "concurrent writers while scheduling")
 	flag.IntVar(&c.fire, "fire", 10_000, "timers fired for the delay measurement, on top of the pending ones")
 	flag.DurationVar(&c.fireOver, "fire-over", 10*time.Second, "span over which the fired timers fall due")
+	flag.IntVar(&c.burst, "burst", 1000, "timers fired all due at the same instant, after the spread ones (0: none)")
 	flag.IntVar(&c.engines, "engines", 1, "Firebreak scheduler engines firing")
 	flag.StringVar(&c.only, "only", "", `run only "firebreak" or "asynq"`)
 	flag.Parse()
@@ -365,9 +367,34 @@ func benchFirebreak(ctx context.Context, c config, client goredis.UniversalClien
 	row("memory per pending timer, MEMORY USAGE of timer keys", fmt.Sprintf("%.0f B (%d keys: timers, timerinc, itimers)",
 		float64(timerBytes)/float64(c.pending), timerKeys))
 
-	// 3. Firing delay with the pending timers in place: c.fire more timers,
-	// due over c.fireOver, planned while the engines already sleep (so the
-	// wake-up path is exercised).
+	// 3. Firing delay with the pending timers in place: c.fire timers due
+	// over c.fireOver, then a burst of c.burst timers due at one instant.
+	for _, run := range []struct {
+		tag   string
+		count int
+		over  time.Duration
+	}{{"F", c.fire, c.fireOver}, {"B", c.burst, 0}} {
+		if run.count == 0 {
+			continue
+		}
+		n, p50, p99, worst, early, err := fireFirebreak(ctx, c, client, prefix, run.tag, run.count, run.over)
+		what := fmt.Sprintf("firing delay, %d timers over %v, %d engine(s), %d pending", run.count, run.over, c.engines, c.pending)
+		if run.over == 0 {
+			what = fmt.Sprintf("firing delay, burst of %d timers due at once, %d engine(s), %d pending", run.count, c.engines, c.pending)
+		}
+		row(what, fmt.Sprintf("p50 %s, p99 %s, max %s (%d fired, %d early)", ms(p50), ms(p99), ms(worst), n, early))
+		if err != nil {
+			return rows, err
+		}
+	}
+	return rows, nil
+}
+
+// fireFirebreak runs c.engines schedulers and plans count timers due over
+// the span over (all at once when over is 0), starting 2s ahead, while the
+// engines already sleep, so that the wake-up path is exercised. It reports
+// the delays from due time to handler.
+func fireFirebreak(ctx context.Context, c config, client goredis.UniversalClient, prefix, tag string, count int, over time.Duration) (n int, p50, p99, worst time.Duration, early int, err error) {
 	var (
 		got     delays
 		allDone = make(chan struct{})
@@ -383,7 +410,7 @@ func benchFirebreak(ctx context.Context, c config, client goredis.UniversalClien
 		sched := &bot.Scheduler{
 			Timers: s, Wake: wake, Log: slog.New(slog.DiscardHandler),
 			Handle: func(ctx context.Context, t workflow.DueTimer) error {
-				if got.add(time.Since(t.Due)) == c.fire {
+				if got.add(time.Since(t.Due)) == count {
 					doneOne.Do(func() { close(allDone) })
 				}
 				return nil
@@ -392,36 +419,35 @@ func benchFirebreak(ctx context.Context, c config, client goredis.UniversalClien
 		wg.Go(func() { _ = sched.Run(engineCtx) })
 	}
 	time.Sleep(200 * time.Millisecond) // let the engines go to sleep
+	store := redis.New(client, redis.Options{Prefix: prefix})
 	start := time.Now().Add(2 * time.Second).Truncate(time.Millisecond)
-	fireIncidents := (c.fire + 9) / 10
-	if _, err := parallel(fireIncidents, c.writers, func(i int) error {
-		id := fmt.Sprintf("F-%d", i+1)
+	incidents := (count + 9) / 10
+	if _, err := parallel(incidents, c.writers, func(i int) error {
+		id := fmt.Sprintf("%s-%d", tag, i+1)
 		ch := workflow.Change{Incident: newIncident(id, start)}
 		for k := range 10 {
-			n := k*fireIncidents + i
-			if n >= c.fire {
+			j := k*incidents + i
+			if j >= count {
 				break
 			}
 			ch.Timers = append(ch.Timers, workflow.Timer{ID: fmt.Sprintf("%s:t%d", id, k), Incident: id,
-				Due: start.Add(time.Duration(n) * c.fireOver / time.Duration(c.fire))})
+				Due: start.Add(time.Duration(j) * over / time.Duration(count))})
 		}
 		return store.Apply(ctx, ch)
 	}); err != nil {
-		return rows, fmt.Errorf("schedule fired timers: %w", err)
+		return 0, 0, 0, 0, 0, fmt.Errorf("schedule fired timers: %w", err)
 	}
 	select {
 	case <-allDone:
-	case <-time.After(c.fireOver + 2*time.Second + time.Minute):
+	case <-time.After(over + 2*time.Second + time.Minute):
 	}
 	stop()
 	wg.Wait()
-	n, p50, p99, worst, early := got.summary()
-	row(fmt.Sprintf("firing delay, %d timers over %v, %d engine(s), %d pending", c.fire, c.fireOver, c.engines, c.pending),
-		fmt.Sprintf("p50 %s, p99 %s, max %s (%d fired, %d early)", ms(p50), ms(p99), ms(worst), n, early))
-	if n < c.fire {
-		return rows, fmt.Errorf("firebreak fired %d of %d timers", n, c.fire)
+	n, p50, p99, worst, early = got.summary()
+	if n < count {
+		return n, p50, p99, worst, early, fmt.Errorf("firebreak fired %d of %d timers", n, count)
 	}
-	return rows, nil
+	return n, p50, p99, worst, early, nil
 }
 
 // benchAsynq does the same with asynq scheduled tasks in their own database.
@@ -475,19 +501,32 @@ func benchAsynq(ctx context.Context, c config, opts *goredis.Options, out io.Wri
 	row("memory per pending timer, MEMORY USAGE of its keys", fmt.Sprintf("%.0f B (%d keys: a hash per task, the scheduled set)",
 		float64(keyBytes)/float64(c.pending), keys))
 
-	for _, tuning := range []struct {
-		name                string
+	const (
+		defaults = "defaults (DelayedTaskCheckInterval 5s, TaskCheckInterval 1s)"
+		tuned    = "tuned (DelayedTaskCheckInterval 100ms, TaskCheckInterval 10ms)"
+	)
+	for _, run := range []struct {
+		tag, tuning         string
 		delayedCheck, check time.Duration
+		count               int
+		over                time.Duration
 	}{
-		{"defaults (DelayedTaskCheckInterval 5s, TaskCheckInterval 1s)", 0, 0},
-		{"tuned (DelayedTaskCheckInterval 100ms, TaskCheckInterval 10ms)", 100 * time.Millisecond, 10 * time.Millisecond},
+		{"F", defaults, 0, 0, c.fire, c.fireOver},
+		{"G", tuned, 100 * time.Millisecond, 10 * time.Millisecond, c.fire, c.fireOver},
+		{"B", tuned, 100 * time.Millisecond, 10 * time.Millisecond, c.burst, 0},
 	} {
-		n, p50, p99, worst, early, err := fireAsynq(ctx, c, conn, client, tuning.delayedCheck, tuning.check)
+		if run.count == 0 {
+			continue
+		}
+		n, p50, p99, worst, early, err := fireAsynq(ctx, c, conn, client, run.tag, run.delayedCheck, run.check, run.count, run.over)
+		what := fmt.Sprintf("firing delay, %d tasks over %v, %s, %d pending", run.count, run.over, run.tuning, c.pending)
+		if run.over == 0 {
+			what = fmt.Sprintf("firing delay, burst of %d tasks due at once, %s, %d pending", run.count, run.tuning, c.pending)
+		}
+		row(what, fmt.Sprintf("p50 %s, p99 %s, max %s (%d fired, %d early)", ms(p50), ms(p99), ms(worst), n, early))
 		if err != nil {
 			return rows, err
 		}
-		row(fmt.Sprintf("firing delay, %d tasks over %v, %s, %d pending", c.fire, c.fireOver, tuning.name, c.pending),
-			fmt.Sprintf("p50 %s, p99 %s, max %s (%d fired, %d early)", ms(p50), ms(p99), ms(worst), n, early))
 	}
 	return rows, nil
 }
@@ -503,7 +542,10 @@ func checkAsynqOnly(ctx context.Context, db *goredis.Client) error {
 	return iter.Err()
 }
 
-func fireAsynq(ctx context.Context, c config, conn asynq.RedisClientOpt, client *asynq.Client, delayedCheck, check time.Duration) (n int, p50, p99, worst time.Duration, early int, err error) {
+// fireAsynq runs an asynq server and enqueues count tasks due over the span
+// over (all at once when over is 0), starting 2s ahead, and reports the
+// delays from due time to handler.
+func fireAsynq(ctx context.Context, c config, conn asynq.RedisClientOpt, client *asynq.Client, tag string, delayedCheck, check time.Duration, count int, over time.Duration) (n int, p50, p99, worst time.Duration, early int, err error) {
 	var (
 		got     delays
 		allDone = make(chan struct{})
@@ -519,7 +561,7 @@ func fireAsynq(ctx context.Context, c config, conn asynq.RedisClientOpt, client 
 	err = srv.Start(asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
 		_, dueMs, _ := strings.Cut(string(t.Payload()), "@")
 		ms, _ := strconv.ParseInt(dueMs, 10, 64)
-		if got.add(time.Since(time.UnixMilli(ms))) == c.fire {
+		if got.add(time.Since(time.UnixMilli(ms))) == count {
 			doneOne.Do(func() { close(allDone) })
 		}
 		return nil
@@ -530,9 +572,9 @@ func fireAsynq(ctx context.Context, c config, conn asynq.RedisClientOpt, client 
 	defer srv.Shutdown()
 	time.Sleep(200 * time.Millisecond)
 	start := time.Now().Add(2 * time.Second).Truncate(time.Millisecond)
-	if _, err := parallel(c.fire, c.writers, func(i int) error {
-		due := start.Add(time.Duration(i) * c.fireOver / time.Duration(c.fire))
-		payload := fmt.Sprintf("F-%d@%d", i, due.UnixMilli())
+	if _, err := parallel(count, c.writers, func(i int) error {
+		due := start.Add(time.Duration(i) * over / time.Duration(count))
+		payload := fmt.Sprintf("%s-%d@%d", tag, i, due.UnixMilli())
 		_, err := client.EnqueueContext(ctx, asynq.NewTask("timer", []byte(payload)), asynq.ProcessAt(due))
 		return err
 	}); err != nil {
@@ -540,11 +582,11 @@ func fireAsynq(ctx context.Context, c config, conn asynq.RedisClientOpt, client 
 	}
 	select {
 	case <-allDone:
-	case <-time.After(c.fireOver + 2*time.Second + time.Minute):
+	case <-time.After(over + 2*time.Second + time.Minute):
 	}
 	n, p50, p99, worst, early = got.summary()
-	if n < c.fire {
-		return n, p50, p99, worst, early, fmt.Errorf("asynq fired %d of %d tasks", n, c.fire)
+	if n < count {
+		return n, p50, p99, worst, early, fmt.Errorf("asynq fired %d of %d tasks", n, count)
 	}
 	return n, p50, p99, worst, early, nil
 }

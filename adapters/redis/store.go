@@ -9,12 +9,19 @@
 //	<prefix>:{s07}:itimers:YQ-12   SET    the incident's timer IDs (for re-planning)
 //	<prefix>:{s07}:timers          ZSET   timer ID scored by due unix millis
 //	<prefix>:{s07}:timerinc        HASH   timer ID -> incident ID
+//	<prefix>:{s07}:inflight        ZSET   claimed timer IDs scored by lease expiry
+//	<prefix>:{s07}:claimdue        HASH   claimed timer ID -> "<due ms> <incident>"
 //	<prefix>:{s07}:outbox          STREAM notices: id, incident, audience, body
+//	<prefix>:{s07}:sent:<group>:<id>  STRING a notice delivered on a platform (dedupe)
+//	<prefix>:{s07}:dead:<group>    STREAM dead-lettered notices of a platform
+//	<prefix>:{s07}:owner:<group>:<target> STRING the replica delivering to a chat (lease)
 //	<prefix>:{s07}:open            ZSET   open incident IDs scored by FoundAt millis
 //	<prefix>:{s07}:due             ZSET   open incident IDs scored by NextDue millis
 //	<prefix>:{s07}:mine:<person>   ZSET   open incidents assigned to person, by FoundAt
 //	<prefix>:seq                   STRING counter behind "YQ-<n>"
 //	<prefix>:rr:<rotation>         STRING counter of a round-robin rotation
+//	<prefix>:lock:<name>           STRING per-fire cron lock (SET NX EX)
+//	<prefix>:timers:wake           channel: Apply publishes a sooner due time
 //
 // The shard of an incident is FNV-1a (32 bit) of its ID modulo the shard
 // count, written "s%02d". The prefix must not contain '{' or '}', which would

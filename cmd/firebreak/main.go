@@ -114,7 +114,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	defer a.Close()
 
 	mux := http.NewServeMux()
-	web.Health(mux, a.store, func(w http.ResponseWriter) error { return a.metrics.WriteText(w) }, log)
+	web.Health(mux, readiness{a}, func(w http.ResponseWriter) error { return a.metrics.WriteText(w) }, log)
 	var senders []bot.Sender
 	platformSenders, err := setupPlatforms(ctx, a, cfg, mux)
 	if err != nil {
@@ -174,6 +174,18 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// readiness is ready while Redis answers and the timer loop can read its
+// queue.
+type readiness struct{ a *app }
+
+// Ping reports why the replica is not ready, or nil.
+func (r readiness) Ping(ctx context.Context) error {
+	if !r.a.sched.Ready() {
+		return errors.New("the timer loop cannot read its queue")
+	}
+	return r.a.store.Ping(ctx)
 }
 
 // replicaName names this process among the replicas (outbox consumer).

@@ -46,12 +46,14 @@ func (h *Handlers) commands() []bot.Command {
 		{Name: "draft", Aliases: []string{"口径", "起草"}, Roles: anyone, Usage: "<id> <text>",
 			Summary:  tx{EN: "propose the unified reply; a new version voids earlier approvals", ZH: "起草统一口径;新版本使之前的批准作废"},
 			Examples: []string{"draft YQ-7 We have inspected the canteen and will publish the results today."}, Run: h.draft},
-		{Name: "approve", Aliases: []string{"批准", "同意"}, Roles: leaders, Usage: "<id> [note]",
-			Summary:  tx{EN: "approve the current draft (not your own)", ZH: "批准当前口径草稿(不能批准自己起草的)"},
-			Examples: []string{"approve YQ-7", "approve YQ-7 fine, publish now"}, Run: h.approve},
-		{Name: "reject", Aliases: []string{"驳回"}, Roles: leaders, Usage: "<id> <reason>",
-			Summary:  tx{EN: "reject the current draft, saying why", ZH: "驳回当前口径草稿并说明理由"},
-			Examples: []string{"reject YQ-7 do not name the supplier"}, Run: h.reject},
+		{Name: "approve", Aliases: []string{"批准", "同意"}, Roles: leaders, Usage: "<id> [v<version>] [note]",
+			Summary: tx{EN: "approve the current draft (not your own); with v2, only if version 2 is still current",
+				ZH: "批准当前口径草稿(不能批准自己起草的);写 v2 则仅当第 2 版仍为当前版本时批准"},
+			Examples: []string{"approve YQ-7", "approve YQ-7 v2 fine, publish now"}, Run: h.approve},
+		{Name: "reject", Aliases: []string{"驳回"}, Roles: leaders, Usage: "<id> [v<version>] <reason>",
+			Summary: tx{EN: "reject the current draft, saying why; with v2, only if version 2 is still current",
+				ZH: "驳回当前口径草稿并说明理由;写 v2 则仅当第 2 版仍为当前版本时驳回"},
+			Examples: []string{"reject YQ-7 do not name the supplier", "reject YQ-7 v2 do not name the supplier"}, Run: h.reject},
 		{Name: "publish", Aliases: []string{"发布"}, Roles: publishers, Usage: "<id>",
 			Summary:  tx{EN: "publish the approved draft, exactly as approved", ZH: "按批准原文发布统一口径"},
 			Examples: []string{"publish YQ-7"}, Run: h.publish},
@@ -200,7 +202,20 @@ func (h *Handlers) approve(ctx context.Context, req *bot.Request, args bot.Args)
 	if err != nil {
 		return nil, err
 	}
-	return h.doApprove(ctx, req, id, 0, args.Rest(1))
+	version, rest := versionArg(args)
+	return h.doApprove(ctx, req, id, version, rest)
+}
+
+// versionArg reads an optional "v<N>" after the incident ID, so a decision
+// typed (or sent by a platform) for one version never lands on a newer one.
+// It returns 0 (the current version) when there is none, and the text after.
+func versionArg(args bot.Args) (int, string) {
+	if v, ok := strings.CutPrefix(strings.ToLower(args.Arg(1)), "v"); ok {
+		if n, err := strconv.Atoi(v); err == nil && n > 0 {
+			return n, args.Rest(2)
+		}
+	}
+	return 0, args.Rest(1)
 }
 
 func (h *Handlers) doApprove(ctx context.Context, req *bot.Request, id string, version int, note string) (*bot.Reply, error) {
@@ -218,7 +233,8 @@ func (h *Handlers) reject(ctx context.Context, req *bot.Request, args bot.Args) 
 	if err != nil {
 		return nil, err
 	}
-	return h.doReject(ctx, req, id, 0, args.Rest(1))
+	version, rest := versionArg(args)
+	return h.doReject(ctx, req, id, version, rest)
 }
 
 func (h *Handlers) doReject(ctx context.Context, req *bot.Request, id string, version int, reason string) (*bot.Reply, error) {

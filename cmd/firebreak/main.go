@@ -91,6 +91,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	// Any early return stops the workers started below.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	cfg, err := loadConfig()
 	if err != nil {
 		return err
@@ -130,7 +133,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 
 	var workers sync.WaitGroup
-	defer workers.Wait()
+	defer func() { cancel(); workers.Wait() }()
 	for _, sender := range senders {
 		d := &bot.Dispatcher{Store: a.store, Sender: sender, Consumer: replicaName(), Log: log, Metrics: a.metrics}
 		workers.Go(func() {

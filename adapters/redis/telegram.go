@@ -1,0 +1,233 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// The Telegram adapter's state, under the store's prefix:
+//
+//	<prefix>:tg:lease:<name>          STRING owner token of a lease (PX ttl)
+//	<prefix>:tg:{upd:<id>}            STRING "busy" (PX claim lease) or "done" (EX 24h)
+//	<prefix>:tg:{upd:<id>}:out        STRING the outcome an earlier try saved
+//	<prefix>:tg:memo:<key>            STRING or HASH, as the adapter chooses
+//
+// The two keys of one update share a hash tag, so the Lua scripts touching
+// both stay in one Redis Cluster slot.
+
+// TelegramState is the Telegram adapter's state in Redis: the lease that lets
+// one replica poll, the log of handled update IDs and a small memo (message
+// references, reply prompts, migrated chats). It implements the telegram
+// package's Lease, UpdateLog and Memo interfaces; every method is safe for
+// concurrent use by any number of replicas.
+type TelegramState struct {
+	client goredis.UniversalClient
+	prefix string
+	// doneTTL is how long a handled update ID is remembered.
+	doneTTL time.Duration
+}
+
+// Telegram returns the Telegram adapter's state, kept under the store's
+// prefix with the store's client.
+func (s *Store) Telegram() *TelegramState {
+	return &TelegramState{client: s.client, prefix: s.prefix + ":tg:", doneTTL: 24 * time.Hour}
+}
+
+func (t *TelegramState) leaseKey(name string) string { return t.prefix + "lease:" + name }
+func (t *TelegramState) memoKey(key string) string   { return t.prefix + "memo:" + key }
+
+func (t *TelegramState) updateKeys(id int64) []string {
+	k := t.prefix + "{upd:" + strconv.FormatInt(id, 10) + "}"
+	return []string{k, k + ":out"}
+}
+
+// acquireLease takes a free lease or renews one the owner holds.
+var acquireLease = goredis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v == false or v == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0`)
+
+// renewLease extends a lease only while the owner still holds it.
+var renewLease = goredis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0`)
+
+// releaseLease deletes a lease only while the owner still holds it, so a
+// replica whose lease expired cannot delete its successor's.
+var releaseLease = goredis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0`)
+
+// AcquireLease makes owner the holder of the named lease for ttl, unless
+// another owner holds it; when owner holds it already, the lease is renewed.
+// It reports whether owner holds the lease after the call.
+func (t *TelegramState) AcquireLease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
+	n, err := acquireLease.Run(ctx, t.client, []string{t.leaseKey(name)}, owner, ttl.Milliseconds()).Int()
+	if err != nil {
+		return false, fail("acquire lease "+name, err)
+	}
+	return n == 1, nil
+}
+
+// RenewLease extends the named lease to ttl from now while owner holds it,
+// and reports whether it does; false means the lease expired or another
+// owner took it, and the caller must stop what the lease guards.
+func (t *TelegramState) RenewLease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
+	n, err := renewLease.Run(ctx, t.client, []string{t.leaseKey(name)}, owner, ttl.Milliseconds()).Int()
+	if err != nil {
+		return false, fail("renew lease "+name, err)
+	}
+	return n == 1, nil
+}
+
+// ReleaseLease gives the named lease up if owner holds it (compare and
+// delete); otherwise it does nothing.
+func (t *TelegramState) ReleaseLease(ctx context.Context, name, owner string) error {
+	if err := releaseLease.Run(ctx, t.client, []string{t.leaseKey(name)}, owner).Err(); err != nil {
+		return fail("release lease "+name, err)
+	}
+	return nil
+}
+
+// claimUpdate: 2 = done, 1 = busy, 0 = claimed (with the saved outcome, or
+// "" when none). SET NX alone cannot tell "done" from "busy".
+var claimUpdate = goredis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v == 'done' then return {2, ''} end
+if v then return {1, ''} end
+redis.call('SET', KEYS[1], 'busy', 'PX', ARGV[1])
+local out = redis.call('GET', KEYS[2])
+if out == false then out = '' end
+return {0, out}`)
+
+// finishUpdate marks an update handled and drops its saved outcome.
+var finishUpdate = goredis.NewScript(`
+redis.call('SET', KEYS[1], 'done', 'PX', ARGV[1])
+redis.call('DEL', KEYS[2])
+return 1`)
+
+// ClaimUpdate claims update id for lease, so that one try at a time handles
+// it. It returns claimed=false when the update was handled already
+// (done=true) or another try holds it (done=false). When claimed, saved is
+// the outcome an earlier try stored with SaveUpdate, or nil.
+func (t *TelegramState) ClaimUpdate(ctx context.Context, id int64, lease time.Duration) (claimed, done bool, saved []byte, err error) {
+	res, err := claimUpdate.Run(ctx, t.client, t.updateKeys(id), lease.Milliseconds()).Slice()
+	if err != nil {
+		return false, false, nil, fail("claim telegram update "+strconv.FormatInt(id, 10), err)
+	}
+	if len(res) != 2 {
+		return false, false, nil, errors.New("claim telegram update: unexpected reply")
+	}
+	state, _ := res[0].(int64)
+	out, _ := res[1].(string)
+	switch state {
+	case 2:
+		return false, true, nil, nil
+	case 1:
+		return false, false, nil, nil
+	}
+	if out != "" {
+		saved = []byte(out)
+	}
+	return true, false, saved, nil
+}
+
+// SaveUpdate stores the outcome of a claimed update (what remains to be
+// done), so that a later try resumes it instead of handling it again. It is
+// kept as long as a handled update ID.
+func (t *TelegramState) SaveUpdate(ctx context.Context, id int64, outcome []byte) error {
+	if err := t.client.Set(ctx, t.updateKeys(id)[1], outcome, t.doneTTL).Err(); err != nil {
+		return fail("save telegram update "+strconv.FormatInt(id, 10), err)
+	}
+	return nil
+}
+
+// FinishUpdate marks update id handled: claims of it answer done for 24
+// hours. Its saved outcome is dropped.
+func (t *TelegramState) FinishUpdate(ctx context.Context, id int64) error {
+	if err := finishUpdate.Run(ctx, t.client, t.updateKeys(id), t.doneTTL.Milliseconds()).Err(); err != nil {
+		return fail("finish telegram update "+strconv.FormatInt(id, 10), err)
+	}
+	return nil
+}
+
+// AbandonUpdate gives up a claim without finishing, so that the next try
+// claims the update again at once; a saved outcome is kept for it.
+func (t *TelegramState) AbandonUpdate(ctx context.Context, id int64) error {
+	if err := t.client.Del(ctx, t.updateKeys(id)[0]).Err(); err != nil {
+		return fail("abandon telegram update "+strconv.FormatInt(id, 10), err)
+	}
+	return nil
+}
+
+// SetMemo stores value under key for ttl (no expiry when ttl is zero).
+func (t *TelegramState) SetMemo(ctx context.Context, key, value string, ttl time.Duration) error {
+	if err := t.client.Set(ctx, t.memoKey(key), value, ttl).Err(); err != nil {
+		return fail("set memo "+key, err)
+	}
+	return nil
+}
+
+// GetMemo returns the value stored under key, and false when there is none.
+func (t *TelegramState) GetMemo(ctx context.Context, key string) (string, bool, error) {
+	v, err := t.client.Get(ctx, t.memoKey(key)).Result()
+	if errors.Is(err, goredis.Nil) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fail("get memo "+key, err)
+	}
+	return v, true, nil
+}
+
+// SetMemoFields sets fields of the hash under key and makes the whole hash
+// expire ttl from now (never when ttl is zero), in one transaction.
+func (t *TelegramState) SetMemoFields(ctx context.Context, key string, fields map[string]string, ttl time.Duration) error {
+	if len(fields) == 0 {
+		return nil
+	}
+	k := t.memoKey(key)
+	_, err := t.client.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		p.HSet(ctx, k, fields)
+		if ttl > 0 {
+			p.PExpire(ctx, k, ttl)
+		}
+		return nil
+	})
+	if err != nil {
+		return fail("set memo fields "+key, err)
+	}
+	return nil
+}
+
+// MemoFields returns every field of the hash under key (empty when none).
+func (t *TelegramState) MemoFields(ctx context.Context, key string) (map[string]string, error) {
+	m, err := t.client.HGetAll(ctx, t.memoKey(key)).Result()
+	if err != nil {
+		return nil, fail("read memo fields "+key, err)
+	}
+	return m, nil
+}
+
+// DeleteMemoFields deletes fields of the hash under key.
+func (t *TelegramState) DeleteMemoFields(ctx context.Context, key string, fields ...string) error {
+	if len(fields) == 0 {
+		return nil
+	}
+	if err := t.client.HDel(ctx, t.memoKey(key), fields...).Err(); err != nil {
+		return fail("delete memo fields "+key, err)
+	}
+	return nil
+}

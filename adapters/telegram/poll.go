@@ -1,0 +1,152 @@
+package telegram
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"strconv"
+	"time"
+
+	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
+)
+
+// pollLoop polls while this replica holds the poll lease, and otherwise
+// tries to take it every LeaseRetry, until ctx is done.
+func (a *Adapter) pollLoop(ctx context.Context) {
+	owner := newOwner()
+	for ctx.Err() == nil {
+		ok, err := a.lease.AcquireLease(ctx, pollLeaseName, owner, a.leaseTTL)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			a.log.WarnContext(ctx, "telegram: take the poll lease", "err", err)
+		case ok:
+			a.pollHolding(ctx, owner)
+			continue // try to keep polling at once
+		}
+		if sleep(ctx, a.leaseRetry) != nil {
+			return
+		}
+	}
+}
+
+// newOwner is a random token naming this replica as a lease owner.
+func newOwner() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// pollHolding long-polls while the lease holds: a goroutine renews it every
+// third of its TTL and stops the polling the moment a renewal fails. The
+// offset advances past an update only once it was handled, so an update
+// whose handling failed is fetched again. The lease is released on return.
+func (a *Adapter) pollHolding(ctx context.Context, owner string) {
+	lctx, stop := context.WithCancel(ctx)
+	renewed := make(chan struct{})
+	go func() {
+		defer close(renewed)
+		defer stop()
+		t := time.NewTicker(a.leaseTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-lctx.Done():
+				return
+			case <-t.C:
+			}
+			ok, err := a.lease.RenewLease(lctx, pollLeaseName, owner, a.leaseTTL)
+			if err != nil || !ok {
+				if lctx.Err() == nil {
+					a.log.WarnContext(lctx, "telegram: lost the poll lease; polling stops here", "err", err)
+				}
+				return
+			}
+		}
+	}()
+	defer func() {
+		stop()
+		<-renewed
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := a.lease.ReleaseLease(rctx, pollLeaseName, owner); err != nil {
+			a.log.WarnContext(rctx, "telegram: release the poll lease", "err", err)
+		}
+	}()
+
+	a.log.InfoContext(ctx, "telegram: polling for updates (this replica holds the poll lease)")
+	// getUpdates fails while a webhook is set; polling means no webhook.
+	if _, err := a.call(lctx, "deleteWebhook", nil); err != nil && lctx.Err() == nil {
+		a.log.WarnContext(lctx, "telegram: delete webhook before polling", "err", err)
+	}
+	offset := 0
+	for lctx.Err() == nil {
+		updates, err := a.getUpdates(lctx, offset)
+		if err != nil {
+			if lctx.Err() == nil {
+				wait := a.waitAfter(err)
+				a.log.WarnContext(lctx, "telegram: getUpdates failed", "err", err, "retry_in", wait)
+				_ = sleep(lctx, wait)
+			}
+			continue
+		}
+		for _, u := range updates {
+			if u.UpdateID < offset {
+				continue
+			}
+			// An update is handled to the end even if the lease is lost
+			// meanwhile: stopping half-way would only make more to resume.
+			hctx, cancel := context.WithTimeout(context.WithoutCancel(lctx), handleTimeout)
+			err := a.HandleUpdate(hctx, u)
+			cancel()
+			if err != nil {
+				if !errors.Is(err, ErrBusy) {
+					a.log.ErrorContext(lctx, "telegram: update failed; it will be fetched again", "update", u.UpdateID, "err", err)
+				}
+				_ = sleep(lctx, a.waitAfter(err))
+				break
+			}
+			offset = u.UpdateID + 1
+		}
+	}
+}
+
+// getUpdates long-polls for updates from offset on.
+func (a *Adapter) getUpdates(ctx context.Context, offset int) ([]tgbotapi.Update, error) {
+	p := tgbotapi.Params{"timeout": strconv.Itoa(int(a.pollTimeout / time.Second))}
+	if offset > 0 {
+		p["offset"] = strconv.Itoa(offset)
+	}
+	if err := p.AddInterface("allowed_updates", allowedUpdates); err != nil {
+		return nil, err
+	}
+	resp, err := a.call(ctx, "getUpdates", p)
+	if err != nil {
+		return nil, err
+	}
+	var us []tgbotapi.Update
+	if err := decodeResult(resp, &us); err != nil {
+		return nil, err
+	}
+	return us, nil
+}
+
+// waitAfter is the wait after a failed call: what a 429 asks, else RetryWait.
+func (a *Adapter) waitAfter(err error) time.Duration {
+	if ra := retryAfter(err); ra > 0 {
+		return ra
+	}
+	return a.retryWait
+}
+
+// sleep waits for d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,366 @@
+package telegram
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
+
+	"github.com/firebreak/firebreak/bot"
+	"github.com/firebreak/firebreak/workflow"
+)
+
+// How long the memo keeps what it needs to edit a message later (approval
+// requests live for hours or days) and a reply prompt.
+const (
+	messageTTL = 30 * 24 * time.Hour
+	promptTTL  = 48 * time.Hour
+)
+
+// Sender returns the outbox sender for Telegram: Platform "telegram", Target
+// the chat ID of a notice's audience (the roster channel's Telegram chat, or
+// the person's Telegram user ID for a direct message).
+func (a *Adapter) Sender() bot.Sender { return sender{a} }
+
+type sender struct{ a *Adapter }
+
+// Platform is "telegram".
+func (s sender) Platform() string { return bot.PlatformTelegram }
+
+// Target is the chat ID of n's audience as the roster gives it, "" when the
+// audience has no Telegram chat.
+func (s sender) Target(n workflow.Notice) string {
+	chat, ok := s.a.chatOf(n.Audience)
+	if !ok {
+		return ""
+	}
+	return strconv.FormatInt(chat, 10)
+}
+
+// Send delivers m to n's audience; see Adapter.send.
+func (s sender) Send(ctx context.Context, n workflow.Notice, m bot.Message) error {
+	return s.a.send(ctx, n, m)
+}
+
+// chatOf resolves an audience to a Telegram chat.
+func (a *Adapter) chatOf(aud workflow.Audience) (int64, bool) {
+	if id, ok := aud.Person(); ok {
+		p, ok := a.roster.Person(id)
+		if !ok || p.Telegram == 0 {
+			return 0, false
+		}
+		return p.Telegram, true
+	}
+	c, ok := a.roster.Channel(string(aud))
+	if !ok || c.Telegram == 0 {
+		return 0, false
+	}
+	return c.Telegram, true
+}
+
+// splitThread splits a versioned thread "YQ-7:approval:2" into its family
+// "YQ-7:approval" and version 2. Other threads are not versioned.
+func splitThread(thread string) (family string, version int, ok bool) {
+	i := strings.LastIndexByte(thread, ':')
+	if i <= 0 {
+		return "", 0, false
+	}
+	v, err := strconv.Atoi(thread[i+1:])
+	if err != nil || v < 1 {
+		return "", 0, false
+	}
+	return thread[:i], v, true
+}
+
+// send delivers m to the audience of n. A message of a versioned thread
+// ("YQ-7:approval:2") first supersedes the earlier versions' messages in the
+// same chat: they are edited to say so and lose their buttons. A version
+// already sent to the chat is not sent again (a retried delivery), and one
+// older than a version already there is sent marked superseded, without
+// buttons. A group that became a supergroup is followed, and remembered.
+func (a *Adapter) send(ctx context.Context, n workflow.Notice, m bot.Message) error {
+	chat, ok := a.chatOf(n.Audience)
+	if !ok {
+		return bot.ErrNoRoute
+	}
+	chat, err := a.follow(ctx, chat)
+	if err != nil {
+		return err
+	}
+	var buttons []bot.Button
+	if m.Card != nil {
+		buttons = m.Card.Buttons
+	}
+	family, version, versioned := splitThread(m.Thread)
+	var note string
+	if versioned {
+		newest, sent, err := a.supersede(ctx, chat, family, version)
+		if err != nil {
+			return err
+		}
+		if sent {
+			return nil
+		}
+		if newest > version {
+			note = a.supersededLine(newest)
+			buttons = nil
+		}
+	}
+	parts := renderParts(m.Text, m.Card)
+	if note != "" {
+		parts[len(parts)-1] += "\n\n" + note
+	}
+	var last tgbotapi.Message
+	for i, p := range parts {
+		var kb *tgbotapi.InlineKeyboardMarkup
+		if i == len(parts)-1 {
+			kb = keyboard(buttons)
+		}
+		msg, to, err := a.sendHTML(ctx, chat, p, kb, 0, nil)
+		if err != nil {
+			return err
+		}
+		chat, last = to, msg
+	}
+	// The message is out: a failure to remember it only costs a later edit,
+	// while an error here would have it sent twice.
+	if len(buttons) > 0 {
+		if err := a.saveMessage(ctx, chat, last.MessageID, parts[len(parts)-1], buttons); err != nil {
+			a.log.WarnContext(ctx, "telegram: remember message", "chat", chat, "err", err)
+		}
+	}
+	if versioned {
+		field := strconv.FormatInt(chat, 10) + ":" + strconv.Itoa(last.MessageID)
+		if err := a.memo.SetMemoFields(ctx, threadKey(family), map[string]string{field: strconv.Itoa(version)}, messageTTL); err != nil {
+			a.log.WarnContext(ctx, "telegram: remember thread message", "thread", m.Thread, "err", err)
+		}
+	}
+	return nil
+}
+
+func threadKey(family string) string { return "thread:" + family }
+
+// supersede edits the messages of family in chat older than version to say
+// that they are superseded, removing their buttons, and forgets them. It
+// returns the newest version already sent to chat (0 when none) and whether
+// version itself was sent there already.
+func (a *Adapter) supersede(ctx context.Context, chat int64, family string, version int) (newest int, sent bool, err error) {
+	fields, err := a.memo.MemoFields(ctx, threadKey(family))
+	if err != nil {
+		return 0, false, err
+	}
+	prefix := strconv.FormatInt(chat, 10) + ":"
+	for _, field := range slices.Sorted(maps.Keys(fields)) {
+		rest, ok := strings.CutPrefix(field, prefix)
+		if !ok {
+			continue
+		}
+		msgID, err1 := strconv.Atoi(rest)
+		v, err2 := strconv.Atoi(fields[field])
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		newest = max(newest, v)
+		switch {
+		case v == version:
+			sent = true
+			continue
+		case v > version:
+			continue
+		}
+		if err := a.markSuperseded(ctx, chat, msgID, version); err != nil {
+			return 0, false, err
+		}
+		if err := a.memo.DeleteMemoFields(ctx, threadKey(family), field); err != nil {
+			return 0, false, err
+		}
+	}
+	return newest, sent, nil
+}
+
+func (a *Adapter) supersededLine(version int) string {
+	return esc(fmt.Sprintf(a.t("⛔ Superseded by version %d: this request can no longer be decided.",
+		"⛔ 已被第 %d 版取代:本审批请求已失效。"), version))
+}
+
+// markSuperseded edits one message to say it is superseded and removes its
+// buttons. Without a remembered text (or when Telegram refuses the text
+// edit) it removes the buttons alone; a message that is gone is left alone.
+func (a *Adapter) markSuperseded(ctx context.Context, chat int64, msgID, version int) error {
+	rec, ok, err := a.loadMessage(ctx, chat, msgID)
+	if err != nil {
+		return err
+	}
+	if ok {
+		err := a.editText(ctx, chat, msgID, rec.render(a.supersededLine(version)), noKeyboard())
+		if err == nil {
+			_ = a.memo.SetMemoFields(ctx, messageKey(chat, msgID), map[string]string{"kb": ""}, messageTTL)
+			return nil
+		}
+		if !permanent(err) {
+			return err
+		}
+		a.log.WarnContext(ctx, "telegram: edit superseded request; removing its buttons only", "chat", chat, "message", msgID, "err", err)
+	}
+	err = a.editMarkup(ctx, chat, msgID, noKeyboard())
+	if err != nil && permanent(err) {
+		a.log.WarnContext(ctx, "telegram: remove buttons of superseded request", "chat", chat, "message", msgID, "err", err)
+		return nil
+	}
+	return err
+}
+
+// sentMessage is what the memo keeps of a message with buttons, so that it
+// can be edited later: its HTML as sent, its buttons and the lines added
+// since (who decided what).
+type sentMessage struct {
+	html    string
+	buttons []bot.Button
+	lines   []string
+}
+
+// render is the message with its added lines, and extra ones.
+func (m sentMessage) render(extra ...string) string {
+	lines := append(slices.Clone(m.lines), extra...)
+	if len(lines) == 0 {
+		return m.html
+	}
+	return m.html + "\n\n" + strings.Join(lines, "\n")
+}
+
+func messageKey(chat int64, msgID int) string {
+	return "msg:" + strconv.FormatInt(chat, 10) + ":" + strconv.Itoa(msgID)
+}
+
+func (a *Adapter) saveMessage(ctx context.Context, chat int64, msgID int, html string, buttons []bot.Button) error {
+	return a.memo.SetMemoFields(ctx, messageKey(chat, msgID), map[string]string{"html": html, "kb": encodeButtons(buttons)}, messageTTL)
+}
+
+func (a *Adapter) loadMessage(ctx context.Context, chat int64, msgID int) (sentMessage, bool, error) {
+	fields, err := a.memo.MemoFields(ctx, messageKey(chat, msgID))
+	if err != nil {
+		return sentMessage{}, false, err
+	}
+	h, ok := fields["html"]
+	if !ok {
+		return sentMessage{}, false, nil
+	}
+	m := sentMessage{html: h, buttons: decodeButtons(fields["kb"])}
+	// Lines are "l:<seq>" with seq zero-padded: sorted keys are in order.
+	for _, k := range slices.Sorted(maps.Keys(fields)) {
+		if strings.HasPrefix(k, "l:") {
+			m.lines = append(m.lines, fields[k])
+		}
+	}
+	return m, true, nil
+}
+
+// addLine adds line number seq (the update ID: a retried update writes the
+// same field again) to a remembered message and returns the message; ok is
+// false when the message is not remembered.
+func (a *Adapter) addLine(ctx context.Context, chat int64, msgID int, seq int64, line string) (sentMessage, bool, error) {
+	if _, ok, err := a.loadMessage(ctx, chat, msgID); err != nil || !ok {
+		return sentMessage{}, false, err
+	}
+	field := fmt.Sprintf("l:%020d", seq)
+	if err := a.memo.SetMemoFields(ctx, messageKey(chat, msgID), map[string]string{field: line}, messageTTL); err != nil {
+		return sentMessage{}, false, err
+	}
+	return a.loadMessage(ctx, chat, msgID)
+}
+
+// follow returns the chat that chat migrated to, if it did.
+func (a *Adapter) follow(ctx context.Context, chat int64) (int64, error) {
+	for range 3 { // a group migrates once; never loop on a bad memo
+		v, ok, err := a.memo.GetMemo(ctx, migratedKey(chat))
+		if err != nil {
+			return 0, err
+		}
+		if !ok {
+			break
+		}
+		to, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || to == chat {
+			break
+		}
+		chat = to
+	}
+	return chat, nil
+}
+
+func migratedKey(chat int64) string { return "chat:" + strconv.FormatInt(chat, 10) }
+
+// rememberMigration records that group from became supergroup to, so that
+// later messages go there directly.
+func (a *Adapter) rememberMigration(ctx context.Context, from, to int64) {
+	a.log.WarnContext(ctx, "telegram: group became a supergroup; following it (update the roster's telegram ID)",
+		"from", from, "to", to)
+	if err := a.memo.SetMemo(ctx, migratedKey(from), strconv.FormatInt(to, 10), 0); err != nil {
+		a.log.WarnContext(ctx, "telegram: remember migrated group", "from", from, "to", to, "err", err)
+	}
+}
+
+// sendHTML sends one HTML message with an optional keyboard (or force-reply
+// markup), following a group that was upgraded to a supergroup. It returns
+// the message and the chat it went to.
+func (a *Adapter) sendHTML(ctx context.Context, chat int64, text string, kb *tgbotapi.InlineKeyboardMarkup, replyTo int, force *tgbotapi.ForceReply) (tgbotapi.Message, int64, error) {
+	for attempt := 0; ; attempt++ {
+		cfg := tgbotapi.NewMessage(chat, text)
+		cfg.ParseMode = tgbotapi.ModeHTML
+		cfg.DisableWebPagePreview = true
+		cfg.ReplyToMessageID = replyTo
+		cfg.AllowSendingWithoutReply = true
+		switch {
+		case force != nil:
+			cfg.ReplyMarkup = force
+		case kb != nil:
+			cfg.ReplyMarkup = kb
+		}
+		resp, err := a.request(ctx, "sendMessage", cfg)
+		if to := migratedTo(err); to != 0 && to != chat && attempt == 0 {
+			a.rememberMigration(ctx, chat, to)
+			chat = to
+			continue
+		}
+		if err != nil {
+			return tgbotapi.Message{}, chat, err
+		}
+		var msg tgbotapi.Message
+		if err := decodeResult(resp, &msg); err != nil {
+			return tgbotapi.Message{}, chat, fmt.Errorf("telegram sendMessage: %w", err)
+		}
+		return msg, chat, nil
+	}
+}
+
+// editText replaces the text and keyboard of a message; "message is not
+// modified" is success.
+func (a *Adapter) editText(ctx context.Context, chat int64, msgID int, text string, kb *tgbotapi.InlineKeyboardMarkup) error {
+	cfg := tgbotapi.NewEditMessageText(chat, msgID, text)
+	cfg.ParseMode = tgbotapi.ModeHTML
+	cfg.DisableWebPagePreview = true
+	if kb == nil {
+		kb = noKeyboard() // say it: the edited message has no buttons
+	}
+	cfg.ReplyMarkup = kb
+	_, err := a.request(ctx, "editMessageText", cfg)
+	if notModified(err) {
+		return nil
+	}
+	return err
+}
+
+// editMarkup replaces the keyboard of a message; "message is not modified"
+// is success.
+func (a *Adapter) editMarkup(ctx context.Context, chat int64, msgID int, kb *tgbotapi.InlineKeyboardMarkup) error {
+	_, err := a.request(ctx, "editMessageReplyMarkup", tgbotapi.NewEditMessageReplyMarkup(chat, msgID, *kb))
+	if notModified(err) {
+		return nil
+	}
+	return err
+}

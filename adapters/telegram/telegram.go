@@ -1,0 +1,344 @@
+// Package telegram is Firebreak's Telegram adapter: it receives updates over
+// a webhook or by long polling, turns typed /incident commands and
+// inline-keyboard presses into router requests, renders replies and outbox
+// messages as HTML with inline keyboards, and keeps approval requests
+// current (a newer draft version supersedes the older requests).
+//
+// It is thin: every rule of the handling plan is the router's. What it keeps
+// for itself (which updates were handled, which message was sent for which
+// thread, where a migrated group went, who holds the poll lease) lives in
+// Redis behind the small interfaces Lease, UpdateLog and Memo, so any number
+// of replicas can run side by side.
+package telegram
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
+
+	"github.com/firebreak/firebreak/bot"
+	"github.com/firebreak/firebreak/workflow"
+)
+
+// Modes of receiving updates.
+const (
+	// ModeWebhook: Telegram posts updates to POST /telegram/webhook; the
+	// webhook is registered (with its secret) at start-up.
+	ModeWebhook = "webhook"
+	// ModePoll: one replica at a time long-polls getUpdates.
+	ModePoll = "poll"
+)
+
+// WebhookPath is where Register serves Telegram's webhook.
+const WebhookPath = "/telegram/webhook"
+
+// pollLeaseName names the lease that lets one replica poll.
+const pollLeaseName = "poll"
+
+// Lease lets one replica at a time hold a role (polling, since Telegram
+// allows one getUpdates caller per bot). Owners are random tokens.
+type Lease interface {
+	// AcquireLease makes owner the holder of name for ttl unless another
+	// owner holds it (renewing it when owner does) and reports whether owner
+	// holds it after the call.
+	AcquireLease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
+	// RenewLease extends name to ttl from now while owner holds it and
+	// reports whether it does.
+	RenewLease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
+	// ReleaseLease gives name up if owner holds it.
+	ReleaseLease(ctx context.Context, name, owner string) error
+}
+
+// UpdateLog remembers which updates were handled, so that Telegram's
+// retries of a webhook delivery and a new poller's re-reads are handled once,
+// and an update whose handling failed half-way resumes where it stopped.
+type UpdateLog interface {
+	// ClaimUpdate claims update id for lease. claimed=false means it was
+	// handled (done=true) or another try holds it (done=false). When
+	// claimed, saved is the outcome an earlier try stored, or nil.
+	ClaimUpdate(ctx context.Context, id int64, lease time.Duration) (claimed, done bool, saved []byte, err error)
+	// SaveUpdate stores what remains to be done for a claimed update.
+	SaveUpdate(ctx context.Context, id int64, outcome []byte) error
+	// FinishUpdate marks update id handled.
+	FinishUpdate(ctx context.Context, id int64) error
+	// AbandonUpdate drops the claim so the next try may claim it at once.
+	AbandonUpdate(ctx context.Context, id int64) error
+}
+
+// Memo is a small shared key-value memo: message references per thread,
+// the text and buttons of sent messages, reply prompts and migrated chats.
+// A zero ttl means no expiry.
+type Memo interface {
+	// SetMemo stores value under key.
+	SetMemo(ctx context.Context, key, value string, ttl time.Duration) error
+	// GetMemo returns the value under key and whether there is one.
+	GetMemo(ctx context.Context, key string) (string, bool, error)
+	// SetMemoFields sets fields of the hash under key and its expiry.
+	SetMemoFields(ctx context.Context, key string, fields map[string]string, ttl time.Duration) error
+	// MemoFields returns every field of the hash under key.
+	MemoFields(ctx context.Context, key string) (map[string]string, error)
+	// DeleteMemoFields deletes fields of the hash under key.
+	DeleteMemoFields(ctx context.Context, key string, fields ...string) error
+}
+
+// Options configures an Adapter.
+type Options struct {
+	// Token is the bot token from BotFather (FIREBREAK_TELEGRAM_TOKEN). It
+	// never appears in logs, errors or replies.
+	Token string
+	// Mode is ModeWebhook or ModePoll (FIREBREAK_TELEGRAM_MODE; default
+	// webhook).
+	Mode string
+	// WebhookURL is the public URL of POST /telegram/webhook, registered at
+	// start-up in webhook mode (FIREBREAK_TELEGRAM_WEBHOOK_URL).
+	WebhookURL string
+	// WebhookSecret is the secret_token Telegram sends back in the
+	// X-Telegram-Bot-Api-Secret-Token header (FIREBREAK_TELEGRAM_WEBHOOK_SECRET);
+	// required in webhook mode: 1-256 characters of A-Z, a-z, 0-9, _ and -.
+	WebhookSecret string
+	// APIEndpoint replaces the Bot API endpoint, format
+	// "http://host/bot%s/%s" (token, method) (FIREBREAK_TELEGRAM_API_ENDPOINT).
+	APIEndpoint string
+
+	// Router handles every command and button press.
+	Router *bot.Router
+	// Roster maps Telegram user IDs to people and channels to chats
+	// (default: the router's).
+	Roster *workflow.Roster
+	// Locale of the adapter's own texts, "en" or "zh-CN" (default: the
+	// router's).
+	Locale string
+	// Log receives failures; nil discards.
+	Log *slog.Logger
+	// Clock stamps decisions shown on approval requests (default: the
+	// system clock).
+	Clock workflow.Clock
+
+	// Lease, UpdateLog and Memo keep the adapter's shared state (Redis in
+	// production: (*redis.Store).Telegram() implements all three). Lease
+	// is needed in poll mode only.
+	Lease     Lease
+	UpdateLog UpdateLog
+	Memo      Memo
+
+	// HTTPClient calls the Bot API (default: a client with a timeout of
+	// PollTimeout plus 15s).
+	HTTPClient *http.Client
+	// PollTimeout is the long-polling timeout of getUpdates (25s when zero).
+	PollTimeout time.Duration
+	// LeaseTTL is how long the poll lease lasts without renewal (30s when
+	// zero); it is renewed every third of it.
+	LeaseTTL time.Duration
+	// LeaseRetry is how often a replica without the lease tries to take it
+	// (LeaseTTL/3 when zero).
+	LeaseRetry time.Duration
+	// RetryWait is the wait after a failed getUpdates or a failed update
+	// before trying again (2s when zero).
+	RetryWait time.Duration
+}
+
+// Adapter is the Telegram adapter. Build it with New, serve its webhook with
+// Register, run it with Start, and deliver the outbox through Sender.
+type Adapter struct {
+	mode       string
+	webhookURL string
+	secret     string
+	router     *bot.Router
+	roster     *workflow.Roster
+	locale     string
+	log        *slog.Logger
+	clock      workflow.Clock
+	lease      Lease
+	updates    UpdateLog
+	memo       Memo
+
+	api         *tgbotapi.BotAPI
+	http        *http.Client
+	token       string
+	pollTimeout time.Duration
+	leaseTTL    time.Duration
+	leaseRetry  time.Duration
+	retryWait   time.Duration
+	// claimLease bounds how long one try may hold an update.
+	claimLease time.Duration
+
+	mu       sync.RWMutex
+	username string // the bot's @username, known after Start
+
+	wg sync.WaitGroup
+}
+
+// New checks opts and returns an Adapter. It does not call Telegram; Start
+// does.
+func New(opts Options) (*Adapter, error) {
+	if opts.Token == "" {
+		return nil, errors.New("telegram: the bot token is required (FIREBREAK_TELEGRAM_TOKEN)")
+	}
+	if opts.Router == nil {
+		return nil, errors.New("telegram: Router is required")
+	}
+	if opts.UpdateLog == nil || opts.Memo == nil {
+		return nil, errors.New("telegram: UpdateLog and Memo are required")
+	}
+	mode := opts.Mode
+	if mode == "" {
+		mode = ModeWebhook
+	}
+	switch mode {
+	case ModeWebhook:
+		if opts.WebhookURL == "" {
+			return nil, errors.New("telegram: webhook mode needs FIREBREAK_TELEGRAM_WEBHOOK_URL (or set FIREBREAK_TELEGRAM_MODE=poll)")
+		}
+		if !validSecret(opts.WebhookSecret) {
+			return nil, errors.New("telegram: webhook mode needs FIREBREAK_TELEGRAM_WEBHOOK_SECRET: 1-256 characters of A-Z, a-z, 0-9, _ and -")
+		}
+	case ModePoll:
+		if opts.Lease == nil {
+			return nil, errors.New("telegram: poll mode needs a Lease, so that one replica polls")
+		}
+		if opts.WebhookSecret != "" && !validSecret(opts.WebhookSecret) {
+			return nil, errors.New("telegram: FIREBREAK_TELEGRAM_WEBHOOK_SECRET: 1-256 characters of A-Z, a-z, 0-9, _ and -")
+		}
+	default:
+		return nil, fmt.Errorf("telegram: mode must be %s or %s, not %q", ModeWebhook, ModePoll, mode)
+	}
+	endpoint := opts.APIEndpoint
+	if endpoint == "" {
+		endpoint = tgbotapi.APIEndpoint
+	}
+	if strings.Count(endpoint, "%s") != 2 || strings.Count(endpoint, "%") != 2 {
+		return nil, errors.New("telegram: the API endpoint must have the form http://host/bot%s/%s (token, method)")
+	}
+	a := &Adapter{
+		mode: mode, webhookURL: opts.WebhookURL, secret: opts.WebhookSecret,
+		router: opts.Router, roster: opts.Roster, locale: opts.Locale, log: opts.Log, clock: opts.Clock,
+		lease: opts.Lease, updates: opts.UpdateLog, memo: opts.Memo,
+		http: opts.HTTPClient, token: opts.Token,
+		pollTimeout: opts.PollTimeout, leaseTTL: opts.LeaseTTL, leaseRetry: opts.LeaseRetry, retryWait: opts.RetryWait,
+	}
+	if a.roster == nil {
+		a.roster = opts.Router.Roster()
+	}
+	if a.locale == "" {
+		a.locale = opts.Router.Locale()
+	}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	a.log = a.log.With("adapter", "telegram")
+	if a.clock == nil {
+		a.clock = workflow.SystemClock{}
+	}
+	if a.pollTimeout <= 0 {
+		a.pollTimeout = 25 * time.Second
+	}
+	if a.pollTimeout < time.Second {
+		a.pollTimeout = time.Second // getUpdates takes whole seconds
+	}
+	if a.leaseTTL <= 0 {
+		a.leaseTTL = 30 * time.Second
+	}
+	if a.leaseRetry <= 0 {
+		a.leaseRetry = a.leaseTTL / 3
+	}
+	if a.retryWait <= 0 {
+		a.retryWait = 2 * time.Second
+	}
+	a.claimLease = 2 * time.Minute
+	if a.http == nil {
+		a.http = &http.Client{Timeout: a.pollTimeout + 15*time.Second}
+	}
+	// Built by hand rather than with tgbotapi.NewBotAPI*, which calls getMe:
+	// New stays offline, and Debug stays off (it logs URLs with the token).
+	a.api = &tgbotapi.BotAPI{Token: opts.Token, Client: a.http, Buffer: 100}
+	a.api.SetAPIEndpoint(endpoint)
+	return a, nil
+}
+
+// validSecret reports whether s is a valid secret_token for setWebhook.
+func validSecret(s string) bool {
+	if s == "" || len(s) > 256 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// allowedUpdates are the update kinds the adapter asks Telegram for.
+var allowedUpdates = []string{"message", "callback_query", "my_chat_member"}
+
+// Start calls getMe (which checks the token), then in webhook mode registers
+// the webhook with its secret_token, and in poll mode starts long polling in
+// the background, on this replica whenever it holds the poll lease. Polling
+// stops when ctx is done; Wait waits for it.
+func (a *Adapter) Start(ctx context.Context) error {
+	me, err := a.getMe(ctx)
+	if err != nil {
+		return fmt.Errorf("telegram: start: %w", err)
+	}
+	a.mu.Lock()
+	a.username = me.UserName
+	a.mu.Unlock()
+	switch a.mode {
+	case ModeWebhook:
+		if err := a.setWebhook(ctx); err != nil {
+			return fmt.Errorf("telegram: register the webhook: %w", err)
+		}
+		a.log.InfoContext(ctx, "telegram webhook registered", "bot", me.UserName)
+	case ModePoll:
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			a.pollLoop(ctx)
+		}()
+	}
+	return nil
+}
+
+// Wait blocks until the background work started by Start has stopped (after
+// its context is done); the poll lease is released by then.
+func (a *Adapter) Wait() { a.wg.Wait() }
+
+// Username returns the bot's @username once Start has run, else "".
+func (a *Adapter) Username() string {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.username
+}
+
+func (a *Adapter) getMe(ctx context.Context) (tgbotapi.User, error) {
+	resp, err := a.call(ctx, "getMe", nil)
+	if err != nil {
+		return tgbotapi.User{}, err
+	}
+	var u tgbotapi.User
+	if err := decodeResult(resp, &u); err != nil {
+		return tgbotapi.User{}, fmt.Errorf("telegram getMe: %w", err)
+	}
+	return u, nil
+}
+
+// setWebhook registers the webhook. The v5 library's WebhookConfig has no
+// secret_token, so the parameters are sent by hand.
+func (a *Adapter) setWebhook(ctx context.Context) error {
+	p := tgbotapi.Params{"url": a.webhookURL, "secret_token": a.secret}
+	if err := p.AddInterface("allowed_updates", allowedUpdates); err != nil {
+		return err
+	}
+	_, err := a.call(ctx, "setWebhook", p)
+	return err
+}
+
+// t picks the adapter's text for its locale.
+func (a *Adapter) t(en, zh string) string { return workflow.Text{EN: en, ZH: zh}.In(a.locale) }

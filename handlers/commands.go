@@ -389,12 +389,24 @@ func (h *Handlers) takeAction(ctx context.Context, req *bot.Request, a bot.Actio
 	return h.done(inc, fmt.Sprintf(h.t("%s is now handled by %s.", "%s 现由 %s 负责。"), inc.ID, h.name(req.Actor))), nil
 }
 
+// approveAction is the Approve button. The button sits on a request that
+// other leaders see too, so the reply says who approved and carries the
+// request card with its progress, for platforms that update it in place.
 func (h *Handlers) approveAction(ctx context.Context, req *bot.Request, a bot.Action) (*bot.Reply, error) {
 	id, v, err := versionArgs(a)
 	if err != nil {
 		return nil, err
 	}
-	return h.doApprove(ctx, req, id, v, "")
+	inc, _, err := h.svc.Approve(ctx, req.Actor, id, v, "")
+	if err != nil {
+		return nil, err
+	}
+	d := inc.CurrentDraft()
+	return &bot.Reply{
+		Text: fmt.Sprintf(h.t("%s approved version %d of %s: %s.", "%[1]s 已批准 %[3]s 第 %[2]d 版:%[4]s。"),
+			h.name(req.Actor), d.Version, inc.ID, h.approvalProgress(inc, d)),
+		Card: h.draftCard(inc, d),
+	}, nil
 }
 
 // rejectAction needs a reason, which a button cannot carry: it checks that

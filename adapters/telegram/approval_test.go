@@ -46,7 +46,7 @@ func TestLeaderPressIsAnsweredAndEditsTheRequest(t *testing.T) {
 	before := e.version(id)
 
 	ans := e.press(zhaoID, req, "approve:YQ-1:1")
-	wantContains(t, "answer", ans.Params.Get("text"), "You approved version 1 of YQ-1", "1 of 2 approvals")
+	wantContains(t, "answer", ans.Params.Get("text"), "Zhao Lei approved version 1 of YQ-1", "1 of 2 approvals")
 	if ans.Params.Get("show_alert") == "true" {
 		t.Errorf("answer of a successful press: got an alert, want a toast")
 	}

@@ -219,8 +219,8 @@ func (s *Service) Ack(ctx context.Context, actor, id string) (*Incident, []Event
 }
 
 // Take assigns the incident to the actor and acknowledges it in one step
-// (the "take it" button). Errors: CodeConflict (already the actor's and
-// acknowledged, or resolved).
+// (the "take it" button). Errors: CodeConflict (already acknowledged by
+// anyone — hand-overs go through Assign — or resolved).
 func (s *Service) Take(ctx context.Context, actor, id string) (*Incident, []Event, error) {
 	return s.transition(ctx, actor, id, func(inc *Incident, p *Person, now time.Time) ([]Event, error) {
 		if err := mustBeOpen(inc); err != nil {
@@ -228,6 +228,11 @@ func (s *Service) Take(ctx context.Context, actor, id string) (*Incident, []Even
 		}
 		if inc.Assignee == actor && inc.Status == StatusAcknowledged {
 			return nil, Errorf(CodeConflict, "%s is already yours", "%s 已由您负责", inc.ID)
+		}
+		if inc.Status == StatusAcknowledged {
+			// The button was on a card from before someone took it on.
+			return nil, Errorf(CodeConflict, "%s was already taken on by %s; to hand it over use: assign %s <person>",
+				"%s 已由 %s 接办;如需移交请用:assign %s <人员>", inc.ID, s.roster.Name(inc.AckedBy), inc.ID)
 		}
 		if len(p.Departments) > 0 && !slices.Contains(p.Departments, inc.Department) {
 			inc.Department = p.Departments[0]

@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"time"
 
+	fbslack "github.com/firebreak/firebreak/adapters/slack"
 	"github.com/firebreak/firebreak/adapters/telegram"
 	"github.com/firebreak/firebreak/bot"
 )
@@ -13,6 +16,16 @@ import (
 // run in the background, and returns their outbox senders.
 func setupPlatforms(ctx context.Context, a *app, cfg Config, mux *http.ServeMux) ([]bot.Sender, error) {
 	var senders []bot.Sender
+	if cfg.SlackSigningSecret != "" || cfg.SlackAppToken != "" {
+		s, err := setupSlack(ctx, a, cfg, mux)
+		if err != nil {
+			return nil, err
+		}
+		senders = append(senders, s)
+	} else if cfg.SlackBotToken != "" {
+		return nil, fmt.Errorf("FIREBREAK_SLACK_BOT_TOKEN is set but neither FIREBREAK_SLACK_SIGNING_SECRET " +
+			"(HTTP endpoints) nor FIREBREAK_SLACK_APP_TOKEN (Socket Mode) is: Slack could not reach Firebreak")
+	}
 	if cfg.TelegramToken != "" {
 		s, err := setupTelegram(ctx, a, cfg, mux)
 		if err != nil {
@@ -21,6 +34,51 @@ func setupPlatforms(ctx context.Context, a *app, cfg Config, mux *http.ServeMux)
 		senders = append(senders, s)
 	}
 	return senders, nil
+}
+
+// setupSlack builds the Slack adapter, serves its endpoints on mux and, with
+// an app token, runs Socket Mode. Closing the app waits for replies still
+// being sent in the background.
+func setupSlack(ctx context.Context, a *app, cfg Config, mux *http.ServeMux) (bot.Sender, error) {
+	sl, err := fbslack.New(fbslack.Options{
+		SigningSecret: cfg.SlackSigningSecret,
+		BotToken:      cfg.SlackBotToken,
+		AppToken:      cfg.SlackAppToken,
+		APIURL:        cfg.SlackAPIURL,
+		Router:        a.router,
+		Roster:        a.roster,
+		Locale:        a.locale,
+		Locker:        a.store, // each event_id handled once across replicas
+		Log:           a.log,
+		// Clock stays nil: signatures are checked against real time, also in demo mode.
+	})
+	if err != nil {
+		return nil, err
+	}
+	sl.Register(mux)
+	sctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	if cfg.SlackAppToken != "" {
+		go func() {
+			defer close(done)
+			if err := sl.RunSocketMode(sctx); err != nil && sctx.Err() == nil {
+				a.log.Error("slack socket mode stopped", "err", err)
+			}
+		}()
+	} else {
+		close(done)
+	}
+	a.closers = append(a.closers, func() {
+		stop()
+		<-done
+		drainCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := sl.Drain(drainCtx); err != nil {
+			a.log.Warn("slack replies still in flight at shutdown", "err", err)
+		}
+	})
+	a.log.Info("slack enabled", "http", cfg.SlackSigningSecret != "", "socket_mode", cfg.SlackAppToken != "")
+	return sl.Sender(), nil
 }
 
 // setupTelegram builds the Telegram adapter, serves its webhook on mux and

@@ -1,0 +1,163 @@
+package slack
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+
+	slackgo "github.com/slack-go/slack"
+
+	"github.com/firebreak/firebreak/bot"
+)
+
+// serveCommands answers POST /slack/commands: a slash command, as a form.
+func (a *Adapter) serveCommands(w http.ResponseWriter, r *http.Request) {
+	body, err := a.readVerified(w, r)
+	if err != nil {
+		a.refuse(w, r, err)
+		return
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		a.refuse(w, r, badRequest("malformed form"))
+		return
+	}
+	c := command{
+		UserID: form.Get("user_id"), UserName: form.Get("user_name"), ChannelID: form.Get("channel_id"),
+		Command: form.Get("command"), Text: form.Get("text"), ResponseURL: form.Get("response_url"),
+	}
+	if c.UserID == "" || c.Command == "" {
+		a.refuse(w, r, badRequest("not a slash command: user_id or command missing"))
+		return
+	}
+	writeJSON(w, a.runCommand(r.Context(), c))
+}
+
+// serveInteractions answers POST /slack/interactions: a form whose payload
+// field is the JSON of the interaction. It acknowledges at once; the answer
+// goes to the response_url.
+func (a *Adapter) serveInteractions(w http.ResponseWriter, r *http.Request) {
+	body, err := a.readVerified(w, r)
+	if err != nil {
+		a.refuse(w, r, err)
+		return
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		a.refuse(w, r, badRequest("malformed form"))
+		return
+	}
+	cb, err := parseInteraction([]byte(form.Get("payload")))
+	if err != nil {
+		a.refuse(w, r, err)
+		return
+	}
+	a.runInteraction(r.Context(), cb)
+	w.WriteHeader(http.StatusOK)
+}
+
+// parseInteraction decodes an interaction payload.
+func parseInteraction(payload []byte) (*slackgo.InteractionCallback, error) {
+	if len(bytes.TrimSpace(payload)) == 0 {
+		return nil, badRequest("no payload")
+	}
+	var cb slackgo.InteractionCallback
+	if err := json.Unmarshal(payload, &cb); err != nil {
+		return nil, badRequest("malformed payload JSON")
+	}
+	if cb.Type == "" || cb.User.ID == "" {
+		return nil, badRequest("not an interaction: type or user missing")
+	}
+	return &cb, nil
+}
+
+// serveEvents answers POST /slack/events: the url_verification challenge
+// and event callbacks, acknowledged at once.
+func (a *Adapter) serveEvents(w http.ResponseWriter, r *http.Request) {
+	body, err := a.readVerified(w, r)
+	if err != nil {
+		a.refuse(w, r, err)
+		return
+	}
+	env, err := parseEnvelope(body)
+	if err != nil {
+		a.refuse(w, r, err)
+		return
+	}
+	if env.Type == "url_verification" {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, env.Challenge)
+		return
+	}
+	a.runEvent(r.Context(), env, r.Header.Get("X-Slack-Retry-Num"))
+	w.WriteHeader(http.StatusOK)
+}
+
+// parseEnvelope decodes the outer JSON of an Events API request.
+func parseEnvelope(body []byte) (envelope, error) {
+	var env envelope
+	if err := json.Unmarshal(body, &env); err != nil {
+		return envelope{}, badRequest("malformed event JSON")
+	}
+	if env.Type == "" {
+		return envelope{}, badRequest("not an event: type missing")
+	}
+	return env, nil
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(b)
+}
+
+// respond posts res to a response_url. Failures are logged (without the
+// URL, which grants posting in the conversation).
+func (a *Adapter) respond(ctx context.Context, responseURL string, res response, what string) {
+	if err := a.postResponse(ctx, responseURL, res); err != nil {
+		a.log.WarnContext(ctx, "slack response not delivered", "what", what, "request_id", bot.RequestID(ctx), "err", err)
+	}
+}
+
+func (a *Adapter) postResponse(ctx context.Context, responseURL string, res response) error {
+	if responseURL == "" {
+		return errors.New("no response_url")
+	}
+	b, err := json.Marshal(res)
+	if err != nil {
+		return fmt.Errorf("encode response: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, responseURL, bytes.NewReader(b))
+	if err != nil {
+		return fmt.Errorf("bad response_url")
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := a.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("post to response_url: %w", redactURL(err))
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("response_url answered %s: %s", resp.Status, bytes.TrimSpace(msg))
+	}
+	return nil
+}
+
+// redactURL drops the URL from a client error: a response_url is a
+// credential for its conversation.
+func redactURL(err error) error {
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
+	}
+	return err
+}

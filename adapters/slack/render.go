@@ -1,0 +1,161 @@
+package slack
+
+import (
+	"strings"
+	"unicode/utf8"
+
+	slackgo "github.com/slack-go/slack"
+
+	"github.com/firebreak/firebreak/bot"
+)
+
+// Block Kit limits (api.slack.com/reference/block-kit).
+const (
+	maxBlocks      = 50   // blocks in one message
+	maxSectionText = 3000 // text of a section
+	maxFieldText   = 2000 // one field of a section
+	maxFields      = 10   // fields of a section
+	maxHeaderText  = 150  // text of a header
+	maxButtonText  = 75   // label of a button
+	maxButtons     = 25   // elements of an actions block
+	maxFallback    = 3000 // the notification text we send with blocks
+)
+
+// messageBlocks renders a line of text and an optional card: the text as
+// plain-text sections (shown verbatim, never as mrkdwn), then the card.
+// extra blocks (a "who acted" line) go last. The result keeps within
+// Slack's 50 blocks.
+func messageBlocks(text string, card *bot.Card, extra ...slackgo.Block) []slackgo.Block {
+	blocks := textBlocks(text)
+	if card != nil {
+		blocks = append(blocks, cardBlocks(card)...)
+	}
+	blocks = append(blocks, extra...)
+	if len(blocks) > maxBlocks {
+		cut := append(blocks[:maxBlocks-1-len(extra):maxBlocks-1-len(extra)],
+			slackgo.NewContextBlock("", plain("…")))
+		blocks = append(cut, extra...)
+	}
+	return blocks
+}
+
+// textBlocks renders plain text as sections of at most 3000 characters,
+// split at line ends where it can be.
+func textBlocks(text string) []slackgo.Block {
+	text = strings.TrimSpace(text)
+	var blocks []slackgo.Block
+	for _, part := range split(text, maxSectionText) {
+		blocks = append(blocks, slackgo.NewSectionBlock(plain(part), nil, nil))
+	}
+	return blocks
+}
+
+// cardBlocks renders a card: a header with the title, the fields two
+// columns wide (label in bold), the body verbatim, the footer, the buttons.
+// Each button's action_id and value are its bot.Button.ID, the wire form
+// of its action.
+func cardBlocks(c *bot.Card) []slackgo.Block {
+	var blocks []slackgo.Block
+	if c.Title != "" {
+		blocks = append(blocks, slackgo.NewHeaderBlock(plain(truncate(c.Title, maxHeaderText))))
+	}
+	var fields []*slackgo.TextBlockObject
+	flush := func() {
+		if len(fields) > 0 {
+			blocks = append(blocks, slackgo.NewSectionBlock(nil, fields, nil))
+			fields = nil
+		}
+	}
+	for _, f := range c.Fields {
+		label := "*" + escape(f.Label) + "*\n"
+		fields = append(fields, mrkdwn(label+truncate(escape(f.Value), maxFieldText-utf8.RuneCountInString(label))))
+		if len(fields) == maxFields {
+			flush()
+		}
+	}
+	flush()
+	for _, part := range split(c.Body, maxSectionText) {
+		blocks = append(blocks, slackgo.NewSectionBlock(plain(part), nil, nil))
+	}
+	if c.Footer != "" {
+		blocks = append(blocks, slackgo.NewContextBlock("", plain(truncate(c.Footer, maxSectionText))))
+	}
+	var buttons []slackgo.BlockElement
+	for _, b := range c.Buttons {
+		btn := slackgo.NewButtonBlockElement(b.ID, b.ID, plain(truncate(b.Label, maxButtonText)))
+		switch b.Style {
+		case bot.StylePrimary:
+			btn = btn.WithStyle(slackgo.StylePrimary)
+		case bot.StyleDanger:
+			btn = btn.WithStyle(slackgo.StyleDanger)
+		}
+		buttons = append(buttons, btn)
+		if len(buttons) == maxButtons {
+			blocks = append(blocks, slackgo.NewActionBlock("", buttons...))
+			buttons = nil
+		}
+	}
+	if len(buttons) > 0 {
+		blocks = append(blocks, slackgo.NewActionBlock("", buttons...))
+	}
+	return blocks
+}
+
+// fallback is the plain text Slack shows in notifications and where blocks
+// cannot be shown.
+func fallback(text string, card *bot.Card) string {
+	if strings.TrimSpace(text) == "" && card != nil {
+		text = card.Title
+	}
+	return truncate(strings.TrimSpace(text), maxFallback)
+}
+
+// contextLine is a small grey line under a message.
+func contextLine(text string) slackgo.Block {
+	return slackgo.NewContextBlock("", plain(truncate(text, maxSectionText)))
+}
+
+func plain(s string) *slackgo.TextBlockObject {
+	return slackgo.NewTextBlockObject(slackgo.PlainTextType, s, false, false)
+}
+
+func mrkdwn(s string) *slackgo.TextBlockObject {
+	return slackgo.NewTextBlockObject(slackgo.MarkdownType, s, false, false)
+}
+
+// escape makes s safe as mrkdwn text: Slack reads &, < and > as markup.
+func escape(s string) string { return mrkdwnEscaper.Replace(s) }
+
+var mrkdwnEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+// truncate shortens s to at most n characters, ending it with "…" when cut.
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}
+
+// split cuts s into parts of at most n characters, at a line end when one
+// falls in the second half of a part. Empty s gives no parts.
+func split(s string, n int) []string {
+	var parts []string
+	for s != "" {
+		r := []rune(s)
+		if len(r) <= n {
+			parts = append(parts, s)
+			break
+		}
+		cut := n
+		for i := n - 1; i > n/2; i-- {
+			if r[i] == '\n' {
+				cut = i + 1
+				break
+			}
+		}
+		parts = append(parts, strings.TrimRight(string(r[:cut]), "\n"))
+		s = string(r[cut:])
+	}
+	return parts
+}

@@ -1,0 +1,372 @@
+// Command fbload measures Firebreak's Slack slash-command path over HTTP:
+// it sends signed /slack/commands requests at a fixed rate (an open loop:
+// a slow answer does not slow the sending) and reports the rate reached and
+// the latency percentiles. docs/bench-slack.md records a run.
+//
+// By default it serves the path itself, wired as cmd/firebreak wires it
+// (router, handlers, the Slack adapter) over the Redis at -redis, under a key
+// prefix of its own ("fbload:<random>", deleted afterwards):
+//
+//	go run ./cmd/fbload -redis redis://127.0.0.1:6379/0 -rate 1000 -duration 30s
+//
+// With -url it loads a running Firebreak instead (its signing secret in
+// -secret, a Slack user ID of its roster in -user):
+//
+//	go run ./cmd/fbload -url http://127.0.0.1:8080/slack/commands -secret "$FIREBREAK_SLACK_SIGNING_SECRET" -user U0CHEN
+//
+// Latency is measured from the moment a request was due, not from when it
+// was sent, so a client that falls behind shows in the figures instead of
+// hiding them.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	fbredis "github.com/firebreak/firebreak/adapters/redis"
+	"github.com/firebreak/firebreak/adapters/rosterfile"
+	fbslack "github.com/firebreak/firebreak/adapters/slack"
+	"github.com/firebreak/firebreak/bot"
+	"github.com/firebreak/firebreak/handlers"
+	"github.com/firebreak/firebreak/workflow"
+)
+
+type config struct {
+	redis    string
+	target   string
+	secret   string
+	user     string
+	channel  string
+	text     string
+	rate     int
+	duration time.Duration
+	warmup   time.Duration
+	profile  string
+}
+
+func main() {
+	var c config
+	flag.StringVar(&c.redis, "redis", "redis://127.0.0.1:6379/0", "Redis URL of the in-process server (keys under fbload:<random>, deleted afterwards)")
+	flag.StringVar(&c.target, "url", "", "URL of a running /slack/commands; empty: serve it in this process")
+	flag.StringVar(&c.secret, "secret", "", "signing secret of -url (in-process: a random one)")
+	flag.StringVar(&c.user, "user", "U0CHEN", "Slack user ID of a roster person to send as (the demo roster's chen)")
+	flag.StringVar(&c.channel, "channel", "C0INCIDENTS", "channel ID the commands are typed in")
+	flag.StringVar(&c.text, "text", "open Load test {n} category:other", "command text; {n} is the request number")
+	flag.IntVar(&c.rate, "rate", 1000, "requests per second")
+	flag.DurationVar(&c.duration, "duration", 30*time.Second, "how long to measure")
+	flag.DurationVar(&c.warmup, "warmup", 3*time.Second, "load before measuring (not counted)")
+	flag.StringVar(&c.profile, "cpuprofile", "", "write a CPU profile of the measured part to this file")
+	flag.Parse()
+
+	if err := run(context.Background(), c, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "fbload:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, c config, out io.Writer) error {
+	if c.rate <= 0 || c.duration <= 0 {
+		return errors.New("-rate and -duration must be positive")
+	}
+	target := c.target
+	if target == "" {
+		c.secret = randomHex(16)
+		srv, err := serve(ctx, c)
+		if err != nil {
+			return err
+		}
+		defer srv.close()
+		target = srv.url
+	} else if c.secret == "" {
+		return errors.New("-url needs -secret")
+	}
+
+	sink := newSink()
+	defer sink.Close()
+	client := &http.Client{
+		Timeout:   10 * time.Second,
+		Transport: &http.Transport{MaxIdleConns: 4096, MaxIdleConnsPerHost: 4096, IdleConnTimeout: time.Minute},
+	}
+	fmt.Fprintf(out, "fbload: %d requests/s for %s after %s of warm-up, to %s\n", c.rate, c.duration, c.warmup, describe(c, target))
+
+	interval := time.Second / time.Duration(c.rate)
+	total := int((c.warmup + c.duration) / interval)
+	warm := int(c.warmup / interval)
+	var (
+		mu        sync.Mutex
+		fromDue   = make([]time.Duration, 0, total-warm)
+		fromSend  = make([]time.Duration, 0, total-warm)
+		failures  = map[string]int{}
+		inflight  atomic.Int64
+		maxFlight int64
+		wg        sync.WaitGroup
+	)
+	start := time.Now().Add(50 * time.Millisecond)
+	var measureStart, lastDone time.Time
+	for i := range total {
+		due := start.Add(time.Duration(i) * interval)
+		if d := time.Until(due); d > 0 {
+			time.Sleep(d)
+		}
+		if i == warm {
+			measureStart = due
+			if c.profile != "" {
+				stop, err := startProfile(c.profile)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
+		}
+		wg.Go(func() {
+			n := inflight.Add(1)
+			sent := time.Now()
+			err := send(ctx, client, target, c, i, sink.url)
+			done := time.Now()
+			inflight.Add(-1)
+			mu.Lock()
+			defer mu.Unlock()
+			maxFlight = max(maxFlight, n)
+			if i < warm {
+				return
+			}
+			if done.After(lastDone) {
+				lastDone = done
+			}
+			if err != nil {
+				failures[err.Error()]++
+				return
+			}
+			fromDue = append(fromDue, done.Sub(due))
+			fromSend = append(fromSend, done.Sub(sent))
+		})
+	}
+	wg.Wait()
+
+	measured := total - warm
+	span := lastDone.Sub(measureStart)
+	ok := len(fromDue)
+	fmt.Fprintf(out, "requests:   %d sent, %d answered 200 with a reply, %d failed\n", measured, ok, measured-ok)
+	fmt.Fprintf(out, "throughput: %.0f requests/s offered, %.0f answered/s (%d in %.2fs)\n",
+		float64(measured)/c.duration.Seconds(), float64(ok)/span.Seconds(), ok, span.Seconds())
+	fmt.Fprintf(out, "latency from due time: %s\n", percentiles(fromDue))
+	fmt.Fprintf(out, "latency from send:     %s\n", percentiles(fromSend))
+	fmt.Fprintf(out, "most requests in flight: %d; replies via response_url: %d\n", maxFlight, sink.n.Load())
+	for msg, n := range failures {
+		fmt.Fprintf(out, "failure ×%d: %s\n", n, msg)
+	}
+	fmt.Fprintf(out, "client: %s, GOMAXPROCS %d, %d CPUs\n", runtime.Version(), runtime.GOMAXPROCS(0), runtime.NumCPU())
+	return nil
+}
+
+func describe(c config, target string) string {
+	if c.target != "" {
+		return target
+	}
+	return "an in-process server (" + target + ") over Redis " + redactURL(c.redis)
+}
+
+// send posts one signed slash command and checks the answer.
+func send(ctx context.Context, client *http.Client, target string, c config, n int, responseURL string) error {
+	form := url.Values{
+		"token": {"unused"}, "team_id": {"T0LOAD"}, "team_domain": {"load"},
+		"channel_id": {c.channel}, "channel_name": {"incidents"}, "user_id": {c.user}, "user_name": {"load"},
+		"command": {"/incident"}, "text": {strings.ReplaceAll(c.text, "{n}", strconv.Itoa(n))},
+		"response_url": {responseURL}, "trigger_id": {"0.0.0"},
+	}
+	body := form.Encode()
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set(fbslack.HeaderTimestamp, ts)
+	req.Header.Set(fbslack.HeaderSignature, fbslack.Signature([]byte(c.secret), ts, []byte(body)))
+	resp, err := client.Do(req)
+	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return errors.New("timeout")
+		}
+		return errors.New("transport: " + err.Error())
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return errors.New("read answer: " + err.Error())
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(b)))
+	}
+	var answer struct {
+		Text string `json:"text"`
+	}
+	if err := json.Unmarshal(b, &answer); err != nil {
+		return errors.New("answer is not JSON")
+	}
+	if strings.HasPrefix(answer.Text, "⚠") {
+		return errors.New("refused: " + answer.Text)
+	}
+	return nil
+}
+
+func percentiles(ds []time.Duration) string {
+	if len(ds) == 0 {
+		return "no data"
+	}
+	slices.Sort(ds)
+	at := func(p float64) time.Duration { return ds[min(len(ds)-1, int(p*float64(len(ds))))] }
+	r := func(d time.Duration) string { return d.Round(10 * time.Microsecond).String() }
+	return fmt.Sprintf("p50 %s  p90 %s  p99 %s  p99.9 %s  max %s", r(at(0.50)), r(at(0.90)), r(at(0.99)), r(at(0.999)), r(ds[len(ds)-1]))
+}
+
+// server is the in-process Firebreak: the composition of cmd/firebreak/app.go
+// with the Slack adapter on an HTTP server.
+type server struct {
+	url   string
+	close func()
+}
+
+func serve(ctx context.Context, c config) (*server, error) {
+	roster := rosterfile.Demo()
+	dialCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	client, err := fbredis.Dial(dialCtx, c.redis)
+	if err != nil {
+		return nil, err
+	}
+	prefix := "fbload:" + randomHex(8)
+	store := fbredis.New(client, fbredis.Options{Prefix: prefix})
+	log := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
+
+	var h *handlers.Handlers
+	notifier := workflow.NotifierFunc(func(ctx context.Context, inc *workflow.Incident, evs []workflow.Event) ([]workflow.Notice, error) {
+		return h.Notify(ctx, inc, evs)
+	})
+	svc := workflow.NewService(store, roster, workflow.SystemClock{}, notifier)
+	h = handlers.New(svc, roster.Locale)
+	metrics := &bot.Metrics{}
+	router := bot.NewRouter(roster, roster.Locale, log)
+	router.Use(bot.EnsureRequestID(), bot.Logging(log), metrics.Count(), bot.Recover(log))
+	h.Register(router)
+
+	adapter, err := fbslack.New(fbslack.Options{SigningSecret: c.secret, BotToken: "xoxb-unused",
+		APIURL: "http://127.0.0.1:9/", Router: router, Roster: roster, Locker: store, Log: log})
+	if err != nil {
+		_ = client.Close()
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	adapter.Register(mux)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		_ = client.Close()
+		return nil, err
+	}
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = hs.Serve(l) }()
+	return &server{
+		url: "http://" + l.Addr().String() + "/slack/commands",
+		close: func() {
+			_ = hs.Close()
+			_ = adapter.Drain(context.Background())
+			deleteKeys(context.Background(), client, prefix)
+			_ = client.Close()
+		},
+	}, nil
+}
+
+func deleteKeys(ctx context.Context, c goredis.UniversalClient, prefix string) {
+	var cursor uint64
+	for {
+		keys, next, err := c.Scan(ctx, cursor, prefix+"*", 1000).Result()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "fbload: delete keys %s*: %v\n", prefix, err)
+			return
+		}
+		if len(keys) > 0 {
+			_ = c.Unlink(ctx, keys...).Err()
+		}
+		if cursor = next; cursor == 0 {
+			return
+		}
+	}
+}
+
+// sink takes the replies that go to a response_url (a command slower than
+// Slack's acknowledgement time), so that they are counted.
+type sink struct {
+	*http.Server
+	url string
+	n   atomic.Int64
+}
+
+func newSink() *sink {
+	s := &sink{}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return s
+	}
+	s.url = "http://" + l.Addr().String() + "/response"
+	s.Server = &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.n.Add(1)
+		_, _ = io.Copy(io.Discard, r.Body)
+	})}
+	go func() { _ = s.Serve(l) }()
+	return s
+}
+
+func (s *sink) Close() {
+	if s.Server != nil {
+		_ = s.Server.Close()
+	}
+}
+
+func startProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	u.User = url.User("***")
+	return u.String()
+}

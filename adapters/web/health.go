@@ -1,6 +1,10 @@
 // Package web serves Firebreak's HTTP endpoints that belong to no chat
-// platform: health and readiness probes and metrics (later the playground,
-// the board and the JSON API).
+// platform: health and readiness probes and metrics (Health); the
+// playground, a third chat platform in the browser with its outbox Sender;
+// the live incident board and incident pages; the JSON API under /api/v1/
+// and its Server-Sent Events stream (Server). The pages' scripts and styles
+// are embedded; they build the page with textContent only and run under a
+// strict Content-Security-Policy.
 package web
 
 import (

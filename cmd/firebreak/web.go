@@ -4,11 +4,39 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/firebreak/firebreak/adapters/web"
 	"github.com/firebreak/firebreak/bot"
+	"github.com/firebreak/firebreak/workflow"
 )
 
 // setupWeb registers the playground (when playground is true) and the board
 // on mux, and returns the web adapter's outbox sender (nil when it has none).
+// The sender runs in production too: its deliveries tell open boards that
+// incidents changed. The event streams end when ctx is done, so that the
+// HTTP server can shut down.
 func setupWeb(ctx context.Context, a *app, cfg Config, mux *http.ServeMux, playground bool) (bot.Sender, error) {
-	return nil, nil
+	log := a.log.With("adapter", "web")
+	srv := web.New(web.Config{
+		Router: a.router, Incidents: a.store, Roster: a.roster, Locale: a.locale,
+		Clock: a.clock, Scale: clockScale(a.clock), Playground: playground, Token: cfg.BoardToken, Log: log,
+	})
+	srv.Register(mux)
+	context.AfterFunc(ctx, srv.Close)
+	if !playground && cfg.BoardToken == "" {
+		log.Warn("the incident board is off: set " + envPrefix + "_BOARD_TOKEN to turn it on")
+	}
+	return srv.Sender(), nil
+}
+
+// clockScale is how fast the app's clock runs against the wall clock, so the
+// page's countdowns keep pace between fetches: the demo clock's scale, 0 for
+// a clock that only moves when told (tests), 1 otherwise.
+func clockScale(c workflow.Clock) float64 {
+	switch c := c.(type) {
+	case *workflow.ScaledClock:
+		return c.Scale
+	case *workflow.ManualClock:
+		return 0
+	}
+	return 1
 }

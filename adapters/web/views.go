@@ -1,0 +1,381 @@
+package web
+
+import (
+	"time"
+
+	"github.com/firebreak/firebreak/workflow"
+)
+
+// The JSON the pages read. Names are resolved here (in the roster's locale)
+// so the page needs no roster; times are RFC 3339 and the page counts down
+// from them itself, using "now" and "scale" to know the server's clock.
+
+// clockInfo tells the page the server's time and how fast it runs, so that
+// countdowns tick client-side: serverNow = now + (wall time since) × scale.
+type clockInfo struct {
+	Now      time.Time `json:"now"`
+	Scale    float64   `json:"scale"`
+	Timezone string    `json:"timezone"`
+	Locale   string    `json:"locale"`
+}
+
+// incidentView is one incident as the board lists it.
+type incidentView struct {
+	ID             string         `json:"id"`
+	URL            string         `json:"url"`
+	Title          string         `json:"title"`
+	Level          string         `json:"level"`
+	LevelName      string         `json:"level_name"`
+	Category       string         `json:"category"`
+	CategoryName   string         `json:"category_name"`
+	Status         string         `json:"status"`
+	StatusName     string         `json:"status_name"`
+	Open           bool           `json:"open"`
+	Spreading      bool           `json:"spreading,omitempty"`
+	Department     string         `json:"department,omitempty"`
+	DepartmentName string         `json:"department_name,omitempty"`
+	Assignee       string         `json:"assignee,omitempty"`
+	AssigneeName   string         `json:"assignee_name,omitempty"`
+	Source         string         `json:"source,omitempty"`
+	FoundAt        time.Time      `json:"found_at"`
+	OpenedAt       time.Time      `json:"opened_at"`
+	OpenedBy       string         `json:"opened_by"`
+	OpenedByName   string         `json:"opened_by_name"`
+	Deadlines      []deadlineView `json:"deadlines"`
+	// Draft summarises the current draft (nil: none yet).
+	Draft *draftSummary `json:"draft,omitempty"`
+}
+
+// deadlineView is one deadline: the page shows it amber from WarnAt (the
+// first warning the bot sends: half time, or WarnBefore the deadline), red
+// once Due has passed unmet, and met (on time or Late) once MetAt is set.
+type deadlineView struct {
+	Kind   string    `json:"kind"`
+	Name   string    `json:"name"`
+	Due    time.Time `json:"due"`
+	WarnAt time.Time `json:"warn_at"`
+	MetAt  time.Time `json:"met_at,omitzero"`
+	Late   bool      `json:"late,omitempty"`
+}
+
+// draftSummary is where the current draft stands.
+type draftSummary struct {
+	Version   int    `json:"version"`
+	Hash      string `json:"hash"`
+	Approvals int    `json:"approvals"`
+	Needed    int    `json:"needed"`
+	Quorum    bool   `json:"quorum"`
+	Published bool   `json:"published,omitempty"`
+	Rejected  bool   `json:"rejected,omitempty"`
+}
+
+// incidentDetail is one incident as its page shows it.
+type incidentDetail struct {
+	incidentView
+	AckedAt     time.Time       `json:"acked_at,omitzero"`
+	AckedBy     string          `json:"acked_by,omitempty"`
+	AckedByName string          `json:"acked_by_name,omitempty"`
+	ResolvedAt  time.Time       `json:"resolved_at,omitzero"`
+	Summary     string          `json:"summary,omitempty"`
+	ReferredAt  time.Time       `json:"referred_at,omitzero"`
+	Referral    string          `json:"referral,omitempty"`
+	Updates     int             `json:"updates"`
+	Drafts      []draftView     `json:"drafts"`
+	Statements  []statementView `json:"statements"`
+	// NeedsPrincipal says whether a principal leader must be among the
+	// approvers at the incident's level.
+	NeedsPrincipal bool `json:"needs_principal"`
+}
+
+type draftView struct {
+	Version    int            `json:"version"`
+	Text       string         `json:"text"`
+	Hash       string         `json:"hash"`
+	Author     string         `json:"author"`
+	AuthorName string         `json:"author_name"`
+	At         time.Time      `json:"at"`
+	Approvals  []approvalView `json:"approvals"`
+	Rejection  *approvalView  `json:"rejection,omitempty"`
+	Published  bool           `json:"published,omitempty"`
+}
+
+type approvalView struct {
+	By        string    `json:"by"`
+	ByName    string    `json:"by_name"`
+	At        time.Time `json:"at"`
+	Note      string    `json:"note,omitempty"`
+	Principal bool      `json:"principal,omitempty"`
+}
+
+type statementView struct {
+	DraftVersion int       `json:"draft_version"`
+	Text         string    `json:"text"`
+	Hash         string    `json:"hash"`
+	By           string    `json:"by"`
+	ByName       string    `json:"by_name"`
+	At           time.Time `json:"at"`
+}
+
+type eventView struct {
+	ID        string            `json:"id"`
+	Kind      string            `json:"kind"`
+	At        time.Time         `json:"at"`
+	Actor     string            `json:"actor,omitempty"`
+	ActorName string            `json:"actor_name,omitempty"`
+	Text      string            `json:"text,omitempty"`
+	Data      map[string]string `json:"data,omitempty"`
+}
+
+var statusNames = map[workflow.Status]workflow.Text{
+	workflow.StatusNew:          {EN: "new", ZH: "新建"},
+	workflow.StatusAssigned:     {EN: "assigned", ZH: "已指派"},
+	workflow.StatusAcknowledged: {EN: "acknowledged", ZH: "已接办"},
+	workflow.StatusResolved:     {EN: "resolved", ZH: "已办结"},
+}
+
+var deadlineNames = map[workflow.DeadlineKind]workflow.Text{
+	workflow.DeadlineReport:  {EN: "report to leaders", ZH: "报告领导"},
+	workflow.DeadlineAssign:  {EN: "department takes it on", ZH: "部门接办"},
+	workflow.DeadlineRespond: {EN: "approved reply published", ZH: "发布统一口径"},
+	workflow.DeadlineAnswer:  {EN: "substantive answer", ZH: "实质答复"},
+}
+
+// deadlineKinds is the order of the deadline chart.
+var deadlineKinds = []workflow.DeadlineKind{
+	workflow.DeadlineReport, workflow.DeadlineAssign, workflow.DeadlineRespond, workflow.DeadlineAnswer,
+}
+
+func textOr(m map[workflow.Status]workflow.Text, k workflow.Status, locale string) string {
+	if t, ok := m[k]; ok {
+		return t.In(locale)
+	}
+	return string(k)
+}
+
+// views turns domain values into the JSON above.
+type views struct {
+	roster *workflow.Roster
+	locale string
+}
+
+func (v views) name(id string) string {
+	if id == "" {
+		return ""
+	}
+	return v.roster.Name(id)
+}
+
+func (v views) incident(inc *workflow.Incident) incidentView {
+	out := incidentView{
+		ID: inc.ID, URL: "/incidents/" + inc.ID, Title: inc.Title,
+		Level: string(inc.Level), LevelName: inc.Level.Text().In(v.locale),
+		Category: string(inc.Category), CategoryName: inc.Category.Text().In(v.locale),
+		Status: string(inc.Status), StatusName: textOr(statusNames, inc.Status, v.locale),
+		Open: inc.Open(), Spreading: inc.Spreading,
+		Department: inc.Department, DepartmentName: v.name(inc.Department),
+		Assignee: inc.Assignee, AssigneeName: v.name(inc.Assignee),
+		Source: inc.Source, FoundAt: inc.FoundAt, OpenedAt: inc.OpenedAt,
+		OpenedBy: inc.OpenedBy, OpenedByName: v.name(inc.OpenedBy),
+		Deadlines: []deadlineView{},
+	}
+	lp := v.roster.Policy.For(inc.Level)
+	for _, d := range inc.Deadlines(v.roster.Policy, v.roster.Location()) {
+		name := string(d.Kind)
+		if t, ok := deadlineNames[d.Kind]; ok {
+			name = t.In(v.locale)
+		}
+		out.Deadlines = append(out.Deadlines, deadlineView{
+			Kind: string(d.Kind), Name: name, Due: d.Due, WarnAt: warnAt(inc.FoundAt, d.Due, lp),
+			MetAt: d.MetAt, Late: d.Met() && d.MetAt.After(d.Due),
+		})
+	}
+	if d := inc.CurrentDraft(); d != nil {
+		out.Draft = &draftSummary{
+			Version: d.Version, Hash: d.Hash, Approvals: len(d.Approvals), Needed: max(lp.Approvals, 1),
+			Quorum: v.roster.Policy.Quorum(inc.Level, d), Published: d.Published, Rejected: d.Rejection != nil,
+		}
+	}
+	return out
+}
+
+// warnAt is when a deadline turns amber: the first warning the timers send
+// (workflow.Plan), at half the time from discovery unless the policy turns
+// that off, or WarnBefore the deadline, whichever comes first; the deadline
+// itself when the policy sends no warning.
+func warnAt(found, due time.Time, lp workflow.LevelPolicy) time.Time {
+	at := due
+	span := due.Sub(found)
+	if !lp.NoHalfWarning && span > 0 {
+		at = found.Add(span / 2)
+	}
+	if lp.WarnBefore > 0 && due.Add(-lp.WarnBefore).Before(at) {
+		at = due.Add(-lp.WarnBefore)
+	}
+	return at
+}
+
+func (v views) approval(a workflow.Approval) approvalView {
+	return approvalView{By: a.By, ByName: v.name(a.By), At: a.At, Note: a.Note, Principal: a.Principal}
+}
+
+func (v views) detail(inc *workflow.Incident) incidentDetail {
+	out := incidentDetail{
+		incidentView: v.incident(inc),
+		AckedAt:      inc.AckedAt, AckedBy: inc.AckedBy, AckedByName: v.name(inc.AckedBy), ResolvedAt: inc.ResolvedAt, Summary: inc.Summary,
+		ReferredAt: inc.ReferredAt, Referral: inc.Referral, Updates: inc.Updates,
+		Drafts: []draftView{}, Statements: []statementView{},
+		NeedsPrincipal: v.roster.Policy.For(inc.Level).Principal,
+	}
+	for _, d := range inc.Drafts {
+		dv := draftView{Version: d.Version, Text: d.Text, Hash: d.Hash, Author: d.Author, AuthorName: v.name(d.Author),
+			At: d.At, Approvals: []approvalView{}, Published: d.Published}
+		for _, a := range d.Approvals {
+			dv.Approvals = append(dv.Approvals, v.approval(a))
+		}
+		if d.Rejection != nil {
+			r := v.approval(*d.Rejection)
+			dv.Rejection = &r
+		}
+		out.Drafts = append(out.Drafts, dv)
+	}
+	for _, s := range inc.Statements {
+		out.Statements = append(out.Statements, statementView{DraftVersion: s.DraftVersion, Text: s.Text, Hash: s.Hash,
+			By: s.By, ByName: v.name(s.By), At: s.At})
+	}
+	return out
+}
+
+func (v views) event(e workflow.Event) eventView {
+	return eventView{ID: e.ID, Kind: string(e.Kind), At: e.At, Actor: e.Actor, ActorName: v.name(e.Actor), Text: e.Text, Data: e.Data}
+}
+
+// Charts.
+
+// statsView is what the board's charts draw.
+type statsView struct {
+	clockInfo
+	Since time.Time `json:"since"`
+	// Levels and LevelNames name the series of OpenByLevel, least serious
+	// first.
+	Levels      []string    `json:"levels"`
+	LevelNames  []string    `json:"level_names"`
+	OpenByLevel []openPoint `json:"open_by_level"`
+	// Deadlines counts, per deadline kind, the deadlines of the incidents
+	// discovered since Since that were met on time, missed (met late, past
+	// unmet, or left unmet by a resolved incident) and still pending.
+	Deadlines []deadlineCount `json:"deadlines"`
+}
+
+// openPoint is how many incidents of each level (in the order of
+// statsView.Levels) were open at T.
+type openPoint struct {
+	T      time.Time `json:"t"`
+	Counts []int     `json:"counts"`
+}
+
+type deadlineCount struct {
+	Kind    string `json:"kind"`
+	Name    string `json:"name"`
+	Met     int    `json:"met"`
+	Missed  int    `json:"missed"`
+	Pending int    `json:"pending"`
+}
+
+// chartWindow is how far back the charts look; chartPoints is how many
+// samples the open-incidents chart takes across the window it shows.
+const (
+	chartWindow = 30 * 24 * time.Hour
+	chartPoints = 60
+)
+
+// stats computes the charts at now from the incidents discovered in the last
+// 30 days (recent, resolved ones included) and the ones open now (open). The
+// open-incidents chart starts at the earliest discovery among them (at most
+// 30 days back), so a young deployment, or a demo running at 60×, shows its
+// hours rather than a flat month; an incident counts at its current level.
+func (v views) stats(now time.Time, recent, open []*workflow.Incident) statsView {
+	since := now.Add(-chartWindow)
+	out := statsView{Since: since}
+	for _, l := range workflow.Levels {
+		out.Levels = append(out.Levels, string(l))
+		out.LevelNames = append(out.LevelNames, l.Text().In(v.locale))
+	}
+
+	all := map[string]*workflow.Incident{}
+	for _, inc := range recent {
+		all[inc.ID] = inc
+	}
+	for _, inc := range open {
+		all[inc.ID] = inc
+	}
+	start := now
+	for _, inc := range all {
+		if inc.FoundAt.Before(start) {
+			start = inc.FoundAt
+		}
+	}
+	if start.Before(since) {
+		start = since
+	}
+	if span := now.Sub(start); span < time.Hour {
+		start = now.Add(-time.Hour)
+	}
+	step := now.Sub(start) / (chartPoints - 1)
+	for i := range chartPoints {
+		t := start.Add(time.Duration(i) * step)
+		if i == chartPoints-1 {
+			t = now
+		}
+		p := openPoint{T: t, Counts: make([]int, len(workflow.Levels))}
+		for _, inc := range all {
+			if openAt(inc, t) {
+				if r := inc.Level.Rank(); r > 0 {
+					p.Counts[r-1]++
+				}
+			}
+		}
+		out.OpenByLevel = append(out.OpenByLevel, p)
+	}
+
+	counts := map[workflow.DeadlineKind]*deadlineCount{}
+	for _, k := range deadlineKinds {
+		c := &deadlineCount{Kind: string(k), Name: deadlineNames[k].In(v.locale)}
+		counts[k] = c
+	}
+	for _, inc := range all {
+		if inc.FoundAt.Before(since) {
+			continue
+		}
+		for _, d := range inc.Deadlines(v.roster.Policy, v.roster.Location()) {
+			c, ok := counts[d.Kind]
+			if !ok {
+				continue
+			}
+			switch {
+			case d.Met() && !d.MetAt.After(d.Due):
+				c.Met++
+			case d.Met(), now.After(d.Due), !inc.Open():
+				c.Missed++
+			default:
+				c.Pending++
+			}
+		}
+	}
+	for _, k := range deadlineKinds {
+		out.Deadlines = append(out.Deadlines, *counts[k])
+	}
+	return out
+}
+
+// openAt reports whether inc was open at t: discovered by then and not yet
+// resolved. A reopened incident has no resolution time, so it counts as open
+// since its discovery.
+func openAt(inc *workflow.Incident, t time.Time) bool {
+	if inc.FoundAt.After(t) {
+		return false
+	}
+	if inc.Open() {
+		return true
+	}
+	return !inc.ResolvedAt.IsZero() && inc.ResolvedAt.After(t)
+}

@@ -15,16 +15,26 @@ import (
 	"github.com/firebreak/firebreak/bot"
 )
 
-// serveCommands answers POST /slack/commands: a slash command, as a form.
-func (a *Adapter) serveCommands(w http.ResponseWriter, r *http.Request) {
+// readForm reads a verified request's form body; when it cannot, it has
+// already answered (401 or 400) and reports false.
+func (a *Adapter) readForm(w http.ResponseWriter, r *http.Request) (url.Values, bool) {
 	body, err := a.readVerified(w, r)
 	if err != nil {
 		a.refuse(w, r, err)
-		return
+		return nil, false
 	}
 	form, err := url.ParseQuery(string(body))
 	if err != nil {
 		a.refuse(w, r, badRequest("malformed form"))
+		return nil, false
+	}
+	return form, true
+}
+
+// serveCommands answers POST /slack/commands: a slash command, as a form.
+func (a *Adapter) serveCommands(w http.ResponseWriter, r *http.Request) {
+	form, ok := a.readForm(w, r)
+	if !ok {
 		return
 	}
 	c := command{
@@ -42,14 +52,8 @@ func (a *Adapter) serveCommands(w http.ResponseWriter, r *http.Request) {
 // field is the JSON of the interaction. It acknowledges at once; the answer
 // goes to the response_url.
 func (a *Adapter) serveInteractions(w http.ResponseWriter, r *http.Request) {
-	body, err := a.readVerified(w, r)
-	if err != nil {
-		a.refuse(w, r, err)
-		return
-	}
-	form, err := url.ParseQuery(string(body))
-	if err != nil {
-		a.refuse(w, r, badRequest("malformed form"))
+	form, ok := a.readForm(w, r)
+	if !ok {
 		return
 	}
 	cb, err := parseInteraction([]byte(form.Get("payload")))

@@ -15,6 +15,9 @@ import (
 	"github.com/firebreak/firebreak/workflow"
 )
 
+// outboxRetention is how long delivered notices stay in the outbox streams.
+const outboxRetention = 7 * 24 * time.Hour
+
 // app is Firebreak wired together: roster, Redis, service, router.
 type app struct {
 	cfg     Config
@@ -112,6 +115,17 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, w wiring) (*app, 
 		if err := a.cron.Add(job); err != nil {
 			return nil, fmt.Errorf("roster digest: %w", err)
 		}
+	}
+	// Delivered notices stay in the outbox streams until trimmed; a week is
+	// far longer than any retry or takeover, so nothing undelivered is lost.
+	if err := a.cron.Add(bot.CronJob{Name: "outbox-trim", Spec: "30 3 * * *", Run: func(ctx context.Context, at time.Time) error {
+		n, err := a.store.TrimOutbox(ctx, at.Add(-outboxRetention))
+		if err == nil {
+			log.Info("outbox trimmed", "entries", n)
+		}
+		return err
+	}}); err != nil {
+		return nil, err
 	}
 	ok = true
 	return a, nil

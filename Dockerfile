@@ -1,7 +1,7 @@
 # Firebreak: one static binary on a distroless base.
 #
 #   docker build -t firebreak .
-#   docker run --rm -p 8080:8080 firebreak          # demo roster, in-memory Redis
+#   docker run --rm -p 127.0.0.1:8080:8080 firebreak   # playground: demo roster, in-memory Redis
 #
 # deploy/docker-compose.yml runs it with Redis and a mounted roster.
 

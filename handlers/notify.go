@@ -50,6 +50,13 @@ func (h *Handlers) Notify(_ context.Context, inc *workflow.Incident, events []wo
 					Text: fmt.Sprintf(h.t("%s is assigned to you. Acknowledge it to tell everyone you have it.",
 						"%s 已指派给您,请确认接办。"), h.headline(inc)), Card: h.assignedCard(inc)})
 			}
+		case workflow.EventAcknowledged:
+			// Taken over from a colleague: the channel and the colleague hear of it.
+			if from := e.Data["from"]; from != "" {
+				m := bot.Message{Kind: "acknowledged", Text: line, Thread: inc.ID}
+				add(e, workflow.ChannelIncidents, m)
+				add(e, workflow.PersonAudience(from), m)
+			}
 		case workflow.EventLevelChanged:
 			add(e, workflow.ChannelIncidents, bot.Message{Kind: "level", Text: line, Card: h.card(inc), Thread: inc.ID})
 			if inc.Level.Rank() > workflow.Level(e.Data["from"]).Rank() && inc.Level.Rank() >= workflow.LevelMajor.Rank() {
@@ -151,6 +158,9 @@ func (h *Handlers) eventLine(e workflow.Event) string {
 		return fmt.Sprintf(h.t("%s assigned %s to %s (%s)", "%s 将 %s 指派给 %s(%s)"), who, id,
 			h.name(e.Data["assignee"]), h.name(e.Data["department"]))
 	case workflow.EventAcknowledged:
+		if from := e.Data["from"]; from != "" {
+			return fmt.Sprintf(h.t("%s acknowledged %s, taking it over from %s", "%s 接办 %s(从 %s 处接手)"), who, id, h.name(from))
+		}
 		return fmt.Sprintf(h.t("%s acknowledged %s", "%s 接办 %s"), who, id)
 	case workflow.EventLevelChanged:
 		return fmt.Sprintf(h.t("%s changed %s from %s to %s", "%s 将 %s 由%s调整为%s"), who, id,

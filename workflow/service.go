@@ -207,6 +207,11 @@ func (s *Service) Ack(ctx context.Context, actor, id string) (*Incident, []Event
 			return nil, Errorf(CodeForbidden, "%s is assigned to %s; only they or their department can acknowledge it",
 				"%s 已指派给 %s,只有本人或其部门可以确认", inc.ID, s.roster.Name(inc.Assignee))
 		}
+		ack := Event{Kind: EventAcknowledged, Actor: actor}
+		if inc.Assignee != "" && inc.Assignee != actor {
+			// A colleague of the department takes it over: say from whom.
+			ack.Data = map[string]string{"from": inc.Assignee}
+		}
 		inc.Assignee, inc.Status, inc.AckedBy = actor, StatusAcknowledged, actor
 		if inc.Department == "" && len(p.Departments) > 0 {
 			inc.Department = p.Departments[0]
@@ -214,7 +219,7 @@ func (s *Service) Ack(ctx context.Context, actor, id string) (*Incident, []Event
 		if inc.AckedAt.IsZero() {
 			inc.AckedAt = now
 		}
-		return []Event{{Kind: EventAcknowledged, Actor: actor}}, nil
+		return []Event{ack}, nil
 	})
 }
 

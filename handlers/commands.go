@@ -124,7 +124,7 @@ func (h *Handlers) open(ctx context.Context, req *bot.Request, args bot.Args) (*
 		text += sep + fmt.Sprintf(h.t("Assigned to %s (%s).", "已指派给 %s(%s)。"), h.name(inc.Assignee), h.name(inc.Department))
 	} else {
 		text += sep + fmt.Sprintf(h.t("No department owns %s; assign it with: assign %s <person|department>", "没有部门负责%s类;请用 assign %s <人员|部门> 指派"),
-			categoryNames[inc.Category].In(h.locale), inc.ID)
+			inc.Category.Text().In(h.locale), inc.ID)
 	}
 	return &bot.Reply{Text: text, Card: h.card(inc), Public: true}, nil
 }
@@ -163,7 +163,7 @@ func (h *Handlers) level(ctx context.Context, req *bot.Request, args bot.Args) (
 		return nil, err
 	}
 	return h.done(inc, fmt.Sprintf(h.t("%s is now %s; deadlines planned again.", "%s 已调整为%s,时限已重新计算。"),
-		inc.ID, levelNames[inc.Level].In(h.locale))), nil
+		inc.ID, inc.Level.Text().In(h.locale))), nil
 }
 
 func (h *Handlers) update(ctx context.Context, req *bot.Request, args bot.Args) (*bot.Reply, error) {
@@ -256,17 +256,7 @@ func (h *Handlers) publish(ctx context.Context, req *bot.Request, args bot.Args)
 }
 
 func (h *Handlers) doPublish(ctx context.Context, req *bot.Request, id string, version int) (*bot.Reply, error) {
-	if version != 0 {
-		inc, err := h.svc.Get(ctx, req.Actor, id)
-		if err != nil {
-			return nil, err
-		}
-		if d := inc.CurrentDraft(); d != nil && d.Version != version {
-			return nil, workflow.Errorf(workflow.CodeConflict, "version %d was replaced by version %d; nothing was published",
-				"第 %d 版已被第 %d 版取代,未发布", version, d.Version)
-		}
-	}
-	inc, _, err := h.svc.Publish(ctx, req.Actor, id)
+	inc, _, err := h.svc.PublishVersion(ctx, req.Actor, id, version)
 	if err != nil {
 		return nil, err
 	}
@@ -418,28 +408,12 @@ func (h *Handlers) rejectAction(ctx context.Context, req *bot.Request, a bot.Act
 	if err != nil {
 		return nil, err
 	}
-	inc, err := h.svc.Get(ctx, req.Actor, id)
+	inc, err := h.svc.CheckDecision(ctx, req.Actor, id, v)
 	if err != nil {
 		return nil, err
 	}
-	d := inc.CurrentDraft()
-	switch {
-	case !inc.Open():
-		return nil, workflow.Errorf(workflow.CodeConflict, "%s is resolved; reopen it first", "%s 已办结,请先重新打开", inc.ID)
-	case d == nil:
-		return nil, workflow.Errorf(workflow.CodeConflict, "%s has no draft yet; nothing was changed", "%s 还没有口径草稿,未做任何更改", inc.ID)
-	case d.Version != v:
-		return nil, workflow.Errorf(workflow.CodeConflict, "version %d was replaced by version %d; nothing was changed",
-			"第 %d 版已被第 %d 版取代,未做任何更改", v, d.Version)
-	case d.Published:
-		return nil, workflow.Errorf(workflow.CodeConflict, "version %d is already published; nothing was changed",
-			"第 %d 版已发布,未做任何更改", v)
-	case d.Rejection != nil:
-		return nil, workflow.Errorf(workflow.CodeConflict, "version %d was already rejected by %s; nothing was changed",
-			"第 %d 版已被 %s 驳回,未做任何更改", v, h.name(d.Rejection.By))
-	}
-	return &bot.Reply{Text: fmt.Sprintf(h.t("To reject version %d of %s, say why: /incident reject %s <reason>",
-		"驳回 %[2]s 第 %[1]d 版需说明理由:/incident reject %[3]s <理由>"), v, inc.ID, inc.ID)}, nil
+	return &bot.Reply{Text: fmt.Sprintf(h.t("To reject version %[1]d of %[2]s, say why: /incident reject %[2]s v%[1]d <reason>",
+		"驳回 %[2]s 第 %[1]d 版需说明理由:/incident reject %[2]s v%[1]d <理由>"), v, inc.ID)}, nil
 }
 
 func (h *Handlers) publishAction(ctx context.Context, req *bot.Request, a bot.Action) (*bot.Reply, error) {

@@ -11,19 +11,6 @@ import (
 // tx is a message in both languages; the locale picks one.
 type tx = workflow.Text
 
-var levelNames = map[workflow.Level]tx{
-	workflow.LevelGeneral:  {EN: "general", ZH: "一般"},
-	workflow.LevelMajor:    {EN: "major", ZH: "重大"},
-	workflow.LevelCritical: {EN: "critical", ZH: "特别重大"},
-}
-
-var categoryNames = map[workflow.Category]tx{
-	workflow.CategoryInquiry: {EN: "inquiry", ZH: "询问/诉求"},
-	workflow.CategoryHype:    {EN: "hype", ZH: "恶意炒作"},
-	workflow.CategoryRumor:   {EN: "rumor", ZH: "捏造/歪曲"},
-	workflow.CategoryOther:   {EN: "other", ZH: "其他"},
-}
-
 var statusNames = map[workflow.Status]tx{
 	workflow.StatusNew:          {EN: "new", ZH: "新建"},
 	workflow.StatusAssigned:     {EN: "assigned", ZH: "已指派"},

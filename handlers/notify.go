@@ -121,7 +121,7 @@ func (h *Handlers) leaderAudiences() []workflow.Audience {
 
 func (h *Handlers) reportText(inc *workflow.Incident) string {
 	s := fmt.Sprintf(h.t("REPORT: %s incident %s — %s", "报告:%s舆情 %s — %s"),
-		levelNames[inc.Level].In(h.locale), inc.ID, inc.Title)
+		inc.Level.Text().In(h.locale), inc.ID, inc.Title)
 	if inc.Level == workflow.LevelCritical {
 		s += "\n" + h.t("Critical: report to the higher authority as well.", "特别重大:同时上报上级主管部门。")
 	}
@@ -153,7 +153,7 @@ func (h *Handlers) eventLine(e workflow.Event) string {
 	switch e.Kind {
 	case workflow.EventOpened:
 		return fmt.Sprintf(h.t("%s opened %s: %s (%s, %s)", "%s 新建 %s:%s(%s,%s)"), who, id, e.Text,
-			levelNames[workflow.Level(e.Data["level"])].In(h.locale), categoryNames[workflow.Category(e.Data["category"])].In(h.locale))
+			workflow.Level(e.Data["level"]).Text().In(h.locale), workflow.Category(e.Data["category"]).Text().In(h.locale))
 	case workflow.EventAssigned:
 		return fmt.Sprintf(h.t("%s assigned %s to %s (%s)", "%s 将 %s 指派给 %s(%s)"), who, id,
 			h.name(e.Data["assignee"]), h.name(e.Data["department"]))
@@ -164,7 +164,7 @@ func (h *Handlers) eventLine(e workflow.Event) string {
 		return fmt.Sprintf(h.t("%s acknowledged %s", "%s 接办 %s"), who, id)
 	case workflow.EventLevelChanged:
 		return fmt.Sprintf(h.t("%s changed %s from %s to %s", "%s 将 %s 由%s调整为%s"), who, id,
-			levelNames[workflow.Level(e.Data["from"])].In(h.locale), levelNames[workflow.Level(e.Data["to"])].In(h.locale))
+			workflow.Level(e.Data["from"]).Text().In(h.locale), workflow.Level(e.Data["to"]).Text().In(h.locale))
 	case workflow.EventUpdated:
 		return fmt.Sprintf(h.t("%s filed follow-up report #%s on %s: %s", "%s 提交 %s 第 %s 次续报:%s"),
 			who, h.pair(e.Data["number"], id)[0], h.pair(e.Data["number"], id)[1], e.Text)

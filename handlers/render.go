@@ -11,8 +11,8 @@ import (
 
 // headline is "YQ-7 [major/inquiry] Canteen complaint".
 func (h *Handlers) headline(inc *workflow.Incident) string {
-	return fmt.Sprintf("%s [%s/%s] %s", inc.ID, levelNames[inc.Level].In(h.locale),
-		categoryNames[inc.Category].In(h.locale), inc.Title)
+	return fmt.Sprintf("%s [%s/%s] %s", inc.ID, inc.Level.Text().In(h.locale),
+		inc.Category.Text().In(h.locale), inc.Title)
 }
 
 // card renders an incident with its deadlines and the buttons of its next step.

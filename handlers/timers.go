@@ -150,7 +150,7 @@ func (h *Handlers) timerLine(e workflow.Event) (string, bool) {
 		}
 		return fmt.Sprintf(h.t("⬆ %s escalated from %s to %s — %s; the major process and deadlines now apply",
 			"⬆ %s 由%s升级为%s——%s;按重大舆情流程和时限处置"), id,
-			levelNames[workflow.Level(e.Data["from"])].In(h.locale), levelNames[workflow.Level(e.Data["to"])].In(h.locale),
+			workflow.Level(e.Data["from"]).Text().In(h.locale), workflow.Level(e.Data["to"]).Text().In(h.locale),
 			why), true
 	}
 	return "", false

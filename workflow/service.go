@@ -380,6 +380,13 @@ func (s *Service) Reject(ctx context.Context, actor, id string, version int, rea
 // CodeConflict (no draft yet, not approved by quorum, rejected, already
 // published, or resolved).
 func (s *Service) Publish(ctx context.Context, actor, id string) (*Incident, []Event, error) {
+	return s.PublishVersion(ctx, actor, id, 0)
+}
+
+// PublishVersion is Publish of draft version (0: the current one): a
+// Publish button names the version it was shown with, and publishes nothing
+// once a newer version replaced it. Errors as Publish.
+func (s *Service) PublishVersion(ctx context.Context, actor, id string, version int) (*Incident, []Event, error) {
 	return s.transition(ctx, actor, id, func(inc *Incident, p *Person, now time.Time) ([]Event, error) {
 		if !p.Has(RoleSpokesperson) && !p.Has(RoleLeader) {
 			return nil, Errorf(CodeForbidden, "only the spokesperson or a leader can publish the unified reply",
@@ -392,6 +399,9 @@ func (s *Service) Publish(ctx context.Context, actor, id string) (*Incident, []E
 		switch {
 		case d == nil:
 			return nil, errNoDraft(inc.ID)
+		case version != 0 && version != d.Version:
+			return nil, Errorf(CodeConflict, "version %d was replaced by version %d; nothing was published",
+				"第 %d 版已被第 %d 版取代,未发布", version, d.Version)
 		case d.Published:
 			return nil, Errorf(CodeConflict, "version %d is already published", "第 %d 版已发布", d.Version)
 		case d.Rejection != nil:
@@ -612,6 +622,25 @@ func (s *Service) nextMember(ctx context.Context, dept string) (string, error) {
 }
 
 // decidable returns the draft a leader may approve or reject.
+// CheckDecision reports, without changing anything, whether actor may
+// approve or reject draft version (0: the current one) now, and returns the
+// incident. A Reject button uses it before asking for the reason. Errors as
+// Approve.
+func (s *Service) CheckDecision(ctx context.Context, actor, id string, version int) (*Incident, error) {
+	p, err := s.person(actor)
+	if err != nil {
+		return nil, err
+	}
+	inc, err := s.store.Get(ctx, NormalizeID(id))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.decidable(inc, p, version); err != nil {
+		return nil, err
+	}
+	return inc, nil
+}
+
 func (s *Service) decidable(inc *Incident, p *Person, version int) (*Draft, error) {
 	if !p.Has(RoleLeader) {
 		return nil, Errorf(CodeForbidden, "only a leader can approve or reject a draft", "只有领导可以批准或驳回口径草稿")

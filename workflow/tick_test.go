@@ -158,3 +158,29 @@ func TestSpread(t *testing.T) {
 	wantCode(t, err, workflow.CodeInvalid)
 	wantUnchanged(t, e.store, inc.ID, before)
 }
+
+// TestVersionedButtons: a Publish or Reject button names the version it was
+// shown with; once a newer draft replaced it, nothing changes.
+func TestVersionedButtons(t *testing.T) {
+	e := newEnv(t)
+	inc := mustOpen(t, e, "chen", workflow.OpenInput{})
+	must(t)(e.svc.SubmitDraft(t.Context(), "chen", inc.ID, "first"))
+	if _, err := e.svc.CheckDecision(t.Context(), "zhao", inc.ID, 1); err != nil {
+		t.Fatalf("CheckDecision on the current version: %v", err)
+	}
+	must(t)(e.svc.Approve(t.Context(), "zhao", inc.ID, 1, ""))
+	must(t)(e.svc.SubmitDraft(t.Context(), "chen", inc.ID, "second"))
+	_, err := e.svc.CheckDecision(t.Context(), "zhao", inc.ID, 1)
+	wantCode(t, err, workflow.CodeConflict)
+	_, err = e.svc.CheckDecision(t.Context(), "chen", inc.ID, 2)
+	wantCode(t, err, workflow.CodeForbidden)
+	must(t)(e.svc.Approve(t.Context(), "zhao", inc.ID, 2, ""))
+	before := e.store.snapshot(inc.ID)
+	_, _, err = e.svc.PublishVersion(t.Context(), "sun", inc.ID, 1)
+	wantCode(t, err, workflow.CodeConflict)
+	wantUnchanged(t, e.store, inc.ID, before)
+	got := must(t)(e.svc.PublishVersion(t.Context(), "sun", inc.ID, 2))
+	if len(got.Statements) != 1 || got.Statements[0].Text != "second" {
+		t.Errorf("got statements %+v, want the text of version 2", got.Statements)
+	}
+}

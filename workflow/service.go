@@ -154,6 +154,10 @@ func (s *Service) Open(ctx context.Context, actor string, in OpenInput) (*Incide
 // among its members). Errors: CodeNotFound, CodeInvalid (unknown person or
 // department), CodeConflict (already so assigned, or resolved).
 func (s *Service) Assign(ctx context.Context, actor, id, target string) (*Incident, []Event, error) {
+	// The department's next turn is taken once, even when a conflicting
+	// write makes the transition run again, so retries do not skip members.
+	var turn string
+	taken := false
 	return s.transition(ctx, actor, id, func(inc *Incident, _ *Person, _ time.Time) ([]Event, error) {
 		if err := mustBeOpen(inc); err != nil {
 			return nil, err
@@ -170,11 +174,14 @@ func (s *Service) Assign(ctx context.Context, actor, id, target string) (*Incide
 				return nil, Errorf(CodeConflict, "%s is already with %s (%s)", "%s 已由 %s(%s)负责",
 					inc.ID, d.Name, s.roster.Name(inc.Assignee))
 			}
-			next, err := s.nextMember(ctx, d.ID)
-			if err != nil {
-				return nil, err
+			if !taken {
+				next, err := s.nextMember(ctx, d.ID)
+				if err != nil {
+					return nil, err
+				}
+				turn, taken = next, true
 			}
-			assignee = next
+			assignee = turn
 		} else {
 			return nil, Errorf(CodeInvalid, "nobody and no department is called %q", "没有名为 %q 的人员或部门", target)
 		}

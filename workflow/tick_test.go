@@ -184,3 +184,19 @@ func TestVersionedButtons(t *testing.T) {
 		t.Errorf("got statements %+v, want the text of version 2", got.Statements)
 	}
 }
+
+// TestAssignTakesOneTurnAcrossRetries: a conflicting write makes the
+// transition run again, but the department's rotation advances only once.
+func TestAssignTakesOneTurnAcrossRetries(t *testing.T) {
+	e := newEnv(t)
+	inc := mustOpen(t, e, "chen", workflow.OpenInput{}) // office, chen
+	before := e.store.turns["dept:logistics"]
+	e.store.conflicts = 3
+	got := must(t)(e.svc.Assign(t.Context(), "chen", inc.ID, "logistics"))
+	if turns := e.store.turns["dept:logistics"] - before; turns != 1 {
+		t.Errorf("got %d turns of the rotation taken, want 1", turns)
+	}
+	if got.Department != "logistics" || got.Assignee != "li" {
+		t.Errorf("got %s/%s, want logistics/li (the first turn)", got.Department, got.Assignee)
+	}
+}

@@ -6,8 +6,6 @@ import (
 	"log/slog"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
 	fbredis "github.com/firebreak/firebreak/adapters/redis"
 	"github.com/firebreak/firebreak/adapters/rosterfile"
 	"github.com/firebreak/firebreak/bot"
@@ -25,7 +23,6 @@ type app struct {
 	roster  *workflow.Roster
 	locale  string
 	clock   workflow.Clock
-	client  goredis.UniversalClient
 	store   *fbredis.Store
 	svc     *workflow.Service
 	router  *bot.Router
@@ -89,7 +86,6 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, w wiring) (*app, 
 	if err != nil {
 		return nil, err
 	}
-	a.client = client
 	a.closers = append(a.closers, func() { _ = client.Close() })
 	a.store = fbredis.New(client, fbredis.Options{Prefix: w.prefix, Clock: a.clock})
 

@@ -45,15 +45,6 @@ func (t *TelegramState) updateKeys(id int64) []string {
 	return []string{k, k + ":out"}
 }
 
-// acquireLease takes a free lease or renews one the owner holds.
-var acquireLease = goredis.NewScript(`
-local v = redis.call('GET', KEYS[1])
-if v == false or v == ARGV[1] then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return 1
-end
-return 0`)
-
 // renewLease extends a lease only while the owner still holds it.
 var renewLease = goredis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -74,11 +65,14 @@ return 0`)
 // another owner holds it; when owner holds it already, the lease is renewed.
 // It reports whether owner holds the lease after the call.
 func (t *TelegramState) AcquireLease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
-	n, err := acquireLease.Run(ctx, t.client, []string{t.leaseKey(name)}, owner, ttl.Milliseconds()).Int()
+	// The outbox's target lease is the same take-or-renew; it also returns
+	// the holder, which is all this needs.
+	res, err := ownScript.Run(ctx, t.client, []string{t.leaseKey(name)}, owner, ttl.Milliseconds()).Slice()
 	if err != nil {
 		return false, fail("acquire lease "+name, err)
 	}
-	return n == 1, nil
+	holder, _ := res[0].(string)
+	return holder == owner, nil
 }
 
 // RenewLease extends the named lease to ttl from now while owner holds it,

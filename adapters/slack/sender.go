@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -152,10 +153,13 @@ func (s *Sender) remember(key string, r root) {
 	}
 }
 
+// forget drops the root of key, from the eviction order too: a key left
+// there would, once remembered again, be evicted at its first age.
 func (s *Sender) forget(key string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.threads, key)
+	s.order = slices.DeleteFunc(s.order, func(k string) bool { return k == key })
 }
 
 // gone reports whether err says the remembered message no longer exists.

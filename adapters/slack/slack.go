@@ -108,7 +108,6 @@ type Adapter struct {
 	workIn   time.Duration
 	sender   *Sender
 	bg       sync.WaitGroup
-	memLocks *memLocker
 }
 
 // New returns an Adapter for opts.
@@ -153,8 +152,7 @@ func New(opts Options) (*Adapter, error) {
 		a.http = &http.Client{Timeout: 10 * time.Second}
 	}
 	if a.locker == nil {
-		a.memLocks = newMemLocker(a.clock)
-		a.locker = a.memLocks
+		a.locker = newMemLocker(a.clock)
 	}
 	apiOpts := []slackgo.Option{slackgo.OptionHTTPClient(a.http)}
 	if opts.APIURL != "" {

@@ -141,6 +141,11 @@ func TestSupersedeEditNotModifiedIsNoError(t *testing.T) {
 	e.do("chen", "draft YQ-1 Second version.")
 	e.deliver() // fails the test on an error
 	e.approvalRequest(leadersChat, "approve:"+id+":2")
+	// A refused edit would also end without an error, by removing the
+	// buttons alone: "not modified" must not get that far.
+	if calls := e.api.Calls("editMessageReplyMarkup"); len(calls) != 0 {
+		t.Errorf("editMessageReplyMarkup: got %d calls, want none (the edit was in place already)", len(calls))
+	}
 }
 
 func TestSupersedeFallsBackToRemovingButtons(t *testing.T) {

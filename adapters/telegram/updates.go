@@ -237,13 +237,12 @@ func (a *Adapter) replyWith(m *tgbotapi.Message, actor string, reply *bot.Reply)
 	if actor == "" && reply.Failed {
 		text += "\n" + a.unknownHint(m.From)
 	}
-	var card *bot.Card
 	var buttons []bot.Button
 	if reply.Card != nil {
-		card, buttons = reply.Card, reply.Card.Buttons
+		buttons = reply.Card.Buttons
 	}
 	var out outcome
-	parts := renderParts(text, card)
+	parts := renderParts(text, reply.Card)
 	for i, p := range parts {
 		o := op{Kind: opSend, Chat: m.Chat.ID, Message: m.MessageID, HTML: p}
 		if i == len(parts)-1 && len(buttons) > 0 {
@@ -305,8 +304,9 @@ func (a *Adapter) decideCallback(ctx context.Context, seq int64, q *tgbotapi.Cal
 		return outcome{Ops: []op{answer(reply.Text, false)}}
 	}
 	chat, msgID := q.Message.Chat.ID, q.Message.MessageID
+	pressedOn := buttonsOf(q.Message.ReplyMarkup)
 	label := action.Name
-	for _, b := range buttonsOf(q.Message.ReplyMarkup) {
+	for _, b := range pressedOn {
 		if b.ID == q.Data {
 			label = b.Label
 		}
@@ -328,7 +328,7 @@ func (a *Adapter) decideCallback(ctx context.Context, seq int64, q *tgbotapi.Cal
 			Buttons: reply.Card.Buttons, Remember: true})
 	} else {
 		ops = append(ops, op{Kind: opEdit, Chat: chat, Message: msgID, Seq: seq,
-			Line: a.decisionLine(actor, label, reply.Text), Fallback: q.Message.Text, Buttons: buttonsOf(q.Message.ReplyMarkup)})
+			Line: a.decisionLine(actor, label, reply.Text), Fallback: q.Message.Text, Buttons: pressedOn})
 	}
 	return outcome{Ops: ops}
 }

@@ -62,10 +62,10 @@ func (h *Handlers) digestMessage(kind string, at time.Time, open []*workflow.Inc
 			case d.Met():
 			case at.After(d.Due):
 				overdue = append(overdue, fmt.Sprintf("%s %s — %s %s", inc.ID, inc.Title,
-					deadlineNames[d.Kind].In(h.locale), h.deadlineState(d, at, true)))
+					d.Kind.Text().In(h.locale), h.deadlineState(d, at, true)))
 			case d.Due.Before(endOfDay):
 				today = append(today, fmt.Sprintf("%s %s — %s %s", inc.ID, inc.Title,
-					deadlineNames[d.Kind].In(h.locale), h.deadlineState(d, at, true)))
+					d.Kind.Text().In(h.locale), h.deadlineState(d, at, true)))
 			}
 		}
 	}

@@ -11,20 +11,6 @@ import (
 // tx is a message in both languages; the locale picks one.
 type tx = workflow.Text
 
-var statusNames = map[workflow.Status]tx{
-	workflow.StatusNew:          {EN: "new", ZH: "新建"},
-	workflow.StatusAssigned:     {EN: "assigned", ZH: "已指派"},
-	workflow.StatusAcknowledged: {EN: "acknowledged", ZH: "已接办"},
-	workflow.StatusResolved:     {EN: "resolved", ZH: "已办结"},
-}
-
-var deadlineNames = map[workflow.DeadlineKind]tx{
-	workflow.DeadlineReport:  {EN: "report to leaders", ZH: "报告领导"},
-	workflow.DeadlineAssign:  {EN: "department takes it on", ZH: "部门接办"},
-	workflow.DeadlineRespond: {EN: "approved reply published", ZH: "发布统一口径"},
-	workflow.DeadlineAnswer:  {EN: "substantive answer", ZH: "实质答复"},
-}
-
 // levelWords and categoryWords map what people type (English or Chinese) to
 // the canonical value.
 var levelWords = map[string]workflow.Level{

@@ -20,7 +20,7 @@ func (h *Handlers) card(inc *workflow.Incident) *bot.Card {
 	now := h.now()
 	c := &bot.Card{Incident: inc.ID, Title: h.headline(inc)}
 	field := func(en, zh, v string) { c.Fields = append(c.Fields, bot.Field{Label: h.t(en, zh), Value: v}) }
-	status := statusNames[inc.Status].In(h.locale)
+	status := inc.Status.Text().In(h.locale)
 	if inc.Spreading {
 		status += h.t(" (spreading)", "(有扩散迹象)")
 	}
@@ -36,7 +36,7 @@ func (h *Handlers) card(inc *workflow.Incident) *bot.Card {
 		field("Source", "来源", inc.Source)
 	}
 	for _, d := range h.svc.Deadlines(inc) {
-		field(deadlineNames[d.Kind].EN, deadlineNames[d.Kind].ZH, h.deadlineState(d, now, inc.Open()))
+		field(d.Kind.Text().EN, d.Kind.Text().ZH, h.deadlineState(d, now, inc.Open()))
 	}
 	if d := inc.CurrentDraft(); d != nil {
 		field("Draft", "口径草稿", h.draftState(inc, d))
@@ -149,9 +149,9 @@ func (h *Handlers) draftCard(inc *workflow.Incident, d *workflow.Draft) *bot.Car
 // listLine is one incident in a list.
 func (h *Handlers) listLine(inc *workflow.Incident) string {
 	now := h.now()
-	s := fmt.Sprintf("%s — %s, %s", h.headline(inc), statusNames[inc.Status].In(h.locale), h.name(inc.Assignee))
+	s := fmt.Sprintf("%s — %s, %s", h.headline(inc), inc.Status.Text().In(h.locale), h.name(inc.Assignee))
 	if d, ok := inc.NextDue(h.svc.Policy(), h.loc()); ok {
-		s += fmt.Sprintf("; %s %s", deadlineNames[d.Kind].In(h.locale), h.deadlineState(d, now, inc.Open()))
+		s += fmt.Sprintf("; %s %s", d.Kind.Text().In(h.locale), h.deadlineState(d, now, inc.Open()))
 	}
 	return s
 }
@@ -162,7 +162,7 @@ func (h *Handlers) assignedCard(inc *workflow.Incident) *bot.Card {
 	full := h.card(inc)
 	c := &bot.Card{Incident: inc.ID, Title: full.Title, Buttons: full.Buttons}
 	if d, ok := inc.NextDue(h.svc.Policy(), h.loc()); ok {
-		c.Fields = []bot.Field{{Label: deadlineNames[d.Kind].In(h.locale), Value: h.deadlineState(d, h.now(), true)}}
+		c.Fields = []bot.Field{{Label: d.Kind.Text().In(h.locale), Value: h.deadlineState(d, h.now(), true)}}
 	}
 	return c
 }

@@ -120,7 +120,7 @@ func (h *Handlers) timerLine(e workflow.Event) (string, bool) {
 		}
 		return span(t.Sub(now), h.locale)
 	}
-	deadline := deadlineNames[workflow.DeadlineKind(e.Data["deadline"])].In(h.locale)
+	deadline := workflow.DeadlineKind(e.Data["deadline"]).Text().In(h.locale)
 	id := e.Incident
 	switch e.Kind {
 	case workflow.EventReminder:

@@ -98,6 +98,21 @@ const (
 	StatusResolved     Status = "resolved"     // substantive answer given, closed
 )
 
+// Text names the status in both languages (the raw value when unknown).
+func (s Status) Text() Text {
+	switch s {
+	case StatusNew:
+		return Text{EN: "new", ZH: "新建"}
+	case StatusAssigned:
+		return Text{EN: "assigned", ZH: "已指派"}
+	case StatusAcknowledged:
+		return Text{EN: "acknowledged", ZH: "已接办"}
+	case StatusResolved:
+		return Text{EN: "resolved", ZH: "已办结"}
+	}
+	return Text{EN: string(s), ZH: string(s)}
+}
+
 // Incident is one public-opinion incident and everything decided about it.
 // The timeline lives beside it in the Store.
 type Incident struct {

@@ -44,12 +44,8 @@ func Plan(inc *Incident, p Policy, loc *time.Location) []Timer {
 		if d.Met() {
 			continue
 		}
-		span := d.Due.Sub(inc.FoundAt)
-		if !lp.NoHalfWarning && span > 0 {
-			add(string(d.Kind)+":"+PhaseHalf, inc.FoundAt.Add(span/2))
-		}
-		if lp.WarnBefore > 0 && span > 2*lp.WarnBefore {
-			add(string(d.Kind)+":"+PhaseWarn, d.Due.Add(-lp.WarnBefore))
+		for _, w := range lp.Warnings(inc.FoundAt, d.Due) {
+			add(string(d.Kind)+":"+w.Phase, w.At)
 		}
 		add(string(d.Kind)+":"+PhaseDue, d.Due)
 	}
@@ -71,6 +67,29 @@ func Plan(inc *Incident, p Policy, loc *time.Location) []Timer {
 		if !slices.ContainsFunc(inc.Fired, func(f string) bool { return strings.HasPrefix(f, name+"@") }) {
 			add(name, d.At.Add(lp.Nudge))
 		}
+	}
+	return out
+}
+
+// Warning is one warning before a deadline: its phase (PhaseHalf or
+// PhaseWarn) and when it fires.
+type Warning struct {
+	Phase string
+	At    time.Time
+}
+
+// Warnings returns the warnings of a deadline that runs from found to due,
+// in order: at half the time (unless NoHalfWarning), and WarnBefore the
+// deadline when that falls after half time (a short deadline gets one
+// warning, not two at nearly the same moment).
+func (lp LevelPolicy) Warnings(found, due time.Time) []Warning {
+	span := due.Sub(found)
+	var out []Warning
+	if !lp.NoHalfWarning && span > 0 {
+		out = append(out, Warning{Phase: PhaseHalf, At: found.Add(span / 2)})
+	}
+	if lp.WarnBefore > 0 && span > 2*lp.WarnBefore {
+		out = append(out, Warning{Phase: PhaseWarn, At: due.Add(-lp.WarnBefore)})
 	}
 	return out
 }

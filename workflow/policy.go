@@ -81,6 +81,24 @@ const (
 	DeadlineAnswer  DeadlineKind = "answer"  // substantive answer, resolved
 )
 
+// DeadlineKinds lists every deadline kind in the order they usually fall.
+var DeadlineKinds = []DeadlineKind{DeadlineReport, DeadlineAssign, DeadlineRespond, DeadlineAnswer}
+
+// Text names the deadline in both languages (the raw value when unknown).
+func (k DeadlineKind) Text() Text {
+	switch k {
+	case DeadlineReport:
+		return Text{EN: "report to leaders", ZH: "报告领导"}
+	case DeadlineAssign:
+		return Text{EN: "department takes it on", ZH: "部门接办"}
+	case DeadlineRespond:
+		return Text{EN: "approved reply published", ZH: "发布统一口径"}
+	case DeadlineAnswer:
+		return Text{EN: "substantive answer", ZH: "实质答复"}
+	}
+	return Text{EN: string(k), ZH: string(k)}
+}
+
 // Deadline is one deadline of an incident and whether and when it was met.
 type Deadline struct {
 	Kind  DeadlineKind `json:"kind"`

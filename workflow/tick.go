@@ -77,9 +77,13 @@ func (s *Service) tickEvents(inc *Incident, name string, due, now time.Time) []E
 	case PhaseHalf, PhaseWarn:
 		// A warning whose moment passed says nothing: the overdue notice,
 		// or the later warning when there is one, speaks instead.
-		warns := lp.WarnBefore > 0 && dl.Due.Sub(inc.FoundAt) > 2*lp.WarnBefore
-		if !now.Before(dl.Due) || (arg == PhaseHalf && warns && !now.Before(dl.Due.Add(-lp.WarnBefore))) {
+		if !now.Before(dl.Due) {
 			return nil
+		}
+		for _, w := range lp.Warnings(inc.FoundAt, dl.Due) {
+			if w.Phase != arg && w.At.After(due) && !now.Before(w.At) {
+				return nil
+			}
 		}
 		data["phase"] = arg
 		return []Event{{Kind: EventReminder, Data: data}}

@@ -399,6 +399,9 @@ func TestStats(t *testing.T) {
 		"respond": {1, 0, 1},
 		"answer":  {1, 0, 1},
 	}
+	if len(st.Deadlines) != len(want) {
+		t.Errorf("got %d deadline kinds, want %d", len(st.Deadlines), len(want))
+	}
 	for _, d := range st.Deadlines {
 		if got := [3]int{d.Met, d.Missed, d.Pending}; got != want[d.Kind] {
 			t.Errorf("%s: got met/missed/pending %v, want %v", d.Kind, got, want[d.Kind])
@@ -430,7 +433,10 @@ func TestWarnAt(t *testing.T) {
 		want time.Duration
 	}{
 		{"half time comes first", 3 * time.Hour, workflow.LevelPolicy{WarnBefore: 15 * time.Minute}, 90 * time.Minute},
-		{"warn window comes first", 20 * time.Minute, workflow.LevelPolicy{WarnBefore: 15 * time.Minute}, 5 * time.Minute},
+		// 15 minutes before a 20-minute deadline would fall before half time:
+		// the timers send only the half-time warning, so amber starts then.
+		{"short deadline warns once, at half time", 20 * time.Minute, workflow.LevelPolicy{WarnBefore: 15 * time.Minute}, 10 * time.Minute},
+		{"short deadline without half warning", 20 * time.Minute, workflow.LevelPolicy{WarnBefore: 15 * time.Minute, NoHalfWarning: true}, 20 * time.Minute},
 		{"no half warning", 3 * time.Hour, workflow.LevelPolicy{WarnBefore: 15 * time.Minute, NoHalfWarning: true}, 165 * time.Minute},
 		{"no warning at all", 3 * time.Hour, workflow.LevelPolicy{NoHalfWarning: true}, 3 * time.Hour},
 	}
@@ -883,8 +889,18 @@ func TestEventStream(t *testing.T) {
 		events := readEvents(res.Body)
 		next(t, events, "ready")
 		_ = g.srv.Sender().Send(context.Background(), workflow.Notice{ID: "x", Incident: "YQ-7", Audience: "leaders"}, bot.Message{Text: "secret"})
-		if e := next(t, events, EventChanged); strings.Contains(e.data, "secret") {
-			t.Errorf("changed event carries the message: %q", e.data)
+		// The hub publishes the post before "changed": the first event after
+		// "ready" must already be "changed", not a skipped post.
+		select {
+		case e, ok := <-events:
+			if !ok || e.name != EventChanged {
+				t.Fatalf("got event %q (stream open: %v), want %q: the board must not stream posts", e.name, ok, EventChanged)
+			}
+			if strings.Contains(e.data, "secret") {
+				t.Errorf("changed event carries the message: %q", e.data)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no %q event within 5s", EventChanged)
 		}
 	})
 
@@ -900,13 +916,16 @@ func TestEventStream(t *testing.T) {
 		events := readEvents(res.Body)
 		next(t, events, "ready")
 		g.srv.Close()
-		select {
-		case _, ok := <-events:
-			for ok {
-				_, ok = <-events
+		timeout := time.After(5 * time.Second)
+		for {
+			select {
+			case _, ok := <-events:
+				if !ok {
+					return
+				}
+			case <-timeout:
+				t.Fatal("the stream is still open 5s after Close")
 			}
-		case <-time.After(5 * time.Second):
-			t.Fatal("the stream is still open 5s after Close")
 		}
 	})
 }

@@ -126,32 +126,6 @@ type eventView struct {
 	Data      map[string]string `json:"data,omitempty"`
 }
 
-var statusNames = map[workflow.Status]workflow.Text{
-	workflow.StatusNew:          {EN: "new", ZH: "新建"},
-	workflow.StatusAssigned:     {EN: "assigned", ZH: "已指派"},
-	workflow.StatusAcknowledged: {EN: "acknowledged", ZH: "已接办"},
-	workflow.StatusResolved:     {EN: "resolved", ZH: "已办结"},
-}
-
-var deadlineNames = map[workflow.DeadlineKind]workflow.Text{
-	workflow.DeadlineReport:  {EN: "report to leaders", ZH: "报告领导"},
-	workflow.DeadlineAssign:  {EN: "department takes it on", ZH: "部门接办"},
-	workflow.DeadlineRespond: {EN: "approved reply published", ZH: "发布统一口径"},
-	workflow.DeadlineAnswer:  {EN: "substantive answer", ZH: "实质答复"},
-}
-
-// deadlineKinds is the order of the deadline chart.
-var deadlineKinds = []workflow.DeadlineKind{
-	workflow.DeadlineReport, workflow.DeadlineAssign, workflow.DeadlineRespond, workflow.DeadlineAnswer,
-}
-
-func textOr(m map[workflow.Status]workflow.Text, k workflow.Status, locale string) string {
-	if t, ok := m[k]; ok {
-		return t.In(locale)
-	}
-	return string(k)
-}
-
 // views turns domain values into the JSON above.
 type views struct {
 	roster *workflow.Roster
@@ -170,7 +144,7 @@ func (v views) incident(inc *workflow.Incident) incidentView {
 		ID: inc.ID, URL: "/incidents/" + inc.ID, Title: inc.Title,
 		Level: string(inc.Level), LevelName: inc.Level.Text().In(v.locale),
 		Category: string(inc.Category), CategoryName: inc.Category.Text().In(v.locale),
-		Status: string(inc.Status), StatusName: textOr(statusNames, inc.Status, v.locale),
+		Status: string(inc.Status), StatusName: inc.Status.Text().In(v.locale),
 		Open: inc.Open(), Spreading: inc.Spreading,
 		Department: inc.Department, DepartmentName: v.name(inc.Department),
 		Assignee: inc.Assignee, AssigneeName: v.name(inc.Assignee),
@@ -180,12 +154,8 @@ func (v views) incident(inc *workflow.Incident) incidentView {
 	}
 	lp := v.roster.Policy.For(inc.Level)
 	for _, d := range inc.Deadlines(v.roster.Policy, v.roster.Location()) {
-		name := string(d.Kind)
-		if t, ok := deadlineNames[d.Kind]; ok {
-			name = t.In(v.locale)
-		}
 		out.Deadlines = append(out.Deadlines, deadlineView{
-			Kind: string(d.Kind), Name: name, Due: d.Due, WarnAt: warnAt(inc.FoundAt, d.Due, lp),
+			Kind: string(d.Kind), Name: d.Kind.Text().In(v.locale), Due: d.Due, WarnAt: warnAt(inc.FoundAt, d.Due, lp),
 			MetAt: d.MetAt, Late: d.Met() && d.MetAt.After(d.Due),
 		})
 	}
@@ -198,20 +168,14 @@ func (v views) incident(inc *workflow.Incident) incidentView {
 	return out
 }
 
-// warnAt is when a deadline turns amber: the first warning the timers send
-// (workflow.Plan), at half the time from discovery unless the policy turns
-// that off, or WarnBefore the deadline, whichever comes first; the deadline
-// itself when the policy sends no warning.
+// warnAt is when a deadline turns amber: when the timers send its first
+// warning (workflow.LevelPolicy.Warnings); the deadline itself when the
+// policy sends none.
 func warnAt(found, due time.Time, lp workflow.LevelPolicy) time.Time {
-	at := due
-	span := due.Sub(found)
-	if !lp.NoHalfWarning && span > 0 {
-		at = found.Add(span / 2)
+	if ws := lp.Warnings(found, due); len(ws) > 0 {
+		return ws[0].At
 	}
-	if lp.WarnBefore > 0 && due.Add(-lp.WarnBefore).Before(at) {
-		at = due.Add(-lp.WarnBefore)
-	}
-	return at
+	return due
 }
 
 func (v views) approval(a workflow.Approval) approvalView {
@@ -317,7 +281,7 @@ func (v views) stats(now time.Time, recent, open []*workflow.Incident) statsView
 	if start.Before(since) {
 		start = since
 	}
-	if span := now.Sub(start); span < time.Hour {
+	if now.Sub(start) < time.Hour {
 		start = now.Add(-time.Hour)
 	}
 	step := now.Sub(start) / (chartPoints - 1)
@@ -338,8 +302,8 @@ func (v views) stats(now time.Time, recent, open []*workflow.Incident) statsView
 	}
 
 	counts := map[workflow.DeadlineKind]*deadlineCount{}
-	for _, k := range deadlineKinds {
-		c := &deadlineCount{Kind: string(k), Name: deadlineNames[k].In(v.locale)}
+	for _, k := range workflow.DeadlineKinds {
+		c := &deadlineCount{Kind: string(k), Name: k.Text().In(v.locale)}
 		counts[k] = c
 	}
 	for _, inc := range all {
@@ -352,16 +316,18 @@ func (v views) stats(now time.Time, recent, open []*workflow.Incident) statsView
 				continue
 			}
 			switch {
-			case d.Met() && !d.MetAt.After(d.Due):
-				c.Met++
-			case d.Met(), now.After(d.Due), !inc.Open():
+			case d.Late(now):
 				c.Missed++
+			case d.Met():
+				c.Met++
+			case !inc.Open():
+				c.Missed++ // left unmet for good
 			default:
 				c.Pending++
 			}
 		}
 	}
-	for _, k := range deadlineKinds {
+	for _, k := range workflow.DeadlineKinds {
 		out.Deadlines = append(out.Deadlines, *counts[k])
 	}
 	return out

@@ -10,7 +10,7 @@ import (
 )
 
 // setupWeb registers the playground (when playground is true) and the board
-// on mux, and returns the web adapter's outbox sender (nil when it has none).
+// on mux, and returns the web adapter's outbox sender; it never fails today.
 // The sender runs in production too: its deliveries tell open boards that
 // incidents changed. The event streams end when ctx is done, so that the
 // HTTP server can shut down.

@@ -213,5 +213,5 @@ FB.board = (function () {
     FB.events({ changed: changed });
   }
 
-  return { refresh: refresh, changed: changed, onUpdate: onUpdate, start: start, incidents: function () { return state.incidents; } };
+  return { changed: changed, onUpdate: onUpdate, start: start, incidents: function () { return state.incidents; } };
 })();

@@ -191,8 +191,8 @@ var FB = (function () {
   }
 
   return {
-    el: el, svg: svg, clear: clear, api: api, syncClock: syncClock, serverNow: serverNow, clock: clock,
-    fmtTime: fmtTime, fmtSpan: fmtSpan, countdown: countdown, deadline: deadline, tick: tick,
+    el: el, svg: svg, clear: clear, api: api, syncClock: syncClock, serverNow: serverNow,
+    fmtTime: fmtTime, deadline: deadline, tick: tick,
     startTicking: startTicking, events: events, debounce: debounce, levelBadge: levelBadge
   };
 })();

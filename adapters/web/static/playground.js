@@ -92,6 +92,11 @@
 
   function scrollDown(feed) { feed.scrollTop = feed.scrollHeight; }
 
+  // failed says in the Slack pane that a request did not reach the bot.
+  function failed(text) {
+    say($("feed-slack"), "Firebreak", "bot", el("div", { class: "reply failed", text: text }));
+  }
+
   function say(feed, who, cls, content) {
     var li = el("li", { class: "msg " + cls },
       el("div", { class: "from" }, el("span", { class: "who", text: who }), el("span", { class: "at", text: FB.fmtTime(FB.serverNow()) })),
@@ -116,7 +121,7 @@
       say(feed, "Firebreak", "bot", renderReply(res.reply));
       FB.board.changed();
     }).catch(function (err) {
-      say(feed, "Firebreak", "bot", el("div", { class: "reply failed", text: "The request failed: " + err.message }));
+      failed("The request failed: " + err.message);
     });
   });
 
@@ -145,7 +150,7 @@
       } else say($("feed-slack"), "Firebreak", "bot", renderReply(r));
       FB.board.changed();
     }).catch(function (err) {
-      say($("feed-slack"), "Firebreak", "bot", el("div", { class: "reply failed", text: "The request failed: " + err.message }));
+      failed("The request failed: " + err.message);
     }).then(function () { btn.disabled = false; });
   }
 
@@ -234,6 +239,6 @@
     FB.board.start();
     FB.events({ post: upsert, changed: FB.board.changed, ready: function () { document.body.dataset.ready = "1"; } });
   }).catch(function (err) {
-    say($("feed-slack"), "Firebreak", "bot", el("div", { class: "reply failed", text: "The playground could not start: " + err.message }));
+    failed("The playground could not start: " + err.message);
   });
 })();

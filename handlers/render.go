@@ -106,7 +106,7 @@ func (h *Handlers) approvalProgress(inc *workflow.Incident, d *workflow.Draft) s
 		names[i] = h.name(a.By)
 		principal = principal || a.Principal
 	}
-	s := fmt.Sprintf(h.t("%d of %d approvals", "已批准 %d/%d"), len(d.Approvals), lp.Approvals)
+	s := fmt.Sprintf(h.t("%d of %d approvals", "已批准 %d/%d"), len(d.Approvals), lp.ApprovalsNeeded())
 	if len(names) > 0 {
 		s += fmt.Sprintf(h.t(" (%s)", "(%s)"), strings.Join(names, h.t(", ", "、")))
 	}

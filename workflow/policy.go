@@ -179,13 +179,13 @@ func (p Policy) Quorum(l Level, d *Draft) bool {
 		return false
 	}
 	lp := p.For(l)
-	need := lp.Approvals
-	if need < 1 {
-		need = 1
-	}
 	principal := false
 	for _, a := range d.Approvals {
 		principal = principal || a.Principal
 	}
-	return len(d.Approvals) >= need && (!lp.Principal || principal)
+	return len(d.Approvals) >= lp.ApprovalsNeeded() && (!lp.Principal || principal)
 }
+
+// ApprovalsNeeded is how many approvals a draft needs: Approvals, and never
+// fewer than one (nothing is published unapproved).
+func (lp LevelPolicy) ApprovalsNeeded() int { return max(lp.Approvals, 1) }

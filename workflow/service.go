@@ -672,12 +672,12 @@ func (s *Service) decidable(inc *Incident, p *Person, version int) (*Draft, erro
 
 func (s *Service) errNoQuorum(inc *Incident, d *Draft) error {
 	lp := s.roster.Policy.For(inc.Level)
-	if lp.Principal && len(d.Approvals) >= lp.Approvals {
+	if lp.Principal && len(d.Approvals) >= lp.ApprovalsNeeded() {
 		return Errorf(CodeConflict, "version %d needs the approval of a principal leader before it can be published",
 			"第 %d 版还需主要领导批准才能发布", d.Version)
 	}
 	return Errorf(CodeConflict, "version %d has %d of the %d approvals it needs before it can be published",
-		"第 %d 版已有 %d 个批准,发布需要 %d 个", d.Version, len(d.Approvals), lp.Approvals)
+		"第 %d 版已有 %d 个批准,发布需要 %d 个", d.Version, len(d.Approvals), lp.ApprovalsNeeded())
 }
 
 func mustBeOpen(inc *Incident) error {

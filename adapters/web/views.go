@@ -161,7 +161,7 @@ func (v views) incident(inc *workflow.Incident) incidentView {
 	}
 	if d := inc.CurrentDraft(); d != nil {
 		out.Draft = &draftSummary{
-			Version: d.Version, Hash: d.Hash, Approvals: len(d.Approvals), Needed: max(lp.Approvals, 1),
+			Version: d.Version, Hash: d.Hash, Approvals: len(d.Approvals), Needed: lp.ApprovalsNeeded(),
 			Quorum: v.roster.Policy.Quorum(inc.Level, d), Published: d.Published, Rejected: d.Rejection != nil,
 		}
 	}

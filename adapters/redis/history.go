@@ -12,9 +12,6 @@ import (
 	"github.com/firebreak/firebreak/workflow"
 )
 
-// seqKey is the counter behind "YQ-<n>" (NextID).
-func (s *Store) seqKey() string { return s.prefix + ":seq" }
-
 // Recent returns the incidents discovered at or after since among the last
 // limit incidents opened, resolved ones included, ordered by discovery (FoundAt,
 // then ID), oldest first. It feeds the board's charts: IDs are allocated in
@@ -44,7 +41,7 @@ func (s *Store) Recent(ctx context.Context, since time.Time, limit int) ([]*work
 	}
 	ids := make([]string, 0, last-first+1)
 	for n := last; n >= first; n-- {
-		ids = append(ids, "YQ-"+strconv.FormatInt(n, 10))
+		ids = append(ids, incidentID(n))
 	}
 	cmds := make([]*goredis.StringCmd, len(ids))
 	_, err = s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {

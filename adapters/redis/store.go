@@ -122,13 +122,19 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
+// seqKey is the counter behind "YQ-<n>".
+func (s *Store) seqKey() string { return s.prefix + ":seq" }
+
+// incidentID is the ID of the n-th incident.
+func incidentID(n int64) string { return "YQ-" + strconv.FormatInt(n, 10) }
+
 // NextID allocates a new incident ID ("YQ-1", "YQ-2", ...).
 func (s *Store) NextID(ctx context.Context) (string, error) {
-	n, err := s.client.Incr(ctx, s.prefix+":seq").Result()
+	n, err := s.client.Incr(ctx, s.seqKey()).Result()
 	if err != nil {
 		return "", fail("allocate incident id", err)
 	}
-	return "YQ-" + strconv.FormatInt(n, 10), nil
+	return incidentID(n), nil
 }
 
 // RoundRobin returns the next turn of the named rotation: 0, 1, 2, ...

@@ -58,7 +58,6 @@ func (c *Cron) Start(ctx context.Context) (stop func()) {
 	}
 	runner := cron.New(cron.WithLocation(loc))
 	for _, job := range c.jobs {
-		job := job
 		_, _ = runner.AddFunc(job.Spec, func() {
 			at := time.Now().In(loc).Truncate(time.Minute)
 			if _, err := c.Fire(ctx, job, at); err != nil {

@@ -400,8 +400,8 @@ func (d *Dispatcher) DeliverOnce(ctx context.Context) (int, error) {
 	if now := d.Clock.Now(); !now.Before(d.claimAt) {
 		ds, err := d.claimStale(ctx, d.sweep)
 		note(err)
+		claimed = ds // on error, what was claimed before it
 		if err == nil {
-			claimed = ds
 			d.claimAt, d.sweep = now.Add(d.MinIdle/4), false
 		}
 	}
@@ -518,10 +518,10 @@ func (d *Dispatcher) own(ctx context.Context) (fresh bool, err error) {
 			errs = append(errs, fmt.Errorf("hand target %s over to %s: %w", name, owner, err))
 			continue
 		}
-		for _, it := range slices.Clone(t.queue) {
-			d.forget(it)
+		for _, it := range t.queue {
+			delete(d.held, it.d.Handle)
 		}
-		t.lease = time.Time{}
+		t.queue, t.lease = nil, time.Time{}
 	}
 	return fresh, errors.Join(errs...)
 }
@@ -672,7 +672,7 @@ func (d *Dispatcher) serveTarget(ctx context.Context, t *outTarget) {
 			return
 		}
 		it := t.queue[0]
-		done, err := d.deliver(ctx, it.target, t, it)
+		done, err := d.deliver(ctx, t, it)
 		if err != nil {
 			t.err = err
 			return
@@ -688,20 +688,20 @@ func (d *Dispatcher) serveTarget(ctx context.Context, t *outTarget) {
 // deliver takes one message of a target as far as it can: send, mark,
 // ack. It reports whether the entry is finished; an error is a store failure
 // (the entry stays, in the state reached, for the next pass).
-func (d *Dispatcher) deliver(ctx context.Context, target string, t *outTarget, it *outItem) (bool, error) {
+func (d *Dispatcher) deliver(ctx context.Context, t *outTarget, it *outItem) (bool, error) {
 	if !it.sent && !it.settle && it.dead == "" {
-		if settled, err := d.attempt(ctx, target, t, it); !settled || err != nil {
+		if settled, err := d.attempt(ctx, t, it); !settled || err != nil {
 			return false, err
 		}
 	}
-	return d.finish(ctx, target, it)
+	return d.finish(ctx, it)
 }
 
 // attempt sends a message unless it was sent already, and reports whether
 // the entry reached a final state (sent, settle or dead); otherwise the
 // target is held (Retry-After, backoff) or the pass is stopping.
-func (d *Dispatcher) attempt(ctx context.Context, target string, t *outTarget, it *outItem) (bool, error) {
-	n := it.d.Notice
+func (d *Dispatcher) attempt(ctx context.Context, t *outTarget, it *outItem) (bool, error) {
+	n, target := it.d.Notice, it.target
 	already, err := d.Store.WasSent(ctx, d.Sender.Platform(), it.d)
 	if err != nil {
 		return false, fmt.Errorf("check whether %s was sent: %w", n.ID, err)
@@ -763,7 +763,7 @@ func (d *Dispatcher) attempt(ctx context.Context, target string, t *outTarget, i
 // finish records the final state of an entry in the store. It goes on when
 // ctx is cancelled (for a few seconds at most): a message the platform
 // accepted during a shutdown is still marked, and not sent again.
-func (d *Dispatcher) finish(ctx context.Context, target string, it *outItem) (bool, error) {
+func (d *Dispatcher) finish(ctx context.Context, it *outItem) (bool, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	group := d.Sender.Platform()
@@ -774,7 +774,7 @@ func (d *Dispatcher) finish(ctx context.Context, target string, it *outItem) (bo
 			return false, fmt.Errorf("dead-letter %s: %w", n.ID, err)
 		}
 		d.Log.ErrorContext(ctx, "outbox notice dead-lettered", "notice", n.ID, "incident", n.Incident,
-			"target", target, "attempts", it.attempts, "reason", it.dead)
+			"target", it.target, "attempts", it.attempts, "reason", it.dead)
 		d.count(metricOutboxDeadLetters)
 	case it.sent:
 		// Mark before ack: a crash between the two leaves a pending entry

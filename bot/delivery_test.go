@@ -2,6 +2,7 @@ package bot_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -536,7 +537,7 @@ func TestDeliveryDedupe(t *testing.T) {
 				f.store.add(notice("n1", "C1"))
 			}
 			f.store.add(notice("n2", "C1"))
-			if c := cmpOr(tt.markedBy, tt.readBy); c != "" {
+			if c := cmp.Or(tt.markedBy, tt.readBy); c != "" {
 				ds, _ := f.store.ReadOutbox(ctx, "slack", c, 10)
 				if tt.markedBy != "" {
 					_, _ = f.store.MarkSent(ctx, "slack", ds[0], time.Hour)
@@ -553,13 +554,6 @@ func TestDeliveryDedupe(t *testing.T) {
 			}
 		})
 	}
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // TestDeliveryAcrossReplicas: one replica owns a target; another that reads

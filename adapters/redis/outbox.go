@@ -129,19 +129,25 @@ func (s *Store) readShards(ctx context.Context, group, consumer, id string, shar
 			full = append(full, shards[i])
 		}
 	}
-	if len(stale) > 0 {
-		// A pending entry whose message was deleted can never be delivered.
-		_, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
-			for stream, ids := range stale {
-				p.XAck(ctx, stream, group, ids...)
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, nil, err
-		}
+	if err := s.ackDeleted(ctx, group, stale); err != nil {
+		return nil, nil, err
 	}
 	return ds, full, nil
+}
+
+// ackDeleted acks pending entries whose message was deleted (by TrimOutbox):
+// they can never be delivered. stale holds their IDs by stream.
+func (s *Store) ackDeleted(ctx context.Context, group string, stale map[string][]string) error {
+	if len(stale) == 0 {
+		return nil
+	}
+	_, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for stream, ids := range stale {
+			p.XAck(ctx, stream, group, ids...)
+		}
+		return nil
+	})
+	return err
 }
 
 // AckOutbox marks deliveries as done for group, so they are not read again.
@@ -151,9 +157,9 @@ func (s *Store) AckOutbox(ctx context.Context, group string, ds ...bot.Delivery)
 	}
 	byStream := map[string][]string{}
 	for _, d := range ds {
-		shard, id, ok := strings.Cut(d.Handle, "|")
-		if !ok || !slices.Contains(s.shards, shard) || id == "" {
-			return fmt.Errorf("ack outbox: bad handle %q", d.Handle)
+		shard, id, err := s.splitHandle(d.Handle)
+		if err != nil {
+			return fmt.Errorf("ack outbox: %w", err)
 		}
 		stream := s.outboxKey(shard)
 		byStream[stream] = append(byStream[stream], id)
@@ -281,8 +287,8 @@ func (s *Store) splitHandle(h string) (shard, id string, err error) {
 // ClaimStale claims for consumer up to max entries of group that were read
 // by a consumer but neither acked nor read again for at least minIdle (their
 // consumer died or stalled), with XAUTOCLAIM on every shard, and returns them
-// ordered like ReadOutbox. Entries claimed beyond max (fewer than the shard
-// count) stay claimed by consumer and come back from ReadOutbox.
+// ordered like ReadOutbox. It claims no more than it returns, so within a
+// shard the entries returned by successive calls follow the stream order.
 func (s *Store) ClaimStale(ctx context.Context, group, consumer string, minIdle time.Duration, max int) ([]bot.Delivery, error) {
 	if group == "" || consumer == "" {
 		return nil, fmt.Errorf("claim stale outbox entries: group and consumer are required")
@@ -312,21 +318,33 @@ func (s *Store) claimStale(ctx context.Context, group, consumer string, minIdle 
 	}
 	var ds []bot.Delivery
 	for len(scans) > 0 && len(ds) < max {
+		// Split what is wanted exactly over the shards (some may get
+		// none this round): an entry claimed and not returned would stay
+		// out of sight while the next call returns newer ones of its shard.
 		want := max - len(ds)
-		per := (want + len(scans) - 1) / len(scans)
-		cmds := make([]*goredis.XAutoClaimCmd, len(scans))
+		var (
+			asked []scan
+			next  []scan
+			cmds  []*goredis.XAutoClaimCmd
+		)
 		p := s.client.Pipeline()
 		for i, sc := range scans {
-			cmds[i] = p.XAutoClaim(ctx, &goredis.XAutoClaimArgs{
+			count := want / len(scans)
+			if i < want%len(scans) {
+				count++
+			}
+			if count == 0 {
+				next = append(next, sc)
+				continue
+			}
+			asked = append(asked, sc)
+			cmds = append(cmds, p.XAutoClaim(ctx, &goredis.XAutoClaimArgs{
 				Stream: s.outboxKey(sc.shard), Group: group, Consumer: consumer,
-				MinIdle: minIdle, Start: sc.start, Count: int64(per),
-			})
+				MinIdle: minIdle, Start: sc.start, Count: int64(count),
+			}))
 		}
 		_, _ = p.Exec(ctx) // errors are read per command below
-		var (
-			next  []scan
-			stale = map[string][]string{}
-		)
+		stale := map[string][]string{}
 		for i, c := range cmds {
 			msgs, start, err := c.Result()
 			if goredis.HasErrorPrefix(err, "NOGROUP") {
@@ -335,35 +353,24 @@ func (s *Store) claimStale(ctx context.Context, group, consumer string, minIdle 
 			if err != nil {
 				return nil, err
 			}
-			stream := s.outboxKey(scans[i].shard)
+			stream := s.outboxKey(asked[i].shard)
 			for _, m := range msgs {
 				if m.Values == nil { // deleted, still pending (Redis 6)
 					stale[stream] = append(stale[stream], m.ID)
 					continue
 				}
-				ds = append(ds, bot.Delivery{Handle: scans[i].shard + "|" + m.ID, Notice: decodeNotice(m.Values)})
+				ds = append(ds, bot.Delivery{Handle: asked[i].shard + "|" + m.ID, Notice: decodeNotice(m.Values)})
 			}
 			if start != "" && start != "0-0" {
-				next = append(next, scan{scans[i].shard, start})
+				next = append(next, scan{asked[i].shard, start})
 			}
 		}
-		if len(stale) > 0 {
-			_, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
-				for stream, ids := range stale {
-					p.XAck(ctx, stream, group, ids...)
-				}
-				return nil
-			})
-			if err != nil {
-				return nil, err
-			}
+		if err := s.ackDeleted(ctx, group, stale); err != nil {
+			return nil, err
 		}
 		scans = next
 	}
 	sortDeliveries(ds)
-	if len(ds) > max {
-		ds = ds[:max]
-	}
 	return ds, nil
 }
 
@@ -480,8 +487,8 @@ func (s *Store) DeadLetters(ctx context.Context, group string, max int) ([]bot.D
 		for _, m := range c.Val() {
 			entry, _ := m.Values["entry"].(string)
 			reason, _ := m.Values["reason"].(string)
-			millis, _, _ := strings.Cut(m.ID, "-")
-			ms, _ := strconv.ParseInt(millis, 10, 64)
+			at, _, _ := strings.Cut(m.ID, "-")
+			ms, _ := strconv.ParseInt(at, 10, 64)
 			all = append(all, dead{id: m.ID, DeadLetter: bot.DeadLetter{
 				Delivery: bot.Delivery{Handle: s.shards[i] + "|" + entry, Notice: decodeNotice(m.Values)},
 				Reason:   reason,
@@ -544,7 +551,8 @@ func (s *Store) Handover(ctx context.Context, group, consumer string, idle time.
 		if err != nil {
 			return fmt.Errorf("hand over: %w", err)
 		}
-		byStream[s.outboxKey(shard)] = append(byStream[s.outboxKey(shard)], id)
+		stream := s.outboxKey(shard)
+		byStream[stream] = append(byStream[stream], id)
 	}
 	if len(byStream) == 0 {
 		return nil
@@ -568,7 +576,7 @@ func (s *Store) Handover(ctx context.Context, group, consumer string, idle time.
 // Deleted entries still pending are dropped from the pending lists by the
 // next ReadOutbox or ClaimStale.
 func (s *Store) TrimOutbox(ctx context.Context, before time.Time) (int64, error) {
-	minID := strconv.FormatInt(before.UnixMilli(), 10) + "-0"
+	minID := millis(before) + "-0"
 	cmds := make([]*goredis.IntCmd, len(s.shards))
 	_, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		for i, sh := range s.shards {

@@ -105,8 +105,13 @@ func TestClaimStaleMax(t *testing.T) {
 			got = append(got, noticeIDs(ds)...)
 			mustAck(t, f.store, "g", ds...)
 		}
-		// Claimed beyond max: come back from ReadOutbox.
+		// Nothing is claimed beyond max: an entry claimed and not returned
+		// would wait behind newer ones of its shard returned by the next
+		// call.
 		rest := mustRead(t, f.store, "g", "w2", 20)
+		if len(rest) != 0 {
+			t.Errorf("claimed and not returned: got %q, want none", noticeIDs(rest))
+		}
 		got = append(got, noticeIDs(rest)...)
 		slices.Sort(got)
 		if !slices.Equal(got, want) {
@@ -211,7 +216,10 @@ func TestDeadLetter(t *testing.T) {
 			byID[d.Notice.ID] = d
 		}
 		before := time.Now().Add(-time.Second)
-		for _, id := range []string{"n1", "n3"} {
+		for i, id := range []string{"n1", "n3"} {
+			if i > 0 {
+				time.Sleep(2 * time.Millisecond) // a later millisecond, so "newest first" is decided
+			}
 			if err := f.store.DeadLetter(ctx, "slack", byID[id], "8 attempts failed, the last: 502"); err != nil {
 				t.Fatalf("DeadLetter %s: %v", id, err)
 			}
@@ -245,6 +253,9 @@ func TestDeadLetter(t *testing.T) {
 		}
 		if !dead[0].At.After(dead[1].At) && !dead[0].At.Equal(dead[1].At) {
 			t.Errorf("DeadLetters: got %s before %s, want newest first", dead[0].At, dead[1].At)
+		}
+		if got, want := noticeIDs([]bot.Delivery{dead[0].Delivery, dead[1].Delivery}), []string{"n3", "n1"}; !slices.Equal(got, want) {
+			t.Errorf("DeadLetters: got %q, want %q (newest first)", got, want)
 		}
 		if got, _ := f.store.DeadLetters(ctx, "slack", 1); len(got) != 1 {
 			t.Errorf("DeadLetters(max 1): got %d", len(got))

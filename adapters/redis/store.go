@@ -211,7 +211,7 @@ func (s *Store) List(ctx context.Context, q workflow.ListQuery) ([]*workflow.Inc
 		index = func(shard string) string { return s.shardKey(shard, "due") }
 		// Exclusive, like workflow.Incident.Overdue: a deadline falling
 		// exactly now is due, not yet missed.
-		rangeBy.Max = "(" + strconv.FormatInt(now.UnixMilli(), 10)
+		rangeBy.Max = "(" + millis(now)
 	default:
 		return nil, workflow.Errorf(workflow.CodeInvalid,
 			"unknown list filter %q (open, overdue or mine)", "未知的列表范围 %q(open、overdue 或 mine)", q.Filter)

@@ -128,8 +128,7 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration
 	if max <= 0 {
 		return nil, nil
 	}
-	nowMs := now.UnixMilli()
-	upTo := strconv.FormatInt(nowMs, 10)
+	upTo := millis(now)
 
 	pending := make([]*goredis.ZSliceCmd, len(s.shards))
 	expired := make([]*goredis.IntCmd, len(s.shards))
@@ -177,7 +176,7 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration
 	var (
 		shards []int
 		claims []*goredis.Cmd
-		leased = strconv.FormatInt(nowMs+lease.Milliseconds(), 10)
+		leased = strconv.FormatInt(now.UnixMilli()+lease.Milliseconds(), 10)
 	)
 	args := func(q quota) []any {
 		return []any{upTo, leased, q.expired, q.pending, strconv.FormatFloat(q.cutoff, 'f', -1, 64)}

@@ -26,7 +26,9 @@ import (
 //     through a lease in the store. The owner alone sends to the target, so
 //     per-target order and rate limits hold across replicas. A consumer that
 //     reads a notice for a target owned by another hands the entry over to
-//     the owner's pending list.
+//     the owner's pending list. New notices of a shard are read by one
+//     consumer at a time (the store's shard reader lease), so the notices of
+//     a shard for a target reach its owner in order.
 //   - A notice is sent at least once and shown once: before sending, the
 //     store is asked whether its ID was already sent on this platform; right
 //     after the platform accepted it, it is marked sent; then it is acked.

@@ -30,6 +30,13 @@ var errNoGroup = errors.New("consumer group missing")
 // stopped), then new notices. Deliveries are ordered by shard, and by stream
 // ID within a shard.
 //
+// New notices of a shard are read by one consumer of a group at a time: the
+// holder of the shard's reader lease (Options.OutboxReaderLease, renewed by
+// every read). So the notices of one shard for one target all pass through
+// one reader, in stream order, before it keeps them or hands them over to
+// the target's owner; two consumers reading one shard at once could let a
+// newer notice overtake an older one that is being handed over.
+//
 // A few more new notices than max may be claimed in one call (fewer than the
 // shard count); those stay claimed by consumer and come first next time.
 func (s *Store) ReadOutbox(ctx context.Context, group, consumer string, max int) ([]bot.Delivery, error) {
@@ -80,20 +87,88 @@ func (s *Store) readOutbox(ctx context.Context, group, consumer string, max int)
 	return ds, nil
 }
 
-// readShards runs XREADGROUP from id on the given shards (by index) in one
-// pipeline, count entries each, and reports which shards returned the full
-// count.
+// readerScript reads new entries of a shard's outbox for a consumer when it
+// holds, or can take, the shard's reader lease, and renews the lease. It
+// returns nil (nothing read) when another consumer reads the shard.
+// KEYS[1] reader lease key, KEYS[2] stream; ARGV[1] consumer, ARGV[2] lease
+// in milliseconds, ARGV[3] group, ARGV[4] count.
+var readerScript = goredis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur ~= false and cur ~= ARGV[1] then return false end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return redis.call('XREADGROUP', 'GROUP', ARGV[3], ARGV[1], 'COUNT', ARGV[4], 'STREAMS', KEYS[2], '>')
+`)
+
+// parseXStreams reads the reply of XREADGROUP returned through a script.
+func parseXStreams(v any, err error) ([]goredis.XStream, error) {
+	if err != nil {
+		return nil, err
+	}
+	var out []goredis.XStream
+	streams, _ := v.([]any)
+	for _, st := range streams {
+		pair, ok := st.([]any)
+		if !ok || len(pair) != 2 {
+			return nil, fmt.Errorf("read outbox: unexpected reply %v", st)
+		}
+		name, _ := pair[0].(string)
+		entries, _ := pair[1].([]any)
+		xs := goredis.XStream{Stream: name}
+		for _, e := range entries {
+			entry, ok := e.([]any)
+			if !ok || len(entry) != 2 {
+				return nil, fmt.Errorf("read outbox: unexpected entry %v", e)
+			}
+			id, _ := entry[0].(string)
+			fields, _ := entry[1].([]any)
+			values := make(map[string]any, len(fields)/2)
+			for j := 0; j+1 < len(fields); j += 2 {
+				k, _ := fields[j].(string)
+				values[k] = fields[j+1]
+			}
+			xs.Messages = append(xs.Messages, goredis.XMessage{ID: id, Values: values})
+		}
+		out = append(out, xs)
+	}
+	return out, nil
+}
+
+// readShards reads entries of consumer from the given shards (by index) in
+// one pipeline, count entries each: with id "0" its own pending entries,
+// with ">" new entries of the shards whose reader lease it holds or takes.
+// It reports which shards returned the full count.
 func (s *Store) readShards(ctx context.Context, group, consumer, id string, shards []int, count int) ([]bot.Delivery, []int, error) {
-	cmds := make([]*goredis.XStreamSliceCmd, len(shards))
+	if id == ">" && !s.readerLoaded.Load() {
+		if err := readerScript.Load(ctx, s.client).Err(); err != nil {
+			return nil, nil, err
+		}
+		s.readerLoaded.Store(true)
+	}
+	results := make([]func() ([]goredis.XStream, error), len(shards))
 	p := s.client.Pipeline()
 	for i, sh := range shards {
-		cmds[i] = p.XReadGroup(ctx, &goredis.XReadGroupArgs{
+		stream := s.outboxKey(s.shards[sh])
+		if id == ">" {
+			// New entries only as the shard's reader (readerScript).
+			keys := []string{s.shardKey(s.shards[sh], "reader:"+group), stream}
+			c := readerScript.EvalSha(ctx, p, keys, consumer, s.readerLease.Milliseconds(), group, count)
+			results[i] = func() ([]goredis.XStream, error) {
+				v, err := c.Result()
+				if goredis.HasErrorPrefix(err, "NOSCRIPT") {
+					s.readerLoaded.Store(false) // Redis restarted: load it again next time
+				}
+				return parseXStreams(v, err)
+			}
+			continue
+		}
+		c := p.XReadGroup(ctx, &goredis.XReadGroupArgs{
 			Group:    group,
 			Consumer: consumer,
-			Streams:  []string{s.outboxKey(s.shards[sh]), id},
+			Streams:  []string{stream, id},
 			Count:    int64(count),
 			Block:    -1, // no BLOCK argument: never wait
 		})
+		results[i] = c.Result
 	}
 	_, _ = p.Exec(ctx) // errors are read per command below
 
@@ -102,8 +177,8 @@ func (s *Store) readShards(ctx context.Context, group, consumer, id string, shar
 		full  []int
 		stale = map[string][]string{} // deleted entries still pending, by stream
 	)
-	for i, c := range cmds {
-		streams, err := c.Result()
+	for i, result := range results {
+		streams, err := result()
 		if errors.Is(err, goredis.Nil) {
 			continue
 		}

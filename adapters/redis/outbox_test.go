@@ -419,7 +419,9 @@ func (l *lockedBuffer) String() string {
 // exactly once, and in outbox order per target within a shard.
 func TestDispatchersTakeOver(t *testing.T) {
 	client, prefix := redistest.Client(t), redistest.Prefix(t)
-	store := redis.New(client, redis.Options{Prefix: prefix})
+	// Readers keep a shard 1.5 × MinIdle after their last read, so that a
+	// stopped reader's entries are claimed before B reads past them.
+	store := redis.New(client, redis.Options{Prefix: prefix, OutboxReaderLease: 600 * time.Millisecond})
 	pending := func() int64 {
 		var n int64
 		for i := range 16 {

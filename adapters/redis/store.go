@@ -38,6 +38,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -61,6 +62,11 @@ type Options struct {
 	// Clock supplies "now" for `list overdue` when the query leaves Now zero
 	// (the system clock when nil).
 	Clock workflow.Clock
+	// OutboxReaderLease is how long a consumer keeps the right to read new
+	// notices of a shard after its last read (default 90 s). It must exceed
+	// the Dispatcher's MinIdle plus its claim interval (MinIdle/4), so that a
+	// stopped reader's entries are claimed before another reads past them.
+	OutboxReaderLease time.Duration
 }
 
 // Store is the Redis implementation of workflow.Store and bot.OutboxStore.
@@ -70,9 +76,13 @@ type Store struct {
 	prefix string
 	shards []string // shard names by number: "s00", "s01", ...
 	clock  workflow.Clock
+	// readerLease is Options.OutboxReaderLease.
+	readerLease time.Duration
 
 	// groups caches "<stream>\x00<group>" of consumer groups known to exist.
 	groups sync.Map
+	// readerLoaded is set once the outbox reader script was loaded.
+	readerLoaded atomic.Bool
 }
 
 // New returns a Store on client. The caller keeps ownership of client.
@@ -86,7 +96,10 @@ func New(client goredis.UniversalClient, opts Options) *Store {
 	if opts.Clock == nil {
 		opts.Clock = workflow.SystemClock{}
 	}
-	s := &Store{client: client, prefix: opts.Prefix, clock: opts.Clock}
+	if opts.OutboxReaderLease <= 0 {
+		opts.OutboxReaderLease = 90 * time.Second
+	}
+	s := &Store{client: client, prefix: opts.Prefix, clock: opts.Clock, readerLease: opts.OutboxReaderLease}
 	for i := range opts.Shards {
 		s.shards = append(s.shards, fmt.Sprintf("s%02d", i))
 	}

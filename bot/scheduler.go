@@ -36,8 +36,9 @@ const (
 type Scheduler struct {
 	// Timers is the durable queue.
 	Timers workflow.Timers
-	// Handle handles one due timer; returning nil acknowledges it.
-	Handle func(ctx context.Context, t workflow.DueTimer) error
+	// Handle handles one due timer and says what became of it; returning
+	// a nil error acknowledges it.
+	Handle func(ctx context.Context, t workflow.DueTimer) (workflow.TickResult, error)
 	// Clock tells the time timers fall due by (the system clock when nil).
 	Clock workflow.Clock
 	// Scale is the wall time per clock time: sleeping d of clock time takes
@@ -58,7 +59,8 @@ type Scheduler struct {
 	Wake <-chan time.Time
 	// Log receives failures (slog.Default when nil).
 	Log *slog.Logger
-	// Metrics, when set, counts fired and failed timers and queue errors.
+	// Metrics, when set, counts handled timers by kind and outcome, their
+	// delay past the due time, and failures.
 	Metrics *Metrics
 
 	failing atomic.Bool
@@ -98,7 +100,9 @@ func (s *Scheduler) RunDue(ctx context.Context) (handled int, err error) {
 			if err := ctx.Err(); err != nil {
 				return handled, err
 			}
-			if err := s.Handle(ctx, t); err != nil {
+			started := s.clock().Now()
+			res, err := s.Handle(ctx, t)
+			if err != nil {
 				if ctx.Err() != nil {
 					return handled, ctx.Err()
 				}
@@ -111,7 +115,7 @@ func (s *Scheduler) RunDue(ctx context.Context) (handled int, err error) {
 				return handled, fmt.Errorf("ack timer %s: %w", t.ID, err)
 			}
 			handled++
-			s.count("firebreak_timers_fired_total", "")
+			s.record(t, res, started)
 		}
 	}
 }
@@ -257,6 +261,24 @@ func (s *Scheduler) logger() *slog.Logger {
 		return slog.Default()
 	}
 	return s.Log
+}
+
+// record counts a handled timer by kind and outcome, and how late it was
+// handled (in clock time: past its due time when claimed), and logs it at
+// debug with the reason, so that a timer never ends in silence unseen.
+func (s *Scheduler) record(t workflow.DueTimer, res workflow.TickResult, started time.Time) {
+	kind := workflow.TimerKind(workflow.TimerName(t.Incident, t.ID))
+	outcome := res.Outcome
+	if outcome == "" {
+		outcome = "unknown"
+	}
+	late := max(started.Sub(t.Due), 0)
+	s.logger().Debug("timer handled", "timer", t.ID, "kind", kind, "outcome", outcome,
+		"reason", res.Reason, "due", t.Due, "late", late)
+	if s.Metrics != nil {
+		s.Metrics.Add("firebreak_timers_total", fmt.Sprintf("kind=%q,outcome=%q", kind, outcome), 1)
+		s.Metrics.Observe("firebreak_timer_delay_seconds", "", late.Seconds())
+	}
 }
 
 func (s *Scheduler) count(name, labels string) {

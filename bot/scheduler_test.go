@@ -142,18 +142,18 @@ type handledLog struct {
 	notify  chan string
 }
 
-func (h *handledLog) handle(_ context.Context, t workflow.DueTimer) error {
+func (h *handledLog) handle(_ context.Context, t workflow.DueTimer) (workflow.TickResult, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.failing[t.ID] {
 		delete(h.failing, t.ID)
-		return errors.New("platform down")
+		return workflow.TickResult{}, errors.New("platform down")
 	}
 	h.ids = append(h.ids, t.ID)
 	if h.notify != nil {
 		h.notify <- t.ID
 	}
-	return nil
+	return workflow.TickResult{Outcome: workflow.TimerFired, Reason: "due"}, nil
 }
 
 func (h *handledLog) got() []string {
@@ -213,7 +213,7 @@ func TestRunDueLeavesAFailedTimerInFlight(t *testing.T) {
 	}
 	var text strings.Builder
 	_ = metrics.WriteText(&text)
-	for _, want := range []string{`firebreak_timer_failures_total{stage="handle"} 1`, "firebreak_timers_fired_total 1"} {
+	for _, want := range []string{`firebreak_timer_failures_total{stage="handle"} 1`, `firebreak_timers_total{kind="unknown",outcome="fired"} 1`} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("metrics: got %q, want %q", text.String(), want)
 		}
@@ -349,6 +349,7 @@ func TestRunBacksOffWhileTheQueueFails(t *testing.T) {
 	timers.fail(workflow.Unavailable(errors.New("connection refused")))
 	h := &handledLog{}
 	metrics := &Metrics{}
+	clock.Advance(90 * time.Second) // the outage holds the timer back
 	s := &Scheduler{Timers: timers, Handle: h.handle, Clock: clock, Log: discardLog(), Metrics: metrics}
 	if !s.Ready() {
 		t.Error("Ready before Run: got false, want true")
@@ -385,8 +386,17 @@ func TestRunBacksOffWhileTheQueueFails(t *testing.T) {
 	}
 	var text strings.Builder
 	_ = metrics.WriteText(&text)
-	if want := `firebreak_timer_failures_total{stage="queue"} 8`; !strings.Contains(text.String(), want) {
-		t.Errorf("metrics: got %q, want %q", text.String(), want)
+	for _, want := range []string{
+		`firebreak_timer_failures_total{stage="queue"} 8`,
+		`firebreak_timers_total{kind="assign:due",outcome="fired"} 1`,
+		// Fired once the queue was back, 90s late: the delay shows.
+		`firebreak_timer_delay_seconds_bucket{le="60"} 0`,
+		`firebreak_timer_delay_seconds_bucket{le="300"} 1`,
+		`firebreak_timer_delay_seconds_count 1`,
+	} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("metrics: got %q, want %q", text.String(), want)
+		}
 	}
 }
 

@@ -41,9 +41,16 @@ func parseCategory(s string) workflow.Category {
 }
 
 // parseFound reads the found: option: an RFC 3339 time (seconds optional),
-// "2006-01-02T15:04" or "15:04" in the organisation's timezone (the most
-// recent such moment), or a duration meaning that long ago ("45m", "-45m",
-// "2h").
+// "2006-01-02T15:04" or "15:04" in the organisation's timezone, or a
+// duration meaning that long ago ("45m", "-45m", "2h"). A clock time means
+// today, exactly as the same time written with today's date, so a time ahead
+// of now is refused as in the future whatever the spelling (Service.Open);
+// only a clock time more than 12 hours ahead means yesterday (typed at 00:20,
+// found:23:50 is last night).
+// yesterdayAhead is how far ahead of now a found: clock time must be to
+// mean yesterday rather than a mistyped (future) time today.
+const yesterdayAhead = 12 * time.Hour
+
 func parseFound(s string, now time.Time, loc *time.Location) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	if d, err := time.ParseDuration(strings.TrimPrefix(s, "-")); err == nil && d >= 0 {
@@ -62,7 +69,7 @@ func parseFound(s string, now time.Time, loc *time.Location) (time.Time, error) 
 	if t, err := time.ParseInLocation("15:04", s, loc); err == nil {
 		n := now.In(loc)
 		at := time.Date(n.Year(), n.Month(), n.Day(), t.Hour(), t.Minute(), 0, 0, loc)
-		if at.After(now) {
+		if at.Sub(now) > yesterdayAhead {
 			at = at.AddDate(0, 0, -1)
 		}
 		return at, nil

@@ -63,20 +63,24 @@ func (h *Handlers) card(inc *workflow.Incident) *bot.Card {
 
 // deadlineState is "by 12:30 (in 1h20m)", "by 12:30 (due now)", "met
 // 10:05 (due 10:30)", "OVERDUE by 20m (due 10:30)"; an unmet deadline of a
-// resolved incident is "not met". A same-day deadline reads "24:00".
+// resolved incident is "not met". A same-day deadline reads "24:00". It reads
+// in whole minutes, as it is written: a deadline met or looked at within
+// half a minute of its due time reads as met, or due now (the record keeps
+// the exact lateness).
 func (h *Handlers) deadlineState(d workflow.Deadline, now time.Time, open bool) string {
 	due := dueTime(d.Due, now, h.loc())
+	late := func(t time.Time) time.Duration { return t.Sub(d.Due).Round(time.Minute) }
 	switch {
-	case d.Met() && d.Late(now):
+	case d.Met() && late(d.MetAt) > 0:
 		return fmt.Sprintf(h.t("met %s, %s late (due %s)", "已完成 %s,超时 %s(时限 %s)"),
-			clockTime(d.MetAt, now, h.loc()), span(d.MetAt.Sub(d.Due), h.locale), due)
+			clockTime(d.MetAt, now, h.loc()), span(late(d.MetAt), h.locale), due)
 	case d.Met():
 		return fmt.Sprintf(h.t("met %s (due %s)", "已完成 %s(时限 %s)"), clockTime(d.MetAt, now, h.loc()), due)
 	case !open:
 		return fmt.Sprintf(h.t("not met (due %s)", "未完成(时限 %s)"), due)
-	case now.After(d.Due):
-		return fmt.Sprintf(h.t("OVERDUE by %s (due %s)", "已超时 %s(时限 %s)"), span(now.Sub(d.Due), h.locale), due)
-	case d.Due.Sub(now).Round(time.Minute) == 0:
+	case late(now) > 0:
+		return fmt.Sprintf(h.t("OVERDUE by %s (due %s)", "已超时 %s(时限 %s)"), span(late(now), h.locale), due)
+	case late(now) == 0:
 		return fmt.Sprintf(h.t("by %s (due now)", "%s 前(即将到期)"), due)
 	default:
 		return fmt.Sprintf(h.t("by %s (in %s)", "%s 前(剩余 %s)"), due, span(d.Due.Sub(now), h.locale))
@@ -150,7 +154,7 @@ func (h *Handlers) draftCard(inc *workflow.Incident, d *workflow.Draft) *bot.Car
 func (h *Handlers) listLine(inc *workflow.Incident) string {
 	now := h.now()
 	s := fmt.Sprintf("%s — %s, %s", h.headline(inc), inc.Status.Text().In(h.locale), h.name(inc.Assignee))
-	if d, ok := inc.NextDue(h.svc.Policy(), h.loc()); ok {
+	if d, ok := inc.NextDue(h.svc.Policy(), h.svc.Roster().Calendar()); ok {
 		s += fmt.Sprintf("; %s %s", d.Kind.Text().In(h.locale), h.deadlineState(d, now, inc.Open()))
 	}
 	return s
@@ -161,7 +165,7 @@ func (h *Handlers) listLine(inc *workflow.Incident) string {
 func (h *Handlers) assignedCard(inc *workflow.Incident) *bot.Card {
 	full := h.card(inc)
 	c := &bot.Card{Incident: inc.ID, Title: full.Title, Buttons: full.Buttons}
-	if d, ok := inc.NextDue(h.svc.Policy(), h.loc()); ok {
+	if d, ok := inc.NextDue(h.svc.Policy(), h.svc.Roster().Calendar()); ok {
 		c.Fields = []bot.Field{{Label: d.Kind.Text().In(h.locale), Value: h.deadlineState(d, h.now(), true)}}
 	}
 	return c

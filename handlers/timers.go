@@ -17,10 +17,10 @@ type addressed struct {
 }
 
 // Tick handles a timer that fell due (the Scheduler calls it): the Service
-// decides whether the reason still holds and records it with its notices.
-func (h *Handlers) Tick(ctx context.Context, t workflow.DueTimer) error {
-	_, err := h.svc.Tick(ctx, t)
-	return err
+// decides whether the reason still holds and records it with its notices,
+// and says what became of the timer.
+func (h *Handlers) Tick(ctx context.Context, t workflow.DueTimer) (workflow.TickResult, error) {
+	return h.svc.Tick(ctx, t)
 }
 
 // escalationCommands are the commands added for spreading incidents.
@@ -80,10 +80,20 @@ func (h *Handlers) timerNotices(inc *workflow.Incident, e workflow.Event) []addr
 	case workflow.EventSpreading:
 		to(workflow.ChannelIncidents, bot.Message{Kind: "spreading", Text: line, Thread: inc.ID})
 	case workflow.EventEscalated:
+		// Handled by the major process from now: the leaders are told as
+		// for any major incident (the leaders channel, or each leader), and
+		// the principal leaders directly besides (逐级报告、双重报告).
 		m := bot.Message{Kind: "escalated", Text: line + "\n" + h.reportText(inc), Card: h.card(inc), Thread: inc.ID}
 		to(workflow.ChannelIncidents, m)
+		told := map[workflow.Audience]bool{}
+		for _, a := range h.leaderAudiences() {
+			told[a] = true
+			to(a, m)
+		}
 		for _, id := range h.roster.WithRole(workflow.RolePrincipal) {
-			to(workflow.PersonAudience(id), m)
+			if a := workflow.PersonAudience(id); !told[a] {
+				to(a, m)
+			}
 		}
 	case workflow.EventApprovalWait:
 		d := inc.CurrentDraft()
@@ -103,22 +113,27 @@ func (h *Handlers) timerNotices(inc *workflow.Incident, e workflow.Event) []addr
 
 // timerLine describes the events of timers and escalation. Every reminder
 // names its incident, its deadline and when that falls, so two different
-// reminders never read the same.
+// reminders never read the same. Time left is told from the moment of the
+// event, so the timeline read later says what was due and when, not a
+// countdown from now; dates are shown when not today.
 func (h *Handlers) timerLine(e workflow.Event) (string, bool) {
 	now := h.now()
+	parse := func(v string) (time.Time, bool) {
+		t, err := time.Parse(time.RFC3339, v)
+		return t, err == nil
+	}
 	at := func(key string) string {
-		t, err := time.Parse(time.RFC3339, e.Data[key])
-		if err != nil {
-			return e.Data[key]
+		if t, ok := parse(e.Data[key]); ok {
+			return dueTime(t, now, h.loc())
 		}
-		return clockTime(t, now, h.loc())
+		return e.Data[key]
 	}
 	left := func(key string) string {
-		t, err := time.Parse(time.RFC3339, e.Data[key])
-		if err != nil {
+		t, ok := parse(e.Data[key])
+		if !ok {
 			return ""
 		}
-		return span(t.Sub(now), h.locale)
+		return span(t.Sub(e.At), h.locale)
 	}
 	deadline := workflow.DeadlineKind(e.Data["deadline"]).Text().In(h.locale)
 	id := e.Incident
@@ -131,12 +146,30 @@ func (h *Handlers) timerLine(e workflow.Event) (string, bool) {
 		return fmt.Sprintf(h.t("⏰ %s: \"%s\" is due %s (in %s)", "⏰ %s:「%s」将于 %s 截止(剩余 %s)"),
 			id, deadline, at("due"), left("due")), true
 	case workflow.EventOverdue:
-		return fmt.Sprintf(h.t("🔴 %s is OVERDUE: \"%s\" was due %s", "🔴 %s 已超时:「%s」时限为 %s"),
-			id, deadline, at("due")), true
+		// One notice may name several deadlines: those an incident was born
+		// past (opened late, raised, reopened).
+		kinds, dues := strings.Split(e.Data["deadline"], ","), strings.Split(e.Data["due"], ",")
+		var parts []string
+		for i, k := range kinds {
+			due := ""
+			if i < len(dues) {
+				due = dues[i]
+				if t, ok := parse(due); ok {
+					due = dueTime(t, now, h.loc())
+				}
+			}
+			parts = append(parts, fmt.Sprintf(h.t("\"%s\" was due %s", "「%s」时限为 %s"),
+				workflow.DeadlineKind(k).Text().In(h.locale), due))
+		}
+		return fmt.Sprintf(h.t("🔴 %s is OVERDUE: %s", "🔴 %s 已超时:%s"), id, strings.Join(parts, h.t("; ", ";"))), true
 	case workflow.EventUpdateDue:
-		return fmt.Sprintf(h.t("📝 %s: follow-up report #%s is due (%s, every %s); file it with: update %s <text>",
-			"📝 %s:第 %s 次续报已到时间(%s,每 %s 一次);请用 update %s <内容> 续报"),
-			id, e.Data["number"], at("due"), h.everyText(e.Data["every"]), id), true
+		filed := ""
+		if n, ok := e.Data["filed"]; ok {
+			filed = fmt.Sprintf(h.t(", %s filed so far", ",已续报 %s 次"), n)
+		}
+		return fmt.Sprintf(h.t("📝 %s: follow-up report #%s is due %s (every %s%s); file it with: update %s <text>",
+			"📝 %s:第 %s 次续报于 %s 到期(每 %s 一次%s);请用 update %s <内容> 续报"),
+			id, e.Data["number"], at("due"), h.everyText(e.Data["every"]), filed, id), true
 	case workflow.EventApprovalWait:
 		return fmt.Sprintf(h.t("⏳ %s: draft version %s has waited since %s for your approval",
 			"⏳ %s:第 %s 版口径自 %s 起等待您审批"), id, e.Data["version"], at("since")), true
@@ -148,10 +181,10 @@ func (h *Handlers) timerLine(e workflow.Event) (string, bool) {
 		if e.Data["reason"] == workflow.EscalatedSpreading {
 			why = h.t("signs of spreading: ", "有扩散迹象:") + e.Text
 		}
-		return fmt.Sprintf(h.t("⬆ %s escalated from %s to %s — %s; the major process and deadlines now apply",
-			"⬆ %s 由%s升级为%s——%s;按重大舆情流程和时限处置"), id,
+		return fmt.Sprintf(h.t("⬆ %s escalated from %s to %s — %s; the major process applies from now, its deadlines counting from %s",
+			"⬆ %s 由%s升级为%s——%s;自 %s 起按重大舆情流程处置,时限从此时起算"), id,
 			workflow.Level(e.Data["from"]).Text().In(h.locale), workflow.Level(e.Data["to"]).Text().In(h.locale),
-			why), true
+			why, clockTime(e.At, now, h.loc())), true
 	}
 	return "", false
 }

@@ -140,6 +140,12 @@ type Incident struct {
 	Summary    string    `json:"summary,omitempty"`
 	ReferredAt time.Time `json:"referred_at,omitzero"`
 	Referral   string    `json:"referral,omitempty"`
+	// EscalatedAt is when a general incident became major by rule (not
+	// resolved in time, or spreading). From then on it is handled by the
+	// major process: its deadlines count from EscalatedAt, not from
+	// discovery, which would have them born overdue. Zero: never escalated,
+	// or lowered to general again.
+	EscalatedAt time.Time `json:"escalated_at,omitzero"`
 
 	// Updates counts follow-up reports (续报); LastUpdateAt is the latest.
 	Updates      int       `json:"updates,omitempty"`
@@ -156,7 +162,8 @@ type Incident struct {
 	Fired []string `json:"fired,omitempty"`
 }
 
-// HasFired reports whether the timer name due at due has fired.
+// HasFired reports whether the timer name due at due has fired. Due times
+// compare in Resolution, the precision a timer is planned and stored in.
 func (inc *Incident) HasFired(name string, due time.Time) bool {
 	return slices.Contains(inc.Fired, firedKey(name, due))
 }
@@ -169,7 +176,7 @@ func (inc *Incident) markFired(name string, due time.Time) {
 }
 
 func firedKey(name string, due time.Time) string {
-	return name + "@" + strconv.FormatInt(due.UnixMilli(), 10)
+	return name + "@" + strconv.FormatInt(Instant(due).UnixMilli(), 10)
 }
 
 // Open reports whether the incident is still being handled.

@@ -67,11 +67,19 @@ func TestPlan(t *testing.T) {
 			}},
 		{name: "general inquiry: same-day reply",
 			inc: workflow.Incident{ID: "YQ-5", Level: workflow.LevelGeneral, Category: workflow.CategoryInquiry,
+				Status: workflow.StatusAcknowledged, FoundAt: at(1, 14, 0), OpenedAt: at(1, 14, 0), AckedAt: at(1, 14, 5)},
+			want: []string{
+				"YQ-5:respond:half 03-01 19:00", "YQ-5:respond:warn 03-01 23:45", "YQ-5:respond:due 03-02 00:00",
+				"YQ-5:answer:half 03-02 02:00", "YQ-5:answer:warn 03-02 13:45", "YQ-5:answer:due 03-02 14:00",
+				"YQ-5:update:1 03-02 14:00",
+			}},
+		{name: "general inquiry found after hours on a Friday: the reply's clock runs on Monday morning",
+			inc: workflow.Incident{ID: "YQ-10", Level: workflow.LevelGeneral, Category: workflow.CategoryInquiry,
 				Status: workflow.StatusAcknowledged, FoundAt: at(1, 20, 0), OpenedAt: at(1, 20, 0), AckedAt: at(1, 20, 5)},
 			want: []string{
-				"YQ-5:respond:half 03-01 22:00", "YQ-5:respond:warn 03-01 23:45", "YQ-5:respond:due 03-02 00:00",
-				"YQ-5:answer:half 03-02 08:00", "YQ-5:answer:warn 03-02 19:45", "YQ-5:answer:due 03-02 20:00",
-				"YQ-5:update:1 03-02 20:00",
+				"YQ-10:answer:half 03-02 08:00", "YQ-10:answer:warn 03-02 19:45", "YQ-10:answer:due 03-02 20:00",
+				"YQ-10:respond:half 03-04 10:15", "YQ-10:respond:warn 03-04 11:45", "YQ-10:respond:due 03-04 12:00",
+				"YQ-10:update:1 03-02 20:00",
 			}},
 		{name: "critical: the report is met at opening, a 15-minute span has no last warning",
 			inc: workflow.Incident{ID: "YQ-6", Level: workflow.LevelCritical, Category: workflow.CategoryRumor,
@@ -87,12 +95,12 @@ func TestPlan(t *testing.T) {
 				Statements: []workflow.Statement{{At: at(1, 12, 0)}}, Updates: 2, LastUpdateAt: at(1, 13, 0)},
 			want: []string{"YQ-7:update:3 03-01 15:00"},
 		},
-		{name: "a fired follow-up reminder repeats every cadence until a report is filed",
+		{name: "a fired follow-up reminder repeats every cadence, numbered on, until a report is filed",
 			inc: workflow.Incident{ID: "YQ-8", ReportedAt: at(1, 10, 0), Level: workflow.LevelMajor, Category: workflow.CategoryHype,
 				Status: workflow.StatusAcknowledged, FoundAt: at(1, 10, 0), OpenedAt: at(1, 10, 0), AckedAt: at(1, 10, 10),
 				Statements: []workflow.Statement{{At: at(1, 12, 0)}},
-				Fired:      []string{fired("update:1", at(1, 12, 0)), fired("update:1", at(1, 14, 0))}},
-			want: []string{"YQ-8:update:1 03-01 16:00"},
+				Fired:      []string{fired("update:1", at(1, 12, 0)), fired("update:2", at(1, 14, 0))}},
+			want: []string{"YQ-8:update:3 03-01 16:00"},
 		},
 		{name: "a draft waiting for approval gets a nudge",
 			inc: workflow.Incident{ID: "YQ-9", Level: workflow.LevelGeneral, Category: workflow.CategoryOther,
@@ -141,7 +149,7 @@ func TestPlan(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			timers := workflow.Plan(&tt.inc, p, loc)
+			timers := workflow.Plan(&tt.inc, p, workflow.Calendar{Location: loc})
 			if got := fmtTimers(timers, loc); !slices.Equal(got, tt.want) {
 				t.Errorf("timers:\n got %q\nwant %q", got, tt.want)
 			}
@@ -179,7 +187,7 @@ func TestPlanPolicyKnobs(t *testing.T) {
 			lp := p[workflow.LevelGeneral]
 			tt.edit(&lp)
 			p[workflow.LevelGeneral] = lp
-			if got := fmtTimers(workflow.Plan(&inc, p, time.UTC), time.UTC); !slices.Equal(got, tt.want) {
+			if got := fmtTimers(workflow.Plan(&inc, p, workflow.Calendar{}), time.UTC); !slices.Equal(got, tt.want) {
 				t.Errorf("timers:\n got %q\nwant %q", got, tt.want)
 			}
 		})
@@ -193,7 +201,7 @@ func TestServiceWritesThePlan(t *testing.T) {
 	e.clock.Advance(20 * time.Minute)
 	inc = must(t)(e.svc.Ack(t.Context(), "li", inc.ID))
 	c := e.store.lastChange(t)
-	want := fmtTimers(workflow.Plan(inc, e.roster.Policy, e.loc), e.loc)
+	want := fmtTimers(workflow.Plan(inc, e.roster.Policy, e.roster.Calendar()), e.loc)
 	if got := fmtTimers(c.Timers, e.loc); !slices.Equal(got, want) || len(got) == 0 {
 		t.Errorf("timers written: got %q, want the plan %q", got, want)
 	}
@@ -202,7 +210,7 @@ func TestServiceWritesThePlan(t *testing.T) {
 			t.Errorf("timers after ack: got %s, want no assign timers once it is met", id)
 		}
 	}
-	if d, ok := inc.NextDue(e.roster.Policy, e.loc); !ok || !c.NextDue.Equal(d.Due) || d.Kind != workflow.DeadlineRespond {
+	if d, ok := inc.NextDue(e.roster.Policy, e.roster.Calendar()); !ok || !c.NextDue.Equal(d.Due) || d.Kind != workflow.DeadlineRespond {
 		t.Errorf("Change.NextDue: got %v, want the respond deadline %v", c.NextDue, d.Due)
 	}
 }
@@ -373,13 +381,13 @@ func TestNextDueWhenEverythingIsMet(t *testing.T) {
 	must(t)(e.svc.Approve(t.Context(), "zhao", inc.ID, 0, ""))
 	must(t)(e.svc.Approve(t.Context(), "wang", inc.ID, 0, ""))
 	inc = must(t)(e.svc.Publish(t.Context(), "sun", inc.ID))
-	if d, ok := inc.NextDue(e.roster.Policy, e.loc); ok {
+	if d, ok := inc.NextDue(e.roster.Policy, e.roster.Calendar()); ok {
 		t.Errorf("NextDue: got %+v, want none: report, assign and respond are met and critical has no answer deadline", d)
 	}
 	if c := e.store.lastChange(t); !c.NextDue.IsZero() {
 		t.Errorf("Change.NextDue: got %v, want zero", c.NextDue)
 	}
-	if inc.Overdue(e.roster.Policy, e.loc, t0.Add(48*time.Hour)) {
+	if inc.Overdue(e.roster.Policy, e.roster.Calendar(), t0.Add(48*time.Hour)) {
 		t.Errorf("Overdue two days later: got true, want false")
 	}
 	if got := timerIDs(e.store.lastChange(t).Timers); !slices.Equal(got, []string{"YQ-1:update:1"}) {
@@ -389,8 +397,8 @@ func TestNextDueWhenEverythingIsMet(t *testing.T) {
 
 func TestDeadlinesWithoutLocationUseUTC(t *testing.T) {
 	inc := workflow.Incident{Level: workflow.LevelGeneral, Category: workflow.CategoryInquiry,
-		FoundAt: time.Date(2024, 3, 1, 23, 0, 0, 0, time.UTC)}
-	for _, d := range inc.Deadlines(workflow.DefaultPolicy(), nil) {
+		FoundAt: time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC)}
+	for _, d := range inc.Deadlines(workflow.DefaultPolicy(), workflow.Calendar{}) {
 		if d.Kind == workflow.DeadlineRespond && !d.Due.Equal(time.Date(2024, 3, 2, 0, 0, 0, 0, time.UTC)) {
 			t.Errorf("respond: got %v, want midnight UTC", d.Due)
 		}

@@ -100,8 +100,11 @@ func (k DeadlineKind) Text() Text {
 }
 
 // Deadline is one deadline of an incident and whether and when it was met.
+// From is when its clock started: discovery, or the escalation that put the
+// incident under the major process.
 type Deadline struct {
 	Kind  DeadlineKind `json:"kind"`
+	From  time.Time    `json:"from"`
 	Due   time.Time    `json:"due"`
 	MetAt time.Time    `json:"met_at,omitzero"`
 }
@@ -110,44 +113,54 @@ type Deadline struct {
 func (d Deadline) Met() bool { return !d.MetAt.IsZero() }
 
 // Late reports whether the deadline was missed: met after it fell, or unmet
-// and past at now.
+// and past at now (compared in Resolution).
 func (d Deadline) Late(now time.Time) bool {
 	if d.Met() {
-		return d.MetAt.After(d.Due)
+		return Instant(d.MetAt).After(d.Due)
 	}
-	return now.After(d.Due)
+	return Instant(now).After(d.Due)
+}
+
+// ClockStart is when the deadlines of the incident's current process count
+// from: discovery (the plans' 发现后), or, once a general incident was
+// escalated by rule, the escalation — from then on it is handled by the
+// major process (按照重大舆情应对处置流程办理), whose deadlines would otherwise
+// be born overdue.
+func (inc *Incident) ClockStart() time.Time {
+	if !inc.EscalatedAt.IsZero() && inc.Level != LevelGeneral {
+		return inc.EscalatedAt
+	}
+	return inc.FoundAt
 }
 
 // Deadlines computes the incident's deadlines under policy p, counting from
-// discovery. loc is the organisation's timezone ("same day" deadlines).
-// Deadlines are sorted by due time.
-func (inc *Incident) Deadlines(p Policy, loc *time.Location) []Deadline {
+// ClockStart, due in Resolution (Instant) like the timers that keep them, so a
+// deadline falls at the very instant its timer does. cal gives the organisation's timezone and office hours ("same
+// day" deadlines). Deadlines are sorted by due time.
+func (inc *Incident) Deadlines(p Policy, cal Calendar) []Deadline {
 	lp := p.For(inc.Level)
-	if loc == nil {
-		loc = time.UTC
-	}
+	from := inc.ClockStart()
 	var out []Deadline
 	add := func(kind DeadlineKind, due, met time.Time) {
-		out = append(out, Deadline{Kind: kind, Due: due, MetAt: met})
+		out = append(out, Deadline{Kind: kind, From: from, Due: Instant(due), MetAt: met})
 	}
 	if lp.Report > 0 {
 		// The bot reports to the leaders the moment the incident is opened
 		// at, or raised to, a level that requires it.
-		add(DeadlineReport, inc.FoundAt.Add(lp.Report), inc.ReportedAt)
+		add(DeadlineReport, from.Add(lp.Report), inc.ReportedAt)
 	}
 	if lp.Assign > 0 {
-		add(DeadlineAssign, inc.FoundAt.Add(lp.Assign), inc.AckedAt)
+		add(DeadlineAssign, from.Add(lp.Assign), inc.AckedAt)
 	}
 	switch {
 	case lp.Respond > 0:
-		add(DeadlineRespond, inc.FoundAt.Add(lp.Respond), inc.PublishedAt())
+		add(DeadlineRespond, from.Add(lp.Respond), inc.PublishedAt())
 	case lp.RespondSameDay && inc.Category == CategoryInquiry:
-		f := inc.FoundAt.In(loc)
-		endOfDay := time.Date(f.Year(), f.Month(), f.Day()+1, 0, 0, 0, 0, loc)
-		add(DeadlineRespond, endOfDay, inc.PublishedAt())
+		start, due := cal.SameDay(from)
+		out = append(out, Deadline{Kind: DeadlineRespond, From: start, Due: Instant(due), MetAt: inc.PublishedAt()})
 	}
 	if lp.Answer > 0 {
-		add(DeadlineAnswer, inc.FoundAt.Add(lp.Answer), inc.ResolvedAt)
+		add(DeadlineAnswer, from.Add(lp.Answer), inc.ResolvedAt)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Due.Before(out[j].Due) })
 	return out
@@ -155,11 +168,11 @@ func (inc *Incident) Deadlines(p Policy, loc *time.Location) []Deadline {
 
 // NextDue returns the earliest unmet deadline of an open incident, and false
 // when there is none.
-func (inc *Incident) NextDue(p Policy, loc *time.Location) (Deadline, bool) {
+func (inc *Incident) NextDue(p Policy, cal Calendar) (Deadline, bool) {
 	if !inc.Open() {
 		return Deadline{}, false
 	}
-	for _, d := range inc.Deadlines(p, loc) {
+	for _, d := range inc.Deadlines(p, cal) {
 		if !d.Met() {
 			return d, true
 		}
@@ -168,9 +181,9 @@ func (inc *Incident) NextDue(p Policy, loc *time.Location) (Deadline, bool) {
 }
 
 // Overdue reports whether an open incident has an unmet deadline past at now.
-func (inc *Incident) Overdue(p Policy, loc *time.Location, now time.Time) bool {
-	d, ok := inc.NextDue(p, loc)
-	return ok && now.After(d.Due)
+func (inc *Incident) Overdue(p Policy, cal Calendar, now time.Time) bool {
+	d, ok := inc.NextDue(p, cal)
+	return ok && Instant(now).After(d.Due)
 }
 
 // Quorum reports whether draft d has the approvals that level l requires.

@@ -82,6 +82,8 @@ type Roster struct {
 	Channels    map[string]ChannelRef
 	Policy      Policy
 	Digest      Digest
+	// OfficeHours, for "same day" deadlines; zero: DefaultOfficeHours.
+	OfficeHours OfficeHours
 
 	loc        *time.Location
 	byID       map[string]*Person
@@ -106,6 +108,15 @@ func NewRoster(r Roster) (*Roster, error) {
 	}
 	if r.Locale != LocaleEN && r.Locale != LocaleZH {
 		return nil, Errorf(CodeInvalid, "locale must be en or zh-CN, not %q", "语言必须是 en 或 zh-CN,而不是 %q", r.Locale)
+	}
+	if h := r.OfficeHours; !h.IsZero() {
+		if h.Start < 0 || h.End > 24*time.Hour || h.Start >= h.End {
+			return nil, Errorf(CodeInvalid, "office hours must start before they end, within a day",
+				"办公时间的开始须早于结束,且在一天之内")
+		}
+		if len(h.Days) == 0 {
+			return nil, Errorf(CodeInvalid, "office hours need at least one working day", "办公时间至少需要一个工作日")
+		}
 	}
 	r.byID = map[string]*Person{}
 	r.bySlack = map[string]*Person{}
@@ -191,6 +202,10 @@ func NewRoster(r Roster) (*Roster, error) {
 
 // Location is the roster's timezone.
 func (r *Roster) Location() *time.Location { return r.loc }
+
+// Calendar returns the organisation's timezone and office hours, which
+// deadlines are computed in.
+func (r *Roster) Calendar() Calendar { return Calendar{Location: r.loc, Hours: r.OfficeHours} }
 
 // Person returns the person with the given ID.
 func (r *Roster) Person(id string) (*Person, bool) {

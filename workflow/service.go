@@ -71,8 +71,12 @@ func (s *Service) Policy() Policy { return s.roster.Policy }
 
 // Deadlines returns the incident's deadlines under the policy in force.
 func (s *Service) Deadlines(inc *Incident) []Deadline {
-	return inc.Deadlines(s.roster.Policy, s.roster.Location())
+	return inc.Deadlines(s.roster.Policy, s.roster.Calendar())
 }
+
+// MaxClockSkew is how far ahead of the Service's clock a discovery time may
+// lie: a phone or monitoring platform whose clock runs a little fast.
+const MaxClockSkew = time.Minute
 
 // OpenInput describes a new incident.
 type OpenInput struct {
@@ -90,7 +94,7 @@ func (s *Service) Open(ctx context.Context, actor string, in OpenInput) (*Incide
 	if _, err := s.person(actor); err != nil {
 		return nil, nil, err
 	}
-	now := s.clock.Now()
+	now := Instant(s.clock.Now())
 	in.Title = normalizeSpace(in.Title)
 	switch {
 	case in.Title == "":
@@ -113,9 +117,14 @@ func (s *Service) Open(ctx context.Context, actor string, in OpenInput) (*Incide
 	if in.FoundAt.IsZero() {
 		in.FoundAt = now
 	}
-	if in.FoundAt.After(now.Add(time.Minute)) {
-		return nil, nil, Errorf(CodeInvalid, "found: %s is in the future", "发现时间 %s 晚于当前时间",
-			in.FoundAt.In(s.roster.Location()).Format("2006-01-02 15:04"))
+	in.FoundAt = Instant(in.FoundAt)
+	if in.FoundAt.After(now.Add(MaxClockSkew)) {
+		loc := s.roster.Location()
+		return nil, nil, Errorf(CodeInvalid,
+			"found: %[1]s is in the future (it is %[2]s now); for an earlier day write the date, as in found:%[3]s",
+			"发现时间 %[1]s 晚于当前时间(现在是 %[2]s);如为更早的日期,请写明日期,例如 found:%[3]s",
+			in.FoundAt.In(loc).Format("2006-01-02 15:04"), now.In(loc).Format("2006-01-02 15:04"),
+			in.FoundAt.In(loc).AddDate(0, 0, -1).Format("2006-01-02T15:04"))
 	}
 	if now.Sub(in.FoundAt) > 30*24*time.Hour {
 		return nil, nil, Errorf(CodeInvalid, "found: is more than 30 days ago", "发现时间早于 30 天前")
@@ -144,6 +153,7 @@ func (s *Service) Open(ctx context.Context, actor string, in OpenInput) (*Incide
 		events = append(events, Event{Kind: EventAssigned, Data: map[string]string{
 			"department": dept.ID, "assignee": assignee, "auto": "true"}})
 	}
+	events = append(events, s.bornOverdue(inc, now)...)
 	if err := s.write(ctx, nil, inc, events); err != nil {
 		return nil, nil, err
 	}
@@ -281,11 +291,15 @@ func (s *Service) SetLevel(ctx context.Context, actor, id string, level Level) (
 		}
 		from := inc.Level
 		inc.Level = level
+		if level == LevelGeneral {
+			inc.EscalatedAt = time.Time{} // back under the general process, from discovery
+		}
 		if level.Rank() > from.Rank() && s.roster.Policy.For(level).Report > 0 {
 			inc.ReportedAt = now // the leaders are told with this very change
 		}
-		return []Event{{Kind: EventLevelChanged, Actor: actor, Data: map[string]string{
-			"from": string(from), "to": string(level)}}}, nil
+		events := []Event{{Kind: EventLevelChanged, Actor: actor, Data: map[string]string{
+			"from": string(from), "to": string(level)}}}
+		return append(events, s.bornOverdue(inc, now)...), nil
 	})
 }
 
@@ -477,7 +491,7 @@ func (s *Service) Resolve(ctx context.Context, actor, id, summary string) (*Inci
 // Reopen opens a resolved incident again; its deadlines count again.
 // Errors: CodeConflict (not resolved).
 func (s *Service) Reopen(ctx context.Context, actor, id string) (*Incident, []Event, error) {
-	return s.transition(ctx, actor, id, func(inc *Incident, _ *Person, _ time.Time) ([]Event, error) {
+	return s.transition(ctx, actor, id, func(inc *Incident, _ *Person, now time.Time) ([]Event, error) {
 		if inc.Open() {
 			return nil, Errorf(CodeConflict, "%s is not resolved", "%s 尚未办结", inc.ID)
 		}
@@ -490,7 +504,7 @@ func (s *Service) Reopen(ctx context.Context, actor, id string) (*Incident, []Ev
 		default:
 			inc.Status = StatusNew
 		}
-		return []Event{{Kind: EventReopened, Actor: actor}}, nil
+		return append([]Event{{Kind: EventReopened, Actor: actor}}, s.bornOverdue(inc, now)...), nil
 	})
 }
 
@@ -558,7 +572,7 @@ func (s *Service) change(ctx context.Context, id string,
 		if err != nil {
 			return nil, nil, err
 		}
-		now := s.clock.Now()
+		now := Instant(s.clock.Now())
 		inc := prev.Clone()
 		events, err := fn(inc, now)
 		if err != nil {
@@ -589,8 +603,8 @@ func (s *Service) write(ctx context.Context, prev, inc *Incident, events []Event
 		return fmt.Errorf("render notices: %w", err)
 	}
 	c := Change{Prev: prev, Incident: inc, Events: events, Notices: notices,
-		Timers: Plan(inc, s.roster.Policy, s.roster.Location())}
-	if d, ok := inc.NextDue(s.roster.Policy, s.roster.Location()); ok {
+		Timers: Plan(inc, s.roster.Policy, s.roster.Calendar())}
+	if d, ok := inc.NextDue(s.roster.Policy, s.roster.Calendar()); ok {
 		c.NextDue = d.Due
 	}
 	return s.store.Apply(ctx, c)

@@ -11,90 +11,227 @@ import (
 // errNothingToDo ends a transition that turns out to change nothing.
 var errNothingToDo = errors.New("nothing to do")
 
-// Tick handles a timer that fell due. It re-reads the incident and does
-// nothing when the reason has passed: the deadline was met, the incident was
-// resolved or re-planned, or the timer already fired (another replica took
-// over after a lost lease). Otherwise it records the reminder, overdue notice,
-// escalation or nudge on the timeline, with its notices, and marks the timer
-// fired — in one transition, so a timer takes effect once. It returns the
-// events recorded (none when there was nothing to do).
-func (s *Service) Tick(ctx context.Context, t DueTimer) ([]Event, error) {
-	_, events, err := s.change(ctx, t.Incident, func(inc *Incident, now time.Time) ([]Event, error) {
-		name := TimerName(inc.ID, t.ID)
-		planned := false
-		for _, p := range Plan(inc, s.roster.Policy, s.roster.Location()) {
-			if p.ID == t.ID && p.Due.Equal(t.Due) {
-				planned = true
-			}
-		}
-		if !planned {
-			return nil, errNothingToDo
-		}
-		inc.markFired(name, t.Due)
-		return s.tickEvents(inc, name, t.Due, now), nil
-	})
-	switch {
-	case errors.Is(err, errNothingToDo), ErrorCode(err) == CodeNotFound:
-		return nil, nil
-	case err != nil:
-		return nil, err
-	}
-	return events, nil
+// TimerOutcome names what became of a timer that fell due and was claimed.
+// Every claimed timer ends in one, so that silence is visible (metrics by
+// kind and outcome, a debug log line with the reason).
+type TimerOutcome string
+
+// Timer outcomes.
+const (
+	// TimerFired: its reminder, overdue notice, escalation, follow-up
+	// request or nudge was recorded, with its notices.
+	TimerFired TimerOutcome = "fired"
+	// TimerOvertaken: it fired late, after a later reminder of the same
+	// thing had fallen due (the replicas were down, say); that one speaks.
+	// It is recorded as fired, silently.
+	TimerOvertaken TimerOutcome = "overtaken"
+	// TimerSuperseded: the incident was planned again and this timer with
+	// it, for another time (a level change, a changed policy).
+	TimerSuperseded TimerOutcome = "superseded"
+	// TimerMet: the deadline it is about was met.
+	TimerMet TimerOutcome = "met"
+	// TimerFiled: the follow-up report it asks for was filed.
+	TimerFiled TimerOutcome = "filed"
+	// TimerDecided: the draft it nudges for was decided, published or
+	// replaced by a new version.
+	TimerDecided TimerOutcome = "decided"
+	// TimerResolved: the incident was resolved.
+	TimerResolved TimerOutcome = "resolved"
+	// TimerDuplicate: it had fired already (a lease taken over after a
+	// replica lost it mid-work).
+	TimerDuplicate TimerOutcome = "duplicate"
+	// TimerGone: its incident does not exist (any more).
+	TimerGone TimerOutcome = "gone"
+)
+
+// TickResult is what Tick made of a timer: its outcome, a reason a person
+// can read in the log, and the events recorded (only when it fired).
+type TickResult struct {
+	Outcome TimerOutcome
+	Reason  string
+	Events  []Event
 }
 
-// tickEvents decides what a fired timer says. A warning whose moment has
-// passed says nothing (a later warning or the overdue notice speaks).
-func (s *Service) tickEvents(inc *Incident, name string, due, now time.Time) []Event {
+// Tick handles a timer that fell due. It re-reads the incident and matches
+// the timer against the incident's current plan by its name and due time,
+// both in the precision the Store keeps (Resolution). When it is still
+// planned, Tick records the reminder, overdue notice, escalation or nudge on
+// the timeline, with its notices, and marks the timer fired — in one
+// transition, so a timer takes effect once. Otherwise it records nothing and
+// says why: the deadline was met, the incident resolved or planned again, the
+// timer already fired. Errors: CodeUnavailable; an incident that does not
+// exist is not an error but TimerGone.
+func (s *Service) Tick(ctx context.Context, t DueTimer) (TickResult, error) {
+	var res TickResult
+	_, events, err := s.change(ctx, t.Incident, func(inc *Incident, now time.Time) ([]Event, error) {
+		res = s.judge(inc, t)
+		if res.Outcome != TimerFired {
+			return nil, errNothingToDo
+		}
+		name := TimerName(inc.ID, t.ID)
+		inc.markFired(name, t.Due)
+		events, why := s.tickEvents(inc, name, t.Due, now)
+		if len(events) == 0 {
+			res = TickResult{Outcome: TimerOvertaken, Reason: why}
+		}
+		return events, nil
+	})
+	switch {
+	case errors.Is(err, errNothingToDo):
+		return res, nil
+	case ErrorCode(err) == CodeNotFound:
+		return TickResult{Outcome: TimerGone, Reason: "incident " + t.Incident + " does not exist"}, nil
+	case err != nil:
+		return TickResult{}, err
+	}
+	res.Events = events
+	return res, nil
+}
+
+// judge decides whether timer t is still the incident's to fire, and if not,
+// why not.
+func (s *Service) judge(inc *Incident, t DueTimer) TickResult {
+	name := TimerName(inc.ID, t.ID)
+	due := Instant(t.Due)
+	if !inc.Open() {
+		return TickResult{Outcome: TimerResolved, Reason: "resolved " + stamp(inc.ResolvedAt)}
+	}
+	if inc.HasFired(name, due) {
+		return TickResult{Outcome: TimerDuplicate, Reason: "fired already"}
+	}
+	var plannedFor time.Time
+	for _, p := range Plan(inc, s.roster.Policy, s.roster.Calendar()) {
+		if p.ID == t.ID {
+			if p.Due.Equal(due) {
+				return TickResult{Outcome: TimerFired, Reason: "due " + stamp(due)}
+			}
+			plannedFor = p.Due
+		}
+	}
+	if !plannedFor.IsZero() {
+		return TickResult{Outcome: TimerSuperseded, Reason: "planned again for " + stamp(plannedFor)}
+	}
+	kind, arg, _ := strings.Cut(name, ":")
+	switch kind {
+	case timerUpdate:
+		if n, err := strconv.Atoi(arg); err == nil && inc.Updates >= n {
+			return TickResult{Outcome: TimerFiled, Reason: "follow-up report #" + arg + " was filed"}
+		}
+		if s.roster.Policy.For(inc.Level).UpdateEvery > 0 {
+			return TickResult{Outcome: TimerFiled, Reason: "a follow-up report was filed " + stamp(inc.LastUpdateAt)}
+		}
+		return TickResult{Outcome: TimerSuperseded, Reason: "no follow-up cadence at level " + string(inc.Level)}
+	case timerNudge:
+		if s.roster.Policy.For(inc.Level).Nudge > 0 {
+			return TickResult{Outcome: TimerDecided, Reason: "draft version " + arg + " no longer waits for approval"}
+		}
+		return TickResult{Outcome: TimerSuperseded, Reason: "no nudge at level " + string(inc.Level)}
+	}
+	for _, d := range s.Deadlines(inc) {
+		if string(d.Kind) == kind && d.Met() {
+			return TickResult{Outcome: TimerMet, Reason: kind + " met " + stamp(d.MetAt)}
+		}
+	}
+	return TickResult{Outcome: TimerSuperseded, Reason: "no longer planned at level " + string(inc.Level)}
+}
+
+// stamp writes an instant for a log line.
+func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+
+// tickEvents decides what a fired timer says, or, when it says nothing, why
+// not. A warning whose moment has passed says nothing (a later warning or
+// the overdue notice speaks), nor does a follow-up request when the next one
+// is due already.
+func (s *Service) tickEvents(inc *Incident, name string, due, now time.Time) ([]Event, string) {
 	lp := s.roster.Policy.For(inc.Level)
 	kind, arg, _ := strings.Cut(name, ":")
 	switch kind {
-	case "update":
+	case timerUpdate:
 		if lp.UpdateEvery > 0 && !now.Before(due.Add(lp.UpdateEvery)) {
-			return nil // a later reminder is already due: only the latest speaks
+			return nil, "the next follow-up request is due already"
 		}
 		return []Event{{Kind: EventUpdateDue, Data: map[string]string{
-			"number": arg, "due": due.Format(time.RFC3339), "every": lp.UpdateEvery.String()}}}
-	case "nudge":
+			"number": arg, "due": due.Format(time.RFC3339), "every": lp.UpdateEvery.String(),
+			"filed": strconv.Itoa(inc.Updates)}}}, ""
+	case timerNudge:
 		d := inc.CurrentDraft()
-		if d == nil || strconv.Itoa(d.Version) != arg || !awaitsApproval(s.roster.Policy, inc, d) {
-			return nil
+		if d == nil || strconv.Itoa(d.Version) != arg {
+			return nil, "draft version " + arg + " is not the current one"
 		}
 		return []Event{{Kind: EventApprovalWait, Data: map[string]string{
-			"version": arg, "since": d.At.Format(time.RFC3339), "waiting": strings.Join(s.undecided(d), ",")}}}
+			"version": arg, "since": d.At.Format(time.RFC3339), "waiting": strings.Join(s.undecided(d), ",")}}}, ""
 	}
 	var dl Deadline
-	found := false
 	for _, d := range s.Deadlines(inc) {
 		if string(d.Kind) == kind {
-			dl, found = d, true
+			dl = d
 		}
 	}
-	if !found {
-		return nil
-	}
-	data := map[string]string{"deadline": kind, "due": dl.Due.Format(time.RFC3339)}
 	switch arg {
 	case PhaseHalf, PhaseWarn:
 		// A warning whose moment passed says nothing: the overdue notice,
 		// or the later warning when there is one, speaks instead.
 		if !now.Before(dl.Due) {
-			return nil
+			return nil, "its deadline passed before it fired"
 		}
-		for _, w := range lp.Warnings(inc.FoundAt, dl.Due) {
+		for _, w := range lp.Warnings(dl.From, dl.Due) {
 			if w.Phase != arg && w.At.After(due) && !now.Before(w.At) {
-				return nil
+				return nil, "the " + w.Phase + " warning was due before it fired"
 			}
 		}
-		data["phase"] = arg
-		return []Event{{Kind: EventReminder, Data: data}}
-	case PhaseDue:
-		events := []Event{{Kind: EventOverdue, Data: data}}
-		if dl.Kind == DeadlineAnswer && inc.Level == LevelGeneral {
-			events = append(events, escalate(inc, "", EscalatedUnresolved, "", now))
-		}
-		return events
+		return []Event{{Kind: EventReminder, Data: map[string]string{
+			"deadline": kind, "due": dl.Due.Format(time.RFC3339), "phase": arg}}}, ""
 	}
-	return nil
+	return s.overdue(inc, []Deadline{dl}, now), ""
+}
+
+// overdue records that the deadlines ds passed unmet, as one notice: a
+// general incident whose answer deadline passed is escalated to major with it
+// (若不能消除 … 按照重大舆情应对处置流程办理).
+func (s *Service) overdue(inc *Incident, ds []Deadline, now time.Time) []Event {
+	var kinds, dues []string
+	escalates := false
+	for _, d := range ds {
+		kinds = append(kinds, string(d.Kind))
+		dues = append(dues, d.Due.Format(time.RFC3339))
+		escalates = escalates || (d.Kind == DeadlineAnswer && inc.Level == LevelGeneral)
+	}
+	events := []Event{{Kind: EventOverdue, Data: map[string]string{
+		"deadline": strings.Join(kinds, ","), "due": strings.Join(dues, ",")}}}
+	if escalates {
+		events = append(events, escalate(inc, "", EscalatedUnresolved, "", now))
+	}
+	return events
+}
+
+// bornOverdue handles the deadlines that a person's change leaves past and
+// unmet without their overdue notice: an incident opened late (found: long
+// ago), raised to a level with shorter deadlines, or reopened. Their timers
+// would all fire at once, a burst of warnings and notices; instead they are
+// marked fired and the deadlines told in one overdue notice, the same way
+// however found: was written.
+func (s *Service) bornOverdue(inc *Incident, now time.Time) []Event {
+	if !inc.Open() {
+		return nil
+	}
+	lp := s.roster.Policy.For(inc.Level)
+	var past []Deadline
+	for _, d := range s.Deadlines(inc) {
+		due := Instant(d.Due)
+		name := string(d.Kind) + ":" + PhaseDue
+		if d.Met() || due.After(now) || inc.HasFired(name, due) {
+			continue
+		}
+		for _, w := range lp.Warnings(d.From, d.Due) {
+			inc.markFired(string(d.Kind)+":"+w.Phase, w.At)
+		}
+		inc.markFired(name, due)
+		past = append(past, d)
+	}
+	if len(past) == 0 {
+		return nil
+	}
+	return s.overdue(inc, past, now)
 }
 
 // undecided lists the leaders who have not approved draft d.
@@ -137,10 +274,14 @@ const (
 
 // escalate makes a general incident major (the plans' 若不能消除或还有扩大迹象,
 // 按照重大舆情应对处置流程办理) and returns the timeline event.
+//
+// From now on the major process applies: its deadlines count from the
+// escalation (EscalatedAt), and the leaders are told with this change.
 func escalate(inc *Incident, actor, reason, note string, now time.Time) Event {
 	from := inc.Level
 	inc.Level = LevelMajor
-	inc.ReportedAt = now // the principal leaders are told with this change
+	inc.EscalatedAt = now
+	inc.ReportedAt = now
 	return Event{Kind: EventEscalated, Actor: actor, Text: note, Data: map[string]string{
 		"from": string(from), "to": string(LevelMajor), "reason": reason}}
 }

@@ -8,12 +8,14 @@ import (
 	"github.com/firebreak/firebreak/workflow"
 )
 
-// planned returns the incident's planned timer with the given name.
+// planned returns the incident's planned timer with the given name, as a
+// store hands it back once claimed: its due time read back from whole
+// milliseconds (a Redis sorted-set score).
 func planned(tb testing.TB, e *env, inc *workflow.Incident, name string) workflow.DueTimer {
 	tb.Helper()
-	for _, t := range workflow.Plan(inc, e.roster.Policy, e.loc) {
+	for _, t := range workflow.Plan(inc, e.roster.Policy, e.roster.Calendar()) {
 		if t.ID == inc.ID+":"+name {
-			return workflow.DueTimer{ID: t.ID, Incident: t.Incident, Due: t.Due}
+			return workflow.DueTimer{ID: t.ID, Incident: t.Incident, Due: time.UnixMilli(t.Due.UnixMilli())}
 		}
 	}
 	tb.Fatalf("no timer %s planned for %s", name, inc.ID)
@@ -50,12 +52,12 @@ func TestTick(t *testing.T) {
 			inc = e.store.stored(t, inc.ID)
 			timer := planned(t, e, inc, tt.timer)
 			e.clock.Set(timer.Due)
-			events, err := e.svc.Tick(t.Context(), timer)
+			res, err := e.svc.Tick(t.Context(), timer)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := kinds(events); !slices.Equal(got, tt.want) {
-				t.Errorf("got events %v, want %v", got, tt.want)
+			if got := kinds(res.Events); !slices.Equal(got, tt.want) || res.Outcome != workflow.TimerFired {
+				t.Errorf("got %s %v, want fired %v", res.Outcome, got, tt.want)
 			}
 			after := e.store.stored(t, inc.ID)
 			if !after.HasFired(tt.timer, timer.Due) {
@@ -69,8 +71,8 @@ func TestTick(t *testing.T) {
 			// The same timer again (another replica after a lost lease) does nothing.
 			before := e.store.snapshot(inc.ID)
 			again, err := e.svc.Tick(t.Context(), timer)
-			if err != nil || len(again) != 0 {
-				t.Errorf("second tick: got %v, %v; want nothing", kinds(again), err)
+			if err != nil || len(again.Events) != 0 || again.Outcome != workflow.TimerDuplicate {
+				t.Errorf("second tick: got %s %v, %v; want duplicate, nothing recorded", again.Outcome, kinds(again.Events), err)
 			}
 			wantUnchanged(t, e.store, inc.ID, before)
 		})
@@ -85,31 +87,40 @@ func TestTickSilentWhenReasonPassed(t *testing.T) {
 		name  string
 		timer string
 		then  func(e *env, id string, timer *workflow.DueTimer)
+		want  workflow.TimerOutcome
 	}{
 		{"deadline met", "assign:due", func(e *env, id string, _ *workflow.DueTimer) {
 			must(t)(e.svc.Ack(t.Context(), "li", id))
-		}},
+		}, workflow.TimerMet},
 		{"incident resolved", "respond:due", func(e *env, id string, _ *workflow.DueTimer) {
 			must(t)(e.svc.Resolve(t.Context(), "li", id, "done"))
-		}},
+		}, workflow.TimerResolved},
 		{"re-planned by a level change", "assign:due", func(e *env, id string, _ *workflow.DueTimer) {
 			must(t)(e.svc.SetLevel(t.Context(), "wang", id, workflow.LevelCritical))
-		}},
+		}, workflow.TimerSuperseded},
+		{"follow-up report filed", "update:1", func(e *env, id string, _ *workflow.DueTimer) {
+			must(t)(e.svc.Update(t.Context(), "li", id, "posts down to 3 an hour"))
+		}, workflow.TimerFiled},
+		{"draft approved", "nudge:1", func(e *env, id string, _ *workflow.DueTimer) {
+			must(t)(e.svc.Approve(t.Context(), "wang", id, 1, ""))
+			must(t)(e.svc.Approve(t.Context(), "zhao", id, 1, ""))
+		}, workflow.TimerDecided},
 		{"unknown incident", "assign:due", func(_ *env, _ string, timer *workflow.DueTimer) {
 			timer.Incident, timer.ID = "YQ-404", "YQ-404:assign:due"
-		}},
+		}, workflow.TimerGone},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t)
 			inc := mustOpen(t, e, "chen", workflow.OpenInput{Level: workflow.LevelMajor, Category: workflow.CategoryInquiry})
-			timer := planned(t, e, inc, tt.timer)
+			must(t)(e.svc.SubmitDraft(t.Context(), "chen", inc.ID, "We are looking into it."))
+			timer := planned(t, e, e.store.stored(t, inc.ID), tt.timer)
 			tt.then(e, inc.ID, &timer)
 			e.clock.Set(timer.Due.Add(time.Second))
 			before := e.store.snapshot(inc.ID)
-			events, err := e.svc.Tick(t.Context(), timer)
-			if err != nil || len(events) != 0 {
-				t.Errorf("got %v, %v; want silence", kinds(events), err)
+			res, err := e.svc.Tick(t.Context(), timer)
+			if err != nil || len(res.Events) != 0 || res.Outcome != tt.want || res.Reason == "" {
+				t.Errorf("got %s (%q) %v, %v; want %s with a reason, silence", res.Outcome, res.Reason, kinds(res.Events), err, tt.want)
 			}
 			wantUnchanged(t, e.store, inc.ID, before)
 		})
@@ -123,9 +134,9 @@ func TestTickLateWarningSilent(t *testing.T) {
 	inc := mustOpen(t, e, "chen", workflow.OpenInput{Level: workflow.LevelMajor})
 	timer := planned(t, e, inc, "assign:half")
 	e.clock.Set(timer.Due.Add(time.Hour))
-	events, err := e.svc.Tick(t.Context(), timer)
-	if err != nil || len(events) != 0 {
-		t.Errorf("got %v, %v; want silence", kinds(events), err)
+	res, err := e.svc.Tick(t.Context(), timer)
+	if err != nil || len(res.Events) != 0 || res.Outcome != workflow.TimerOvertaken {
+		t.Errorf("got %s %v, %v; want overtaken, silence", res.Outcome, kinds(res.Events), err)
 	}
 	if !e.store.stored(t, inc.ID).HasFired("assign:half", timer.Due) {
 		t.Error("a silent warning must still be recorded as fired, or it would be planned again")

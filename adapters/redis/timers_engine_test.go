@@ -158,7 +158,10 @@ func TestEnginesShareTimersAndSurviveALostEngine(t *testing.T) {
 			}
 			return nil
 		}
-		s := &bot.Scheduler{Timers: counters[i], Handle: handle, Lease: lease, Batch: 20,
+		tick := func(ctx context.Context, tm workflow.DueTimer) (workflow.TickResult, error) {
+			return workflow.TickResult{Outcome: workflow.TimerFired}, handle(ctx, tm)
+		}
+		s := &bot.Scheduler{Timers: counters[i], Handle: tick, Lease: lease, Batch: 20,
 			MaxIdle: 250 * time.Millisecond, Wake: wake, Log: slog.New(slog.DiscardHandler)}
 		runs[i] = make(chan error, 1)
 		go func() { runs[i] <- s.Run(engineCtx) }()

@@ -153,7 +153,7 @@ func (v views) incident(inc *workflow.Incident) incidentView {
 		Deadlines: []deadlineView{},
 	}
 	lp := v.roster.Policy.For(inc.Level)
-	for _, d := range inc.Deadlines(v.roster.Policy, v.roster.Location()) {
+	for _, d := range inc.Deadlines(v.roster.Policy, v.roster.Calendar()) {
 		out.Deadlines = append(out.Deadlines, deadlineView{
 			Kind: string(d.Kind), Name: d.Kind.Text().In(v.locale), Due: d.Due, WarnAt: warnAt(inc.FoundAt, d.Due, lp),
 			MetAt: d.MetAt, Late: d.Met() && d.MetAt.After(d.Due),
@@ -310,7 +310,7 @@ func (v views) stats(now time.Time, recent, open []*workflow.Incident) statsView
 		if inc.FoundAt.Before(since) {
 			continue
 		}
-		for _, d := range inc.Deadlines(v.roster.Policy, v.roster.Location()) {
+		for _, d := range inc.Deadlines(v.roster.Policy, v.roster.Calendar()) {
 			c, ok := counts[d.Kind]
 			if !ok {
 				continue

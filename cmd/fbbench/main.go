@@ -409,11 +409,11 @@ func fireFirebreak(ctx context.Context, c config, client goredis.UniversalClient
 		defer stopWake()
 		sched := &bot.Scheduler{
 			Timers: s, Wake: wake, Log: slog.New(slog.DiscardHandler),
-			Handle: func(ctx context.Context, t workflow.DueTimer) error {
+			Handle: func(ctx context.Context, t workflow.DueTimer) (workflow.TickResult, error) {
 				if got.add(time.Since(t.Due)) == count {
 					doneOne.Do(func() { close(allDone) })
 				}
-				return nil
+				return workflow.TickResult{Outcome: workflow.TimerFired}, nil
 			},
 		}
 		wg.Go(func() { _ = sched.Run(engineCtx) })

@@ -21,9 +21,9 @@ const (
 	// TimerFired: its reminder, overdue notice, escalation, follow-up
 	// request or nudge was recorded, with its notices.
 	TimerFired TimerOutcome = "fired"
-	// TimerOvertaken: it fired late, after a later reminder of the same
-	// thing had fallen due (the replicas were down, say); that one speaks.
-	// It is recorded as fired, silently.
+	// TimerOvertaken: it fired late, after a later warning of the same
+	// deadline, or the deadline itself, had fallen due (the replicas were
+	// down, say); that one speaks. It is recorded as fired, silently.
 	TimerOvertaken TimerOutcome = "overtaken"
 	// TimerSuperseded: the incident was planned again and this timer with
 	// it, for another time (a level change, a changed policy).
@@ -140,18 +140,28 @@ func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z
 
 // tickEvents decides what a fired timer says, or, when it says nothing, why
 // not. A warning whose moment has passed says nothing (a later warning or
-// the overdue notice speaks), nor does a follow-up request when the next one
-// is due already.
+// the overdue notice speaks); of follow-up requests handled late, only the
+// latest due speaks.
 func (s *Service) tickEvents(inc *Incident, name string, due, now time.Time) ([]Event, string) {
 	lp := s.roster.Policy.For(inc.Level)
 	kind, arg, _ := strings.Cut(name, ":")
 	switch kind {
 	case timerUpdate:
-		if lp.UpdateEvery > 0 && !now.Before(due.Add(lp.UpdateEvery)) {
-			return nil, "the next follow-up request is due already"
+		// Handled late (the replicas were down), the requests whose turn
+		// has passed are skipped: the latest one due speaks, once, with
+		// its own number.
+		n, err := strconv.Atoi(arg)
+		if err != nil {
+			return nil, "follow-up request " + arg + " has no number"
+		}
+		if every := lp.UpdateEvery; every > 0 {
+			for !now.Before(due.Add(every)) {
+				n, due = n+1, Instant(due.Add(every))
+				inc.markFired(UpdateTimer(n), due)
+			}
 		}
 		return []Event{{Kind: EventUpdateDue, Data: map[string]string{
-			"number": arg, "due": due.Format(time.RFC3339), "every": lp.UpdateEvery.String(),
+			"number": strconv.Itoa(n), "due": due.Format(time.RFC3339), "every": lp.UpdateEvery.String(),
 			"filed": strconv.Itoa(inc.Updates)}}}, ""
 	case timerNudge:
 		d := inc.CurrentDraft()

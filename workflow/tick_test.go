@@ -211,3 +211,44 @@ func TestAssignTakesOneTurnAcrossRetries(t *testing.T) {
 		t.Errorf("got %s/%s, want logistics/li (the first turn)", got.Department, got.Assignee)
 	}
 }
+
+// TestBackfilledIncidentGetsOneOverdueNotice: an incident opened a week
+// after discovery is told overdue once, naming every passed deadline, and a
+// general one is escalated at once — the same whether the discovery time was
+// a whole minute or an odd instant — with nothing left due in its plan.
+func TestBackfilledIncidentGetsOneOverdueNotice(t *testing.T) {
+	for _, found := range []time.Duration{
+		-168 * time.Hour, // found:168h, typed at an odd instant
+		-168*time.Hour - 123456789*time.Nanosecond, // a timestamp a week ago
+	} {
+		t.Run(found.String(), func(t *testing.T) {
+			e := newEnv(t)
+			e.clock.Advance(987654321 * time.Nanosecond)
+			inc, evs, err := e.svc.Open(t.Context(), "chen", workflow.OpenInput{Title: "Old forum post",
+				Category: workflow.CategoryInquiry, FoundAt: e.clock.Now().Add(found)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []workflow.EventKind{workflow.EventOpened, workflow.EventAssigned, workflow.EventOverdue, workflow.EventEscalated}
+			if got := kinds(evs); !slices.Equal(got, want) {
+				t.Fatalf("events: got %v, want %v", got, want)
+			}
+			if got := evs[2].Data["deadline"]; got != "assign,respond,answer" {
+				t.Errorf("overdue deadlines: got %q, want assign,respond,answer", got)
+			}
+			if inc.Level != workflow.LevelMajor || !inc.EscalatedAt.Equal(workflow.Instant(e.clock.Now())) {
+				t.Errorf("got %s escalated at %v, want major escalated now", inc.Level, inc.EscalatedAt)
+			}
+			for _, tm := range e.store.lastChange(t).Timers {
+				if !tm.Due.After(e.clock.Now()) {
+					t.Errorf("timer %s due %v is already due: it would fire as a burst", tm.ID, tm.Due)
+				}
+			}
+			for _, d := range e.svc.Deadlines(inc) {
+				if d.Late(e.clock.Now()) {
+					t.Errorf("deadline %s due %v is born overdue under the major process", d.Kind, d.Due)
+				}
+			}
+		})
+	}
+}

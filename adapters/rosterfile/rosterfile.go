@@ -98,7 +98,7 @@ type section struct {
 
 var (
 	topSection = section{en: "the roster", zh: "名册", keyEN: "key", keyZH: "键",
-		keys: []string{"timezone", "locale", "people", "departments", "channels", "policy", "digest"}}
+		keys: []string{"timezone", "locale", "people", "departments", "channels", "policy", "digest", "office_hours"}}
 	personSection = section{en: "person", zh: "人员", keyEN: "key", keyZH: "键",
 		keys: []string{"id", "name", "roles", "departments", "slack", "telegram"}}
 	departmentSection = section{en: "department", zh: "部门", keyEN: "key", keyZH: "键",
@@ -114,6 +114,8 @@ var (
 			"warn_before", "half_warning", "nudge"}}
 	digestSection = section{en: "digest", zh: "定时汇总", keyEN: "key", keyZH: "键",
 		keys: []string{"daily", "weekly"}}
+	officeSection = section{en: "office_hours", zh: "办公时间", keyEN: "key", keyZH: "键",
+		keys: []string{"start", "end", "days"}}
 )
 
 func levelNames() []string {
@@ -373,6 +375,9 @@ func (p *parser) roster(root *yaml.Node) (workflow.Roster, error) {
 		return r, err
 	}
 	if r.Digest, err = p.digest(top["digest"]); err != nil {
+		return r, err
+	}
+	if r.OfficeHours, err = p.officeHours(top["office_hours"]); err != nil {
 		return r, err
 	}
 	return r, nil
@@ -658,4 +663,78 @@ func (p *parser) digest(e entry) (workflow.Digest, error) {
 		return d, err
 	}
 	return d, nil
+}
+
+// weekdays are the day names office_hours.days accepts.
+var weekdays = map[string]time.Weekday{
+	"mon": time.Monday, "tue": time.Tuesday, "wed": time.Wednesday, "thu": time.Thursday,
+	"fri": time.Friday, "sat": time.Saturday, "sun": time.Sunday,
+}
+
+// officeHours reads office_hours: {start: "08:30", end: "17:30", days: [mon,
+// tue, wed, thu, fri]}, for the "same day" deadline of inquiries. Absent:
+// the defaults (workflow.DefaultOfficeHours); given, every key is needed.
+func (p *parser) officeHours(e entry) (workflow.OfficeHours, error) {
+	var h workflow.OfficeHours
+	if !e.given() {
+		return h, nil
+	}
+	m, err := p.mapping(e.val, officeSection)
+	if err != nil {
+		return h, err
+	}
+	clock := func(key string) (time.Duration, error) {
+		en := m[key]
+		if !en.given() {
+			return 0, p.fail(e.key, fmt.Sprintf("office_hours needs %s, a time such as \"08:30\"", key),
+				fmt.Sprintf("office_hours 需要 %s,例如 \"08:30\"", key))
+		}
+		v, err := p.text(en.val, "office_hours."+key)
+		if err != nil {
+			return 0, err
+		}
+		t, perr := time.Parse("15:04", v)
+		if perr != nil && v == "24:00" {
+			return 24 * time.Hour, nil
+		}
+		if perr != nil {
+			return 0, p.fail(en.val, fmt.Sprintf("office_hours.%s must be a time such as \"08:30\", not %q", key, v),
+				fmt.Sprintf("office_hours.%s 必须是 \"08:30\" 这样的时间,而不是 %q", key, v))
+		}
+		return time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute, nil
+	}
+	if h.Start, err = clock("start"); err != nil {
+		return h, err
+	}
+	if h.End, err = clock("end"); err != nil {
+		return h, err
+	}
+	if h.Start >= h.End {
+		return h, p.fail(m["end"].val, "office_hours.end must be later than start", "office_hours.end 必须晚于 start")
+	}
+	items, err := p.list(m["days"])
+	if err != nil {
+		return h, err
+	}
+	if len(items) == 0 {
+		return h, p.fail(e.key, "office_hours needs days, such as [mon, tue, wed, thu, fri]",
+			"office_hours 需要 days,例如 [mon, tue, wed, thu, fri]")
+	}
+	for _, it := range items {
+		v, err := p.text(it, "office_hours.days")
+		if err != nil {
+			return h, err
+		}
+		d, ok := weekdays[strings.ToLower(v)]
+		if !ok {
+			return h, p.fail(it, fmt.Sprintf("unknown day %q in office_hours.days (known: mon, tue, wed, thu, fri, sat, sun)", v),
+				fmt.Sprintf("office_hours.days 中的未知日期 %q(可用:mon、tue、wed、thu、fri、sat、sun)", v))
+		}
+		if slices.Contains(h.Days, d) {
+			return h, p.fail(it, fmt.Sprintf("day %q is given twice in office_hours.days", v),
+				fmt.Sprintf("office_hours.days 中的 %q 重复出现", v))
+		}
+		h.Days = append(h.Days, d)
+	}
+	return h, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -249,6 +250,18 @@ digest:
   daily: "0 8 * * *"
 `
 
+func TestOfficeHours(t *testing.T) {
+	r := mustParse(t, edit(22, "office_hours: {start: \"09:00\", end: \"18:00\", days: [mon, tue, wed, thu, fri, sat]}"))
+	want := workflow.OfficeHours{Start: 9 * time.Hour, End: 18 * time.Hour,
+		Days: []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday, time.Saturday}}
+	if !reflect.DeepEqual(r.OfficeHours, want) {
+		t.Errorf("office hours: got %+v, want %+v", r.OfficeHours, want)
+	}
+	if got := mustParse(t, valid).OfficeHours; !got.IsZero() {
+		t.Errorf("office hours when absent: got %+v, want none (the defaults apply)", got)
+	}
+}
+
 func TestValidBase(t *testing.T) {
 	r := mustParse(t, valid)
 	if p, ok := r.Person("wang"); !ok || p.Name != "wang" {
@@ -279,6 +292,11 @@ func TestErrors(t *testing.T) {
 		{"unknown level", edit(19, "  minor: {assign: 2h}"), 19, `unknown level "minor"`},
 		{"unknown policy key", edit(19, "  general: {asign: 2h}"), 19, `unknown key "asign" in policy`},
 		{"unknown digest key", edit(21, "  monthly: \"0 8 1 * *\""), 21, `unknown key "monthly" in digest`},
+		{"office hours not a time", edit(22, "office_hours: {start: \"8.30\", end: \"17:30\", days: [mon]}"), 22, `office_hours.start must be a time such as "08:30", not "8.30"`},
+		{"office hours end before start", edit(22, "office_hours:\n  start: \"18:00\"\n  end: \"09:00\"\n  days: [mon]"), 24, `office_hours.end must be later than start`},
+		{"office hours unknown day", edit(22, "office_hours:\n  start: \"08:30\"\n  end: \"17:30\"\n  days: [mon, fry]"), 25, `unknown day "fry" in office_hours.days`},
+		{"office hours without days", edit(22, "office_hours: {start: \"08:30\", end: \"17:30\"}"), 22, `office_hours needs days`},
+		{"office hours unknown key", edit(22, "office_hours: {open: \"08:30\"}"), 22, `unknown key "open" in office_hours`},
 		{"duplicate key", edit(5, "    name: Chen Jing\n    name: Chen"), 6, `"name" is given twice`},
 		{"unknown department of a person", edit(7, "    departments: [ofice]"), 7, `unknown department "ofice"`},
 		{"unknown department on its own line", edit(7, "    departments:\n      - office\n      - press"), 9, `unknown department "press"`},

@@ -37,11 +37,16 @@ import (
 //     trip: the consumer that takes the entry over sends it again. A replica
 //     that stalls for longer than MinIdle (and so loses its entries) while
 //     sending can also cause one; a graceful shutdown cannot.
-//   - A consumer that stops leaves its entries pending; after MinIdle without
-//     being read again they are claimed by another consumer (ClaimStale). Its
-//     target leases run out at the latest when its last entries become
-//     claimable, and a consumer that takes a target over claims the stale
-//     entries first, so the old ones go out before newer ones.
+//   - A consumer that stops gracefully (Run's ctx is done) releases what it
+//     holds (Release): its shard reader leases and targets, and its pending
+//     entries become claimable at once, so the next consumer goes on without
+//     waiting for a lease. A consumer that dies (SIGKILL) leaves its entries
+//     pending; after MinIdle without being read again they are claimed by
+//     another consumer (ClaimStale). Its target leases run out at the latest
+//     when its last entries become claimable, and a consumer that takes a
+//     target over claims the stale entries first, so the old ones go out
+//     before newer ones. With the defaults (MinIdle 10 s, target and shard
+//     reader leases 15 s) a dead replica's work moves on within about 15 s.
 //   - Order within a target is the outbox order: exact within a shard (one
 //     incident), by append time across shards.
 
@@ -75,6 +80,12 @@ type DeliveryStore interface {
 	// next as its own, and sets their idle time to idle (as if consumer had
 	// read them that long ago), for ClaimStale.
 	Handover(ctx context.Context, group, consumer string, idle time.Duration, ds ...Delivery) error
+	// Release gives up, as consumer stops, what it holds in group: the
+	// right to read new entries (shard reader leases) and its ownership of
+	// targets, each only while consumer still holds it; and it makes
+	// consumer's pending entries claimable at once by ClaimStale, whatever
+	// its minIdle, so the next consumer goes on without waiting for a lease.
+	Release(ctx context.Context, group, consumer string, targets ...string) error
 }
 
 // DeadLetter is a notice that could not be delivered on a platform.
@@ -171,12 +182,15 @@ type Dispatcher struct {
 	// Backoff is the wait after the given failed attempt (DefaultBackoff
 	// when nil).
 	Backoff func(attempt int) time.Duration
-	// MinIdle is how long entries of a consumer that stopped reading stay
-	// claimed before another consumer takes them over (1 minute when zero);
-	// target leases last 1.5×MinIdle, so a stopped replica's work moves to
-	// another within 1.5×MinIdle. It must exceed the longest pass (the
-	// platform client's timeout), or a live but slow replica loses its
-	// entries.
+	// MinIdle is how long entries of a consumer that died stay claimed
+	// before another consumer takes them over (10 s when zero); target
+	// leases last 1.5×MinIdle, so a dead replica's work moves to another
+	// within 1.5×MinIdle (a replica that stops gracefully releases all at
+	// once). A pass starts no new message after MinIdle/2, so that it ends
+	// well within MinIdle unless a single send hangs for longer (up to the
+	// platform client's timeout); then another replica may take the
+	// entries meanwhile, and hands those of targets this one still owns
+	// back to it.
 	MinIdle time.Duration
 	// Poll is the longest wait between passes when idle (1s when zero; at
 	// most MinIdle/5).
@@ -281,7 +295,7 @@ func (d *Dispatcher) init() {
 	if d.Backoff == nil {
 		d.Backoff = DefaultBackoff
 	}
-	d.MinIdle = cmp.Or(d.MinIdle, time.Minute)
+	d.MinIdle = cmp.Or(d.MinIdle, 10*time.Second)
 	// Each pass reads this consumer's pending entries again, which keeps
 	// them from being taken over: it must come well within MinIdle.
 	d.Poll = min(cmp.Or(d.Poll, time.Second), d.MinIdle/5)
@@ -318,11 +332,22 @@ func deliverySleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// Run delivers until ctx is done, then returns nil. Between passes it waits
-// until the next message is due (a held target's time) or Poll, whichever
-// comes first, or until Wake. When the store fails it backs off (up to 30s)
-// and retries; nothing is lost meanwhile.
+// Run delivers until ctx is done, then releases what this consumer holds
+// (Release, for a few seconds at most) and returns nil. Between passes it
+// waits until the next message is due (a held target's time) or Poll,
+// whichever comes first, or until Wake. When the store fails it backs off
+// (up to 30s) and retries; nothing is lost meanwhile.
 func (d *Dispatcher) Run(ctx context.Context) error {
+	defer func() {
+		// ctx is done: release with a context of its own, or the leases
+		// would hold back the next replica for their full length.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+		defer cancel()
+		if err := d.Release(rctx); err != nil {
+			d.Log.WarnContext(rctx, "outbox leases not released; another replica takes over when they run out",
+				"err", err, "within", d.leaseLen())
+		}
+	}()
 	failures := 0
 	for ctx.Err() == nil {
 		_, err := d.DeliverOnce(ctx)
@@ -355,6 +380,47 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		cancel()
 	}
 	return nil
+}
+
+// releaseTimeout bounds Release when Run stops, so a shutdown never hangs on
+// an unreachable Redis.
+const releaseTimeout = 5 * time.Second
+
+// Release gives up what this consumer holds, as it stops: it first records
+// in the store what finished here but could not be recorded yet (a message
+// the platform accepted whose mark failed, so it is not sent again), then
+// releases its shard reader leases and targets, and makes every entry it
+// read but did not finish claimable at once by the next consumer, which
+// sends them before anything newer of their targets. What Release cannot
+// reach is taken over as after a crash, when the leases run out. Run calls
+// it when its ctx is done; call it after DeliverOnce when driving that
+// directly. The Dispatcher forgets what it held: a later pass starts afresh.
+func (d *Dispatcher) Release(ctx context.Context) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.started {
+		return nil // never read anything, holds nothing
+	}
+	var errs []error
+	for _, h := range slices.Sorted(maps.Keys(d.held)) {
+		if it := d.held[h]; it.sent || it.settle || it.dead != "" {
+			if _, err := d.finish(ctx, it); err != nil {
+				errs = append(errs, err)
+			} else {
+				delete(d.held, h)
+			}
+		}
+	}
+	targets := slices.Sorted(maps.Keys(d.targets))
+	if err := d.Store.Release(ctx, d.Sender.Platform(), d.Consumer, targets...); err != nil {
+		errs = append(errs, fmt.Errorf("release: %w", err))
+	} else {
+		d.Log.InfoContext(ctx, "outbox released for the next replica", "unsent", len(d.held), "targets", len(targets))
+	}
+	clear(d.held)
+	clear(d.targets)
+	d.claimAt, d.sweep, d.wake, d.more = time.Time{}, false, time.Time{}, false
+	return errors.Join(errs...)
 }
 
 // Wake ends Run's current wait, so a notice just appended goes out without
@@ -587,6 +653,10 @@ func (d *Dispatcher) forget(it *outItem) {
 // Workers at a time, and then removes what was finished.
 func (d *Dispatcher) deliverTargets(ctx context.Context) (int, error) {
 	now := d.Clock.Now()
+	// The pending entries were read (their idle time restarted) and the
+	// leases renewed just before: starting no message after MinIdle/2 keeps
+	// the pass well within both.
+	stopAt := now.Add(d.MinIdle / 2)
 	var work []*outTarget
 	for _, t := range d.targets {
 		if len(t.queue) > 0 && now.Before(t.lease) && !t.fresh && !d.readyAt(t).After(now) {
@@ -600,7 +670,7 @@ func (d *Dispatcher) deliverTargets(ctx context.Context) (int, error) {
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			d.serveTarget(ctx, t)
+			d.serveTarget(ctx, t, stopAt)
 		}()
 	}
 	wg.Wait()
@@ -619,7 +689,8 @@ func (d *Dispatcher) deliverTargets(ctx context.Context) (int, error) {
 		}
 		t.gone, t.err, t.sent, t.fresh = nil, nil, 0, false
 		if len(t.queue) == 0 {
-			if !t.tat.After(now) && !t.hold.After(now) {
+			// Kept while leased, so that Release gives the lease up.
+			if !t.tat.After(now) && !t.hold.After(now) && !t.lease.After(now) {
 				delete(d.targets, name) // nothing to remember
 			}
 			continue
@@ -665,12 +736,12 @@ func (t *outTarget) charge(now time.Time) {
 	t.tat = t.tat.Add(t.limit.Interval)
 }
 
-// serveTarget sends the target's due messages in order. It touches only t
-// and its items, so targets run in parallel.
-func (d *Dispatcher) serveTarget(ctx context.Context, t *outTarget) {
+// serveTarget sends the target's due messages in order, starting none at or
+// after stopAt. It touches only t and its items, so targets run in parallel.
+func (d *Dispatcher) serveTarget(ctx context.Context, t *outTarget, stopAt time.Time) {
 	for len(t.queue) > 0 && ctx.Err() == nil {
 		now := d.Clock.Now()
-		if now.Before(d.readyAt(t)) || !now.Before(t.lease) {
+		if now.Before(d.readyAt(t)) || !now.Before(t.lease) || !now.Before(stopAt) {
 			return
 		}
 		it := t.queue[0]

@@ -31,6 +31,10 @@ type fakeOutbox struct {
 	dead    []bot.DeadLetter
 	owners  map[string]fakeLease
 	reads   chan struct{} // gets a value on every ReadOutbox, when set
+	// released counts Release calls.
+	released int
+	// markFails is how many MarkSent calls fail from now on.
+	markFails int
 }
 
 type fakeGroup struct {
@@ -139,6 +143,10 @@ func (f *fakeOutbox) WasSent(_ context.Context, group string, d bot.Delivery) (b
 func (f *fakeOutbox) MarkSent(_ context.Context, group string, d bot.Delivery, _ time.Duration) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.markFails > 0 {
+		f.markFails--
+		return false, errors.New("connection reset")
+	}
 	k := group + "|" + d.Notice.ID
 	first := !f.sent[k]
 	f.sent[k] = true
@@ -181,6 +189,26 @@ func (f *fakeOutbox) Handover(_ context.Context, group, consumer string, idle ti
 			p.consumer, p.readAt = consumer, f.clock.Now().Add(-idle)
 		}
 	}
+	return nil
+}
+
+// Release frees the targets consumer owns and makes its pending entries
+// claimable at once (the fake has no shard reader leases: any consumer
+// reads new entries).
+func (f *fakeOutbox) Release(_ context.Context, group, consumer string, targets ...string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, target := range targets {
+		if k := group + "|" + target; f.owners[k].owner == consumer {
+			delete(f.owners, k)
+		}
+	}
+	for _, p := range f.group(group).pending {
+		if p.consumer == consumer {
+			p.readAt = time.Time{} // idle since forever
+		}
+	}
+	f.released++
 	return nil
 }
 
@@ -542,8 +570,8 @@ func TestDeliveryDedupe(t *testing.T) {
 				if tt.markedBy != "" {
 					_, _ = f.store.MarkSent(ctx, "slack", ds[0], time.Hour)
 				}
-				// It owned the target too, for 1.5×MinIdle: r2 takes both
-				// over when the lease runs out.
+				// It owned the target too, for 90s: r2 takes both over
+				// when the lease runs out.
 				_, _, _ = f.store.OwnTarget(ctx, "slack", "C1", c, 90*time.Second)
 			}
 			d := f.dispatcher("r2")
@@ -563,6 +591,7 @@ func TestDeliveryDedupe(t *testing.T) {
 func TestDeliveryAcrossReplicas(t *testing.T) {
 	f := newDeliveryFixture(bot.PlatformSlack)
 	r1, r2 := f.dispatcher("r1"), f.dispatcher("r2")
+	r1.MinIdle, r2.MinIdle = time.Minute, time.Minute // the times below are in these terms
 	step := func(tb testing.TB, advance time.Duration, ds ...*bot.Dispatcher) {
 		tb.Helper()
 		f.clock.Advance(advance)
@@ -597,6 +626,81 @@ func TestDeliveryAcrossReplicas(t *testing.T) {
 	if got := f.store.pendingCount("slack"); got != 0 {
 		t.Errorf("pending: got %d, want 0", got)
 	}
+}
+
+// TestDeliveryReleaseOnStop: a replica that stops gracefully (Run's ctx is
+// done) releases its targets and what it read, so the next one delivers at
+// once, without waiting for a lease: first what the stopped one held, then
+// the new notices, each once. A message the platform accepted whose mark
+// failed is marked on the way out, and not sent again.
+func TestDeliveryReleaseOnStop(t *testing.T) {
+	tests := []struct {
+		name      string
+		markFails int
+		want      map[string][]string
+	}{
+		{
+			name: "idle at stop",
+			want: map[string][]string{"C1": {"a1@0s", "a2@1s", "a3@2s"}, "C2": {"b1@0s"}},
+		},
+		{
+			// a1's mark fails; Run backs off and stops before retrying:
+			// Release marks a1 sent, so B does not send it again.
+			name: "a mark failed at stop", markFails: 1,
+			want: map[string][]string{"C1": {"a1@0s", "a2@1s", "a3@2s"}, "C2": {"b1@0s"}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newDeliveryFixture(bot.PlatformSlack)
+			f.store.markFails = tt.markFails
+			f.store.add(notice("a1", "C1"), notice("b1", "C2"), notice("a2", "C1"))
+
+			// A sends a1 and b1, holds a2 back for the rate limit, and
+			// stops while it waits: a graceful shutdown.
+			a := f.dispatcher("A")
+			ctx, stop := context.WithCancel(context.Background())
+			a.Sleep = func(context.Context, time.Duration) error { stop(); return nil }
+			if err := a.Run(ctx); err != nil {
+				t.Fatalf("Run A: %v", err)
+			}
+			if f.store.released != 1 {
+				t.Errorf("Release calls: got %d, want 1", f.store.released)
+			}
+
+			// B starts a second later, long before any lease of A (15 s)
+			// or MinIdle (10 s) runs out.
+			f.store.add(notice("a3", "C1"))
+			f.clock.Advance(time.Second)
+			f.runFor(t, f.dispatcher("B"), 3*time.Second)
+			wantAccepted(t, f.sender, tt.want)
+			if got := f.store.pendingCount("slack"); got != 0 {
+				t.Errorf("pending: got %d, want 0", got)
+			}
+		})
+	}
+}
+
+// TestDeliveryPassBound: a pass starts no message after MinIdle/2, so that
+// a slow platform cannot keep it from reading its pending entries again (and
+// renewing its leases) within MinIdle; the next pass goes on at once.
+func TestDeliveryPassBound(t *testing.T) {
+	f := newDeliveryFixture(bot.PlatformWeb) // no rate limit: one pass could send all
+	f.sender.fail = func(workflow.Notice, string, int) error {
+		f.clock.Advance(2 * time.Second) // each send takes 2s
+		return nil
+	}
+	f.store.add(notice("a1", "C1"), notice("a2", "C1"), notice("a3", "C1"), notice("a4", "C1"), notice("a5", "C1"))
+	d := f.dispatcher("r1")
+	d.MinIdle = 10 * time.Second
+	if got := mustDeliverOnce(t, d); got != 3 {
+		t.Errorf("first pass sent %d, want 3 (started at 0s, 2s and 4s; none at 6s, past MinIdle/2)", got)
+	}
+	if got := mustDeliverOnce(t, d); got != 2 {
+		t.Errorf("second pass sent %d, want the other 2", got)
+	}
+	// Recorded when the platform accepted them, 2s after each started.
+	wantAccepted(t, f.sender, map[string][]string{"C1": {"a1@2s", "a2@4s", "a3@6s", "a4@8s", "a5@10s"}})
 }
 
 // TestDeliveryWake: Wake ends Run's wait at once.

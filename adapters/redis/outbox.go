@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -643,6 +644,115 @@ func (s *Store) Handover(ctx context.Context, group, consumer string, idle time.
 		return fail("hand over outbox entries to "+consumer, err)
 	}
 	return nil
+}
+
+// releasedIdle is the idle time Release gives the pending entries of a
+// stopping consumer: as if read a year ago, so ClaimStale with any MinIdle
+// takes them at once, yet far below the server's clock (XCLAIM ignores an
+// IDLE that reaches back before 1970 and restarts the idle time instead).
+const releasedIdle = 365 * 24 * time.Hour
+
+// releasePage is how many pending entries one releaseShardScript call
+// hands out: bounded, as the script blocks the server while it runs.
+const releasePage = 500
+
+// releaseShardScript gives up a consumer's hold on one shard as it stops:
+// its reader lease, only while it is still the consumer's (compare and
+// delete), and its pending entries from ARGV[3] on, at most ARGV[4], which
+// it marks idle for ARGV[5] milliseconds (XCLAIM to itself with IDLE), so
+// that another consumer claims them at once. It returns their IDs. A group
+// that does not exist has nothing pending.
+// KEYS[1] reader lease key, KEYS[2] stream; ARGV[1] consumer, ARGV[2] group,
+// ARGV[3] first entry ID, ARGV[4] count, ARGV[5] idle in milliseconds.
+var releaseShardScript = goredis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+local pending = redis.pcall('XPENDING', KEYS[2], ARGV[2], ARGV[3], '+', ARGV[4], ARGV[1])
+if pending.err then
+  if string.find(pending.err, 'NOGROUP') then return {} end
+  return pending
+end
+local ids = {}
+for _, e in ipairs(pending) do ids[#ids + 1] = e[1] end
+if #ids > 0 then
+  local args = {'XCLAIM', KEYS[2], ARGV[2], ARGV[1], 0}
+  for _, id in ipairs(ids) do args[#args + 1] = id end
+  args[#args + 1] = 'IDLE'
+  args[#args + 1] = ARGV[5]
+  args[#args + 1] = 'JUSTID'
+  redis.call(unpack(args))
+end
+return ids
+`)
+
+// Release gives up what consumer holds in group, as it stops, so that
+// another consumer goes on at once instead of waiting for leases to run
+// out: the reader lease of every shard, and its ownership of targets; each
+// only while consumer still holds it, so a successor's lease is never
+// deleted. Its pending entries (read, not acked) stay pending but become
+// claimable by ClaimStale at once, whatever its minIdle, and keep their
+// stream order; the next reader takes them over before sending anything
+// newer to their targets. Release is safe to call again; a consumer that
+// reads after it simply takes its leases anew.
+func (s *Store) Release(ctx context.Context, group, consumer string, targets ...string) error {
+	if group == "" || consumer == "" {
+		return fmt.Errorf("release outbox leases: group and consumer are required")
+	}
+	var errs []error
+	// Every shard starts from the first pending entry; one that returned a
+	// full page is asked again from past its last ID.
+	start := make(map[int]string, len(s.shards))
+	for i := range s.shards {
+		start[i] = "-"
+	}
+	for len(start) > 0 {
+		shards := slices.Sorted(maps.Keys(start))
+		cmds := make([]*goredis.Cmd, len(shards))
+		p := s.client.Pipeline()
+		for j, i := range shards {
+			keys := []string{s.shardKey(s.shards[i], "reader:"+group), s.outboxKey(s.shards[i])}
+			cmds[j] = releaseShardScript.Eval(ctx, p, keys, consumer, group, start[i], releasePage, releasedIdle.Milliseconds())
+		}
+		_, _ = p.Exec(ctx) // errors are read per command below
+		for j, i := range shards {
+			ids, err := cmds[j].StringSlice()
+			switch {
+			case err != nil:
+				errs = append(errs, fmt.Errorf("shard %s: %w", s.shards[i], err))
+				delete(start, i)
+			case len(ids) < releasePage:
+				delete(start, i)
+			default:
+				start[i] = nextStreamID(ids[len(ids)-1])
+			}
+		}
+	}
+	if len(targets) > 0 {
+		cmds := make([]*goredis.Cmd, len(targets))
+		p := s.client.Pipeline()
+		for i, target := range targets {
+			key := s.shardKey(s.Shard(target), "owner:"+group+":"+target)
+			cmds[i] = releaseLease.Eval(ctx, p, []string{key}, consumer)
+		}
+		_, _ = p.Exec(ctx)
+		for i, c := range cmds {
+			if err := c.Err(); err != nil {
+				errs = append(errs, fmt.Errorf("target %s: %w", targets[i], err))
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fail("release outbox leases of "+consumer, err)
+	}
+	return nil
+}
+
+// nextStreamID is the smallest stream entry ID after id ("<millis>-<seq>"):
+// the start of the next page of an inclusive range, which works on every
+// server (exclusive ranges need Redis 6.2 and miniredis lacks them).
+func nextStreamID(id string) string {
+	ms, seq, _ := strings.Cut(id, "-")
+	n, _ := strconv.ParseUint(seq, 10, 64)
+	return ms + "-" + strconv.FormatUint(n+1, 10)
 }
 
 // TrimOutbox deletes the outbox entries appended before the given time from

@@ -15,6 +15,7 @@
 //	<prefix>:{s07}:sent:<group>:<id>  STRING a notice delivered on a platform (dedupe)
 //	<prefix>:{s07}:dead:<group>    STREAM dead-lettered notices of a platform
 //	<prefix>:{s07}:owner:<group>:<target> STRING the replica delivering to a chat (lease)
+//	<prefix>:{s07}:reader:<group>  STRING the replica reading new notices of the shard (lease)
 //	<prefix>:{s07}:open            ZSET   open incident IDs scored by FoundAt millis
 //	<prefix>:{s07}:due             ZSET   open incident IDs scored by NextDue millis
 //	<prefix>:{s07}:mine:<person>   ZSET   open incidents assigned to person, by FoundAt
@@ -22,6 +23,7 @@
 //	<prefix>:rr:<rotation>         STRING counter of a round-robin rotation
 //	<prefix>:lock:<name>           STRING per-fire cron lock (SET NX EX)
 //	<prefix>:timers:wake           channel: Apply publishes a sooner due time
+//	<prefix>:democlock             STRING JSON epoch and scale of demo time (TIME_SCALE ≠ 1)
 //
 // The shard of an incident is FNV-1a (32 bit) of its ID modulo the shard
 // count, written "s%02d". The prefix must not contain '{' or '}', which would
@@ -63,9 +65,13 @@ type Options struct {
 	// (the system clock when nil).
 	Clock workflow.Clock
 	// OutboxReaderLease is how long a consumer keeps the right to read new
-	// notices of a shard after its last read (default 90 s). It must exceed
+	// notices of a shard after its last read (default 15 s). It must exceed
 	// the Dispatcher's MinIdle plus its claim interval (MinIdle/4), so that a
-	// stopped reader's entries are claimed before another reads past them.
+	// stopped reader's entries are claimed before another reads past them;
+	// the default matches the Dispatcher's default target lease
+	// (1.5 × MinIdle of 10 s). It bounds how long a replica that died
+	// without Release holds back the shard's new notices; a reader renews it
+	// at every pass (at least every second or so), far inside it.
 	OutboxReaderLease time.Duration
 }
 
@@ -97,7 +103,7 @@ func New(client goredis.UniversalClient, opts Options) *Store {
 		opts.Clock = workflow.SystemClock{}
 	}
 	if opts.OutboxReaderLease <= 0 {
-		opts.OutboxReaderLease = 90 * time.Second
+		opts.OutboxReaderLease = 15 * time.Second
 	}
 	s := &Store{client: client, prefix: opts.Prefix, clock: opts.Clock, readerLease: opts.OutboxReaderLease}
 	for i := range opts.Shards {

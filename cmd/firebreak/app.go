@@ -37,6 +37,9 @@ type app struct {
 type wiring struct {
 	clock  workflow.Clock
 	prefix string
+	// wrapClock, when set and clock is not, wraps the base clock (the
+	// console's OffsetClock, which :advance moves).
+	wrapClock func(base workflow.Clock) workflow.Clock
 }
 
 // newApp builds the app from cfg. Close releases what it opened.
@@ -62,13 +65,6 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, w wiring) (*app, 
 		a.locale = cfg.Locale
 	}
 
-	a.clock = w.clock
-	if a.clock == nil {
-		if a.clock, err = baseClock(cfg, log); err != nil {
-			return nil, err
-		}
-	}
-
 	url := cfg.RedisURL
 	if url == "" {
 		embedded, closeFn, err := fbredis.StartEmbedded()
@@ -87,6 +83,18 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, w wiring) (*app, 
 		return nil, err
 	}
 	a.closers = append(a.closers, func() { _ = client.Close() })
+	// The demo clock's epoch lives in Redis, so the clock comes after the
+	// connection, and before the Store that tells the time with it.
+	a.clock = w.clock
+	if a.clock == nil {
+		epochs := fbredis.New(client, fbredis.Options{Prefix: w.prefix})
+		if a.clock, err = baseClock(dialCtx, cfg, log, epochs); err != nil {
+			return nil, err
+		}
+		if w.wrapClock != nil {
+			a.clock = w.wrapClock(a.clock)
+		}
+	}
 	a.store = fbredis.New(client, fbredis.Options{Prefix: w.prefix, Clock: a.clock})
 
 	var h *handlers.Handlers
@@ -102,7 +110,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, w wiring) (*app, 
 	h.Register(a.router)
 
 	scale := cfg.TimeScale
-	if w.clock != nil {
+	if w.clock != nil || w.wrapClock != nil {
 		scale = 1
 	}
 	a.sched = &bot.Scheduler{Timers: a.store, Handle: h.Tick, Clock: a.clock, Scale: scale, Log: log, Metrics: a.metrics}
@@ -127,18 +135,56 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, w wiring) (*app, 
 	return a, nil
 }
 
+// demoEpochs keeps the demo clock's epoch (the Redis Store).
+type demoEpochs interface {
+	KeepDemoEpoch(ctx context.Context, e fbredis.DemoEpoch) (stored fbredis.DemoEpoch, fresh bool, err error)
+	DemoEpoch(ctx context.Context) (e fbredis.DemoEpoch, ok bool, err error)
+	DemoEpochKey() string
+}
+
 // baseClock is the wall clock, or the demo clock when FIREBREAK_TIME_SCALE
-// is not 1 (said loudly).
-func baseClock(cfg Config, log *slog.Logger) (workflow.Clock, error) {
+// is not 1 (said loudly). Demo time starts at the epoch kept in Redis, so
+// that it goes on across restarts and replicas instead of starting again
+// from the wall clock, which would rewind every deadline planned on it (an
+// incident overdue by 10 h showing "19 minutes left"). A stored epoch of
+// another scale is refused: the deadlines were planned at that speed.
+func baseClock(ctx context.Context, cfg Config, log *slog.Logger, epochs demoEpochs) (workflow.Clock, error) {
 	if cfg.TimeScale <= 0 {
 		return nil, fmt.Errorf("FIREBREAK_TIME_SCALE must be positive, not %v", cfg.TimeScale)
 	}
+	key := epochs.DemoEpochKey()
 	if cfg.TimeScale == 1 {
+		// Real time on a Redis once used in demo time: its deadlines lie
+		// ahead of real time by as much as demo time ran ahead.
+		if e, ok, err := epochs.DemoEpoch(ctx); err != nil {
+			return nil, fmt.Errorf("check for demo time in Redis: %w", err)
+		} else if ok {
+			log.Warn("this Redis was used in DEMO TIME: incidents planned then fall due by the demo clock, "+
+				"far later than real time; delete the key when you are done with them",
+				"key", key, "demo_since", e.Start, "demo_time_scale", e.Scale)
+		}
 		return workflow.SystemClock{}, nil
 	}
-	log.Warn("DEMO TIME: the clock runs faster than real time; never use this in production",
-		"time_scale", cfg.TimeScale)
-	return workflow.NewScaledClock(cfg.TimeScale), nil
+	stored, fresh, err := epochs.KeepDemoEpoch(ctx, fbredis.DemoEpoch{Start: time.Now(), Scale: cfg.TimeScale})
+	if err != nil {
+		return nil, fmt.Errorf("keep the demo clock in Redis: %w", err)
+	}
+	if stored.Scale != cfg.TimeScale {
+		return nil, fmt.Errorf("FIREBREAK_TIME_SCALE is %g, but the demo time kept in this Redis runs at %g "+
+			"(since %s, key %s) and its incidents were planned at that speed: start with FIREBREAK_TIME_SCALE=%g, "+
+			"or delete the key to start demo time afresh (redis-cli DEL %s)",
+			cfg.TimeScale, stored.Scale, stored.Start.Format(time.RFC3339), key, stored.Scale, key)
+	}
+	clock := workflow.NewScaledClockFrom(stored.Start, stored.Scale)
+	if fresh {
+		log.Warn("DEMO TIME: the clock runs faster than real time; never use this in production",
+			"time_scale", cfg.TimeScale, "epoch_key", key)
+	} else {
+		log.Warn("DEMO TIME continues from the epoch kept in Redis, as if it had run all along; "+
+			"delete the key to start demo time afresh",
+			"time_scale", cfg.TimeScale, "key", key, "since", stored.Start, "demo_now", clock.Now().Format(time.RFC3339))
+	}
+	return clock, nil
 }
 
 // Close releases the app's connections, newest first.

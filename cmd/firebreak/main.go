@@ -132,16 +132,25 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		senders = append(senders, webSender)
 	}
 
-	var workers sync.WaitGroup
-	defer func() { cancel(); workers.Wait() }()
+	// Shutdown runs in this order (the defers below, newest first): the
+	// HTTP server drains (the end of this function), the timer loop stops,
+	// then delivery stops and releases its outbox leases, so the next
+	// replica delivers at once; Redis closes last (a.Close). Delivery has a
+	// context of its own, so it goes on while requests drain: what they
+	// append is delivered here or, once released, by the next replica.
+	deliveryCtx, stopDelivery := context.WithCancel(context.WithoutCancel(ctx))
+	var dispatchers sync.WaitGroup
+	defer func() { stopDelivery(); dispatchers.Wait() }()
 	for _, sender := range senders {
 		d := &bot.Dispatcher{Store: a.store, Sender: sender, Consumer: replicaName(), Log: log, Metrics: a.metrics}
-		workers.Go(func() {
-			if err := d.Run(ctx); err != nil {
+		dispatchers.Go(func() {
+			if err := d.Run(deliveryCtx); err != nil {
 				log.Error("delivery stopped", "platform", sender.Platform(), "err", err)
 			}
 		})
 	}
+	var workers sync.WaitGroup
+	defer func() { cancel(); workers.Wait() }()
 	wake, unsubscribe := a.store.WakeUps(ctx)
 	defer unsubscribe()
 	a.sched.Wake = wake
@@ -171,11 +180,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	case <-ctx.Done():
 	}
 	log.Info("shutting down: draining in-flight requests")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
+	shutdownCtx, cancelShutdown := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancelShutdown()
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	log.Info("shutting down: releasing the outbox for the next replica")
 	return nil
 }
 
@@ -215,12 +225,13 @@ func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		cfg.LogLevel = "warn" // request logs would drown the transcript
 	}
 	log := newLogger(cfg, stderr)
-	base, err := baseClock(cfg, log)
-	if err != nil {
-		return err
-	}
-	clock := workflow.NewOffsetClock(base)
-	a, err := newApp(ctx, cfg, log.With("adapter", "console"), wiring{clock: clock})
+	// The console's clock follows the app's (demo time goes on from the
+	// epoch kept in Redis) and :advance moves it ahead.
+	var clock *workflow.OffsetClock
+	a, err := newApp(ctx, cfg, log.With("adapter", "console"), wiring{wrapClock: func(base workflow.Clock) workflow.Clock {
+		clock = workflow.NewOffsetClock(base)
+		return clock
+	}})
 	if err != nil {
 		return err
 	}

@@ -51,6 +51,23 @@ func shardOf(d bot.Delivery) string { s, _, _ := strings.Cut(d.Handle, "|"); ret
 // age lets entries read now become idle for more than d, in Redis time.
 func age(d time.Duration) { time.Sleep(d + 5*time.Millisecond) }
 
+// backdate makes the pending entries ds of group, held by consumer, idle for
+// d at once (XCLAIM to their holder with IDLE), rather than waiting for it:
+// a test that waits d and expects entries read "just now" to be idle for
+// less than d depends on how long its own Redis calls take.
+func backdate(tb testing.TB, f fixture, group, consumer string, d time.Duration, ds ...bot.Delivery) {
+	tb.Helper()
+	for _, dl := range ds {
+		stream := f.prefix + ":{" + shardOf(dl) + "}:outbox"
+		_, id, _ := strings.Cut(dl.Handle, "|")
+		got, err := f.client.Do(ctx, "XCLAIM", stream, group, consumer, 0, id,
+			"IDLE", d.Milliseconds(), "JUSTID").StringSlice()
+		if err != nil || len(got) != 1 {
+			tb.Fatalf("backdate %s of %s/%s: got %q, %v, want it claimed", dl.Handle, group, consumer, got, err)
+		}
+	}
+}
+
 func TestClaimStale(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, f fixture) {
 		mustEnqueue(t, f.store, outNotice("n1"), outNotice("n2"), outNotice("n3"), outNotice("n4"))
@@ -66,8 +83,10 @@ func TestClaimStale(t *testing.T) {
 		if got := mustClaimStale(t, f.store, "telegram", "w2", 0, 10); len(got) != 0 {
 			t.Errorf("ClaimStale(telegram): got %q, want none (nobody read them there)", noticeIDs(got))
 		}
-		age(20 * time.Millisecond)
-		got := mustClaimStale(t, f.store, "slack", "w2", 20*time.Millisecond, 10)
+		// w1 stalled: its entries are idle for an hour.
+		const minIdle = time.Minute
+		backdate(t, f, "slack", "w1", time.Hour, read[:3]...)
+		got := mustClaimStale(t, f.store, "slack", "w2", minIdle, 10)
 		if !reflect.DeepEqual(got, read[:3]) {
 			t.Errorf("ClaimStale:\ngot  %v\nwant %v", got, read[:3])
 		}
@@ -77,7 +96,7 @@ func TestClaimStale(t *testing.T) {
 		if got := mustRead(t, f.store, "slack", "w2", 10); !reflect.DeepEqual(got, read[:3]) {
 			t.Errorf("ReadOutbox w2: got %q, want %q", noticeIDs(got), noticeIDs(read[:3]))
 		}
-		if got := mustClaimStale(t, f.store, "slack", "w3", 20*time.Millisecond, 10); len(got) != 0 {
+		if got := mustClaimStale(t, f.store, "slack", "w3", minIdle, 10); len(got) != 0 {
 			t.Errorf("ClaimStale right after w2 read them: got %q, want none", noticeIDs(got))
 		}
 	})
@@ -332,6 +351,7 @@ func TestHandover(t *testing.T) {
 // keys with time (the embedded Redis runs one replica, which owns every
 // target anyway).
 func TestOwnTargetExpires(t *testing.T) {
+	redistest.RequireReal(t, "keys expire with time")
 	s := redistest.NewStore(t)
 	if owner, _, err := s.OwnTarget(ctx, "slack", "C1", "r1", 30*time.Millisecond); err != nil || owner != "r1" {
 		t.Fatalf("OwnTarget r1: got %s, %v, want r1", owner, err)
@@ -341,6 +361,163 @@ func TestOwnTargetExpires(t *testing.T) {
 		t.Errorf("OwnTarget r2 after the lease ran out: got %s, %v, want r2", owner, err)
 	}
 }
+
+// TestRelease: a consumer that stops gives up its shard reader leases and
+// the targets it owns (never another's), and its pending entries become
+// claimable at once, in order, so the next consumer need not wait for a
+// lease or MinIdle.
+func TestRelease(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f fixture) {
+		mustEnqueue(t, f.store, outNotice("n1"), outNotice("n2"), outNotice("n3"))
+		read := mustRead(t, f.store, "slack", "r1", 10) // r1 is now every shard's reader
+		own := func(target, consumer string) string {
+			t.Helper()
+			owner, _, err := f.store.OwnTarget(ctx, "slack", target, consumer, time.Hour)
+			if err != nil {
+				t.Fatalf("OwnTarget %s %s: %v", target, consumer, err)
+			}
+			return owner
+		}
+		own("C1", "r1")
+		own("C2", "r2")
+		mustEnqueue(t, f.store, outNotice("n4"))
+		if got := mustRead(t, f.store, "slack", "r3", 10); len(got) != 0 {
+			t.Fatalf("ReadOutbox r3 while r1 reads: got %q, want none", noticeIDs(got))
+		}
+		if got := mustClaimStale(t, f.store, "slack", "r3", time.Hour, 10); len(got) != 0 {
+			t.Fatalf("ClaimStale(1h) before Release: got %q, want none", noticeIDs(got))
+		}
+
+		if err := f.store.Release(ctx, "slack", "r1", "C1", "C2", "C3"); err != nil {
+			t.Fatalf("Release: %v", err)
+		}
+		if got := own("C1", "r3"); got != "r3" {
+			t.Errorf("owner of C1 after r1 released it: got %s, want r3", got)
+		}
+		if got := own("C2", "r3"); got != "r2" {
+			t.Errorf("owner of C2 after r1 released it: got %s, want r2 (not r1's to release)", got)
+		}
+		if got := mustClaimStale(t, f.store, "slack", "r3", time.Hour, 10); !reflect.DeepEqual(got, read) {
+			t.Errorf("ClaimStale(1h) after Release: got %q, want %q", noticeIDs(got), noticeIDs(read))
+		}
+		if got := noticeIDs(mustRead(t, f.store, "slack", "r3", 10)); !slices.Equal(got, append(noticeIDs(read), "n4")) {
+			t.Errorf("ReadOutbox r3: got %q, want r1's and the new n4", got)
+		}
+
+		// r3 reads now: r1 releasing again (a retry) takes nothing from it.
+		if err := f.store.Release(ctx, "slack", "r1"); err != nil {
+			t.Fatalf("Release again: %v", err)
+		}
+		mustEnqueue(t, f.store, outNotice("n5"))
+		if got := mustRead(t, f.store, "slack", "r4", 10); len(got) != 0 {
+			t.Errorf("ReadOutbox r4 while r3 reads: got %q, want none", noticeIDs(got))
+		}
+		if got := mustClaimStale(t, f.store, "slack", "r4", time.Hour, 10); len(got) != 0 {
+			t.Errorf("ClaimStale(1h) of r3's entries: got %q, want none", noticeIDs(got))
+		}
+		if err := f.store.Release(ctx, "", "r1"); err == nil {
+			t.Error("Release without a group: got nil, want an error")
+		}
+	})
+}
+
+// TestReleaseMany: Release hands out every pending entry, also more than
+// one script call takes in a shard.
+func TestReleaseMany(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f fixture) {
+		const total = 1234 // over two pages of 500, all in one shard
+		var ns []workflow.Notice
+		for i := 0; len(ns) < total; i++ {
+			if id := fmt.Sprintf("n%05d", i); f.store.Shard(id) == "s03" {
+				ns = append(ns, outNotice(id))
+			}
+		}
+		mustEnqueue(t, f.store, ns...)
+		if got := mustRead(t, f.store, "g", "r1", 2*total); len(got) != total {
+			t.Fatalf("ReadOutbox: got %d, want %d", len(got), total)
+		}
+		if err := f.store.Release(ctx, "g", "r1"); err != nil {
+			t.Fatalf("Release: %v", err)
+		}
+		got := noticeIDs(mustClaimStale(t, f.store, "g", "r2", time.Hour, 2*total))
+		want := noticeIDs(nil)
+		for _, n := range ns {
+			want = append(want, n.ID)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("claimed after Release: got %d entries, want all %d in order", len(got), len(want))
+		}
+	})
+}
+
+// TestDispatcherReleaseOnStop runs two Dispatchers on one real Redis, on an
+// injected clock, with leases and MinIdle of an hour: when A stops
+// gracefully, B delivers what A held and a new notice at once, in order,
+// each once. Only Release can make that happen within the hour.
+func TestDispatcherReleaseOnStop(t *testing.T) {
+	client, prefix := redistest.Client(t), redistest.Prefix(t)
+	store := redis.New(client, redis.Options{Prefix: prefix, OutboxReaderLease: time.Hour})
+	clock := workflow.NewManualClock(t0)
+	rec := &e2eRecord{by: map[string]int{}, news: make(chan struct{}, 1)}
+	dispatcher := func(name string) *bot.Dispatcher {
+		return &bot.Dispatcher{Store: store, Sender: &e2eSender{name: name, rec: rec}, Consumer: name,
+			MinIdle: time.Hour, Clock: clock}
+	}
+	enqueue := func(id string) {
+		n := outNotice(id)
+		n.Audience = "C1"
+		mustEnqueue(t, store, n)
+	}
+	enqueue("n1")
+	enqueue("n2")
+
+	// A sends n1; n2 waits for the rate limit (1ms on the clock, which
+	// stands still), and A stops while it waits.
+	a := dispatcher("A")
+	ctxA, stopA := context.WithCancel(context.Background())
+	a.Sleep = func(context.Context, time.Duration) error { stopA(); return nil }
+	if err := a.Run(ctxA); err != nil {
+		t.Fatalf("Run A: %v", err)
+	}
+	for _, pattern := range []string{"*:reader:*", "*:owner:*"} {
+		keys := mustKeys(t, fixture{client: client, prefix: prefix}, pattern)
+		for _, k := range keys {
+			if v, _ := client.Get(ctx, k).Result(); v == "A" {
+				t.Errorf("%s: still held by A after it stopped", k)
+			}
+		}
+	}
+
+	enqueue("n3")
+	b := dispatcher("B")
+	for range 2 {
+		clock.Advance(time.Millisecond) // the rate limit, not a lease
+		mustDeliverOnceOn(t, b)
+	}
+	var got []string
+	for _, s := range rec.sent {
+		got = append(got, s.id+" by "+s.by)
+	}
+	if want := []string{"n1 by A", "n2 by B", "n3 by B"}; !slices.Equal(got, want) {
+		t.Errorf("sent: got %q, want %q", got, want)
+	}
+	if got, err := store.ClaimStale(ctx, "e2e", "C", 0, 10); err != nil || len(got) != 0 {
+		t.Errorf("ClaimStale after: got %q, %v, want none (all acked)", noticeIDs(got), err)
+	}
+}
+
+func mustDeliverOnceOn(tb testing.TB, d *bot.Dispatcher) {
+	tb.Helper()
+	if _, err := d.DeliverOnce(ctx); err != nil {
+		tb.Fatalf("DeliverOnce %s: %v", d.Consumer, err)
+	}
+}
+
+// crashedStore is the store as seen by a replica killed (SIGKILL) when it
+// stops: it releases nothing.
+type crashedStore struct{ bot.DeliveryStore }
+
+func (crashedStore) Release(context.Context, string, string, ...string) error { return nil }
 
 // e2eSender accepts every message and records it; when kill is set, its
 // call number killAt cancels its Dispatcher instead (a replica stopped
@@ -414,10 +591,11 @@ func (l *lockedBuffer) String() string {
 }
 
 // TestDispatchersTakeOver runs two Dispatchers on one real Redis. A is
-// stopped abruptly in the middle of a delivery, holding entries it read and
-// targets it owns; B takes them over after MinIdle. Every notice is sent
+// killed in the middle of a delivery (it releases nothing), holding entries
+// it read and targets it owns; B takes them over after MinIdle. Every notice is sent
 // exactly once, and in outbox order per target within a shard.
 func TestDispatchersTakeOver(t *testing.T) {
+	redistest.RequireReal(t, "the outbox reader leases expire with time")
 	client, prefix := redistest.Client(t), redistest.Prefix(t)
 	// Readers keep a shard 1.5 × MinIdle after their last read, so that a
 	// stopped reader's entries are claimed before B reads past them.
@@ -455,6 +633,7 @@ func TestDispatchersTakeOver(t *testing.T) {
 			Log: slog.New(slog.NewTextHandler(&logB, nil))}
 	}
 	a := dispatcher(&e2eSender{name: "A", rec: rec, killAt: 41, kill: killA})
+	a.Store = crashedStore{store} // killed: it cannot release anything
 	b := dispatcher(&e2eSender{name: "B", rec: rec})
 	var wg sync.WaitGroup
 	wg.Add(2)

@@ -50,6 +50,7 @@ func TestTelegramLease(t *testing.T) {
 // TestTelegramLeaseExpires: a replica that stops renewing (it died) loses
 // the lease, and another one takes it.
 func TestTelegramLeaseExpires(t *testing.T) {
+	redistest.RequireReal(t, "keys expire with time")
 	st := redistest.NewStore(t).Telegram()
 	if ok, err := st.AcquireLease(ctx, "poll", "a", 50*time.Millisecond); err != nil || !ok {
 		t.Fatalf("a: got %v, %v; want the lease", ok, err)

@@ -39,6 +39,7 @@ type fakeAPI struct {
 	failures map[string][]fakeFailure
 	migrated map[int64]int64
 	wake     chan struct{}
+	atOnce   bool // getUpdates answers at once, even with nothing
 }
 
 // apiCall is one recorded call.
@@ -94,6 +95,14 @@ func (f *fakeAPI) migrate(chat, to int64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.migrated[chat] = to
+}
+
+// answerAtOnce makes getUpdates answer at once when there is nothing,
+// ignoring its long-poll timeout, as some Bot API servers and emulators do.
+func (f *fakeAPI) answerAtOnce() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.atOnce = true
 }
 
 // queue adds an update for getUpdates.
@@ -258,6 +267,11 @@ func (f *fakeAPI) getUpdates(w http.ResponseWriter, r *http.Request, p url.Value
 	offset, _ := strconv.Atoi(p.Get("offset"))
 	timeout, _ := strconv.Atoi(p.Get("timeout"))
 	wait := min(time.Duration(timeout)*time.Second, 100*time.Millisecond)
+	f.mu.Lock()
+	if f.atOnce {
+		wait = 0
+	}
+	f.mu.Unlock()
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
 	for {

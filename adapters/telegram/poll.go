@@ -80,7 +80,10 @@ func (a *Adapter) pollHolding(ctx context.Context, owner string) {
 		a.log.WarnContext(lctx, "telegram: delete webhook before polling", "err", err)
 	}
 	offset := 0
+	clock := pollClock // read once: tests replace it between runs
+	pace := pollPacer{timeout: a.pollTimeout}
 	for lctx.Err() == nil {
+		start := clock.Now()
 		updates, err := a.getUpdates(lctx, offset)
 		if err != nil {
 			if lctx.Err() == nil {
@@ -88,6 +91,16 @@ func (a *Adapter) pollHolding(ctx context.Context, owner string) {
 				a.log.WarnContext(lctx, "telegram: getUpdates failed", "err", err, "retry_in", wait)
 				_ = sleep(lctx, wait)
 			}
+			continue
+		}
+		fresh := 0
+		for _, u := range updates {
+			if u.UpdateID >= offset {
+				fresh++
+			}
+		}
+		if wait := pace.after(clock.Now().Sub(start), fresh); wait > 0 {
+			_ = clock.Sleep(lctx, wait)
 			continue
 		}
 		for _, u := range updates {
@@ -110,6 +123,50 @@ func (a *Adapter) pollHolding(ctx context.Context, owner string) {
 		}
 	}
 }
+
+// The pauses of pollPacer.
+const (
+	pollPauseFirst = 100 * time.Millisecond
+	pollPauseMax   = time.Second
+)
+
+// pollPacer spaces out getUpdates calls that come back with nothing sooner
+// than the long-poll timeout, as some Bot API servers and emulators answer
+// at once: without it the loop would call thousands of times a second.
+// After such an answer it pauses, 100ms the first time, then twice as long
+// each time up to a second, and never longer than the rest of the timeout
+// (a true long poll would have held the call that long anyway). An answer
+// with new updates, or one that took the whole timeout, starts it afresh.
+type pollPacer struct {
+	timeout time.Duration // the long-poll timeout asked of getUpdates
+	pause   time.Duration // the last pause; 0 after a full or fruitful call
+}
+
+// after returns how long to wait after a getUpdates call that took elapsed
+// and brought fresh new updates.
+func (p *pollPacer) after(elapsed time.Duration, fresh int) time.Duration {
+	if fresh > 0 || elapsed >= p.timeout {
+		p.pause = 0
+		return 0
+	}
+	p.pause = min(max(2*p.pause, pollPauseFirst), pollPauseMax)
+	return min(p.pause, p.timeout-elapsed)
+}
+
+// pollTimer measures getUpdates calls and waits between them for
+// pollPacer. Tests replace pollClock to count calls without waiting.
+type pollTimer interface {
+	Now() time.Time
+	Sleep(ctx context.Context, d time.Duration) error
+}
+
+var pollClock pollTimer = wallTimer{}
+
+// wallTimer is the real pollTimer.
+type wallTimer struct{}
+
+func (wallTimer) Now() time.Time                                   { return time.Now() }
+func (wallTimer) Sleep(ctx context.Context, d time.Duration) error { return sleep(ctx, d) }
 
 // getUpdates long-polls for updates from offset on.
 func (a *Adapter) getUpdates(ctx context.Context, offset int) ([]tgbotapi.Update, error) {

@@ -213,3 +213,109 @@ func TestTwoReplicasNeverBothPoll(t *testing.T) {
 	api.queue(u)
 	eventually(t, "the new poller answers", func() bool { return len(e.repliesTo(u.Message.MessageID)) == 1 })
 }
+
+// stepTimer is a telegram.PollTimer whose clock moves only by the pauses it
+// makes: each Sleep hands its duration to the test and returns when the
+// test resumes it.
+type stepTimer struct {
+	mu     sync.Mutex
+	now    time.Time
+	pauses chan time.Duration
+	resume chan struct{}
+}
+
+func newStepTimer() *stepTimer {
+	return &stepTimer{now: fixedNow, pauses: make(chan time.Duration), resume: make(chan struct{})}
+}
+
+func (s *stepTimer) Now() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.now
+}
+
+func (s *stepTimer) Sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case s.pauses <- d:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-s.resume:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	s.mu.Lock()
+	s.now = s.now.Add(d)
+	s.mu.Unlock()
+	return nil
+}
+
+// nextPause waits until the poll loop pauses and returns the pause and the
+// number of getUpdates calls made so far. A loop that goes on calling
+// getUpdates without pausing fails the test.
+func nextPause(tb testing.TB, api *fakeAPI, timer *stepTimer) (time.Duration, int) {
+	tb.Helper()
+	before := len(api.Calls("getUpdates"))
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	hang := time.NewTimer(5 * time.Second)
+	defer hang.Stop()
+	for {
+		select {
+		case d := <-timer.pauses:
+			return d, len(api.Calls("getUpdates"))
+		case <-tick.C:
+			if n := len(api.Calls("getUpdates")) - before; n > 20 {
+				tb.Fatalf("%d getUpdates calls in a row without a pause: the poll loop spins", n)
+			}
+		case <-hang.C:
+			tb.Fatalf("the poll loop neither paused nor called getUpdates within 5s (%d calls)", len(api.Calls("getUpdates")))
+		}
+	}
+}
+
+// A Bot API server that answers getUpdates at once with nothing, ignoring
+// the long-poll timeout, must not make the loop spin.
+func TestPollPausesWhenGetUpdatesAnswersAtOnce(t *testing.T) {
+	e := newEnv(t, pollOptions(nil)) // a long-poll timeout of 1s
+	e.api.answerAtOnce()
+	timer := newStepTimer()
+	telegram.SetPollTimer(t, timer)
+	run(t, e.tg)
+
+	// 100ms, doubling up to a second, and one call per pause: 14 calls in
+	// the loop's 11.5 seconds (thousands a second without the pauses).
+	const ms = time.Millisecond
+	want := []time.Duration{100 * ms, 200 * ms, 400 * ms, 800 * ms}
+	for range 10 {
+		want = append(want, time.Second)
+	}
+	for i, w := range want {
+		d, calls := nextPause(t, e.api, timer)
+		if d != w || calls != i+1 {
+			t.Fatalf("pause %d: got %s after %d getUpdates calls, want %s after %d", i+1, d, calls, w, i+1)
+		}
+		timer.resume <- struct{}{}
+	}
+
+	// An update comes while the loop pauses: it is fetched when the pause
+	// ends and answered, and the pauses start again from the shortest.
+	d, calls := nextPause(t, e.api, timer)
+	if d != time.Second {
+		t.Fatalf("pause before the update: got %s, want 1s", d)
+	}
+	u := e.messageUpdate(strangerID, strangerID, "/whoami")
+	e.api.queue(u)
+	timer.resume <- struct{}{}
+	d, after := nextPause(t, e.api, timer)
+	if d != 100*ms || after != calls+2 {
+		t.Errorf("after the update: got a pause of %s after %d more getUpdates calls, want 100ms after 2 (the update, then nothing)", d, after-calls)
+	}
+	if got := len(e.repliesTo(u.Message.MessageID)); got != 1 {
+		t.Errorf("replies to the update: got %d, want 1", got)
+	}
+	if got := e.api.Calls("getUpdates")[after-1].Params.Get("offset"); got != strconv.Itoa(u.UpdateID+1) {
+		t.Errorf("getUpdates after the update: offset %q, want %d (the update confirmed)", got, u.UpdateID+1)
+	}
+}

@@ -1,15 +1,18 @@
-// Package redistest gives tests a real Redis: the one named by
+// Package redistest gives tests a Redis: the one named by
 // FIREBREAK_TEST_REDIS_URL, else one on 127.0.0.1:6379, else a redis-server
-// it starts itself. Tests never skip for want of Redis: they fail and say how
-// to get one. Each test writes under its own key prefix, deleted afterwards;
-// nothing flushes a database, which may hold a developer's other data.
+// it starts itself from PATH. When there is none of these, tests outside CI
+// use an embedded in-memory Redis (miniredis, as `firebreak` does without
+// configuration) and the test binary says so once; with CI set (to anything
+// but "") they fail instead, and the first failure says how to get one.
+// Tests never skip for want of Redis. Each test writes under its own key
+// prefix, deleted afterwards; nothing flushes a database, which may hold a
+// developer's other data.
 package redistest
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -18,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,27 +38,61 @@ const EnvURL = "FIREBREAK_TEST_REDIS_URL"
 // LocalURL is the Redis tried when EnvURL is unset.
 const LocalURL = "redis://127.0.0.1:6379/0"
 
-var (
-	once     sync.Once
-	foundURL string
-	findErr  error
+// EnvCI names the environment variable that makes the tests strict: when it
+// is set, a real Redis is required and the embedded one is never used.
+const EnvCI = "CI"
 
-	// keepAlive is the stdin of the shell that guards a redis-server started
-	// here. It is never closed: when this process ends, for whatever reason,
-	// the shell reads EOF and stops the server. Held in a package variable
-	// so that no finalizer closes it early.
-	keepAlive io.WriteCloser
-)
+// keepAlive is the stdin of the shell that guards a redis-server started
+// here. It is never closed: when this process ends, for whatever reason, the
+// shell reads EOF and stops the server. Held in a package variable so that
+// no finalizer closes it early.
+var keepAlive io.WriteCloser
+
+// source finds the tests' Redis once per test binary and remembers it.
+type source struct {
+	find func() (url string, embedded bool, err error)
+
+	once     sync.Once
+	url      string
+	embedded bool // url is the embedded Redis
+	err      error
+	hinted   atomic.Bool // a failure showed err in full
+}
+
+var shared = &source{find: finder{getenv: os.Getenv, localURL: LocalURL, lookPath: exec.LookPath, notice: os.Stderr}.find}
+
+// get returns the Redis URL and whether it is the embedded one, or fails tb:
+// the first failure says why and how to get a Redis, the others briefly.
+func (s *source) get(tb testing.TB) (url string, embedded bool) {
+	tb.Helper()
+	s.once.Do(func() { s.url, s.embedded, s.err = s.find() })
+	if s.err != nil {
+		if s.hinted.CompareAndSwap(false, true) {
+			tb.Fatalf("redistest: %v", s.err)
+		}
+		tb.Fatal("redistest: no Redis for the tests (the first failure of this test binary says why)")
+	}
+	return s.url, s.embedded
+}
 
 // URL returns the URL of the Redis that tests use, finding or starting it on
-// first use. It fails the test (never skips) when there is none.
+// first use. It fails the test (never skips) when there is none: the first
+// failure of a test binary says why and how to get one, the others briefly.
 func URL(tb testing.TB) string {
 	tb.Helper()
-	once.Do(func() { foundURL, findErr = find() })
-	if findErr != nil {
-		tb.Fatalf("redistest: %v", findErr)
+	url, _ := shared.get(tb)
+	return url
+}
+
+// RequireReal skips tb, saying why, when the tests run on the embedded
+// Redis, which lacks behaviour that tb needs (keys expire only when its
+// clock is moved, for one). With CI set the embedded Redis is never used,
+// so tb always runs there.
+func RequireReal(tb testing.TB, why string) {
+	tb.Helper()
+	if _, embedded := shared.get(tb); embedded {
+		tb.Skipf("redistest: needs a real Redis (%s); running on the embedded one", why)
 	}
-	return foundURL
 }
 
 // Client returns a client of the test Redis, closed when the test ends.
@@ -116,31 +154,60 @@ func deleteKeys(ctx context.Context, c *goredis.Client, match string) error {
 	}
 }
 
-const howTo = `no Redis for the tests. Any one of these works:
+const howTo = `To use a real Redis, any one of these works:
   - run one on 127.0.0.1:6379:  docker run --rm -p 6379:6379 redis:7   (or: apt-get install redis-server)
   - put redis-server on PATH; the tests then start their own on a free port
   - point the tests at one:     FIREBREAK_TEST_REDIS_URL=redis://host:port/db go test ./...
 Tests only touch keys under "fbt:" and never flush the database.`
 
-func find() (string, error) {
-	if url := os.Getenv(EnvURL); url != "" {
+// finder finds the Redis of the tests; its fields are the process's
+// environment, LocalURL, exec.LookPath and os.Stderr but in its own tests.
+type finder struct {
+	getenv   func(string) string
+	localURL string
+	lookPath func(string) (string, error)
+	notice   io.Writer // where the fallback to the embedded Redis is told
+}
+
+// find returns the URL of the tests' Redis and whether it is the embedded
+// one.
+func (f finder) find() (url string, isEmbedded bool, err error) {
+	if url := f.getenv(EnvURL); url != "" {
 		if err := ping(url, 3*time.Second); err != nil {
-			return "", fmt.Errorf("%s=%s does not answer: %v\n(unset it to use 127.0.0.1:6379 or a redis-server started by the tests)", EnvURL, url, err)
+			return "", false, fmt.Errorf("%s=%s does not answer: %v\n(unset it to use 127.0.0.1:6379, a redis-server started by the tests, or outside CI the embedded Redis)", EnvURL, url, err)
 		}
-		return url, nil
+		return url, false, nil
 	}
-	if ping(LocalURL, 300*time.Millisecond) == nil {
-		return LocalURL, nil
+	if ping(f.localURL, 300*time.Millisecond) == nil {
+		return f.localURL, false, nil
 	}
-	bin, err := exec.LookPath("redis-server")
+	why := fmt.Sprintf("%s is unset, nothing answers on %s, and redis-server is not on PATH", EnvURL, hostPort(f.localURL))
+	if bin, err := f.lookPath("redis-server"); err == nil {
+		url, err := startServer(bin)
+		if err == nil {
+			return url, false, nil
+		}
+		why = fmt.Sprintf("%s is unset, nothing answers on %s, and %s did not start: %v", EnvURL, hostPort(f.localURL), bin, err)
+	}
+	if ci := f.getenv(EnvCI); ci != "" {
+		return "", false, fmt.Errorf("no Redis for the tests: %s.\n%s=%s asks for a real one, so the embedded Redis is not used.\n%s", why, EnvCI, ci, howTo)
+	}
+	url, _, err = redis.StartEmbedded()
 	if err != nil {
-		return "", errors.New(howTo)
+		return "", false, fmt.Errorf("no Redis for the tests: %s; and the embedded Redis: %v\n%s", why, err, howTo)
 	}
-	url, err := startServer(bin)
+	fmt.Fprintf(f.notice, "redistest: %s: these tests use an embedded in-memory Redis (miniredis) instead, "+
+		"and skip the few that need a real one. With %s set they fail instead.\n%s\n", why, EnvCI, howTo)
+	return url, true, nil
+}
+
+// hostPort returns the address of a Redis URL, or the URL when it has none.
+func hostPort(url string) string {
+	opts, err := goredis.ParseURL(url)
 	if err != nil {
-		return "", fmt.Errorf("start %s: %v\n%s", bin, err, howTo)
+		return url
 	}
-	return url, nil
+	return opts.Addr
 }
 
 func ping(url string, timeout time.Duration) error {
@@ -148,6 +215,12 @@ func ping(url string, timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
+	// A bare connection first: go-redis logs every failed dial.
+	conn, err := net.DialTimeout(opts.Network, opts.Addr, timeout)
+	if err != nil {
+		return err
+	}
+	_ = conn.Close()
 	opts.DialTimeout, opts.ReadTimeout, opts.MaxRetries = timeout, timeout, -1
 	opts.DialerRetries, opts.DialerRetryTimeout = 1, time.Millisecond
 	c := goredis.NewClient(opts)

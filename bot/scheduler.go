@@ -273,7 +273,11 @@ func (s *Scheduler) record(t workflow.DueTimer, res workflow.TickResult, started
 		outcome = "unknown"
 	}
 	late := max(started.Sub(t.Due), 0)
-	s.logger().Debug("timer handled", "timer", t.ID, "kind", kind, "outcome", outcome,
+	level := slog.LevelDebug
+	if outcome == workflow.TimerGone {
+		level = slog.LevelWarn // its incident vanished: worth a look
+	}
+	s.logger().Log(context.Background(), level, "timer handled", "timer", t.ID, "kind", kind, "outcome", outcome,
 		"reason", res.Reason, "due", t.Due, "late", late)
 	if s.Metrics != nil {
 		s.Metrics.Add("firebreak_timers_total", fmt.Sprintf("kind=%q,outcome=%q", kind, outcome), 1)

@@ -421,3 +421,44 @@ func TestRunHandlesWhatFallsDueWhileItSleeps(t *testing.T) {
 		t.Errorf("Run: got %v, want nil", err)
 	}
 }
+
+// TestRunDueNamesEveryOutcome: a timer that ends without firing is counted
+// by kind and outcome and logged with its reason, so silence is visible; a
+// timer whose incident vanished is logged as a warning even without debug.
+func TestRunDueNamesEveryOutcome(t *testing.T) {
+	timers := newFakeTimers(
+		workflow.DueTimer{ID: "YQ-1:assign:due", Incident: "YQ-1", Due: schedT0},
+		workflow.DueTimer{ID: "YQ-2:update:3", Incident: "YQ-2", Due: schedT0},
+	)
+	outcomes := map[string]workflow.TickResult{
+		"YQ-1:assign:due": {Outcome: workflow.TimerMet, Reason: "assign met 09:10"},
+		"YQ-2:update:3":   {Outcome: workflow.TimerGone, Reason: "incident YQ-2 does not exist"},
+	}
+	var logged bytes.Buffer
+	metrics := &Metrics{}
+	s := &Scheduler{Timers: timers, Clock: workflow.NewManualClock(schedT0.Add(2 * time.Second)),
+		Handle: func(_ context.Context, t workflow.DueTimer) (workflow.TickResult, error) { return outcomes[t.ID], nil },
+		Log:    slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelInfo})), Metrics: metrics}
+	if n, err := s.RunDue(t.Context()); err != nil || n != 2 {
+		t.Fatalf("RunDue: got %d, %v; want 2 handled", n, err)
+	}
+	var text strings.Builder
+	_ = metrics.WriteText(&text)
+	for _, want := range []string{
+		`firebreak_timers_total{kind="assign:due",outcome="met"} 1`,
+		`firebreak_timers_total{kind="update",outcome="gone"} 1`,
+		`firebreak_timer_delay_seconds_bucket{le="1"} 0`,
+		`firebreak_timer_delay_seconds_bucket{le="5"} 2`,
+	} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("metrics: got %q, want %q", text.String(), want)
+		}
+	}
+	log := logged.String()
+	if !strings.Contains(log, "outcome=gone") || !strings.Contains(log, `reason="incident YQ-2 does not exist"`) {
+		t.Errorf("log at info: got %q, want the vanished incident's timer with its outcome and reason", log)
+	}
+	if strings.Contains(log, "outcome=met") {
+		t.Errorf("log at info: got %q, want routine outcomes at debug only", log)
+	}
+}

@@ -35,12 +35,14 @@ func (h *Handlers) DigestJobs() []bot.CronJob {
 // channel: what is overdue, which deadlines fall today, every open incident;
 // the weekly one also counts them by level. Its notice ID names the kind and
 // the fire time, so a digest is delivered once even if two replicas build it.
+// What it says is as of the Service's clock, the one the deadlines run on:
+// in demo time the cron fires by the wall clock, far behind it.
 func (h *Handlers) Digest(ctx context.Context, kind string, at time.Time) error {
 	open, err := h.svc.Incidents(ctx, workflow.ListOpen)
 	if err != nil {
 		return fmt.Errorf("digest: %w", err)
 	}
-	m := h.digestMessage(kind, at, open)
+	m := h.digestMessage(kind, h.now(), open)
 	fire := at.In(h.loc()).Format("2006-01-02T15:04")
 	return h.svc.Enqueue(ctx, []workflow.Notice{{
 		ID:       fmt.Sprintf("digest:%s:%s>%s", kind, fire, workflow.ChannelIncidents),

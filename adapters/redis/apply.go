@@ -21,15 +21,17 @@ import (
 // ARGV: 1 expected version ("0": must not exist), 2 new version, 3 incident
 // JSON, 4 incident ID, 5 open ("1"/"0"), 6 FoundAt score, 7 NextDue score
 // ("": none), 8 remove from KEYS[9] ("1"/"0"), 9 add to KEYS[10] ("1"/"0"),
-// 10 event count, 11 timer count, 12 notice count, 13 the wake-up channel,
-// then the events (JSON), the timers (ID, due score) and the notices (ID,
-// incident, audience, body).
+// 10 event count, 11 timer count, 12 notice count, 13 the timers' wake-up
+// channel, 14 the outbox's wake-up channel, then the events (JSON), the
+// timers (ID, due score) and the notices (ID, incident, audience, body).
 //
 // When the earliest new timer is sooner than every other timer pending in
 // the shard, it PUBLISHes that due score on the wake-up channel, so that
 // sleeping schedulers look again (see WakeUps). A later timer needs no
 // wake-up: a scheduler already sleeps until the shard's earliest one or
-// sooner. A channel is not a key, so this keeps the script in one slot.
+// sooner. When it appends notices it PUBLISHes on the outbox's channel, so
+// that idle dispatchers deliver them at once (see OutboxWakeUps). A channel
+// is not a key, so this keeps the script in one slot.
 //
 // It returns 1 when written and 0 when the version check failed.
 var applyScript = goredis.NewScript(`
@@ -43,7 +45,7 @@ end
 local id = ARGV[4]
 redis.call('HSET', KEYS[1], 'v', ARGV[2], 'data', ARGV[3])
 
-local i = 14
+local i = 15
 for _ = 1, tonumber(ARGV[10]) do
   redis.call('RPUSH', KEYS[2], ARGV[i])
   i = i + 1
@@ -77,6 +79,7 @@ for _ = 1, tonumber(ARGV[12]) do
     'audience', ARGV[i + 2], 'body', ARGV[i + 3])
   i = i + 4
 end
+if tonumber(ARGV[12]) > 0 then redis.call('PUBLISH', ARGV[14], '1') end
 
 if ARGV[8] == '1' then redis.call('ZREM', KEYS[9], id) end
 if ARGV[5] == '1' then
@@ -155,7 +158,7 @@ func (s *Store) applyArgs(c workflow.Change) ([]string, []any, error) {
 	if open && !c.NextDue.IsZero() {
 		nextDue = millis(c.NextDue)
 	}
-	args := make([]any, 0, 13+len(c.Events)+2*len(c.Timers)+4*len(c.Notices))
+	args := make([]any, 0, 14+len(c.Events)+2*len(c.Timers)+4*len(c.Notices))
 	args = append(args,
 		strconv.FormatInt(expected, 10),
 		strconv.FormatInt(inc.Version, 10),
@@ -170,6 +173,7 @@ func (s *Store) applyArgs(c workflow.Change) ([]string, []any, error) {
 		len(c.Timers),
 		len(c.Notices),
 		s.wakeChannel(),
+		s.outboxWakeChannel(),
 	)
 	for _, e := range c.Events {
 		b, err := json.Marshal(e)

@@ -13,6 +13,9 @@ import (
 // consumer groups.
 func StartEmbedded() (url string, closeFn func(), err error) {
 	m := miniredis.NewMiniRedis()
+	// Keys expire with the wall clock, as in Redis: leases, locks and
+	// dedupe memories run out (miniredis keeps them forever by default).
+	m.ClockTTL(true)
 	if err := m.StartAddr("127.0.0.1:0"); err != nil {
 		return "", nil, fmt.Errorf("start embedded redis: %w", err)
 	}

@@ -326,6 +326,7 @@ func (s *Store) Enqueue(ctx context.Context, notices []workflow.Notice) error {
 				p.XAdd(ctx, &goredis.XAddArgs{Stream: s.outboxKey(sh), Values: []any{
 					"id", n.ID, "incident", n.Incident, "audience", string(n.Audience), "body", n.Body}})
 			}
+			p.Publish(ctx, s.outboxWakeChannel(), "1")
 			return nil
 		})
 		if err != nil {

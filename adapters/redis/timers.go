@@ -321,18 +321,46 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 // after a while (Scheduler.MaxIdle). When Redis does not answer at first,
 // the subscription keeps trying in the background.
 func (s *Store) WakeUps(ctx context.Context) (<-chan time.Time, func()) {
-	ctx, cancel := context.WithCancel(ctx)
-	ps := s.client.Subscribe(ctx, s.wakeChannel())
-	// Wait for the confirmation, so that a timer planned after WakeUps
-	// returns is announced. An error here means Redis is away; the
-	// subscription is retried by the channel reader below.
-	_, _ = ps.Receive(ctx)
-
 	out := make(chan time.Time, 1)
-	done := make(chan struct{})
+	stop := s.subscribe(ctx, s.wakeChannel(), func(payload string) {
+		if ms, err := strconv.ParseFloat(payload, 64); err == nil {
+			offerEarliest(out, time.UnixMilli(int64(ms)))
+		}
+	}, func() { close(out) })
+	return out, stop
+}
+
+// outboxWakeChannel is the channel on which appending notices is announced.
+func (s *Store) outboxWakeChannel() string { return s.prefix + ":outbox:wake" }
+
+// OutboxWakeUps subscribes to the announcements of notices appended to the
+// outbox (by Apply or Enqueue, on any replica). The returned channel holds at
+// most one signal: several appends before it is read make one wake-up. Like
+// WakeUps it is a hint — a dispatcher still polls — and stop (or ctx) ends it
+// and closes the channel.
+func (s *Store) OutboxWakeUps(ctx context.Context) (<-chan struct{}, func()) {
+	out := make(chan struct{}, 1)
+	stop := s.subscribe(ctx, s.outboxWakeChannel(), func(string) {
+		select {
+		case out <- struct{}{}:
+		default: // a wake-up is already waiting
+		}
+	}, func() { close(out) })
+	return out, stop
+}
+
+// subscribe delivers the messages of channel to each until ctx ends or stop
+// is called, then calls done. It returns once the subscription is confirmed
+// (or Redis failed to answer: then it keeps trying in the background), so
+// what is published after it returns is received.
+func (s *Store) subscribe(ctx context.Context, channel string, each func(payload string), done func()) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	ps := s.client.Subscribe(ctx, channel)
+	_, _ = ps.Receive(ctx)
+	finished := make(chan struct{})
 	go func() {
-		defer close(done)
-		defer close(out)
+		defer close(finished)
+		defer done()
 		defer ps.Close()
 		msgs := ps.Channel()
 		for {
@@ -343,22 +371,17 @@ func (s *Store) WakeUps(ctx context.Context) (<-chan time.Time, func()) {
 				if !ok {
 					return
 				}
-				ms, err := strconv.ParseFloat(m.Payload, 64)
-				if err != nil {
-					continue
-				}
-				offerEarliest(out, time.UnixMilli(int64(ms)))
+				each(m.Payload)
 			}
 		}
 	}()
 	var once sync.Once
-	stop := func() {
+	return func() {
 		once.Do(func() {
 			cancel()
-			<-done
+			<-finished
 		})
 	}
-	return out, stop
 }
 
 // offerEarliest puts t into the one-slot channel c without blocking, keeping

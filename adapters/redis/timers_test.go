@@ -375,3 +375,41 @@ func TestClaimKeysShareTheShardTag(t *testing.T) {
 		}
 	})
 }
+
+// TestOutboxWakeUps: a change that appends notices, and Enqueue, announce
+// it, so idle dispatchers deliver at once; a change without notices does not.
+func TestOutboxWakeUps(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f fixture) {
+		wake, stop := f.store.OutboxWakeUps(ctx)
+		defer stop()
+		woken := func() bool {
+			select {
+			case <-wake:
+				return true
+			case <-time.After(300 * time.Millisecond):
+				return false
+			}
+		}
+		inc := plan(t, f, "YQ-1", map[string]time.Duration{"assign:due": time.Hour})
+		if woken() {
+			t.Error("wake-up after a change without notices: got one, want none")
+		}
+		next := bump(inc)
+		mustApply(t, f.store, workflow.Change{Prev: inc, Incident: next, Notices: []workflow.Notice{
+			{ID: "YQ-1#2.1>incidents", Incident: "YQ-1", Audience: workflow.ChannelIncidents, Body: []byte("{}")}}})
+		if !woken() {
+			t.Error("no wake-up after a change that appended a notice")
+		}
+		if err := f.store.Enqueue(ctx, []workflow.Notice{{ID: "digest:daily>incidents",
+			Audience: workflow.ChannelIncidents, Body: []byte("{}")}}); err != nil {
+			t.Fatal(err)
+		}
+		if !woken() {
+			t.Error("no wake-up after Enqueue")
+		}
+		stop()
+		if _, ok := <-wake; ok {
+			t.Error("wake-up channel still open after stop")
+		}
+	})
+}

@@ -141,14 +141,27 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	deliveryCtx, stopDelivery := context.WithCancel(context.WithoutCancel(ctx))
 	var dispatchers sync.WaitGroup
 	defer func() { stopDelivery(); dispatchers.Wait() }()
+	var running []*bot.Dispatcher
 	for _, sender := range senders {
 		d := &bot.Dispatcher{Store: a.store, Sender: sender, Consumer: replicaName(), Log: log, Metrics: a.metrics}
+		running = append(running, d)
 		dispatchers.Go(func() {
 			if err := d.Run(deliveryCtx); err != nil {
 				log.Error("delivery stopped", "platform", sender.Platform(), "err", err)
 			}
 		})
 	}
+	// A notice appended by any replica wakes every dispatcher here, so it
+	// goes out at once rather than at the next poll.
+	appended, stopAppended := a.store.OutboxWakeUps(deliveryCtx)
+	defer stopAppended()
+	dispatchers.Go(func() {
+		for range appended {
+			for _, d := range running {
+				d.Wake()
+			}
+		}
+	})
 	var workers sync.WaitGroup
 	defer func() { cancel(); workers.Wait() }()
 	wake, unsubscribe := a.store.WakeUps(ctx)

@@ -13,7 +13,9 @@ import (
 
 // Scheduler defaults.
 const (
-	DefaultLease   = 30 * time.Second
+	// DefaultLease is short, so that the timers a crashed replica had
+	// claimed come back soon (a batch is handled in well under a second).
+	DefaultLease   = 10 * time.Second
 	DefaultBatch   = 100
 	DefaultMaxIdle = 30 * time.Second
 

@@ -382,6 +382,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	return nil
 }
 
+// sendTimeout bounds one send, which a shutdown lets finish.
+const sendTimeout = 10 * time.Second
+
 // releaseTimeout bounds Release when Run stops, so a shutdown never hangs on
 // an unreachable Redis.
 const releaseTimeout = 5 * time.Second
@@ -792,7 +795,13 @@ func (d *Dispatcher) attempt(ctx context.Context, t *outTarget, it *outItem) (bo
 	}
 
 	it.tried = true
-	err = d.Sender.Send(ctx, n, m)
+	// A send under way finishes even when the dispatcher is told to stop:
+	// cut off mid-request, the platform may have shown the message while
+	// this side saw only the cancellation, and the next replica would send
+	// it again. No new send starts once ctx is done (serveTarget).
+	sendCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sendTimeout)
+	err = d.Sender.Send(sendCtx, n, m)
+	cancel()
 	now := d.Clock.Now()
 	var retry *RetryAfterError
 	switch {

@@ -761,3 +761,45 @@ func TestPlatformRateLimit(t *testing.T) {
 		t.Error("PlatformRateLimit(web): got a limit, want nil")
 	}
 }
+
+// cutOffSender is a platform that accepts every message, but whose client
+// reports the cancellation of its context instead when that is cancelled
+// during the request, as an HTTP client does: the message is shown, the
+// sender sees an error. The first send of a1 is where the shutdown comes.
+type cutOffSender struct {
+	*fakeSender
+	stop    func()
+	stopped bool
+}
+
+func (s *cutOffSender) Send(ctx context.Context, n workflow.Notice, m bot.Message) error {
+	err := s.fakeSender.Send(ctx, n, m)
+	if n.ID == "a1" && !s.stopped {
+		s.stopped = true
+		s.stop() // SIGTERM arrives while the request is under way
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
+}
+
+// TestDeliveryStopMidSend: a send under way when the dispatcher is told to
+// stop finishes and is marked, so the next replica does not send it again.
+func TestDeliveryStopMidSend(t *testing.T) {
+	f := newDeliveryFixture(bot.PlatformSlack)
+	f.store.add(notice("a1", "C1"), notice("a2", "C1"))
+	ctx, stop := context.WithCancel(context.Background())
+	a := f.dispatcher("A")
+	a.Sender = &cutOffSender{fakeSender: f.sender, stop: stop}
+	a.Sleep = func(context.Context, time.Duration) error { stop(); return nil }
+	if err := a.Run(ctx); err != nil {
+		t.Fatalf("Run A: %v", err)
+	}
+	f.clock.Advance(time.Second)
+	f.runFor(t, f.dispatcher("B"), 3*time.Second)
+	wantAccepted(t, f.sender, map[string][]string{"C1": {"a1@0s", "a2@1s"}})
+	if got := f.store.pendingCount("slack"); got != 0 {
+		t.Errorf("pending: got %d, want 0", got)
+	}
+}

@@ -3,6 +3,7 @@ package redis_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"reflect"
@@ -555,8 +556,9 @@ func (s *e2eSender) Send(ctx context.Context, n workflow.Notice, m bot.Message) 
 	killed := s.kill != nil && s.calls >= s.killAt
 	s.mu.Unlock()
 	if killed {
+		// The process dies before this request leaves it: nothing shown.
 		s.kill()
-		return ctx.Err()
+		return errors.New("killed before sending")
 	}
 	if m.Text != "text of "+n.ID {
 		return fmt.Errorf("message of %s: got %q", n.ID, m.Text)

@@ -13,9 +13,11 @@ import (
 // consumer groups.
 func StartEmbedded() (url string, closeFn func(), err error) {
 	m := miniredis.NewMiniRedis()
-	// Keys expire with the wall clock, as in Redis: leases, locks and
-	// dedupe memories run out (miniredis keeps them forever by default).
-	m.ClockTTL(true)
+	// Keys with a TTL are not expired (miniredis's default): one process
+	// owns this Redis, so its leases and locks have nobody to hand over to,
+	// and ClockTTL would walk every key with a TTL on every command — the
+	// dedupe memory of each notice sent — slowing the playground down as
+	// it runs.
 	if err := m.StartAddr("127.0.0.1:0"); err != nil {
 		return "", nil, fmt.Errorf("start embedded redis: %w", err)
 	}

@@ -122,11 +122,17 @@ func (h *Handlers) timerLine(e workflow.Event) (string, bool) {
 		t, err := time.Parse(time.RFC3339, v)
 		return t, err == nil
 	}
-	at := func(key string) string {
+	at := func(key string) string { // a due time: midnight reads 24:00 of its day
 		if t, ok := parse(e.Data[key]); ok {
 			return dueTime(t, now, h.loc())
 		}
 		return e.Data[key]
+	}
+	since := func() string { // a moment, not a deadline
+		if t, ok := parse(e.Data["since"]); ok {
+			return clockTime(t, now, h.loc())
+		}
+		return e.Data["since"]
 	}
 	left := func(key string) string {
 		t, ok := parse(e.Data[key])
@@ -172,7 +178,7 @@ func (h *Handlers) timerLine(e workflow.Event) (string, bool) {
 			id, e.Data["number"], at("due"), h.everyText(e.Data["every"]), filed, id), true
 	case workflow.EventApprovalWait:
 		return fmt.Sprintf(h.t("⏳ %s: draft version %s has waited since %s for your approval",
-			"⏳ %s:第 %s 版口径自 %s 起等待您审批"), id, e.Data["version"], at("since")), true
+			"⏳ %s:第 %s 版口径自 %s 起等待您审批"), id, e.Data["version"], since()), true
 	case workflow.EventSpreading:
 		return fmt.Sprintf(h.t("%s reported that %s is spreading: %s", "%s 报告 %s 有扩散迹象:%s"),
 			h.name(e.Actor), id, e.Text), true

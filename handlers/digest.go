@@ -71,7 +71,7 @@ func (h *Handlers) digestMessage(kind string, at time.Time, open []*workflow.Inc
 			}
 		}
 	}
-	title := fmt.Sprintf(h.t("Morning digest %s: %d open, %d overdue", "每日简报 %s:未办结 %d 件,超时 %d 项"),
+	title := fmt.Sprintf(h.t("Daily digest %s: %d open, %d overdue", "每日简报 %s:未办结 %d 件,超时 %d 项"),
 		day.Format("01-02"), len(open), len(overdue))
 	if kind == DigestWeekly {
 		title = fmt.Sprintf(h.t("Weekly summary %s: %d open (general %d, major %d, critical %d), %d overdue",

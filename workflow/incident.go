@@ -300,5 +300,6 @@ type Event struct {
 	Data     map[string]string `json:"data,omitempty"`
 }
 
-// normalizeSpace trims a free text and collapses it to something storable.
-func normalizeSpace(s string) string { return strings.TrimSpace(s) }
+// trimText trims the white space around a text typed by a person; what is
+// inside stays as typed (it is data).
+func trimText(s string) string { return strings.TrimSpace(s) }

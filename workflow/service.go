@@ -95,7 +95,7 @@ func (s *Service) Open(ctx context.Context, actor string, in OpenInput) (*Incide
 		return nil, nil, err
 	}
 	now := Instant(s.clock.Now())
-	in.Title = normalizeSpace(in.Title)
+	in.Title = trimText(in.Title)
 	switch {
 	case in.Title == "":
 		return nil, nil, Errorf(CodeInvalid, "an incident needs a title", "事件需要标题")
@@ -642,7 +642,6 @@ func (s *Service) nextMember(ctx context.Context, dept string) (string, error) {
 	return members[int(turn%int64(len(members)))], nil
 }
 
-// decidable returns the draft a leader may approve or reject.
 // CheckDecision reports, without changing anything, whether actor may
 // approve or reject draft version (0: the current one) now, and returns the
 // incident. A Reject button uses it before asking for the reason. Errors as
@@ -662,6 +661,7 @@ func (s *Service) CheckDecision(ctx context.Context, actor, id string, version i
 	return inc, nil
 }
 
+// decidable returns the draft a leader may approve or reject.
 func (s *Service) decidable(inc *Incident, p *Person, version int) (*Draft, error) {
 	if !p.Has(RoleLeader) {
 		return nil, Errorf(CodeForbidden, "only a leader can approve or reject a draft", "只有领导可以批准或驳回口径草稿")

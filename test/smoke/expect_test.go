@@ -142,7 +142,7 @@ var (
 	draftNo     = regexp.MustCompile(`draft version (\d+)`)
 	isDue       = regexp.MustCompile(`"[^"]+" is due`)
 	countdown   = regexp.MustCompile(`\s*\(in [^)]*\)`)
-	digestTitle = regexp.MustCompile(`^(Morning digest|Weekly summary) `)
+	digestTitle = regexp.MustCompile(`^(Daily digest|Weekly summary) `)
 )
 
 // parseReminder recognises a reminder by the stable key phrases of its

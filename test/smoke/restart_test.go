@@ -51,7 +51,7 @@ func TestCrashRestart(t *testing.T) {
 		fmtPlan(planAfter(killed, critical.opened, w.scale)), critical.ID)
 	b := w.start("b")
 	w.checkReminders(wants, checkOptions{patience: restartPatience, late: lateAllowance,
-		resumed: b.ready, takeover: crashTakeover, settle: 5 * time.Second})
+		resumed: b.ready, takeover: crashTakeover, settle: 5 * time.Second, killed: killed})
 	w.logResumed(killed, b.ready)
 }
 

@@ -30,18 +30,6 @@ func Recover(log *slog.Logger) Middleware {
 	}
 }
 
-// EnsureRequestID gives the request an ID when the adapter did not.
-func EnsureRequestID() Middleware {
-	return func(next Handler) Handler {
-		return func(ctx context.Context, req *Request) (*Reply, error) {
-			if RequestID(ctx) == "" {
-				ctx = WithRequestID(ctx, NewRequestID())
-			}
-			return next(ctx, req)
-		}
-	}
-}
-
 // Logging logs every request with its outcome and duration. It logs the
 // command name, never its text, which may hold unpublished drafts.
 func Logging(log *slog.Logger) Middleware {

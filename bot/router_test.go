@@ -557,12 +557,9 @@ func TestMiddlewareOrder(t *testing.T) {
 	}
 }
 
-func TestEnsureRequestID(t *testing.T) {
-	var seen string
-	h := bot.EnsureRequestID()(func(ctx context.Context, req *bot.Request) (*bot.Reply, error) {
-		seen = bot.RequestID(ctx)
-		return nil, nil
-	})
+// TestRouterGivesEveryRequestAnID: the router keeps the request ID an
+// adapter set, and makes one when none did, before any middleware runs.
+func TestRouterGivesEveryRequestAnID(t *testing.T) {
 	tests := []struct {
 		name string
 		ctx  context.Context
@@ -573,9 +570,15 @@ func TestEnsureRequestID(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := h(tt.ctx, &bot.Request{}); err != nil {
-				t.Fatalf("handler: %v", err)
-			}
+			f := newFixture(t, workflow.LocaleEN)
+			var seen string
+			f.router.Use(func(next bot.Handler) bot.Handler {
+				return func(ctx context.Context, req *bot.Request) (*bot.Reply, error) {
+					seen = bot.RequestID(ctx)
+					return next(ctx, req)
+				}
+			})
+			f.router.Handle(tt.ctx, &bot.Request{Platform: bot.PlatformSlack, Actor: "chen", Text: "help"})
 			switch {
 			case tt.want != "" && seen != tt.want:
 				t.Errorf("request ID: got %q, want %q", seen, tt.want)

@@ -101,7 +101,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	h = handlers.New(svc, locale)
 	router := bot.NewRouter(roster, locale, log)
 	routed := &atomic.Int64{}
-	router.Use(bot.EnsureRequestID(), countRequests(routed), bot.Recover(log))
+	router.Use(countRequests(routed), bot.Recover(log))
 	h.Register(router)
 	if o.extra != nil {
 		o.extra(router)

@@ -269,7 +269,7 @@ func serve(ctx context.Context, c config) (*server, error) {
 	h = handlers.New(svc, roster.Locale)
 	metrics := &bot.Metrics{}
 	router := bot.NewRouter(roster, roster.Locale, log)
-	router.Use(bot.EnsureRequestID(), bot.Logging(log), metrics.Count(), bot.Recover(log))
+	router.Use(bot.Logging(log), metrics.Count(), bot.Recover(log))
 	h.Register(router)
 
 	adapter, err := fbslack.New(fbslack.Options{SigningSecret: c.secret, BotToken: "xoxb-unused",

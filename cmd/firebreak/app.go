@@ -106,7 +106,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, w wiring) (*app, 
 
 	a.h = h
 	a.router = bot.NewRouter(roster, a.locale, log)
-	a.router.Use(bot.EnsureRequestID(), bot.Logging(log), a.metrics.Count(), bot.Recover(log))
+	a.router.Use(bot.Logging(log), a.metrics.Count(), bot.Recover(log))
 	h.Register(a.router)
 
 	scale := cfg.TimeScale

@@ -115,15 +115,16 @@ type Warning struct {
 	At    time.Time
 }
 
-// Warnings returns the warnings of a deadline that runs from found to due,
-// in order, in Resolution: at half the time (unless NoHalfWarning), and WarnBefore the
-// deadline when that falls after half time (a short deadline gets one
-// warning, not two at nearly the same moment).
-func (lp LevelPolicy) Warnings(found, due time.Time) []Warning {
-	span := due.Sub(found)
+// Warnings returns the warnings of a deadline whose clock runs from from to
+// due (Deadline.From, Deadline.Due), in order, in Resolution: at half the
+// time (unless NoHalfWarning), and WarnBefore the deadline when that falls
+// after half time (a short deadline gets one warning, not two at nearly the
+// same moment).
+func (lp LevelPolicy) Warnings(from, due time.Time) []Warning {
+	span := due.Sub(from)
 	var out []Warning
 	if !lp.NoHalfWarning && span > 0 {
-		out = append(out, Warning{Phase: PhaseHalf, At: Instant(found.Add(span / 2))})
+		out = append(out, Warning{Phase: PhaseHalf, At: Instant(from.Add(span / 2))})
 	}
 	if lp.WarnBefore > 0 && span > 2*lp.WarnBefore {
 		out = append(out, Warning{Phase: PhaseWarn, At: Instant(due.Add(-lp.WarnBefore))})

@@ -155,8 +155,8 @@ func (v views) incident(inc *workflow.Incident) incidentView {
 	lp := v.roster.Policy.For(inc.Level)
 	for _, d := range inc.Deadlines(v.roster.Policy, v.roster.Calendar()) {
 		out.Deadlines = append(out.Deadlines, deadlineView{
-			Kind: string(d.Kind), Name: d.Kind.Text().In(v.locale), Due: d.Due, WarnAt: warnAt(inc.FoundAt, d.Due, lp),
-			MetAt: d.MetAt, Late: d.Met() && d.MetAt.After(d.Due),
+			Kind: string(d.Kind), Name: d.Kind.Text().In(v.locale), Due: d.Due, WarnAt: warnAt(d.From, d.Due, lp),
+			MetAt: d.MetAt, Late: d.Met() && d.Late(d.MetAt),
 		})
 	}
 	if d := inc.CurrentDraft(); d != nil {
@@ -171,8 +171,8 @@ func (v views) incident(inc *workflow.Incident) incidentView {
 // warnAt is when a deadline turns amber: when the timers send its first
 // warning (workflow.LevelPolicy.Warnings); the deadline itself when the
 // policy sends none.
-func warnAt(found, due time.Time, lp workflow.LevelPolicy) time.Time {
-	if ws := lp.Warnings(found, due); len(ws) > 0 {
+func warnAt(from, due time.Time, lp workflow.LevelPolicy) time.Time {
+	if ws := lp.Warnings(from, due); len(ws) > 0 {
 		return ws[0].At
 	}
 	return due

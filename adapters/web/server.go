@@ -117,7 +117,8 @@ func (s *Server) Close() { s.hub.Close() }
 //	GET  /board                           every open incident, live, and the charts
 //	GET  /incidents/{id}                  one incident: timeline, drafts, approvals
 //	GET  /login, POST /login, POST /logout  the board token (production)
-//	GET  /assets/...                      the page's scripts and styles
+//	GET  /assets/...                      the page's scripts, styles and icon
+//	GET  /favicon.ico                     the icon (an SVG)
 //	GET  /api/v1/incidents[/{id}[/timeline]], /api/v1/stats, /api/v1/events (SSE)
 //	GET  /api/v1/playground, POST /api/v1/playground/command, POST /api/v1/playground/action
 func (s *Server) Register(mux *http.ServeMux) {
@@ -140,6 +141,11 @@ func (s *Server) Register(mux *http.ServeMux) {
 		files.ServeHTTP(w, r)
 	})
 
+	// Browsers ask for /favicon.ico whatever the page links: the same icon.
+	handle("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=86400")
+		http.ServeFileFS(w, r, static, "favicon.svg")
+	})
 	handle("/api/v1/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such API endpoint")
 	})

@@ -638,6 +638,14 @@ func TestPagesEscapeAndSecure(t *testing.T) {
 			}
 		}
 	})
+
+	t.Run("favicon", func(t *testing.T) {
+		rec := f.get("/favicon.ico")
+		if rec.Code != http.StatusOK || !strings.HasPrefix(rec.Header().Get("Content-Type"), "image/svg+xml") ||
+			!strings.Contains(rec.Body.String(), "<svg") {
+			t.Errorf("GET /favicon.ico: got %d %q, want 200 and the SVG icon", rec.Code, rec.Header().Get("Content-Type"))
+		}
+	})
 }
 
 func TestPlaygroundCommand(t *testing.T) {

@@ -2,7 +2,6 @@ package telegram
 
 import (
 	"context"
-	"testing"
 	"time"
 )
 
@@ -12,11 +11,6 @@ type PollTimer interface {
 	Sleep(ctx context.Context, d time.Duration) error
 }
 
-// SetPollTimer makes the poll loops started from now until tb ends measure
-// and pause with t. Tests that use it must not run in parallel.
-func SetPollTimer(tb testing.TB, t PollTimer) {
-	tb.Helper()
-	old := pollClock
-	pollClock = t
-	tb.Cleanup(func() { pollClock = old })
-}
+// SetPollTimer makes a's poll loop measure and pause with t. Call it before
+// a starts.
+func SetPollTimer(a *Adapter, t PollTimer) { a.pollTimer = t }

@@ -80,7 +80,7 @@ func (a *Adapter) pollHolding(ctx context.Context, owner string) {
 		a.log.WarnContext(lctx, "telegram: delete webhook before polling", "err", err)
 	}
 	offset := 0
-	clock := pollClock // read once: tests replace it between runs
+	clock := a.pollTimer
 	pace := pollPacer{timeout: a.pollTimeout}
 	for lctx.Err() == nil {
 		start := clock.Now()
@@ -154,13 +154,12 @@ func (p *pollPacer) after(elapsed time.Duration, fresh int) time.Duration {
 }
 
 // pollTimer measures getUpdates calls and waits between them for
-// pollPacer. Tests replace pollClock to count calls without waiting.
+// pollPacer (Adapter.pollTimer). Tests replace it to count calls without
+// waiting.
 type pollTimer interface {
 	Now() time.Time
 	Sleep(ctx context.Context, d time.Duration) error
 }
-
-var pollClock pollTimer = wallTimer{}
 
 // wallTimer is the real pollTimer.
 type wallTimer struct{}

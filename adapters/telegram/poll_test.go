@@ -281,7 +281,7 @@ func TestPollPausesWhenGetUpdatesAnswersAtOnce(t *testing.T) {
 	e := newEnv(t, pollOptions(nil)) // a long-poll timeout of 1s
 	e.api.answerAtOnce()
 	timer := newStepTimer()
-	telegram.SetPollTimer(t, timer)
+	telegram.SetPollTimer(e.tg, timer)
 	run(t, e.tg)
 
 	// 100ms, doubling up to a second, and one call per pause: 14 calls in

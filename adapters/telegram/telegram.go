@@ -168,6 +168,9 @@ type Adapter struct {
 	retryWait   time.Duration
 	// claimLease bounds how long one try may hold an update.
 	claimLease time.Duration
+	// pollTimer measures getUpdates calls and waits between them (the
+	// wall clock; tests count calls without waiting).
+	pollTimer pollTimer
 
 	mu       sync.RWMutex
 	username string // the bot's @username, known after Start
@@ -222,6 +225,7 @@ func New(opts Options) (*Adapter, error) {
 		lease: opts.Lease, updates: opts.UpdateLog, memo: opts.Memo,
 		http: opts.HTTPClient, token: opts.Token,
 		pollTimeout: opts.PollTimeout, leaseTTL: opts.LeaseTTL, leaseRetry: opts.LeaseRetry, retryWait: opts.RetryWait,
+		pollTimer: wallTimer{},
 	}
 	if a.roster == nil {
 		a.roster = opts.Router.Roster()

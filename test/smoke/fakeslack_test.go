@@ -67,7 +67,7 @@ type fakeSlack struct {
 	posts     []message
 	updates   []message
 	responses []slackResponse
-	unknown   map[string]int
+	unknown   unknownMethods
 	seq       int
 	dmOwner   map[string]string // D… conversation -> user ID
 	known     map[string]bool   // "<conversation> <ts>" of every message posted
@@ -81,7 +81,7 @@ type slackResponse struct {
 }
 
 func newFakeSlack(tb testing.TB, token string) *fakeSlack {
-	f := &fakeSlack{tb: tb, token: token, unknown: map[string]int{}, dmOwner: map[string]string{}, known: map[string]bool{}}
+	f := &fakeSlack{tb: tb, token: token, dmOwner: map[string]string{}, known: map[string]bool{}}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	tb.Cleanup(f.srv.Close)
 	return f
@@ -164,13 +164,7 @@ func (f *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
 	case "chat.postEphemeral":
 		slackAnswer(w, map[string]any{"ok": true, "message_ts": f.nextTS()})
 	default:
-		f.mu.Lock()
-		f.unknown[method]++
-		first := f.unknown[method] == 1
-		f.mu.Unlock()
-		if first {
-			f.tb.Logf("fake slack: unknown method %s called", method)
-		}
+		f.unknown.note(f.tb, "slack", method)
 		slackAnswer(w, map[string]any{"ok": false, "error": "unknown_method"})
 	}
 }
@@ -299,31 +293,37 @@ func slackButtons(blocks string) []button {
 		return nil
 	}
 	var out []button
-	var walk func(any)
-	walk = func(x any) {
-		switch x := x.(type) {
-		case []any:
+	walkJSON(v, func(x map[string]any) bool {
+		if x["type"] != "button" {
+			return true
+		}
+		label := ""
+		if t, ok := x["text"].(map[string]any); ok {
+			label, _ = t["text"].(string)
+		}
+		data, _ := x["value"].(string)
+		if data == "" {
+			data, _ = x["action_id"].(string)
+		}
+		out = append(out, button{Label: label, Data: data})
+		return false
+	})
+	return out
+}
+
+// walkJSON visits every object in a decoded JSON value, depth first, and
+// goes into an object's values only when visit returns true.
+func walkJSON(x any, visit func(map[string]any) bool) {
+	switch x := x.(type) {
+	case []any:
+		for _, e := range x {
+			walkJSON(e, visit)
+		}
+	case map[string]any:
+		if visit(x) {
 			for _, e := range x {
-				walk(e)
-			}
-		case map[string]any:
-			if x["type"] == "button" {
-				label := ""
-				if t, ok := x["text"].(map[string]any); ok {
-					label, _ = t["text"].(string)
-				}
-				data, _ := x["value"].(string)
-				if data == "" {
-					data, _ = x["action_id"].(string)
-				}
-				out = append(out, button{Label: label, Data: data})
-				return
-			}
-			for _, e := range x {
-				walk(e)
+				walkJSON(e, visit)
 			}
 		}
 	}
-	walk(v)
-	return out
 }

@@ -31,7 +31,7 @@ type fakeTelegram struct {
 	edits     []message
 	answers   []url.Values
 	webhooks  []url.Values
-	unknown   map[string]int
+	unknown   unknownMethods
 	nextID    int
 	byMessage map[string]*tgStored // "<chat>:<id>"
 }
@@ -41,7 +41,7 @@ type tgStored struct {
 }
 
 func newFakeTelegram(tb testing.TB, token string) *fakeTelegram {
-	f := &fakeTelegram{tb: tb, token: token, unknown: map[string]int{}, nextID: 100, byMessage: map[string]*tgStored{}}
+	f := &fakeTelegram{tb: tb, token: token, nextID: 100, byMessage: map[string]*tgStored{}}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	tb.Cleanup(f.srv.Close)
 	return f
@@ -130,13 +130,7 @@ func (f *fakeTelegram) serve(w http.ResponseWriter, r *http.Request) {
 	case "editMessageText", "editMessageReplyMarkup":
 		f.edit(w, method, p, at)
 	default:
-		f.mu.Lock()
-		f.unknown[method]++
-		first := f.unknown[method] == 1
-		f.mu.Unlock()
-		if first {
-			f.tb.Logf("fake telegram: unknown method %s called", method)
-		}
+		f.unknown.note(f.tb, "telegram", method)
 		tgError(w, http.StatusNotFound, "Not Found: method not found")
 	}
 }

@@ -333,31 +333,19 @@ func slackSignature(secret, timestamp, body string) string {
 	return "v0=" + hex.EncodeToString(mac.Sum(nil))
 }
 
-// replyText is the text of a Slack message and every "text" in its blocks.
+// replyText is the text of a Slack message and every "text" in its blocks,
+// nested ones (a section's text object) included.
 func replyText(v map[string]any) string {
 	var parts []string
 	if s, ok := v["text"].(string); ok {
 		parts = append(parts, s)
 	}
-	var walk func(any)
-	walk = func(x any) {
-		switch x := x.(type) {
-		case []any:
-			for _, e := range x {
-				walk(e)
-			}
-		case map[string]any:
-			if s, ok := x["text"].(string); ok {
-				parts = append(parts, s)
-			}
-			for k, e := range x {
-				if k != "text" {
-					walk(e)
-				}
-			}
+	walkJSON(v["blocks"], func(x map[string]any) bool {
+		if s, ok := x["text"].(string); ok {
+			parts = append(parts, s)
 		}
-	}
-	walk(v["blocks"])
+		return true
+	})
 	return strings.Join(parts, "\n")
 }
 
@@ -592,4 +580,25 @@ func (l *lineLog) Tail(n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// unknownMethods notes the API methods a fake does not know, logging each
+// the first time it is called: the product calls something the fake should
+// speak.
+type unknownMethods struct {
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+func (u *unknownMethods) note(tb testing.TB, platform, method string) {
+	u.mu.Lock()
+	first := !u.seen[method]
+	if u.seen == nil {
+		u.seen = map[string]bool{}
+	}
+	u.seen[method] = true
+	u.mu.Unlock()
+	if first {
+		tb.Logf("fake %s: unknown method %s called", platform, method)
+	}
 }

@@ -212,6 +212,10 @@ type Dispatcher struct {
 	// Sleep waits for d or until ctx is done (a timer when nil). Run wakes
 	// it early through ctx when Wake is called.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Render turns a notice into the message for this platform, from the
+	// state as it is now (handlers.Handlers in production). Nil: the
+	// notice's Body is an encoded Message, sent as it is.
+	Render Renderer
 	// Log receives retries (warn), dead letters (error) and store failures.
 	Log *slog.Logger
 	// Metrics, when set, counts firebreak_outbox_{sent,retries,
@@ -788,19 +792,21 @@ func (d *Dispatcher) attempt(ctx context.Context, t *outTarget, it *outItem) (bo
 		it.settle = true
 		return true, nil
 	}
-	m, err := DecodeMessage(n.Body)
-	if err != nil {
-		it.dead = err.Error() // no retry will decode it
-		return true, nil
-	}
-
 	it.tried = true
 	// A send under way finishes even when the dispatcher is told to stop:
 	// cut off mid-request, the platform may have shown the message while
 	// this side saw only the cancellation, and the next replica would send
 	// it again. No new send starts once ctx is done (serveTarget).
 	sendCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sendTimeout)
-	err = d.Sender.Send(sendCtx, n, m)
+	m, err := d.render(sendCtx, n)
+	if errors.Is(err, ErrBadNotice) {
+		cancel()
+		it.dead = err.Error() // no retry will render it
+		return true, nil
+	}
+	if err == nil {
+		err = d.Sender.Send(sendCtx, n, m)
+	}
 	cancel()
 	now := d.Clock.Now()
 	var retry *RetryAfterError
@@ -840,6 +846,18 @@ func (d *Dispatcher) attempt(ctx context.Context, t *outTarget, it *outItem) (bo
 	d.Log.WarnContext(ctx, "outbox send failed; will retry",
 		"notice", n.ID, "target", target, "attempt", it.attempts, "retry_in", wait, "err", err)
 	return false, nil
+}
+
+// render is the message for n: Render's, or n's Body decoded.
+func (d *Dispatcher) render(ctx context.Context, n workflow.Notice) (Message, error) {
+	if d.Render != nil {
+		return d.Render.Render(ctx, n, d.Sender.Platform())
+	}
+	m, err := DecodeMessage(n.Body)
+	if err != nil {
+		return Message{}, fmt.Errorf("%w: %v", ErrBadNotice, err)
+	}
+	return m, nil
 }
 
 // finish records the final state of an entry in the store. It goes on when

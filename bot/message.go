@@ -111,6 +111,10 @@ type Message struct {
 	// Thread groups the messages of one subject (e.g. "YQ-7:approval:2"), so
 	// a platform can edit the earlier message instead of posting a new one.
 	Thread string `json:"thread,omitempty"`
+	// Refresh asks to update the messages already posted for Thread (the
+	// card, its buttons) wherever they are, and to post nothing new: a
+	// platform with no message of the thread yet does nothing.
+	Refresh bool `json:"refresh,omitempty"`
 }
 
 // EncodeMessage encodes m for a workflow.Notice body.

@@ -44,6 +44,17 @@ type Sender interface {
 	Target(n workflow.Notice) string
 }
 
+// Renderer turns a notice into the message one platform shows, reading the
+// incident as it is at delivery: a card delivered late, or updated in place,
+// shows the present state. It returns an error wrapping ErrBadNotice for a
+// notice no retry can render; any other error is retried like a failed send.
+type Renderer interface {
+	Render(ctx context.Context, n workflow.Notice, platform string) (Message, error)
+}
+
+// ErrBadNotice means a notice cannot be rendered, now or ever.
+var ErrBadNotice = errors.New("notice cannot be rendered")
+
 // ErrNoRoute means a notice's audience does not exist on a platform.
 var ErrNoRoute = errors.New("no such chat on this platform")
 

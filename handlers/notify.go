@@ -128,9 +128,9 @@ func (h *Handlers) reportText(inc *workflow.Incident) string {
 	return s
 }
 
-// lineAt describes events[i] in a line, like eventLine, except that an
+// lineAt describes events[i] in a line, like EventLine, except that an
 // assignment to oneself acknowledged in the same step is a take ("Chen Jing
-// took YQ-7"), which eventLine alone cannot tell from an assignment to a
+// took YQ-7"), which EventLine alone cannot tell from an assignment to a
 // department that happened to land on the actor.
 func (h *Handlers) lineAt(events []workflow.Event, i int) string {
 	e := events[i]
@@ -140,11 +140,12 @@ func (h *Handlers) lineAt(events []workflow.Event, i int) string {
 			return fmt.Sprintf(h.t("%s took %s (%s)", "%s 接手 %s(%s)"), h.name(e.Actor), e.Incident, h.name(e.Data["department"]))
 		}
 	}
-	return h.eventLine(e)
+	return h.EventLine(e)
 }
 
-// eventLine describes one timeline event in a line.
-func (h *Handlers) eventLine(e workflow.Event) string {
+// EventLine describes one timeline event in a sentence, in the roster's
+// language (the board's timeline uses it too).
+func (h *Handlers) EventLine(e workflow.Event) string {
 	who := h.name(e.Actor)
 	if e.Actor == "" {
 		who = "Firebreak"

@@ -4,7 +4,7 @@
 // the latency percentiles. docs/bench-slack.md records a run.
 //
 // By default it serves the path itself, wired as cmd/firebreak wires it
-// (router, handlers, the Slack adapter) over the Redis at -redis, under a key
+// (core.New's router and handlers, the Slack adapter) over the Redis at -redis, under a key
 // prefix of its own ("fbload:<random>", deleted afterwards):
 //
 //	go run ./cmd/fbload -redis redis://127.0.0.1:6379/0 -rate 1000 -duration 30s
@@ -47,8 +47,7 @@ import (
 	fbredis "github.com/firebreak/firebreak/adapters/redis"
 	"github.com/firebreak/firebreak/adapters/rosterfile"
 	fbslack "github.com/firebreak/firebreak/adapters/slack"
-	"github.com/firebreak/firebreak/bot"
-	"github.com/firebreak/firebreak/handlers"
+	"github.com/firebreak/firebreak/cmd/internal/core"
 	"github.com/firebreak/firebreak/workflow"
 )
 
@@ -242,8 +241,8 @@ func percentiles(ds []time.Duration) string {
 	return fmt.Sprintf("p50 %s  p90 %s  p99 %s  p99.9 %s  max %s", r(at(0.50)), r(at(0.90)), r(at(0.99)), r(at(0.999)), r(ds[len(ds)-1]))
 }
 
-// server is the in-process Firebreak: the composition of cmd/firebreak/app.go
-// with the Slack adapter on an HTTP server.
+// server is the in-process Firebreak: the core as cmd/firebreak builds it
+// (core.New) with the Slack adapter on an HTTP server.
 type server struct {
 	url   string
 	close func()
@@ -261,16 +260,7 @@ func serve(ctx context.Context, c config) (*server, error) {
 	store := fbredis.New(client, fbredis.Options{Prefix: prefix})
 	log := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
-	var h *handlers.Handlers
-	notifier := workflow.NotifierFunc(func(ctx context.Context, inc *workflow.Incident, evs []workflow.Event) ([]workflow.Notice, error) {
-		return h.Notify(ctx, inc, evs)
-	})
-	svc := workflow.NewService(store, roster, workflow.SystemClock{}, notifier)
-	h = handlers.New(svc, roster.Locale)
-	metrics := &bot.Metrics{}
-	router := bot.NewRouter(roster, roster.Locale, log)
-	router.Use(bot.Logging(log), metrics.Count(), bot.Recover(log))
-	h.Register(router)
+	router := core.New(core.Options{Store: store, Roster: roster, Clock: workflow.SystemClock{}, Log: log}).Router
 
 	adapter, err := fbslack.New(fbslack.Options{SigningSecret: c.secret, BotToken: "xoxb-unused",
 		APIURL: "http://127.0.0.1:9/", Router: router, Roster: roster, Locker: store, Log: log})

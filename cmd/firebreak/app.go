@@ -9,6 +9,7 @@ import (
 	fbredis "github.com/firebreak/firebreak/adapters/redis"
 	"github.com/firebreak/firebreak/adapters/rosterfile"
 	"github.com/firebreak/firebreak/bot"
+	"github.com/firebreak/firebreak/cmd/internal/core"
 	"github.com/firebreak/firebreak/handlers"
 	"github.com/firebreak/firebreak/workflow"
 )
@@ -97,25 +98,16 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, w wiring) (*app, 
 	}
 	a.store = fbredis.New(client, fbredis.Options{Prefix: w.prefix, Clock: a.clock})
 
-	var h *handlers.Handlers
-	notifier := workflow.NotifierFunc(func(ctx context.Context, inc *workflow.Incident, evs []workflow.Event) ([]workflow.Notice, error) {
-		return h.Notify(ctx, inc, evs)
-	})
-	a.svc = workflow.NewService(a.store, roster, a.clock, notifier)
-	h = handlers.New(a.svc, a.locale)
-
-	a.h = h
-	a.router = bot.NewRouter(roster, a.locale, log)
-	a.router.Use(bot.Logging(log), a.metrics.Count(), bot.Recover(log))
-	h.Register(a.router)
+	parts := core.New(core.Options{Store: a.store, Roster: roster, Locale: a.locale, Clock: a.clock, Log: log, Metrics: a.metrics})
+	a.svc, a.h, a.router = parts.Service, parts.Handlers, parts.Router
 
 	scale := cfg.TimeScale
 	if w.clock != nil || w.wrapClock != nil {
 		scale = 1
 	}
-	a.sched = &bot.Scheduler{Timers: a.store, Handle: h.Tick, Clock: a.clock, Scale: scale, Log: log, Metrics: a.metrics}
+	a.sched = &bot.Scheduler{Timers: a.store, Handle: a.h.Tick, Clock: a.clock, Scale: scale, Log: log, Metrics: a.metrics}
 	a.cron = &bot.Cron{Locker: a.store, Location: roster.Location(), Log: log, Metrics: a.metrics}
-	for _, job := range h.DigestJobs() {
+	for _, job := range a.h.DigestJobs() {
 		if err := a.cron.Add(job); err != nil {
 			return nil, fmt.Errorf("roster digest: %w", err)
 		}

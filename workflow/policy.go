@@ -6,36 +6,47 @@ import (
 )
 
 // LevelPolicy holds the deadlines and approval rule of one level. A zero
-// duration means the plan sets no such deadline for the level.
+// duration means the plan sets no such deadline for the level. The roster
+// file's per-level policy keys (adapters/rosterfile) set these fields; each
+// comment names its key. Nothing encodes a LevelPolicy, so it has no tags.
 type LevelPolicy struct {
-	// Report is the time from discovery within which the leaders must be told.
-	Report time.Duration `json:"report,omitempty"`
+	// Report is the time from discovery within which the leaders must be
+	// told (roster key report).
+	Report time.Duration
 	// Assign is the time from discovery within which the responsible
-	// department must have taken the incident on (ack).
-	Assign time.Duration `json:"assign,omitempty"`
+	// department must have taken the incident on (ack) (roster key assign).
+	Assign time.Duration
 	// Respond is the time from discovery within which the approved unified
-	// reply must be published.
-	Respond time.Duration `json:"respond,omitempty"`
+	// reply must be published (roster key respond).
+	Respond time.Duration
 	// RespondSameDay, for inquiries, sets the reply deadline to the end of the
-	// day of discovery (in the roster's timezone) when Respond is zero.
-	RespondSameDay bool `json:"respond_same_day,omitempty"`
+	// day of discovery (in the roster's timezone) when Respond is zero. It has
+	// no roster key of its own: a respond key turns it off.
+	RespondSameDay bool
 	// Answer is the time from discovery within which a substantive answer is
-	// given (the incident resolved). Zero: on completion.
-	Answer time.Duration `json:"answer,omitempty"`
-	// UpdateEvery is the follow-up report (续报) cadence while open.
-	UpdateEvery time.Duration `json:"update_every,omitempty"`
-	// Approvals is how many leaders must approve a draft before publication.
-	Approvals int `json:"approvals"`
-	// Principal requires one of the approvers to have the principal role.
-	Principal bool `json:"principal,omitempty"`
+	// given (the incident resolved). Zero: on completion (roster key answer).
+	Answer time.Duration
+	// UpdateEvery is the follow-up report (续报) cadence while open (roster
+	// key update_every).
+	UpdateEvery time.Duration
+	// Approvals is how many leaders must approve a draft before publication
+	// (roster key approvals).
+	Approvals int
+	// Principal requires one of the approvers to have the principal role
+	// (roster key principal).
+	Principal bool
 	// WarnBefore is how long before each deadline the last warning fires
-	// (a first one fires at half the time). Zero: no last warning.
-	WarnBefore time.Duration `json:"warn_before,omitempty"`
-	// NoHalfWarning turns off the warning at half the time.
-	NoHalfWarning bool `json:"no_half_warning,omitempty"`
+	// (a first one fires at half the time). Zero: no last warning (roster
+	// key warn_before).
+	WarnBefore time.Duration
+	// NoHalfWarning turns off the warning at half the time: it is the roster
+	// key half_warning negated (half_warning: false sets it). It is negative
+	// so that the zero LevelPolicy, like the plan, warns at half the time.
+	NoHalfWarning bool
 	// Nudge is how long a draft may wait for its approvals before the
-	// leaders who have not decided are reminded. Zero: never.
-	Nudge time.Duration `json:"nudge,omitempty"`
+	// leaders who have not decided are reminded. Zero: never (roster key
+	// nudge).
+	Nudge time.Duration
 }
 
 // Policy is the handling plan per level.

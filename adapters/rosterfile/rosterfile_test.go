@@ -194,6 +194,21 @@ func TestPolicyOverrides(t *testing.T) {
 			},
 		},
 		{
+			name:  "half_warning true is the default: the warning at half the time stays",
+			src:   "policy:\n  general: {half_warning: true}\n",
+			level: workflow.LevelGeneral,
+			want:  func(lp workflow.LevelPolicy) workflow.LevelPolicy { return lp },
+		},
+		{
+			name:  "half_warning false sets NoHalfWarning",
+			src:   "policy:\n  major: {half_warning: false}\n",
+			level: workflow.LevelMajor,
+			want: func(lp workflow.LevelPolicy) workflow.LevelPolicy {
+				lp.NoHalfWarning = true
+				return lp
+			},
+		},
+		{
 			name:  "zero duration removes a deadline",
 			src:   "policy:\n  major: {report: 0}\n",
 			level: workflow.LevelMajor,

@@ -1,0 +1,642 @@
+package bot
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/firebreak/firebreak/workflow"
+)
+
+// Dispatcher delivers the outbox to one platform's Sender. Run one per
+// platform on every replica, each replica with its own Consumer name; the
+// consumer group is Sender.Platform(). Set the fields, then call Run (or
+// DeliverOnce); the first pass fills in the defaults of the zero fields, do
+// not change them afterwards.
+//
+// Messages to one target go out in order (the order of the outbox: exact
+// within a shard, by append time across shards) and within the target's rate
+// limit. A target told to slow down (*RetryAfterError) is held until the
+// time given and then gets the same message first; a failed message is
+// retried with exponential backoff, holding back the later messages of its
+// target, and after MaxAttempts it goes to the dead-letter list. Targets do
+// not wait for each other.
+type Dispatcher struct {
+	// Store is the outbox (the Redis Store in production).
+	Store DeliveryStore
+	// Sender delivers to the platform; its Platform() is the consumer group.
+	Sender Sender
+	// Consumer names this replica in the consumer group; it must differ
+	// between replicas. A replica restarted under the same name resumes its
+	// own pending entries at once. Default: "<hostname>-<pid>".
+	Consumer string
+	// RateLimit gives the limit of a target. Default: the Sender's when it
+	// is a RateLimiter, else PlatformRateLimit(Sender.Platform()).
+	RateLimit func(target string) RateLimit
+	// MaxAttempts is how many failed attempts send a message to the
+	// dead-letter list (8 when zero). Rate-limited attempts do not count.
+	MaxAttempts int
+	// Backoff is the wait after the given failed attempt (DefaultBackoff
+	// when nil).
+	Backoff func(attempt int) time.Duration
+	// MinIdle is how long entries of a consumer that died stay claimed
+	// before another consumer takes them over (10 s when zero); target
+	// leases last 1.5×MinIdle, so a dead replica's work moves to another
+	// within 1.5×MinIdle (a replica that stops gracefully releases all at
+	// once). A pass starts no new message after MinIdle/2, so that it ends
+	// well within MinIdle unless a single send hangs for longer (up to the
+	// platform client's timeout); then another replica may take the
+	// entries meanwhile, and hands those of targets this one still owns
+	// back to it.
+	MinIdle time.Duration
+	// Poll is the longest wait between passes when idle (1s when zero; at
+	// most MinIdle/5).
+	Poll time.Duration
+	// Batch is how many new entries one pass reads at most (100 when zero).
+	Batch int
+	// MaxHeld bounds the entries held in memory, waiting on a slow or
+	// failing target; when reached, no new entries are read (1000 when zero).
+	MaxHeld int
+	// Workers is how many targets are sent to at once (4 when zero).
+	Workers int
+	// DedupeTTL is how long a sent notice ID is remembered (7 days when
+	// zero): a notice appended again with the same ID within it is not sent.
+	DedupeTTL time.Duration
+	// Clock tells the time: rate limits, Retry-After and backoff are real
+	// time, so leave it nil (the system clock) outside tests, also in demo
+	// mode.
+	Clock workflow.Clock
+	// Sleep waits for d or until ctx is done (a timer when nil). Run wakes
+	// it early through ctx when Wake is called.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Render turns a notice into the message for this platform, from the
+	// state as it is now (handlers.Handlers in production). Nil: the
+	// notice's Body is an encoded Message, sent as it is.
+	Render Renderer
+	// Log receives retries (warn), dead letters (error) and store failures.
+	Log *slog.Logger
+	// Metrics, when set, counts firebreak_outbox_{sent,retries,
+	// dead_letters,rate_limited,duplicates}_total by platform.
+	Metrics *Metrics
+
+	mu      sync.Mutex // one pass at a time
+	started bool
+	held    map[string]*outItem   // by handle: read and not done yet
+	targets map[string]*outTarget // by target
+	claimAt time.Time             // next ClaimStale
+	sweep   bool                  // the next ClaimStale takes all it may hold
+	wake    time.Time             // when the next pass has work
+	more    bool                  // the last read was full: read again at once
+
+	wakeMu sync.Mutex
+	waker  context.CancelFunc
+	woken  bool
+}
+
+// outItem is one held entry.
+type outItem struct {
+	d        Delivery
+	target   string
+	attempts int
+	// sent: the platform accepted it; the mark and the ack remain.
+	sent bool
+	// settle: acknowledge it without sending (no route, already sent).
+	settle bool
+	// dead: the reason to dead-letter it, once the store answers.
+	dead string
+	// tried: Send was called at least once.
+	tried bool
+}
+
+// outTarget is the delivery state of one target.
+type outTarget struct {
+	queue []*outItem // outbox order; only the head has been tried
+	hold  time.Time  // nothing before (Retry-After, backoff)
+	tat   time.Time  // token bucket: theoretical arrival time of the next message
+	lease time.Time  // this consumer owns the target until
+	limit RateLimit
+
+	// fresh: taken in this pass from no owner or another one.
+	fresh bool
+
+	// Results of the current pass, collected after the parallel part.
+	gone []*outItem // finished
+	sent int
+	err  error
+}
+
+// Metric names.
+const (
+	metricOutboxSent        = "firebreak_outbox_sent_total"
+	metricOutboxRetries     = "firebreak_outbox_retries_total"
+	metricOutboxDeadLetters = "firebreak_outbox_dead_letters_total"
+	metricOutboxRateLimited = "firebreak_outbox_rate_limited_total"
+	metricOutboxDuplicates  = "firebreak_outbox_duplicates_total"
+)
+
+func (d *Dispatcher) init() {
+	if d.started {
+		return
+	}
+	d.started = true
+	if d.Consumer == "" {
+		host, _ := os.Hostname()
+		d.Consumer = cmp.Or(host, "firebreak") + "-" + strconv.Itoa(os.Getpid())
+	}
+	if d.RateLimit == nil {
+		if rl, ok := d.Sender.(RateLimiter); ok {
+			d.RateLimit = rl.RateLimit
+		} else if f := PlatformRateLimit(d.Sender.Platform()); f != nil {
+			d.RateLimit = f
+		} else {
+			d.RateLimit = func(string) RateLimit { return RateLimit{} }
+		}
+	}
+	d.MaxAttempts = cmp.Or(d.MaxAttempts, 8)
+	if d.Backoff == nil {
+		d.Backoff = DefaultBackoff
+	}
+	d.MinIdle = cmp.Or(d.MinIdle, 10*time.Second)
+	// Each pass reads this consumer's pending entries again, which keeps
+	// them from being taken over: it must come well within MinIdle.
+	d.Poll = min(cmp.Or(d.Poll, time.Second), d.MinIdle/5)
+	d.Batch = cmp.Or(d.Batch, 100)
+	d.MaxHeld = cmp.Or(d.MaxHeld, 1000)
+	d.Workers = cmp.Or(d.Workers, 4)
+	d.DedupeTTL = cmp.Or(d.DedupeTTL, 7*24*time.Hour)
+	if d.Clock == nil {
+		d.Clock = workflow.SystemClock{}
+	}
+	if d.Sleep == nil {
+		d.Sleep = deliverySleep
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	d.Log = d.Log.With("platform", d.Sender.Platform(), "consumer", d.Consumer)
+	d.held = map[string]*outItem{}
+	d.targets = map[string]*outTarget{}
+}
+
+// deliverySleep waits for d or until ctx is done.
+func deliverySleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Run delivers until ctx is done, then releases what this consumer holds
+// (Release, for a few seconds at most) and returns nil. Between passes it
+// waits until the next message is due (a held target's time) or Poll,
+// whichever comes first, or until Wake. When the store fails it backs off
+// (up to 30s) and retries; nothing is lost meanwhile.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	defer func() {
+		// ctx is done: release with a context of its own, or the leases
+		// would hold back the next replica for their full length.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+		defer cancel()
+		if err := d.Release(rctx); err != nil {
+			d.Log.WarnContext(rctx, "outbox leases not released; another replica takes over when they run out",
+				"err", err, "within", d.leaseLen())
+		}
+	}()
+	failures := 0
+	for ctx.Err() == nil {
+		_, err := d.DeliverOnce(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		var wait time.Duration
+		if err != nil {
+			failures++
+			wait = min(d.Poll<<min(failures, 5), 30*time.Second)
+			d.Log.WarnContext(ctx, "outbox delivery pass failed", "err", err, "retry_in", wait)
+		} else {
+			failures = 0
+			wait = d.idleWait()
+		}
+		if wait <= 0 {
+			continue
+		}
+		sctx, cancel := context.WithCancel(ctx)
+		d.wakeMu.Lock()
+		if d.woken {
+			cancel()
+		}
+		d.waker, d.woken = cancel, false
+		d.wakeMu.Unlock()
+		_ = d.Sleep(sctx, wait)
+		d.wakeMu.Lock()
+		d.waker = nil
+		d.wakeMu.Unlock()
+		cancel()
+	}
+	return nil
+}
+
+// sendTimeout bounds one send, which a shutdown lets finish.
+const sendTimeout = 10 * time.Second
+
+// Wake ends Run's current wait, so a notice just appended goes out without
+// waiting for Poll. It is safe to call from any goroutine, at any time.
+func (d *Dispatcher) Wake() {
+	d.wakeMu.Lock()
+	defer d.wakeMu.Unlock()
+	if d.waker != nil {
+		d.waker()
+	}
+	d.woken = true
+}
+
+// idleWait is how long Run may wait before the next pass has work.
+func (d *Dispatcher) idleWait() time.Duration {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.more {
+		return 0
+	}
+	return min(d.Poll, d.wake.Sub(d.Clock.Now()))
+}
+
+// DeliverOnce runs one pass: it takes over stale entries (at most every
+// MinIdle/4), reads this consumer's pending entries and new ones, makes sure
+// it owns their targets (handing the entries of targets owned by another
+// consumer over to it), and sends what is due to every target. It returns
+// the number of messages sent and the store errors met; what it could not
+// finish stays for the next pass.
+func (d *Dispatcher) DeliverOnce(ctx context.Context) (int, error) {
+	if d.Store == nil || d.Sender == nil {
+		return 0, errors.New("dispatcher: Store and Sender are required")
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.init()
+	var errs []error
+	note := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+
+	var claimed []Delivery
+	if now := d.Clock.Now(); !now.Before(d.claimAt) {
+		ds, err := d.claimStale(ctx, d.sweep)
+		note(err)
+		claimed = ds // on error, what was claimed before it
+		if err == nil {
+			d.claimAt, d.sweep = now.Add(d.MinIdle/4), false
+		}
+	}
+
+	// Reading this consumer's pending entries again also tells the store it
+	// is alive (their idle time restarts), so nobody takes them over.
+	heldBefore := len(d.held)
+	want := heldBefore + d.Batch
+	if heldBefore >= d.MaxHeld {
+		want = heldBefore
+	}
+	read, err := d.Store.ReadOutbox(ctx, d.Sender.Platform(), d.Consumer, max(want, 1))
+	if err != nil {
+		note(fmt.Errorf("read outbox: %w", err))
+	} else if len(read) < want {
+		// The read returned every pending entry of this consumer: one held
+		// but missing was taken over by another consumer (this one stalled
+		// for MinIdle) or acked by it.
+		mine := map[string]bool{}
+		for _, x := range slices.Concat(read, claimed) {
+			mine[x.Handle] = true
+		}
+		for h, it := range d.held {
+			if !mine[h] {
+				d.forget(it)
+			}
+		}
+	}
+	d.more = err == nil && len(read) >= want && want > heldBefore
+	note(d.admit(ctx, slices.Concat(claimed, read)))
+
+	// A target taken over from a consumer that stopped may have older
+	// entries in that consumer's pending list: they became claimable no
+	// later than its lease ran out, so claim them before sending anything.
+	fresh, err := d.own(ctx)
+	note(err)
+	if fresh {
+		ds, err := d.claimStale(ctx, true)
+		note(err)
+		if err == nil {
+			for _, t := range d.targets {
+				t.fresh = false
+			}
+		}
+		note(d.admit(ctx, ds))
+		again, err2 := d.own(ctx)
+		note(err2)
+		if again || err != nil {
+			// Targets taken just now (first seen in the entries just
+			// claimed, or the claim failed) wait for the next pass, which
+			// claims first.
+			d.claimAt, d.sweep, d.more = time.Time{}, true, true
+		}
+	}
+
+	sent, err := d.deliverTargets(ctx)
+	note(err)
+	return sent, errors.Join(errs...)
+}
+
+// admit queues deliveries not held yet on their targets, in outbox order,
+// and acks those with no target on this platform.
+func (d *Dispatcher) admit(ctx context.Context, ds []Delivery) error {
+	var fresh []Delivery
+	seen := map[string]bool{}
+	for _, x := range ds {
+		if d.held[x.Handle] != nil || seen[x.Handle] {
+			continue
+		}
+		seen[x.Handle] = true
+		fresh = append(fresh, x)
+	}
+	slices.SortFunc(fresh, func(a, b Delivery) int { return compareOutboxHandles(a.Handle, b.Handle) })
+	var noRoute []Delivery
+	for _, x := range fresh {
+		target := d.Sender.Target(x.Notice)
+		if target == "" {
+			noRoute = append(noRoute, x)
+			continue
+		}
+		it := &outItem{d: x, target: target}
+		d.held[x.Handle] = it
+		t := d.targets[target]
+		if t == nil {
+			t = &outTarget{limit: d.RateLimit(target)}
+			d.targets[target] = t
+		}
+		// Entries taken over or handed over may be older than the queue's
+		// tail: insert in outbox order, but behind a head already tried.
+		lo := 0
+		if len(t.queue) > 0 && t.queue[0].tried {
+			lo = 1
+		}
+		i := len(t.queue)
+		for i > lo && compareOutboxHandles(t.queue[i-1].d.Handle, x.Handle) > 0 {
+			i--
+		}
+		t.queue = slices.Insert(t.queue, i, it)
+	}
+	if len(noRoute) > 0 {
+		if err := d.Store.AckOutbox(ctx, d.Sender.Platform(), noRoute...); err != nil {
+			return fmt.Errorf("ack notices without a route: %w", err)
+		}
+	}
+	return nil
+}
+
+// forget drops a held entry without settling it (another consumer has it).
+func (d *Dispatcher) forget(it *outItem) {
+	delete(d.held, it.d.Handle)
+	if t := d.targets[it.target]; t != nil {
+		t.queue = slices.DeleteFunc(t.queue, func(x *outItem) bool { return x == it })
+	}
+}
+
+// deliverTargets sends to every owned target that has a message due,
+// Workers at a time, and then removes what was finished.
+func (d *Dispatcher) deliverTargets(ctx context.Context) (int, error) {
+	now := d.Clock.Now()
+	// The pending entries were read (their idle time restarted) and the
+	// leases renewed just before: starting no message after MinIdle/2 keeps
+	// the pass well within both.
+	stopAt := now.Add(d.MinIdle / 2)
+	var work []*outTarget
+	for _, t := range d.targets {
+		if len(t.queue) > 0 && now.Before(t.lease) && !t.fresh && !d.readyAt(t).After(now) {
+			work = append(work, t)
+		}
+	}
+	sem := make(chan struct{}, d.Workers)
+	var wg sync.WaitGroup
+	for _, t := range work {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			d.serveTarget(ctx, t, stopAt)
+		}()
+	}
+	wg.Wait()
+
+	now = d.Clock.Now()
+	sent := 0
+	var errs []error
+	d.wake = now.Add(d.Poll)
+	for name, t := range d.targets {
+		sent += t.sent
+		if t.err != nil {
+			errs = append(errs, t.err)
+		}
+		for _, it := range t.gone {
+			delete(d.held, it.d.Handle)
+		}
+		t.gone, t.err, t.sent, t.fresh = nil, nil, 0, false
+		if len(t.queue) == 0 {
+			// Kept while leased, so that Release gives the lease up.
+			if !t.tat.After(now) && !t.hold.After(now) && !t.lease.After(now) {
+				delete(d.targets, name) // nothing to remember
+			}
+			continue
+		}
+		if at := d.readyAt(t); at.Before(d.wake) {
+			d.wake = at
+		}
+	}
+	return sent, errors.Join(errs...)
+}
+
+// serveTarget sends the target's due messages in order, starting none at or
+// after stopAt. It touches only t and its items, so targets run in parallel.
+func (d *Dispatcher) serveTarget(ctx context.Context, t *outTarget, stopAt time.Time) {
+	for len(t.queue) > 0 && ctx.Err() == nil {
+		now := d.Clock.Now()
+		if now.Before(d.readyAt(t)) || !now.Before(t.lease) || !now.Before(stopAt) {
+			return
+		}
+		it := t.queue[0]
+		done, err := d.deliver(ctx, t, it)
+		if err != nil {
+			t.err = err
+			return
+		}
+		if !done {
+			return
+		}
+		t.queue = t.queue[1:]
+		t.gone = append(t.gone, it)
+	}
+}
+
+// deliver takes one message of a target as far as it can: send, mark,
+// ack. It reports whether the entry is finished; an error is a store failure
+// (the entry stays, in the state reached, for the next pass).
+func (d *Dispatcher) deliver(ctx context.Context, t *outTarget, it *outItem) (bool, error) {
+	if !it.sent && !it.settle && it.dead == "" {
+		if settled, err := d.attempt(ctx, t, it); !settled || err != nil {
+			return false, err
+		}
+	}
+	return d.finish(ctx, it)
+}
+
+// attempt sends a message unless it was sent already, and reports whether
+// the entry reached a final state (sent, settle or dead); otherwise the
+// target is held (Retry-After, backoff) or the pass is stopping.
+func (d *Dispatcher) attempt(ctx context.Context, t *outTarget, it *outItem) (bool, error) {
+	n, target := it.d.Notice, it.target
+	already, err := d.Store.WasSent(ctx, d.Sender.Platform(), it.d)
+	if err != nil {
+		return false, fmt.Errorf("check whether %s was sent: %w", n.ID, err)
+	}
+	if already {
+		d.Log.InfoContext(ctx, "outbox notice already sent; not sending it again", "notice", n.ID, "target", target)
+		d.count(metricOutboxDuplicates)
+		it.settle = true
+		return true, nil
+	}
+	it.tried = true
+	// A send under way finishes even when the dispatcher is told to stop:
+	// cut off mid-request, the platform may have shown the message while
+	// this side saw only the cancellation, and the next replica would send
+	// it again. No new send starts once ctx is done (serveTarget).
+	sendCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sendTimeout)
+	m, err := d.render(sendCtx, n)
+	if errors.Is(err, ErrBadNotice) {
+		cancel()
+		it.dead = err.Error() // no retry will render it
+		return true, nil
+	}
+	if err == nil {
+		err = d.Sender.Send(sendCtx, n, m)
+	}
+	cancel()
+	now := d.Clock.Now()
+	var retry *RetryAfterError
+	switch {
+	case err == nil:
+		t.charge(now)
+		t.sent++
+		d.count(metricOutboxSent)
+		it.sent = true
+		return true, nil
+	case errors.Is(err, ErrNoRoute):
+		it.settle = true
+		return true, nil
+	case errors.As(err, &retry):
+		t.charge(now)
+		wait := retry.After
+		if wait <= 0 {
+			wait = time.Second
+		}
+		t.hold = now.Add(wait)
+		d.count(metricOutboxRateLimited)
+		d.Log.InfoContext(ctx, "platform asked to slow down; holding the target",
+			"notice", n.ID, "target", target, "retry_after", wait)
+		return false, nil
+	case ctx.Err() != nil:
+		return false, nil // stopping: not the message's fault
+	}
+	t.charge(now)
+	it.attempts++
+	if it.attempts >= d.MaxAttempts {
+		it.dead = fmt.Sprintf("%d attempts failed, the last: %v", it.attempts, err)
+		return true, nil
+	}
+	wait := d.Backoff(it.attempts)
+	t.hold = now.Add(wait)
+	d.count(metricOutboxRetries)
+	d.Log.WarnContext(ctx, "outbox send failed; will retry",
+		"notice", n.ID, "target", target, "attempt", it.attempts, "retry_in", wait, "err", err)
+	return false, nil
+}
+
+// render is the message for n: Render's, or n's Body decoded.
+func (d *Dispatcher) render(ctx context.Context, n workflow.Notice) (Message, error) {
+	if d.Render != nil {
+		return d.Render.Render(ctx, n, d.Sender.Platform())
+	}
+	m, err := DecodeMessage(n.Body)
+	if err != nil {
+		return Message{}, fmt.Errorf("%w: %v", ErrBadNotice, err)
+	}
+	return m, nil
+}
+
+// finish records the final state of an entry in the store. It goes on when
+// ctx is cancelled (for a few seconds at most): a message the platform
+// accepted during a shutdown is still marked, and not sent again.
+func (d *Dispatcher) finish(ctx context.Context, it *outItem) (bool, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	group := d.Sender.Platform()
+	n := it.d.Notice
+	switch {
+	case it.dead != "":
+		if err := d.Store.DeadLetter(ctx, group, it.d, it.dead); err != nil {
+			return false, fmt.Errorf("dead-letter %s: %w", n.ID, err)
+		}
+		d.Log.ErrorContext(ctx, "outbox notice dead-lettered", "notice", n.ID, "incident", n.Incident,
+			"target", it.target, "attempts", it.attempts, "reason", it.dead)
+		d.count(metricOutboxDeadLetters)
+	case it.sent:
+		// Mark before ack: a crash between the two leaves a pending entry
+		// that the next reader sees was sent already.
+		if _, err := d.Store.MarkSent(ctx, group, it.d, d.DedupeTTL); err != nil {
+			return false, fmt.Errorf("mark %s sent: %w", n.ID, err)
+		}
+		fallthrough
+	default: // settle
+		if err := d.Store.AckOutbox(ctx, group, it.d); err != nil {
+			return false, fmt.Errorf("ack %s: %w", n.ID, err)
+		}
+	}
+	return true, nil
+}
+
+func (d *Dispatcher) count(metric string) {
+	if d.Metrics != nil {
+		d.Metrics.Add(metric, fmt.Sprintf("platform=%q", d.Sender.Platform()), 1)
+	}
+}
+
+// compareOutboxHandles orders outbox handles ("s07|<millis>-<seq>") by stream ID,
+// which is append time, then by shard: exact within a shard, by the
+// millisecond across shards.
+func compareOutboxHandles(a, b string) int {
+	as, aid, _ := strings.Cut(a, "|")
+	bs, bid, _ := strings.Cut(b, "|")
+	am, aseq, _ := strings.Cut(aid, "-")
+	bm, bseq, _ := strings.Cut(bid, "-")
+	num := func(s string) uint64 { n, _ := strconv.ParseUint(s, 10, 64); return n }
+	if c := cmp.Compare(num(am), num(bm)); c != 0 {
+		return c
+	}
+	if as == bs {
+		return cmp.Compare(num(aseq), num(bseq))
+	}
+	return cmp.Compare(as, bs)
+}

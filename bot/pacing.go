@@ -1,0 +1,83 @@
+package bot
+
+import (
+	"math/rand/v2"
+	"strings"
+	"time"
+)
+
+// RateLimit is how fast one target may receive messages: at most Burst at
+// once, then one every Interval (a token bucket). A zero Interval means no
+// limit.
+type RateLimit struct {
+	Interval time.Duration
+	Burst    int
+}
+
+// RateLimiter is implemented by a Sender that knows its platform's limits.
+type RateLimiter interface {
+	// RateLimit returns the limit of one target.
+	RateLimit(target string) RateLimit
+}
+
+// SlackRateLimit is Slack's limit of chat.postMessage: about one message per
+// second per channel.
+func SlackRateLimit(string) RateLimit { return RateLimit{Interval: time.Second, Burst: 1} }
+
+// TelegramRateLimit is Telegram's limit: at most 20 messages per minute in a
+// group (negative chat IDs), about one per second in any other chat.
+func TelegramRateLimit(target string) RateLimit {
+	if strings.HasPrefix(target, "-") {
+		return RateLimit{Interval: 3 * time.Second, Burst: 1}
+	}
+	return RateLimit{Interval: time.Second, Burst: 1}
+}
+
+// PlatformRateLimit returns the rate limit of a platform's targets
+// (PlatformSlack, PlatformTelegram), and nil for platforms without limits.
+func PlatformRateLimit(platform string) func(target string) RateLimit {
+	switch platform {
+	case PlatformSlack:
+		return SlackRateLimit
+	case PlatformTelegram:
+		return TelegramRateLimit
+	}
+	return nil
+}
+
+// DefaultBackoff is the wait before retrying a failed message for the given
+// attempt (1, 2, ...): 1s, 2s, 4s, ... capped at 5 minutes, each with equal
+// jitter (between half and all of it), so replicas do not retry in step.
+func DefaultBackoff(attempt int) time.Duration {
+	const base, ceiling = time.Second, 5 * time.Minute
+	d := ceiling
+	if attempt < 1 {
+		attempt = 1
+	}
+	if attempt <= 20 {
+		d = min(base<<(attempt-1), ceiling)
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// readyAt is when the target may receive its next message.
+func (d *Dispatcher) readyAt(t *outTarget) time.Time {
+	at := t.hold
+	if t.limit.Interval > 0 {
+		if r := t.tat.Add(-time.Duration(max(t.limit.Burst, 1)-1) * t.limit.Interval); r.After(at) {
+			at = r
+		}
+	}
+	return at
+}
+
+// charge takes a token of the target's rate limit for a message sent at now.
+func (t *outTarget) charge(now time.Time) {
+	if t.limit.Interval <= 0 {
+		return
+	}
+	if t.tat.Before(now) {
+		t.tat = now
+	}
+	t.tat = t.tat.Add(t.limit.Interval)
+}

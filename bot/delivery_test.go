@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -62,14 +63,16 @@ func (f *fakeOutbox) add(ns ...workflow.Notice) {
 	f.entries = append(f.entries, ns...)
 }
 
-func fakeHandle(i int) string { return fmt.Sprintf("s00|%d-0", i+1) }
+// fakeHandle is the handle of entry i: its index, in a format of the fake's
+// own (handles are opaque to the Dispatcher).
+func fakeHandle(i int) string { return "entry-" + strconv.Itoa(i) }
 
 func fakeIndex(h string) int {
-	var i int
-	if _, err := fmt.Sscanf(h, "s00|%d-0", &i); err != nil {
+	i, err := strconv.Atoi(strings.TrimPrefix(h, "entry-"))
+	if err != nil || !strings.HasPrefix(h, "entry-") {
 		panic(fmt.Sprintf("bad handle %q", h))
 	}
-	return i - 1
+	return i
 }
 
 func (f *fakeOutbox) group(name string) *fakeGroup {
@@ -82,7 +85,7 @@ func (f *fakeOutbox) group(name string) *fakeGroup {
 }
 
 func (f *fakeOutbox) delivery(i int) bot.Delivery {
-	return bot.Delivery{Handle: fakeHandle(i), Notice: f.entries[i]}
+	return bot.Delivery{Handle: fakeHandle(i), Seq: bot.Seq{Log: "fake", N: uint64(i)}, Notice: f.entries[i]}
 }
 
 func (f *fakeOutbox) ReadOutbox(_ context.Context, group, consumer string, max int) ([]bot.Delivery, error) {
@@ -520,7 +523,7 @@ func TestDeliveryFailures(t *testing.T) {
 	}
 	want := []string{
 		"bad: 8 attempts failed, the last: 502 bad gateway",
-		"garbled: decode message: invalid character 'n' looking for beginning of object key string",
+		"garbled: notice cannot be rendered: decode message: invalid character 'n' looking for beginning of object key string",
 	}
 	slices.Sort(got)
 	if !slices.Equal(got, want) {
@@ -802,4 +805,67 @@ func TestDeliveryStopMidSend(t *testing.T) {
 	if got := f.store.pendingCount("slack"); got != 0 {
 		t.Errorf("pending: got %d, want 0", got)
 	}
+}
+
+func TestSeqCompare(t *testing.T) {
+	at := deliveryT0
+	tests := []struct {
+		name string
+		a, b bot.Seq
+		want int
+	}{
+		{"one log: by N", bot.Seq{At: at, Log: "s07", N: 1}, bot.Seq{At: at, Log: "s07", N: 2}, -1},
+		{"one log: by time first", bot.Seq{At: at.Add(time.Millisecond), Log: "s07", N: 0}, bot.Seq{At: at, Log: "s07", N: 5}, 1},
+		{"two logs: by time", bot.Seq{At: at, Log: "s10", N: 9}, bot.Seq{At: at.Add(time.Millisecond), Log: "s02", N: 0}, -1},
+		{"two logs at one instant: by log", bot.Seq{At: at, Log: "s02", N: 9}, bot.Seq{At: at, Log: "s10", N: 0}, -1},
+		{"the same entry", bot.Seq{At: at, Log: "s07", N: 3}, bot.Seq{At: at.In(time.FixedZone("CST", 8*3600)), Log: "s07", N: 3}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.a.Compare(tt.b); got != tt.want {
+				t.Errorf("a.Compare(b): got %d, want %d", got, tt.want)
+			}
+			if got := tt.b.Compare(tt.a); got != -tt.want {
+				t.Errorf("b.Compare(a): got %d, want %d", got, -tt.want)
+			}
+		})
+	}
+}
+
+// seqStore is a fakeOutbox whose entries each live in a log of their own
+// with a time of their own, and whose reads return them in an order of the
+// store's (here: reversed), not the outbox order.
+type seqStore struct {
+	*fakeOutbox
+	seqs map[string]bot.Seq // by notice ID
+}
+
+func (s *seqStore) ReadOutbox(ctx context.Context, group, consumer string, max int) ([]bot.Delivery, error) {
+	ds, err := s.fakeOutbox.ReadOutbox(ctx, group, consumer, max)
+	for i := range ds {
+		ds[i].Seq = s.seqs[ds[i].Notice.ID]
+	}
+	slices.Reverse(ds)
+	return ds, err
+}
+
+// TestDeliveryOrderBySeq: a target's messages go out in the order of their
+// Seq, whatever the order the store returns them in: exact within a log, by
+// time across logs.
+func TestDeliveryOrderBySeq(t *testing.T) {
+	f := newDeliveryFixture("chat")
+	ms := func(n int) time.Time { return deliveryT0.Add(time.Duration(n) * time.Millisecond) }
+	store := &seqStore{fakeOutbox: f.store, seqs: map[string]bot.Seq{
+		"a": {At: ms(1), Log: "s10", N: 0},
+		"b": {At: ms(2), Log: "s02", N: 0},
+		"c": {At: ms(2), Log: "s02", N: 1},
+		"d": {At: ms(2), Log: "s10", N: 0}, // the same instant as b and c: after s02
+		"e": {At: ms(3), Log: "s02", N: 0},
+	}}
+	f.store.add(notice("e", "C1"), notice("c", "C1"), notice("a", "C1"), notice("d", "C1"), notice("b", "C1"))
+	d := f.dispatcher("r1")
+	d.Store = store
+	d.RateLimit = func(string) bot.RateLimit { return bot.RateLimit{} }
+	f.runFor(t, d, time.Minute)
+	wantAccepted(t, f.sender, map[string][]string{"C1": {"a@0s", "b@0s", "c@0s", "d@0s", "e@0s"}})
 }

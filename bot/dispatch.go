@@ -9,7 +9,6 @@ import (
 	"os"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -373,7 +372,7 @@ func (d *Dispatcher) admit(ctx context.Context, ds []Delivery) error {
 		seen[x.Handle] = true
 		fresh = append(fresh, x)
 	}
-	slices.SortFunc(fresh, func(a, b Delivery) int { return compareOutboxHandles(a.Handle, b.Handle) })
+	slices.SortFunc(fresh, func(a, b Delivery) int { return a.Seq.Compare(b.Seq) })
 	var noRoute []Delivery
 	for _, x := range fresh {
 		target := d.Sender.Target(x.Notice)
@@ -395,7 +394,7 @@ func (d *Dispatcher) admit(ctx context.Context, ds []Delivery) error {
 			lo = 1
 		}
 		i := len(t.queue)
-		for i > lo && compareOutboxHandles(t.queue[i-1].d.Handle, x.Handle) > 0 {
+		for i > lo && t.queue[i-1].d.Seq.Compare(x.Seq) > 0 {
 			i--
 		}
 		t.queue = slices.Insert(t.queue, i, it)
@@ -621,22 +620,4 @@ func (d *Dispatcher) count(metric string) {
 	if d.Metrics != nil {
 		d.Metrics.Add(metric, fmt.Sprintf("platform=%q", d.Sender.Platform()), 1)
 	}
-}
-
-// compareOutboxHandles orders outbox handles ("s07|<millis>-<seq>") by stream ID,
-// which is append time, then by shard: exact within a shard, by the
-// millisecond across shards.
-func compareOutboxHandles(a, b string) int {
-	as, aid, _ := strings.Cut(a, "|")
-	bs, bid, _ := strings.Cut(b, "|")
-	am, aseq, _ := strings.Cut(aid, "-")
-	bm, bseq, _ := strings.Cut(bid, "-")
-	num := func(s string) uint64 { n, _ := strconv.ParseUint(s, 10, 64); return n }
-	if c := cmp.Compare(num(am), num(bm)); c != 0 {
-		return c
-	}
-	if as == bs {
-		return cmp.Compare(num(aseq), num(bseq))
-	}
-	return cmp.Compare(as, bs)
 }

@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,11 +11,42 @@ import (
 )
 
 // Delivery is a notice read from the durable outbox, with the handle needed to
-// acknowledge it once it has been delivered.
+// acknowledge it once it has been delivered and its place in the outbox order.
 type Delivery struct {
 	// Handle identifies the entry in the outbox (for Ack); opaque to callers.
 	Handle string
+	// Seq is the entry's place in the outbox order, set by the store.
+	Seq    Seq
 	Notice workflow.Notice
+}
+
+// Seq is an entry's place in the outbox order, which is the order messages
+// to one target go out in. A store appends to several logs (the Redis Store:
+// one stream per shard); within a log the order is exact, across logs it is
+// the order of append time, as precise as the store's clock. The store owns
+// its format and fills in Seq; the Dispatcher only compares.
+type Seq struct {
+	// At is when the entry was appended, in the store's precision (the
+	// Redis Store: the millisecond of the stream entry ID).
+	At time.Time
+	// Log names the log the entry was appended to ("s07", the shard).
+	Log string
+	// N orders the entries of one log appended at the same At.
+	N uint64
+}
+
+// Compare returns -1, 0 or +1 as s comes before, with or after t: by append
+// time, then, within one log, exactly by N. Entries of different logs
+// appended in the same instant are ordered by log name, so every replica
+// sorts them alike.
+func (s Seq) Compare(t Seq) int {
+	if c := s.At.Compare(t.At); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(s.Log, t.Log); c != 0 {
+		return c
+	}
+	return cmp.Compare(s.N, t.N)
 }
 
 // OutboxStore is the durable side of the outbox: notices were appended in the

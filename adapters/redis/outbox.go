@@ -29,7 +29,9 @@ var errNoGroup = errors.New("consumer group missing")
 // them for consumer, without blocking. It first returns what consumer had
 // already claimed but not acknowledged (a restarted worker picks up where it
 // stopped), then new notices. Deliveries are ordered by shard, and by stream
-// ID within a shard.
+// ID within a shard. Their Seq is their stream ID (its millisecond and
+// sequence number) in the log of their shard: exact within a shard, by the
+// server's millisecond across shards.
 //
 // New notices of a shard are read by one consumer of a group at a time: the
 // holder of the shard's reader lease (Options.OutboxReaderLease, renewed by
@@ -198,7 +200,7 @@ func (s *Store) readShards(ctx context.Context, group, consumer, id string, shar
 					stale[st.Stream] = append(stale[st.Stream], m.ID)
 					continue
 				}
-				ds = append(ds, bot.Delivery{Handle: shard + "|" + m.ID, Notice: decodeNotice(m.Values)})
+				ds = append(ds, delivery(shard, m))
 			}
 		}
 		if n >= count {
@@ -285,6 +287,25 @@ func (s *Store) forgetGroups(group string) {
 	for _, shard := range s.shards {
 		s.groups.Delete(s.outboxKey(shard) + "\x00" + group)
 	}
+}
+
+// delivery is the bot.Delivery of entry m of shard's outbox stream.
+func delivery(shard string, m goredis.XMessage) bot.Delivery {
+	return bot.Delivery{Handle: handle(shard, m.ID), Seq: streamSeq(shard, m.ID), Notice: decodeNotice(m.Values)}
+}
+
+// handle is the delivery handle of stream entry id of shard's outbox
+// ("s07|<stream id>"), read back by splitHandle.
+func handle(shard, id string) string { return shard + "|" + id }
+
+// streamSeq is the place in the outbox order of stream entry id
+// ("<millis>-<seq>") of shard's outbox: the stream ID is the append time
+// (the server's millisecond) and, within the stream, an exact order.
+func streamSeq(shard, id string) bot.Seq {
+	ms, seq, _ := strings.Cut(id, "-")
+	at, _ := strconv.ParseInt(ms, 10, 64)
+	n, _ := strconv.ParseUint(seq, 10, 64)
+	return bot.Seq{At: time.UnixMilli(at), Log: shard, N: n}
 }
 
 func decodeNotice(v map[string]any) workflow.Notice {
@@ -436,7 +457,7 @@ func (s *Store) claimStale(ctx context.Context, group, consumer string, minIdle 
 					stale[stream] = append(stale[stream], m.ID)
 					continue
 				}
-				ds = append(ds, bot.Delivery{Handle: asked[i].shard + "|" + m.ID, Notice: decodeNotice(m.Values)})
+				ds = append(ds, delivery(asked[i].shard, m))
 			}
 			if start != "" && start != "0-0" {
 				next = append(next, scan{asked[i].shard, start})
@@ -455,12 +476,10 @@ func (s *Store) claimStale(ctx context.Context, group, consumer string, minIdle 
 // stream ID.
 func sortDeliveries(ds []bot.Delivery) {
 	slices.SortFunc(ds, func(a, b bot.Delivery) int {
-		as, aid, _ := strings.Cut(a.Handle, "|")
-		bs, bid, _ := strings.Cut(b.Handle, "|")
-		if c := compareIDs(as, bs); c != 0 {
+		if c := compareIDs(a.Seq.Log, b.Seq.Log); c != 0 {
 			return c
 		}
-		return compareStreamIDs(aid, bid)
+		return a.Seq.Compare(b.Seq) // one shard: the stream order
 	})
 }
 
@@ -567,7 +586,7 @@ func (s *Store) DeadLetters(ctx context.Context, group string, max int) ([]bot.D
 			at, _, _ := strings.Cut(m.ID, "-")
 			ms, _ := strconv.ParseInt(at, 10, 64)
 			all = append(all, dead{id: m.ID, DeadLetter: bot.DeadLetter{
-				Delivery: bot.Delivery{Handle: s.shards[i] + "|" + entry, Notice: decodeNotice(m.Values)},
+				Delivery: bot.Delivery{Handle: handle(s.shards[i], entry), Seq: streamSeq(s.shards[i], entry), Notice: decodeNotice(m.Values)},
 				Reason:   reason,
 				At:       time.UnixMilli(ms),
 			}})

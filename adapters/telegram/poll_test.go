@@ -165,10 +165,52 @@ func (w *pollWatch) maxInFlight() int {
 	return w.most
 }
 
+// leaseWatch counts, per replica, the renewals that kept the poll lease and
+// the attempts to take it that were refused.
+type leaseWatch struct {
+	mu      sync.Mutex
+	renewed map[string]int
+	refused map[string]int
+}
+
+func (w *leaseWatch) counts(replica string) (renewed, refused int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.renewed[replica], w.refused[replica]
+}
+
+// watchedLease is one replica's telegram.Lease, counted in w.
+type watchedLease struct {
+	telegram.Lease
+	w       *leaseWatch
+	replica string
+}
+
+func (l watchedLease) AcquireLease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
+	ok, err := l.Lease.AcquireLease(ctx, name, owner, ttl)
+	if err == nil && !ok {
+		l.w.mu.Lock()
+		l.w.refused[l.replica]++
+		l.w.mu.Unlock()
+	}
+	return ok, err
+}
+
+func (l watchedLease) RenewLease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
+	ok, err := l.Lease.RenewLease(ctx, name, owner, ttl)
+	if err == nil && ok {
+		l.w.mu.Lock()
+		l.w.renewed[l.replica]++
+		l.w.mu.Unlock()
+	}
+	return ok, err
+}
+
 func TestTwoReplicasNeverBothPoll(t *testing.T) {
 	api := newFakeAPI(t)
 	store := redistest.NewStore(t) // one Redis, one prefix: two replicas of one deployment
 	watch := &pollWatch{byOwner: map[string]int{}}
+	leases := &leaseWatch{renewed: map[string]int{}, refused: map[string]int{}}
 	var replicas [2]*telegram.Adapter
 	var stops [2]func()
 	names := [2]string{"r1", "r2"}
@@ -176,7 +218,8 @@ func TestTwoReplicasNeverBothPoll(t *testing.T) {
 		e := &env{t: t, ctx: t.Context(), api: api, clock: workflow.NewManualClock(fixedNow)}
 		client := &http.Client{Timeout: 10 * time.Second,
 			Transport: watchedTransport{w: watch, replica: name, next: http.DefaultTransport}}
-		e.build(store, testRoster(t, workflow.LocaleEN), workflow.LocaleEN, name, pollOptions(client))
+		e.build(store, testRoster(t, workflow.LocaleEN), workflow.LocaleEN, name, pollOptions(client),
+			func(o *telegram.Options) { o.Lease = watchedLease{Lease: o.Lease, w: leases, replica: name} })
 		replicas[i] = e.tg
 	}
 	for i := range replicas {
@@ -186,11 +229,21 @@ func TestTwoReplicasNeverBothPoll(t *testing.T) {
 	eventually(t, "one replica polls a few times", func() bool {
 		return watch.calls("r1")+watch.calls("r2") >= 5
 	})
-	// Long enough for the lease to be renewed several times.
-	time.Sleep(1500 * time.Millisecond)
 	first, second := 0, 1
 	if watch.calls("r2") > watch.calls("r1") {
 		first, second = 1, 0
+	}
+	// The poller keeps the lease through several renewals while the other
+	// replica keeps trying to take it, and is refused each time.
+	renewed, refused := leases.counts(names[first])
+	_, tried := leases.counts(names[second])
+	eventually(t, names[first]+" renews the lease 3 times while "+names[second]+" is refused 3 times", func() bool {
+		r, _ := leases.counts(names[first])
+		_, f := leases.counts(names[second])
+		return r >= renewed+3 && f >= tried+3
+	})
+	if _, f := leases.counts(names[first]); f != refused {
+		t.Errorf("%s, the poller, was refused the lease %d times meanwhile, want none", names[first], f-refused)
 	}
 	if n := watch.calls(names[second]); n != 0 {
 		t.Fatalf("getUpdates calls: %s %d, %s %d; want one replica only",

@@ -69,9 +69,9 @@ func (s *Server) page(h http.HandlerFunc) http.HandlerFunc {
 		case accessGranted:
 			h(w, r)
 		case accessLogin:
-			s.renderLogin(w, http.StatusUnauthorized, r.URL.RequestURI(), "")
+			s.renderLogin(w, r, http.StatusUnauthorized, r.URL.RequestURI(), "")
 		case accessBoardOff:
-			s.renderMessage(w, http.StatusForbidden, "The board is off", boardOffText)
+			s.renderMessage(w, r, http.StatusForbidden, "title.board_off", label(s.localeOf(r), "msg.board_off"))
 		}
 	}
 }
@@ -86,22 +86,19 @@ func (s *Server) api(h http.HandlerFunc) http.HandlerFunc {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="firebreak board"`)
 			writeError(w, http.StatusUnauthorized, "unauthorized", "log in at /login or send Authorization: Bearer <FIREBREAK_BOARD_TOKEN>")
 		case accessBoardOff:
-			writeError(w, http.StatusForbidden, "board_off", boardOffText)
+			writeError(w, http.StatusForbidden, "board_off", label(s.localeOf(r), "msg.board_off"))
 		}
 	}
 }
-
-const boardOffText = "A chat platform is configured, so the playground is off, and FIREBREAK_BOARD_TOKEN is not set, " +
-	"so the board is off too. Set FIREBREAK_BOARD_TOKEN to a long random secret and restart Firebreak to turn the board on."
 
 func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case s.cfg.Playground:
 		http.Redirect(w, r, "/board", http.StatusSeeOther)
 	case s.cfg.Token == "":
-		s.renderMessage(w, http.StatusForbidden, "The board is off", boardOffText)
+		s.renderMessage(w, r, http.StatusForbidden, "title.board_off", label(s.localeOf(r), "msg.board_off"))
 	default:
-		s.renderLogin(w, http.StatusOK, localPath(r.URL.Query().Get("next")), "")
+		s.renderLogin(w, r, http.StatusOK, localPath(r.URL.Query().Get("next")), "")
 	}
 }
 
@@ -111,18 +108,18 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.cfg.Token == "" {
-		s.renderMessage(w, http.StatusForbidden, "The board is off", boardOffText)
+		s.renderMessage(w, r, http.StatusForbidden, "title.board_off", label(s.localeOf(r), "msg.board_off"))
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
 	if err := r.ParseForm(); err != nil {
-		s.renderLogin(w, http.StatusBadRequest, "/board", "The form could not be read; try again.")
+		s.renderLogin(w, r, http.StatusBadRequest, "/board", "login.unreadable")
 		return
 	}
 	next := localPath(r.PostForm.Get("next"))
 	if !equal(r.PostForm.Get("token"), s.cfg.Token) {
 		s.cfg.Log.Warn("board login refused: wrong token", "remote", r.RemoteAddr)
-		s.renderLogin(w, http.StatusUnauthorized, next, "That token is not right.")
+		s.renderLogin(w, r, http.StatusUnauthorized, next, "login.wrong")
 		return
 	}
 	http.SetCookie(w, &http.Cookie{

@@ -129,9 +129,17 @@ func (h *Hub) Close() {
 
 // Post records a delivered notice and tells the subscribers; it returns the
 // post and false when a notice with the same ID was already posted.
+//
+// A message with Refresh and a Thread posts nothing: it updates in place
+// the posts of the same audience (pane) and thread, as Slack and Telegram
+// edit the messages they sent, and returns the last one updated; false when
+// the pane has no post of that thread (nothing is shown then).
 func (h *Hub) Post(n workflow.Notice, m bot.Message, at time.Time) (Post, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if m.Refresh && m.Thread != "" {
+		return h.refresh(string(n.Audience), m)
+	}
 	if p, dup := h.byID[n.ID]; dup {
 		return p.copy(), false
 	}
@@ -148,6 +156,32 @@ func (h *Hub) Post(n workflow.Notice, m bot.Message, at time.Time) (Post, bool) 
 	}
 	h.publish(postEvent(p))
 	return p.copy(), true
+}
+
+// refresh replaces the card (and the text, when the refresh has one) of
+// the posts of audience in m's thread; h.mu is held. The answers stay: they
+// are what people did with the message.
+func (h *Hub) refresh(audience string, m bot.Message) (Post, bool) {
+	var last *Post
+	for _, p := range h.posts {
+		if p.Audience != audience || p.Message.Thread != m.Thread {
+			continue
+		}
+		if m.Card != nil {
+			p.Message.Card = m.Card
+		}
+		if m.Text != "" {
+			p.Message.Text = m.Text
+		}
+		h.rev++
+		p.Rev = h.rev
+		h.publish(postEvent(p))
+		last = p
+	}
+	if last == nil {
+		return Post{}, false
+	}
+	return last.copy(), true
 }
 
 // Answer records the reply to a button pressed on post seq and tells the

@@ -36,8 +36,8 @@ type playgroundView struct {
 	Channels []string     `json:"channels"`
 }
 
-func (s *Server) playgroundInfo(w http.ResponseWriter, _ *http.Request) {
-	out := playgroundView{clockInfo: s.clock(), Clock: s.clockLabel(), People: []personView{}}
+func (s *Server) playgroundInfo(w http.ResponseWriter, r *http.Request) {
+	out := playgroundView{clockInfo: s.clock(r), Clock: s.clockLabel(s.localeOf(r)), People: []personView{}}
 	for i := range s.cfg.Roster.People {
 		p := &s.cfg.Roster.People[i]
 		pv := personView{ID: p.ID, Name: p.Name, Departments: p.Departments, Leader: p.Has(workflow.RoleLeader), Roles: []string{}}
@@ -138,7 +138,7 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request) {
 	reply := s.cfg.Router.Handle(r.Context(), &bot.Request{Platform: bot.PlatformWeb, Actor: in.Actor, Conversation: conv, Action: &a})
 	out := actionResponse{Reply: reply}
 	if in.Post > 0 {
-		if p, ok := s.hub.Answer(in.Post, Answer{Actor: in.Actor, ActorName: s.views.name(in.Actor), Button: a.ID(), Reply: reply}); ok {
+		if p, ok := s.hub.Answer(in.Post, Answer{Actor: in.Actor, ActorName: s.views(r).name(in.Actor), Button: a.ID(), Reply: reply}); ok {
 			out.Post = &p
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -57,6 +58,10 @@ type Config struct {
 	Playground bool
 	// Token is FIREBREAK_BOARD_TOKEN.
 	Token string
+	// Describe says what a timeline event was, in a sentence in the locale
+	// asked for (the handlers' EventLine); nil: a plain sentence from the
+	// event's kind, actor and text.
+	Describe func(e workflow.Event, locale string) string
 	// Hub holds the posts and streams events (a new one when nil).
 	Hub *Hub
 	// Log receives failures (discarded when nil).
@@ -68,7 +73,6 @@ type Config struct {
 type Server struct {
 	cfg     Config
 	hub     *Hub
-	views   views
 	session string
 	tmpl    *template.Template
 	sender  *Sender
@@ -93,7 +97,10 @@ func New(cfg Config) *Server {
 	if cfg.Locale == "" {
 		cfg.Locale = cfg.Roster.Locale
 	}
-	s := &Server{cfg: cfg, hub: cfg.Hub, views: views{roster: cfg.Roster, locale: cfg.Locale}, tmpl: templates}
+	if _, ok := knownLocale(cfg.Locale); !ok {
+		cfg.Locale = workflow.LocaleEN
+	}
+	s := &Server{cfg: cfg, hub: cfg.Hub, tmpl: templates}
 	if cfg.Token != "" {
 		s.session = sessionValue(cfg.Token)
 	}
@@ -190,47 +197,90 @@ type pageData struct {
 	Error      string
 	Message    string
 	LoggedIn   bool
+	// Locale is the page's language; Lang the language switch.
+	Locale string
+	Lang   []langLink
+	// I18n is what the page's scripts read (FB.t): embedded as JSON.
+	I18n pageI18n
+}
+
+// pageI18n is the dictionary of the page's locale, and the names of the
+// deadlines in every locale (so that a card's deadline lines can be found
+// and shown live whatever language the bot wrote them in).
+type pageI18n struct {
+	Locale    string            `json:"locale"`
+	Labels    map[string]string `json:"labels"`
+	Deadlines map[string]string `json:"deadlines"`
+}
+
+// T is the page's text for key (see labels).
+func (d pageData) T(key string, args ...any) string { return label(d.Locale, key, args...) }
+
+// TH is the page's text for key as HTML, with {0}, {1}, ... replaced by
+// codes shown as code; everything is escaped.
+func (d pageData) TH(key string, codes ...string) template.HTML {
+	s := template.HTMLEscapeString(label(d.Locale, key))
+	for i, c := range codes {
+		s = strings.ReplaceAll(s, fmt.Sprintf("{%d}", i), "<code>"+template.HTMLEscapeString(c)+"</code>")
+	}
+	return template.HTML(s) //nolint:gosec // every part is escaped above
 }
 
 // clockLabel says how time runs: "demo time: 60×".
-func (s *Server) clockLabel() string {
+func (s *Server) clockLabel(locale string) string {
 	switch {
 	case s.cfg.Scale == 0:
-		return "time stands still (test clock)"
+		return label(locale, "clock.still")
 	case s.cfg.Scale == 1:
-		return "real time"
+		return label(locale, "clock.real")
 	}
-	return "demo time: " + strconv.FormatFloat(s.cfg.Scale, 'g', -1, 64) + "×"
+	return label(locale, "clock.demo", strconv.FormatFloat(s.cfg.Scale, 'g', -1, 64))
 }
 
-func (s *Server) data(page, title string) pageData {
-	return pageData{Title: title, Page: page, Playground: s.cfg.Playground, Clock: s.clockLabel(),
-		LoggedIn: !s.cfg.Playground && s.cfg.Token != ""}
+// data is what every page shows, in the request's language; title is a
+// label key.
+func (s *Server) data(r *http.Request, page, title string) pageData {
+	locale := s.localeOf(r)
+	u := r.URL
+	if r.Method != http.MethodGet {
+		u = &url.URL{Path: u.Path} // a form's answer: switch to the page, not the post
+	}
+	return pageData{Title: label(locale, title), Page: page, Playground: s.cfg.Playground, Clock: s.clockLabel(locale),
+		LoggedIn: !s.cfg.Playground && s.cfg.Token != "", Locale: locale, Lang: langLinks(u, locale),
+		I18n: pageI18n{Locale: locale, Labels: dictionary(locale), Deadlines: deadlineLabels()}}
 }
 
-func (s *Server) render(w http.ResponseWriter, status int, name string, d pageData) {
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, d pageData) {
 	var b bytes.Buffer
 	if err := s.tmpl.ExecuteTemplate(&b, name, d); err != nil {
 		s.cfg.Log.Error("render page", "page", name, "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
+	keepLocale(w, r)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_, _ = w.Write(b.Bytes())
 }
 
-func (s *Server) renderMessage(w http.ResponseWriter, status int, title, msg string) {
-	d := s.data("message", title)
+// renderMessage shows a page with a title (a label key) and a message.
+func (s *Server) renderMessage(w http.ResponseWriter, r *http.Request, status int, title, msg string) {
+	d := s.data(r, "message", title)
 	d.Message = msg
-	s.render(w, status, "message.html", d)
+	s.render(w, r, status, "message.html", d)
 }
 
-func (s *Server) renderLogin(w http.ResponseWriter, status int, next, errMsg string) {
-	d := s.data("login", "Log in to the board")
-	d.Next, d.Error, d.LoggedIn = localPath(next), errMsg, false
-	s.render(w, status, "login.html", d)
+func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int, next, errKey string) {
+	d := s.data(r, "login", "title.login")
+	d.Next, d.LoggedIn = localPath(next), false
+	if errKey != "" {
+		d.Error = d.T(errKey)
+	}
+	if r.Method != http.MethodGet {
+		d.Lang = langLinks(&url.URL{Path: "/login", RawQuery: url.Values{"next": {d.Next}}.Encode()}, d.Locale)
+	}
+	s.render(w, r, status, "login.html", d)
 }
 
 func (s *Server) home(w http.ResponseWriter, r *http.Request) {
@@ -238,15 +288,15 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/board", http.StatusSeeOther)
 		return
 	}
-	s.render(w, http.StatusOK, "playground.html", s.data("playground", "Firebreak playground"))
+	s.render(w, r, http.StatusOK, "playground.html", s.data(r, "playground", "title.playground"))
 }
 
 func (s *Server) notFoundPage(w http.ResponseWriter, r *http.Request) {
-	s.renderMessage(w, http.StatusNotFound, "Not found", "There is no page at "+r.URL.Path+".")
+	s.renderMessage(w, r, http.StatusNotFound, "title.not_found", label(s.localeOf(r), "msg.not_found", r.URL.Path))
 }
 
-func (s *Server) boardPage(w http.ResponseWriter, _ *http.Request) {
-	s.render(w, http.StatusOK, "board.html", s.data("board", "Firebreak board"))
+func (s *Server) boardPage(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, "board.html", s.data(r, "board", "title.board"))
 }
 
 func (s *Server) incidentPage(w http.ResponseWriter, r *http.Request) {
@@ -254,27 +304,28 @@ func (s *Server) incidentPage(w http.ResponseWriter, r *http.Request) {
 	inc, err := s.cfg.Incidents.Get(r.Context(), id)
 	if err != nil {
 		if workflow.ErrorCode(err) == workflow.CodeNotFound {
-			s.renderMessage(w, http.StatusNotFound, "No such incident", "There is no incident "+r.PathValue("id")+".")
+			s.renderMessage(w, r, http.StatusNotFound, "title.no_incident", label(s.localeOf(r), "msg.no_incident", r.PathValue("id")))
 			return
 		}
 		status, msg := s.failure(r, err)
-		s.renderMessage(w, status, "The incident cannot be shown", msg)
+		s.renderMessage(w, r, status, "title.incident_fail", msg)
 		return
 	}
-	d := s.data("incident", inc.ID+" "+inc.Title)
-	d.ID = inc.ID
-	s.render(w, http.StatusOK, "incident.html", d)
+	d := s.data(r, "incident", "")
+	d.Title, d.ID = inc.ID+" "+inc.Title, inc.ID
+	s.render(w, r, http.StatusOK, "incident.html", d)
 }
 
 // failure logs err when it is a fault and returns the status and message to
 // show: 503 when storage is unreachable, else 500 with a reference.
 func (s *Server) failure(r *http.Request, err error) (int, string) {
+	locale := s.localeOf(r)
 	if workflow.ErrorCode(err) == workflow.CodeUnavailable {
-		return http.StatusServiceUnavailable, "storage unavailable; try again in a moment"
+		return http.StatusServiceUnavailable, label(locale, "msg.unavailable")
 	}
 	ref := bot.NewRequestID()
 	s.cfg.Log.Error("web request failed", "path", r.URL.Path, "reference", ref, "err", err)
-	return http.StatusInternalServerError, "internal error, reference " + ref
+	return http.StatusInternalServerError, label(locale, "msg.internal", ref)
 }
 
 // JSON API.
@@ -305,7 +356,7 @@ func (s *Server) writeFailure(w http.ResponseWriter, r *http.Request, err error)
 		var we *workflow.Error
 		msg := "not found"
 		if errors.As(err, &we) {
-			msg = we.Msg.In(s.cfg.Locale)
+			msg = we.Msg.In(s.localeOf(r))
 		}
 		writeError(w, http.StatusNotFound, "not_found", msg)
 		return
@@ -318,8 +369,13 @@ func (s *Server) writeFailure(w http.ResponseWriter, r *http.Request, err error)
 	writeError(w, status, code, msg)
 }
 
-func (s *Server) clock() clockInfo {
-	return clockInfo{Now: s.cfg.Clock.Now(), Scale: s.cfg.Scale, Timezone: s.cfg.Roster.Location().String(), Locale: s.cfg.Locale}
+func (s *Server) clock(r *http.Request) clockInfo {
+	return clockInfo{Now: s.cfg.Clock.Now(), Scale: s.cfg.Scale, Timezone: s.cfg.Roster.Location().String(), Locale: s.localeOf(r)}
+}
+
+// views renders the JSON of a request, in its language.
+func (s *Server) views(r *http.Request) views {
+	return views{roster: s.cfg.Roster, locale: s.localeOf(r), describe: s.cfg.Describe}
 }
 
 type incidentList struct {
@@ -333,9 +389,9 @@ func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request) {
 		s.writeFailure(w, r, err)
 		return
 	}
-	out := incidentList{clockInfo: s.clock(), Incidents: []incidentView{}}
+	out := incidentList{clockInfo: s.clock(r), Incidents: []incidentView{}}
 	for _, inc := range incs {
-		out.Incidents = append(out.Incidents, s.views.incident(inc))
+		out.Incidents = append(out.Incidents, s.views(r).incident(inc))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -351,7 +407,7 @@ func (s *Server) getIncident(w http.ResponseWriter, r *http.Request) {
 		s.writeFailure(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, incidentOne{clockInfo: s.clock(), Incident: s.views.detail(inc)})
+	writeJSON(w, http.StatusOK, incidentOne{clockInfo: s.clock(r), Incident: s.views(r).detail(inc)})
 }
 
 type timeline struct {
@@ -367,8 +423,9 @@ func (s *Server) getTimeline(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := timeline{Incident: id, Events: []eventView{}}
+	v := s.views(r)
 	for _, e := range evs {
-		out.Events = append(out.Events, s.views.event(e))
+		out.Events = append(out.Events, v.event(e))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -388,8 +445,8 @@ func (s *Server) getStats(w http.ResponseWriter, r *http.Request) {
 		s.writeFailure(w, r, err)
 		return
 	}
-	st := s.views.stats(now, recent, open)
-	st.clockInfo = s.clock()
+	st := s.views(r).stats(now, recent, open)
+	st.clockInfo = s.clock(r)
 	st.Now = now
 	writeJSON(w, http.StatusOK, st)
 }

@@ -1,13 +1,16 @@
 package web
 
 import (
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/firebreak/firebreak/workflow"
 )
 
-// The JSON the pages read. Names are resolved here (in the roster's locale)
-// so the page needs no roster; times are RFC 3339 and the page counts down
+// The JSON the pages read. Names are resolved here (in the request's locale:
+// the roster's, or the one chosen with the language switch) so the page
+// needs no roster; times are RFC 3339 and the page counts down
 // from them itself, using "now" and "scale" to know the server's clock.
 
 // clockInfo tells the page the server's time and how fast it runs, so that
@@ -44,6 +47,10 @@ type incidentView struct {
 	Deadlines      []deadlineView `json:"deadlines"`
 	// Draft summarises the current draft (nil: none yet).
 	Draft *draftSummary `json:"draft,omitempty"`
+	// MayAck and MayTake are the people who may press Acknowledge and Take
+	// it now (see mayAck), so a page offers the buttons to them only.
+	MayAck  []string `json:"may_ack"`
+	MayTake []string `json:"may_take"`
 }
 
 // deadlineView is one deadline: the page shows it amber from WarnAt (the
@@ -116,6 +123,8 @@ type statementView struct {
 	At           time.Time `json:"at"`
 }
 
+// eventView is one timeline event. Line says what happened in a sentence,
+// which the page shows; Data stays for other clients of the API.
 type eventView struct {
 	ID        string            `json:"id"`
 	Kind      string            `json:"kind"`
@@ -123,6 +132,7 @@ type eventView struct {
 	Actor     string            `json:"actor,omitempty"`
 	ActorName string            `json:"actor_name,omitempty"`
 	Text      string            `json:"text,omitempty"`
+	Line      string            `json:"line"`
 	Data      map[string]string `json:"data,omitempty"`
 }
 
@@ -130,6 +140,8 @@ type eventView struct {
 type views struct {
 	roster *workflow.Roster
 	locale string
+	// describe is Config.Describe (nil: plainLine).
+	describe func(e workflow.Event, locale string) string
 }
 
 func (v views) name(id string) string {
@@ -151,6 +163,7 @@ func (v views) incident(inc *workflow.Incident) incidentView {
 		Source: inc.Source, FoundAt: inc.FoundAt, OpenedAt: inc.OpenedAt,
 		OpenedBy: inc.OpenedBy, OpenedByName: v.name(inc.OpenedBy),
 		Deadlines: []deadlineView{},
+		MayAck:    v.mayAck(inc), MayTake: v.mayTake(inc),
 	}
 	lp := v.roster.Policy.For(inc.Level)
 	for _, d := range inc.Deadlines(v.roster.Policy, v.roster.Calendar()) {
@@ -210,7 +223,80 @@ func (v views) detail(inc *workflow.Incident) incidentDetail {
 }
 
 func (v views) event(e workflow.Event) eventView {
-	return eventView{ID: e.ID, Kind: string(e.Kind), At: e.At, Actor: e.Actor, ActorName: v.name(e.Actor), Text: e.Text, Data: e.Data}
+	line := ""
+	if v.describe != nil {
+		line = v.describe(e, v.locale)
+	}
+	if line == "" {
+		line = v.plainLine(e)
+	}
+	return eventView{ID: e.ID, Kind: string(e.Kind), At: e.At, Actor: e.Actor, ActorName: v.name(e.Actor), Text: e.Text,
+		Line: line, Data: e.Data}
+}
+
+// plainLine is a timeline sentence when no describer is configured: who,
+// what kind of event, and its text ("Chen Jing: acknowledged").
+func (v views) plainLine(e workflow.Event) string {
+	who := v.name(e.Actor)
+	if who == "" {
+		who = "Firebreak"
+	}
+	s := label(v.locale, "event.fallback", who, strings.ReplaceAll(string(e.Kind), "_", " "))
+	if e.Text != "" {
+		s = label(v.locale, "fact.at_what", s, e.Text)
+	}
+	return s
+}
+
+// mayAck lists the people who may acknowledge inc now, by the rule of
+// workflow.Service.Ack: an open incident not yet acknowledged, by its
+// assignee, anyone when it has none, or a member of its department.
+func (v views) mayAck(inc *workflow.Incident) []string {
+	out := []string{}
+	if !inc.Open() || inc.Status == workflow.StatusAcknowledged {
+		return out
+	}
+	for _, p := range v.roster.People {
+		switch {
+		case inc.Assignee == "" || inc.Assignee == p.ID:
+		case inc.Department != "" && slices.Contains(p.Departments, inc.Department):
+		default:
+			continue
+		}
+		out = append(out, p.ID)
+	}
+	return out
+}
+
+// mayTake lists the people who may take inc on now, by the rule of
+// workflow.Service.Take: anyone in the roster, while it is open and nobody
+// has acknowledged it.
+func (v views) mayTake(inc *workflow.Incident) []string {
+	out := []string{}
+	if !inc.Open() || inc.Status == workflow.StatusAcknowledged {
+		return out
+	}
+	for _, p := range v.roster.People {
+		out = append(out, p.ID)
+	}
+	return out
+}
+
+// deadlineLabels maps the label of a card's deadline line, in every
+// locale, to the deadline's kind: the deadline names, and "Publish by" of
+// the approval request (handlers' draftCard), which is the reply deadline.
+// The playground shows those lines live from the incident's data.
+func deadlineLabels() map[string]string {
+	out := map[string]string{
+		"Publish by": string(workflow.DeadlineRespond), "发布时限": string(workflow.DeadlineRespond),
+	}
+	for _, k := range workflow.DeadlineKinds {
+		t := k.Text()
+		for _, name := range []string{t.EN, t.ZH, strings.ToUpper(t.EN[:1]) + t.EN[1:]} {
+			out[name] = string(k)
+		}
+	}
+	return out
 }
 
 // Charts.

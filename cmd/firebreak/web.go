@@ -6,6 +6,7 @@ import (
 
 	"github.com/firebreak/firebreak/adapters/web"
 	"github.com/firebreak/firebreak/bot"
+	"github.com/firebreak/firebreak/handlers"
 	"github.com/firebreak/firebreak/workflow"
 )
 
@@ -17,7 +18,7 @@ import (
 func setupWeb(ctx context.Context, a *app, cfg Config, mux *http.ServeMux, playground bool) (bot.Sender, error) {
 	log := a.log.With("adapter", "web")
 	srv := web.New(web.Config{
-		Router: a.router, Incidents: a.store, Roster: a.roster, Locale: a.locale,
+		Router: a.router, Incidents: a.store, Roster: a.roster, Locale: a.locale, Describe: eventLines(a),
 		Clock: a.clock, Scale: clockScale(a.clock), Playground: playground, Token: cfg.BoardToken, Log: log,
 	})
 	srv.Register(mux)
@@ -26,6 +27,24 @@ func setupWeb(ctx context.Context, a *app, cfg Config, mux *http.ServeMux, playg
 		log.Warn("the incident board is off: set " + envPrefix + "_BOARD_TOKEN to turn it on")
 	}
 	return srv.Sender(), nil
+}
+
+// eventLines describes timeline events as the chat does (handlers'
+// EventLine), in the locale a page asks for: the app's handlers speak the
+// app's locale, and a second Handlers on the same service speaks the other,
+// for a person who switched the page's language.
+func eventLines(a *app) func(workflow.Event, string) string {
+	other := workflow.LocaleEN
+	if a.locale == workflow.LocaleEN {
+		other = workflow.LocaleZH
+	}
+	byLocale := map[string]*handlers.Handlers{a.locale: a.h, other: handlers.New(a.svc, other)}
+	return func(e workflow.Event, locale string) string {
+		if h, ok := byLocale[locale]; ok {
+			return h.EventLine(e)
+		}
+		return a.h.EventLine(e)
+	}
 }
 
 // clockScale is how fast the app's clock runs against the wall clock, so the

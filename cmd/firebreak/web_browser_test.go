@@ -48,8 +48,10 @@ func TestBrowserPlaygroundIncident(t *testing.T) {
 	}
 	waitFor(t, pg, "the incident card in the Slack pane",
 		`[...document.querySelectorAll("#feed-slack .card-title")].some(e => e.textContent === "YQ-1 [major/inquiry] Canteen complaint")`)
-	// The card's live line and the board panel count down from the due times.
-	waitFor(t, pg, "the card's countdown", `(() => { const c = document.querySelector('#feed-slack .card[data-incident="YQ-1"] .card-live .countdown'); return c && c.textContent === "30m 00s" && c.dataset.state === "ok"; })()`)
+	// The card's deadline lines and the board panel count down from the
+	// same due times: the card is drawn from the live incident, not frozen
+	// as the bot wrote it.
+	waitFor(t, pg, "the card's countdown", `(() => { const c = document.querySelector('#feed-slack .card[data-incident="YQ-1"] dd[data-kind="assign"] .countdown'); return c && c.textContent === "30m 00s" && c.dataset.state === "ok"; })()`)
 	waitFor(t, pg, "the countdown of the reply deadline in the board panel",
 		`(() => { const c = `+countdown("#board-panel", "YQ-1", "respond")+`; return c && c.textContent === "3h 00m" && c.dataset.state === "ok"; })()`)
 	waitFor(t, pg, "the report deadline met", `(() => { const c = `+countdown("#board-panel", "YQ-1", "report")+`; return c && c.dataset.state === "met"; })()`)

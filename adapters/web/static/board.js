@@ -4,17 +4,17 @@
 "use strict";
 
 FB.board = (function () {
-  var el = FB.el, svg = FB.svg;
+  var el = FB.el, svg = FB.svg, t = FB.t;
   var state = { incidents: {}, listeners: [], loaded: false };
 
   function draftLine(d) {
     if (!d) return null;
-    var s = "Draft v" + d.version + " #" + d.hash + ": ";
-    if (d.published) s += "published";
-    else if (d.rejected) s += "rejected";
-    else if (d.quorum) s += "approved, ready to publish";
-    else s += d.approvals + " of " + d.needed + " approvals";
-    return el("div", { class: "draft-line", text: s });
+    var state;
+    if (d.published) state = t("draft.published");
+    else if (d.rejected) state = t("draft.rejected");
+    else if (d.quorum) state = t("draft.ready");
+    else state = t("draft.progress", d.approvals, d.needed);
+    return el("div", { class: "draft-line", text: t("draft.line", d.version, d.hash, state) });
   }
 
   // card renders one open incident: the same markup on the board and in the
@@ -22,9 +22,9 @@ FB.board = (function () {
   function card(inc) {
     var meta = el("div", { class: "meta" },
       el("span", { class: "status status-" + inc.status, text: inc.status_name }),
-      inc.spreading ? el("span", { class: "spreading", text: "spreading" }) : null,
-      el("span", { class: "department", text: inc.department_name || "no department" }),
-      el("span", { class: "assignee", text: inc.assignee_name || "nobody assigned" }));
+      inc.spreading ? el("span", { class: "spreading", text: t("board.spreading") }) : null,
+      el("span", { class: "department", text: inc.department_name || t("board.no_department") }),
+      el("span", { class: "assignee", text: inc.assignee_name || t("board.nobody") }));
     var deadlines = el("div", { class: "deadlines" });
     inc.deadlines.forEach(function (d) { deadlines.appendChild(FB.deadline(d, inc.open)); });
     return el("article", { class: "incident level-" + inc.level, data: { incident: inc.id } },
@@ -40,7 +40,7 @@ FB.board = (function () {
     var container = document.getElementById("board-list");
     if (!container) return;
     FB.clear(container);
-    if (list.length === 0) container.appendChild(el("p", { class: "empty", text: "No open incident." }));
+    if (list.length === 0) container.appendChild(el("p", { class: "empty", text: t("board.none") }));
     list.forEach(function (inc) { container.appendChild(card(inc)); });
     var count = document.getElementById("open-count");
     if (count) count.textContent = String(list.length);
@@ -63,7 +63,7 @@ FB.board = (function () {
     var container = document.getElementById("board-list");
     if (!container) return;
     FB.clear(container);
-    container.appendChild(el("p", { class: "error", text: "The board could not be loaded: " + err.message }));
+    container.appendChild(el("p", { class: "error", text: t("board.failed", err.message) }));
   }
 
   // Charts, drawn as SVG.
@@ -98,7 +98,7 @@ FB.board = (function () {
   function drawOpen(container, st) {
     FB.clear(container);
     var pts = st.open_by_level || [];
-    var root = frame("Open incidents by level over time");
+    var root = frame(t("chart.open_title"));
     container.appendChild(root);
     if (pts.length < 2) return;
     var t0 = Date.parse(pts[0].t), t1 = Date.parse(pts[pts.length - 1].t);
@@ -133,7 +133,7 @@ FB.board = (function () {
     st.levels.forEach(function (level, k) {
       var g = svg("g", { class: "legend", data: { level: level, count: last[k] } },
         svg("rect", { x: lx, y: H - 18, width: 10, height: 10, fill: LEVEL_COLORS[level] || "#888" }),
-        svg("text", { x: lx + 14, y: H - 9, class: "legend-text", text: st.level_names[k] + " (" + last[k] + " now)" }));
+        svg("text", { x: lx + 14, y: H - 9, class: "legend-text", text: t("chart.open_now", st.level_names[k], last[k]) }));
       root.appendChild(g);
       lx += 150;
     });
@@ -150,7 +150,7 @@ FB.board = (function () {
   function drawDeadlines(container, st) {
     FB.clear(container);
     var rows = st.deadlines || [];
-    var root = frame("Deadlines met and missed per kind, last 30 days");
+    var root = frame(t("chart.dl_title"));
     container.appendChild(root);
     if (rows.length === 0) return;
     var top = niceTop(Math.max.apply(null, rows.map(function (r) { return Math.max(r.met, r.missed); })));
@@ -162,7 +162,7 @@ FB.board = (function () {
       [["met", r.met, "bar-met", cx - bw - 2], ["missed", r.missed, "bar-missed", cx + 2]].forEach(function (b) {
         var h = y(0) - y(b[1]);
         root.appendChild(svg("rect", { x: b[3], y: y(b[1]), width: bw, height: Math.max(h, 0), class: "bar " + b[2],
-          data: { kind: r.kind, series: b[0], value: b[1] } }, svg("title", { text: r.name + ": " + b[1] + " " + b[0] })));
+          data: { kind: r.kind, series: b[0], value: b[1] } }, svg("title", { text: t("chart.bar", r.name, b[1], t("chart." + b[0])) })));
         root.appendChild(svg("text", { x: b[3] + bw / 2, y: y(b[1]) - 4, class: "value", "text-anchor": "middle", text: String(b[1]) }));
       });
       var label = svg("text", { x: cx, y: H - M.b + 15, class: "tick", "text-anchor": "middle" });
@@ -171,13 +171,13 @@ FB.board = (function () {
       });
       root.appendChild(label);
       if (r.pending > 0) {
-        root.appendChild(svg("text", { x: cx, y: H - M.b + 42, class: "tick pending", "text-anchor": "middle", text: r.pending + " pending" }));
+        root.appendChild(svg("text", { x: cx, y: H - M.b + 42, class: "tick pending", "text-anchor": "middle", text: t("chart.pending", r.pending) }));
       }
     });
     root.appendChild(svg("rect", { x: W - M.r - 130, y: M.t - 2, width: 10, height: 10, class: "bar-met" }));
-    root.appendChild(svg("text", { x: W - M.r - 116, y: M.t + 7, class: "legend-text", text: "met" }));
+    root.appendChild(svg("text", { x: W - M.r - 116, y: M.t + 7, class: "legend-text", text: t("chart.met") }));
     root.appendChild(svg("rect", { x: W - M.r - 70, y: M.t - 2, width: 10, height: 10, class: "bar-missed" }));
-    root.appendChild(svg("text", { x: W - M.r - 56, y: M.t + 7, class: "legend-text", text: "missed" }));
+    root.appendChild(svg("text", { x: W - M.r - 56, y: M.t + 7, class: "legend-text", text: t("chart.missed") }));
   }
 
   function refreshStats() {
@@ -188,7 +188,7 @@ FB.board = (function () {
       if (open) drawOpen(open, st);
       if (dl) drawDeadlines(dl, st);
     }).catch(function (err) {
-      if (open) { FB.clear(open); open.appendChild(el("p", { class: "error", text: "Charts unavailable: " + err.message })); }
+      if (open) { FB.clear(open); open.appendChild(el("p", { class: "error", text: t("chart.failed", err.message) })); }
     });
   }
 
@@ -213,5 +213,8 @@ FB.board = (function () {
     FB.events({ changed: changed });
   }
 
-  return { changed: changed, onUpdate: onUpdate, start: start, incidents: function () { return state.incidents; } };
+  return {
+    changed: changed, onUpdate: onUpdate, start: start,
+    incidents: function () { return state.incidents; }, loaded: function () { return state.loaded; }
+  };
 })();

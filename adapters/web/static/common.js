@@ -7,6 +7,27 @@
 var FB = (function () {
   var SVG_NS = "http://www.w3.org/2000/svg";
 
+  // The page's language: the server embeds the dictionary of its locale
+  // (the one dictionary of every page, adapters/web/i18n.go) as JSON.
+  var i18n = { locale: "en", labels: {}, deadlines: {} };
+  try {
+    var node = document.getElementById("fb-i18n");
+    if (node) i18n = JSON.parse(node.textContent);
+  } catch (e) { /* the keys show as themselves */ }
+
+  // t is the label of key with {0}, {1}, ... replaced by the arguments.
+  function t(key) {
+    var s = Object.prototype.hasOwnProperty.call(i18n.labels, key) ? i18n.labels[key] : key, args = arguments;
+    return s.replace(/\{(\d+)\}/g, function (m, i) {
+      var v = args[Number(i) + 1];
+      return v === undefined ? m : String(v);
+    });
+  }
+
+  // deadlineKind is the kind of the deadline a card's field label names
+  // ("report to leaders", "报告领导", "Publish by"), or "".
+  function deadlineKind(label) { return i18n.deadlines[label] || ""; }
+
   // el builds an element: el("div", {class: "x", data: {id: "YQ-1"}}, child, "text", ...).
   // Strings become text nodes; null and undefined children are skipped.
   function el(tag, attrs) {
@@ -45,7 +66,10 @@ var FB = (function () {
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
 
   // api fetches JSON from the server; it rejects with the server's message.
+  // A read asks for the page's language, so that the names in the data
+  // match the page even when another tab switched the language since.
   function api(path, body) {
+    if (body === undefined) path += (path.indexOf("?") < 0 ? "?" : "&") + "lang=" + encodeURIComponent(i18n.locale);
     var opts = { credentials: "same-origin", headers: { "Accept": "application/json" } };
     if (body !== undefined) {
       opts.method = "POST";
@@ -80,13 +104,15 @@ var FB = (function () {
   function formatter(opts, key) {
     if (!formatters[key]) {
       var o = Object.assign({ hourCycle: "h23" }, opts);
-      try { if (clock.timezone) o.timeZone = clock.timezone; formatters[key] = new Intl.DateTimeFormat("en-GB", o); }
-      catch (e) { delete o.timeZone; formatters[key] = new Intl.DateTimeFormat("en-GB", o); }
+      var lang = i18n.locale === "zh-CN" ? "zh-CN" : "en-GB";
+      try { if (clock.timezone) o.timeZone = clock.timezone; formatters[key] = new Intl.DateTimeFormat(lang, o); }
+      catch (e) { delete o.timeZone; formatters[key] = new Intl.DateTimeFormat(lang, o); }
     }
     return formatters[key];
   }
 
-  // fmtTime is "14:05" in the organisation's timezone; with day, "02 Mar 14:05".
+  // fmtTime is "14:05" in the organisation's timezone; with day, "02 Mar 14:05"
+  // (in Chinese "03月02日 14:05").
   function fmtTime(t, day) {
     var d = typeof t === "number" ? new Date(t) : new Date(Date.parse(t));
     if (isNaN(d.getTime())) return "";
@@ -96,14 +122,25 @@ var FB = (function () {
 
   function pad(n) { return n < 10 ? "0" + n : String(n); }
 
-  // fmtSpan is a duration in a glance: "2d 03h", "1h 05m", "12m 30s", "45s".
+  // sameDay reports whether two instants fall on one day in the
+  // organisation's timezone.
+  function sameDay(a, b) {
+    var f = formatter({ year: "numeric", month: "2-digit", day: "2-digit" }, "date");
+    return f.format(new Date(a)) === f.format(new Date(b));
+  }
+
+  // fmtDue is a due time: "14:05" today, with the day otherwise.
+  function fmtDue(t) { var ms = Date.parse(t); return fmtTime(ms, !sameDay(ms, serverNow())); }
+
+  // fmtSpan is a duration in a glance: "2d 03h", "1h 05m", "12m 30s", "45s"
+  // (in Chinese "2天03小时", "1小时05分", ...).
   function fmtSpan(ms) {
     var s = Math.max(0, Math.floor(ms / 1000));
     var d = Math.floor(s / 86400), h = Math.floor(s % 86400 / 3600), m = Math.floor(s % 3600 / 60), sec = s % 60;
-    if (d > 0) return d + "d " + pad(h) + "h";
-    if (h > 0) return h + "h " + pad(m) + "m";
-    if (m > 0) return m + "m " + pad(sec) + "s";
-    return sec + "s";
+    if (d > 0) return t("span.dh", d, pad(h));
+    if (h > 0) return t("span.hm", h, pad(m));
+    if (m > 0) return t("span.ms", m, pad(sec));
+    return t("span.s", sec);
   }
 
   // countdown is a live element for one deadline (see tick).
@@ -111,7 +148,7 @@ var FB = (function () {
     return el("span", {
       class: "countdown",
       data: { due: d.due, warn: d.warn_at, met: d.met_at || "", late: d.late ? "1" : "", open: open ? "1" : "" },
-      title: d.name + ": due " + fmtTime(d.due, true)
+      title: t("countdown.title", d.name, fmtTime(d.due, true))
     });
   }
 
@@ -131,13 +168,13 @@ var FB = (function () {
       var state, text;
       if (ds.met) {
         state = ds.late ? "late" : "met";
-        text = (ds.late ? "met late " : "met ") + fmtTime(ds.met);
+        text = t(ds.late ? "countdown.late" : "countdown.met", fmtTime(ds.met));
       } else if (!ds.open) {
         state = "unmet";
-        text = "not met";
+        text = t("countdown.unmet");
       } else if (now > due) {
         state = "overdue";
-        text = "overdue " + fmtSpan(now - due);
+        text = t("countdown.over", fmtSpan(now - due));
       } else {
         state = now >= warn ? "warn" : "ok";
         text = fmtSpan(due - now);
@@ -162,7 +199,7 @@ var FB = (function () {
     var es = new EventSource("/api/v1/events");
     function status(ok) {
       if (!live) return;
-      live.textContent = ok ? "● live" : "● reconnecting";
+      live.textContent = t(ok ? "live.on" : "live.off");
       live.className = ok ? "live on" : "live off";
     }
     es.addEventListener("open", function () { status(true); });
@@ -191,8 +228,9 @@ var FB = (function () {
   }
 
   return {
+    t: t, locale: function () { return i18n.locale; }, deadlineKind: deadlineKind,
     el: el, svg: svg, clear: clear, api: api, syncClock: syncClock, serverNow: serverNow,
-    fmtTime: fmtTime, deadline: deadline, tick: tick,
+    fmtTime: fmtTime, fmtDue: fmtDue, deadline: deadline, countdown: countdown, tick: tick,
     startTicking: startTicking, events: events, debounce: debounce, levelBadge: levelBadge
   };
 })();

@@ -6,10 +6,14 @@
 "use strict";
 
 (function () {
-  var el = FB.el;
+  var el = FB.el, t = FB.t;
   var people = {}, order = [];
   var posts = {};  // by seq: {post, node}
-  var dms = {};    // person id -> [seq]
+  var dms = {};    // person id -> [seq], in order
+  // extra holds the incidents that cards show and the board does not list
+  // (resolved ones), fetched one by one; asked marks those asked for since
+  // the board last changed.
+  var extra = {}, asked = {};
   var history = [], historyAt = 0;
 
   var $ = function (id) { return document.getElementById(id); };
@@ -17,14 +21,16 @@
 
   function nameOf(id) { return people[id] ? people[id].name : id; }
 
-  function option(p, label) { return el("option", { value: p.id, text: label || (p.name + " (" + p.id + ")") }); }
+  function option(p, label) { return el("option", { value: p.id, text: label || t("pg.person", p.name, p.id) }); }
+
+  function roleNames(p) { return p.roles.map(function (r) { return t("role." + r); }).join(t("pg.list_sep")); }
 
   function fillPickers(info) {
     info.people.forEach(function (p) { people[p.id] = p; order.push(p.id); });
     order.forEach(function (id) {
       var p = people[id];
-      actorSel.appendChild(option(p, p.name + " (" + id + ", " + p.roles.join(", ") + ")"));
-      if (p.leader) leaderSel.appendChild(option(p, p.name + (p.roles.indexOf("principal") >= 0 ? " (principal)" : "")));
+      actorSel.appendChild(option(p, t("pg.person_roles", p.name, id, roleNames(p))));
+      if (p.leader) leaderSel.appendChild(option(p, p.roles.indexOf("principal") >= 0 ? t("pg.person", p.name, t("role.principal")) : p.name));
       dmSel.appendChild(option(p));
     });
     var staff = order.filter(function (id) { return people[id].roles.indexOf("staff") >= 0; });
@@ -41,51 +47,91 @@
     return (sel || actorSel).value;
   }
 
-  // renderCard draws a bot.Card; its buttons press actions.
+  // incident is what the page knows of an incident now: the board's open
+  // incidents, or one fetched for a card (undefined until known).
+  function incident(id) { return FB.board.incidents()[id] || extra[id]; }
+
+  // want fetches an incident a card shows that the board does not list.
+  function want(id) {
+    if (!id || asked[id] || !FB.board.loaded() || FB.board.incidents()[id]) return;
+    asked[id] = true;
+    FB.api("/api/v1/incidents/" + encodeURIComponent(id)).then(function (res) {
+      extra[id] = res.incident;
+      liveAll();
+    }).catch(function () { /* the card keeps the text it was sent with */ });
+  }
+
+  // renderCard draws a bot.Card; its buttons press actions. An incident's
+  // deadline lines are drawn live from the incident (see live), and its
+  // Acknowledge and Take it buttons are offered to those who may (gate).
   function renderCard(c, seq) {
     var fields = el("dl", { class: "fields" });
     (c.fields || []).forEach(function (f) {
+      var kind = c.incident ? FB.deadlineKind(f.label) : "";
       fields.appendChild(el("dt", { text: f.label }));
-      fields.appendChild(el("dd", { text: f.value }));
+      fields.appendChild(el("dd", kind ? { class: "live-deadline", data: { kind: kind, sent: f.value } } : null, f.value));
     });
     var node = el("div", { class: "card", data: c.incident ? { incident: c.incident } : null },
       el("div", { class: "card-title", text: c.title }),
       c.fields && c.fields.length ? fields : null,
       c.body ? el("blockquote", { class: "card-body", text: c.body }) : null,
-      c.footer ? el("div", { class: "card-footer", text: c.footer }) : null,
-      c.incident ? el("div", { class: "card-live" }) : null);
+      c.footer ? el("div", { class: "card-footer", text: c.footer }) : null);
     if (c.buttons && c.buttons.length) {
       var row = el("div", { class: "buttons" });
       c.buttons.forEach(function (b) {
+        var parts = b.id.split(":"), gated = (parts[0] === "ack" || parts[0] === "take") && parts[1];
         row.appendChild(el("button", {
-          type: "button", class: "btn" + (b.style ? " btn-" + b.style : ""), text: b.label,
-          data: { action: b.id, post: seq || 0 }, on: { click: press }
+          type: "button", class: "btn" + (b.style ? " btn-" + b.style : ""), text: b.label, hidden: gated ? true : null,
+          data: gated ? { action: b.id, post: seq || 0, gate: parts[0], incident: parts[1] } : { action: b.id, post: seq || 0 },
+          on: { click: press }
         }));
       });
       node.appendChild(row);
     }
-    if (c.incident) liveLine(node);
+    if (c.incident) want(c.incident);
     return node;
   }
 
-  // liveLine shows under an incident card the countdown of its next deadline,
-  // from the board's data (the card's own text is as of when it was sent).
-  function liveLine(cardNode) {
-    var box = cardNode.querySelector(".card-live");
-    if (!box) return;
-    FB.clear(box);
-    var inc = FB.board.incidents()[cardNode.dataset.incident];
+  // live draws a card's deadline lines from the incident's data, as the
+  // board does, so the card and the badges never disagree: the countdown
+  // (which FB.tick moves on) and the due time. Until the data is known the
+  // line reads as the bot sent it.
+  function live(cardNode) {
+    var inc = incident(cardNode.dataset.incident);
     if (!inc) return;
-    var next = inc.deadlines.filter(function (d) { return !d.met_at; })[0];
-    if (!next) return;
-    box.appendChild(el("span", { class: "live-label", text: "next:" }));
-    box.appendChild(FB.deadline(next, inc.open));
+    var lines = cardNode.querySelectorAll("dd.live-deadline");
+    for (var i = 0; i < lines.length; i++) {
+      var dd = lines[i], d = inc.deadlines.filter(function (x) { return x.kind === dd.dataset.kind; })[0];
+      FB.clear(dd);
+      if (!d) { dd.textContent = dd.dataset.sent; continue; }
+      dd.appendChild(FB.countdown(d, inc.open));
+      dd.appendChild(el("span", { class: "due", text: " " + t("deadline.due", FB.fmtDue(d.due)) }));
+    }
+  }
+
+  // gate shows an Acknowledge or Take it button only when the person who
+  // would press it (actorFor) may, as the server computed (may_ack,
+  // may_take); a row left with no button is hidden.
+  function gate(btn) {
+    var inc = incident(btn.dataset.incident), list = inc ? inc["may_" + btn.dataset.gate] : null;
+    btn.hidden = !(list && list.indexOf(actorFor(btn)) >= 0);
+    var row = btn.parentNode, shown = false;
+    for (var i = 0; i < row.children.length; i++) shown = shown || !row.children[i].hidden;
+    row.hidden = !shown;
+  }
+
+  function liveAll() {
+    var cards = document.querySelectorAll(".card[data-incident]");
+    for (var i = 0; i < cards.length; i++) live(cards[i]);
+    var gated = document.querySelectorAll("button[data-gate]");
+    for (var j = 0; j < gated.length; j++) gate(gated[j]);
+    FB.tick();
   }
 
   function renderReply(r) {
     var cls = "reply" + (r.failed ? " failed" : "") + (r.public ? " public" : " ephemeral");
     return el("div", { class: cls },
-      !r.public ? el("div", { class: "only-you", text: "Only visible to you" }) : null,
+      !r.public ? el("div", { class: "only-you", text: t("pg.only_you") }) : null,
       r.text ? el("div", { class: "text", text: r.text }) : null,
       r.card ? renderCard(r.card) : null);
   }
@@ -119,9 +165,10 @@
     say(feed, nameOf(actor), "me", el("div", { class: "text typed", text: text }));
     FB.api("/api/v1/playground/command", { actor: actor, text: text }).then(function (res) {
       say(feed, "Firebreak", "bot", renderReply(res.reply));
+      liveAll();
       FB.board.changed();
     }).catch(function (err) {
-      failed("The request failed: " + err.message);
+      failed(t("api.request_failed", err.message));
     });
   });
 
@@ -148,9 +195,10 @@
         if (r.text) fresh.insertBefore(el("div", { class: "card-note", text: r.text }), fresh.firstChild);
         card.replaceWith(fresh);
       } else say($("feed-slack"), "Firebreak", "bot", renderReply(r));
+      liveAll();
       FB.board.changed();
     }).catch(function (err) {
-      failed("The request failed: " + err.message);
+      failed(t("api.request_failed", err.message));
     }).then(function () { btn.disabled = false; });
   }
 
@@ -172,7 +220,7 @@
     (p.answers || []).forEach(function (a) {
       var text = a.reply.text || "";
       answers.appendChild(el("div", { class: "answer" + (a.reply.failed ? " failed" : ""), data: { actor: a.actor } },
-        text.indexOf(a.actor_name) >= 0 ? null : el("span", { class: "who", text: a.actor_name + ": " }),
+        text.indexOf(a.actor_name) >= 0 ? null : el("span", { class: "who", text: t("pg.answer_by", a.actor_name) }),
         el("span", { class: "text", text: text })));
     });
     return el("li", { class: "msg bot post kind-" + m.kind, data: { seq: p.seq, incident: p.incident || "", kind: m.kind } },
@@ -182,6 +230,10 @@
       answers);
   }
 
+  // upsert shows a post, or redraws it in place when it changed (an answer,
+  // or the bot refreshed the card: its buttons are the new card's). Posts
+  // stand in the order they were sent, whatever order they arrive in (a
+  // reconnecting page gets them in the order of their last change).
   function upsert(p) {
     var known = posts[p.seq];
     if (known && known.post.rev >= p.rev) return;
@@ -190,25 +242,34 @@
       known.node.replaceWith(node);
       known.node = node;
       known.post = p;
+      liveAll();
       return;
     }
     posts[p.seq] = { post: p, node: node };
     var person = dmPerson(p.audience), feed = feedFor(p.audience);
     if (person) {
-      (dms[person] = dms[person] || []).push(p.seq);
+      var list = (dms[person] = dms[person] || []);
+      list.push(p.seq);
+      list.sort(function (a, b) { return a - b; });
       updateDMLabels();
       if (dmSel.value === person) showDMs();
       return;
     }
     if (!feed) return;
-    feed.appendChild(node);
-    scrollDown(feed);
+    var after = null;
+    for (var c = feed.firstElementChild; c; c = c.nextElementSibling) {
+      if (c.dataset.seq && Number(c.dataset.seq) > p.seq) { after = c; break; }
+    }
+    feed.insertBefore(node, after);
+    if (!after) scrollDown(feed);
+    liveAll();
   }
 
   function updateDMLabels() {
     for (var i = 0; i < dmSel.options.length; i++) {
       var o = dmSel.options[i], n = (dms[o.value] || []).length;
-      o.textContent = nameOf(o.value) + " (" + o.value + ")" + (n ? " · " + n : "");
+      var label = t("pg.person", nameOf(o.value), o.value);
+      o.textContent = n ? t("pg.dm_count", label, n) : label;
     }
   }
 
@@ -216,18 +277,25 @@
     var feed = $("feed-dm");
     FB.clear(feed);
     var list = dms[dmSel.value] || [];
-    if (!list.length) feed.appendChild(el("li", { class: "note", text: "No direct message to " + nameOf(dmSel.value) + " yet." }));
-    list.forEach(function (seq) { feed.appendChild(posts[seq].node); });
+    if (!list.length) feed.appendChild(el("li", { class: "note", text: t("pg.no_dm", nameOf(dmSel.value)) }));
+    list.forEach(function (seq) { if (posts[seq]) feed.appendChild(posts[seq].node); });
     scrollDown(feed);
+    liveAll();
   }
   dmSel.addEventListener("change", showDMs);
+  actorSel.addEventListener("change", liveAll);
+  leaderSel.addEventListener("change", liveAll);
 
   // Start: the roster, the board panel, then the event stream (which first
   // replays the posts the server keeps).
 
+  // Each time the board refetched, the incidents it does not list are
+  // fetched again for the cards that show them.
   FB.board.onUpdate(function () {
+    asked = {};
     var cards = document.querySelectorAll(".card[data-incident]");
-    for (var i = 0; i < cards.length; i++) liveLine(cards[i]);
+    for (var i = 0; i < cards.length; i++) want(cards[i].dataset.incident);
+    liveAll();
   });
 
   FB.api("/api/v1/playground").then(function (info) {
@@ -239,6 +307,6 @@
     FB.board.start();
     FB.events({ post: upsert, changed: FB.board.changed, ready: function () { document.body.dataset.ready = "1"; } });
   }).catch(function (err) {
-    failed("The playground could not start: " + err.message);
+    failed(t("pg.start_failed", err.message));
   });
 })();

@@ -386,54 +386,76 @@ func wantAccepted(tb testing.TB, s *fakeSender, want map[string][]string) {
 	}
 }
 
+// limitedSender is a fakeSender that states its platform's limits.
+type limitedSender struct {
+	*fakeSender
+	limit func(target string) bot.RateLimit
+}
+
+func (s limitedSender) RateLimit(target string) bot.RateLimit { return s.limit(target) }
+
 func TestDeliveryOrderAndRateLimits(t *testing.T) {
+	groups := func(target string) bot.RateLimit { // as a platform may say
+		if strings.HasPrefix(target, "-") {
+			return bot.RateLimit{Interval: 3 * time.Second, Burst: 1}
+		}
+		return bot.RateLimit{Interval: time.Second, Burst: 1}
+	}
 	tests := []struct {
-		name     string
-		platform string
-		limit    func(string) bot.RateLimit
-		notices  []workflow.Notice
-		want     map[string][]string
+		name    string
+		sender  func(string) bot.RateLimit // the Sender's RateLimit; nil: it is no RateLimiter
+		limit   func(string) bot.RateLimit // Dispatcher.RateLimit
+		notices []workflow.Notice
+		want    map[string][]string
 	}{
 		{
-			name:     "slack: one per second per channel, channels independent",
-			platform: bot.PlatformSlack,
+			name: "a sender that states no limit: one per second per target, targets independent",
 			notices: []workflow.Notice{notice("a1", "C1"), notice("b1", "C2"), notice("a2", "C1"),
 				notice("a3", "C1"), notice("b2", "C2")},
 			want: map[string][]string{"C1": {"a1@0s", "a2@1s", "a3@2s"}, "C2": {"b1@0s", "b2@1s"}},
 		},
 		{
-			name:     "telegram: 20 a minute in a group, one a second in a chat",
-			platform: bot.PlatformTelegram,
+			name:   "the sender's limits, per target",
+			sender: groups,
 			notices: []workflow.Notice{notice("g1", "-100222"), notice("p1", "1001"), notice("g2", "-100222"),
 				notice("p2", "1001"), notice("g3", "-100222")},
 			want: map[string][]string{"-100222": {"g1@0s", "g2@3s", "g3@6s"}, "1001": {"p1@0s", "p2@1s"}},
 		},
 		{
-			name:     "a limit of the sender's own, with a burst",
-			platform: "chat",
-			limit:    func(string) bot.RateLimit { return bot.RateLimit{Interval: 10 * time.Second, Burst: 2} },
-			notices:  []workflow.Notice{notice("a1", "C1"), notice("a2", "C1"), notice("a3", "C1"), notice("a4", "C1")},
-			want:     map[string][]string{"C1": {"a1@0s", "a2@0s", "a3@10s", "a4@20s"}},
+			name:    "a limit with a burst",
+			sender:  func(string) bot.RateLimit { return bot.RateLimit{Interval: 10 * time.Second, Burst: 2} },
+			notices: []workflow.Notice{notice("a1", "C1"), notice("a2", "C1"), notice("a3", "C1"), notice("a4", "C1")},
+			want:    map[string][]string{"C1": {"a1@0s", "a2@0s", "a3@10s", "a4@20s"}},
 		},
 		{
-			name:     "no limit on other platforms",
-			platform: bot.PlatformWeb,
-			notices:  []workflow.Notice{notice("a1", "C1"), notice("a2", "C1"), notice("a3", "C1")},
-			want:     map[string][]string{"C1": {"a1@0s", "a2@0s", "a3@0s"}},
+			name:    "no limit",
+			sender:  func(string) bot.RateLimit { return bot.RateLimit{} },
+			notices: []workflow.Notice{notice("a1", "C1"), notice("a2", "C1"), notice("a3", "C1")},
+			want:    map[string][]string{"C1": {"a1@0s", "a2@0s", "a3@0s"}},
+		},
+		{
+			name:    "the Dispatcher's RateLimit over the sender's",
+			sender:  groups,
+			limit:   func(string) bot.RateLimit { return bot.RateLimit{Interval: 5 * time.Second, Burst: 1} },
+			notices: []workflow.Notice{notice("a1", "1001"), notice("a2", "1001")},
+			want:    map[string][]string{"1001": {"a1@0s", "a2@5s"}},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newDeliveryFixture(tt.platform)
+			f := newDeliveryFixture("chat")
 			f.store.add(tt.notices...)
 			d := f.dispatcher("r1")
+			if tt.sender != nil {
+				d.Sender = limitedSender{fakeSender: f.sender, limit: tt.sender}
+			}
 			d.RateLimit = tt.limit
 			f.runFor(t, d, time.Minute)
 			wantAccepted(t, f.sender, tt.want)
-			if got := f.store.pendingCount(tt.platform); got != 0 {
+			if got := f.store.pendingCount("chat"); got != 0 {
 				t.Errorf("pending after delivery: got %d, want 0", got)
 			}
-			want := fmt.Sprintf("firebreak_outbox_sent_total{platform=%q} %d", tt.platform, len(tt.notices))
+			want := fmt.Sprintf("firebreak_outbox_sent_total{platform=%q} %d", "chat", len(tt.notices))
 			if got := f.metric(t, "firebreak_outbox_sent_total"); got != want {
 				t.Errorf("metric: got %q, want %q", got, want)
 			}
@@ -688,13 +710,14 @@ func TestDeliveryReleaseOnStop(t *testing.T) {
 // a slow platform cannot keep it from reading its pending entries again (and
 // renewing its leases) within MinIdle; the next pass goes on at once.
 func TestDeliveryPassBound(t *testing.T) {
-	f := newDeliveryFixture(bot.PlatformWeb) // no rate limit: one pass could send all
+	f := newDeliveryFixture(bot.PlatformWeb)
 	f.sender.fail = func(workflow.Notice, string, int) error {
 		f.clock.Advance(2 * time.Second) // each send takes 2s
 		return nil
 	}
 	f.store.add(notice("a1", "C1"), notice("a2", "C1"), notice("a3", "C1"), notice("a4", "C1"), notice("a5", "C1"))
 	d := f.dispatcher("r1")
+	d.RateLimit = func(string) bot.RateLimit { return bot.RateLimit{} } // one pass could send all
 	d.MinIdle = 10 * time.Second
 	if got := mustDeliverOnce(t, d); got != 3 {
 		t.Errorf("first pass sent %d, want 3 (started at 0s, 2s and 4s; none at 6s, past MinIdle/2)", got)
@@ -743,25 +766,6 @@ func TestDefaultBackoff(t *testing.T) {
 				t.Fatalf("DefaultBackoff(%d): got %s, want between %s and %s", attempt, got, full/2, full)
 			}
 		}
-	}
-}
-
-func TestPlatformRateLimit(t *testing.T) {
-	tests := []struct {
-		platform, target string
-		want             bot.RateLimit
-	}{
-		{bot.PlatformSlack, "C0INCIDENTS", bot.RateLimit{Interval: time.Second, Burst: 1}},
-		{bot.PlatformTelegram, "-100111", bot.RateLimit{Interval: 3 * time.Second, Burst: 1}},
-		{bot.PlatformTelegram, "1001", bot.RateLimit{Interval: time.Second, Burst: 1}},
-	}
-	for _, tt := range tests {
-		if got := bot.PlatformRateLimit(tt.platform)(tt.target); got != tt.want {
-			t.Errorf("PlatformRateLimit(%s)(%s): got %+v, want %+v", tt.platform, tt.target, got, tt.want)
-		}
-	}
-	if bot.PlatformRateLimit(bot.PlatformWeb) != nil {
-		t.Error("PlatformRateLimit(web): got a limit, want nil")
 	}
 }
 

@@ -38,7 +38,7 @@ type Dispatcher struct {
 	// own pending entries at once. Default: "<hostname>-<pid>".
 	Consumer string
 	// RateLimit gives the limit of a target. Default: the Sender's when it
-	// is a RateLimiter, else PlatformRateLimit(Sender.Platform()).
+	// is a RateLimiter, else one message a second, no burst.
 	RateLimit func(target string) RateLimit
 	// MaxAttempts is how many failed attempts send a message to the
 	// dead-letter list (8 when zero). Rate-limited attempts do not count.
@@ -153,10 +153,8 @@ func (d *Dispatcher) init() {
 	if d.RateLimit == nil {
 		if rl, ok := d.Sender.(RateLimiter); ok {
 			d.RateLimit = rl.RateLimit
-		} else if f := PlatformRateLimit(d.Sender.Platform()); f != nil {
-			d.RateLimit = f
 		} else {
-			d.RateLimit = func(string) RateLimit { return RateLimit{} }
+			d.RateLimit = func(string) RateLimit { return defaultRateLimit }
 		}
 	}
 	d.MaxAttempts = cmp.Or(d.MaxAttempts, 8)

@@ -2,7 +2,6 @@ package bot
 
 import (
 	"math/rand/v2"
-	"strings"
 	"time"
 )
 
@@ -14,36 +13,17 @@ type RateLimit struct {
 	Burst    int
 }
 
-// RateLimiter is implemented by a Sender that knows its platform's limits.
+// RateLimiter is implemented by a Sender that knows its platform's limits;
+// the Dispatcher keeps to them. A Sender that is no RateLimiter gets one
+// message a second per target.
 type RateLimiter interface {
 	// RateLimit returns the limit of one target.
 	RateLimit(target string) RateLimit
 }
 
-// SlackRateLimit is Slack's limit of chat.postMessage: about one message per
-// second per channel.
-func SlackRateLimit(string) RateLimit { return RateLimit{Interval: time.Second, Burst: 1} }
-
-// TelegramRateLimit is Telegram's limit: at most 20 messages per minute in a
-// group (negative chat IDs), about one per second in any other chat.
-func TelegramRateLimit(target string) RateLimit {
-	if strings.HasPrefix(target, "-") {
-		return RateLimit{Interval: 3 * time.Second, Burst: 1}
-	}
-	return RateLimit{Interval: time.Second, Burst: 1}
-}
-
-// PlatformRateLimit returns the rate limit of a platform's targets
-// (PlatformSlack, PlatformTelegram), and nil for platforms without limits.
-func PlatformRateLimit(platform string) func(target string) RateLimit {
-	switch platform {
-	case PlatformSlack:
-		return SlackRateLimit
-	case PlatformTelegram:
-		return TelegramRateLimit
-	}
-	return nil
-}
+// defaultRateLimit is the limit of a target of a Sender that states none:
+// one message a second, no burst, which no chat platform objects to.
+var defaultRateLimit = RateLimit{Interval: time.Second, Burst: 1}
 
 // DefaultBackoff is the wait before retrying a failed message for the given
 // attempt (1, 2, ...): 1s, 2s, 4s, ... capped at 5 minutes, each with equal

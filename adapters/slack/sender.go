@@ -75,7 +75,9 @@ func (s *Sender) Target(n workflow.Notice) string {
 
 // RateLimit is Slack's limit of chat.postMessage: one message per second
 // per conversation.
-func (s *Sender) RateLimit(target string) bot.RateLimit { return bot.SlackRateLimit(target) }
+func (s *Sender) RateLimit(string) bot.RateLimit {
+	return bot.RateLimit{Interval: time.Second, Burst: 1}
+}
 
 // Send posts m to n's audience. It returns bot.ErrNoRoute when the audience
 // has no Slack conversation and *bot.RetryAfterError when Slack answers 429.

@@ -42,6 +42,15 @@ func (s sender) Target(n workflow.Notice) string {
 	return strconv.FormatInt(chat, 10)
 }
 
+// RateLimit is Telegram's limit: at most 20 messages per minute in a group
+// (negative chat IDs), about one per second in any other chat.
+func (s sender) RateLimit(target string) bot.RateLimit {
+	if strings.HasPrefix(target, "-") {
+		return bot.RateLimit{Interval: 3 * time.Second, Burst: 1}
+	}
+	return bot.RateLimit{Interval: time.Second, Burst: 1}
+}
+
 // Send delivers m to n's audience; see Adapter.send.
 func (s sender) Send(ctx context.Context, n workflow.Notice, m bot.Message) error {
 	return s.a.send(ctx, n, m)

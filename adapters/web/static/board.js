@@ -104,7 +104,7 @@ FB.board = (function () {
     var t0 = Date.parse(pts[0].t), t1 = Date.parse(pts[pts.length - 1].t);
     var totals = pts.map(function (p) { return p.counts.reduce(function (a, b) { return a + b; }, 0); });
     var top = niceTop(Math.max.apply(null, totals));
-    var x = function (t) { return M.l + (t - t0) / Math.max(1, t1 - t0) * (W - M.l - M.r); };
+    var x = function (at) { return M.l + (at - t0) / Math.max(1, t1 - t0) * (W - M.l - M.r); };
     var y = function (v) { return H - M.b - v / top * (H - M.t - M.b); };
     yAxis(root, top, y);
 
@@ -125,9 +125,9 @@ FB.board = (function () {
 
     var long = t1 - t0 > 36 * 3600 * 1000;
     for (var i = 0; i <= 4; i++) {
-      var t = t0 + (t1 - t0) * i / 4;
-      root.appendChild(svg("text", { x: x(t), y: H - M.b + 16, class: "tick", "text-anchor": i === 0 ? "start" : i === 4 ? "end" : "middle",
-        text: FB.fmtTime(t, long) }));
+      var at = t0 + (t1 - t0) * i / 4;
+      root.appendChild(svg("text", { x: x(at), y: H - M.b + 16, class: "tick", "text-anchor": i === 0 ? "start" : i === 4 ? "end" : "middle",
+        text: FB.fmtTime(at, long) }));
     }
     var last = pts[pts.length - 1].counts, lx = M.l;
     st.levels.forEach(function (level, k) {

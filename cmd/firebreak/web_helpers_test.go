@@ -28,6 +28,9 @@ import (
 type webApp struct {
 	URL string
 	a   *app
+	// sender is the web adapter's outbox sender, for posting a message as
+	// the dispatcher would.
+	sender bot.Sender
 }
 
 // startWeb wires an app on the test Redis with clock (a manual clock at
@@ -65,7 +68,7 @@ func startWeb(tb testing.TB, cfg Config, playground bool, clock workflow.Clock) 
 		cancel()
 		tb.Fatal("setupWeb returned no sender")
 	}
-	d := &bot.Dispatcher{Store: a.store, Sender: sender, Consumer: "web-test", Log: log, Metrics: a.metrics, Poll: 50 * time.Millisecond}
+	d := &bot.Dispatcher{Store: a.store, Sender: sender, Render: a.h, Consumer: "web-test", Log: log, Metrics: a.metrics, Poll: 50 * time.Millisecond}
 	wake, unsubscribe := a.store.WakeUps(ctx)
 	a.sched.Wake = wake
 	var workers sync.WaitGroup
@@ -78,7 +81,7 @@ func startWeb(tb testing.TB, cfg Config, playground bool, clock workflow.Clock) 
 		workers.Wait()
 		unsubscribe()
 	})
-	return &webApp{URL: srv.URL, a: a}
+	return &webApp{URL: srv.URL, a: a, sender: sender}
 }
 
 // chromium finds the browser. Outside CI a machine without one skips the

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -72,7 +71,7 @@ func TestScreenshots(t *testing.T) {
 	board := b.tab()
 	do(t, board, "open the board", chromedp.EmulateViewport(1600, 760), chromedp.Navigate(w.URL+"/board"))
 	waitFor(t, board, "the board and its charts", `document.querySelectorAll("#board-list .incident").length === 3 && document.querySelectorAll("#chart-open polygon").length === 3 && document.querySelectorAll("#chart-deadlines rect.bar").length === 8`)
-	time.Sleep(300 * time.Millisecond) // a countdown tick
+	waitFor(t, board, "every countdown drawn", `[...document.querySelectorAll("#board-list .countdown")].every(c => c.dataset.state && c.textContent !== "")`)
 	shot(t, board, filepath.Join(docs, "board.png"))
 
 	inc := b.tab()

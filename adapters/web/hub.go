@@ -130,14 +130,15 @@ func (h *Hub) Close() {
 // Post records a delivered notice and tells the subscribers; it returns the
 // post and false when a notice with the same ID was already posted.
 //
-// A message with Refresh and a Thread posts nothing: it updates in place
-// the posts of the same audience (pane) and thread, as Slack and Telegram
+// A message with Refresh posts nothing: it updates in place the cards of
+// the posts of the same audience (pane) and Thread, as Slack and Telegram
 // edit the messages they sent, and returns the last one updated; false when
-// the pane has no post of that thread (nothing is shown then).
+// the pane has no post of that thread, or the refresh names none (nothing
+// is shown then).
 func (h *Hub) Post(n workflow.Notice, m bot.Message, at time.Time) (Post, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if m.Refresh && m.Thread != "" {
+	if m.Refresh {
 		return h.refresh(string(n.Audience), m)
 	}
 	if p, dup := h.byID[n.ID]; dup {
@@ -158,21 +159,19 @@ func (h *Hub) Post(n workflow.Notice, m bot.Message, at time.Time) (Post, bool) 
 	return p.copy(), true
 }
 
-// refresh replaces the card (and the text, when the refresh has one) of
-// the posts of audience in m's thread; h.mu is held. The answers stay: they
-// are what people did with the message.
+// refresh replaces the card of the posts of audience in m's thread; h.mu
+// is held. Their text stays, as on Slack (it says what happened when it was
+// posted), and so do the answers: they are what people did with the card.
 func (h *Hub) refresh(audience string, m bot.Message) (Post, bool) {
+	if m.Thread == "" || m.Card == nil {
+		return Post{}, false
+	}
 	var last *Post
 	for _, p := range h.posts {
-		if p.Audience != audience || p.Message.Thread != m.Thread {
+		if p.Audience != audience || p.Message.Thread != m.Thread || p.Message.Card == nil {
 			continue
 		}
-		if m.Card != nil {
-			p.Message.Card = m.Card
-		}
-		if m.Text != "" {
-			p.Message.Text = m.Text
-		}
+		p.Message.Card = m.Card
 		h.rev++
 		p.Rev = h.rev
 		h.publish(postEvent(p))

@@ -251,15 +251,18 @@ func TestHubRefresh(t *testing.T) {
 	post := func(id, audience string, m bot.Message) (Post, bool) {
 		return h.Post(workflow.Notice{ID: id, Incident: "YQ-7", Audience: workflow.Audience(audience)}, m, now)
 	}
-	post("n1", "incidents", bot.Message{Kind: "incident", Thread: "YQ-7", Card: card("new", "ack:YQ-7", "take:YQ-7")})
+	post("n1", "incidents", bot.Message{Kind: "incident", Text: "Chen Jing opened YQ-7", Thread: "YQ-7", Card: card("new", "ack:YQ-7", "take:YQ-7")})
 	post("n2", "person:li", bot.Message{Kind: "assigned", Thread: "YQ-7", Card: card("new", "ack:YQ-7", "take:YQ-7")})
 	post("n3", "incidents", bot.Message{Kind: "incident", Thread: "YQ-8", Card: card("other", "ack:YQ-8")})
 	sub := h.Subscribe()
 	defer sub.Close()
 
-	got, ok := post("n4", "incidents", bot.Message{Kind: "incident", Thread: "YQ-7", Refresh: true, Card: card("acknowledged")})
+	got, ok := post("n4", "incidents", bot.Message{Kind: "incident", Text: "Li Ming acknowledged YQ-7", Thread: "YQ-7", Refresh: true, Card: card("acknowledged")})
 	if !ok || got.Seq != 1 || got.Message.Card.Title != "acknowledged" || len(got.Message.Card.Buttons) != 0 {
 		t.Fatalf("refresh: got %+v, %v, want post 1 with the new card and no buttons", got, ok)
+	}
+	if got.Message.Text != "Chen Jing opened YQ-7" || got.Message.Refresh {
+		t.Errorf("refreshed post: got text %q, refresh %v, want the text it was posted with (as Slack keeps it)", got.Message.Text, got.Message.Refresh)
 	}
 	if e := <-sub.C; e.Name != EventPost || e.ID != got.Rev {
 		t.Errorf("event: got %s %d, want post %d", e.Name, e.ID, got.Rev)
@@ -280,6 +283,9 @@ func TestHubRefresh(t *testing.T) {
 
 	if _, ok := post("n5", "statements", bot.Message{Kind: "incident", Thread: "YQ-7", Refresh: true, Card: card("x")}); ok {
 		t.Error("refresh of a pane without the thread: got ok, want nothing done")
+	}
+	if _, ok := post("n6", "incidents", bot.Message{Kind: "incident", Refresh: true, Card: card("x")}); ok {
+		t.Error("refresh naming no thread: got ok, want nothing done")
 	}
 	if n := len(h.Since(0)); n != 3 {
 		t.Errorf("after a refresh with nothing to update: got %d posts, want 3", n)

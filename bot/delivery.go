@@ -75,6 +75,18 @@ type DeliveryStore interface {
 	Release(ctx context.Context, group, consumer string, targets ...string) error
 }
 
+// ReaderLeaser is implemented by a DeliveryStore in which one consumer of a
+// group at a time reads the new entries of each of its logs, under a lease
+// that every read renews (the Redis Store's shard reader lease). A reader
+// that dies keeps its logs until the lease runs out, and the entries it read
+// must be claimed by another consumer before then. The Dispatcher checks
+// its MinIdle against the lease before its first pass.
+type ReaderLeaser interface {
+	// OutboxReaderLease is how long a consumer keeps the right to read new
+	// entries of a log after its last read.
+	OutboxReaderLease() time.Duration
+}
+
 // DeadLetter is a notice that could not be delivered on a platform.
 type DeadLetter struct {
 	Delivery

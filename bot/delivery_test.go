@@ -873,3 +873,76 @@ func TestDeliveryOrderBySeq(t *testing.T) {
 	f.runFor(t, d, time.Minute)
 	wantAccepted(t, f.sender, map[string][]string{"C1": {"a@0s", "b@0s", "c@0s", "d@0s", "e@0s"}})
 }
+
+// leaseStore is a fakeOutbox with a shard reader lease, as the Redis Store.
+type leaseStore struct {
+	*fakeOutbox
+	lease time.Duration
+}
+
+func (s leaseStore) OutboxReaderLease() time.Duration { return s.lease }
+
+// TestDeliveryReaderLease: MinIdle follows the store's reader lease when
+// unset, and a MinIdle the lease is too short for (under 1.5×MinIdle) stops
+// the Dispatcher before it reads anything, with an error that says what to
+// change.
+func TestDeliveryReaderLease(t *testing.T) {
+	tests := []struct {
+		name        string
+		lease       time.Duration // 0: the store has no reader lease
+		minIdle     time.Duration
+		wantMinIdle time.Duration
+		wantErr     string
+	}{
+		{name: "no reader lease: the default", wantMinIdle: 10 * time.Second},
+		{name: "no reader lease: as set", minIdle: time.Hour, wantMinIdle: time.Hour},
+		{name: "unset: 2/3 of the lease", lease: 15 * time.Second, wantMinIdle: 10 * time.Second},
+		{name: "unset, an odd lease", lease: 1001 * time.Millisecond, wantMinIdle: 667333333 * time.Nanosecond},
+		{name: "the lease is 1.5×MinIdle", lease: 600 * time.Millisecond, minIdle: 400 * time.Millisecond, wantMinIdle: 400 * time.Millisecond},
+		{name: "the lease is longer", lease: time.Hour, minIdle: time.Second, wantMinIdle: time.Second},
+		{
+			name: "the lease is too short", lease: 15 * time.Second, minIdle: 11 * time.Second,
+			wantErr: "dispatcher: MinIdle 11s needs an outbox reader lease of at least 1.5×MinIdle (16.5s), and the store's is 15s: " +
+				"set MinIdle to at most 10s, or zero to follow the store, or lengthen the store's reader lease",
+		},
+		{name: "no lease at all", lease: time.Nanosecond, wantErr: "dispatcher: MinIdle 0s needs"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newDeliveryFixture(bot.PlatformSlack)
+			f.store.add(notice("a1", "C1"))
+			d := f.dispatcher("r1")
+			d.MinIdle = tt.minIdle
+			if tt.lease > 0 {
+				d.Store = leaseStore{fakeOutbox: f.store, lease: tt.lease}
+			}
+			d.Sleep = func(context.Context, time.Duration) error {
+				t.Error("Run slept: want it to stop at once")
+				return nil
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if tt.wantErr == "" {
+				cancel() // one pass, then stop
+			}
+			err := d.Run(ctx)
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("Run: %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.HasPrefix(err.Error(), tt.wantErr)):
+				t.Fatalf("Run: got %v, want %q", err, tt.wantErr)
+			case tt.wantErr != "":
+				if _, err := d.DeliverOnce(ctx); err == nil || !strings.HasPrefix(err.Error(), tt.wantErr) {
+					t.Errorf("DeliverOnce: got %v, want %q", err, tt.wantErr)
+				}
+				if got := f.sender.accepted(); len(got) != 0 || f.store.pendingCount("slack") != 0 || f.store.released != 0 {
+					t.Errorf("sent %q, %d read, %d released: want nothing done", got, f.store.pendingCount("slack"), f.store.released)
+				}
+				return
+			}
+			if d.MinIdle != tt.wantMinIdle {
+				t.Errorf("MinIdle: got %s, want %s", d.MinIdle, tt.wantMinIdle)
+			}
+		})
+	}
+}

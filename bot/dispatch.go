@@ -47,8 +47,11 @@ type Dispatcher struct {
 	// when nil).
 	Backoff func(attempt int) time.Duration
 	// MinIdle is how long entries of a consumer that died stay claimed
-	// before another consumer takes them over (10 s when zero); target
-	// leases last 1.5×MinIdle, so a dead replica's work moves to another
+	// before another consumer takes them over. When zero: 2/3 of the
+	// store's reader lease when it is a ReaderLeaser (10 s for the Redis
+	// Store's default of 15 s), else 10 s. A reader lease shorter than
+	// 1.5×MinIdle is an error of the first pass (and of Run, at once).
+	// Target leases last 1.5×MinIdle, so a dead replica's work moves to another
 	// within 1.5×MinIdle (a replica that stops gracefully releases all at
 	// once). A pass starts no new message after MinIdle/2, so that it ends
 	// well within MinIdle unless a single send hangs for longer (up to the
@@ -141,9 +144,18 @@ const (
 	metricOutboxDuplicates  = "firebreak_outbox_duplicates_total"
 )
 
-func (d *Dispatcher) init() {
+// init fills in the defaults of the zero fields on the first pass, or
+// reports why the Dispatcher cannot run.
+func (d *Dispatcher) init() error {
 	if d.started {
-		return
+		return nil
+	}
+	if d.Store == nil || d.Sender == nil {
+		return errors.New("dispatcher: Store and Sender are required")
+	}
+	minIdle, err := d.minIdle()
+	if err != nil {
+		return err
 	}
 	d.started = true
 	if d.Consumer == "" {
@@ -161,7 +173,7 @@ func (d *Dispatcher) init() {
 	if d.Backoff == nil {
 		d.Backoff = DefaultBackoff
 	}
-	d.MinIdle = cmp.Or(d.MinIdle, 10*time.Second)
+	d.MinIdle = minIdle
 	// Each pass reads this consumer's pending entries again, which keeps
 	// them from being taken over: it must come well within MinIdle.
 	d.Poll = min(cmp.Or(d.Poll, time.Second), d.MinIdle/5)
@@ -181,6 +193,7 @@ func (d *Dispatcher) init() {
 	d.Log = d.Log.With("platform", d.Sender.Platform(), "consumer", d.Consumer)
 	d.held = map[string]*outItem{}
 	d.targets = map[string]*outTarget{}
+	return nil
 }
 
 // deliverySleep waits for d or until ctx is done.
@@ -199,11 +212,20 @@ func deliverySleep(ctx context.Context, d time.Duration) error {
 }
 
 // Run delivers until ctx is done, then releases what this consumer holds
-// (Release, for a few seconds at most) and returns nil. Between passes it
+// (Release, for a few seconds at most) and returns nil. It returns an error
+// at once, before reading anything, when the Dispatcher cannot run: no Store
+// or Sender, or a MinIdle the store's reader lease is too short for
+// (ReaderLeaser). Between passes it
 // waits until the next message is due (a held target's time) or Poll,
 // whichever comes first, or until Wake. When the store fails it backs off
 // (up to 30s) and retries; nothing is lost meanwhile.
 func (d *Dispatcher) Run(ctx context.Context) error {
+	d.mu.Lock()
+	err := d.init()
+	d.mu.Unlock()
+	if err != nil {
+		return err
+	}
 	defer func() {
 		// ctx is done: release with a context of its own, or the leases
 		// would hold back the next replica for their full length.
@@ -277,14 +299,14 @@ func (d *Dispatcher) idleWait() time.Duration {
 // it owns their targets (handing the entries of targets owned by another
 // consumer over to it), and sends what is due to every target. It returns
 // the number of messages sent and the store errors met; what it could not
-// finish stays for the next pass.
+// finish stays for the next pass. The first pass fails, sending nothing,
+// when the Dispatcher cannot run (see Run).
 func (d *Dispatcher) DeliverOnce(ctx context.Context) (int, error) {
-	if d.Store == nil || d.Sender == nil {
-		return 0, errors.New("dispatcher: Store and Sender are required")
-	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.init()
+	if err := d.init(); err != nil {
+		return 0, err
+	}
 	var errs []error
 	note := func(err error) {
 		if err != nil {

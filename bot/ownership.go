@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -112,6 +113,34 @@ func (d *Dispatcher) own(ctx context.Context) (fresh bool, err error) {
 		t.queue, t.lease = nil, time.Time{}
 	}
 	return fresh, errors.Join(errs...)
+}
+
+// defaultMinIdle is MinIdle with a store that is no ReaderLeaser.
+const defaultMinIdle = 10 * time.Second
+
+// minIdle is the MinIdle to run with: the one set, or its default, checked
+// against the store's reader lease. That lease must last as long as a target
+// lease, 1.5×MinIdle: the entries a dead reader read become claimable after
+// MinIdle, and a live consumer claims them within MinIdle/4 (the claim
+// interval) plus MinIdle/5 (the longest Poll) after that; until then no
+// other consumer may read past them, or a newer notice of their shard could
+// overtake one of them on its way to the target's owner.
+func (d *Dispatcher) minIdle() (time.Duration, error) {
+	rl, ok := d.Store.(ReaderLeaser)
+	if !ok {
+		return cmp.Or(d.MinIdle, defaultMinIdle), nil
+	}
+	lease := rl.OutboxReaderLease()
+	minIdle := d.MinIdle
+	if minIdle == 0 {
+		minIdle = lease * 2 / 3
+	}
+	if minIdle <= 0 || minIdle*3/2 > lease {
+		return 0, fmt.Errorf("dispatcher: MinIdle %s needs an outbox reader lease of at least 1.5×MinIdle (%s), "+
+			"and the store's is %s: set MinIdle to at most %s, or zero to follow the store, or lengthen the store's reader lease",
+			minIdle, minIdle*3/2, lease, lease*2/3)
+	}
+	return minIdle, nil
 }
 
 // leaseLow reports whether the target's lease must be taken or renewed. A

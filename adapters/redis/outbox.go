@@ -367,7 +367,17 @@ func (s *Store) Enqueue(ctx context.Context, notices []workflow.Notice) error {
 // where sNN of an owner key is the shard of the target name. Delivered
 // entries stay in the outbox streams until TrimOutbox removes old ones.
 
-var _ bot.DeliveryStore = (*Store)(nil)
+var (
+	_ bot.DeliveryStore = (*Store)(nil)
+	_ bot.ReaderLeaser  = (*Store)(nil)
+)
+
+// OutboxReaderLease is Options.OutboxReaderLease: how long a consumer keeps
+// the right to read the new notices of a shard after its last read. A
+// bot.Dispatcher on this Store takes its MinIdle from it (2/3 of it), or
+// refuses to run with a MinIdle it is too short for, so the two cannot
+// disagree.
+func (s *Store) OutboxReaderLease() time.Duration { return s.readerLease }
 
 // deadLetterCap bounds each shard's dead-letter stream (approximately).
 const deadLetterCap = 10000

@@ -22,8 +22,8 @@ import (
 
 // The delivery side of the outbox (bot.DeliveryStore): taking over stale
 // entries, marks of sent notices, dead letters, target leases and handover.
-// The idle times of stream entries are Redis server time, so the few tests
-// that need an entry to age wait a few milliseconds of real time.
+// The idle times of stream entries are Redis server time: tests that need an
+// entry to be idle set its idle time (backdate) rather than wait for it.
 
 func outNotice(id string) workflow.Notice {
 	return workflow.Notice{ID: id, Incident: "YQ-0", Audience: "incidents",
@@ -49,8 +49,18 @@ func mustClaimStale(tb testing.TB, s *redis.Store, group, consumer string, minId
 // shardOf returns the shard named by a delivery handle.
 func shardOf(d bot.Delivery) string { s, _, _ := strings.Cut(d.Handle, "|"); return s }
 
-// age lets entries read now become idle for more than d, in Redis time.
-func age(d time.Duration) { time.Sleep(d + 5*time.Millisecond) }
+// waitUntil waits until cond holds, checking it again and again; it fails
+// tb when cond still does not hold after 10 s (something is broken, not
+// slow: what it waits for takes milliseconds).
+func waitUntil(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			tb.Fatalf("waited 10s for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
 
 // backdate makes the pending entries ds of group, held by consumer, idle for
 // d at once (XCLAIM to their holder with IDLE), rather than waiting for it:
@@ -103,6 +113,36 @@ func TestClaimStale(t *testing.T) {
 	})
 }
 
+// TestOutboxSeq: every delivery carries its place in the outbox order: the
+// stream ID of its entry (millisecond, sequence number) in the log of its
+// shard, so entries of one shard compare in stream order. ClaimStale and
+// DeadLetters return the same (see their tests).
+func TestOutboxSeq(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f fixture) {
+		var ns []workflow.Notice
+		for i := range 40 {
+			ns = append(ns, outNotice(fmt.Sprintf("n%02d", i)))
+		}
+		mustEnqueue(t, f.store, ns...) // one transaction per shard: IDs share milliseconds
+		read := mustRead(t, f.store, "slack", "w1", 100)
+		if len(read) != len(ns) {
+			t.Fatalf("ReadOutbox: got %d, want %d", len(read), len(ns))
+		}
+		last := map[string]bot.Delivery{} // by shard
+		for _, d := range read {
+			shard, id, _ := strings.Cut(d.Handle, "|")
+			got := fmt.Sprintf("%s %d-%d", d.Seq.Log, d.Seq.At.UnixMilli(), d.Seq.N)
+			if want := shard + " " + id; got != want {
+				t.Errorf("%s: Seq %q, want its shard and stream ID %q", d.Notice.ID, got, want)
+			}
+			if p, ok := last[shard]; ok && p.Seq.Compare(d.Seq) >= 0 {
+				t.Errorf("%s (%s) read after %s (%s): want its Seq after", d.Notice.ID, id, p.Notice.ID, p.Handle)
+			}
+			last[shard] = d
+		}
+	})
+}
+
 func TestClaimStaleMax(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, f fixture) {
 		var want []string
@@ -111,11 +151,10 @@ func TestClaimStaleMax(t *testing.T) {
 			mustEnqueue(t, f.store, outNotice(id))
 			want = append(want, id)
 		}
-		mustRead(t, f.store, "g", "w1", 20)
-		age(0)
+		backdate(t, f, "g", "w1", time.Hour, mustRead(t, f.store, "g", "w1", 20)...)
 		var got []string
 		for range 20 {
-			ds := mustClaimStale(t, f.store, "g", "w2", time.Millisecond, 5)
+			ds := mustClaimStale(t, f.store, "g", "w2", time.Minute, 5)
 			if len(ds) > 5 {
 				t.Fatalf("ClaimStale(max 5): got %d", len(ds))
 			}
@@ -143,13 +182,12 @@ func TestClaimStaleMax(t *testing.T) {
 func TestClaimStaleSkipsDeletedEntries(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, f fixture) {
 		mustEnqueue(t, f.store, outNotice("n1"), outNotice("n2"))
-		mustRead(t, f.store, "g", "w1", 10)
+		backdate(t, f, "g", "w1", time.Hour, mustRead(t, f.store, "g", "w1", 10)...)
 		n, err := f.store.TrimOutbox(ctx, time.Now().Add(time.Hour))
 		if err != nil || n != 2 {
 			t.Fatalf("TrimOutbox: got %d, %v, want 2", n, err)
 		}
-		age(0)
-		if got := mustClaimStale(t, f.store, "g", "w2", time.Millisecond, 10); len(got) != 0 {
+		if got := mustClaimStale(t, f.store, "g", "w2", time.Minute, 10); len(got) != 0 {
 			t.Errorf("ClaimStale: got %q, want none", noticeIDs(got))
 		}
 		if got := mustRead(t, f.store, "g", "w2", 10); len(got) != 0 {
@@ -227,19 +265,22 @@ func TestMarkSent(t *testing.T) {
 
 func TestDeadLetter(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, f fixture) {
+		// n1 and n3 in one shard: their dead letters are in one stream,
+		// whose IDs order them even within one millisecond.
+		id3 := "n3"
+		for i := 0; f.store.Shard(id3) != f.store.Shard("n1"); i++ {
+			id3 = fmt.Sprintf("n3.%d", i)
+		}
 		n1 := outNotice("n1")
 		n1.Body = []byte{0, 1, 0xff}
-		mustEnqueue(t, f.store, n1, outNotice("n2"), outNotice("n3"))
+		mustEnqueue(t, f.store, n1, outNotice("n2"), outNotice(id3))
 		read := mustRead(t, f.store, "slack", "w", 10)
 		byID := map[string]bot.Delivery{}
 		for _, d := range read {
 			byID[d.Notice.ID] = d
 		}
 		before := time.Now().Add(-time.Second)
-		for i, id := range []string{"n1", "n3"} {
-			if i > 0 {
-				time.Sleep(2 * time.Millisecond) // a later millisecond, so "newest first" is decided
-			}
+		for _, id := range []string{"n1", id3} {
 			if err := f.store.DeadLetter(ctx, "slack", byID[id], "8 attempts failed, the last: 502"); err != nil {
 				t.Fatalf("DeadLetter %s: %v", id, err)
 			}
@@ -274,7 +315,7 @@ func TestDeadLetter(t *testing.T) {
 		if !dead[0].At.After(dead[1].At) && !dead[0].At.Equal(dead[1].At) {
 			t.Errorf("DeadLetters: got %s before %s, want newest first", dead[0].At, dead[1].At)
 		}
-		if got, want := noticeIDs([]bot.Delivery{dead[0].Delivery, dead[1].Delivery}), []string{"n3", "n1"}; !slices.Equal(got, want) {
+		if got, want := noticeIDs([]bot.Delivery{dead[0].Delivery, dead[1].Delivery}), []string{id3, "n1"}; !slices.Equal(got, want) {
 			t.Errorf("DeadLetters: got %q, want %q (newest first)", got, want)
 		}
 		if got, _ := f.store.DeadLetters(ctx, "slack", 1); len(got) != 1 {
@@ -353,11 +394,19 @@ func TestHandover(t *testing.T) {
 // target anyway).
 func TestOwnTargetExpires(t *testing.T) {
 	redistest.RequireReal(t, "keys expire with time")
-	s := redistest.NewStore(t)
+	client, prefix := redistest.Client(t), redistest.Prefix(t)
+	s := redis.New(client, redis.Options{Prefix: prefix})
 	if owner, _, err := s.OwnTarget(ctx, "slack", "C1", "r1", 30*time.Millisecond); err != nil || owner != "r1" {
 		t.Fatalf("OwnTarget r1: got %s, %v, want r1", owner, err)
 	}
-	age(30 * time.Millisecond)
+	key := prefix + ":{" + s.Shard("C1") + "}:owner:slack:C1"
+	if ttl, err := client.PTTL(ctx, key).Result(); err != nil || ttl <= 0 || ttl > 30*time.Millisecond {
+		t.Fatalf("PTTL %s: got %s, %v, want up to the lease of 30ms", key, ttl, err)
+	}
+	waitUntil(t, "the lease of r1 to run out", func() bool {
+		n, err := client.Exists(ctx, key).Result()
+		return err == nil && n == 0
+	})
 	if owner, _, err := s.OwnTarget(ctx, "slack", "C1", "r2", time.Hour); err != nil || owner != "r2" {
 		t.Errorf("OwnTarget r2 after the lease ran out: got %s, %v, want r2", owner, err)
 	}
@@ -452,12 +501,12 @@ func TestReleaseMany(t *testing.T) {
 }
 
 // TestDispatcherReleaseOnStop runs two Dispatchers on one real Redis, on an
-// injected clock, with leases and MinIdle of an hour: when A stops
+// injected clock, with MinIdle of an hour and leases of 1.5 h: when A stops
 // gracefully, B delivers what A held and a new notice at once, in order,
 // each once. Only Release can make that happen within the hour.
 func TestDispatcherReleaseOnStop(t *testing.T) {
 	client, prefix := redistest.Client(t), redistest.Prefix(t)
-	store := redis.New(client, redis.Options{Prefix: prefix, OutboxReaderLease: time.Hour})
+	store := redis.New(client, redis.Options{Prefix: prefix, OutboxReaderLease: 90 * time.Minute})
 	clock := workflow.NewManualClock(t0)
 	rec := &e2eRecord{by: map[string]int{}, news: make(chan struct{}, 1)}
 	dispatcher := func(name string) *bot.Dispatcher {
@@ -511,6 +560,56 @@ func mustDeliverOnceOn(tb testing.TB, d *bot.Dispatcher) {
 	tb.Helper()
 	if _, err := d.DeliverOnce(ctx); err != nil {
 		tb.Fatalf("DeliverOnce %s: %v", d.Consumer, err)
+	}
+}
+
+// TestDispatcherReaderLease: a Dispatcher on the Store takes its MinIdle from
+// the store's reader lease, and refuses to run with a MinIdle the lease is
+// too short for (a reader that died could be read past before its entries
+// are claimed), rather than lose the order of a target's notices.
+func TestDispatcherReaderLease(t *testing.T) {
+	tests := []struct {
+		name        string
+		lease       time.Duration // Options.OutboxReaderLease
+		minIdle     time.Duration // Dispatcher.MinIdle
+		wantMinIdle time.Duration
+		wantErr     bool
+	}{
+		{name: "the defaults", wantMinIdle: 10 * time.Second},
+		{name: "a longer lease, MinIdle unset", lease: time.Minute, wantMinIdle: 40 * time.Second},
+		{name: "MinIdle set, the lease 1.5×MinIdle", lease: 600 * time.Millisecond, minIdle: 400 * time.Millisecond, wantMinIdle: 400 * time.Millisecond},
+		{name: "MinIdle set, the default lease too short", minIdle: 11 * time.Second, wantErr: true},
+		{name: "MinIdle set, the lease too short", lease: time.Hour, minIdle: time.Hour, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			store := redis.New(redistest.Client(t), redis.Options{Prefix: redistest.Prefix(t), OutboxReaderLease: tt.lease})
+			mustEnqueue(t, store, outNotice("n1"))
+			rec := &e2eRecord{by: map[string]int{}, news: make(chan struct{}, 1)}
+			d := &bot.Dispatcher{Store: store, Sender: &e2eSender{name: "A", rec: rec}, Consumer: "A", MinIdle: tt.minIdle}
+			_, err := d.DeliverOnce(ctx)
+			if tt.wantErr {
+				if err == nil || !strings.Contains(err.Error(), "reader lease") {
+					t.Errorf("DeliverOnce: got %v, want an error about the reader lease", err)
+				}
+				if len(rec.sent) != 0 {
+					t.Errorf("sent %v: want nothing", rec.sent)
+				}
+				if err := d.Run(ctx); err == nil {
+					t.Error("Run: got nil, want the same error at once")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("DeliverOnce: %v", err)
+			}
+			if d.MinIdle != tt.wantMinIdle {
+				t.Errorf("MinIdle: got %s, want %s", d.MinIdle, tt.wantMinIdle)
+			}
+			if err := d.Release(ctx); err != nil {
+				t.Errorf("Release: %v", err)
+			}
+		})
 	}
 }
 
@@ -654,12 +753,13 @@ func TestDispatchersTakeOver(t *testing.T) {
 			done = true
 		}
 	}
-	// The last one sent may not be marked and acked yet.
-	for start := time.Now(); pending() > 0 && time.Since(start) < 10*time.Second; {
-		time.Sleep(10 * time.Millisecond)
-	}
+	// The last one sent may not be marked and acked yet: B finishes it
+	// before Run returns, even though it is told to stop.
 	stopB()
 	wg.Wait()
+	if n := pending(); n != 0 {
+		t.Errorf("pending after B stopped: got %d, want 0", n)
+	}
 
 	count := map[string]int{}
 	for _, s := range rec.sent {

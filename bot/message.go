@@ -115,6 +115,10 @@ type Message struct {
 	// card, its buttons) wherever they are, and to post nothing new: a
 	// platform with no message of the thread yet does nothing.
 	Refresh bool `json:"refresh,omitempty"`
+	// Once marks a message a conversation shows at most once (an approval
+	// request of one version): sent again where it was posted, it updates
+	// the message there instead.
+	Once bool `json:"once,omitempty"`
 }
 
 // EncodeMessage encodes m for a workflow.Notice body.

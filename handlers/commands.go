@@ -395,7 +395,7 @@ func (h *Handlers) approveAction(ctx context.Context, req *bot.Request, a bot.Ac
 	return &bot.Reply{
 		Text: fmt.Sprintf(h.t("%s approved version %d of %s: %s.", "%[1]s 已批准 %[3]s 第 %[2]d 版:%[4]s。"),
 			h.name(req.Actor), d.Version, inc.ID, h.approvalProgress(inc, d)),
-		Card: h.draftCard(inc, d),
+		Card: h.draftCard(inc, d.Version, false),
 	}, nil
 }
 

@@ -38,17 +38,7 @@ func (h *Handlers) DigestJobs() []bot.CronJob {
 // What it says is as of the Service's clock, the one the deadlines run on:
 // in demo time the cron fires by the wall clock, far behind it.
 func (h *Handlers) Digest(ctx context.Context, kind string, at time.Time) error {
-	open, err := h.svc.Incidents(ctx, workflow.ListOpen)
-	if err != nil {
-		return fmt.Errorf("digest: %w", err)
-	}
-	m := h.digestMessage(kind, h.now(), open)
-	fire := at.In(h.loc()).Format("2006-01-02T15:04")
-	return h.svc.Enqueue(ctx, []workflow.Notice{{
-		ID:       fmt.Sprintf("digest:%s:%s>%s", kind, fire, workflow.ChannelIncidents),
-		Audience: workflow.ChannelIncidents,
-		Body:     bot.EncodeMessage(m),
-	}})
+	return h.svc.Enqueue(ctx, []workflow.Notice{workflow.DigestNotice(kind, at.In(h.loc()))})
 }
 
 func (h *Handlers) digestMessage(kind string, at time.Time, open []*workflow.Incident) bot.Message {

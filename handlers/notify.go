@@ -2,121 +2,145 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/firebreak/firebreak/bot"
 	"github.com/firebreak/firebreak/workflow"
 )
 
-// Notify implements workflow.Notifier: it turns the events of a transition
-// into notices for the people and channels who must hear of them. The
-// Service stores them in the same atomic write as the change.
-func (h *Handlers) Notify(_ context.Context, inc *workflow.Incident, events []workflow.Event) ([]workflow.Notice, error) {
-	var out []workflow.Notice
-	add := func(e workflow.Event, to workflow.Audience, m bot.Message) {
-		out = append(out, workflow.Notice{
-			ID: e.ID + ">" + string(to), Incident: inc.ID, Audience: to, Body: bot.EncodeMessage(m),
-		})
-	}
-	toLeaders := func(e workflow.Event, m bot.Message) {
-		for _, a := range h.leaderAudiences() {
-			add(e, a, m)
+// Render implements bot.Renderer: it words a notice, for any platform, from
+// the incident as it is now. The notice says who is told and of what (the
+// workflow decided that); the card it shows is the present state, so a card
+// delivered late or refreshed never contradicts the live board, and buttons
+// that no longer apply are gone.
+func (h *Handlers) Render(ctx context.Context, n workflow.Notice, _ string) (bot.Message, error) {
+	nt, err := n.Notification()
+	if errors.Is(err, workflow.ErrNotNotification) {
+		// Written by an earlier release: a rendered message.
+		m, err := bot.DecodeMessage(n.Body)
+		if err != nil {
+			return bot.Message{}, fmt.Errorf("%w: %v", bot.ErrBadNotice, err)
 		}
+		return m, nil
 	}
-	// Whoever opened the incident sees it assigned in the reply to open:
-	// telling them again in private would only be noise.
-	opener := ""
-	for _, e := range events {
+	if err != nil {
+		return bot.Message{}, fmt.Errorf("%w: %v", bot.ErrBadNotice, err)
+	}
+	if nt.Kind == workflow.NoticeDigest {
+		return h.renderDigest(ctx, nt.Digest)
+	}
+	inc, err := h.svc.Incident(ctx, n.Incident)
+	if workflow.ErrorCode(err) == workflow.CodeNotFound {
+		return bot.Message{}, fmt.Errorf("%w: %v", bot.ErrBadNotice, err)
+	}
+	if err != nil {
+		return bot.Message{}, err
+	}
+	thread := nt.Thread.Key(inc.ID)
+	if nt.Kind == workflow.NoticeRefresh {
+		_, private := n.Audience.Person()
+		return bot.Message{Kind: "refresh", Card: h.threadCard(inc, nt.Thread, private, true), Thread: thread, Refresh: true}, nil
+	}
+	if nt.Event == nil {
+		return bot.Message{}, fmt.Errorf("%w: notice %s of kind %s tells of no event", bot.ErrBadNotice, n.ID, nt.Kind)
+	}
+	e := *nt.Event
+	line := h.EventLine(e)
+	if nt.Took {
+		line = h.tookLine(e)
+	}
+	m := bot.Message{Kind: string(e.Kind), Text: line, Thread: thread}
+	switch nt.Kind {
+	case workflow.NoticeEvent:
+	case workflow.NoticeCard:
 		if e.Kind == workflow.EventOpened {
-			opener = e.Actor
+			m.Kind = "incident"
 		}
-	}
-	for i, e := range events {
-		line := h.lineAt(events, i)
+		if e.Kind == workflow.EventEscalated {
+			m.Text += "\n" + h.reportText(inc)
+		}
+		m.Card = h.card(inc)
+	case workflow.NoticeReport:
 		switch e.Kind {
-		case workflow.EventOpened:
-			add(e, workflow.ChannelIncidents, bot.Message{Kind: "incident", Text: line, Card: h.card(inc), Thread: inc.ID})
-			if inc.Level.Rank() >= workflow.LevelMajor.Rank() {
-				toLeaders(e, bot.Message{Kind: "report", Text: h.reportText(inc), Card: h.card(inc), Thread: inc.ID + ":report"})
-			}
-		case workflow.EventAssigned:
-			// A hand-over by a person (not the routing at open) is news
-			// for the channel, where the previous assignee hears of it.
-			if e.Actor != "" {
-				add(e, workflow.ChannelIncidents, bot.Message{Kind: "assigned", Text: line, Thread: inc.ID})
-			}
-			if assignee := e.Data["assignee"]; assignee != "" && assignee != e.Actor && assignee != opener {
-				add(e, workflow.PersonAudience(assignee), bot.Message{Kind: "assigned",
-					Text: fmt.Sprintf(h.t("%s is assigned to you. Acknowledge it to tell everyone you have it.",
-						"%s 已指派给您,请确认接办。"), h.headline(inc)), Card: h.assignedCard(inc)})
-			}
-		case workflow.EventAcknowledged:
-			// Taken over from a colleague: the channel and the colleague hear of it.
-			if from := e.Data["from"]; from != "" {
-				m := bot.Message{Kind: "acknowledged", Text: line, Thread: inc.ID}
-				add(e, workflow.ChannelIncidents, m)
-				add(e, workflow.PersonAudience(from), m)
-			}
-		case workflow.EventLevelChanged:
-			add(e, workflow.ChannelIncidents, bot.Message{Kind: "level", Text: line, Card: h.card(inc), Thread: inc.ID})
-			if inc.Level.Rank() > workflow.Level(e.Data["from"]).Rank() && inc.Level.Rank() >= workflow.LevelMajor.Rank() {
-				toLeaders(e, bot.Message{Kind: "report", Text: h.reportText(inc), Card: h.card(inc), Thread: inc.ID + ":report"})
-			}
-		case workflow.EventUpdated, workflow.EventApproved, workflow.EventReferred,
-			workflow.EventResolved, workflow.EventReopened:
-			add(e, workflow.ChannelIncidents, bot.Message{Kind: string(e.Kind), Text: line})
-		case workflow.EventDrafted:
-			d := inc.CurrentDraft()
-			toLeaders(e, bot.Message{Kind: "approval", Text: fmt.Sprintf(h.t("%s asks you to approve the unified reply for %s.",
-				"%s 请您审批 %s 的统一口径。"), h.name(d.Author), inc.ID), Card: h.draftCard(inc, d),
-				Thread: fmt.Sprintf("%s:approval:%d", inc.ID, d.Version)})
-		case workflow.EventQuorum:
-			d := inc.CurrentDraft()
-			m := bot.Message{Kind: "quorum", Text: line, Card: &bot.Card{
-				Incident: inc.ID,
-				Title:    fmt.Sprintf(h.t("Version %d of %s is approved; publish it", "%[2]s 第 %[1]d 版已批准,请发布"), d.Version, inc.ID),
-				Body:     d.Text,
-				Buttons: []bot.Button{{ID: fmt.Sprintf("publish:%s:%d", inc.ID, d.Version),
-					Label: h.t("Publish", "发布"), Style: bot.StylePrimary}},
-			}}
-			add(e, workflow.ChannelIncidents, bot.Message{Kind: "quorum", Text: line})
-			for _, id := range h.roster.WithRole(workflow.RoleSpokesperson) {
-				add(e, workflow.PersonAudience(id), m)
-			}
-		case workflow.EventRejected:
-			add(e, workflow.ChannelIncidents, bot.Message{Kind: "rejected", Text: line})
-			if d := inc.CurrentDraft(); d != nil && d.Author != e.Actor {
-				add(e, workflow.PersonAudience(d.Author), bot.Message{Kind: "rejected", Text: line + "\n" +
-					fmt.Sprintf(h.t("Write a new version with: draft %s <text>", "请用 draft %s <正文> 起草新版本"), inc.ID)})
-			}
-		case workflow.EventPublished:
-			add(e, workflow.ChannelStatements, bot.Message{Kind: "statement", Text: e.Text, Card: &bot.Card{
-				Incident: inc.ID,
-				Title:    fmt.Sprintf(h.t("Statement on %s", "关于%s的统一口径"), inc.Title),
-				Body:     e.Text,
-				Footer:   fmt.Sprintf("%s v%s #%s", inc.ID, e.Data["version"], e.Data["hash"]),
-			}})
-			add(e, workflow.ChannelIncidents, bot.Message{Kind: "published", Text: line})
-		default:
-			for _, n := range h.timerNotices(inc, e) {
-				add(e, n.to, n.msg)
-			}
+		case workflow.EventOpened, workflow.EventLevelChanged:
+			m.Kind, m.Text = "report", h.reportText(inc)
+		case workflow.EventEscalated:
+			m.Text += "\n" + h.reportText(inc)
 		}
+		m.Card = h.card(inc)
+	case workflow.NoticeAssigned:
+		m.Kind = "assigned"
+		m.Text = fmt.Sprintf(h.t("%s is assigned to you. Acknowledge it to tell everyone you have it.",
+			"%s 已指派给您,请确认接办。"), h.headline(inc))
+		m.Card = h.assignedCard(inc)
+	case workflow.NoticeApproval:
+		m.Kind = "approval"
+		if e.Kind == workflow.EventDrafted {
+			m.Text = fmt.Sprintf(h.t("%s asks you to approve the unified reply for %s.",
+				"%s 请您审批 %s 的统一口径。"), h.name(e.Actor), inc.ID)
+		}
+		// The request is posted once per chat; a nudge is a new message, so
+		// that it reaches the person again.
+		m.Card, m.Once = h.threadCard(inc, nt.Thread, false, false), e.Kind == workflow.EventDrafted
+	case workflow.NoticePublish:
+		m.Kind = "quorum"
+		m.Card, m.Once = h.threadCard(inc, nt.Thread, false, false), true
+	case workflow.NoticeRedraft:
+		m.Text += "\n" + fmt.Sprintf(h.t("Write a new version with: draft %s <text>", "请用 draft %s <正文> 起草新版本"), inc.ID)
+	case workflow.NoticeStatement:
+		// The statement is posted once: as the card's body, not also as text.
+		m.Kind, m.Text = "statement", ""
+		m.Card = &bot.Card{
+			Incident: inc.ID,
+			Title:    fmt.Sprintf(h.t("Statement on %s", "关于%s的统一口径"), inc.Title),
+			Body:     e.Text,
+			Footer:   fmt.Sprintf("%s v%s #%s", inc.ID, e.Data["version"], e.Data["hash"]),
+		}
+	default:
+		return bot.Message{}, fmt.Errorf("%w: notice %s has unknown kind %q", bot.ErrBadNotice, n.ID, nt.Kind)
 	}
-	return out, nil
+	return m, nil
 }
 
-// leaderAudiences is where approval requests and reports go: the leaders
-// channel when the roster sets one, else each leader directly.
-func (h *Handlers) leaderAudiences() []workflow.Audience {
-	if _, ok := h.roster.Channel(workflow.ChannelLeaders); ok {
-		return []workflow.Audience{workflow.ChannelLeaders}
+// threadCard is the card of a thread as the incident now stands: the
+// incident card (the short one in private), the approval request or the
+// publish prompt of a version. quote shortens a long draft, for a message
+// edited in place, which must fit the platform's limits in one piece.
+func (h *Handlers) threadCard(inc *workflow.Incident, t workflow.Thread, private, quote bool) *bot.Card {
+	switch t.Kind {
+	case workflow.ThreadApproval:
+		return h.draftCard(inc, t.Version, quote)
+	case workflow.ThreadPublish:
+		return h.publishCard(inc, t.Version, quote)
+	case workflow.ThreadIncident:
+		if private {
+			return h.assignedCard(inc)
+		}
 	}
-	var out []workflow.Audience
-	for _, id := range h.roster.WithRole(workflow.RoleLeader) {
-		out = append(out, workflow.PersonAudience(id))
+	return h.card(inc)
+}
+
+func (h *Handlers) renderDigest(ctx context.Context, kind string) (bot.Message, error) {
+	open, err := h.svc.Incidents(ctx, workflow.ListOpen)
+	if err != nil {
+		return bot.Message{}, fmt.Errorf("digest: %w", err)
 	}
-	return out
+	return h.digestMessage(kind, h.now(), open), nil
+}
+
+// lineAt describes events[i] in a line, like EventLine, except that an
+// assignment to oneself acknowledged in the same step reads as a take
+// ("Chen Jing took YQ-7").
+func (h *Handlers) lineAt(events []workflow.Event, i int) string {
+	if workflow.Took(events, i) {
+		return h.tookLine(events[i])
+	}
+	return h.EventLine(events[i])
+}
+
+func (h *Handlers) tookLine(e workflow.Event) string {
+	return fmt.Sprintf(h.t("%s took %s (%s)", "%s 接手 %s(%s)"), h.name(e.Actor), e.Incident, h.name(e.Data["department"]))
 }
 
 func (h *Handlers) reportText(inc *workflow.Incident) string {
@@ -126,21 +150,6 @@ func (h *Handlers) reportText(inc *workflow.Incident) string {
 		s += "\n" + h.t("Critical: report to the higher authority as well.", "特别重大:同时上报上级主管部门。")
 	}
 	return s
-}
-
-// lineAt describes events[i] in a line, like EventLine, except that an
-// assignment to oneself acknowledged in the same step is a take ("Chen Jing
-// took YQ-7"), which EventLine alone cannot tell from an assignment to a
-// department that happened to land on the actor.
-func (h *Handlers) lineAt(events []workflow.Event, i int) string {
-	e := events[i]
-	if e.Kind == workflow.EventAssigned && e.Actor != "" && e.Actor == e.Data["assignee"] && i+1 < len(events) {
-		next := events[i+1]
-		if next.Kind == workflow.EventAcknowledged && next.Actor == e.Actor && next.Version == e.Version {
-			return fmt.Sprintf(h.t("%s took %s (%s)", "%s 接手 %s(%s)"), h.name(e.Actor), e.Incident, h.name(e.Data["department"]))
-		}
-	}
-	return h.EventLine(e)
 }
 
 // EventLine describes one timeline event in a sentence, in the roster's

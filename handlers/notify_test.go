@@ -3,8 +3,10 @@ package handlers_test
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/firebreak/firebreak/bot"
 	"github.com/firebreak/firebreak/handlers"
@@ -43,58 +45,99 @@ func draftIncident() *workflow.Incident {
 		Drafts: []workflow.Draft{{Version: 1, Text: "We are looking into it.", Hash: workflow.HashText("We are looking into it."), Author: "chen", At: start}}}
 }
 
-func audiences(ns []workflow.Notice) []string {
-	var out []string
-	for _, n := range ns {
-		out = append(out, string(n.Audience))
-	}
-	return out
+// oneStore is a workflow.Store holding one incident, for rendering.
+type oneStore struct {
+	workflow.Store // nil: any other call panics
+	inc            *workflow.Incident
 }
 
-// TestApprovalRequestsGoToLeaders: the leaders channel when the roster has
-// one, else each leader directly (DESIGN.md §4), with Approve and Reject
-// buttons naming the draft version.
-func TestApprovalRequestsGoToLeaders(t *testing.T) {
-	tests := []struct {
-		name    string
-		channel bool
-		want    []string
-	}{
-		{"leaders channel", true, []string{"leaders"}},
-		{"no leaders channel", false, []string{"person:wang", "person:zhao"}},
+func (s oneStore) Get(_ context.Context, id string) (*workflow.Incident, error) {
+	if id != s.inc.ID {
+		return nil, workflow.Errorf(workflow.CodeNotFound, "no %s", "没有 %s", id)
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			roster := mustRoster(t, tt.channel)
-			svc := workflow.NewService(nil, roster, workflow.NewManualClock(start), nil)
-			h := handlers.New(svc, "en")
-			inc := draftIncident()
-			notices, err := h.Notify(context.Background(), inc, []workflow.Event{{ID: "YQ-7#2.1", Incident: "YQ-7", Kind: workflow.EventDrafted, Actor: "chen"}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := audiences(notices); !slices.Equal(got, tt.want) {
-				t.Fatalf("got audiences %v, want %v", got, tt.want)
-			}
-			m, err := bot.DecodeMessage(notices[0].Body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if m.Card == nil || m.Card.Body != inc.Drafts[0].Text {
-				t.Fatalf("got card %+v, want the exact draft text as its body", m.Card)
-			}
-			var ids []string
-			for _, b := range m.Card.Buttons {
-				ids = append(ids, b.ID)
-			}
-			if want := []string{"approve:YQ-7:1", "reject:YQ-7:1"}; !slices.Equal(ids, want) {
-				t.Errorf("got buttons %v, want %v", ids, want)
-			}
-			if notices[0].ID != "YQ-7#2.1>"+tt.want[0] {
-				t.Errorf("got notice ID %q, want the event ID and audience", notices[0].ID)
-			}
-		})
+	return s.inc.Clone(), nil
+}
+
+func render(tb testing.TB, h *handlers.Handlers, n workflow.Notice) bot.Message {
+	tb.Helper()
+	m, err := h.Render(context.Background(), n, "test")
+	if err != nil {
+		tb.Fatalf("Render(%s): %v", n.ID, err)
 	}
+	return m
+}
+
+func buttonIDs(c *bot.Card) []string {
+	var ids []string
+	if c != nil {
+		for _, b := range c.Buttons {
+			ids = append(ids, b.ID)
+		}
+	}
+	return ids
+}
+
+// TestApprovalRequestShowsItsPresentStage: the request carries the exact
+// draft and Approve/Reject buttons naming the version while it can be
+// decided; rendered again once approved, superseded or on a resolved
+// incident, it says so and has no buttons.
+func TestApprovalRequestShowsItsPresentStage(t *testing.T) {
+	inc := draftIncident()
+	svc := workflow.NewService(oneStore{inc: inc}, mustRoster(t, true), workflow.NewManualClock(start))
+	h := handlers.New(svc, "en")
+	drafted := workflow.Event{ID: "YQ-7#2.1", Incident: "YQ-7", Kind: workflow.EventDrafted, Actor: "chen", Data: map[string]string{"version": "1"}}
+	req := workflow.NewNotice("YQ-7#2.1>leaders", "YQ-7", workflow.ChannelLeaders,
+		workflow.Notification{Kind: workflow.NoticeApproval, Thread: workflow.Thread{Kind: workflow.ThreadApproval, Version: 1}, Event: &drafted})
+
+	m := render(t, h, req)
+	if m.Card == nil || m.Card.Body != inc.Drafts[0].Text || m.Thread != "YQ-7:approval:1" {
+		t.Fatalf("got %+v, want the exact draft text as the card body in thread YQ-7:approval:1", m)
+	}
+	if got, want := buttonIDs(m.Card), []string{"approve:YQ-7:1", "reject:YQ-7:1"}; !slices.Equal(got, want) {
+		t.Errorf("pending: got buttons %v, want %v", got, want)
+	}
+
+	refresh := workflow.NewNotice("YQ-7#3.1>refresh", "YQ-7", workflow.ChannelLeaders,
+		workflow.Notification{Kind: workflow.NoticeRefresh, Thread: workflow.Thread{Kind: workflow.ThreadApproval, Version: 1}})
+	inc.Drafts[0].Approvals = []workflow.Approval{{By: "wang", Principal: true, At: start}, {By: "zhao", At: start}}
+	m = render(t, h, refresh)
+	if !m.Refresh || len(m.Card.Buttons) != 0 || !strings.Contains(cardText(m.Card), "2 of 2 approvals (wang, zhao)") {
+		t.Errorf("after quorum: got refresh=%v buttons %v text %q, want the count and no buttons", m.Refresh, buttonIDs(m.Card), cardText(m.Card))
+	}
+
+	inc.Drafts = append(inc.Drafts, workflow.Draft{Version: 2, Text: "v2", Hash: workflow.HashText("v2"), Author: "chen", At: start})
+	if m = render(t, h, req); len(m.Card.Buttons) != 0 || !strings.Contains(cardText(m.Card), "Superseded by version 2") {
+		t.Errorf("superseded: got buttons %v text %q", buttonIDs(m.Card), cardText(m.Card))
+	}
+}
+
+// TestEditedApprovalQuotesALongDraftShortened: an edit must fit one
+// Telegram message; the full text went out with the request.
+func TestEditedApprovalQuotesALongDraftShortened(t *testing.T) {
+	inc := draftIncident()
+	inc.Drafts[0].Text = strings.Repeat("我们正在核实。", 560) // 3,920 characters
+	svc := workflow.NewService(oneStore{inc: inc}, mustRoster(t, true), workflow.NewManualClock(start))
+	h := handlers.New(svc, "en")
+	refresh := workflow.NewNotice("r", "YQ-7", workflow.ChannelLeaders,
+		workflow.Notification{Kind: workflow.NoticeRefresh, Thread: workflow.Thread{Kind: workflow.ThreadApproval, Version: 1}})
+	m := render(t, h, refresh)
+	if n := utf8.RuneCountInString(cardText(m.Card)); n > 2500 {
+		t.Errorf("refreshed card: %d characters, want the draft shortened", n)
+	}
+	if !strings.Contains(m.Card.Body, "/incidents/YQ-7") {
+		t.Errorf("shortened body %q…: want it to say where the full text is", m.Card.Body[:40])
+	}
+}
+
+func cardText(c *bot.Card) string {
+	if c == nil {
+		return ""
+	}
+	s := c.Title + "\n" + c.Body + "\n" + c.Footer
+	for _, f := range c.Fields {
+		s += "\n" + f.Label + ": " + f.Value
+	}
+	return s
 }
 
 // TestEveryEventHasALine: each event kind is described in both languages,
@@ -107,41 +150,18 @@ func TestEveryEventHasALine(t *testing.T) {
 		workflow.EventReopened, workflow.EventSpreading, workflow.EventEscalated, workflow.EventReminder,
 		workflow.EventOverdue, workflow.EventUpdateDue, workflow.EventApprovalWait,
 	}
-	lines := func(locale string, k workflow.EventKind) []string {
-		roster := mustRoster(t, true)
-		svc := workflow.NewService(nil, roster, workflow.NewManualClock(start), nil)
+	line := func(locale string, k workflow.EventKind) string {
+		svc := workflow.NewService(nil, mustRoster(t, true), workflow.NewManualClock(start))
 		h := handlers.New(svc, locale)
-		e := workflow.Event{ID: "YQ-7#3.1", Incident: "YQ-7", Kind: k, Actor: "zhao", Text: "note",
+		return h.EventLine(workflow.Event{ID: "YQ-7#3.1", Incident: "YQ-7", Kind: k, Actor: "zhao", Text: "note",
 			Data: map[string]string{"deadline": "respond", "due": start.Add(3 * time.Hour).Format(time.RFC3339),
 				"version": "1", "from": "general", "to": "major", "number": "1", "every": "2h0m0s", "level": "major",
-				"category": "other", "since": start.Format(time.RFC3339), "waiting": "wang", "assignee": "chen", "department": "office"}}
-		notices, err := h.Notify(context.Background(), draftIncident(), []workflow.Event{e})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []string
-		for _, n := range notices {
-			if n.Audience == workflow.ChannelStatements {
-				continue // the published statement is the approved text itself
-			}
-			m, err := bot.DecodeMessage(n.Body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, m.Text)
-		}
-		return out
+				"category": "other", "since": start.Format(time.RFC3339), "waiting": "wang", "assignee": "chen", "department": "office"}})
 	}
 	for _, k := range kinds {
-		en, zh := lines(workflow.LocaleEN, k), lines(workflow.LocaleZH, k)
-		if len(en) == 0 {
-			t.Errorf("%s: no notice at all", k)
-			continue
-		}
-		for i := range en {
-			if en[i] == "" || en[i] == zh[i] {
-				t.Errorf("%s: got en %q and zh %q, want a line in each language", k, en[i], zh[i])
-			}
+		en, zh := line(workflow.LocaleEN, k), line(workflow.LocaleZH, k)
+		if en == "" || en == zh {
+			t.Errorf("%s: got en %q and zh %q, want a line in each language", k, en, zh)
 		}
 	}
 }

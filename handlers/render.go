@@ -123,31 +123,98 @@ func (h *Handlers) approvalProgress(inc *workflow.Incident, d *workflow.Draft) s
 	return s
 }
 
-// draftCard is the approval request: the exact text, version and hash, with
-// Approve and Reject buttons naming the version.
-func (h *Handlers) draftCard(inc *workflow.Incident, d *workflow.Draft) *bot.Card {
+// maxQuote is how much of a draft an edited card quotes: an edit must fit
+// the platform's limit in one message (Telegram: 4,096 characters with the
+// card around it), and the full text went out with the request.
+const maxQuote = 1500
+
+// quoteDraft is the draft's text, shortened for an edited card when long,
+// saying where the full text is.
+func (h *Handlers) quoteDraft(inc *workflow.Incident, d *workflow.Draft, quote bool) string {
+	runes := []rune(d.Text)
+	if !quote || len(runes) <= maxQuote {
+		return d.Text
+	}
+	return string(runes[:maxQuote]) + "…\n" + fmt.Sprintf(h.t("(%d more characters: the full text is in the first request, with status %s and on the board's page /incidents/%s)",
+		"(另有 %d 字:全文见首次审批请求、status %s 及看板页面 /incidents/%s)"), len(runes)-maxQuote, inc.ID, inc.ID)
+}
+
+// draftCard is the approval request of draft version v: the exact text,
+// version and hash, and where it stands; Approve and Reject buttons naming
+// the version only while it can be decided.
+func (h *Handlers) draftCard(inc *workflow.Incident, v int, quote bool) *bot.Card {
 	now := h.now()
+	d, stage := inc.DraftStage(v, h.svc.Policy())
 	c := &bot.Card{
 		Incident: inc.ID,
-		Title:    fmt.Sprintf(h.t("Approve the unified reply for %s, version %d", "请审批 %s 的统一口径(第 %d 版)"), inc.ID, d.Version),
-		Body:     d.Text,
-		Fields: []bot.Field{
-			{Label: h.t("Incident", "事件"), Value: h.headline(inc)},
-			{Label: h.t("Written by", "起草人"), Value: h.name(d.Author)},
-			{Label: h.t("Version", "版本"), Value: fmt.Sprintf("v%d #%s", d.Version, d.Hash)},
-			{Label: h.t("Approvals", "审批"), Value: h.approvalProgress(inc, d)},
-		},
-		Buttons: []bot.Button{
+		Title:    fmt.Sprintf(h.t("Approve the unified reply for %s, version %d", "请审批 %s 的统一口径(第 %d 版)"), inc.ID, v),
+	}
+	if d == nil {
+		c.Fields = []bot.Field{{Label: h.t("Version", "版本"), Value: h.t("no longer exists", "已不存在")}}
+		return c
+	}
+	c.Body = h.quoteDraft(inc, d, quote)
+	c.Fields = []bot.Field{
+		{Label: h.t("Incident", "事件"), Value: h.headline(inc)},
+		{Label: h.t("Written by", "起草人"), Value: h.name(d.Author)},
+		{Label: h.t("Version", "版本"), Value: fmt.Sprintf("v%d #%s", d.Version, d.Hash)},
+		{Label: h.t("Approvals", "审批"), Value: h.approvalProgress(inc, d)},
+	}
+	if note := h.stageNote(inc, d, stage); note != "" {
+		c.Fields = append(c.Fields, bot.Field{Label: h.t("Status", "状态"), Value: note})
+	}
+	if stage == workflow.StagePending {
+		c.Buttons = []bot.Button{
 			{ID: fmt.Sprintf("approve:%s:%d", inc.ID, d.Version), Label: h.t("Approve", "批准"), Style: bot.StylePrimary},
 			{ID: fmt.Sprintf("reject:%s:%d", inc.ID, d.Version), Label: h.t("Reject", "驳回"), Style: bot.StyleDanger},
-		},
+		}
 	}
 	for _, dl := range h.svc.Deadlines(inc) {
-		if dl.Kind == workflow.DeadlineRespond && !dl.Met() {
+		if dl.Kind == workflow.DeadlineRespond && !dl.Met() && inc.Open() {
 			c.Fields = append(c.Fields, bot.Field{Label: h.t("Publish by", "发布时限"), Value: h.deadlineState(dl, now, true)})
 		}
 	}
 	return c
+}
+
+// publishCard asks a spokesperson to publish approved version v, with the
+// button only while it can be published.
+func (h *Handlers) publishCard(inc *workflow.Incident, v int, quote bool) *bot.Card {
+	d, stage := inc.DraftStage(v, h.svc.Policy())
+	c := &bot.Card{
+		Incident: inc.ID,
+		Title:    fmt.Sprintf(h.t("Version %d of %s is approved; publish it", "%[2]s 第 %[1]d 版已批准,请发布"), v, inc.ID),
+	}
+	if d == nil {
+		return c
+	}
+	c.Body = h.quoteDraft(inc, d, quote)
+	if note := h.stageNote(inc, d, stage); note != "" && stage != workflow.StageApproved {
+		c.Fields = []bot.Field{{Label: h.t("Status", "状态"), Value: note}}
+	}
+	if stage == workflow.StageApproved {
+		c.Buttons = []bot.Button{{ID: fmt.Sprintf("publish:%s:%d", inc.ID, v), Label: h.t("Publish", "发布"), Style: bot.StylePrimary}}
+	}
+	return c
+}
+
+// stageNote says why a version's request can no longer be acted on ("" for
+// a pending one).
+func (h *Handlers) stageNote(inc *workflow.Incident, d *workflow.Draft, stage workflow.DraftStage) string {
+	switch stage {
+	case workflow.StageApproved:
+		return h.t("approved; waiting to be published", "已批准,待发布")
+	case workflow.StagePublished:
+		return h.t("✅ published", "✅ 已发布")
+	case workflow.StageRejected:
+		return fmt.Sprintf(h.t("⛔ rejected by %s: %s", "⛔ 被 %s 驳回:%s"), h.name(d.Rejection.By), d.Rejection.Note)
+	case workflow.StageSuperseded:
+		return fmt.Sprintf(h.t("⛔ Superseded by version %d: this request can no longer be decided",
+			"⛔ 已被第 %d 版取代:本审批请求已失效"), inc.CurrentDraft().Version)
+	case workflow.StageClosed:
+		return fmt.Sprintf(h.t("%s is resolved", "%s 已办结"), inc.ID)
+	}
+	return ""
 }
 
 // listLine is one incident in a list.

@@ -10,12 +10,6 @@ import (
 	"github.com/firebreak/firebreak/workflow"
 )
 
-// addressed is one notice before it gets its ID.
-type addressed struct {
-	to  workflow.Audience
-	msg bot.Message
-}
-
 // Tick handles a timer that fell due (the Scheduler calls it): the Service
 // decides whether the reason still holds and records it with its notices,
 // and says what became of the timer.
@@ -50,65 +44,6 @@ func (h *Handlers) spread(ctx context.Context, req *bot.Request, args bot.Args) 
 		}
 	}
 	return h.done(inc, text), nil
-}
-
-// timerNotices addresses the events of timers and escalation: reminders to
-// the incidents channel and the assignee, overdue notices also to the
-// leaders, escalations to the principal leaders, nudges to the leaders who
-// have not decided.
-func (h *Handlers) timerNotices(inc *workflow.Incident, e workflow.Event) []addressed {
-	line, _ := h.timerLine(e)
-	var out []addressed
-	to := func(a workflow.Audience, m bot.Message) { out = append(out, addressed{a, m}) }
-	assignee := func(m bot.Message) {
-		if inc.Assignee != "" {
-			to(workflow.PersonAudience(inc.Assignee), m)
-		}
-	}
-	switch e.Kind {
-	case workflow.EventReminder, workflow.EventUpdateDue:
-		m := bot.Message{Kind: string(e.Kind), Text: line, Thread: inc.ID}
-		to(workflow.ChannelIncidents, m)
-		assignee(m)
-	case workflow.EventOverdue:
-		m := bot.Message{Kind: "overdue", Text: line, Card: h.card(inc), Thread: inc.ID}
-		to(workflow.ChannelIncidents, m)
-		for _, a := range h.leaderAudiences() {
-			to(a, m)
-		}
-		assignee(bot.Message{Kind: "overdue", Text: line})
-	case workflow.EventSpreading:
-		to(workflow.ChannelIncidents, bot.Message{Kind: "spreading", Text: line, Thread: inc.ID})
-	case workflow.EventEscalated:
-		// Handled by the major process from now: the leaders are told as
-		// for any major incident (the leaders channel, or each leader), and
-		// the principal leaders directly besides (逐级报告、双重报告).
-		m := bot.Message{Kind: "escalated", Text: line + "\n" + h.reportText(inc), Card: h.card(inc), Thread: inc.ID}
-		to(workflow.ChannelIncidents, m)
-		told := map[workflow.Audience]bool{}
-		for _, a := range h.leaderAudiences() {
-			told[a] = true
-			to(a, m)
-		}
-		for _, id := range h.roster.WithRole(workflow.RolePrincipal) {
-			if a := workflow.PersonAudience(id); !told[a] {
-				to(a, m)
-			}
-		}
-	case workflow.EventApprovalWait:
-		d := inc.CurrentDraft()
-		if d == nil {
-			return nil
-		}
-		m := bot.Message{Kind: "approval", Text: line, Card: h.draftCard(inc, d),
-			Thread: fmt.Sprintf("%s:approval:%d", inc.ID, d.Version)}
-		for _, id := range strings.Split(e.Data["waiting"], ",") {
-			if id != "" {
-				to(workflow.PersonAudience(id), m)
-			}
-		}
-	}
-	return out
 }
 
 // timerLine describes the events of timers and escalation. Every reminder

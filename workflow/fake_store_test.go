@@ -271,29 +271,6 @@ func mustJSON(v any) string {
 
 var _ workflow.Store = (*fakeStore)(nil)
 
-// recordingNotifier returns one notice per event for the incidents channel
-// and remembers what it was given.
-type recordingNotifier struct {
-	mu    sync.Mutex
-	calls [][]workflow.Event
-	err   error
-}
-
-func (n *recordingNotifier) Notify(_ context.Context, inc *workflow.Incident, events []workflow.Event) ([]workflow.Notice, error) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	n.calls = append(n.calls, slices.Clone(events))
-	if n.err != nil {
-		return nil, n.err
-	}
-	var out []workflow.Notice
-	for _, e := range events {
-		out = append(out, workflow.Notice{ID: e.ID + ":incidents", Incident: inc.ID,
-			Audience: workflow.ChannelIncidents, Body: []byte(e.Kind)})
-	}
-	return out, nil
-}
-
 // t0 is 10:00 on 1 March 2024 in Asia/Shanghai.
 var t0 = time.Date(2024, 3, 1, 2, 0, 0, 0, time.UTC)
 
@@ -353,23 +330,21 @@ func mustRoster(tb testing.TB, edits ...func(*workflow.Roster)) *workflow.Roster
 	return roster
 }
 
-// env is a Service on a fake store, a manual clock at t0 and a recording
-// notifier.
+// env is a Service on a fake store and a manual clock at t0.
 type env struct {
-	svc      *workflow.Service
-	store    *fakeStore
-	clock    *workflow.ManualClock
-	notifier *recordingNotifier
-	roster   *workflow.Roster
-	loc      *time.Location
+	svc    *workflow.Service
+	store  *fakeStore
+	clock  *workflow.ManualClock
+	roster *workflow.Roster
+	loc    *time.Location
 }
 
 func newEnv(tb testing.TB, edits ...func(*workflow.Roster)) *env {
 	tb.Helper()
 	clock := workflow.NewManualClock(t0)
-	e := &env{store: newFakeStore(clock), clock: clock, notifier: &recordingNotifier{}, roster: mustRoster(tb, edits...)}
+	e := &env{store: newFakeStore(clock), clock: clock, roster: mustRoster(tb, edits...)}
 	e.loc = e.roster.Location()
-	e.svc = workflow.NewService(e.store, e.roster, e.clock, e.notifier)
+	e.svc = workflow.NewService(e.store, e.roster, e.clock)
 	return e
 }
 

@@ -22,42 +22,23 @@ const (
 // round lets one writer through, so it must exceed the writers expected.
 const maxAttempts = 200
 
-// Notifier turns the events of a transition into notices for other people
-// (leaders asked to approve, channels told of a decision). The handlers
-// package implements it; the Service stores the notices in the same atomic
-// write as the state change, so none is lost.
-type Notifier interface {
-	Notify(ctx context.Context, inc *Incident, events []Event) ([]Notice, error)
-}
-
-// NotifierFunc adapts a function to Notifier.
-type NotifierFunc func(ctx context.Context, inc *Incident, events []Event) ([]Notice, error)
-
-// Notify calls f.
-func (f NotifierFunc) Notify(ctx context.Context, inc *Incident, events []Event) ([]Notice, error) {
-	return f(ctx, inc, events)
-}
-
 // Service performs every state transition of an incident and enforces the
 // rules of the handling plan. Each method takes the roster ID of the person
 // acting. Methods return *Error values with the codes named in their comments;
 // CodeUnavailable whenever the Store cannot be reached.
 type Service struct {
-	store    Store
-	roster   *Roster
-	clock    Clock
-	notifier Notifier
+	store  Store
+	roster *Roster
+	clock  Clock
 }
 
-// NewService returns a Service. notifier may be nil (no notices).
-func NewService(store Store, roster *Roster, clock Clock, notifier Notifier) *Service {
+// NewService returns a Service over store, checking people against roster,
+// telling the time by clock (the system clock when nil).
+func NewService(store Store, roster *Roster, clock Clock) *Service {
 	if clock == nil {
 		clock = SystemClock{}
 	}
-	if notifier == nil {
-		notifier = NotifierFunc(func(context.Context, *Incident, []Event) ([]Notice, error) { return nil, nil })
-	}
-	return &Service{store: store, roster: roster, clock: clock, notifier: notifier}
+	return &Service{store: store, roster: roster, clock: clock}
 }
 
 // Roster returns the roster the Service checks people against.
@@ -594,15 +575,11 @@ func (s *Service) change(ctx context.Context, id string,
 	}
 }
 
-// write stamps the events, builds the notices and timers, and applies the
+// write stamps the events, decides the notices, plans the timers and applies the
 // change in one Store call.
 func (s *Service) write(ctx context.Context, prev, inc *Incident, events []Event) error {
 	events = s.stamp(inc, events)
-	notices, err := s.notifier.Notify(ctx, inc, events)
-	if err != nil {
-		return fmt.Errorf("render notices: %w", err)
-	}
-	c := Change{Prev: prev, Incident: inc, Events: events, Notices: notices,
+	c := Change{Prev: prev, Incident: inc, Events: events, Notices: s.notices(prev, inc, events),
 		Timers: Plan(inc, s.roster.Policy, s.roster.Calendar())}
 	if d, ok := inc.NextDue(s.roster.Policy, s.roster.Calendar()); ok {
 		c.NextDue = d.Due

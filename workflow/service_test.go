@@ -1214,75 +1214,9 @@ func TestGetTimelineList(t *testing.T) {
 	}
 }
 
-func TestNotifier(t *testing.T) {
-	e := newEnv(t)
-	inc := draftReady(t, e, workflow.LevelGeneral, "text")
-	e.clock.Advance(time.Minute)
-	calls := len(e.notifier.calls)
-	_, evs, err := e.svc.Approve(t.Context(), "zhao", inc.ID, 0, "")
-	if err != nil {
-		t.Fatalf("Approve: %v", err)
-	}
-	if got := len(e.notifier.calls); got != calls+1 {
-		t.Fatalf("notifier calls: got %d, want %d", got, calls+1)
-	}
-	given := e.notifier.calls[calls]
-	if got, want := kinds(given), []workflow.EventKind{workflow.EventApproved, workflow.EventQuorum}; !slices.Equal(got, want) {
-		t.Fatalf("events given to the notifier: got %v, want %v", got, want)
-	}
-	for i, ev := range given {
-		wantID := fmt.Sprintf("YQ-1#3.%d", i+1)
-		if ev.ID != wantID || ev.Incident != "YQ-1" || ev.Version != 3 || !ev.At.Equal(t0.Add(time.Minute)) {
-			t.Errorf("notified event %d: got id %s incident %s v%d at %v, want %s YQ-1 v3 at %v",
-				i, ev.ID, ev.Incident, ev.Version, ev.At, wantID, t0.Add(time.Minute))
-		}
-		if ev.ID != evs[i].ID || ev.Kind != evs[i].Kind {
-			t.Errorf("returned event %d: got %s %s, want what the notifier saw: %s %s", i, evs[i].ID, evs[i].Kind, ev.ID, ev.Kind)
-		}
-	}
-	c := e.store.lastChange(t)
-	if len(c.Events) != 2 || c.Events[0].ID != "YQ-1#3.1" || c.Events[1].ID != "YQ-1#3.2" {
-		t.Errorf("stored events: got %+v, want the stamped events", c.Events)
-	}
-	wantNotices := []string{"YQ-1#3.1:incidents", "YQ-1#3.2:incidents"}
-	var got []string
-	for _, n := range c.Notices {
-		got = append(got, n.ID)
-		if n.Incident != "YQ-1" || n.Audience != workflow.ChannelIncidents {
-			t.Errorf("notice %s: got incident %s audience %s, want YQ-1 %s", n.ID, n.Incident, n.Audience, workflow.ChannelIncidents)
-		}
-	}
-	if !slices.Equal(got, wantNotices) {
-		t.Errorf("notices in the change: got %v, want %v", got, wantNotices)
-	}
-	if c.Prev == nil || c.Prev.Version != 2 || c.Incident.Version != 3 {
-		t.Errorf("change versions: got prev %v, new v%d, want prev v2, new v3", c.Prev, c.Incident.Version)
-	}
-}
-
-func TestNotifierFailureChangesNothing(t *testing.T) {
-	e := newEnv(t)
-	inc := mustOpen(t, e, "chen", workflow.OpenInput{})
-	boom := errors.New("template: no such field")
-	e.notifier.err = boom
-	before := e.store.snapshot(inc.ID)
-	_, _, err := e.svc.Update(t.Context(), "chen", inc.ID, "report")
-	wantCode(t, err, workflow.CodeInternal)
-	if !errors.Is(err, boom) {
-		t.Errorf("error: got %v, want it to wrap %v", err, boom)
-	}
-	wantUnchanged(t, e.store, inc.ID, before)
-
-	_, _, err = e.svc.Open(t.Context(), "chen", workflow.OpenInput{Title: "x"})
-	wantCode(t, err, workflow.CodeInternal)
-	if got := e.store.snapshot("YQ-2"); got.incidents != 1 {
-		t.Errorf("incidents after a failed open: got %d, want 1", got.incidents)
-	}
-}
-
-func TestNilNotifierAndClock(t *testing.T) {
+func TestNilClock(t *testing.T) {
 	store := newFakeStore(workflow.SystemClock{})
-	svc := workflow.NewService(store, mustRoster(t), nil, nil)
+	svc := workflow.NewService(store, mustRoster(t), nil)
 	if _, ok := svc.Clock().(workflow.SystemClock); !ok {
 		t.Errorf("clock: got %T, want workflow.SystemClock", svc.Clock())
 	}
@@ -1290,8 +1224,8 @@ func TestNilNotifierAndClock(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
-	if c := store.lastChange(t); len(c.Notices) != 0 || inc.ID != "YQ-1" {
-		t.Errorf("without a notifier: got %d notices, want none", len(c.Notices))
+	if inc.ID != "YQ-1" {
+		t.Errorf("first incident: got %s, want YQ-1", inc.ID)
 	}
 	if svc.Roster().Location().String() != "Asia/Shanghai" || svc.Policy().For(workflow.LevelMajor).Approvals != 2 {
 		t.Errorf("Roster, Policy: got %v and %+v, want the roster's", svc.Roster(), svc.Policy())
@@ -1387,7 +1321,7 @@ func TestRetryStopsWhenCancelled(t *testing.T) {
 	inc := mustOpen(t, e, "chen", workflow.OpenInput{})
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	svc := workflow.NewService(cancellingStore{fakeStore: e.store, cancel: cancel}, e.roster, e.clock, nil)
+	svc := workflow.NewService(cancellingStore{fakeStore: e.store, cancel: cancel}, e.roster, e.clock)
 	before := e.store.snapshot(inc.ID)
 	_, _, err := svc.Update(ctx, "chen", inc.ID, "report")
 	wantCode(t, err, workflow.CodeUnavailable)

@@ -23,6 +23,8 @@ const OutboxGroup = "console"
 type Console struct {
 	Router *bot.Router
 	Outbox bot.OutboxStore
+	// Render words the notices (nil: their bodies are encoded messages).
+	Render bot.Renderer
 	Roster *workflow.Roster
 	// Clock is the clock the whole app runs on; :advance moves it.
 	Clock SettableClock
@@ -212,7 +214,7 @@ func (c *Console) Drain(ctx context.Context, out io.Writer) error {
 			return w.err
 		}
 		for _, d := range ds {
-			c.writeNotice(w, d.Notice)
+			c.writeNotice(ctx, w, d.Notice)
 		}
 		if err := c.Outbox.AckOutbox(ctx, OutboxGroup, ds...); err != nil {
 			return fmt.Errorf("acknowledge notifications: %w", err)
@@ -220,20 +222,37 @@ func (c *Console) Drain(ctx context.Context, out io.Writer) error {
 	}
 }
 
-func (c *Console) writeNotice(w *writer, n workflow.Notice) {
-	m, err := bot.DecodeMessage(n.Body)
+// writeNotice prints a notice as its audience would see it. A refresh
+// (a card updated in place) prints nothing: a terminal has no earlier
+// message to edit, and the next card printed shows the present state.
+func (c *Console) writeNotice(ctx context.Context, w *writer, n workflow.Notice) {
+	m, err := c.render(ctx, n)
 	if err != nil {
 		w.printf("! notice %s: %v\n", n.ID, err)
+		return
+	}
+	if m.Refresh {
 		return
 	}
 	to := "#" + string(n.Audience)
 	if id, ok := n.Audience.Person(); ok {
 		to = "@" + id
 	}
-	w.printf("  → %s: %s\n", to, indent(m.Text, "    "))
+	if m.Text == "" {
+		w.printf("  → %s:\n", to)
+	} else {
+		w.printf("  → %s: %s\n", to, indent(m.Text, "    "))
+	}
 	if m.Card != nil {
 		writeCard(w, m.Card, "    ")
 	}
+}
+
+func (c *Console) render(ctx context.Context, n workflow.Notice) (bot.Message, error) {
+	if c.Render != nil {
+		return c.Render.Render(ctx, n, bot.PlatformConsole)
+	}
+	return bot.DecodeMessage(n.Body)
 }
 
 func (c *Console) people() []string {

@@ -50,7 +50,7 @@ func TestServiceConcurrentApprovalsAndUpdates(t *testing.T) {
 	ctx := context.Background()
 	store := redistest.NewStore(t)
 	clock := workflow.NewManualClock(time.Date(2026, 3, 2, 1, 0, 0, 0, time.UTC))
-	svc := workflow.NewService(store, crowdRoster(t, n+1), clock, nil)
+	svc := workflow.NewService(store, crowdRoster(t, n+1), clock)
 
 	inc, _, err := svc.Open(ctx, "chen", workflow.OpenInput{Title: "Canteen complaint", Level: workflow.LevelMajor})
 	if err != nil {
@@ -191,7 +191,7 @@ func TestServiceOneScriptCallPerTransition(t *testing.T) {
 	client.AddHook(counter)
 	store := redis.New(client, redis.Options{Prefix: redistest.Prefix(t)})
 	clock := workflow.NewManualClock(time.Date(2026, 3, 2, 1, 0, 0, 0, time.UTC))
-	svc := workflow.NewService(store, crowdRoster(t, 2), clock, nil)
+	svc := workflow.NewService(store, crowdRoster(t, 2), clock)
 
 	inc, _, err := svc.Open(ctx, "chen", workflow.OpenInput{Title: "Canteen complaint", Level: workflow.LevelMajor})
 	if err != nil {

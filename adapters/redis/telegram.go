@@ -25,6 +25,7 @@ import (
 // package's Lease, UpdateLog and Memo interfaces; every method is safe for
 // concurrent use by any number of replicas.
 type TelegramState struct {
+	*Memo
 	client goredis.UniversalClient
 	prefix string
 	// doneTTL is how long a handled update ID is remembered.
@@ -34,11 +35,10 @@ type TelegramState struct {
 // Telegram returns the Telegram adapter's state, kept under the store's
 // prefix with the store's client.
 func (s *Store) Telegram() *TelegramState {
-	return &TelegramState{client: s.client, prefix: s.prefix + ":tg:", doneTTL: 24 * time.Hour}
+	return &TelegramState{Memo: s.Memo("tg:memo"), client: s.client, prefix: s.prefix + ":tg:", doneTTL: 24 * time.Hour}
 }
 
 func (t *TelegramState) leaseKey(name string) string { return t.prefix + "lease:" + name }
-func (t *TelegramState) memoKey(key string) string   { return t.prefix + "memo:" + key }
 
 func (t *TelegramState) updateKeys(id int64) []string {
 	k := t.prefix + "{upd:" + strconv.FormatInt(id, 10) + "}"
@@ -162,66 +162,6 @@ func (t *TelegramState) FinishUpdate(ctx context.Context, id int64) error {
 func (t *TelegramState) AbandonUpdate(ctx context.Context, id int64) error {
 	if err := t.client.Del(ctx, t.updateKeys(id)[0]).Err(); err != nil {
 		return fail("abandon telegram update "+strconv.FormatInt(id, 10), err)
-	}
-	return nil
-}
-
-// SetMemo stores value under key for ttl (no expiry when ttl is zero).
-func (t *TelegramState) SetMemo(ctx context.Context, key, value string, ttl time.Duration) error {
-	if err := t.client.Set(ctx, t.memoKey(key), value, ttl).Err(); err != nil {
-		return fail("set memo "+key, err)
-	}
-	return nil
-}
-
-// GetMemo returns the value stored under key, and false when there is none.
-func (t *TelegramState) GetMemo(ctx context.Context, key string) (string, bool, error) {
-	v, err := t.client.Get(ctx, t.memoKey(key)).Result()
-	if errors.Is(err, goredis.Nil) {
-		return "", false, nil
-	}
-	if err != nil {
-		return "", false, fail("get memo "+key, err)
-	}
-	return v, true, nil
-}
-
-// SetMemoFields sets fields of the hash under key and makes the whole hash
-// expire ttl from now (never when ttl is zero), in one transaction.
-func (t *TelegramState) SetMemoFields(ctx context.Context, key string, fields map[string]string, ttl time.Duration) error {
-	if len(fields) == 0 {
-		return nil
-	}
-	k := t.memoKey(key)
-	_, err := t.client.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-		p.HSet(ctx, k, fields)
-		if ttl > 0 {
-			p.PExpire(ctx, k, ttl)
-		}
-		return nil
-	})
-	if err != nil {
-		return fail("set memo fields "+key, err)
-	}
-	return nil
-}
-
-// MemoFields returns every field of the hash under key (empty when none).
-func (t *TelegramState) MemoFields(ctx context.Context, key string) (map[string]string, error) {
-	m, err := t.client.HGetAll(ctx, t.memoKey(key)).Result()
-	if err != nil {
-		return nil, fail("read memo fields "+key, err)
-	}
-	return m, nil
-}
-
-// DeleteMemoFields deletes fields of the hash under key.
-func (t *TelegramState) DeleteMemoFields(ctx context.Context, key string, fields ...string) error {
-	if len(fields) == 0 {
-		return nil
-	}
-	if err := t.client.HDel(ctx, t.memoKey(key), fields...).Err(); err != nil {
-		return fail("delete memo fields "+key, err)
 	}
 	return nil
 }

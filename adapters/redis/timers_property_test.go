@@ -92,7 +92,7 @@ func checkTimerProperty(t *testing.T, rng *rand.Rand, steps int) {
 	roster := crowdRoster(t, 3)
 	start := time.Date(2026, 3, 2, 1, 0, 0, 0, time.UTC).Add(time.Duration(rng.Int64N(int64(time.Hour))))
 	clock := workflow.NewManualClock(start)
-	svc := workflow.NewService(store, roster, clock, nil)
+	svc := workflow.NewService(store, roster, clock)
 	ledger := newTimerLedger()
 	var ids []string
 

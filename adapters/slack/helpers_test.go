@@ -53,6 +53,7 @@ channels:
 // env is a Slack adapter wired like cmd/firebreak wires it, over a real
 // Redis, talking to a slacktest Web API and a fake response_url server.
 type env struct {
+	render  bot.Renderer // the handlers: words the outbox notices
 	t       *testing.T
 	roster  *workflow.Roster
 	store   *fbredis.Store
@@ -93,12 +94,8 @@ func newEnv(t *testing.T, o envOptions) *env {
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
 	// The wiring of cmd/firebreak/app.go.
-	var h *handlers.Handlers
-	notifier := workflow.NotifierFunc(func(ctx context.Context, inc *workflow.Incident, evs []workflow.Event) ([]workflow.Notice, error) {
-		return h.Notify(ctx, inc, evs)
-	})
-	svc := workflow.NewService(store, roster, workflow.SystemClock{}, notifier)
-	h = handlers.New(svc, locale)
+	svc := workflow.NewService(store, roster, workflow.SystemClock{})
+	h := handlers.New(svc, locale)
 	router := bot.NewRouter(roster, locale, log)
 	routed := &atomic.Int64{}
 	router.Use(countRequests(routed), bot.Recover(log))
@@ -128,7 +125,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 			t.Errorf("drain: %v", err)
 		}
 	})
-	return &env{t: t, roster: roster, store: store, router: router, routed: routed, adapter: a, server: srv,
+	return &env{render: h, t: t, roster: roster, store: store, router: router, routed: routed, adapter: a, server: srv,
 		slack: fs, hooks: hooks, logs: logs, opts: opts}
 }
 
@@ -290,7 +287,7 @@ func (e *env) deliver() int {
 			return sent
 		}
 		for _, d := range ds {
-			m, err := bot.DecodeMessage(d.Notice.Body)
+			m, err := e.render.Render(ctx, d.Notice, s.Platform())
 			if err != nil {
 				e.t.Fatalf("notice %s: %v", d.Notice.ID, err)
 			}

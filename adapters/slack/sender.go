@@ -3,11 +3,11 @@ package slack
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
 	"sync"
 	"time"
 
@@ -17,8 +17,17 @@ import (
 	"github.com/firebreak/firebreak/workflow"
 )
 
-// maxThreads bounds the thread → message map of a Sender.
-const maxThreads = 10_000
+// threadTTL is how long the sender remembers the first message of a
+// subject (approval requests live for hours or days).
+const threadTTL = 30 * 24 * time.Hour
+
+// Memo is where the sender remembers the first message of each subject in
+// each conversation: Redis in production (Store.Memo("slack")), so that every
+// replica, and the process after a restart, updates the same message.
+type Memo interface {
+	GetMemo(ctx context.Context, key string) (string, bool, error)
+	SetMemo(ctx context.Context, key, value string, ttl time.Duration) error
+}
 
 // Sender delivers outbox messages to Slack: chat.postMessage with Block Kit
 // to the roster's Slack channels, and to people by their Slack user ID
@@ -28,31 +37,30 @@ const maxThreads = 10_000
 // posted to the channel and remembered; a later one with a card updates
 // that message in place (chat.update), so the card in the channel always
 // shows the incident as it is, and its text is posted in the message's
-// thread, also sent to the channel. The map lives in this process (the
-// dispatcher gives each channel to one replica at a time); after a restart
-// the next message of a subject starts a new one.
+// thread, also sent to the channel. A refresh only updates the card; a
+// message sent Once is not posted again where its subject has a message.
 type Sender struct {
 	api    *slackgo.Client
 	roster *workflow.Roster
 	locale string
 	log    *slog.Logger
-
-	mu      sync.Mutex
-	threads map[string]root
-	order   []string // keys of threads, oldest first
+	memo   Memo
 }
 
-// root is the first message of a subject in a conversation. channel is the
+// root is the first message of a subject in a conversation. Channel is the
 // conversation Slack put it in: a direct message's "D…", not the user ID
 // it was sent to.
 type root struct {
-	channel string
-	ts      string
-	text    string
+	Channel string `json:"c"`
+	TS      string `json:"ts"`
+	Text    string `json:"text,omitempty"`
 }
 
-func newSender(api *slackgo.Client, roster *workflow.Roster, locale string, log *slog.Logger) *Sender {
-	return &Sender{api: api, roster: roster, locale: locale, log: log, threads: map[string]root{}}
+func newSender(api *slackgo.Client, roster *workflow.Roster, locale string, log *slog.Logger, memo Memo) *Sender {
+	if memo == nil {
+		memo = &localMemo{values: map[string]string{}}
+	}
+	return &Sender{api: api, roster: roster, locale: locale, log: log, memo: memo}
 }
 
 // Platform is "slack".
@@ -80,40 +88,49 @@ func (s *Sender) RateLimit(string) bot.RateLimit {
 }
 
 // Send posts m to n's audience. It returns bot.ErrNoRoute when the audience
-// has no Slack conversation and *bot.RetryAfterError when Slack answers 429.
+// has no Slack conversation (or, for a refresh, no message to update) and
+// *bot.RetryAfterError when Slack answers 429.
 func (s *Sender) Send(ctx context.Context, n workflow.Notice, m bot.Message) error {
 	target := s.Target(n)
 	if target == "" {
 		return bot.ErrNoRoute
 	}
-	key := target + "\x00" + m.Thread
-	if r, ok := s.root(key, m.Thread); ok {
-		if m.Card != nil {
-			_, _, _, err := s.api.UpdateMessageContext(ctx, r.channel, r.ts,
-				slackgo.MsgOptionText(fallback(r.text, m.Card), false),
-				slackgo.MsgOptionBlocks(messageBlocks(r.text, m.Card)...))
-			if gone(err) {
-				s.forget(key)
-				return s.post(ctx, target, key, m)
-			}
-			if err != nil {
-				return sendError("chat.update", err)
-			}
+	key := "thread:" + target + ":" + m.Thread
+	r, ok, err := s.root(ctx, key, m.Thread)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if m.Refresh {
+			return bot.ErrNoRoute // nothing posted here to bring up to date
 		}
-		if m.Text == "" {
-			return nil
-		}
-		_, _, err := s.api.PostMessageContext(ctx, r.channel,
-			slackgo.MsgOptionText(fallback(m.Text, nil), false),
-			slackgo.MsgOptionBlocks(textBlocks(m.Text)...),
-			slackgo.MsgOptionTS(r.ts), slackgo.MsgOptionBroadcast())
+		return s.post(ctx, target, key, m)
+	}
+	if m.Card != nil {
+		_, _, _, err := s.api.UpdateMessageContext(ctx, r.Channel, r.TS,
+			slackgo.MsgOptionText(fallback(r.Text, m.Card), false),
+			slackgo.MsgOptionBlocks(messageBlocks(r.Text, m.Card)...))
 		if gone(err) {
-			s.forget(key)
+			if m.Refresh {
+				return nil // the message is gone: nothing left to update
+			}
 			return s.post(ctx, target, key, m)
 		}
-		return sendError("chat.postMessage", err)
+		if err != nil {
+			return sendError("chat.update", err)
+		}
 	}
-	return s.post(ctx, target, key, m)
+	if m.Refresh || m.Once || m.Text == "" {
+		return nil
+	}
+	_, _, err = s.api.PostMessageContext(ctx, r.Channel,
+		slackgo.MsgOptionText(fallback(m.Text, nil), false),
+		slackgo.MsgOptionBlocks(textBlocks(m.Text)...),
+		slackgo.MsgOptionTS(r.TS), slackgo.MsgOptionBroadcast())
+	if gone(err) {
+		return s.post(ctx, target, key, m)
+	}
+	return sendError("chat.postMessage", err)
 }
 
 // post posts m as a message of its own, and remembers it as the root of
@@ -127,41 +144,62 @@ func (s *Sender) post(ctx context.Context, target, key string, m bot.Message) er
 		return sendError("chat.postMessage", err)
 	}
 	if m.Thread != "" && ts != "" {
-		s.remember(key, root{channel: cmp.Or(channel, target), ts: ts, text: m.Text})
+		// The message is out: failing to remember it costs a later update
+		// (the next message of the subject starts a new one), while an
+		// error here would have it posted twice.
+		b, _ := json.Marshal(root{Channel: cmp.Or(channel, target), TS: ts, Text: m.Text})
+		if err := s.memo.SetMemo(ctx, key, string(b), threadTTL); err != nil {
+			s.log.WarnContext(ctx, "slack: remember thread message", "thread", m.Thread, "err", err)
+		}
 	}
 	return nil
 }
 
-func (s *Sender) root(key, thread string) (root, bool) {
+func (s *Sender) root(ctx context.Context, key, thread string) (root, bool, error) {
 	if thread == "" {
-		return root{}, false
+		return root{}, false, nil
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, ok := s.threads[key]
-	return r, ok
+	v, ok, err := s.memo.GetMemo(ctx, key)
+	if err != nil || !ok {
+		return root{}, false, err
+	}
+	var r root
+	if err := json.Unmarshal([]byte(v), &r); err != nil || r.TS == "" {
+		return root{}, false, nil // unreadable: start a new message
+	}
+	return r, true, nil
 }
 
-func (s *Sender) remember(key string, r root) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.threads[key]; !ok {
-		s.order = append(s.order, key)
-	}
-	s.threads[key] = r
-	for len(s.order) > maxThreads {
-		delete(s.threads, s.order[0])
-		s.order = s.order[1:]
-	}
+// localMemo keeps the memo in this process, when no shared one is given
+// (tests, a single replica that may forget on restart). It holds at most
+// maxLocal keys, dropping the oldest.
+type localMemo struct {
+	mu     sync.Mutex
+	values map[string]string
+	order  []string
 }
 
-// forget drops the root of key, from the eviction order too: a key left
-// there would, once remembered again, be evicted at its first age.
-func (s *Sender) forget(key string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.threads, key)
-	s.order = slices.DeleteFunc(s.order, func(k string) bool { return k == key })
+const maxLocal = 10_000
+
+func (l *localMemo) GetMemo(_ context.Context, key string) (string, bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	v, ok := l.values[key]
+	return v, ok, nil
+}
+
+func (l *localMemo) SetMemo(_ context.Context, key, value string, _ time.Duration) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.values[key]; !ok {
+		l.order = append(l.order, key)
+	}
+	l.values[key] = value
+	for len(l.order) > maxLocal {
+		delete(l.values, l.order[0])
+		l.order = l.order[1:]
+	}
+	return nil
 }
 
 // gone reports whether err says the remembered message no longer exists.

@@ -76,6 +76,10 @@ type Options struct {
 	// Locker deduplicates Events API retries across replicas; nil: within
 	// this process only.
 	Locker Locker
+	// Memo remembers which message shows each card in each conversation, so
+	// that later decisions update it; shared by replicas (the Redis Store's
+	// Memo("slack")). Nil: this process only, forgotten on restart.
+	Memo Memo
 	// Log receives rejected requests and delivery failures; never secrets,
 	// request bodies or response URLs.
 	Log *slog.Logger
@@ -162,7 +166,7 @@ func New(opts Options) (*Adapter, error) {
 		apiOpts = append(apiOpts, slackgo.OptionAppLevelToken(opts.AppToken))
 	}
 	a.api = slackgo.New(opts.BotToken, apiOpts...)
-	a.sender = newSender(a.api, a.roster, a.locale, a.log)
+	a.sender = newSender(a.api, a.roster, a.locale, a.log, opts.Memo)
 	return a, nil
 }
 

@@ -74,8 +74,8 @@ func TestTwoPressesWithThePrincipalReachQuorum(t *testing.T) {
 	notices := e.deliver()
 	var quorum []workflow.Notice
 	for _, n := range notices {
-		m, _ := bot.DecodeMessage(n.Body)
-		if m.Kind == "quorum" && n.Audience == workflow.ChannelIncidents {
+		m, _ := e.render.Render(e.ctx, n, "telegram")
+		if m.Kind == string(workflow.EventQuorum) && n.Audience == workflow.ChannelIncidents {
 			quorum = append(quorum, n)
 		}
 	}
@@ -195,7 +195,7 @@ func TestNewDraftSupersedesEarlierRequests(t *testing.T) {
 	// Delivering the same notice again (a retry) sends nothing new.
 	sends := len(e.api.Calls("sendMessage"))
 	m := bot.Message{Kind: "approval", Text: "again", Card: &bot.Card{Title: "again",
-		Buttons: []bot.Button{{ID: "approve:YQ-1:2", Label: "Approve"}}}, Thread: "YQ-1:approval:2"}
+		Buttons: []bot.Button{{ID: "approve:YQ-1:2", Label: "Approve"}}}, Thread: "YQ-1:approval:2", Once: true}
 	if err := e.tg.Sender().Send(e.ctx, workflow.Notice{ID: "x", Incident: id, Audience: workflow.ChannelLeaders}, m); err != nil {
 		t.Fatalf("send again: %v", err)
 	}
@@ -204,11 +204,11 @@ func TestNewDraftSupersedesEarlierRequests(t *testing.T) {
 	}
 
 	// A third version supersedes the second; the first is left alone.
-	edits := len(e.api.Calls("editMessageText"))
+	edits := e.editsIn(leadersChat)
 	e.do("chen", "draft YQ-1 Third version.")
 	e.deliver()
-	if got := len(e.api.Calls("editMessageText")); got != edits+1 {
-		t.Errorf("editMessageText for version 3: got %d calls, want 1", got-edits)
+	if got := e.editsIn(leadersChat); got != edits+1 {
+		t.Errorf("editMessageText in the leaders chat for version 3: got %d calls, want 1", got-edits)
 	}
 	old2, _ := e.api.message(leadersChat, v2.ID)
 	wantContains(t, "second request", old2.Text, "Superseded by version 3")

@@ -61,6 +61,7 @@ func testRoster(tb testing.TB, locale string) *workflow.Roster {
 // env is Firebreak wired as cmd/firebreak does, over a real Redis, with the
 // Telegram adapter talking to a fake Bot API.
 type env struct {
+	render bot.Renderer // the handlers: words the outbox notices
 	t      *testing.T
 	ctx    context.Context
 	api    *fakeAPI
@@ -90,12 +91,9 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 // build wires the service, handlers, router and adapter over store.
 func (e *env) build(store *fbredis.Store, roster *workflow.Roster, locale, replica string, opts ...envOption) {
 	e.t.Helper()
-	var h *handlers.Handlers
-	notifier := workflow.NotifierFunc(func(ctx context.Context, inc *workflow.Incident, evs []workflow.Event) ([]workflow.Notice, error) {
-		return h.Notify(ctx, inc, evs)
-	})
-	e.svc = workflow.NewService(store, roster, e.clock, notifier)
-	h = handlers.New(e.svc, locale)
+	e.svc = workflow.NewService(store, roster, e.clock)
+	h := handlers.New(e.svc, locale)
+	e.render = h
 	e.router = bot.NewRouter(roster, locale, nil)
 	h.Register(e.router)
 	opts = append([]envOption{func(o *telegram.Options) { o.Clock = e.clock }}, opts...)
@@ -150,7 +148,7 @@ func (e *env) deliver() []workflow.Notice {
 			return all
 		}
 		for _, d := range ds {
-			m, err := bot.DecodeMessage(d.Notice.Body)
+			m, err := e.render.Render(e.ctx, d.Notice, s.Platform())
 			if err != nil {
 				e.t.Fatalf("notice %s: %v", d.Notice.ID, err)
 			}
@@ -299,6 +297,28 @@ func (e *env) approvalRequest(chat int64, data string) fakeMessage {
 		e.t.Fatalf("chat %d: got %d messages with button %s, want 1", chat, len(found), data)
 	}
 	return found[0]
+}
+
+// editsIn counts the editMessageText calls for messages in chat.
+func (e *env) editsIn(chat int64) int {
+	n := 0
+	for _, c := range e.api.Calls("editMessageText") {
+		if c.Params.Get("chat_id") == strconv.FormatInt(chat, 10) {
+			n++
+		}
+	}
+	return n
+}
+
+// approvalRequestGone reports whether a message with button data is still
+// in chat.
+func (e *env) approvalRequestGone(chat int64, data string) bool {
+	for _, m := range e.api.messagesIn(chat) {
+		if strings.Contains(m.Markup, `"callback_data":"`+data+`"`) {
+			return true
+		}
+	}
+	return false
 }
 
 // openWithDraft opens a major incident as chen and drafts text; it returns

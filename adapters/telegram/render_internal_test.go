@@ -85,32 +85,6 @@ func TestRenderPartsCutsALineWithoutBreaks(t *testing.T) {
 	}
 }
 
-func TestSplitThread(t *testing.T) {
-	tests := []struct {
-		thread  string
-		family  string
-		version int
-		ok      bool
-	}{
-		{"YQ-7:approval:2", "YQ-7:approval", 2, true},
-		{"YQ-7:approval:12", "YQ-7:approval", 12, true},
-		{"YQ-7", "", 0, false},
-		{"YQ-7:report", "", 0, false},
-		{"YQ-7:approval:0", "", 0, false},
-		{"YQ-7:approval:-1", "", 0, false},
-		{":3", "", 0, false},
-		{"", "", 0, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.thread, func(t *testing.T) {
-			family, version, ok := splitThread(tt.thread)
-			if family != tt.family || version != tt.version || ok != tt.ok {
-				t.Errorf("splitThread(%q): got %q, %d, %v; want %q, %d, %v", tt.thread, family, version, ok, tt.family, tt.version, tt.ok)
-			}
-		})
-	}
-}
-
 func TestKeyboard(t *testing.T) {
 	long := "approve:" + strings.Repeat("x", 60)
 	kb := keyboard([]bot.Button{{ID: "approve:YQ-1:1", Label: "Approve"}, {ID: "reject:YQ-1:1", Label: "Reject"},

@@ -72,26 +72,13 @@ func (a *Adapter) chatOf(aud workflow.Audience) (int64, bool) {
 	return c.Telegram, true
 }
 
-// splitThread splits a versioned thread "YQ-7:approval:2" into its family
-// "YQ-7:approval" and version 2. Other threads are not versioned.
-func splitThread(thread string) (family string, version int, ok bool) {
-	i := strings.LastIndexByte(thread, ':')
-	if i <= 0 {
-		return "", 0, false
-	}
-	v, err := strconv.Atoi(thread[i+1:])
-	if err != nil || v < 1 {
-		return "", 0, false
-	}
-	return thread[:i], v, true
-}
-
-// send delivers m to the audience of n. A message of a versioned thread
-// ("YQ-7:approval:2") first supersedes the earlier versions' messages in the
-// same chat: they are edited to say so and lose their buttons. A version
-// already sent to the chat is not sent again (a retried delivery), and one
-// older than a version already there is sent marked superseded, without
-// buttons. A group that became a supergroup is followed, and remembered.
+// send delivers m to the audience of n. A message with a card and a thread
+// is remembered, so that later refreshes of the thread edit it in place
+// (counts, who decided, buttons that no longer apply); a refresh edits every
+// remembered message of the thread in the chat and posts nothing. A message
+// sent Once that the chat has already (a retried delivery) edits it instead
+// of posting again. A group that became a supergroup is followed, and
+// remembered.
 func (a *Adapter) send(ctx context.Context, n workflow.Notice, m bot.Message) error {
 	chat, ok := a.chatOf(n.Audience)
 	if !ok {
@@ -101,29 +88,20 @@ func (a *Adapter) send(ctx context.Context, n workflow.Notice, m bot.Message) er
 	if err != nil {
 		return err
 	}
+	if m.Refresh || m.Once {
+		done, err := a.refresh(ctx, chat, m)
+		if err != nil || done || m.Refresh {
+			if !done && err == nil {
+				return bot.ErrNoRoute // nothing posted here to bring up to date
+			}
+			return err
+		}
+	}
 	var buttons []bot.Button
 	if m.Card != nil {
 		buttons = m.Card.Buttons
 	}
-	family, version, versioned := splitThread(m.Thread)
-	var note string
-	if versioned {
-		newest, sent, err := a.supersede(ctx, chat, family, version)
-		if err != nil {
-			return err
-		}
-		if sent {
-			return nil
-		}
-		if newest > version {
-			note = a.supersededLine(newest)
-			buttons = nil
-		}
-	}
 	parts := renderParts(m.Text, m.Card)
-	if note != "" {
-		parts[len(parts)-1] += "\n\n" + note
-	}
 	var last tgbotapi.Message
 	for i, p := range parts {
 		var kb *tgbotapi.InlineKeyboardMarkup
@@ -138,90 +116,93 @@ func (a *Adapter) send(ctx context.Context, n workflow.Notice, m bot.Message) er
 	}
 	// The message is out: a failure to remember it only costs a later edit,
 	// while an error here would have it sent twice.
-	if len(buttons) > 0 {
+	if m.Card != nil && (len(buttons) > 0 || m.Thread != "") {
 		if err := a.saveMessage(ctx, chat, last.MessageID, parts[len(parts)-1], buttons); err != nil {
 			a.log.WarnContext(ctx, "telegram: remember message", "chat", chat, "err", err)
 		}
 	}
-	if versioned {
-		field := strconv.FormatInt(chat, 10) + ":" + strconv.Itoa(last.MessageID)
-		if err := a.memo.SetMemoFields(ctx, threadKey(family), map[string]string{field: strconv.Itoa(version)}, messageTTL); err != nil {
+	if m.Card != nil && m.Thread != "" {
+		field := threadField(chat, last.MessageID)
+		if err := a.memo.SetMemoFields(ctx, threadKey(m.Thread), map[string]string{field: "1"}, messageTTL); err != nil {
 			a.log.WarnContext(ctx, "telegram: remember thread message", "thread", m.Thread, "err", err)
 		}
 	}
 	return nil
 }
 
-func threadKey(family string) string { return "thread:" + family }
+func threadKey(thread string) string { return "thread:" + thread }
 
-// supersede edits the messages of family in chat older than version to say
-// that they are superseded, removing their buttons, and forgets them. It
-// returns the newest version already sent to chat (0 when none) and whether
-// version itself was sent there already.
-func (a *Adapter) supersede(ctx context.Context, chat int64, family string, version int) (newest int, sent bool, err error) {
-	fields, err := a.memo.MemoFields(ctx, threadKey(family))
+func threadField(chat int64, msgID int) string {
+	return strconv.FormatInt(chat, 10) + ":" + strconv.Itoa(msgID)
+}
+
+// refresh edits the messages of m's thread posted to chat to show m's card
+// (keeping the lines added when people pressed its buttons), with m's
+// buttons only. It reports whether the chat had any. A message that is gone
+// or can no longer be edited is forgotten; when Telegram refuses the new
+// text, the message at least loses the buttons that no longer apply.
+func (a *Adapter) refresh(ctx context.Context, chat int64, m bot.Message) (bool, error) {
+	if m.Thread == "" || m.Card == nil {
+		return false, nil
+	}
+	fields, err := a.memo.MemoFields(ctx, threadKey(m.Thread))
 	if err != nil {
-		return 0, false, err
+		return false, err
 	}
 	prefix := strconv.FormatInt(chat, 10) + ":"
+	html := fitOne(m.Card)
+	found := false
 	for _, field := range slices.Sorted(maps.Keys(fields)) {
 		rest, ok := strings.CutPrefix(field, prefix)
 		if !ok {
 			continue
 		}
-		msgID, err1 := strconv.Atoi(rest)
-		v, err2 := strconv.Atoi(fields[field])
-		if err1 != nil || err2 != nil {
+		msgID, err := strconv.Atoi(rest)
+		if err != nil {
 			continue
 		}
-		newest = max(newest, v)
-		switch {
-		case v == version:
-			sent = true
-			continue
-		case v > version:
-			continue
+		found = true
+		rec, _, err := a.loadMessage(ctx, chat, msgID)
+		if err != nil {
+			return false, err
 		}
-		if err := a.markSuperseded(ctx, chat, msgID, version); err != nil {
-			return 0, false, err
+		rec.html = html
+		err = a.editText(ctx, chat, msgID, rec.render(), keyboard(m.Card.Buttons))
+		if err != nil && permanent(err) {
+			a.log.WarnContext(ctx, "telegram: edit card; removing its buttons only", "chat", chat, "message", msgID, "err", err)
+			if len(m.Card.Buttons) == 0 {
+				err = a.editMarkup(ctx, chat, msgID, noKeyboard())
+			}
+			if err == nil || permanent(err) {
+				_ = a.memo.DeleteMemoFields(ctx, threadKey(m.Thread), field)
+				continue
+			}
 		}
-		if err := a.memo.DeleteMemoFields(ctx, threadKey(family), field); err != nil {
-			return 0, false, err
+		if err != nil {
+			return false, err
+		}
+		if err := a.saveMessage(ctx, chat, msgID, html, m.Card.Buttons); err != nil {
+			a.log.WarnContext(ctx, "telegram: remember edited message", "chat", chat, "err", err)
 		}
 	}
-	return newest, sent, nil
+	return found, nil
 }
 
-func (a *Adapter) supersededLine(version int) string {
-	return esc(fmt.Sprintf(a.t("⛔ Superseded by version %d: this request can no longer be decided.",
-		"⛔ 已被第 %d 版取代:本审批请求已失效。"), version))
-}
-
-// markSuperseded edits one message to say it is superseded and removes its
-// buttons. Without a remembered text (or when Telegram refuses the text
-// edit) it removes the buttons alone; a message that is gone is left alone.
-func (a *Adapter) markSuperseded(ctx context.Context, chat int64, msgID, version int) error {
-	rec, ok, err := a.loadMessage(ctx, chat, msgID)
-	if err != nil {
-		return err
+// fitOne renders a card for an edit, which must fit in one message: a card
+// longer than that loses the end of its body.
+func fitOne(card *bot.Card) string {
+	parts := renderParts("", card)
+	if len(parts) == 1 {
+		return parts[0]
 	}
-	if ok {
-		err := a.editText(ctx, chat, msgID, rec.render(a.supersededLine(version)), noKeyboard())
-		if err == nil {
-			_ = a.memo.SetMemoFields(ctx, messageKey(chat, msgID), map[string]string{"kb": ""}, messageTTL)
-			return nil
-		}
-		if !permanent(err) {
-			return err
-		}
-		a.log.WarnContext(ctx, "telegram: edit superseded request; removing its buttons only", "chat", chat, "message", msgID, "err", err)
+	short := *card
+	body := []rune(short.Body)
+	for len(parts) > 1 && len(body) > 0 {
+		body = body[:len(body)*3/4]
+		short.Body = string(body) + "…"
+		parts = renderParts("", &short)
 	}
-	err = a.editMarkup(ctx, chat, msgID, noKeyboard())
-	if err != nil && permanent(err) {
-		a.log.WarnContext(ctx, "telegram: remove buttons of superseded request", "chat", chat, "message", msgID, "err", err)
-		return nil
-	}
-	return err
+	return parts[0]
 }
 
 // sentMessage is what the memo keeps of a message with buttons, so that it

@@ -133,14 +133,51 @@ func TestSenderErrors(t *testing.T) {
 	})
 }
 
-func TestSupersedeEditNotModifiedIsNoError(t *testing.T) {
+// refresh sends the leaders chat the refresh of thread as the handlers word
+// it once an approval request can no longer be decided: the card without
+// buttons.
+func (e *env) refresh(thread string) error {
+	n := workflow.Notice{ID: "r:" + thread, Incident: "YQ-1", Audience: workflow.ChannelLeaders}
+	m := bot.Message{Kind: "refresh", Thread: thread, Refresh: true, Card: &bot.Card{Incident: "YQ-1", Title: "Approve version 1",
+		Fields: []bot.Field{{Label: "Status", Value: "⛔ Superseded by version 2"}}}}
+	return e.tg.Sender().Send(e.ctx, n, m)
+}
+
+func TestRefreshEditsTheRequestInPlace(t *testing.T) {
 	e := newEnv(t)
 	id := e.openWithDraft(draftText)
 	e.deliver()
+	v1 := e.approvalRequest(leadersChat, "approve:"+id+":1")
+	sends := len(e.api.Calls("sendMessage"))
+	if err := e.refresh("YQ-1:approval:1"); err != nil {
+		t.Fatalf("refresh: %v", err)
+	}
+	old, _ := e.api.message(leadersChat, v1.ID)
+	wantContains(t, "refreshed request", old.Text, "Superseded by version 2")
+	if got := keyboardOf(t, old.Markup); len(got) != 0 {
+		t.Errorf("refreshed request keyboard: got %v, want none", got)
+	}
+	if got := len(e.api.Calls("sendMessage")); got != sends {
+		t.Errorf("a refresh posted %d messages, want none", got-sends)
+	}
+	// A thread with nothing posted in the chat: nothing to do, nothing sent.
+	calls := len(e.api.Calls(""))
+	if err := e.refresh("YQ-1:approval:7"); !errors.Is(err, bot.ErrNoRoute) {
+		t.Errorf("refresh of a thread never posted: got %v, want bot.ErrNoRoute", err)
+	}
+	if got := len(e.api.Calls("")); got != calls {
+		t.Errorf("refresh of a thread never posted: %d API calls, want none", got-calls)
+	}
+}
+
+func TestRefreshEditNotModifiedIsNoError(t *testing.T) {
+	e := newEnv(t)
+	e.openWithDraft(draftText)
+	e.deliver()
 	e.api.fail("editMessageText", 400, `{"ok":false,"error_code":400,"description":"Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message"}`)
-	e.do("chen", "draft YQ-1 Second version.")
-	e.deliver() // fails the test on an error
-	e.approvalRequest(leadersChat, "approve:"+id+":2")
+	if err := e.refresh("YQ-1:approval:1"); err != nil {
+		t.Fatalf("refresh: %v", err)
+	}
 	// A refused edit would also end without an error, by removing the
 	// buttons alone: "not modified" must not get that far.
 	if calls := e.api.Calls("editMessageReplyMarkup"); len(calls) != 0 {
@@ -148,14 +185,15 @@ func TestSupersedeEditNotModifiedIsNoError(t *testing.T) {
 	}
 }
 
-func TestSupersedeFallsBackToRemovingButtons(t *testing.T) {
+func TestRefreshFallsBackToRemovingButtons(t *testing.T) {
 	e := newEnv(t)
 	id := e.openWithDraft(draftText)
 	e.deliver()
 	v1 := e.approvalRequest(leadersChat, "approve:"+id+":1")
 	e.api.fail("editMessageText", 400, `{"ok":false,"error_code":400,"description":"Bad Request: message can't be edited"}`)
-	e.do("chen", "draft YQ-1 Second version.")
-	e.deliver()
+	if err := e.refresh("YQ-1:approval:1"); err != nil {
+		t.Fatalf("refresh: %v", err)
+	}
 	calls := e.api.Calls("editMessageReplyMarkup")
 	if len(calls) != 1 || calls[0].Params.Get("message_id") != itoa(v1.ID) {
 		t.Fatalf("editMessageReplyMarkup: got %v, want one call for message %d", calls, v1.ID)
@@ -166,36 +204,21 @@ func TestSupersedeFallsBackToRemovingButtons(t *testing.T) {
 	}
 }
 
-func TestSupersedeRateLimitedIsRetriedBeforeSending(t *testing.T) {
+func TestRefreshRateLimitedIsRetried(t *testing.T) {
 	e := newEnv(t)
 	id := e.openWithDraft(draftText)
 	e.deliver()
-	e.do("chen", "draft YQ-1 Second version.")
 	e.api.tooMany("editMessageText", 3)
-
-	ds, err := e.store.ReadOutbox(e.ctx, bot.PlatformTelegram, "test", 100)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var approval bot.Delivery
-	for _, d := range ds {
-		if m, _ := bot.DecodeMessage(d.Notice.Body); m.Kind == "approval" {
-			approval = d
-		}
-	}
-	m, _ := bot.DecodeMessage(approval.Notice.Body)
-	sends := len(e.api.Calls("sendMessage"))
 	var ra *bot.RetryAfterError
-	if err := e.tg.Sender().Send(e.ctx, approval.Notice, m); !errors.As(err, &ra) {
-		t.Fatalf("Send while the edit is rate limited: got %v, want *bot.RetryAfterError", err)
+	if err := e.refresh("YQ-1:approval:1"); !errors.As(err, &ra) {
+		t.Fatalf("refresh while rate limited: got %v, want *bot.RetryAfterError", err)
 	}
-	if got := len(e.api.Calls("sendMessage")); got != sends {
-		t.Errorf("the new request went out before the old one was superseded")
+	if err := e.refresh("YQ-1:approval:1"); err != nil {
+		t.Fatalf("refresh again: %v", err)
 	}
-	if err := e.tg.Sender().Send(e.ctx, approval.Notice, m); err != nil {
-		t.Fatalf("Send again: %v", err)
+	if e.approvalRequestGone(leadersChat, "approve:"+id+":1") {
+		t.Errorf("the request still has its buttons after the refresh went through")
 	}
-	e.approvalRequest(leadersChat, "approve:"+id+":2")
 }
 
 func TestLongDraftIsSplitAcrossMessages(t *testing.T) {

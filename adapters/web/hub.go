@@ -134,12 +134,19 @@ func (h *Hub) Close() {
 // the posts of the same audience (pane) and Thread, as Slack and Telegram
 // edit the messages they sent, and returns the last one updated; false when
 // the pane has no post of that thread, or the refresh names none (nothing
-// is shown then).
+// is shown then). A message sent Once that the pane has already updates it
+// the same way.
 func (h *Hub) Post(n workflow.Notice, m bot.Message, at time.Time) (Post, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if m.Refresh {
 		return h.refresh(string(n.Audience), m)
+	}
+	if m.Once {
+		// Shown at most once per pane: where the pane has it, update it.
+		if p, ok := h.refresh(string(n.Audience), m); ok {
+			return p, false
+		}
 	}
 	if p, dup := h.byID[n.ID]; dup {
 		return p.copy(), false

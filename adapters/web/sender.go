@@ -42,3 +42,7 @@ func (s *Sender) Send(_ context.Context, n workflow.Notice, m bot.Message) error
 	s.hub.Changed(n.Incident)
 	return nil
 }
+
+// RateLimit is none: a pane is this process's memory and a browser's
+// stream, with no platform limit to respect.
+func (s *Sender) RateLimit(string) bot.RateLimit { return bot.RateLimit{} }

@@ -143,7 +143,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	defer func() { stopDelivery(); dispatchers.Wait() }()
 	var running []*bot.Dispatcher
 	for _, sender := range senders {
-		d := &bot.Dispatcher{Store: a.store, Sender: sender, Consumer: replicaName(), Log: log, Metrics: a.metrics}
+		d := &bot.Dispatcher{Store: a.store, Sender: sender, Render: a.h, Consumer: replicaName(), Log: log, Metrics: a.metrics}
 		running = append(running, d)
 		dispatchers.Go(func() {
 			if err := d.Run(deliveryCtx); err != nil {
@@ -260,7 +260,7 @@ func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, std
 // newConsole wires the console adapter to the app: its router, outbox,
 // timers and the clock that :advance moves.
 func newConsole(a *app, clock console.SettableClock) *console.Console {
-	return &console.Console{Router: a.router, Outbox: a.store, Roster: a.roster,
+	return &console.Console{Router: a.router, Outbox: a.store, Render: a.h, Roster: a.roster,
 		Clock: clock, Timers: a.store, RunDue: a.sched.RunDue, Digest: a.h.Digest}
 }
 

@@ -47,6 +47,7 @@ func setupSlack(ctx context.Context, a *app, cfg Config, mux *http.ServeMux) (bo
 		APIURL:        cfg.SlackAPIURL,
 		Router:        a.router,
 		Roster:        a.roster,
+		Memo:          a.store.Memo("slack"),
 		Locale:        a.locale,
 		Locker:        a.store, // each event_id handled once across replicas
 		Log:           a.log,

@@ -111,6 +111,12 @@ func (w *world) checkReminders(wants []want, o checkOptions) {
 	for _, m := range w.messages() {
 		byChat[m.Chat] = append(byChat[m.Chat], m)
 	}
+	// Edits (cards brought up to date) are paced like posts: a reminder
+	// may wait for one made just before it.
+	editsIn := map[string][]message{}
+	for _, m := range w.edits() {
+		editsIn[m.Chat] = append(editsIn[m.Chat], m)
+	}
 	var problems []string
 	fail := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 	got := map[string]map[string]bool{}
@@ -166,8 +172,14 @@ func (w *world) checkReminders(wants []want, o checkOptions) {
 					chat, wt.what, fmtPlan(wt.after), latestWhat)
 			}
 			bound := latest
-			if !prevAt.IsZero() && prevAt.Add(pacing(chat)).After(bound) {
-				bound = prevAt.Add(pacing(chat))
+			before := prevAt
+			for _, e := range editsIn[chat] {
+				if e.At.Before(m.At) && e.At.After(before) {
+					before = e.At
+				}
+			}
+			if !before.IsZero() && before.Add(pacing(chat)).After(bound) {
+				bound = before.Add(pacing(chat))
 			}
 			if !o.resumed.IsZero() && latest.Before(o.resumed.Add(o.takeover)) {
 				// Due while the process was down or its successor was

@@ -105,6 +105,14 @@ func (f *fakeSlack) Posts() []message {
 	return append([]message(nil), f.posts...)
 }
 
+// Updates returns every chat.update of a message the fake knows, with the
+// text after it.
+func (f *fakeSlack) Updates() []message {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]message(nil), f.updates...)
+}
+
 // Response returns what was posted to response_url, if anything.
 func (f *fakeSlack) Response(responseURL string) (slackResponse, bool) {
 	u, err := url.Parse(responseURL)

@@ -493,6 +493,15 @@ func (w *world) messages() []message {
 	return all
 }
 
+// edits returns every edit of a message already posted (Slack's
+// chat.update, Telegram's editMessageText and editMessageReplyMarkup), in
+// the order received.
+func (w *world) edits() []message {
+	all := append(w.slack.Updates(), w.tg.Edits()...)
+	slices.SortStableFunc(all, func(a, b message) int { return a.At.Compare(b.At) })
+	return all
+}
+
 // in returns the messages that reached chat, in the order received.
 func (w *world) in(chat string) []message {
 	var out []message

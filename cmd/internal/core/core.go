@@ -9,7 +9,6 @@
 package core
 
 import (
-	"context"
 	"log/slog"
 
 	"github.com/firebreak/firebreak/bot"
@@ -44,8 +43,8 @@ type Parts struct {
 }
 
 // New builds the Service, the Handlers and the Router from o. This is the
-// one place they are built: a change to how they fit together (who turns a
-// transition's events into notices, which middleware runs) is made here.
+// one place they are built: a change to how they fit together (how a
+// transition's notices are worded, which middleware runs) is made here.
 func New(o Options) *Parts {
 	locale := o.Locale
 	if locale == "" {
@@ -60,14 +59,10 @@ func New(o Options) *Parts {
 		metrics = &bot.Metrics{}
 	}
 
-	// The Service needs the notifier and the Handlers need the Service:
-	// the closure breaks the cycle.
-	var h *handlers.Handlers
-	notifier := workflow.NotifierFunc(func(ctx context.Context, inc *workflow.Incident, evs []workflow.Event) ([]workflow.Notice, error) {
-		return h.Notify(ctx, inc, evs)
-	})
-	svc := workflow.NewService(o.Store, o.Roster, o.Clock, notifier)
-	h = handlers.New(svc, locale)
+	// The Service decides who is told of what; the Handlers word it at
+	// delivery (Handlers.Render, the dispatchers' bot.Renderer).
+	svc := workflow.NewService(o.Store, o.Roster, o.Clock)
+	h := handlers.New(svc, locale)
 
 	router := bot.NewRouter(o.Roster, locale, log)
 	router.Use(bot.Logging(log), metrics.Count(), bot.Recover(log))

@@ -269,7 +269,7 @@ func (s *Scheduler) logger() *slog.Logger {
 // handled (in clock time: past its due time when claimed), and logs it at
 // debug with the reason, so that a timer never ends in silence unseen.
 func (s *Scheduler) record(t workflow.DueTimer, res workflow.TickResult, started time.Time) {
-	kind := workflow.TimerKind(workflow.TimerName(t.Incident, t.ID))
+	kind := t.Kind() // workflow's registry of timer kinds; "unknown" for a name it does not know
 	outcome := res.Outcome
 	if outcome == "" {
 		outcome = "unknown"

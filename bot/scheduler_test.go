@@ -345,7 +345,7 @@ func TestRunIsWokenBySoonerTimers(t *testing.T) {
 
 func TestRunBacksOffWhileTheQueueFails(t *testing.T) {
 	clock := workflow.NewManualClock(schedT0)
-	timers := newFakeTimers(dueAt("assign:due", 0))
+	timers := newFakeTimers(dueAt("YQ-1:assign:due", 0))
 	timers.fail(workflow.Unavailable(errors.New("connection refused")))
 	h := &handledLog{}
 	metrics := &Metrics{}
@@ -381,7 +381,7 @@ func TestRunBacksOffWhileTheQueueFails(t *testing.T) {
 	if !s.Ready() {
 		t.Error("Ready after recovery: got false, want true")
 	}
-	if got := h.got(); !slices.Equal(got, []string{"assign:due"}) {
+	if got := h.got(); !slices.Equal(got, []string{"YQ-1:assign:due"}) {
 		t.Errorf("handled: got %q, want the timer kept through the outage", got)
 	}
 	var text strings.Builder

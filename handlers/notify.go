@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/firebreak/firebreak/bot"
 	"github.com/firebreak/firebreak/workflow"
@@ -95,7 +96,7 @@ func (h *Handlers) Render(ctx context.Context, n workflow.Notice, _ string) (bot
 			Incident: inc.ID,
 			Title:    fmt.Sprintf(h.t("Statement on %s", "关于%s的统一口径"), inc.Title),
 			Body:     e.Text,
-			Footer:   fmt.Sprintf("%s v%s #%s", inc.ID, e.Data["version"], e.Data["hash"]),
+			Footer:   fmt.Sprintf("%s v%d #%s", inc.ID, e.Data.Version, e.Data.Hash),
 		}
 	default:
 		return bot.Message{}, fmt.Errorf("%w: notice %s has unknown kind %q", bot.ErrBadNotice, n.ID, nt.Kind)
@@ -140,7 +141,7 @@ func (h *Handlers) lineAt(events []workflow.Event, i int) string {
 }
 
 func (h *Handlers) tookLine(e workflow.Event) string {
-	return fmt.Sprintf(h.t("%s took %s (%s)", "%s 接手 %s(%s)"), h.name(e.Actor), e.Incident, h.name(e.Data["department"]))
+	return fmt.Sprintf(h.t("%s took %s (%s)", "%s 接手 %s(%s)"), h.name(e.Actor), e.Incident, h.name(e.Data.Department))
 }
 
 func (h *Handlers) reportText(inc *workflow.Incident) string {
@@ -163,38 +164,38 @@ func (h *Handlers) EventLine(e workflow.Event) string {
 	switch e.Kind {
 	case workflow.EventOpened:
 		return fmt.Sprintf(h.t("%s opened %s: %s (%s, %s)", "%s 新建 %s:%s(%s,%s)"), who, id, e.Text,
-			workflow.Level(e.Data["level"]).Text().In(h.locale), workflow.Category(e.Data["category"]).Text().In(h.locale))
+			e.Data.Level.Text().In(h.locale), e.Data.Category.Text().In(h.locale))
 	case workflow.EventAssigned:
 		return fmt.Sprintf(h.t("%s assigned %s to %s (%s)", "%s 将 %s 指派给 %s(%s)"), who, id,
-			h.name(e.Data["assignee"]), h.name(e.Data["department"]))
+			h.name(e.Data.Assignee), h.name(e.Data.Department))
 	case workflow.EventAcknowledged:
-		if from := e.Data["from"]; from != "" {
+		if from := e.Data.TakenFrom; from != "" {
 			return fmt.Sprintf(h.t("%s acknowledged %s, taking it over from %s", "%s 接办 %s(从 %s 处接手)"), who, id, h.name(from))
 		}
 		return fmt.Sprintf(h.t("%s acknowledged %s", "%s 接办 %s"), who, id)
 	case workflow.EventLevelChanged:
 		return fmt.Sprintf(h.t("%s changed %s from %s to %s", "%s 将 %s 由%s调整为%s"), who, id,
-			workflow.Level(e.Data["from"]).Text().In(h.locale), workflow.Level(e.Data["to"]).Text().In(h.locale))
+			e.Data.From.Text().In(h.locale), e.Data.To.Text().In(h.locale))
 	case workflow.EventUpdated:
 		return fmt.Sprintf(h.t("%s filed follow-up report #%s on %s: %s", "%s 提交 %s 第 %s 次续报:%s"),
-			who, h.pair(e.Data["number"], id)[0], h.pair(e.Data["number"], id)[1], e.Text)
+			who, h.pair(e.Data.Number, id)[0], h.pair(e.Data.Number, id)[1], e.Text)
 	case workflow.EventDrafted:
 		return fmt.Sprintf(h.t("%s wrote draft version %s of %s (#%s)", "%s 起草 %s 第 %s 版口径(#%s)"),
-			who, h.pair(e.Data["version"], id)[0], h.pair(e.Data["version"], id)[1], e.Data["hash"])
+			who, h.pair(e.Data.Version, id)[0], h.pair(e.Data.Version, id)[1], e.Data.Hash)
 	case workflow.EventApproved:
-		s := fmt.Sprintf(h.t("%s approved version %s of %s", "%s 批准 %s 第 %s 版"), who, h.pair(e.Data["version"], id)[0], h.pair(e.Data["version"], id)[1])
+		s := fmt.Sprintf(h.t("%s approved version %s of %s", "%s 批准 %s 第 %s 版"), who, h.pair(e.Data.Version, id)[0], h.pair(e.Data.Version, id)[1])
 		if e.Text != "" {
 			s += ": " + e.Text
 		}
 		return s
 	case workflow.EventQuorum:
-		return fmt.Sprintf(h.t("version %s of %s has the approvals it needs and can be published", "%[2]s 第 %[1]s 版审批完成,可以发布"), e.Data["version"], id)
+		return fmt.Sprintf(h.t("version %d of %s has the approvals it needs and can be published", "%[2]s 第 %[1]d 版审批完成,可以发布"), e.Data.Version, id)
 	case workflow.EventRejected:
 		return fmt.Sprintf(h.t("%s rejected version %s of %s: %s", "%s 驳回 %s 第 %s 版:%s"), who,
-			h.pair(e.Data["version"], id)[0], h.pair(e.Data["version"], id)[1], e.Text)
+			h.pair(e.Data.Version, id)[0], h.pair(e.Data.Version, id)[1], e.Text)
 	case workflow.EventPublished:
 		return fmt.Sprintf(h.t("%s published version %s of %s (#%s)", "%s 发布 %s 第 %s 版口径(#%s)"), who,
-			h.pair(e.Data["version"], id)[0], h.pair(e.Data["version"], id)[1], e.Data["hash"])
+			h.pair(e.Data.Version, id)[0], h.pair(e.Data.Version, id)[1], e.Data.Hash)
 	case workflow.EventReferred:
 		return fmt.Sprintf(h.t("%s referred %s to law enforcement: %s", "%s 将 %s 移交执纪执法部门:%s"), who, id, e.Text)
 	case workflow.EventResolved:
@@ -210,9 +211,9 @@ func (h *Handlers) EventLine(e workflow.Event) string {
 
 // pair orders a number and an incident ID for the locale's sentence order:
 // English says "version 2 of YQ-7", Chinese "YQ-7 第 2 版".
-func (h *Handlers) pair(n, id string) [2]string {
+func (h *Handlers) pair(n int, id string) [2]string {
 	if h.locale == workflow.LocaleZH {
-		return [2]string{id, n}
+		return [2]string{id, strconv.Itoa(n)}
 	}
-	return [2]string{n, id}
+	return [2]string{strconv.Itoa(n), id}
 }

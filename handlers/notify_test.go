@@ -85,7 +85,7 @@ func TestApprovalRequestShowsItsPresentStage(t *testing.T) {
 	inc := draftIncident()
 	svc := workflow.NewService(oneStore{inc: inc}, mustRoster(t, true), workflow.NewManualClock(start))
 	h := handlers.New(svc, "en")
-	drafted := workflow.Event{ID: "YQ-7#2.1", Incident: "YQ-7", Kind: workflow.EventDrafted, Actor: "chen", Data: map[string]string{"version": "1"}}
+	drafted := workflow.Event{ID: "YQ-7#2.1", Incident: "YQ-7", Kind: workflow.EventDrafted, Actor: "chen", Data: workflow.EventData{Version: 1}}
 	req := workflow.NewNotice("YQ-7#2.1>leaders", "YQ-7", workflow.ChannelLeaders,
 		workflow.Notification{Kind: workflow.NoticeApproval, Thread: workflow.Thread{Kind: workflow.ThreadApproval, Version: 1}, Event: &drafted})
 
@@ -154,9 +154,11 @@ func TestEveryEventHasALine(t *testing.T) {
 		svc := workflow.NewService(nil, mustRoster(t, true), workflow.NewManualClock(start))
 		h := handlers.New(svc, locale)
 		return h.EventLine(workflow.Event{ID: "YQ-7#3.1", Incident: "YQ-7", Kind: k, Actor: "zhao", Text: "note",
-			Data: map[string]string{"deadline": "respond", "due": start.Add(3 * time.Hour).Format(time.RFC3339),
-				"version": "1", "from": "general", "to": "major", "number": "1", "every": "2h0m0s", "level": "major",
-				"category": "other", "since": start.Format(time.RFC3339), "waiting": "wang", "assignee": "chen", "department": "office"}})
+			Data: workflow.EventData{Deadline: workflow.DeadlineRespond, Due: start.Add(3 * time.Hour),
+				Overdue: []workflow.DeadlineDue{{Deadline: workflow.DeadlineRespond, Due: start.Add(3 * time.Hour)}},
+				Version: 1, From: workflow.LevelGeneral, To: workflow.LevelMajor, Number: 1, Every: 2 * time.Hour,
+				Level: workflow.LevelMajor, Category: workflow.CategoryOther, Since: start, Waiting: []string{"wang"},
+				Assignee: "chen", Department: "office"}})
 	}
 	for _, k := range kinds {
 		en, zh := line(workflow.LocaleEN, k), line(workflow.LocaleZH, k)

@@ -53,86 +53,51 @@ func (h *Handlers) spread(ctx context.Context, req *bot.Request, args bot.Args) 
 // countdown from now; dates are shown when not today.
 func (h *Handlers) timerLine(e workflow.Event) (string, bool) {
 	now := h.now()
-	parse := func(v string) (time.Time, bool) {
-		t, err := time.Parse(time.RFC3339, v)
-		return t, err == nil
-	}
-	at := func(key string) string { // a due time: midnight reads 24:00 of its day
-		if t, ok := parse(e.Data[key]); ok {
-			return dueTime(t, now, h.loc())
-		}
-		return e.Data[key]
-	}
-	since := func() string { // a moment, not a deadline
-		if t, ok := parse(e.Data["since"]); ok {
-			return clockTime(t, now, h.loc())
-		}
-		return e.Data["since"]
-	}
-	left := func(key string) string {
-		t, ok := parse(e.Data[key])
-		if !ok {
-			return ""
-		}
-		return span(t.Sub(e.At), h.locale)
-	}
-	deadline := workflow.DeadlineKind(e.Data["deadline"]).Text().In(h.locale)
+	d := e.Data
+	at := func(t time.Time) string { return dueTime(t, now, h.loc()) } // a due time: midnight reads 24:00 of its day
 	id := e.Incident
 	switch e.Kind {
 	case workflow.EventReminder:
-		if e.Data["phase"] == workflow.PhaseHalf {
+		deadline := d.Deadline.Text().In(h.locale)
+		left := span(d.Due.Sub(e.At), h.locale)
+		if d.Phase == workflow.PhaseHalf {
 			return fmt.Sprintf(h.t("⏰ %s: half the time for \"%s\" has passed; due %s (in %s)",
-				"⏰ %s:「%s」时限已过半,%s 截止(剩余 %s)"), id, deadline, at("due"), left("due")), true
+				"⏰ %s:「%s」时限已过半,%s 截止(剩余 %s)"), id, deadline, at(d.Due), left), true
 		}
 		return fmt.Sprintf(h.t("⏰ %s: \"%s\" is due %s (in %s)", "⏰ %s:「%s」将于 %s 截止(剩余 %s)"),
-			id, deadline, at("due"), left("due")), true
+			id, deadline, at(d.Due), left), true
 	case workflow.EventOverdue:
 		// One notice may name several deadlines: those an incident was born
 		// past (opened late, raised, reopened).
-		kinds, dues := strings.Split(e.Data["deadline"], ","), strings.Split(e.Data["due"], ",")
 		var parts []string
-		for i, k := range kinds {
-			due := ""
-			if i < len(dues) {
-				due = dues[i]
-				if t, ok := parse(due); ok {
-					due = dueTime(t, now, h.loc())
-				}
-			}
+		for _, o := range d.Overdue {
 			parts = append(parts, fmt.Sprintf(h.t("\"%s\" was due %s", "「%s」时限为 %s"),
-				workflow.DeadlineKind(k).Text().In(h.locale), due))
+				o.Deadline.Text().In(h.locale), at(o.Due)))
 		}
 		return fmt.Sprintf(h.t("🔴 %s is OVERDUE: %s", "🔴 %s 已超时:%s"), id, strings.Join(parts, h.t("; ", ";"))), true
 	case workflow.EventUpdateDue:
 		filed := ""
-		if n, ok := e.Data["filed"]; ok {
-			filed = fmt.Sprintf(h.t(", %s filed so far", ",已续报 %s 次"), n)
+		if d.Filed != nil {
+			filed = fmt.Sprintf(h.t(", %d filed so far", ",已续报 %d 次"), *d.Filed)
 		}
-		return fmt.Sprintf(h.t("📝 %s: follow-up report #%s is due %s (every %s%s); file it with: update %s <text>",
-			"📝 %s:第 %s 次续报于 %s 到期(每 %s 一次%s);请用 update %s <内容> 续报"),
-			id, e.Data["number"], at("due"), h.everyText(e.Data["every"]), filed, id), true
+		return fmt.Sprintf(h.t("📝 %s: follow-up report #%d is due %s (every %s%s); file it with: update %s <text>",
+			"📝 %s:第 %d 次续报于 %s 到期(每 %s 一次%s);请用 update %s <内容> 续报"),
+			id, d.Number, at(d.Due), span(d.Every, h.locale), filed, id), true
 	case workflow.EventApprovalWait:
-		return fmt.Sprintf(h.t("⏳ %s: draft version %s has waited since %s for your approval",
-			"⏳ %s:第 %s 版口径自 %s 起等待您审批"), id, e.Data["version"], since()), true
+		return fmt.Sprintf(h.t("⏳ %s: draft version %d has waited since %s for your approval",
+			"⏳ %s:第 %d 版口径自 %s 起等待您审批"), id, d.Version, clockTime(d.Since, now, h.loc())), true
 	case workflow.EventSpreading:
 		return fmt.Sprintf(h.t("%s reported that %s is spreading: %s", "%s 报告 %s 有扩散迹象:%s"),
 			h.name(e.Actor), id, e.Text), true
 	case workflow.EventEscalated:
 		why := h.t("not resolved by its answer deadline", "未在实质答复时限内办结")
-		if e.Data["reason"] == workflow.EscalatedSpreading {
+		if d.Reason == workflow.EscalatedSpreading {
 			why = h.t("signs of spreading: ", "有扩散迹象:") + e.Text
 		}
 		return fmt.Sprintf(h.t("⬆ %s escalated from %s to %s — %s; the major process applies from now, its deadlines counting from %s",
 			"⬆ %s 由%s升级为%s——%s;自 %s 起按重大舆情流程处置,时限从此时起算"), id,
-			workflow.Level(e.Data["from"]).Text().In(h.locale), workflow.Level(e.Data["to"]).Text().In(h.locale),
+			d.From.Text().In(h.locale), d.To.Text().In(h.locale),
 			why, clockTime(e.At, now, h.loc())), true
 	}
 	return "", false
-}
-
-func (h *Handlers) everyText(d string) string {
-	if dur, err := time.ParseDuration(d); err == nil {
-		return span(dur, h.locale)
-	}
-	return d
 }

@@ -3,8 +3,6 @@ package workflow
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -162,23 +160,6 @@ type Incident struct {
 	Fired []string `json:"fired,omitempty"`
 }
 
-// HasFired reports whether the timer name due at due has fired. Due times
-// compare in Resolution, the precision a timer is planned and stored in.
-func (inc *Incident) HasFired(name string, due time.Time) bool {
-	return slices.Contains(inc.Fired, firedKey(name, due))
-}
-
-// markFired records that the timer name due at due has fired.
-func (inc *Incident) markFired(name string, due time.Time) {
-	if !inc.HasFired(name, due) {
-		inc.Fired = append(inc.Fired, firedKey(name, due))
-	}
-}
-
-func firedKey(name string, due time.Time) string {
-	return name + "@" + strconv.FormatInt(Instant(due).UnixMilli(), 10)
-}
-
 // Open reports whether the incident is still being handled.
 func (inc *Incident) Open() bool { return inc.Status != StatusResolved }
 
@@ -290,14 +271,14 @@ const (
 // the incident ID, the version the step produced and its index, so a retried
 // transition never records a step twice.
 type Event struct {
-	ID       string            `json:"id"`
-	Incident string            `json:"incident"`
-	Version  int64             `json:"version"`
-	Kind     EventKind         `json:"kind"`
-	At       time.Time         `json:"at"`
-	Actor    string            `json:"actor,omitempty"`
-	Text     string            `json:"text,omitempty"`
-	Data     map[string]string `json:"data,omitempty"`
+	ID       string    `json:"id"`
+	Incident string    `json:"incident"`
+	Version  int64     `json:"version"`
+	Kind     EventKind `json:"kind"`
+	At       time.Time `json:"at"`
+	Actor    string    `json:"actor,omitempty"`
+	Text     string    `json:"text,omitempty"`
+	Data     EventData `json:"data,omitzero"`
 }
 
 // trimText trims the white space around a text typed by a person; what is

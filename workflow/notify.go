@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -254,28 +253,28 @@ func (s *Service) notices(prev, inc *Incident, events []Event) []Notice {
 			if e.Actor != "" {
 				n.add(e, ChannelIncidents, Notification{Kind: NoticeEvent, Thread: incident, Took: took})
 			}
-			if to := e.Data["assignee"]; to != "" && to != e.Actor && to != opener {
+			if to := e.Data.Assignee; to != "" && to != e.Actor && to != opener {
 				n.add(e, PersonAudience(to), Notification{Kind: NoticeAssigned, Thread: incident})
 			}
 		case EventAcknowledged:
 			// Taken over from a colleague: the channel and the colleague hear of it.
-			if from := e.Data["from"]; from != "" {
+			if from := e.Data.TakenFrom; from != "" {
 				n.add(e, ChannelIncidents, inThread)
 				n.add(e, PersonAudience(from), inThread)
 			}
 		case EventLevelChanged:
 			n.add(e, ChannelIncidents, Notification{Kind: NoticeCard, Thread: incident})
-			if major && inc.Level.Rank() > Level(e.Data["from"]).Rank() {
+			if major && inc.Level.Rank() > e.Data.From.Rank() {
 				toLeaders(e, Notification{Kind: NoticeReport, Thread: report})
 			}
 		case EventUpdated, EventApproved, EventReferred, EventResolved, EventReopened:
 			n.add(e, ChannelIncidents, line)
 		case EventDrafted:
-			v := atoi(e.Data["version"])
+			v := e.Data.Version
 			toLeaders(e, Notification{Kind: NoticeApproval, Thread: Thread{Kind: ThreadApproval, Version: v}})
 			approvals, publishes = append(approvals, v-1), append(publishes, v-1)
 		case EventQuorum:
-			v := atoi(e.Data["version"])
+			v := e.Data.Version
 			n.add(e, ChannelIncidents, line)
 			for _, a := range persons(s.roster.WithRole(RoleSpokesperson)) {
 				n.add(e, a, Notification{Kind: NoticePublish, Thread: Thread{Kind: ThreadPublish, Version: v}})
@@ -288,7 +287,7 @@ func (s *Service) notices(prev, inc *Incident, events []Event) []Notice {
 		case EventPublished:
 			n.add(e, ChannelStatements, Notification{Kind: NoticeStatement})
 			n.add(e, ChannelIncidents, line)
-			publishes = append(publishes, atoi(e.Data["version"]))
+			publishes = append(publishes, e.Data.Version)
 		case EventReminder, EventUpdateDue:
 			n.add(e, ChannelIncidents, inThread)
 			assignee(e, inThread)
@@ -311,14 +310,14 @@ func (s *Service) notices(prev, inc *Incident, events []Event) []Notice {
 				}
 			}
 		case EventApprovalWait:
-			v := atoi(e.Data["version"])
-			for _, id := range splitList(e.Data["waiting"]) {
+			v := e.Data.Version
+			for _, id := range e.Data.Waiting {
 				n.add(e, PersonAudience(id), Notification{Kind: NoticeApproval, Thread: Thread{Kind: ThreadApproval, Version: v}})
 			}
 		}
 		switch e.Kind {
 		case EventApproved, EventQuorum, EventRejected, EventPublished:
-			approvals = append(approvals, atoi(e.Data["version"]))
+			approvals = append(approvals, e.Data.Version)
 		case EventResolved, EventReopened, EventLevelChanged, EventEscalated:
 			// Who may decide, and whether anyone still may, changed.
 			if d := inc.CurrentDraft(); d != nil {
@@ -370,7 +369,7 @@ func (s *Service) notices(prev, inc *Incident, events []Event) []Notice {
 // happened to land on the actor.
 func Took(events []Event, i int) bool {
 	e := events[i]
-	if e.Kind != EventAssigned || e.Actor == "" || e.Actor != e.Data["assignee"] || i+1 >= len(events) {
+	if e.Kind != EventAssigned || e.Actor == "" || e.Actor != e.Data.Assignee || i+1 >= len(events) {
 		return false
 	}
 	next := events[i+1]
@@ -409,15 +408,6 @@ func uniqueVersions(vs []int) []int {
 		}
 	}
 	return out
-}
-
-func atoi(s string) int {
-	n, _ := strconv.Atoi(s)
-	return n
-}
-
-func splitList(s string) []string {
-	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' })
 }
 
 // DraftStage is where a draft version stands, for the requests that show it:

@@ -405,18 +405,76 @@ func TestDeadlinesWithoutLocationUseUTC(t *testing.T) {
 	}
 }
 
-func TestTimerName(t *testing.T) {
-	tests := []struct{ name, id, timer, want string }{
-		{"deadline", "YQ-7", "YQ-7:respond:due", "respond:due"},
-		{"follow-up", "YQ-7", "YQ-7:update:3", "update:3"},
-		{"another incident's timer is left whole", "YQ-7", "YQ-70:respond:due", "YQ-70:respond:due"},
+// TestTimerNames: timer IDs are stored (Redis, Incident.Fired), so their form
+// is fixed; a name reads back as it was written, and what is not a timer
+// name of the incident is refused.
+func TestTimerNames(t *testing.T) {
+	tests := []struct {
+		name string
+		id   string
+		want workflow.TimerName
+	}{
+		{"deadline", "YQ-7:respond:due", workflow.TimerName{Incident: "YQ-7", Kind: workflow.DeadlineTimer(workflow.DeadlineRespond, workflow.PhaseDue)}},
+		{"half-time warning", "YQ-7:assign:half", workflow.TimerName{Incident: "YQ-7", Kind: "assign:half"}},
+		{"last warning", "YQ-7:report:warn", workflow.TimerName{Incident: "YQ-7", Kind: "report:warn"}},
+		{"follow-up", "YQ-7:update:3", workflow.TimerName{Incident: "YQ-7", Kind: workflow.TimerUpdate, N: 3}},
+		{"nudge", "YQ-7:nudge:2", workflow.TimerName{Incident: "YQ-7", Kind: workflow.TimerNudge, N: 2}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := workflow.TimerName(tt.id, tt.timer); got != tt.want {
-				t.Errorf("TimerName(%q, %q): got %q, want %q", tt.id, tt.timer, got, tt.want)
+			if got := tt.want.String(); got != tt.id {
+				t.Errorf("String: got %q, want %q", got, tt.id)
+			}
+			got, err := workflow.ParseTimerName("YQ-7", tt.id)
+			if err != nil || got != tt.want {
+				t.Errorf("ParseTimerName(YQ-7, %q): got %+v, %v; want %+v", tt.id, got, err, tt.want)
+			}
+			if k := (workflow.DueTimer{ID: tt.id, Incident: "YQ-7"}).Kind(); k != tt.want.Kind {
+				t.Errorf("kind: got %q, want %q", k, tt.want.Kind)
 			}
 		})
+	}
+	for _, id := range []string{
+		"YQ-70:respond:due", "respond:due", "YQ-7:respond", "YQ-7:respond:soon", "YQ-7:publish:due",
+		"YQ-7:update", "YQ-7:update:x", "YQ-7:update:0", "YQ-7:nudge:-1", "YQ-7:respond:due:1", "YQ-7:",
+	} {
+		if got, err := workflow.ParseTimerName("YQ-7", id); err == nil {
+			t.Errorf("ParseTimerName(YQ-7, %q): got %+v, want an error", id, got)
+		}
+		if k := (workflow.DueTimer{ID: id, Incident: "YQ-7"}).Kind(); k != workflow.TimerUnknown {
+			t.Errorf("kind of %q: got %q, want unknown", id, k)
+		}
+	}
+}
+
+// TestTimerKindLabels: the kinds are the metric labels
+// (firebreak_timers_total{kind}), which dashboards rely on.
+func TestTimerKindLabels(t *testing.T) {
+	var got []string
+	for _, d := range workflow.DeadlineKinds {
+		for _, p := range []string{workflow.PhaseHalf, workflow.PhaseWarn, workflow.PhaseDue} {
+			k := workflow.DeadlineTimer(d, p)
+			if dk, phase, ok := k.Deadline(); !k.Known() || !ok || dk != d || phase != p {
+				t.Errorf("%s: got known %v, deadline %q %q %v; want known, %s %s", k, k.Known(), dk, phase, ok, d, p)
+			}
+			got = append(got, string(k))
+		}
+	}
+	for _, k := range []workflow.TimerKind{workflow.TimerUpdate, workflow.TimerNudge} {
+		if _, _, ok := k.Deadline(); !k.Known() || ok {
+			t.Errorf("%s: got known %v, deadline %v; want known, no deadline", k, k.Known(), ok)
+		}
+		got = append(got, string(k))
+	}
+	want := []string{
+		"report:half", "report:warn", "report:due", "assign:half", "assign:warn", "assign:due",
+		"respond:half", "respond:warn", "respond:due", "answer:half", "answer:warn", "answer:due", "update", "nudge",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("labels:\n got %q\nwant %q", got, want)
+	}
+	if workflow.TimerUnknown.Known() {
+		t.Error("unknown: got known, want not")
 	}
 }
 

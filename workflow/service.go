@@ -123,16 +123,16 @@ func (s *Service) Open(ctx context.Context, actor string, in OpenInput) (*Incide
 	if s.roster.Policy.For(inc.Level).Report > 0 {
 		inc.ReportedAt = now // the leaders are told with this very change
 	}
-	events := []Event{{Kind: EventOpened, Actor: actor, Text: inc.Title, Data: map[string]string{
-		"level": string(inc.Level), "category": string(inc.Category)}}}
+	events := []Event{{Kind: EventOpened, Actor: actor, Text: inc.Title, Data: EventData{
+		Level: inc.Level, Category: inc.Category}}}
 	if dept, ok := s.roster.DepartmentFor(inc.Category); ok {
 		assignee, err := s.nextMember(ctx, dept.ID)
 		if err != nil {
 			return nil, nil, err
 		}
 		inc.Department, inc.Assignee, inc.Status = dept.ID, assignee, StatusAssigned
-		events = append(events, Event{Kind: EventAssigned, Data: map[string]string{
-			"department": dept.ID, "assignee": assignee, "auto": "true"}})
+		events = append(events, Event{Kind: EventAssigned, Data: EventData{
+			Department: dept.ID, Assignee: assignee, Auto: true}})
 	}
 	events = append(events, s.bornOverdue(inc, now)...)
 	if err := s.write(ctx, nil, inc, events); err != nil {
@@ -180,8 +180,8 @@ func (s *Service) Assign(ctx context.Context, actor, id, target string) (*Incide
 			return nil, Errorf(CodeConflict, "%s is already assigned to %s", "%s 已指派给 %s", inc.ID, s.roster.Name(assignee))
 		}
 		inc.Department, inc.Assignee, inc.Status = dept, assignee, StatusAssigned
-		return []Event{{Kind: EventAssigned, Actor: actor, Data: map[string]string{
-			"department": dept, "assignee": assignee}}}, nil
+		return []Event{{Kind: EventAssigned, Actor: actor, Data: EventData{
+			Department: dept, Assignee: assignee}}}, nil
 	})
 }
 
@@ -208,7 +208,7 @@ func (s *Service) Ack(ctx context.Context, actor, id string) (*Incident, []Event
 		ack := Event{Kind: EventAcknowledged, Actor: actor}
 		if inc.Assignee != "" && inc.Assignee != actor {
 			// A colleague of the department takes it over: say from whom.
-			ack.Data = map[string]string{"from": inc.Assignee}
+			ack.Data = EventData{TakenFrom: inc.Assignee}
 		}
 		inc.Assignee, inc.Status, inc.AckedBy = actor, StatusAcknowledged, actor
 		if inc.Department == "" && len(p.Departments) > 0 {
@@ -245,7 +245,7 @@ func (s *Service) Take(ctx context.Context, actor, id string) (*Incident, []Even
 			inc.AckedAt = now
 		}
 		return []Event{
-			{Kind: EventAssigned, Actor: actor, Data: map[string]string{"department": inc.Department, "assignee": actor}},
+			{Kind: EventAssigned, Actor: actor, Data: EventData{Department: inc.Department, Assignee: actor}},
 			{Kind: EventAcknowledged, Actor: actor},
 		}, nil
 	})
@@ -278,8 +278,8 @@ func (s *Service) SetLevel(ctx context.Context, actor, id string, level Level) (
 		if level.Rank() > from.Rank() && s.roster.Policy.For(level).Report > 0 {
 			inc.ReportedAt = now // the leaders are told with this very change
 		}
-		events := []Event{{Kind: EventLevelChanged, Actor: actor, Data: map[string]string{
-			"from": string(from), "to": string(level)}}}
+		events := []Event{{Kind: EventLevelChanged, Actor: actor, Data: EventData{
+			From: from, To: level}}}
 		return append(events, s.bornOverdue(inc, now)...), nil
 	})
 }
@@ -297,8 +297,8 @@ func (s *Service) Update(ctx context.Context, actor, id, text string) (*Incident
 		}
 		inc.Updates++
 		inc.LastUpdateAt = now
-		return []Event{{Kind: EventUpdated, Actor: actor, Text: text, Data: map[string]string{
-			"number": fmt.Sprint(inc.Updates)}}}, nil
+		return []Event{{Kind: EventUpdated, Actor: actor, Text: text, Data: EventData{
+			Number: inc.Updates}}}, nil
 	})
 }
 
@@ -325,8 +325,8 @@ func (s *Service) SubmitDraft(ctx context.Context, actor, id, text string) (*Inc
 		}
 		d := Draft{Version: len(inc.Drafts) + 1, Text: text, Hash: HashText(text), Author: actor, At: now}
 		inc.Drafts = append(inc.Drafts, d)
-		return []Event{{Kind: EventDrafted, Actor: actor, Text: text, Data: map[string]string{
-			"version": fmt.Sprint(d.Version), "hash": d.Hash, "voided": fmt.Sprint(voided)}}}, nil
+		return []Event{{Kind: EventDrafted, Actor: actor, Text: text, Data: EventData{
+			Version: d.Version, Hash: d.Hash, Voided: voided}}}, nil
 	})
 }
 
@@ -349,10 +349,10 @@ func (s *Service) Approve(ctx context.Context, actor, id string, version int, no
 		}
 		before := s.roster.Policy.Quorum(inc.Level, d)
 		d.Approvals = append(d.Approvals, Approval{By: actor, At: now, Note: strings.TrimSpace(note), Principal: p.Has(RolePrincipal)})
-		events := []Event{{Kind: EventApproved, Actor: actor, Text: strings.TrimSpace(note), Data: map[string]string{
-			"version": fmt.Sprint(d.Version), "hash": d.Hash}}}
+		events := []Event{{Kind: EventApproved, Actor: actor, Text: strings.TrimSpace(note), Data: EventData{
+			Version: d.Version, Hash: d.Hash}}}
 		if !before && s.roster.Policy.Quorum(inc.Level, d) {
-			events = append(events, Event{Kind: EventQuorum, Data: map[string]string{"version": fmt.Sprint(d.Version)}})
+			events = append(events, Event{Kind: EventQuorum, Data: EventData{Version: d.Version}})
 		}
 		return events, nil
 	})
@@ -372,8 +372,8 @@ func (s *Service) Reject(ctx context.Context, actor, id string, version int, rea
 			return nil, err
 		}
 		d.Rejection = &Approval{By: actor, At: now, Note: reason, Principal: p.Has(RolePrincipal)}
-		return []Event{{Kind: EventRejected, Actor: actor, Text: reason, Data: map[string]string{
-			"version": fmt.Sprint(d.Version), "hash": d.Hash}}}, nil
+		return []Event{{Kind: EventRejected, Actor: actor, Text: reason, Data: EventData{
+			Version: d.Version, Hash: d.Hash}}}, nil
 	})
 }
 
@@ -414,8 +414,8 @@ func (s *Service) PublishVersion(ctx context.Context, actor, id string, version 
 		d.Published = true
 		st := Statement{DraftVersion: d.Version, Text: d.Text, Hash: d.Hash, By: actor, At: now}
 		inc.Statements = append(inc.Statements, st)
-		return []Event{{Kind: EventPublished, Actor: actor, Text: st.Text, Data: map[string]string{
-			"version": fmt.Sprint(d.Version), "hash": d.Hash}}}, nil
+		return []Event{{Kind: EventPublished, Actor: actor, Text: st.Text, Data: EventData{
+			Version: d.Version, Hash: d.Hash}}}, nil
 	})
 }
 

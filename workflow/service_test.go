@@ -71,8 +71,8 @@ func TestOpen(t *testing.T) {
 			if evs[0].ID != "YQ-1#1.1" || evs[1].ID != "YQ-1#1.2" {
 				t.Errorf("event ids: got %s %s, want YQ-1#1.1 YQ-1#1.2", evs[0].ID, evs[1].ID)
 			}
-			if got := evs[1].Data; got["department"] != tt.wantDept || got["assignee"] != tt.wantAssignee || got["auto"] != "true" {
-				t.Errorf("assigned event data: got %v, want department %s, assignee %s, auto", got, tt.wantDept, tt.wantAssignee)
+			if got := evs[1].Data; got.Department != tt.wantDept || got.Assignee != tt.wantAssignee || !got.Auto {
+				t.Errorf("assigned event data: got %+v, want department %s, assignee %s, auto", got, tt.wantDept, tt.wantAssignee)
 			}
 			c := e.store.lastChange(t)
 			if c.Prev != nil {
@@ -311,7 +311,7 @@ func TestSetLevel(t *testing.T) {
 		[]string{"report 03-01 10:20 met 03-01 10:05", "assign 03-01 10:20", "respond 03-01 12:50"}; !slices.Equal(got, want) {
 		t.Errorf("major deadlines: got %q, want %q", got, want)
 	}
-	if len(evs) != 1 || evs[0].Kind != workflow.EventLevelChanged || evs[0].Data["from"] != "general" || evs[0].Data["to"] != "major" {
+	if len(evs) != 1 || evs[0].Kind != workflow.EventLevelChanged || evs[0].Data.From != workflow.LevelGeneral || evs[0].Data.To != workflow.LevelMajor {
 		t.Errorf("events: got %+v, want one level_changed general→major", evs)
 	}
 	timers := timerIDs(e.store.lastChange(t).Timers)
@@ -427,8 +427,8 @@ func TestNewDraftVoidsApprovals(t *testing.T) {
 	if err != nil {
 		t.Fatalf("SubmitDraft v2: %v", err)
 	}
-	if got := evs[0].Data; got["version"] != "2" || got["voided"] != "1" || got["hash"] != workflow.HashText("version two") {
-		t.Errorf("drafted event data: got %v, want version 2, voided 1, hash of the text", got)
+	if got := evs[0].Data; got.Version != 2 || got.Voided != 1 || got.Hash != workflow.HashText("version two") {
+		t.Errorf("drafted event data: got %+v, want version 2, voided 1, hash of the text", got)
 	}
 	if d := inc.CurrentDraft(); d.Version != 2 || len(d.Approvals) != 0 || e.roster.Policy.Quorum(inc.Level, d) {
 		t.Errorf("current draft: got v%d with %d approvals, want v2 with none and no quorum", d.Version, len(d.Approvals))
@@ -635,8 +635,8 @@ func TestPublish(t *testing.T) {
 			if st[0].Text != text || st[0].Hash != workflow.HashText(text) || st[0].DraftVersion != 1 || st[0].By != tt.actor {
 				t.Errorf("statement: got %+v, want exactly the draft text %q by %s", st[0], text, tt.actor)
 			}
-			if evs[0].Text != text || evs[0].Data["hash"] != workflow.HashText(text) {
-				t.Errorf("published event: got %q %v, want the exact text and its hash", evs[0].Text, evs[0].Data)
+			if evs[0].Text != text || evs[0].Data.Hash != workflow.HashText(text) {
+				t.Errorf("published event: got %q %+v, want the exact text and its hash", evs[0].Text, evs[0].Data)
 			}
 			if !inc.CurrentDraft().Published || !inc.PublishedAt().Equal(t0.Add(time.Hour)) {
 				t.Errorf("published: got %v at %v, want true at %v", inc.CurrentDraft().Published, inc.PublishedAt(), t0.Add(time.Hour))
@@ -766,8 +766,8 @@ func TestAssign(t *testing.T) {
 			if got.Department != tt.wantDept || got.Assignee != tt.wantAssignee || got.Status != workflow.StatusAssigned {
 				t.Errorf("got %s/%s %s, want %s/%s assigned", got.Department, got.Assignee, got.Status, tt.wantDept, tt.wantAssignee)
 			}
-			if len(evs) != 1 || evs[0].Kind != workflow.EventAssigned || evs[0].Data["assignee"] != tt.wantAssignee ||
-				evs[0].Data["department"] != tt.wantDept || evs[0].Actor != "chen" {
+			if len(evs) != 1 || evs[0].Kind != workflow.EventAssigned || evs[0].Data.Assignee != tt.wantAssignee ||
+				evs[0].Data.Department != tt.wantDept || evs[0].Actor != "chen" {
 				t.Errorf("events: got %+v, want one assigned to %s/%s by chen", evs, tt.wantDept, tt.wantAssignee)
 			}
 		})
@@ -934,7 +934,7 @@ func TestUpdate(t *testing.T) {
 	if inc.Updates != 1 || !inc.LastUpdateAt.Equal(t0.Add(90*time.Minute)) {
 		t.Errorf("updates: got %d at %v, want 1 at %v", inc.Updates, inc.LastUpdateAt, t0.Add(90*time.Minute))
 	}
-	if len(evs) != 1 || evs[0].Text != "canteen inspected" || evs[0].Data["number"] != "1" {
+	if len(evs) != 1 || evs[0].Text != "canteen inspected" || evs[0].Data.Number != 1 {
 		t.Errorf("events: got %+v, want one update number 1 with the trimmed text", evs)
 	}
 	var next workflow.Timer

@@ -3,8 +3,6 @@ package workflow
 import (
 	"context"
 	"errors"
-	"strconv"
-	"strings"
 	"time"
 )
 
@@ -64,13 +62,13 @@ type TickResult struct {
 func (s *Service) Tick(ctx context.Context, t DueTimer) (TickResult, error) {
 	var res TickResult
 	_, events, err := s.change(ctx, t.Incident, func(inc *Incident, now time.Time) ([]Event, error) {
-		res = s.judge(inc, t)
+		var f firing
+		f, res = s.judge(inc, t, now)
 		if res.Outcome != TimerFired {
 			return nil, errNothingToDo
 		}
-		name := TimerName(inc.ID, t.ID)
-		inc.markFired(name, t.Due)
-		events, why := s.tickEvents(inc, name, t.Due, now)
+		inc.markFired(f.name, f.due)
+		events, why := f.kind.fire(f)
 		if len(events) == 0 {
 			res = TickResult{Outcome: TimerOvertaken, Reason: why}
 		}
@@ -89,125 +87,49 @@ func (s *Service) Tick(ctx context.Context, t DueTimer) (TickResult, error) {
 }
 
 // judge decides whether timer t is still the incident's to fire, and if not,
-// why not.
-func (s *Service) judge(inc *Incident, t DueTimer) TickResult {
-	name := TimerName(inc.ID, t.ID)
+// why not; a timer to fire comes with its firing, for its kind to fire.
+func (s *Service) judge(inc *Incident, t DueTimer, now time.Time) (firing, TickResult) {
 	due := Instant(t.Due)
 	if !inc.Open() {
-		return TickResult{Outcome: TimerResolved, Reason: "resolved " + stamp(inc.ResolvedAt)}
+		return firing{}, TickResult{Outcome: TimerResolved, Reason: "resolved " + stamp(inc.ResolvedAt)}
 	}
+	name, err := ParseTimerName(inc.ID, t.ID)
+	if err != nil {
+		return firing{}, TickResult{Outcome: TimerSuperseded, Reason: err.Error()}
+	}
+	f := firing{s: s, inc: inc, lp: s.roster.Policy.For(inc.Level), name: name, kind: timerKinds[name.Kind], due: due, now: now}
 	if inc.HasFired(name, due) {
-		return TickResult{Outcome: TimerDuplicate, Reason: "fired already"}
+		return f, TickResult{Outcome: TimerDuplicate, Reason: "fired already"}
 	}
 	var plannedFor time.Time
 	for _, p := range Plan(inc, s.roster.Policy, s.roster.Calendar()) {
 		if p.ID == t.ID {
 			if p.Due.Equal(due) {
-				return TickResult{Outcome: TimerFired, Reason: "due " + stamp(due)}
+				return f, TickResult{Outcome: TimerFired, Reason: "due " + stamp(due)}
 			}
 			plannedFor = p.Due
 		}
 	}
 	if !plannedFor.IsZero() {
-		return TickResult{Outcome: TimerSuperseded, Reason: "planned again for " + stamp(plannedFor)}
+		return f, TickResult{Outcome: TimerSuperseded, Reason: "planned again for " + stamp(plannedFor)}
 	}
-	kind, arg, _ := strings.Cut(name, ":")
-	switch kind {
-	case timerUpdate:
-		if n, err := strconv.Atoi(arg); err == nil && inc.Updates >= n {
-			return TickResult{Outcome: TimerFiled, Reason: "follow-up report #" + arg + " was filed"}
-		}
-		if s.roster.Policy.For(inc.Level).UpdateEvery > 0 {
-			return TickResult{Outcome: TimerFiled, Reason: "a follow-up report was filed " + stamp(inc.LastUpdateAt)}
-		}
-		return TickResult{Outcome: TimerSuperseded, Reason: "no follow-up cadence at level " + string(inc.Level)}
-	case timerNudge:
-		if s.roster.Policy.For(inc.Level).Nudge > 0 {
-			return TickResult{Outcome: TimerDecided, Reason: "draft version " + arg + " no longer waits for approval"}
-		}
-		return TickResult{Outcome: TimerSuperseded, Reason: "no nudge at level " + string(inc.Level)}
-	}
-	for _, d := range s.Deadlines(inc) {
-		if string(d.Kind) == kind && d.Met() {
-			return TickResult{Outcome: TimerMet, Reason: kind + " met " + stamp(d.MetAt)}
-		}
-	}
-	return TickResult{Outcome: TimerSuperseded, Reason: "no longer planned at level " + string(inc.Level)}
+	return f, f.kind.passed(f)
 }
 
 // stamp writes an instant for a log line.
 func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
 
-// tickEvents decides what a fired timer says, or, when it says nothing, why
-// not. A warning whose moment has passed says nothing (a later warning or
-// the overdue notice speaks); of follow-up requests handled late, only the
-// latest due speaks.
-func (s *Service) tickEvents(inc *Incident, name string, due, now time.Time) ([]Event, string) {
-	lp := s.roster.Policy.For(inc.Level)
-	kind, arg, _ := strings.Cut(name, ":")
-	switch kind {
-	case timerUpdate:
-		// Handled late (the replicas were down), the requests whose turn
-		// has passed are skipped: the latest one due speaks, once, with
-		// its own number.
-		n, err := strconv.Atoi(arg)
-		if err != nil {
-			return nil, "follow-up request " + arg + " has no number"
-		}
-		if every := lp.UpdateEvery; every > 0 {
-			for !now.Before(due.Add(every)) {
-				n, due = n+1, Instant(due.Add(every))
-				inc.markFired(UpdateTimer(n), due)
-			}
-		}
-		return []Event{{Kind: EventUpdateDue, Data: map[string]string{
-			"number": strconv.Itoa(n), "due": due.Format(time.RFC3339), "every": lp.UpdateEvery.String(),
-			"filed": strconv.Itoa(inc.Updates)}}}, ""
-	case timerNudge:
-		d := inc.CurrentDraft()
-		if d == nil || strconv.Itoa(d.Version) != arg {
-			return nil, "draft version " + arg + " is not the current one"
-		}
-		return []Event{{Kind: EventApprovalWait, Data: map[string]string{
-			"version": arg, "since": d.At.Format(time.RFC3339), "waiting": strings.Join(s.undecided(d), ",")}}}, ""
-	}
-	var dl Deadline
-	for _, d := range s.Deadlines(inc) {
-		if string(d.Kind) == kind {
-			dl = d
-		}
-	}
-	switch arg {
-	case PhaseHalf, PhaseWarn:
-		// A warning whose moment passed says nothing: the overdue notice,
-		// or the later warning when there is one, speaks instead.
-		if !now.Before(dl.Due) {
-			return nil, "its deadline passed before it fired"
-		}
-		for _, w := range lp.Warnings(dl.From, dl.Due) {
-			if w.Phase != arg && w.At.After(due) && !now.Before(w.At) {
-				return nil, "the " + w.Phase + " warning was due before it fired"
-			}
-		}
-		return []Event{{Kind: EventReminder, Data: map[string]string{
-			"deadline": kind, "due": dl.Due.Format(time.RFC3339), "phase": arg}}}, ""
-	}
-	return s.overdue(inc, []Deadline{dl}, now), ""
-}
-
 // overdue records that the deadlines ds passed unmet, as one notice: a
 // general incident whose answer deadline passed is escalated to major with it
 // (若不能消除 … 按照重大舆情应对处置流程办理).
 func (s *Service) overdue(inc *Incident, ds []Deadline, now time.Time) []Event {
-	var kinds, dues []string
+	var data EventData
 	escalates := false
 	for _, d := range ds {
-		kinds = append(kinds, string(d.Kind))
-		dues = append(dues, d.Due.Format(time.RFC3339))
+		data.Overdue = append(data.Overdue, DeadlineDue{Deadline: d.Kind, Due: d.Due})
 		escalates = escalates || (d.Kind == DeadlineAnswer && inc.Level == LevelGeneral)
 	}
-	events := []Event{{Kind: EventOverdue, Data: map[string]string{
-		"deadline": strings.Join(kinds, ","), "due": strings.Join(dues, ",")}}}
+	events := []Event{{Kind: EventOverdue, Data: data}}
 	if escalates {
 		events = append(events, escalate(inc, "", EscalatedUnresolved, "", now))
 	}
@@ -228,12 +150,12 @@ func (s *Service) bornOverdue(inc *Incident, now time.Time) []Event {
 	var past []Deadline
 	for _, d := range s.Deadlines(inc) {
 		due := Instant(d.Due)
-		name := string(d.Kind) + ":" + PhaseDue
+		name := TimerName{Incident: inc.ID, Kind: DeadlineTimer(d.Kind, PhaseDue)}
 		if d.Met() || due.After(now) || inc.HasFired(name, due) {
 			continue
 		}
 		for _, w := range lp.Warnings(d.From, d.Due) {
-			inc.markFired(string(d.Kind)+":"+w.Phase, w.At)
+			inc.markFired(TimerName{Incident: inc.ID, Kind: DeadlineTimer(d.Kind, w.Phase)}, w.At)
 		}
 		inc.markFired(name, due)
 		past = append(past, d)
@@ -292,8 +214,8 @@ func escalate(inc *Incident, actor, reason, note string, now time.Time) Event {
 	inc.Level = LevelMajor
 	inc.EscalatedAt = now
 	inc.ReportedAt = now
-	return Event{Kind: EventEscalated, Actor: actor, Text: note, Data: map[string]string{
-		"from": string(from), "to": string(LevelMajor), "reason": reason}}
+	return Event{Kind: EventEscalated, Actor: actor, Text: note, Data: EventData{
+		From: from, To: LevelMajor, Reason: reason}}
 }
 
 // Incidents returns incidents by filter for the system (digests, the board):

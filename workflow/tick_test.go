@@ -8,13 +8,14 @@ import (
 	"github.com/firebreak/firebreak/workflow"
 )
 
-// planned returns the incident's planned timer with the given name, as a
-// store hands it back once claimed: its due time read back from whole
-// milliseconds (a Redis sorted-set score).
-func planned(tb testing.TB, e *env, inc *workflow.Incident, name string) workflow.DueTimer {
+// planned returns the incident's planned timer with the given name (its
+// Incident is inc's), as a store hands it back once claimed: its due time
+// read back from whole milliseconds (a Redis sorted-set score).
+func planned(tb testing.TB, e *env, inc *workflow.Incident, name workflow.TimerName) workflow.DueTimer {
 	tb.Helper()
+	name.Incident = inc.ID
 	for _, t := range workflow.Plan(inc, e.roster.Policy, e.roster.Calendar()) {
-		if t.ID == inc.ID+":"+name {
+		if t.ID == name.String() {
 			return workflow.DueTimer{ID: t.ID, Incident: t.Incident, Due: time.UnixMilli(t.Due.UnixMilli())}
 		}
 	}
@@ -26,19 +27,19 @@ func TestTick(t *testing.T) {
 	tests := []struct {
 		name  string
 		level workflow.Level
-		timer string
+		timer workflow.TimerName
 		setup func(e *env, id string) // before the clock moves to the timer
 		want  []workflow.EventKind
 	}{
-		{name: "half-time warning", level: workflow.LevelMajor, timer: "assign:half",
+		{name: "half-time warning", level: workflow.LevelMajor, timer: workflow.TimerName{Kind: "assign:half"},
 			want: []workflow.EventKind{workflow.EventReminder}},
-		{name: "overdue", level: workflow.LevelMajor, timer: "assign:due",
+		{name: "overdue", level: workflow.LevelMajor, timer: workflow.TimerName{Kind: "assign:due"},
 			want: []workflow.EventKind{workflow.EventOverdue}},
-		{name: "general past its answer deadline escalates", level: workflow.LevelGeneral, timer: "answer:due",
+		{name: "general past its answer deadline escalates", level: workflow.LevelGeneral, timer: workflow.TimerName{Kind: "answer:due"},
 			want: []workflow.EventKind{workflow.EventOverdue, workflow.EventEscalated}},
-		{name: "follow-up report due", level: workflow.LevelCritical, timer: "update:1",
+		{name: "follow-up report due", level: workflow.LevelCritical, timer: workflow.TimerName{Kind: workflow.TimerUpdate, N: 1},
 			want: []workflow.EventKind{workflow.EventUpdateDue}},
-		{name: "approval nudge", level: workflow.LevelMajor, timer: "nudge:1",
+		{name: "approval nudge", level: workflow.LevelMajor, timer: workflow.TimerName{Kind: workflow.TimerNudge, N: 1},
 			setup: func(e *env, id string) { must(t)(e.svc.SubmitDraft(t.Context(), "chen", id, "text")) },
 			want:  []workflow.EventKind{workflow.EventApprovalWait}},
 	}
@@ -85,28 +86,28 @@ func TestTick(t *testing.T) {
 func TestTickSilentWhenReasonPassed(t *testing.T) {
 	tests := []struct {
 		name  string
-		timer string
+		timer workflow.TimerName
 		then  func(e *env, id string, timer *workflow.DueTimer)
 		want  workflow.TimerOutcome
 	}{
-		{"deadline met", "assign:due", func(e *env, id string, _ *workflow.DueTimer) {
+		{"deadline met", workflow.TimerName{Kind: "assign:due"}, func(e *env, id string, _ *workflow.DueTimer) {
 			must(t)(e.svc.Ack(t.Context(), "li", id))
 		}, workflow.TimerMet},
-		{"incident resolved", "respond:due", func(e *env, id string, _ *workflow.DueTimer) {
+		{"incident resolved", workflow.TimerName{Kind: "respond:due"}, func(e *env, id string, _ *workflow.DueTimer) {
 			must(t)(e.svc.Resolve(t.Context(), "li", id, "done"))
 		}, workflow.TimerResolved},
-		{"re-planned by a level change", "assign:due", func(e *env, id string, _ *workflow.DueTimer) {
+		{"re-planned by a level change", workflow.TimerName{Kind: "assign:due"}, func(e *env, id string, _ *workflow.DueTimer) {
 			must(t)(e.svc.SetLevel(t.Context(), "wang", id, workflow.LevelCritical))
 		}, workflow.TimerSuperseded},
-		{"follow-up report filed", "update:1", func(e *env, id string, _ *workflow.DueTimer) {
+		{"follow-up report filed", workflow.TimerName{Kind: workflow.TimerUpdate, N: 1}, func(e *env, id string, _ *workflow.DueTimer) {
 			must(t)(e.svc.Update(t.Context(), "li", id, "posts down to 3 an hour"))
 		}, workflow.TimerFiled},
-		{"draft approved", "nudge:1", func(e *env, id string, _ *workflow.DueTimer) {
+		{"draft approved", workflow.TimerName{Kind: workflow.TimerNudge, N: 1}, func(e *env, id string, _ *workflow.DueTimer) {
 			must(t)(e.svc.Approve(t.Context(), "wang", id, 1, ""))
 			must(t)(e.svc.Approve(t.Context(), "zhao", id, 1, ""))
 		}, workflow.TimerDecided},
-		{"unknown incident", "assign:due", func(_ *env, _ string, timer *workflow.DueTimer) {
-			timer.Incident, timer.ID = "YQ-404", "YQ-404:assign:due"
+		{"unknown incident", workflow.TimerName{Kind: "assign:due"}, func(_ *env, _ string, timer *workflow.DueTimer) {
+			timer.Incident, timer.ID = "YQ-404", workflow.TimerName{Incident: "YQ-404", Kind: "assign:due"}.String()
 		}, workflow.TimerGone},
 	}
 	for _, tt := range tests {
@@ -132,13 +133,14 @@ func TestTickSilentWhenReasonPassed(t *testing.T) {
 func TestTickLateWarningSilent(t *testing.T) {
 	e := newEnv(t)
 	inc := mustOpen(t, e, "chen", workflow.OpenInput{Level: workflow.LevelMajor})
-	timer := planned(t, e, inc, "assign:half")
+	halfTime := workflow.TimerName{Kind: workflow.DeadlineTimer(workflow.DeadlineAssign, workflow.PhaseHalf)}
+	timer := planned(t, e, inc, halfTime)
 	e.clock.Set(timer.Due.Add(time.Hour))
 	res, err := e.svc.Tick(t.Context(), timer)
 	if err != nil || len(res.Events) != 0 || res.Outcome != workflow.TimerOvertaken {
 		t.Errorf("got %s %v, %v; want overtaken, silence", res.Outcome, kinds(res.Events), err)
 	}
-	if !e.store.stored(t, inc.ID).HasFired("assign:half", timer.Due) {
+	if !e.store.stored(t, inc.ID).HasFired(halfTime, timer.Due) {
 		t.Error("a silent warning must still be recorded as fired, or it would be planned again")
 	}
 }
@@ -233,8 +235,12 @@ func TestBackfilledIncidentGetsOneOverdueNotice(t *testing.T) {
 			if got := kinds(evs); !slices.Equal(got, want) {
 				t.Fatalf("events: got %v, want %v", got, want)
 			}
-			if got := evs[2].Data["deadline"]; got != "assign,respond,answer" {
-				t.Errorf("overdue deadlines: got %q, want assign,respond,answer", got)
+			var overdue []workflow.DeadlineKind
+			for _, d := range evs[2].Data.Overdue {
+				overdue = append(overdue, d.Deadline)
+			}
+			if want := []workflow.DeadlineKind{workflow.DeadlineAssign, workflow.DeadlineRespond, workflow.DeadlineAnswer}; !slices.Equal(overdue, want) {
+				t.Errorf("overdue deadlines: got %v, want %v", overdue, want)
 			}
 			if inc.Level != workflow.LevelMajor || !inc.EscalatedAt.Equal(workflow.Instant(e.clock.Now())) {
 				t.Errorf("got %s escalated at %v, want major escalated now", inc.Level, inc.EscalatedAt)

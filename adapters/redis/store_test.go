@@ -230,8 +230,8 @@ func TestEventsAppendInOrder(t *testing.T) {
 			t.Errorf("Timeline:\ngot  %q\nwant %q", got, want)
 		}
 		first := mustTimeline(t, f.store, "YQ-3")[0]
-		if !first.At.Equal(v1.UpdatedAt) || first.Data["k"] != "v" || first.Actor != "chen" {
-			t.Errorf("event: got at %v data %v actor %q, want at %v data map[k:v] actor chen",
+		if !first.At.Equal(v1.UpdatedAt) || first.Data.Reason != "v" || first.Actor != "chen" {
+			t.Errorf("event: got at %v data %v actor %q, want at %v data with reason v, actor chen",
 				first.At, first.Data, first.Actor, v1.UpdatedAt)
 		}
 	})
@@ -868,7 +868,7 @@ func events(inc *workflow.Incident, kinds ...workflow.EventKind) []workflow.Even
 	for i, k := range kinds {
 		es = append(es, workflow.Event{
 			ID: fmt.Sprintf("%s#%d.%d", inc.ID, inc.Version, i+1), Incident: inc.ID, Version: inc.Version,
-			Kind: k, At: inc.UpdatedAt, Actor: "chen", Data: map[string]string{"k": "v"},
+			Kind: k, At: inc.UpdatedAt, Actor: "chen", Data: workflow.EventData{Reason: "v"},
 		})
 	}
 	return es

@@ -160,7 +160,7 @@ func newFixture(tb testing.TB, playground bool, token string) *fixture {
 			incidents: map[string]*workflow.Incident{inc.ID: inc},
 			timelines: map[string][]workflow.Event{inc.ID: {
 				{ID: "YQ-7#1.1", Incident: "YQ-7", Version: 1, Kind: workflow.EventOpened, At: inc.OpenedAt, Actor: "chen", Text: inc.Title,
-					Data: map[string]string{"level": "major"}},
+					Data: workflow.EventData{Level: workflow.LevelMajor}},
 				{ID: "YQ-7#4.1", Incident: "YQ-7", Version: 4, Kind: workflow.EventApproved, At: now.Add(-2 * time.Minute), Actor: "wang"},
 			}},
 		},

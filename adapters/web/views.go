@@ -124,16 +124,17 @@ type statementView struct {
 }
 
 // eventView is one timeline event. Line says what happened in a sentence,
-// which the page shows; Data stays for other clients of the API.
+// which the page shows; Data stays for other clients of the API, in the
+// typed JSON form of workflow.EventData (numbers, lists, RFC 3339 times).
 type eventView struct {
-	ID        string            `json:"id"`
-	Kind      string            `json:"kind"`
-	At        time.Time         `json:"at"`
-	Actor     string            `json:"actor,omitempty"`
-	ActorName string            `json:"actor_name,omitempty"`
-	Text      string            `json:"text,omitempty"`
-	Line      string            `json:"line"`
-	Data      map[string]string `json:"data,omitempty"`
+	ID        string             `json:"id"`
+	Kind      string             `json:"kind"`
+	At        time.Time          `json:"at"`
+	Actor     string             `json:"actor,omitempty"`
+	ActorName string             `json:"actor_name,omitempty"`
+	Text      string             `json:"text,omitempty"`
+	Line      string             `json:"line"`
+	Data      workflow.EventData `json:"data,omitzero"`
 }
 
 // views turns domain values into the JSON above.

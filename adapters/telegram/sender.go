@@ -102,17 +102,33 @@ func (a *Adapter) send(ctx context.Context, n workflow.Notice, m bot.Message) er
 		buttons = m.Card.Buttons
 	}
 	parts := renderParts(m.Text, m.Card)
+	// A message in several parts resumes where a failed try stopped (a 429
+	// on the third part): the parts already out are not sent again.
+	progress := partsKey(n.ID, chat)
+	from := 0
+	if len(parts) > 1 {
+		if v, ok, err := a.memo.GetMemo(ctx, progress); err != nil {
+			return err
+		} else if ok {
+			from, _ = strconv.Atoi(v)
+		}
+	}
 	var last tgbotapi.Message
-	for i, p := range parts {
+	for i := from; i < len(parts); i++ {
 		var kb *tgbotapi.InlineKeyboardMarkup
 		if i == len(parts)-1 {
 			kb = keyboard(buttons)
 		}
-		msg, to, err := a.sendHTML(ctx, chat, p, kb, 0, nil)
+		msg, to, err := a.sendHTML(ctx, chat, parts[i], kb, 0, nil)
 		if err != nil {
 			return err
 		}
 		chat, last = to, msg
+		if i < len(parts)-1 {
+			if err := a.memo.SetMemo(ctx, progress, strconv.Itoa(i+1), promptTTL); err != nil {
+				a.log.WarnContext(ctx, "telegram: remember parts sent", "notice", n.ID, "err", err)
+			}
+		}
 	}
 	// The message is out: a failure to remember it only costs a later edit,
 	// while an error here would have it sent twice.
@@ -128,6 +144,10 @@ func (a *Adapter) send(ctx context.Context, n workflow.Notice, m bot.Message) er
 		}
 	}
 	return nil
+}
+
+func partsKey(notice string, chat int64) string {
+	return "parts:" + notice + ":" + strconv.FormatInt(chat, 10)
 }
 
 func threadKey(thread string) string { return "thread:" + thread }

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // message is one message that reached a fake platform.
@@ -252,6 +253,11 @@ func (f *fakeSlack) postMessage(w http.ResponseWriter, form url.Values, at time.
 		slackAnswer(w, map[string]any{"ok": false, "error": "no_text"})
 		return
 	}
+	if problem := blocksProblem(blocks); problem != "" {
+		f.tb.Errorf("chat.postMessage to %s: %s", chat, problem)
+		slackAnswer(w, map[string]any{"ok": false, "error": "invalid_blocks"})
+		return
+	}
 	thread := form.Get("thread_ts")
 	f.mu.Lock()
 	threadKnown := thread == "" || f.known[conv+" "+thread]
@@ -276,6 +282,11 @@ func (f *fakeSlack) update(w http.ResponseWriter, form url.Values, at time.Time)
 		slackAnswer(w, map[string]any{"ok": false, "error": "channel_not_found"})
 		return
 	}
+	if problem := blocksProblem(form.Get("blocks")); problem != "" {
+		f.tb.Errorf("chat.update in %s: %s", chat, problem)
+		slackAnswer(w, map[string]any{"ok": false, "error": "invalid_blocks"})
+		return
+	}
 	ts := form.Get("ts")
 	f.mu.Lock()
 	known := f.known[conv+" "+ts]
@@ -289,6 +300,40 @@ func (f *fakeSlack) update(w http.ResponseWriter, form url.Values, at time.Time)
 		return
 	}
 	slackAnswer(w, map[string]any{"ok": true, "channel": conv, "ts": ts, "text": form.Get("text")})
+}
+
+// blocksProblem says what Slack would refuse in a blocks JSON ("" when
+// nothing): more than 50 blocks, a section's text over 3,000 characters, a
+// header's over 150.
+func blocksProblem(blocks string) string {
+	if blocks == "" {
+		return ""
+	}
+	var list []struct {
+		Type string `json:"type"`
+		Text *struct {
+			Text string `json:"text"`
+		} `json:"text"`
+	}
+	if err := json.Unmarshal([]byte(blocks), &list); err != nil {
+		return "blocks are not a JSON array: " + err.Error()
+	}
+	if len(list) > 50 {
+		return fmt.Sprintf("%d blocks, Slack allows 50", len(list))
+	}
+	for i, b := range list {
+		if b.Text == nil {
+			continue
+		}
+		n := utf8.RuneCountInString(b.Text.Text)
+		switch {
+		case b.Type == "section" && n > 3000:
+			return fmt.Sprintf("block %d: a section of %d characters, Slack allows 3000", i, n)
+		case b.Type == "header" && n > 150:
+			return fmt.Sprintf("block %d: a header of %d characters, Slack allows 150", i, n)
+		}
+	}
+	return ""
 }
 
 // slackButtons finds the buttons in a blocks JSON.

@@ -149,17 +149,18 @@ func (f *fakeTelegram) sendMessage(w http.ResponseWriter, p url.Values, at time.
 		return
 	}
 	text := p.Get("text")
-	switch n := len(utf16.Encode([]rune(text))); {
-	case strings.TrimSpace(text) == "":
+	plain := text
+	if p.Get("parse_mode") == "HTML" {
+		plain = htmlText(text)
+	}
+	// Telegram counts a message's length after parsing its entities.
+	switch n := len(utf16.Encode([]rune(plain))); {
+	case strings.TrimSpace(plain) == "":
 		tgError(w, http.StatusBadRequest, "Bad Request: message text is empty")
 		return
 	case n > 4096:
 		tgError(w, http.StatusBadRequest, "Bad Request: message is too long")
 		return
-	}
-	plain := text
-	if p.Get("parse_mode") == "HTML" {
-		plain = htmlText(text)
 	}
 	replyTo, _ := strconv.Atoi(p.Get("reply_to_message_id"))
 	if replyTo == 0 {
@@ -207,11 +208,16 @@ func (f *fakeTelegram) edit(w http.ResponseWriter, method string, p url.Values, 
 		tgError(w, http.StatusBadRequest, "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message")
 		return
 	}
-	m.text, m.markup = text, markup
 	plain := text
 	if p.Get("parse_mode") == "HTML" {
 		plain = htmlText(text)
 	}
+	if n := len(utf16.Encode([]rune(plain))); n > 4096 {
+		// Counted after entities are parsed, as Telegram does.
+		tgError(w, http.StatusBadRequest, "Bad Request: MESSAGE_TOO_LONG")
+		return
+	}
+	m.text, m.markup = text, markup
 	f.edits = append(f.edits, message{Chat: fmt.Sprintf("telegram:%d", chat), ID: strconv.Itoa(id), Text: plain,
 		Raw: text, Buttons: tgButtons(markup), At: at})
 	tgOK(w, map[string]any{"message_id": id, "date": at.Unix(), "chat": chatObject(chat), "text": plain})

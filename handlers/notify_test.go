@@ -167,3 +167,41 @@ func TestEveryEventHasALine(t *testing.T) {
 		}
 	}
 }
+
+// TestNoticeOfAnEarlierRelease: an outbox entry written before event data was
+// typed (an object of strings) still reads as the same line.
+func TestNoticeOfAnEarlierRelease(t *testing.T) {
+	svc := workflow.NewService(oneStore{inc: draftIncident()}, mustRoster(t, true), workflow.NewManualClock(start))
+	h := handlers.New(svc, "en")
+	tests := []struct {
+		name  string
+		event string
+		want  string
+	}{
+		{"overdue, two deadlines", `{"id":"YQ-7#3.1","incident":"YQ-7","version":3,"kind":"overdue","at":"2026-03-02T01:30:00Z",` +
+			`"data":{"deadline":"assign,respond","due":"2026-03-02T01:30:00Z,2026-03-02T04:00:00Z"}}`,
+			`🔴 YQ-7 is OVERDUE: "department takes it on" was due 09:30; "approved reply published" was due 12:00`},
+		{"follow-up due", `{"id":"YQ-7#3.1","incident":"YQ-7","version":3,"kind":"update_due","at":"2026-03-02T03:00:00Z",` +
+			`"data":{"number":"2","due":"2026-03-02T03:00:00Z","every":"2h0m0s","filed":"1"}}`,
+			"📝 YQ-7: follow-up report #2 is due 11:00 (every 2h, 1 filed so far); file it with: update YQ-7 <text>"},
+		{"follow-up due, before the count was kept", `{"id":"YQ-7#3.1","incident":"YQ-7","version":3,"kind":"update_due","at":"2026-03-02T03:00:00Z",` +
+			`"data":{"number":"2","due":"2026-03-02T03:00:00Z","every":"2h0m0s"}}`,
+			"📝 YQ-7: follow-up report #2 is due 11:00 (every 2h); file it with: update YQ-7 <text>"},
+		{"reminder", `{"id":"YQ-7#3.1","incident":"YQ-7","version":3,"kind":"reminder","at":"2026-03-02T01:15:00Z",` +
+			`"data":{"deadline":"assign","due":"2026-03-02T01:30:00Z","phase":"half"}}`,
+			`⏰ YQ-7: half the time for "department takes it on" has passed; due 09:30 (in 15m)`},
+		{"taken over", `{"id":"YQ-7#3.1","incident":"YQ-7","version":3,"kind":"acknowledged","at":"2026-03-02T01:15:00Z","actor":"zhao",` +
+			`"data":{"from":"chen"}}`, "zhao acknowledged YQ-7, taking it over from chen"},
+		{"published", `{"id":"YQ-7#3.1","incident":"YQ-7","version":3,"kind":"published","at":"2026-03-02T01:15:00Z","actor":"sun",` +
+			`"data":{"version":"1","hash":"3f9a0c1d2e4b"}}`, "sun published version 1 of YQ-7 (#3f9a0c1d2e4b)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := workflow.Notice{ID: "YQ-7#3.1>incidents", Incident: "YQ-7", Audience: workflow.ChannelIncidents,
+				Body: []byte(`{"kind":"event","event":` + tt.event + `,"format":1}`)}
+			if got := render(t, h, n).Text; got != tt.want {
+				t.Errorf("got  %q\nwant %q", got, tt.want)
+			}
+		})
+	}
+}

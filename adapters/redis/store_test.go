@@ -237,6 +237,40 @@ func TestEventsAppendInOrder(t *testing.T) {
 	})
 }
 
+// TestTimelineOfAnEarlierRelease: events that a release before typed event
+// data wrote (data as an object of strings) read back typed.
+func TestTimelineOfAnEarlierRelease(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f fixture) {
+		v1 := incident("YQ-5", t0)
+		mustApply(t, f.store, workflow.Change{Incident: v1})
+		stored := []string{
+			`{"id":"YQ-5#2.1","incident":"YQ-5","version":2,"kind":"acknowledged","at":"2024-03-01T09:05:00Z","actor":"zhou","data":{"from":"li"}}`,
+			`{"id":"YQ-5#3.1","incident":"YQ-5","version":3,"kind":"overdue","at":"2024-03-01T11:00:00Z","data":{"deadline":"assign,respond","due":"2024-03-01T11:00:00Z,2024-03-01T12:00:00Z"}}`,
+			`{"id":"YQ-5#4.1","incident":"YQ-5","version":4,"kind":"update_due","at":"2024-03-01T13:00:00Z","data":{"number":"2","due":"2024-03-01T13:00:00Z","every":"2h0m0s","filed":"1"}}`,
+		}
+		for _, raw := range stored {
+			if err := f.client.RPush(ctx, f.key("YQ-5", "log:YQ-5"), raw).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := mustTimeline(t, f.store, "YQ-5")
+		if len(got) != 3 {
+			t.Fatalf("timeline: got %d events, want 3", len(got))
+		}
+		if d := got[0].Data; d.TakenFrom != "li" || d.From != "" {
+			t.Errorf("acknowledged: got %+v, want taken from li", d)
+		}
+		due := time.Date(2024, 3, 1, 11, 0, 0, 0, time.UTC)
+		if d := got[1].Data.Overdue; len(d) != 2 || d[0].Deadline != workflow.DeadlineAssign || !d[0].Due.Equal(due) ||
+			d[1].Deadline != workflow.DeadlineRespond || !d[1].Due.Equal(due.Add(time.Hour)) {
+			t.Errorf("overdue: got %+v, want assign at 11:00 and respond at 12:00", d)
+		}
+		if d := got[2].Data; d.Number != 2 || d.Every != 2*time.Hour || d.Filed == nil || *d.Filed != 1 || !d.Due.Equal(due.Add(2*time.Hour)) {
+			t.Errorf("update_due: got %+v, want report 2 due 13:00 every 2h, 1 filed", d)
+		}
+	})
+}
+
 func TestTimersReplaced(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, f fixture) {
 		due := func(d time.Duration) time.Time { return t0.Add(d) }

@@ -58,8 +58,11 @@ func (l *timerLedger) replan(inc *workflow.Incident, r *workflow.Roster, now tim
 	}
 }
 
+// timerOf reports whether timerID is a timer of incident (workflow reads
+// timer names; the store keeps them opaque).
 func timerOf(timerID, incident string) bool {
-	return len(timerID) > len(incident) && timerID[:len(incident)+1] == incident+":"
+	_, err := workflow.ParseTimerName(incident, timerID)
+	return err == nil
 }
 
 // TestTimersFireOnceOrSayWhy is a property test of the whole timer path on a

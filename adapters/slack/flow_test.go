@@ -315,3 +315,36 @@ func TestRedisDown(t *testing.T) {
 		t.Errorf("got %d %+v, want 200 with the ephemeral storage-unavailable reply", code, r)
 	}
 }
+
+// TestUserTextNeverMentions is the attack as it was made: a title of
+// mentions and a fake link, typed in Slack (which sends < and > as &lt; and
+// &gt;). Every Web API call, answer and response_url post is checked by
+// the fakes for a bare "<!channel", "<@", "<http"…; here, the text also
+// reads as typed.
+func TestUserTextNeverMentions(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	typed := "&lt;!channel&gt; &lt;!everyone&gt; &lt;!here&gt; &lt;@U0WANG&gt; &lt;!subteam^S123&gt; " +
+		"&lt;https://evil.example/login|Official statement approved by Wang Fang&gt;"
+	code, r := e.command("U0CHEN", "open "+typed+" level:major")
+	if code != http.StatusOK {
+		t.Fatalf("open: got %d, want 200", code)
+	}
+	if got := shown(r.blocks(t)); !strings.Contains(got, "<!channel> <!everyone> <!here> <@U0WANG>") {
+		t.Errorf("the card does not read as typed:\n%s", got)
+	}
+	if e.deliver() == 0 {
+		t.Fatal("nothing was delivered")
+	}
+	for _, c := range e.slack.Calls() {
+		if strings.Contains(c.Text, "!channel") && !strings.Contains(c.Text, "&lt;!channel&gt;") {
+			t.Errorf("%s to %s: text %q, want the title escaped", c.Method, c.Channel, c.Text)
+		}
+	}
+	// The same text typed in Telegram arrives with bare < and >.
+	if code, _ := e.command("U0CHEN", "update YQ-1 <!here> see <https://evil.example|the official site>"); code != http.StatusOK {
+		t.Fatalf("update: got %d", code)
+	}
+	if e.deliver() == 0 {
+		t.Fatal("the update was not delivered")
+	}
+}

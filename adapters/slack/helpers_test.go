@@ -203,6 +203,9 @@ func (e *env) command(user, text string) (int, response) {
 		"trigger_id": {"1.2.3"}, "api_app_id": {"A0FIREBREAK"},
 	}
 	code, body := do(e.t, signed(e.t, e.server.URL+"/slack/commands", formType, form.Encode(), time.Now()))
+	if tok := mentionToken(string(body)); tok != "" {
+		e.t.Errorf("answer to %q carries %q, which Slack would read as a mention or link: %.200q", text, tok, body)
+	}
 	var r response
 	if code == http.StatusOK {
 		if err := json.Unmarshal(body, &r); err != nil {
@@ -329,6 +332,14 @@ func (r response) blocks(t testing.TB) []slackgo.Block {
 // shown is every text a person sees in the blocks, one per line, with the
 // buttons as [action_id label].
 func shown(blocks []slackgo.Block) string {
+	return slackDisplay.Replace(rawShown(blocks))
+}
+
+// slackDisplay decodes what Slack decodes in every text.
+var slackDisplay = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&")
+
+// rawShown is shown without decoding: the text as it was sent.
+func rawShown(blocks []slackgo.Block) string {
 	var b strings.Builder
 	for _, bl := range blocks {
 		switch x := bl.(type) {
@@ -399,6 +410,18 @@ func newFakeSlack(t *testing.T, custom func(c slacktest.Customize)) *fakeSlack {
 	return f
 }
 
+// mentionToken returns the first Slack control sequence in s that would
+// mention or link: the bot never sends one (it mentions nobody, and text
+// people typed is escaped).
+func mentionToken(s string) string {
+	for _, tok := range []string{"<!channel", "<!here", "<!everyone", "<!subteam", "<@", "<#", "<http", "<mailto"} {
+		if strings.Contains(s, tok) {
+			return tok
+		}
+	}
+	return ""
+}
+
 func (f *fakeSlack) record(method string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if err := r.ParseForm(); err != nil {
@@ -408,6 +431,13 @@ func (f *fakeSlack) record(method string) http.HandlerFunc {
 		if r.Header.Get("Authorization") != "Bearer xoxb-test" && r.PostForm.Get("token") != "xoxb-test" {
 			_, _ = io.WriteString(w, `{"ok":false,"error":"not_authed"}`)
 			return
+		}
+		for k, vs := range r.PostForm {
+			for _, v := range vs {
+				if tok := mentionToken(v); tok != "" {
+					f.t.Errorf("%s: field %s carries %q, which Slack would read as a mention or link in the bot's voice: %.200q", method, k, tok, v)
+				}
+			}
 		}
 		c := apiCall{Method: method, Channel: r.PostForm.Get("channel"), User: r.PostForm.Get("user"),
 			Thread: r.PostForm.Get("thread_ts"), Text: r.PostForm.Get("text"),
@@ -455,8 +485,12 @@ type fakeHooks struct {
 func newFakeHooks(t *testing.T) *fakeHooks {
 	h := &fakeHooks{t: t, got: make(chan response, 100)}
 	h.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if tok := mentionToken(string(body)); tok != "" {
+			t.Errorf("response_url post carries %q, which Slack would read as a mention or link: %.200q", tok, body)
+		}
 		var res response
-		if err := json.NewDecoder(r.Body).Decode(&res); err != nil {
+		if err := json.Unmarshal(body, &res); err != nil {
 			t.Errorf("response_url got no JSON: %v", err)
 		}
 		h.got <- res

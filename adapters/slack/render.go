@@ -101,13 +101,16 @@ func cardBlocks(c *bot.Card) []slackgo.Block {
 	return blocks
 }
 
-// fallback is the plain text Slack shows in notifications and where blocks
-// cannot be shown.
+// fallback is the text Slack shows in notifications and where blocks
+// cannot be shown. Slack reads a message's top-level text as mrkdwn, so it
+// is escaped: text people typed (a title, an update, a reason) can never
+// mention (<!channel>, <!here>, <@U…>, <!subteam^…>) or link in the bot's
+// voice. The blocks are escaped the same way (plain and mrkdwn).
 func fallback(text string, card *bot.Card) string {
 	if strings.TrimSpace(text) == "" && card != nil {
 		text = card.Title
 	}
-	return truncate(strings.TrimSpace(text), maxFallback)
+	return escape(truncate(strings.TrimSpace(text), maxFallback))
 }
 
 // contextLine is a small grey line under a message.
@@ -115,8 +118,11 @@ func contextLine(text string) slackgo.Block {
 	return slackgo.NewContextBlock("", plain(truncate(text, maxSectionText)))
 }
 
+// plain is a plain_text object. Slack decodes &amp;, &lt; and &gt; in
+// every text it is sent, so these three are escaped here too: what reaches
+// Slack never holds a bare "<" from text people typed, in any field.
 func plain(s string) *slackgo.TextBlockObject {
-	return slackgo.NewTextBlockObject(slackgo.PlainTextType, s, false, false)
+	return slackgo.NewTextBlockObject(slackgo.PlainTextType, escape(s), false, false)
 }
 
 func mrkdwn(s string) *slackgo.TextBlockObject {

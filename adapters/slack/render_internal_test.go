@@ -26,8 +26,8 @@ func TestCardBlocks(t *testing.T) {
 	if len(blocks) != 5 {
 		t.Fatalf("got %d blocks, want header, fields, body, footer, buttons", len(blocks))
 	}
-	if h := blocks[0].(*slackgo.HeaderBlock); h.Text.Type != slackgo.PlainTextType || h.Text.Text != c.Title {
-		t.Errorf("header %+v, want the title as plain text", h.Text)
+	if h := blocks[0].(*slackgo.HeaderBlock); h.Text.Type != slackgo.PlainTextType || h.Text.Text != "YQ-7 [major/rumor] &lt;b&gt;Exam&lt;/b&gt; &amp; leak" {
+		t.Errorf("header %+v, want the title as plain text, &, < and > escaped", h.Text)
 	}
 	fields := blocks[1].(*slackgo.SectionBlock).Fields
 	if fields[1].Text != "*Source*\n&lt;script&gt;" {

@@ -253,6 +253,13 @@ func (f *fakeSlack) postMessage(w http.ResponseWriter, form url.Values, at time.
 		slackAnswer(w, map[string]any{"ok": false, "error": "no_text"})
 		return
 	}
+	for _, v := range []string{text, blocks} {
+		for _, tok := range []string{"<!channel", "<!here", "<!everyone", "<!subteam", "<@", "<http"} {
+			if strings.Contains(v, tok) {
+				f.tb.Errorf("chat.postMessage to %s carries %q, which Slack reads as a mention or link in the bot's voice: %.200q", chat, tok, v)
+			}
+		}
+	}
 	if problem := blocksProblem(blocks); problem != "" {
 		f.tb.Errorf("chat.postMessage to %s: %s", chat, problem)
 		slackAnswer(w, map[string]any{"ok": false, "error": "invalid_blocks"})

@@ -2,7 +2,9 @@ package slack_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -228,7 +230,8 @@ func TestURLVerification(t *testing.T) {
 }
 
 // TestUnknownUser: someone not in the roster is told, alone, their Slack
-// user ID and the roster lines to add, whatever they used; nothing runs.
+// user ID and the roster lines to add, whatever they used: the router's
+// refusal (bot.Onboarding); nothing runs.
 func TestUnknownUser(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	wantLines := "  - id: nobody\n    name: <your name>\n    roles: [staff]\n    slack: U0NOBODY"
@@ -240,7 +243,7 @@ func TestUnknownUser(t *testing.T) {
 	}
 
 	e.press("U0NOBODY", "ack:YQ-1", "Acknowledge", "C0INCIDENTS", "1700000000.000001")
-	if r := e.hooks.next(); r.ResponseType != "ephemeral" || r.ReplaceOriginal || !strings.Contains(r.Text, "Your Slack user ID is U0NOBODY") {
+	if r := e.hooks.next(); r.ResponseType != "ephemeral" || r.ReplaceOriginal || !strings.Contains(r.Text, "Your account here is slack: U0NOBODY") {
 		t.Errorf("press: got %+v, want ephemeral guidance", r)
 	}
 
@@ -251,8 +254,11 @@ func TestUnknownUser(t *testing.T) {
 		!strings.Contains(calls[0].Text, "slack: U0NOBODY") {
 		t.Errorf("mention: got %+v, want one ephemeral guidance to U0NOBODY", calls)
 	}
-	if n := e.routed.Load(); n != 0 {
-		t.Errorf("router ran %d times, want 0", n)
+	if n := e.routed.Load(); n != 3 {
+		t.Errorf("router asked %d times, want 3 (it refuses)", n)
+	}
+	if incs, err := e.store.List(context.Background(), workflow.ListQuery{Filter: workflow.ListOpen}); err != nil || len(incs) != 0 {
+		t.Errorf("incidents: got %v (%v), want none opened", incs, err)
 	}
 }
 
@@ -346,5 +352,57 @@ func TestUserTextNeverMentions(t *testing.T) {
 	}
 	if e.deliver() == 0 {
 		t.Fatal("the update was not delivered")
+	}
+}
+
+// TestReplayedCommandRunsOnce is the attack as it was made: the same signed
+// bytes sent four times within the five minutes a signature is good for,
+// once with Slack's retry header. One incident is opened; every copy gets
+// the first answer.
+func TestReplayedCommandRunsOnce(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	form := url.Values{
+		"token": {"ignored"}, "team_id": {"T0TEAM"}, "channel_id": {"C0INCIDENTS"}, "channel_name": {"incidents"},
+		"user_id": {"U0CHEN"}, "user_name": {"chen"}, "command": {"/incident"}, "text": {"open Replayed rumour"},
+		"response_url": {e.hooks.url()}, "trigger_id": {"13345224609.738474920.8088930838d88f008e0"},
+	}
+	body, at := form.Encode(), time.Now()
+	var answers []string
+	for i := range 4 {
+		req := signed(t, e.server.URL+"/slack/commands", formType, body, at)
+		if i == 2 {
+			req.Header.Set("X-Slack-Retry-Num", "1")
+			req.Header.Set("X-Slack-Retry-Reason", "http_timeout")
+		}
+		code, b := do(t, req)
+		if code != http.StatusOK {
+			t.Fatalf("copy %d: got %d %s, want 200", i+1, code, b)
+		}
+		var r response
+		if err := json.Unmarshal(b, &r); err != nil {
+			t.Fatalf("copy %d: %v", i+1, err)
+		}
+		answers = append(answers, r.Text)
+	}
+	incs, err := e.store.List(context.Background(), workflow.ListQuery{Filter: workflow.ListOpen})
+	if err != nil || len(incs) != 1 {
+		t.Fatalf("open incidents after four copies: got %d (err %v), want 1", len(incs), err)
+	}
+	for i, a := range answers {
+		if a != answers[0] || !strings.Contains(a, incs[0].ID) {
+			t.Errorf("copy %d answered %q, want the first answer %q", i+1, a, answers[0])
+		}
+	}
+	// Without a trigger_id the signature names the request.
+	delete(form, "trigger_id")
+	form.Set("text", "open Second rumour")
+	body = form.Encode()
+	for range 2 {
+		if code, b := do(t, signed(t, e.server.URL+"/slack/commands", formType, body, at)); code != http.StatusOK {
+			t.Fatalf("got %d %s", code, b)
+		}
+	}
+	if incs, _ := e.store.List(context.Background(), workflow.ListQuery{Filter: workflow.ListOpen}); len(incs) != 2 {
+		t.Errorf("open incidents: got %d, want 2 (one per distinct command)", len(incs))
 	}
 }

@@ -78,7 +78,7 @@ type envOptions struct {
 
 func newEnv(t *testing.T, o envOptions) *env {
 	t.Helper()
-	roster, err := rosterfile.Parse([]byte(rosterYAML), "roster.yaml")
+	roster, err := rosterfile.Parse([]byte(rosterYAML), "roster.yaml", fbslack.Platform)
 	if err != nil {
 		t.Fatalf("roster: %v", err)
 	}
@@ -194,13 +194,17 @@ func do(t testing.TB, req *http.Request) (int, []byte) {
 const formType = "application/x-www-form-urlencoded"
 
 // command sends a signed slash command as user and returns the answer.
+// triggers numbers the slash commands the tests send: Slack gives every
+// invocation its own trigger_id.
+var triggers atomic.Int64
+
 func (e *env) command(user, text string) (int, response) {
 	e.t.Helper()
 	form := url.Values{
 		"token": {"ignored"}, "team_id": {"T0TEAM"}, "channel_id": {"C0INCIDENTS"}, "channel_name": {"incidents"},
 		"user_id": {user}, "user_name": {strings.ToLower(strings.TrimPrefix(user, "U0"))},
 		"command": {"/incident"}, "text": {text}, "response_url": {e.hooks.url()},
-		"trigger_id": {"1.2.3"}, "api_app_id": {"A0FIREBREAK"},
+		"trigger_id": {fmt.Sprintf("1.2.%d", triggers.Add(1))}, "api_app_id": {"A0FIREBREAK"},
 	}
 	code, body := do(e.t, signed(e.t, e.server.URL+"/slack/commands", formType, form.Encode(), time.Now()))
 	if tok := mentionToken(string(body)); tok != "" {

@@ -3,16 +3,20 @@ package slack
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"time"
 
 	slackgo "github.com/slack-go/slack"
 
 	"github.com/firebreak/firebreak/bot"
+	"github.com/firebreak/firebreak/workflow"
 )
 
 // readForm reads a verified request's form body; when it cannot, it has
@@ -45,7 +49,57 @@ func (a *Adapter) serveCommands(w http.ResponseWriter, r *http.Request) {
 		a.refuse(w, r, badRequest("not a slash command: user_id or command missing"))
 		return
 	}
-	writeJSON(w, a.runCommand(r.Context(), c))
+	// A command is handled once: the same signed request again (a replay
+	// within the signature's five minutes, or Slack retrying after a slow
+	// answer, X-Slack-Retry-Num) gets the first answer and changes nothing.
+	ctx := r.Context()
+	key := commandKey(r, form)
+	first, err := a.locker.TryLock(ctx, key, CommandDedupeTTL)
+	if err != nil {
+		a.log.WarnContext(ctx, "slack: cannot check whether a command was handled already; refusing it", "err", err)
+		writeJSON(w, note("⚠ "+workflow.Unavailable(err).Msg.In(a.locale)))
+		return
+	}
+	if !first {
+		writeJSON(w, a.firstAnswer(ctx, key))
+		return
+	}
+	res := a.runCommand(ctx, c)
+	if b, err := json.Marshal(res); err == nil {
+		if err := a.sender.memo.SetMemo(ctx, key+":answer", string(b), CommandDedupeTTL); err != nil {
+			a.log.WarnContext(ctx, "slack: remember a command's answer", "err", err)
+		}
+	}
+	writeJSON(w, res)
+}
+
+// CommandDedupeTTL is how long a handled slash command is remembered:
+// longer than the five minutes a signature is accepted.
+const CommandDedupeTTL = 10 * time.Minute
+
+// commandKey names one invocation of a slash command: Slack's trigger_id,
+// unique per invocation and kept by its retries, or else the request's
+// signature and timestamp.
+func commandKey(r *http.Request, form url.Values) string {
+	id := form.Get("trigger_id")
+	if id == "" {
+		id = r.Header.Get("X-Slack-Request-Timestamp") + " " + r.Header.Get("X-Slack-Signature")
+	}
+	sum := sha256.Sum256([]byte(id))
+	return "slack:cmd:" + hex.EncodeToString(sum[:16])
+}
+
+// firstAnswer is the answer given to the first copy of a command, or, while
+// that copy is still being handled, a note saying so.
+func (a *Adapter) firstAnswer(ctx context.Context, key string) response {
+	if v, ok, err := a.sender.memo.GetMemo(ctx, key+":answer"); err == nil && ok {
+		var res response
+		if json.Unmarshal([]byte(v), &res) == nil {
+			return res
+		}
+	}
+	return note(a.t("This command was received already and is being handled; it was not run twice.",
+		"该命令已收到并正在处理,不会重复执行。"))
 }
 
 // serveInteractions answers POST /slack/interactions: a form whose payload

@@ -77,6 +77,11 @@ func (s *Service) Open(ctx context.Context, actor string, in OpenInput) (*Incide
 	}
 	now := Instant(s.clock.Now())
 	in.Title = trimText(in.Title)
+	for _, t := range []string{in.Title, in.Source} {
+		if err := checkChars(t); err != nil {
+			return nil, nil, err
+		}
+	}
 	switch {
 	case in.Title == "":
 		return nil, nil, Errorf(CodeInvalid, "an incident needs a title", "事件需要标题")
@@ -348,6 +353,9 @@ func (s *Service) Approve(ctx context.Context, actor, id string, version int, no
 			return nil, Errorf(CodeConflict, "you already approved version %d", "您已批准过第 %d 版", d.Version)
 		}
 		before := s.roster.Policy.Quorum(inc.Level, d)
+		if err := checkChars(note); err != nil {
+			return nil, err
+		}
 		d.Approvals = append(d.Approvals, Approval{By: actor, At: now, Note: strings.TrimSpace(note), Principal: p.Has(RolePrincipal)})
 		events := []Event{{Kind: EventApproved, Actor: actor, Text: strings.TrimSpace(note), Data: EventData{
 			Version: d.Version, Hash: d.Hash}}}
@@ -679,7 +687,10 @@ func mustBeOpen(inc *Incident) error {
 }
 
 func checkText(text, emptyEN, emptyZH string) (string, error) {
-	text = strings.TrimSpace(text)
+	text = strings.TrimSpace(strings.ReplaceAll(text, "\r\n", "\n"))
+	if err := checkChars(text); err != nil {
+		return "", err
+	}
 	switch {
 	case text == "":
 		return "", &Error{Code: CodeInvalid, Msg: Text{EN: emptyEN, ZH: emptyZH}}
@@ -687,6 +698,29 @@ func checkText(text, emptyEN, emptyZH string) (string, error) {
 		return "", Errorf(CodeInvalid, "the text is longer than %d characters", "内容超过 %d 个字符", MaxText)
 	}
 	return text, nil
+}
+
+// checkChars refuses text that holds characters a person cannot see but
+// platforms act on: control characters other than newline and tab (a NUL
+// makes Telegram refuse the message, holding its chat back), invalid
+// UTF-8, and the bidirectional overrides and isolates that make text read
+// otherwise than it is (U+202A–U+202E, U+2066–U+2069). Text typed by people
+// is data: it is refused with a message, not changed behind their back.
+func checkChars(text string) error {
+	for i, r := range text {
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(text[i:], "\uFFFD"):
+			return Errorf(CodeInvalid, "the text is not valid UTF-8; nothing was changed", "文本不是有效的 UTF-8 编码,未做任何更改")
+		case r == '\n' || r == '\t':
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+			return Errorf(CodeInvalid, "the text holds an invisible control character (U+%04X); remove it and try again",
+				"文本含有不可见的控制字符(U+%04X),请删除后重试", r)
+		case (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069):
+			return Errorf(CodeInvalid, "the text holds a direction override (U+%04X) that makes it read otherwise than it is; remove it and try again",
+				"文本含有改变显示方向的控制字符(U+%04X),请删除后重试", r)
+		}
+	}
+	return nil
 }
 
 func errUnknownLevel(l Level) error {

@@ -1338,3 +1338,28 @@ func timerIDs(ts []workflow.Timer) []string {
 	}
 	return out
 }
+
+// TestInvisibleCharactersAreRefused: a NUL (which made Telegram refuse the
+// notice and hold its chat back for 93 s), other control characters and
+// bidi overrides are refused at input with a message, and nothing changes.
+func TestInvisibleCharactersAreRefused(t *testing.T) {
+	e := newEnv(t)
+	inc := mustOpen(t, e, "chen", workflow.OpenInput{})
+	for _, text := range []string{"nul\x00byte", "bell\x07", "esc\x1b[31m", "c1\u0085mid", "del\x7f",
+		"rlo \u202etxt.exe", "isolate \u2066x\u2069", "bad \xff utf8"} {
+		before := e.store.snapshot(inc.ID)
+		if _, _, err := e.svc.Update(t.Context(), "chen", inc.ID, text); workflow.ErrorCode(err) != workflow.CodeInvalid {
+			t.Fatalf("Update(%q): got %v, want invalid", text, err)
+		}
+		wantUnchanged(t, e.store, inc.ID, before)
+		if _, _, err := e.svc.Open(t.Context(), "chen", workflow.OpenInput{Title: text}); workflow.ErrorCode(err) != workflow.CodeInvalid {
+			t.Errorf("Open(%q): got %v, want invalid", text, err)
+		}
+	}
+	// Newlines, tabs, CRLF (kept as LF), Chinese and emoji are text.
+	inc = must(t)(e.svc.Update(t.Context(), "chen", inc.ID, "第一行\r\n\tsecond 🔥 \uFFFD"))
+	evs, _ := e.svc.Timeline(t.Context(), "chen", inc.ID)
+	if got := evs[len(evs)-1].Text; got != "第一行\n\tsecond 🔥 \uFFFD" {
+		t.Errorf("update text: got %q", got)
+	}
+}

@@ -22,6 +22,11 @@ type Request struct {
 	// Actor is the roster ID of the person acting; "" when the platform user
 	// is not in the roster.
 	Actor string
+	// Account is the person's user ID on Platform, as the roster would
+	// list it; with Actor "" the router tells them what to add to the
+	// roster (Onboarding). AccountName is their user name there, which
+	// suggests a roster ID ("" for none).
+	Account, AccountName string
 	// Conversation identifies where it was typed (channel or chat ID).
 	Conversation string
 	// Text is the command as typed; a leading "/incident" is optional.

@@ -135,7 +135,7 @@ func (r *Router) Handle(ctx context.Context, req *Request) *Reply {
 		if matchErr != nil {
 			return nil, matchErr
 		}
-		if err := r.checkActor(req.Actor, roles); err != nil {
+		if err := r.checkActor(req, roles); err != nil {
 			return nil, err
 		}
 		return h(ctx, req)
@@ -203,11 +203,17 @@ func cutSpace(s string) (before, after string) {
 	return s[:i], s[i+size:]
 }
 
-func (r *Router) checkActor(actor string, roles []workflow.Role) error {
-	p, ok := r.roster.Person(actor)
-	if !ok {
-		return workflow.Errorf(workflow.CodeForbidden, "you are not in the roster; ask an administrator to add you",
-			"您不在名册中,请联系管理员添加")
+// checkActor is the one place that refuses someone the roster does not
+// know, whatever platform they came from: with their platform account, the
+// refusal says what to add to the roster (Onboarding). No command is open
+// to them, help included: the reply they get is the help they need.
+func (r *Router) checkActor(req *Request, roles []workflow.Role) error {
+	p, ok := r.roster.Person(req.Actor)
+	switch {
+	case !ok && req.Actor == "" && req.Account != "":
+		return Onboarding{Platform: req.Platform, Account: req.Account, Handle: req.AccountName}.Err()
+	case !ok:
+		return ErrNotInRoster
 	}
 	if len(roles) == 0 {
 		return nil

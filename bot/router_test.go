@@ -406,6 +406,58 @@ func TestActorNotInRoster(t *testing.T) {
 	}
 }
 
+// TestUnknownAccount: someone the roster does not know, coming with their
+// platform account, is told in one reply what to add to the roster — for
+// every platform, command and button alike, help too; nothing runs.
+func TestUnknownAccount(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		locale string
+		req    bot.Request
+		want   []string
+	}{
+		{name: "a command", locale: workflow.LocaleEN,
+			req: bot.Request{Platform: "slack", Account: "U0NOBODY", AccountName: "Road.Runner", Text: "open x"},
+			want: []string{"⚠ You are not in the roster yet, so nothing was done. Your account here is slack: U0NOBODY. Ask an administrator",
+				"\n\n  - id: road.runner\n    name: <your name>\n    roles: [staff]\n    slack: U0NOBODY"}},
+		{name: "help", locale: workflow.LocaleEN,
+			req:  bot.Request{Platform: "telegram", Account: "4242", Text: "help"},
+			want: []string{"Your account here is telegram: 4242.", "  - id: <your-id>\n", "    telegram: 4242"}},
+		{name: "a button", locale: workflow.LocaleEN,
+			req:  bot.Request{Platform: "wecom", Account: "zhang", Action: &bot.Action{Name: "approve", Args: []string{"YQ-7", "1"}}},
+			want: []string{"Your account here is wecom: zhang.", "    wecom: zhang"}},
+		{name: "in Chinese", locale: workflow.LocaleZH,
+			req:  bot.Request{Platform: "slack", Account: "U0NOBODY", Text: "帮助"},
+			want: []string{"⚠ 您还不在 Firebreak 名册中,因此未做任何操作。您在此平台的账号是 slack: U0NOBODY。", "name: <您的姓名>"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, tt.locale)
+			reply := f.router.Handle(context.Background(), &tt.req)
+			if !reply.Failed {
+				t.Errorf("got %+v, want a failed reply", reply)
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(reply.Text, want) {
+					t.Errorf("got %q, want it to contain %q", reply.Text, want)
+				}
+			}
+			if got := f.trace.get(); len(got) != 0 {
+				t.Errorf("trace: got %q, want nothing run", got)
+			}
+		})
+	}
+}
+
+// TestKnownAccount: an Actor in the roster is who acts; an Account beside
+// it changes nothing.
+func TestKnownAccount(t *testing.T) {
+	f := newFixture(t, workflow.LocaleEN)
+	reply := f.router.Handle(context.Background(), &bot.Request{Platform: "slack", Actor: "chen", Account: "U0CHEN", Text: "help"})
+	if reply.Failed {
+		t.Errorf("got %+v, want the help", reply)
+	}
+}
+
 func TestErrorReplies(t *testing.T) {
 	tests := []struct {
 		name    string

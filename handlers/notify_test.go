@@ -24,10 +24,10 @@ func mustRoster(tb testing.TB, leadersChannel bool) *workflow.Roster {
 			{ID: "zhao", Roles: []workflow.Role{workflow.RoleLeader}},
 			{ID: "sun", Roles: []workflow.Role{workflow.RoleSpokesperson}},
 		},
-		Channels: map[string]workflow.ChannelRef{workflow.ChannelIncidents: {Slack: "C1"}},
+		Channels: map[string]workflow.ChannelRef{workflow.ChannelIncidents: {"slack": "C1"}},
 	}
 	if leadersChannel {
-		r.Channels[workflow.ChannelLeaders] = workflow.ChannelRef{Telegram: -100}
+		r.Channels[workflow.ChannelLeaders] = workflow.ChannelRef{"telegram": "-100"}
 	}
 	roster, err := workflow.NewRoster(r)
 	if err != nil {

@@ -292,12 +292,12 @@ func demoRoster() workflow.Roster {
 		Timezone: "Asia/Shanghai",
 		Locale:   workflow.LocaleEN,
 		People: []workflow.Person{
-			{ID: "chen", Name: "Chen Jing", Roles: staff, Departments: []string{"office"}, Slack: "U0CHEN", Telegram: 1001},
-			{ID: "li", Name: "Li Ming", Roles: staff, Departments: []string{"logistics"}, Slack: "U0LI", Telegram: 1002},
-			{ID: "zhou", Name: "Zhou Qiang", Roles: staff, Departments: []string{"logistics"}, Slack: "U0ZHOU", Telegram: 1003},
-			{ID: "wang", Name: "Wang Fang", Roles: []workflow.Role{workflow.RoleLeader, workflow.RolePrincipal}, Slack: "U0WANG", Telegram: 1004},
-			{ID: "zhao", Name: "Zhao Lei", Roles: []workflow.Role{workflow.RoleLeader}, Slack: "U0ZHAO", Telegram: 1005},
-			{ID: "sun", Name: "Sun Yue", Roles: []workflow.Role{workflow.RoleSpokesperson}, Slack: "U0SUN", Telegram: 1006},
+			{ID: "chen", Name: "Chen Jing", Roles: staff, Departments: []string{"office"}, Accounts: accounts("U0CHEN", "1001")},
+			{ID: "li", Name: "Li Ming", Roles: staff, Departments: []string{"logistics"}, Accounts: accounts("U0LI", "1002")},
+			{ID: "zhou", Name: "Zhou Qiang", Roles: staff, Departments: []string{"logistics"}, Accounts: accounts("U0ZHOU", "1003")},
+			{ID: "wang", Name: "Wang Fang", Roles: []workflow.Role{workflow.RoleLeader, workflow.RolePrincipal}, Accounts: accounts("U0WANG", "1004")},
+			{ID: "zhao", Name: "Zhao Lei", Roles: []workflow.Role{workflow.RoleLeader}, Accounts: accounts("U0ZHAO", "1005")},
+			{ID: "sun", Name: "Sun Yue", Roles: []workflow.Role{workflow.RoleSpokesperson}, Accounts: accounts("U0SUN", "1006")},
 		},
 		Departments: []workflow.Department{
 			{ID: "office", Name: "Public Opinion Office", Categories: []workflow.Category{
@@ -305,11 +305,16 @@ func demoRoster() workflow.Roster {
 			{ID: "logistics", Name: "Logistics Department", Categories: []workflow.Category{workflow.CategoryInquiry}},
 		},
 		Channels: map[string]workflow.ChannelRef{
-			workflow.ChannelIncidents:  {Slack: "C0INCIDENTS", Telegram: -100111},
-			workflow.ChannelLeaders:    {Telegram: -100222},
-			workflow.ChannelStatements: {Slack: "C0STATEMENTS"},
+			workflow.ChannelIncidents:  {"slack": "C0INCIDENTS", "telegram": "-100111"},
+			workflow.ChannelLeaders:    {"telegram": "-100222"},
+			workflow.ChannelStatements: {"slack": "C0STATEMENTS"},
 		},
 	}
+}
+
+// accounts are a person's user IDs on the two chat platforms of the demo.
+func accounts(slack, telegram string) map[string]string {
+	return map[string]string{"slack": slack, "telegram": telegram}
 }
 
 // withQian adds qian, a second leader who is not a principal.

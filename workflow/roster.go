@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -30,8 +31,16 @@ type Person struct {
 	Name        string   `json:"name"`
 	Roles       []Role   `json:"roles"`
 	Departments []string `json:"departments,omitempty"`
-	Slack       string   `json:"slack,omitempty"`
-	Telegram    int64    `json:"telegram,omitempty"`
+	// Accounts are the person's user IDs on the chat platforms, by platform
+	// name (Platform.Name, as in Request.Platform). The roster knows a
+	// platform only by its name: each adapter reads and checks its own IDs.
+	Accounts map[string]string `json:"accounts,omitempty"`
+}
+
+// Account returns the person's user ID on platform, if they have one.
+func (p *Person) Account(platform string) (string, bool) {
+	id := p.Accounts[platform]
+	return id, id != ""
 }
 
 // Has reports whether the person has role r. A principal is also a leader.
@@ -49,15 +58,27 @@ type Department struct {
 	Categories []Category `json:"categories,omitempty"`
 }
 
-// ChannelRef says where a named channel lives on each platform. Empty fields
-// mean the channel is absent on that platform.
-type ChannelRef struct {
-	Slack    string `json:"slack,omitempty"`
-	Telegram int64  `json:"telegram,omitempty"`
+// ChannelRef says where a named channel lives: its address (a conversation
+// or chat ID, as the platform's adapter writes it) by platform name. A
+// platform without an address, or with an empty one, does not have the
+// channel.
+type ChannelRef map[string]string
+
+// Address returns the channel's address on platform, if it has one there.
+func (c ChannelRef) Address(platform string) (string, bool) {
+	a := c[platform]
+	return a, a != ""
 }
 
 // IsZero reports whether the channel exists on no platform.
-func (c ChannelRef) IsZero() bool { return c.Slack == "" && c.Telegram == 0 }
+func (c ChannelRef) IsZero() bool {
+	for _, a := range c {
+		if a != "" {
+			return false
+		}
+	}
+	return true
+}
 
 // Channel names the bot speaks in.
 const (
@@ -85,15 +106,15 @@ type Roster struct {
 	// OfficeHours, for "same day" deadlines; zero: DefaultOfficeHours.
 	OfficeHours OfficeHours
 
-	loc        *time.Location
-	byID       map[string]*Person
-	bySlack    map[string]*Person
-	byTelegram map[int64]*Person
-	depts      map[string]*Department
+	loc       *time.Location
+	byID      map[string]*Person
+	byAccount map[string]map[string]*Person // platform → user ID → person
+	depts     map[string]*Department
 }
 
 // NewRoster validates r and builds its indexes. Unknown roles, departments,
-// categories, levels, duplicate IDs and a bad timezone or locale are invalid.
+// categories, levels, duplicate IDs (of people, departments and platform
+// accounts) and a bad timezone or locale are invalid.
 func NewRoster(r Roster) (*Roster, error) {
 	if r.Timezone == "" {
 		r.Timezone = "UTC"
@@ -119,8 +140,7 @@ func NewRoster(r Roster) (*Roster, error) {
 		}
 	}
 	r.byID = map[string]*Person{}
-	r.bySlack = map[string]*Person{}
-	r.byTelegram = map[int64]*Person{}
+	r.byAccount = map[string]map[string]*Person{}
 	r.depts = map[string]*Department{}
 	for i := range r.Departments {
 		d := &r.Departments[i]
@@ -168,17 +188,23 @@ func NewRoster(r Roster) (*Roster, error) {
 				return nil, Errorf(CodeInvalid, "person %q: unknown department %q", "人员 %q:未知部门 %q", p.ID, d)
 			}
 		}
-		if p.Slack != "" {
-			if other, dup := r.bySlack[p.Slack]; dup {
-				return nil, Errorf(CodeInvalid, "Slack user %s belongs to both %q and %q", "Slack 用户 %s 同时属于 %q 和 %q", p.Slack, other.ID, p.ID)
+		// In platform order, so that the same roster always fails the same way.
+		for _, platform := range slices.Sorted(maps.Keys(p.Accounts)) {
+			account := p.Accounts[platform]
+			if platform == "" || account == "" {
+				return nil, Errorf(CodeInvalid, "person %q: an account needs a platform and an ID, not %q: %q",
+					"人员 %q:账号需要平台和 ID,而不是 %q: %q", p.ID, platform, account)
 			}
-			r.bySlack[p.Slack] = p
-		}
-		if p.Telegram != 0 {
-			if other, dup := r.byTelegram[p.Telegram]; dup {
-				return nil, Errorf(CodeInvalid, "Telegram user %d belongs to both %q and %q", "Telegram 用户 %d 同时属于 %q 和 %q", p.Telegram, other.ID, p.ID)
+			ids := r.byAccount[platform]
+			if ids == nil {
+				ids = map[string]*Person{}
+				r.byAccount[platform] = ids
 			}
-			r.byTelegram[p.Telegram] = p
+			if other, dup := ids[account]; dup {
+				return nil, Errorf(CodeInvalid, "%s user %s belongs to both %q and %q", "%s 用户 %s 同时属于 %q 和 %q",
+					platform, account, other.ID, p.ID)
+			}
+			ids[account] = p
 		}
 		r.byID[p.ID] = p
 	}
@@ -213,15 +239,9 @@ func (r *Roster) Person(id string) (*Person, bool) {
 	return p, ok
 }
 
-// BySlack returns the person with the given Slack user ID.
-func (r *Roster) BySlack(id string) (*Person, bool) {
-	p, ok := r.bySlack[id]
-	return p, ok
-}
-
-// ByTelegram returns the person with the given Telegram user ID.
-func (r *Roster) ByTelegram(id int64) (*Person, bool) {
-	p, ok := r.byTelegram[id]
+// ByAccount returns the person whose user ID on platform is id.
+func (r *Roster) ByAccount(platform, id string) (*Person, bool) {
+	p, ok := r.byAccount[platform][id]
 	return p, ok
 }
 
@@ -270,6 +290,11 @@ func (r *Roster) WithRole(role Role) []string {
 func (r *Roster) Channel(name string) (ChannelRef, bool) {
 	c, ok := r.Channels[name]
 	return c, ok && !c.IsZero()
+}
+
+// Address returns where the named channel lives on platform, if it is there.
+func (r *Roster) Address(channel, platform string) (string, bool) {
+	return r.Channels[channel].Address(platform)
 }
 
 // Name returns the display name of a person ID, or the ID itself when unknown.

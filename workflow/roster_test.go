@@ -1,6 +1,7 @@
 package workflow_test
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -45,10 +46,15 @@ func TestNewRosterRefuses(t *testing.T) {
 		{"unknown department of a person", func(r *workflow.Roster) {
 			r.People[1].Departments = []string{"canteen"}
 		}, `person "li": unknown department "canteen"`},
-		{"Slack user twice", func(r *workflow.Roster) { r.People[1].Slack = "U0CHEN" }, `Slack user U0CHEN belongs to both "chen" and "li"`},
-		{"Telegram user twice", func(r *workflow.Roster) { r.People[2].Telegram = 1001 }, `Telegram user 1001 belongs to both "chen" and "zhou"`},
+		{"account twice on a platform", func(r *workflow.Roster) { r.People[1].Accounts["slack"] = "U0CHEN" }, `slack user U0CHEN belongs to both "chen" and "li"`},
+		{"account twice on another", func(r *workflow.Roster) { r.People[2].Accounts["telegram"] = "1001" }, `telegram user 1001 belongs to both "chen" and "zhou"`},
+		{"account twice in a new person", func(r *workflow.Roster) {
+			r.People = append(r.People, workflow.Person{ID: "qian", Roles: staff, Accounts: map[string]string{"wecom": "q", "slack": "U0SUN"}})
+		}, `slack user U0SUN belongs to both "sun" and "qian"`},
+		{"account without an ID", func(r *workflow.Roster) { r.People[0].Accounts["slack"] = "" }, `person "chen": an account needs a platform and an ID`},
+		{"account without a platform", func(r *workflow.Roster) { r.People[0].Accounts[""] = "x" }, `person "chen": an account needs a platform and an ID`},
 		{"unknown channel", func(r *workflow.Roster) {
-			r.Channels["press"] = workflow.ChannelRef{Slack: "C0PRESS"}
+			r.Channels["press"] = workflow.ChannelRef{"slack": "C0PRESS"}
 		}, `unknown channel "press"`},
 		{"policy for an unknown level", func(r *workflow.Roster) {
 			r.Policy = workflow.Policy{"huge": {Approvals: 3}}
@@ -118,12 +124,14 @@ func TestRosterLookups(t *testing.T) {
 		{"Person", func() (string, bool) { p, ok := r.Person("wang"); return id(p, ok) }, "wang", true},
 		{"Person unknown", func() (string, bool) { p, ok := r.Person("mallory"); return id(p, ok) }, "", false},
 		{"Person is case-sensitive", func() (string, bool) { p, ok := r.Person("Wang"); return id(p, ok) }, "", false},
-		{"BySlack", func() (string, bool) { p, ok := r.BySlack("U0ZHAO"); return id(p, ok) }, "zhao", true},
-		{"BySlack unknown", func() (string, bool) { p, ok := r.BySlack("U0NOBODY"); return id(p, ok) }, "", false},
-		{"BySlack empty", func() (string, bool) { p, ok := r.BySlack(""); return id(p, ok) }, "", false},
-		{"ByTelegram", func() (string, bool) { p, ok := r.ByTelegram(1006); return id(p, ok) }, "sun", true},
-		{"ByTelegram unknown", func() (string, bool) { p, ok := r.ByTelegram(9); return id(p, ok) }, "", false},
-		{"ByTelegram zero", func() (string, bool) { p, ok := r.ByTelegram(0); return id(p, ok) }, "", false},
+		{"ByAccount", func() (string, bool) { p, ok := r.ByAccount("slack", "U0ZHAO"); return id(p, ok) }, "zhao", true},
+		{"ByAccount unknown", func() (string, bool) { p, ok := r.ByAccount("slack", "U0NOBODY"); return id(p, ok) }, "", false},
+		{"ByAccount empty", func() (string, bool) { p, ok := r.ByAccount("slack", ""); return id(p, ok) }, "", false},
+		{"ByAccount another platform", func() (string, bool) { p, ok := r.ByAccount("telegram", "1006"); return id(p, ok) }, "sun", true},
+		{"ByAccount of the wrong platform", func() (string, bool) { p, ok := r.ByAccount("telegram", "U0ZHAO"); return id(p, ok) }, "", false},
+		{"ByAccount of an unknown platform", func() (string, bool) { p, ok := r.ByAccount("wecom", "1006"); return id(p, ok) }, "", false},
+		{"Account", func() (string, bool) { p, _ := r.Person("li"); return p.Account("telegram") }, "1002", true},
+		{"Account on no platform", func() (string, bool) { p, _ := r.Person("li"); return p.Account("wecom") }, "", false},
 		{"Department", func() (string, bool) {
 			d, ok := r.Department("logistics")
 			if !ok {
@@ -229,15 +237,41 @@ func TestRosterChannel(t *testing.T) {
 		want workflow.ChannelRef
 		ok   bool
 	}{
-		{workflow.ChannelIncidents, workflow.ChannelRef{Slack: "C0INCIDENTS", Telegram: -100111}, true},
-		{workflow.ChannelLeaders, workflow.ChannelRef{Telegram: -100222}, true},
+		{workflow.ChannelIncidents, workflow.ChannelRef{"slack": "C0INCIDENTS", "telegram": "-100111"}, true},
+		{workflow.ChannelLeaders, workflow.ChannelRef{"telegram": "-100222"}, true},
 		{workflow.ChannelStatements, workflow.ChannelRef{}, false}, // listed but on no platform
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, ok := r.Channel(tt.name)
-			if got != tt.want || ok != tt.ok {
+			if !maps.Equal(got, tt.want) || ok != tt.ok {
 				t.Errorf("Channel(%s): got %+v %v, want %+v %v", tt.name, got, ok, tt.want, tt.ok)
+			}
+		})
+	}
+}
+
+func TestRosterAddress(t *testing.T) {
+	r := mustRoster(t, func(r *workflow.Roster) {
+		r.Channels[workflow.ChannelStatements] = workflow.ChannelRef{"slack": "C0STATEMENTS", "telegram": ""}
+	})
+	tests := []struct {
+		channel, platform string
+		want              string
+		ok                bool
+	}{
+		{workflow.ChannelIncidents, "slack", "C0INCIDENTS", true},
+		{workflow.ChannelIncidents, "telegram", "-100111", true},
+		{workflow.ChannelLeaders, "slack", "", false},       // the channel is on the other platform only
+		{workflow.ChannelStatements, "telegram", "", false}, // an empty address is none
+		{workflow.ChannelIncidents, "wecom", "", false},     // a platform the roster does not name
+		{"press", "slack", "", false},                       // no such channel
+	}
+	for _, tt := range tests {
+		t.Run(tt.channel+"/"+tt.platform, func(t *testing.T) {
+			got, ok := r.Address(tt.channel, tt.platform)
+			if got != tt.want || ok != tt.ok {
+				t.Errorf("Address(%s, %s): got %q %v, want %q %v", tt.channel, tt.platform, got, ok, tt.want, tt.ok)
 			}
 		})
 	}

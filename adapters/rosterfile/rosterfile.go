@@ -29,10 +29,14 @@ import (
 //go:embed demo.yaml
 var demoYAML []byte
 
-// Demo returns the built-in demo roster, used when FIREBREAK_ROSTER is unset.
-// Each call returns a fresh copy.
-func Demo() *workflow.Roster {
-	r, err := Parse(demoYAML, "demo.yaml")
+// Demo returns the built-in demo roster, used when FIREBREAK_ROSTER is unset,
+// with the accounts and channels of the platforms given; those of other
+// platforms are left out (a demo without Slack needs no Slack IDs). Each call
+// returns a fresh copy.
+func Demo(platforms ...workflow.Platform) *workflow.Roster {
+	p := newParser("demo.yaml", platforms)
+	p.othersLeftOut = true
+	r, err := p.parse(demoYAML)
 	if err != nil {
 		// The file is embedded and guarded by a test: this is a build defect.
 		panic("rosterfile: the built-in demo roster is broken: " + err.Error())
@@ -40,9 +44,9 @@ func Demo() *workflow.Roster {
 	return r
 }
 
-// Load reads and parses the roster file at path. Errors are *workflow.Error
-// with CodeInvalid whose messages start with "path:line:".
-func Load(path string) (*workflow.Roster, error) {
+// Load reads and parses the roster file at path; see Parse. Errors are
+// *workflow.Error with CodeInvalid whose messages start with "path:line:".
+func Load(path string, platforms ...workflow.Platform) (*workflow.Roster, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, &workflow.Error{Code: workflow.CodeInvalid, Err: err, Msg: workflow.Text{
@@ -50,15 +54,21 @@ func Load(path string) (*workflow.Roster, error) {
 			ZH: fmt.Sprintf("无法读取名册文件 %s", path),
 		}}
 	}
-	return Parse(data, path)
+	return Parse(data, path, platforms...)
 }
 
 // Parse parses a roster file; name is used in error messages ("roster.yaml:12:
-// unknown key \"rol\" in person"). Policy entries override only the keys they
-// give, starting from workflow.DefaultPolicy for that level. Errors are
-// *workflow.Error with CodeInvalid.
-func Parse(data []byte, name string) (*workflow.Roster, error) {
-	p := &parser{name: name}
+// unknown key \"rol\" in person"). The keys of the platforms given are
+// accepted under a person and a channel ("slack: U0CHEN"), their values read
+// and checked by the platform's ParseAccount and ParseAddress; any other key
+// is an error. Policy entries override only the keys they give, starting
+// from workflow.DefaultPolicy for that level. Errors are *workflow.Error
+// with CodeInvalid.
+func Parse(data []byte, name string, platforms ...workflow.Platform) (*workflow.Roster, error) {
+	return newParser(name, platforms).parse(data)
+}
+
+func (p *parser) parse(data []byte) (*workflow.Roster, error) {
 	doc, err := p.document(data)
 	if err != nil {
 		return nil, err
@@ -74,18 +84,36 @@ func Parse(data []byte, name string) (*workflow.Roster, error) {
 		var we *workflow.Error
 		if errors.As(err, &we) {
 			return nil, &workflow.Error{Code: workflow.CodeInvalid, Err: we.Err, Msg: workflow.Text{
-				EN: name + ": " + we.Msg.EN,
-				ZH: name + ":" + we.Msg.ZH,
+				EN: p.name + ": " + we.Msg.EN,
+				ZH: p.name + ":" + we.Msg.ZH,
 			}}
 		}
-		return nil, workflow.Errorf(workflow.CodeInvalid, "%s: %v", "%s:%v", name, err)
+		return nil, workflow.Errorf(workflow.CodeInvalid, "%s: %v", "%s:%v", p.name, err)
 	}
 	return out, nil
 }
 
 // parser walks one roster file and builds the errors that name its lines.
 type parser struct {
-	name string
+	name      string
+	platforms []workflow.Platform
+	// othersLeftOut: keys of a person or channel that are no known key nor
+	// a platform's are skipped rather than refused (the demo roster only).
+	othersLeftOut bool
+	person        section // personSection with the platforms' keys
+	channel       section // channelSection with the platforms' keys
+}
+
+// newParser returns a parser of the file name that takes the keys of
+// platforms.
+func newParser(name string, platforms []workflow.Platform) *parser {
+	p := &parser{name: name, platforms: platforms, person: personSection, channel: channelSection}
+	p.person.keys = slices.Clone(personSection.keys)
+	for _, pl := range platforms {
+		p.person.keys = append(p.person.keys, pl.Name)
+		p.channel.keys = append(p.channel.keys, pl.Name)
+	}
+	return p
 }
 
 // section describes a mapping of the file: what it is called in messages,
@@ -94,20 +122,22 @@ type section struct {
 	en, zh       string // "person" / "人员"
 	keyEN, keyZH string // "key" / "键"
 	keys         []string
+	// platforms: the section also takes the platforms' keys (a person's
+	// accounts, a channel's addresses).
+	platforms bool
 }
 
 var (
 	topSection = section{en: "the roster", zh: "名册", keyEN: "key", keyZH: "键",
 		keys: []string{"timezone", "locale", "people", "departments", "channels", "policy", "digest", "office_hours"}}
 	personSection = section{en: "person", zh: "人员", keyEN: "key", keyZH: "键",
-		keys: []string{"id", "name", "roles", "departments", "slack", "telegram"}}
+		keys: []string{"id", "name", "roles", "departments"}, platforms: true}
 	departmentSection = section{en: "department", zh: "部门", keyEN: "key", keyZH: "键",
 		keys: []string{"id", "name", "categories"}}
 	channelsSection = section{en: "channels", zh: "channels ", keyEN: "channel", keyZH: "频道",
 		keys: []string{workflow.ChannelIncidents, workflow.ChannelLeaders, workflow.ChannelStatements}}
-	channelSection = section{en: "channel", zh: "频道", keyEN: "key", keyZH: "键",
-		keys: []string{"slack", "telegram"}}
-	policySection = section{en: "policy", zh: "处置策略", keyEN: "level", keyZH: "级别",
+	channelSection = section{en: "channel", zh: "频道", keyEN: "key", keyZH: "键", platforms: true}
+	policySection  = section{en: "policy", zh: "处置策略", keyEN: "level", keyZH: "级别",
 		keys: levelNames()}
 	levelSection = section{en: "policy", zh: "处置策略", keyEN: "key", keyZH: "键",
 		keys: []string{"report", "assign", "respond", "answer", "update_every", "approvals", "principal",
@@ -242,6 +272,9 @@ func (p *parser) mapping(n *yaml.Node, s section) (map[string]entry, error) {
 				fmt.Sprintf("%s中的%s必须是单词,而不是%s", s.zh, s.keyZH, zh))
 		}
 		if !slices.Contains(s.keys, k.Value) {
+			if p.othersLeftOut && s.platforms {
+				continue
+			}
 			return nil, p.fail(k,
 				fmt.Sprintf("unknown %s %q in %s (known: %s)", s.keyEN, k.Value, s.en, strings.Join(s.keys, ", ")),
 				fmt.Sprintf("%s中的未知%s %q(可用:%s)", s.zh, s.keyZH, k.Value, strings.Join(s.keys, "、")))
@@ -450,11 +483,10 @@ func (p *parser) people(e entry, depts map[string]int) ([]workflow.Person, error
 		return nil, err
 	}
 	ids := map[string]int{}
-	slackIDs := map[string]string{}
-	telegramIDs := map[int64]string{}
+	owners := map[string]map[string]string{} // platform → account → person
 	var out []workflow.Person
 	for _, it := range items {
-		m, err := p.mapping(it, personSection)
+		m, err := p.mapping(it, p.person)
 		if err != nil {
 			return nil, err
 		}
@@ -520,31 +552,27 @@ func (p *parser) people(e entry, depts map[string]int) ([]workflow.Person, error
 			}
 			person.Departments = append(person.Departments, s)
 		}
-		if e := m["slack"]; e.given() {
-			if person.Slack, err = p.text(e.val, "slack"); err != nil {
+		for _, pl := range p.platforms {
+			e := m[pl.Name]
+			if !e.given() {
+				continue
+			}
+			account, err := p.platformID(e.val, pl.Name, pl.ParseAccount)
+			if err != nil {
 				return nil, err
 			}
-			if other, dup := slackIDs[person.Slack]; dup {
-				return nil, p.fail(e.val, fmt.Sprintf("Slack user %s belongs to both %q and %q", person.Slack, other, person.ID),
-					fmt.Sprintf("Slack 用户 %s 同时属于 %q 和 %q", person.Slack, other, person.ID))
+			if owners[pl.Name] == nil {
+				owners[pl.Name] = map[string]string{}
 			}
-			if person.Slack != "" {
-				slackIDs[person.Slack] = person.ID
+			if other, dup := owners[pl.Name][account]; dup {
+				return nil, p.fail(e.val, fmt.Sprintf("%s user %s belongs to both %q and %q", pl.Name, account, other, person.ID),
+					fmt.Sprintf("%s 用户 %s 同时属于 %q 和 %q", pl.Name, account, other, person.ID))
 			}
-		}
-		if e := m["telegram"]; e.given() {
-			if person.Telegram, err = p.integer(e.val, "telegram"); err != nil {
-				return nil, err
+			owners[pl.Name][account] = person.ID
+			if person.Accounts == nil {
+				person.Accounts = map[string]string{}
 			}
-			if person.Telegram <= 0 {
-				return nil, p.fail(e.val, fmt.Sprintf("telegram must be a user ID (a positive integer), not %d", person.Telegram),
-					fmt.Sprintf("telegram 必须是用户 ID(正整数),而不是 %d", person.Telegram))
-			}
-			if other, dup := telegramIDs[person.Telegram]; dup {
-				return nil, p.fail(e.val, fmt.Sprintf("Telegram user %d belongs to both %q and %q", person.Telegram, other, person.ID),
-					fmt.Sprintf("Telegram 用户 %d 同时属于 %q 和 %q", person.Telegram, other, person.ID))
-			}
-			telegramIDs[person.Telegram] = person.ID
+			person.Accounts[pl.Name] = account
 		}
 		out = append(out, person)
 	}
@@ -563,25 +591,41 @@ func (p *parser) channels(e entry) (map[string]workflow.ChannelRef, error) {
 		if !ok {
 			continue
 		}
-		m, err := p.mapping(ce.val, channelSection)
+		m, err := p.mapping(ce.val, p.channel)
 		if err != nil {
 			return nil, err
 		}
-		var c workflow.ChannelRef
-		if c.Slack, err = p.text(m["slack"].val, "slack"); err != nil {
-			return nil, err
-		}
-		if te := m["telegram"]; te.given() {
-			if c.Telegram, err = p.integer(te.val, "telegram"); err != nil {
-				return nil, err
+		c := workflow.ChannelRef{}
+		for _, pl := range p.platforms {
+			e := m[pl.Name]
+			if !e.given() {
+				continue
 			}
-			if c.Telegram == 0 {
-				return nil, p.fail(te.val, "telegram must be a chat ID, not 0", "telegram 必须是群组 ID,而不是 0")
+			if c[pl.Name], err = p.platformID(e.val, pl.Name, pl.ParseAddress); err != nil {
+				return nil, err
 			}
 		}
 		out[name] = c
 	}
 	return out, nil
+}
+
+// platformID reads the ID of a platform (key) with the platform's parse:
+// any scalar (an ID may look like a number), its error located at n.
+func (p *parser) platformID(n *yaml.Node, key string, parse func(string) (string, error)) (string, error) {
+	n = deref(n)
+	if n.Kind != yaml.ScalarNode {
+		en, zh := describe(n)
+		return "", p.fail(n, fmt.Sprintf("%s must be an ID, not %s", key, en), fmt.Sprintf("%s 必须是 ID,而不是%s", key, zh))
+	}
+	id, err := parse(strings.TrimSpace(n.Value))
+	if err != nil {
+		if t := workflow.ErrorText(err); t != nil {
+			return "", p.fail(n, key+" "+t.EN, key+" "+t.ZH)
+		}
+		return "", p.fail(n, key+" "+err.Error(), key+" "+err.Error())
+	}
+	return id, nil
 }
 
 // policy reads the per-level overrides; each level starts from its default.

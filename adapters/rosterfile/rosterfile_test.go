@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -11,12 +12,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/firebreak/firebreak/adapters/slack"
+	"github.com/firebreak/firebreak/adapters/telegram"
 	"github.com/firebreak/firebreak/workflow"
 )
 
+// platforms are the platforms cmd/firebreak registers: the roster file as
+// documented (DESIGN.md §4) is read with the adapters' own ID checks.
+var platforms = []workflow.Platform{slack.Platform, telegram.Platform}
+
 func mustParse(tb testing.TB, src string) *workflow.Roster {
 	tb.Helper()
-	r, err := Parse([]byte(src), "roster.yaml")
+	r, err := Parse([]byte(src), "roster.yaml", platforms...)
 	if err != nil {
 		tb.Fatalf("Parse: %v", err)
 	}
@@ -24,7 +31,7 @@ func mustParse(tb testing.TB, src string) *workflow.Roster {
 }
 
 func TestDemo(t *testing.T) {
-	r := Demo()
+	r := Demo(platforms...)
 	people := []struct {
 		id, name string
 		roles    []workflow.Role
@@ -54,11 +61,14 @@ func TestDemo(t *testing.T) {
 			if want.dept != "" && !slices.Contains(p.Departments, want.dept) {
 				t.Errorf("departments: got %v, want %s among them", p.Departments, want.dept)
 			}
-			if p.Slack == "" || p.Telegram == 0 {
-				t.Errorf("platform IDs: got slack %q telegram %d, want both set", p.Slack, p.Telegram)
-			}
-			if got, ok := r.BySlack(p.Slack); !ok || got.ID != want.id {
-				t.Errorf("BySlack(%s): got %v, want %s", p.Slack, got, want.id)
+			for _, pl := range platforms {
+				id, ok := p.Account(pl.Name)
+				if !ok {
+					t.Errorf("%s account: got none, want one", pl.Name)
+				}
+				if got, ok := r.ByAccount(pl.Name, id); !ok || got.ID != want.id {
+					t.Errorf("ByAccount(%s, %s): got %v, want %s", pl.Name, id, got, want.id)
+				}
 			}
 		})
 	}
@@ -80,12 +90,12 @@ func TestDemo(t *testing.T) {
 		t.Errorf("logistics: got %v, want Logistics Department", d)
 	}
 	channels := map[string]workflow.ChannelRef{
-		workflow.ChannelIncidents:  {Slack: "C0INCIDENTS", Telegram: -100111},
-		workflow.ChannelLeaders:    {Telegram: -100222},
-		workflow.ChannelStatements: {Slack: "C0STATEMENTS"},
+		workflow.ChannelIncidents:  {"slack": "C0INCIDENTS", "telegram": "-100111"},
+		workflow.ChannelLeaders:    {"telegram": "-100222"},
+		workflow.ChannelStatements: {"slack": "C0STATEMENTS"},
 	}
 	for name, want := range channels {
-		if got, _ := r.Channel(name); got != want {
+		if got, _ := r.Channel(name); !maps.Equal(got, want) {
 			t.Errorf("channel %s: got %+v, want %+v", name, got, want)
 		}
 	}
@@ -103,14 +113,78 @@ func TestDemo(t *testing.T) {
 			t.Errorf("policy %s: got %+v, want the default %+v", l, got, want)
 		}
 	}
-	if Demo() == r {
+	if Demo(platforms...) == r {
 		t.Errorf("Demo returned the same roster twice, want a fresh copy")
+	}
+}
+
+// TestDemoWithoutPlatforms: the demo roster leaves out the IDs of platforms
+// not given, and is otherwise the same.
+func TestDemoWithoutPlatforms(t *testing.T) {
+	r := Demo(slack.Platform)
+	p, ok := r.Person("chen")
+	if !ok {
+		t.Fatal("chen missing")
+	}
+	if got := p.Accounts; !maps.Equal(got, map[string]string{"slack": "U0CHEN"}) {
+		t.Errorf("chen's accounts: got %v, want the Slack one only", got)
+	}
+	if _, ok := r.Channel(workflow.ChannelLeaders); ok {
+		t.Errorf("leaders: got a channel, want none (it is on Telegram only)")
+	}
+	if r := Demo(); len(r.People) != 6 || r.People[0].Accounts != nil {
+		t.Errorf("Demo(): got %d people, chen's accounts %v; want 6 people, no accounts", len(r.People), r.People[0].Accounts)
+	}
+}
+
+// TestPlatformKeys: a person's and a channel's keys are those of the
+// platforms given; with none, a platform key is unknown.
+func TestPlatformKeys(t *testing.T) {
+	wecom := workflow.Platform{Name: "wecom",
+		ParseAccount: func(s string) (string, error) { return strings.ToLower(s), nil },
+		ParseAddress: func(s string) (string, error) {
+			if !strings.HasPrefix(s, "wr") {
+				return "", errors.New("must start with wr")
+			}
+			return s, nil
+		}}
+	src := "people:\n  - {id: chen, roles: [staff], wecom: ChenJing}\nchannels:\n  incidents: {wecom: wrINC}\n"
+	r, err := Parse([]byte(src), "roster.yaml", wecom)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if p, ok := r.ByAccount("wecom", "chenjing"); !ok || p.ID != "chen" {
+		t.Errorf("ByAccount(wecom, chenjing): got %v, want chen (the account as its platform reads it)", p)
+	}
+	if got, ok := r.Address(workflow.ChannelIncidents, "wecom"); !ok || got != "wrINC" {
+		t.Errorf("Address(incidents, wecom): got %q %v, want wrINC", got, ok)
+	}
+	for _, tt := range []struct {
+		name      string
+		src       string
+		platforms []workflow.Platform
+		want      string
+	}{
+		{"a platform not given", src, nil, `roster.yaml:2: unknown key "wecom" in person (known: id, name, roles, departments)`},
+		{"the known keys name the platforms", src, platforms,
+			`roster.yaml:2: unknown key "wecom" in person (known: id, name, roles, departments, slack, telegram)`},
+		{"a platform's own error", strings.Replace(src, "wrINC", "INC", 1), []workflow.Platform{wecom},
+			`roster.yaml:4: wecom must start with wr`},
+		{"an ID not a scalar", strings.Replace(src, "wrINC", "[a, b]", 1), []workflow.Platform{wecom},
+			`roster.yaml:4: wecom must be an ID, not a list`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.src), "roster.yaml", tt.platforms...)
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("got %v, want %s", err, tt.want)
+			}
+		})
 	}
 }
 
 func TestExampleFile(t *testing.T) {
 	path := filepath.Join("..", "..", "deploy", "roster.example.yaml")
-	r, err := Load(path)
+	r, err := Load(path, platforms...)
 	if err != nil {
 		t.Fatalf("Load(%s): %v", path, err)
 	}
@@ -336,10 +410,15 @@ func TestErrors(t *testing.T) {
 		{"telegram not an integer", edit(9, "    telegram: \"@chen\""), 9, `telegram must be an integer, not "@chen"`},
 		{"telegram a float", edit(9, "    telegram: 10.5"), 9, `must be an integer, not "10.5"`},
 		{"telegram negative", edit(9, "    telegram: -1001"), 9, `user ID (a positive integer), not -1001`},
-		{"duplicate telegram", edit(11, "    roles: [leader]\n    telegram: 1001"), 12, `Telegram user 1001 belongs to both "chen" and "wang"`},
-		{"duplicate slack", edit(11, "    roles: [leader]\n    slack: U0CHEN"), 12, `Slack user U0CHEN belongs to both "chen" and "wang"`},
+		{"duplicate telegram", edit(11, "    roles: [leader]\n    telegram: 1001"), 12, `telegram user 1001 belongs to both "chen" and "wang"`},
+		{"duplicate slack", edit(11, "    roles: [leader]\n    slack: U0CHEN"), 12, `slack user U0CHEN belongs to both "chen" and "wang"`},
 		{"channel telegram not an integer", edit(17, "  incidents: {telegram: incidents-chat}"), 17, `not "incidents-chat"`},
-		{"slack not a string", edit(8, "    slack: 12345"), 8, `slack must be a text (quote it if needed), not "12345"`},
+		{"channel telegram a person", edit(17, "  incidents: {telegram: 1001}"), 17, `telegram must be a group's chat ID (a negative integer), not 1001`},
+		{"channel telegram zero", edit(17, "  incidents: {telegram: 0}"), 17, `telegram must be a group's chat ID (a negative integer), not 0`},
+		{"slack a number", edit(8, "    slack: 12345"), 8, `slack must be a Slack user ID (U… or W…, capital letters and digits), not "12345"`},
+		{"slack a channel", edit(8, "    slack: C0CHEN"), 8, `slack must be a Slack user ID (U… or W…`},
+		{"slack a mapping", edit(8, "    slack: {id: U0CHEN}"), 8, `slack must be an ID, not a mapping`},
+		{"channel slack a user", edit(17, "  incidents: {slack: U0CHEN}"), 17, `slack must be a Slack channel ID (C…, G… or D…`},
 		{"name a list", edit(5, "    name: [Chen, Jing]"), 5, `name must be a text`},
 		{"roles not a list", edit(6, "    roles: staff"), 6, `roles must be a list`},
 		{"people a mapping", "people:\n  chen: {roles: [staff]}\n", 2, `people must be a list`},
@@ -360,7 +439,7 @@ func TestErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, err := Parse([]byte(tt.src), "roster.yaml")
+			r, err := Parse([]byte(tt.src), "roster.yaml", platforms...)
 			if err == nil {
 				t.Fatalf("got roster %v, want an error containing %q", r, tt.want)
 			}
@@ -384,7 +463,7 @@ func TestErrors(t *testing.T) {
 
 // TestChineseMessage pins the wording of one Chinese message.
 func TestChineseMessage(t *testing.T) {
-	_, err := Parse([]byte(edit(6, "    rol: [staff]")), "roster.yaml")
+	_, err := Parse([]byte(edit(6, "    rol: [staff]")), "roster.yaml", platforms...)
 	text := workflow.ErrorText(err)
 	if want := `roster.yaml 第 6 行:人员中的未知键 "rol"`; text == nil || !strings.HasPrefix(text.ZH, want) {
 		t.Errorf("got %v, want %q…", text, want)

@@ -63,11 +63,8 @@ type command struct {
 // the reply is on its way, and the reply goes to the response_url when
 // ready.
 func (a *Adapter) runCommand(ctx context.Context, c command) response {
-	p, ok := a.roster.BySlack(c.UserID)
-	if !ok {
-		return note(a.guidance(c.UserID, c.UserName))
-	}
-	req := &bot.Request{Platform: bot.PlatformSlack, Actor: p.ID, Conversation: c.ChannelID, Text: a.commandText(c.Text)}
+	req := &bot.Request{Platform: bot.PlatformSlack, Actor: a.actor(c.UserID), Account: c.UserID, AccountName: c.UserName,
+		Conversation: c.ChannelID, Text: a.commandText(c.Text)}
 	ctx = bot.WithRequestID(ctx, bot.NewRequestID())
 	done := make(chan *bot.Reply, 1)
 	a.background(ctx, func(ctx context.Context) {
@@ -92,6 +89,15 @@ func (a *Adapter) runCommand(ctx context.Context, c command) response {
 	return note(a.t("⏳ Working on it; the answer follows in a moment.", "⏳ 正在处理,稍后回复。"))
 }
 
+// actor is the roster ID of a Slack user, "" when the roster does not know
+// them (the router then tells them what to add).
+func (a *Adapter) actor(userID string) string {
+	if p, ok := a.roster.ByAccount(Platform.Name, userID); ok {
+		return p.ID
+	}
+	return ""
+}
+
 // runInteraction handles a block_actions payload in the background: the
 // pressed button becomes a router action; a reply with a card replaces the
 // message the button was on (the card's new state, and who acted), any
@@ -109,11 +115,6 @@ func (a *Adapter) runInteraction(ctx context.Context, cb *slackgo.InteractionCal
 	}
 	url := cb.ResponseURL
 	a.background(ctx, func(ctx context.Context) {
-		p, ok := a.roster.BySlack(cb.User.ID)
-		if !ok {
-			a.respond(ctx, url, note(a.guidance(cb.User.ID, cb.User.Name)), "guidance")
-			return
-		}
 		action, err := bot.ParseAction(id)
 		if err != nil {
 			a.respond(ctx, url, note(a.t("⚠ This button is not one of Firebreak's; nothing was changed.",
@@ -121,13 +122,14 @@ func (a *Adapter) runInteraction(ctx context.Context, cb *slackgo.InteractionCal
 			return
 		}
 		ctx = bot.WithRequestID(ctx, bot.NewRequestID())
-		r := a.router.Handle(ctx, &bot.Request{Platform: bot.PlatformSlack, Actor: p.ID,
-			Conversation: cmp.Or(cb.Container.ChannelID, cb.Channel.ID), Action: &action})
+		actor := a.actor(cb.User.ID)
+		r := a.router.Handle(ctx, &bot.Request{Platform: bot.PlatformSlack, Actor: actor, Account: cb.User.ID,
+			AccountName: cb.User.Name, Conversation: cmp.Or(cb.Container.ChannelID, cb.Channel.ID), Action: &action})
 		if r.Failed || r.Card == nil {
 			a.respond(ctx, url, replyResponse(&bot.Reply{Text: r.Text, Card: r.Card, Failed: r.Failed}), "button reply")
 			return
 		}
-		who := a.whoActed(ba.Text.Text, p.Name)
+		who := a.whoActed(ba.Text.Text, a.roster.Name(actor))
 		a.respond(ctx, url, response{ReplaceOriginal: true, Text: fallback(r.Text, r.Card),
 			Blocks: slackgo.Blocks{BlockSet: messageBlocks("", r.Card, contextLine(who))}}, "card update")
 	})
@@ -154,8 +156,8 @@ type mention struct {
 
 // runEvent handles an event_callback once per event_id, in the background:
 // an app_mention is routed like a slash command and answered in its
-// channel (in its thread when it was in one); an error or the guidance for
-// someone not in the roster only to its author.
+// channel (in its thread when it was in one); an error (for someone not in
+// the roster: what to add to it) only to its author.
 func (a *Adapter) runEvent(ctx context.Context, env envelope, retry string) {
 	if env.Type != "event_callback" {
 		a.log.DebugContext(ctx, "slack event ignored", "type", env.Type)
@@ -179,14 +181,9 @@ func (a *Adapter) runEvent(ctx context.Context, env envelope, retry string) {
 		}
 	}
 	a.background(ctx, func(ctx context.Context) {
-		p, ok := a.roster.BySlack(m.User)
-		if !ok {
-			a.postEphemeral(ctx, m.Channel, m.User, m.ThreadTS, note(a.guidance(m.User, "")))
-			return
-		}
 		ctx = bot.WithRequestID(ctx, bot.NewRequestID())
-		r := a.router.Handle(ctx, &bot.Request{Platform: bot.PlatformSlack, Actor: p.ID, Conversation: m.Channel,
-			Text: a.commandText(stripLeadingMention(m.Text))})
+		r := a.router.Handle(ctx, &bot.Request{Platform: bot.PlatformSlack, Actor: a.actor(m.User), Account: m.User,
+			Conversation: m.Channel, Text: a.commandText(stripLeadingMention(m.Text))})
 		if r.Failed {
 			a.postEphemeral(ctx, m.Channel, m.User, m.ThreadTS, replyResponse(r))
 			return
@@ -213,37 +210,6 @@ func (a *Adapter) postEphemeral(ctx context.Context, channel, user, thread strin
 		a.log.WarnContext(ctx, "slack ephemeral reply not delivered", "request_id", bot.RequestID(ctx),
 			"channel", channel, "err", err)
 	}
-}
-
-// guidance tells a Slack user who is not in the roster how to be added:
-// their Slack user ID and the lines of the roster file.
-func (a *Adapter) guidance(userID, userName string) string {
-	id := rosterID(userName)
-	lines := fmt.Sprintf("  - id: %s\n    name: %s\n    roles: [staff]\n    slack: %s",
-		id, a.t("<your name>", "<您的姓名>"), userID)
-	return fmt.Sprintf(a.t(
-		"You are not in Firebreak's roster yet, so nothing was done. Your Slack user ID is %s. "+
-			"Ask an administrator to add you under people: in the roster file (FIREBREAK_ROSTER), "+
-			"with the roles you need (staff, leader, principal, spokesperson):\n\n%s\n\n"+
-			"Firebreak reads the roster when it starts.",
-		"您还不在 Firebreak 名册中,因此未做任何操作。您的 Slack 用户 ID 是 %s。"+
-			"请联系管理员在名册文件(FIREBREAK_ROSTER)的 people: 下添加您,并注明所需角色"+
-			"(staff、leader、principal、spokesperson):\n\n%s\n\nFirebreak 启动时读取名册。"), userID, lines)
-}
-
-// rosterID suggests a roster ID from a Slack user name: lower case letters,
-// digits, "-", "_" and "." only.
-func rosterID(name string) string {
-	var b strings.Builder
-	for _, r := range strings.ToLower(name) {
-		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {
-			b.WriteRune(r)
-		}
-	}
-	if b.Len() == 0 {
-		return "<your-id>"
-	}
-	return b.String()
 }
 
 // whoActed is the line under a card updated by a button press.
@@ -275,7 +241,7 @@ func (a *Adapter) commandText(s string) string {
 		target, label, _ := strings.Cut(inner, "|")
 		switch {
 		case strings.HasPrefix(target, "@"):
-			if p, ok := a.roster.BySlack(target[1:]); ok {
+			if p, ok := a.roster.ByAccount(Platform.Name, target[1:]); ok {
 				return p.ID
 			}
 			if label != "" {

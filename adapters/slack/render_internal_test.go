@@ -84,7 +84,7 @@ func TestCommandText(t *testing.T) {
 	roster, err := rosterfile.Parse([]byte(`
 people:
   - {id: li, name: Li Ming, roles: [staff], slack: U0LI}
-`), "roster.yaml")
+`), "roster.yaml", Platform)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,13 +105,5 @@ people:
 				t.Errorf("got %q, want %q", got, tt.want)
 			}
 		})
-	}
-}
-
-func TestRosterID(t *testing.T) {
-	for in, want := range map[string]string{"roadrunner": "roadrunner", "Chen.Jing": "chen.jing", "陈静": "<your-id>", "": "<your-id>"} {
-		if got := rosterID(in); got != want {
-			t.Errorf("rosterID(%q) = %q, want %q", in, got, want)
-		}
 	}
 }

@@ -71,14 +71,13 @@ func (s *Sender) Platform() string { return bot.PlatformSlack }
 func (s *Sender) Target(n workflow.Notice) string {
 	if id, ok := n.Audience.Person(); ok {
 		if p, ok := s.roster.Person(id); ok {
-			return p.Slack
+			account, _ := p.Account(Platform.Name)
+			return account
 		}
 		return ""
 	}
-	if c, ok := s.roster.Channel(string(n.Audience)); ok {
-		return c.Slack
-	}
-	return ""
+	address, _ := s.roster.Address(string(n.Audience), Platform.Name)
+	return address
 }
 
 // RateLimit is Slack's limit of chat.postMessage: one message per second

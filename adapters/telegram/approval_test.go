@@ -121,7 +121,7 @@ func TestPressesThatChangeNothing(t *testing.T) {
 		wants []string
 	}{
 		{"not a leader", chenID, v2, "approve:YQ-1:2", []string{"leader"}},
-		{"not in the roster", strangerID, v2, "approve:YQ-1:2", []string{"not in the roster", "4242", "/whoami"}},
+		{"not in the roster", strangerID, v2, "approve:YQ-1:2", []string{"not in the roster", "telegram: 4242"}},
 		{"second press by the same leader", zhaoID, v2, "approve:YQ-1:2", []string{"already approved version 2"}},
 		{"superseded version", wangID, v1, "approve:YQ-1:1", []string{"version 1", "2"}},
 		{"superseded version, reject", wangID, v1, "reject:YQ-1:1", []string{"replaced by version 2"}},

@@ -32,7 +32,7 @@ func TestCommandsInTelegram(t *testing.T) {
 		{"plain text in a private chat", chenID, chenID, "status YQ-1", []string{"Canteen complaint"}},
 		{"help", chenID, chenID, "/help", []string{"/incident open"}},
 		{"unknown command in a private chat", chenID, chenID, "/frobnicate", []string{"Unknown command /frobnicate", "/whoami"}},
-		{"a stranger is refused and told their ID", strangerID, incidentsChat, "/incident status YQ-1", []string{"not in the roster", "4242"}},
+		{"a stranger is refused and told what to add to the roster", strangerID, incidentsChat, "/incident status YQ-1", []string{"not in the roster", "Your account here is telegram: 4242", "    roles: [staff]\n    telegram: 4242"}},
 		{"whoami of a known person", chenID, chenID, "/whoami", []string{"<code>1001</code>", "Chen Jing (chen)", "staff"}},
 		{"start of a stranger", strangerID, strangerID, "/start", []string{"<code>4242</code>", "does not know you", "telegram: 4242", "name: Fei Ma", "id: mafei"}},
 		{"whoami in a group tells the chat ID", strangerID, leadersChat, "/whoami@firebreak_bot", []string{"<code>4242</code>", "<code>-100222</code>", "leaders: {telegram: -100222}"}},

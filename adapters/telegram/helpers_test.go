@@ -39,23 +39,28 @@ func testRoster(tb testing.TB, locale string) *workflow.Roster {
 		Timezone: "Asia/Shanghai",
 		Locale:   locale,
 		People: []workflow.Person{
-			{ID: "chen", Name: "Chen Jing", Roles: []workflow.Role{workflow.RoleStaff}, Departments: []string{"office"}, Telegram: chenID},
+			{ID: "chen", Name: "Chen Jing", Roles: []workflow.Role{workflow.RoleStaff}, Departments: []string{"office"}, Accounts: telegramAccount(chenID)},
 			{ID: "li", Name: "Li Ming", Roles: []workflow.Role{workflow.RoleStaff}, Departments: []string{"office"}},
-			{ID: "wang", Name: "Wang Fang", Roles: []workflow.Role{workflow.RoleLeader, workflow.RolePrincipal}, Telegram: wangID},
-			{ID: "zhao", Name: "Zhao Lei", Roles: []workflow.Role{workflow.RoleLeader}, Telegram: zhaoID},
-			{ID: "sun", Name: "Sun Yue", Roles: []workflow.Role{workflow.RoleSpokesperson}, Telegram: sunID},
+			{ID: "wang", Name: "Wang Fang", Roles: []workflow.Role{workflow.RoleLeader, workflow.RolePrincipal}, Accounts: telegramAccount(wangID)},
+			{ID: "zhao", Name: "Zhao Lei", Roles: []workflow.Role{workflow.RoleLeader}, Accounts: telegramAccount(zhaoID)},
+			{ID: "sun", Name: "Sun Yue", Roles: []workflow.Role{workflow.RoleSpokesperson}, Accounts: telegramAccount(sunID)},
 		},
 		Departments: []workflow.Department{{ID: "office", Name: "Public Opinion Office", Categories: []workflow.Category{workflow.CategoryOther}}},
 		Channels: map[string]workflow.ChannelRef{
-			workflow.ChannelIncidents:  {Slack: "C0INCIDENTS", Telegram: incidentsChat},
-			workflow.ChannelLeaders:    {Telegram: leadersChat},
-			workflow.ChannelStatements: {Slack: "C0STATEMENTS"},
+			workflow.ChannelIncidents:  {"slack": "C0INCIDENTS", telegram.Platform.Name: strconv.FormatInt(incidentsChat, 10)},
+			workflow.ChannelLeaders:    {telegram.Platform.Name: strconv.FormatInt(leadersChat, 10)},
+			workflow.ChannelStatements: {"slack": "C0STATEMENTS"},
 		},
 	})
 	if err != nil {
 		tb.Fatalf("roster: %v", err)
 	}
 	return r
+}
+
+// telegramAccount is the Accounts of someone with the Telegram user ID id.
+func telegramAccount(id int64) map[string]string {
+	return map[string]string{telegram.Platform.Name: strconv.FormatInt(id, 10)}
 }
 
 // env is Firebreak wired as cmd/firebreak does, over a real Redis, with the

@@ -58,18 +58,19 @@ func (s sender) Send(ctx context.Context, n workflow.Notice, m bot.Message) erro
 
 // chatOf resolves an audience to a Telegram chat.
 func (a *Adapter) chatOf(aud workflow.Audience) (int64, bool) {
-	if id, ok := aud.Person(); ok {
-		p, ok := a.roster.Person(id)
-		if !ok || p.Telegram == 0 {
+	var id string
+	if person, ok := aud.Person(); ok {
+		p, ok := a.roster.Person(person)
+		if !ok {
 			return 0, false
 		}
-		return p.Telegram, true
+		id, _ = p.Account(Platform.Name)
+	} else {
+		id, _ = a.roster.Address(string(aud), Platform.Name)
 	}
-	c, ok := a.roster.Channel(string(aud))
-	if !ok || c.Telegram == 0 {
-		return 0, false
-	}
-	return c.Telegram, true
+	// The roster holds IDs as Platform read them: integers, never 0.
+	chat, err := strconv.ParseInt(id, 10, 64)
+	return chat, err == nil && chat != 0
 }
 
 // send delivers m to the audience of n. A message with a card and a thread

@@ -159,10 +159,31 @@ func (a *Adapter) actor(u *tgbotapi.User) string {
 	if u == nil {
 		return ""
 	}
-	if p, ok := a.roster.ByTelegram(u.ID); ok {
+	if p, ok := a.roster.ByAccount(Platform.Name, account(u)); ok {
 		return p.ID
 	}
 	return ""
+}
+
+// account is a Telegram user's ID as the roster lists it.
+func account(u *tgbotapi.User) string {
+	if u == nil {
+		return ""
+	}
+	return strconv.FormatInt(u.ID, 10)
+}
+
+// routerRequest is a router request by u, who the roster may not know: then the
+// router tells them what to add to it.
+func (a *Adapter) routerRequest(u *tgbotapi.User, chat int64) *bot.Request {
+	req := &bot.Request{Platform: bot.PlatformTelegram, Actor: a.actor(u), Account: account(u)}
+	if u != nil {
+		req.AccountName = u.UserName
+	}
+	if chat != 0 {
+		req.Conversation = strconv.FormatInt(chat, 10)
+	}
+	return req
 }
 
 // decideMessage handles a typed message: a reply to a prompt, a command, or
@@ -224,25 +245,20 @@ func (a *Adapter) decideMessage(ctx context.Context, seq int64, m *tgbotapi.Mess
 
 // route asks the router to run a typed command and replies with its answer.
 func (a *Adapter) route(ctx context.Context, m *tgbotapi.Message, text string) outcome {
-	actor := a.actor(m.From)
-	reply := a.router.Handle(ctx, &bot.Request{Platform: bot.PlatformTelegram, Actor: actor,
-		Conversation: strconv.FormatInt(m.Chat.ID, 10), Text: text})
-	return a.replyWith(m, actor, reply)
+	req := a.routerRequest(m.From, m.Chat.ID)
+	req.Text = text
+	return a.replyWith(m, a.router.Handle(ctx, req))
 }
 
 // replyWith answers a message with a router reply: its text and card as HTML
 // (cut into parts when long), buttons on the last part.
-func (a *Adapter) replyWith(m *tgbotapi.Message, actor string, reply *bot.Reply) outcome {
-	text := reply.Text
-	if actor == "" && reply.Failed {
-		text += "\n" + a.unknownHint(m.From)
-	}
+func (a *Adapter) replyWith(m *tgbotapi.Message, reply *bot.Reply) outcome {
 	var buttons []bot.Button
 	if reply.Card != nil {
 		buttons = reply.Card.Buttons
 	}
 	var out outcome
-	parts := renderParts(text, reply.Card)
+	parts := renderParts(reply.Text, reply.Card)
 	for i, p := range parts {
 		o := op{Kind: opSend, Chat: m.Chat.ID, Message: m.MessageID, HTML: p}
 		if i == len(parts)-1 && len(buttons) > 0 {
@@ -262,10 +278,11 @@ func (a *Adapter) reply(m *tgbotapi.Message, html string) outcome {
 // reason of a rejection), routes it, answers, and on success adds the
 // outcome to the message the prompt was about.
 func (a *Adapter) answerPrompt(ctx context.Context, seq int64, m *tgbotapi.Message, p prompt) outcome {
-	actor := a.actor(m.From)
-	reply := a.router.Handle(ctx, &bot.Request{Platform: bot.PlatformTelegram, Actor: actor,
-		Conversation: strconv.FormatInt(m.Chat.ID, 10), Text: p.Command + " " + m.Text})
-	out := a.replyWith(m, actor, reply)
+	req := a.routerRequest(m.From, m.Chat.ID)
+	req.Text = p.Command + " " + m.Text
+	reply := a.router.Handle(ctx, req)
+	actor := req.Actor
+	out := a.replyWith(m, reply)
 	if !reply.Failed && p.Origin != 0 {
 		out.Ops = append(out.Ops, op{Kind: opEdit, Chat: p.Chat, Message: p.Origin, Seq: seq,
 			Line: a.decisionLine(actor, p.Label, reply.Text)})
@@ -279,7 +296,6 @@ func (a *Adapter) answerPrompt(ctx context.Context, seq int64, m *tgbotapi.Messa
 // who pressed what and the reply (what is still needed); a card in the
 // reply replaces the message. A Reject press asks for the reason instead.
 func (a *Adapter) decideCallback(ctx context.Context, seq int64, q *tgbotapi.CallbackQuery) outcome {
-	actor := a.actor(q.From)
 	answer := func(text string, alert bool) op {
 		return op{Kind: opAnswer, Callback: q.ID, Text: shorten(text, maxCallbackText-10), Alert: alert}
 	}
@@ -288,17 +304,18 @@ func (a *Adapter) decideCallback(ctx context.Context, seq int64, q *tgbotapi.Cal
 		return outcome{Ops: []op{answer(a.t("⚠ This button is not known; nothing was changed.",
 			"⚠ 无法识别此按钮,未做任何更改。"), true)}}
 	}
-	conv := ""
+	var chat int64
 	if q.Message != nil && q.Message.Chat != nil {
-		conv = strconv.FormatInt(q.Message.Chat.ID, 10)
+		chat = q.Message.Chat.ID
 	}
-	reply := a.router.Handle(ctx, &bot.Request{Platform: bot.PlatformTelegram, Actor: actor, Conversation: conv, Action: &action})
+	req := a.routerRequest(q.From, chat)
+	req.Action = &action
+	reply := a.router.Handle(ctx, req)
+	actor := req.Actor
 	if reply.Failed {
-		text := reply.Text
-		if actor == "" {
-			text += "\n" + a.unknownHint(q.From)
-		}
-		return outcome{Ops: []op{answer(text, true)}}
+		// An alert is cut at 200 characters: the refusal of someone not in
+		// the roster says what to add first.
+		return outcome{Ops: []op{answer(reply.Text, true)}}
 	}
 	if q.Message == nil || q.Message.Chat == nil {
 		return outcome{Ops: []op{answer(reply.Text, false)}}
@@ -460,23 +477,14 @@ func (a *Adapter) editWithLine(ctx context.Context, o op) error {
 	return a.editText(ctx, o.Chat, o.Message, rec.render(), keyboard(rec.buttons))
 }
 
-// unknownHint tells someone the roster does not know their Telegram ID
-// (plain text).
-func (a *Adapter) unknownHint(u *tgbotapi.User) string {
-	if u == nil {
-		return ""
-	}
-	return fmt.Sprintf(a.t("Your Telegram user ID is %d; send /whoami to the bot for the roster lines to add.",
-		"您的 Telegram 用户 ID 是 %d;向机器人发送 /whoami 查看需加入名册的内容。"), u.ID)
-}
-
 // whoami tells a person their Telegram user ID and whether the roster knows
-// them; in a group, also the group's chat ID.
+// them, and if not what to add to it (bot.Onboarding); in a group, also the
+// group's chat ID.
 func (a *Adapter) whoami(m *tgbotapi.Message) string {
 	u := m.From
 	var b strings.Builder
 	fmt.Fprintf(&b, a.t("Your Telegram user ID is <code>%d</code>.", "您的 Telegram 用户 ID 是 <code>%d</code>。"), u.ID)
-	if p, ok := a.roster.ByTelegram(u.ID); ok {
+	if p, ok := a.roster.ByAccount(Platform.Name, account(u)); ok {
 		roles := make([]string, len(p.Roles))
 		for i, r := range p.Roles {
 			roles[i] = string(r)
@@ -484,17 +492,10 @@ func (a *Adapter) whoami(m *tgbotapi.Message) string {
 		b.WriteString(" " + esc(fmt.Sprintf(a.t("The roster knows you as %s (%s), roles: %s.", "名册中您是 %s(%s),角色:%s。"),
 			p.Name, p.ID, strings.Join(roles, ", "))))
 	} else {
-		name := strings.TrimSpace(u.FirstName + " " + u.LastName)
-		if name == "" {
-			name = u.UserName
-		}
-		id := strings.ToLower(u.UserName)
-		if id == "" {
-			id = "your-id"
-		}
-		b.WriteString(" " + a.t("The roster does not know you yet. Ask an administrator to add these lines under people: in the roster file (choose the roles), then restart Firebreak:",
-			"名册中还没有您。请管理员在名册文件的 people: 下加入以下内容(按需选择角色),然后重启 Firebreak:"))
-		fmt.Fprintf(&b, "\n<pre>  - id: %s\n    name: %s\n    roles: [staff]\n    telegram: %d</pre>", esc(id), esc(name), u.ID)
+		o := bot.Onboarding{Platform: Platform.Name, Account: account(u), Handle: u.UserName,
+			Name: strings.TrimSpace(u.FirstName + " " + u.LastName)}
+		b.WriteString(" " + a.t("The roster does not know you yet.", "名册中还没有您。") + " " + esc(o.Ask().In(a.locale)))
+		fmt.Fprintf(&b, "\n<pre>%s</pre>", esc(o.Entry().In(a.locale)))
 	}
 	if !m.Chat.IsPrivate() {
 		b.WriteString("\n\n" + a.chatIDText(m.Chat.ID))

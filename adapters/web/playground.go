@@ -102,12 +102,27 @@ type actionResponse struct {
 	Post *Post `json:"post,omitempty"`
 }
 
+// knownActor refuses an actor who is not in the roster: the playground
+// picks people from it, and the web has no account of its own to name, so
+// the refusal is the router's (bot.ErrNotInRoster), before anything runs
+// or is shown on a post.
+func (s *Server) knownActor(w http.ResponseWriter, r *http.Request, actor string) bool {
+	if _, ok := s.cfg.Roster.Person(actor); ok {
+		return true
+	}
+	writeError(w, http.StatusForbidden, "forbidden", workflow.ErrorText(bot.ErrNotInRoster).In(s.localeOf(r)))
+	return false
+}
+
 // command runs a typed command as the chosen person and answers with the
 // router's reply, exactly as Slack would show it (errors included: Failed).
 func (s *Server) command(w http.ResponseWriter, r *http.Request) {
 	var in commandRequest
 	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
 		writeError(w, http.StatusBadRequest, "invalid", "the body must be JSON: {\"actor\": \"chen\", \"text\": \"/incident help\"}")
+		return
+	}
+	if !s.knownActor(w, r, in.Actor) {
 		return
 	}
 	reply := s.cfg.Router.Handle(r.Context(), &bot.Request{
@@ -129,6 +144,9 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request) {
 	a, err := bot.ParseAction(in.Action)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "invalid", err.Error())
+		return
+	}
+	if !s.knownActor(w, r, in.Actor) {
 		return
 	}
 	conv := in.Conversation

@@ -121,7 +121,7 @@ func testRoster(tb testing.TB) *workflow.Roster {
 			{ID: "zhao", Name: "Zhao Lei", Roles: []workflow.Role{workflow.RoleLeader}},
 		},
 		Departments: []workflow.Department{{ID: "office", Name: "Public Opinion Office", Categories: []workflow.Category{workflow.CategoryOther}}},
-		Channels:    map[string]workflow.ChannelRef{workflow.ChannelLeaders: {Telegram: -100222}, workflow.ChannelIncidents: {Slack: "C1"}},
+		Channels:    map[string]workflow.ChannelRef{workflow.ChannelLeaders: {"telegram": "-100222"}, workflow.ChannelIncidents: {"slack": "C1"}},
 		Policy:      workflow.DefaultPolicy(),
 	})
 	if err != nil {
@@ -764,6 +764,34 @@ func TestPlaygroundAction(t *testing.T) {
 		if rec := f.postJSON("/api/v1/playground/action", body); rec.Code != http.StatusBadRequest {
 			t.Errorf("%s: got %d, want 400", body, rec.Code)
 		}
+	}
+}
+
+// TestPlaygroundUnknownActor: the playground acts only as someone of the
+// roster; any other actor (none, made up, a stale pick) is refused with the
+// router's words before anything runs or is shown on a post.
+func TestPlaygroundUnknownActor(t *testing.T) {
+	f := newFixture(t, true, "")
+	post, _ := f.srv.Hub().Post(workflow.Notice{ID: "YQ-7#5.1>leaders", Incident: "YQ-7", Audience: workflow.ChannelLeaders},
+		bot.Message{Kind: "approval", Card: &bot.Card{Incident: "YQ-7", Buttons: []bot.Button{{ID: "approve:YQ-7:1", Label: "Approve"}}}}, now)
+	for _, tt := range []struct{ name, path, body string }{
+		{"a command by no one", "/api/v1/playground/command", `{"text":"list"}`},
+		{"a command by someone made up", "/api/v1/playground/command", `{"actor":"mallory","text":"list"}`},
+		{"a press by someone made up", "/api/v1/playground/action",
+			`{"actor":"mallory","action":"approve:YQ-7:1","post":` + jsonInt(post.Seq) + `,"conversation":"leaders"}`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := f.postJSON(tt.path, tt.body)
+			if rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), "you are not in the roster") {
+				t.Errorf("got %d %s, want 403 saying the actor is not in the roster", rec.Code, rec.Body)
+			}
+		})
+	}
+	if got := f.router.requests(); len(got) != 0 {
+		t.Errorf("router got %+v, want nothing", got)
+	}
+	if kept := f.srv.Hub().Since(0); len(kept) != 1 || len(kept[0].Answers) != 0 {
+		t.Errorf("hub keeps %+v, want the post without answers", kept)
 	}
 }
 

@@ -249,7 +249,7 @@ type server struct {
 }
 
 func serve(ctx context.Context, c config) (*server, error) {
-	roster := rosterfile.Demo()
+	roster := rosterfile.Demo(fbslack.Platform) // the load is on the Slack path
 	dialCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	client, err := fbredis.Dial(dialCtx, c.redis)

@@ -192,10 +192,10 @@ func (a *app) Close() {
 func loadRoster(cfg Config) (*workflow.Roster, error) {
 	var r *workflow.Roster
 	if cfg.Roster == "" {
-		r = rosterfile.Demo()
+		r = rosterfile.Demo(platforms...)
 	} else {
 		var err error
-		if r, err = rosterfile.Load(cfg.Roster); err != nil {
+		if r, err = rosterfile.Load(cfg.Roster, platforms...); err != nil {
 			return nil, err
 		}
 	}

@@ -273,7 +273,7 @@ func rosterCmd(args []string, w io.Writer) error {
 	if len(args) != 2 || args[0] != "check" {
 		return errors.New("usage: firebreak roster check <file>")
 	}
-	r, err := rosterfile.Load(args[1])
+	r, err := rosterfile.Load(args[1], platforms...)
 	if err != nil {
 		return err
 	}

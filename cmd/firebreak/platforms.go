@@ -9,7 +9,16 @@ import (
 	fbslack "github.com/firebreak/firebreak/adapters/slack"
 	"github.com/firebreak/firebreak/adapters/telegram"
 	"github.com/firebreak/firebreak/bot"
+	"github.com/firebreak/firebreak/workflow"
 )
+
+// platforms are the chat platforms people and channels have IDs on, as
+// their adapters describe them: the roster file takes their keys ("slack:
+// U0CHEN") and checks IDs with them. A new platform is one line here.
+var platforms = []workflow.Platform{
+	fbslack.Platform,
+	telegram.Platform,
+}
 
 // setupPlatforms builds the Slack and Telegram adapters that the
 // configuration enables, registers their endpoints on mux, starts what they

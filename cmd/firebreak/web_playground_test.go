@@ -37,7 +37,6 @@ func TestPlaygroundRepliesLikeSlack(t *testing.T) {
 		{actor: "chen", text: `/incident open "Canteen complaint" found:25:00`},
 		{actor: "chen", text: "/incident status YQ-99"},
 		{actor: "chen", button: "ack:YQ-99"},
-		{actor: "nobody", text: "/incident list"},
 		{actor: "chen", text: `/incident open "Canteen <b>complaint</b>" level:major category:inquiry`},
 		{actor: "chen", text: "/incident approve YQ-1"},
 		{actor: "li", button: "ack:YQ-1"},
@@ -72,6 +71,17 @@ func TestPlaygroundRepliesLikeSlack(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("%s %s%s:\n got %+v\nwant %+v", s.actor, s.text, s.button, show(got), show(want))
 		}
+	}
+
+	// The playground acts only as someone of the roster: anyone else is
+	// refused with the router's words, and nothing runs.
+	res, err := http.Post(pg.URL+"/api/v1/playground/command", "application/json", strings.NewReader(`{"actor":"nobody","text":"/incident list"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if b, _ := io.ReadAll(res.Body); res.StatusCode != http.StatusForbidden || !strings.Contains(string(b), "you are not in the roster") {
+		t.Errorf("nobody: got %d %s, want 403 saying they are not in the roster", res.StatusCode, b)
 	}
 }
 

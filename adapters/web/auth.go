@@ -5,9 +5,17 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"fmt"
+	"net"
 	"net/http"
+	"net/netip"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
+
+	"github.com/firebreak/firebreak/workflow"
 )
 
 // Access to the board in production (a chat platform configured): a person
@@ -117,16 +125,37 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	next := localPath(r.PostForm.Get("next"))
+	// The attempt is counted before the token is compared, so that many
+	// attempts at once cannot all pass the check, and a locked-out client
+	// is refused even with the right token: otherwise the lockout would
+	// only slow the search down, not stop it.
+	client := s.clientIP(r)
+	if wait, ok := s.logins.attempt(client); !ok {
+		secs := int((wait + time.Second - 1) / time.Second)
+		s.cfg.Log.Warn("board login refused: too many attempts", "client", client, "retry_after_s", secs)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		s.renderLoginText(w, r, http.StatusTooManyRequests, next, msgTooManyLogins(secs).In(s.localeOf(r)))
+		return
+	}
 	if !equal(r.PostForm.Get("token"), s.cfg.Token) {
-		s.cfg.Log.Warn("board login refused: wrong token", "remote", r.RemoteAddr)
+		s.cfg.Log.Warn("board login refused: wrong token", "client", client)
 		s.renderLogin(w, r, http.StatusUnauthorized, next, "login.wrong")
 		return
 	}
+	s.logins.succeeded(client)
 	http.SetCookie(w, &http.Cookie{
 		Name: CookieName, Value: s.session, Path: "/", MaxAge: int(sessionTTL / time.Second),
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: secure(r),
 	})
 	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// msgTooManyLogins is what a client that is locked out is told.
+func msgTooManyLogins(secs int) workflow.Text {
+	return workflow.Text{
+		EN: fmt.Sprintf("Too many login attempts from your address; try again in %d seconds.", secs),
+		ZH: fmt.Sprintf("来自您地址的登录尝试过多,请 %d 秒后再试。", secs),
+	}
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
@@ -135,17 +164,114 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
-// secure reports whether the browser reached us over HTTPS (directly or
-// through a proxy that says so), so the cookie is marked Secure.
+// secure reports whether the browser reached us over HTTPS, so that
+// cookies are marked Secure: the connection is TLS, or a proxy the server
+// is told to trust said so (X-Forwarded-Proto, noted by the server's
+// middleware; the header alone proves nothing, anyone can send it).
 func secure(r *http.Request) bool {
-	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+	if r.TLS != nil {
+		return true
+	}
+	https, _ := r.Context().Value(httpsKey{}).(bool)
+	return https
 }
 
+// httpsKey marks a request that a trusted proxy received over HTTPS.
+type httpsKey struct{}
+
+// clientIP is who a request counts against for login attempts: the
+// address the connection came from, or, behind a trusted proxy, the
+// address the proxy appended to X-Forwarded-For (the last one; earlier ones
+// are whatever the client sent). IPv6 clients count by their /64, since
+// one host usually holds a whole /64.
+func (s *Server) clientIP(r *http.Request) string {
+	addr := r.RemoteAddr
+	if s.cfg.TrustProxy {
+		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+			hops := strings.Split(xff[len(xff)-1], ",")
+			addr = strings.TrimSpace(hops[len(hops)-1])
+		}
+	}
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		addr = host
+	}
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		return addr // not an address (a test, a unix socket): count it as given
+	}
+	ip = ip.Unmap()
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.String()
+	}
+	return ip.String()
+}
+
+// maxNext bounds the length of a path to return to after login.
+const maxNext = 2048
+
 // localPath returns p when it is a path on this site, else "/board": the
-// login form must not redirect anywhere else ("//evil.example", "/\evil").
+// login form must not send anyone elsewhere. Browsers are lenient readers of
+// a Location: they drop tabs and newlines anywhere ("/\t/evil.example" is
+// "//evil.example", another host), read a backslash as a slash, and treat
+// "//" as the start of a host. So p must be printable ASCII without
+// backslashes, start with one slash, have no dot segments and no scheme or
+// host; and it must stay free of controls, backslashes and a leading "//"
+// when its percent-escapes are decoded, in case a later step decodes them
+// ("%09" is a tab again).
 func localPath(p string) string {
-	if p == "" || p[0] != '/' || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\\r\n") {
+	if p == "" || len(p) > maxNext || !localForm(p) {
 		return "/board"
 	}
-	return p
+	d := p
+	for range 3 {
+		dd, err := url.PathUnescape(d)
+		if err != nil || !decodedForm(dd) {
+			return "/board"
+		}
+		if dd == d {
+			return p
+		}
+		d = dd
+	}
+	return "/board" // still escaped after three rounds: no path of ours
+}
+
+// localForm reports whether p, as it stands, is a path a browser reads as
+// one of this site's.
+func localForm(p string) bool {
+	if !decodedForm(p) {
+		return false
+	}
+	for _, c := range []byte(p) {
+		// Space (trimmed by browsers) and every non-ASCII byte (C1
+		// controls, bidi and zero-width marks; a URL of ours escapes them).
+		if c == ' ' || c >= 0x80 {
+			return false
+		}
+	}
+	u, err := url.Parse(p)
+	return err == nil && u.Scheme == "" && u.Host == "" && u.User == nil && u.Opaque == ""
+}
+
+// decodedForm reports whether p starts with one slash, holds no control
+// character (C0, DEL, C1, bidi and other format marks) and no backslash,
+// and its path has no dot segments (browsers resolve "/.//x" to "//x").
+func decodedForm(p string) bool {
+	if len(p) < 1 || p[0] != '/' || (len(p) > 1 && (p[1] == '/' || p[1] == '\\')) {
+		return false
+	}
+	path, _, _ := strings.Cut(p, "?")
+	path, _, _ = strings.Cut(path, "#")
+	for seg := range strings.SplitSeq(path, "/") {
+		if seg == "." || seg == ".." {
+			return false
+		}
+	}
+	for _, c := range p {
+		if c < ' ' || c == 0x7f || c == '\\' || (c >= 0x80 && c <= 0x9f) || unicode.Is(unicode.Cf, c) {
+			return false
+		}
+	}
+	return true
 }

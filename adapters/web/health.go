@@ -20,6 +20,9 @@ type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
+// readyTimeout is how long /readyz waits for Redis.
+var readyTimeout = 2 * time.Second
+
 // Health registers GET /healthz (the process runs), GET /readyz (503 while
 // Redis does not answer) and GET /metrics on mux.
 func Health(mux *http.ServeMux, redis Pinger, metrics func(http.ResponseWriter) error, log *slog.Logger) {
@@ -28,13 +31,15 @@ func Health(mux *http.ServeMux, redis Pinger, metrics func(http.ResponseWriter) 
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if err := redis.Ping(ctx); err != nil {
+		// bounded, not only a context deadline: a Pinger on go-redis
+		// ignores the deadline, and a probe that hangs is no answer.
+		if _, err := bounded(r.Context(), readyTimeout, "ping redis", func(ctx context.Context) (struct{}, error) {
+			return struct{}{}, redis.Ping(ctx)
+		}); err != nil {
 			log.Warn("not ready: redis does not answer", "err", err)
 			w.WriteHeader(http.StatusServiceUnavailable)
-			fmt.Fprintln(w, "redis unavailable")
+			fmt.Fprintln(w, "redis unavailable / Redis 不可用")
 			return
 		}
 		fmt.Fprintln(w, "ready")

@@ -58,6 +58,18 @@ type Config struct {
 	Playground bool
 	// Token is FIREBREAK_BOARD_TOKEN.
 	Token string
+	// TrustProxy says the server is reached through a reverse proxy that
+	// sets (overwriting what the client sent) X-Forwarded-Proto,
+	// X-Forwarded-For and X-Forwarded-Host. Then a request the proxy says
+	// came over HTTPS gets Secure cookies, logins count against the address
+	// the proxy saw, and an Origin may name the host the proxy was asked
+	// for. Without it those headers are ignored: anyone can send them.
+	TrustProxy bool
+	// StoreTimeout bounds every storage call made for a request (Incidents
+	// and, for the playground, Router): past it the request answers 503
+	// (a command: a failed reply) instead of waiting for a stalled Redis.
+	// Zero means DefaultStoreTimeout.
+	StoreTimeout time.Duration
 	// Describe says what a timeline event was, in a sentence in the locale
 	// asked for (the handlers' EventLine); nil: a plain sentence from the
 	// event's kind, actor and text.
@@ -76,7 +88,16 @@ type Server struct {
 	session string
 	tmpl    *template.Template
 	sender  *Sender
+	logins  *loginLimiter
 }
+
+// DefaultStoreTimeout is how long a request waits for storage unless
+// Config.StoreTimeout says otherwise.
+const DefaultStoreTimeout = 3 * time.Second
+
+// maxBody bounds the body of every request that may change state; the
+// login form reads at most 8 KiB of it.
+const maxBody = 64 << 10
 
 //go:embed templates/*.html
 var templateFS embed.FS
@@ -100,7 +121,17 @@ func New(cfg Config) *Server {
 	if _, ok := knownLocale(cfg.Locale); !ok {
 		cfg.Locale = workflow.LocaleEN
 	}
-	s := &Server{cfg: cfg, hub: cfg.Hub, tmpl: templates}
+	if cfg.StoreTimeout <= 0 {
+		cfg.StoreTimeout = DefaultStoreTimeout
+	}
+	// Every storage call of a request is bounded here, once, so that no
+	// handler can forget it (go-redis ignores context deadlines unless told
+	// otherwise, so the bound does not rely on the store honouring them).
+	cfg.Incidents = boundedIncidents{Incidents: cfg.Incidents, timeout: cfg.StoreTimeout}
+	if cfg.Router != nil {
+		cfg.Router = boundedRouter{Router: cfg.Router, timeout: cfg.StoreTimeout, locale: cfg.Locale}
+	}
+	s := &Server{cfg: cfg, hub: cfg.Hub, tmpl: templates, logins: newLoginLimiter()}
 	if cfg.Token != "" {
 		s.session = sessionValue(cfg.Token)
 	}
@@ -128,8 +159,11 @@ func (s *Server) Close() { s.hub.Close() }
 //	GET  /favicon.ico                     the icon (an SVG)
 //	GET  /api/v1/incidents[/{id}[/timeline]], /api/v1/stats, /api/v1/events (SSE)
 //	GET  /api/v1/playground, POST /api/v1/playground/command, POST /api/v1/playground/action
+//
+// Every route goes through the same guard (see guard): requests that may
+// change state must come from this site and carry a bounded body.
 func (s *Server) Register(mux *http.ServeMux) {
-	handle := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, secureHeaders(h)) }
+	handle := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, secureHeaders(s.guard(h))) }
 	handle("GET /{$}", s.home)
 	handle("/", s.notFoundPage)
 	handle("GET /board", s.page(s.boardPage))
@@ -182,6 +216,106 @@ func secureHeaders(h http.Handler) http.Handler {
 		hd.Set("Referrer-Policy", "no-referrer")
 		h.ServeHTTP(w, r)
 	})
+}
+
+// guard is the middleware of every route. It notes a request that a
+// trusted proxy received over HTTPS (see secure); and a request that may
+// change state (any method but GET, HEAD and OPTIONS) is refused with 403
+// when a browser says another site sent it, and with 413 when its body is
+// larger than maxBody; the body is cut off at maxBody before any handler
+// reads it.
+func (s *Server) guard(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.cfg.TrustProxy && strings.EqualFold(lastHeader(r.Header, "X-Forwarded-Proto"), "https") {
+			r = r.WithContext(context.WithValue(r.Context(), httpsKey{}, true))
+		}
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+			h.ServeHTTP(w, r)
+			return
+		}
+		if !s.sameSite(r) {
+			s.cfg.Log.Warn("cross-site request refused", "method", r.Method, "path", r.URL.Path,
+				"origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
+			s.refuse(w, r, http.StatusForbidden, "forbidden", msgCrossSite)
+			return
+		}
+		if r.ContentLength > maxBody {
+			s.refuse(w, r, http.StatusRequestEntityTooLarge, "too_large", msgTooLarge)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		h.ServeHTTP(w, r)
+	})
+}
+
+// sameSite reports whether r may have come from this site. A browser that
+// sends Sec-Fetch-Site is believed: "same-origin", or "none" (typed,
+// bookmarked), and nothing else ("same-site" siblings are other sites too).
+// Its Origin is not checked then: under this server's Referrer-Policy
+// (no-referrer) Chromium sends "Origin: null" with the login form of our
+// own page. A browser without Sec-Fetch-Site is judged by Origin, whose
+// host must be the request's (or, behind a trusted proxy, the host the
+// proxy was asked for). A request with neither header does not come from a
+// browser page (curl, scripts with the bearer token, tests), so no other
+// site can have made it: it is allowed. (The rule of Go's
+// http.CrossOriginProtection, with the trusted proxy's host added.)
+func (s *Server) sameSite(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "same-origin", "none":
+		return true
+	case "":
+	default:
+		return false
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" { // "null": a sandboxed page, or a redirect from elsewhere
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	return s.cfg.TrustProxy && strings.EqualFold(u.Host, lastHeader(r.Header, "X-Forwarded-Host"))
+}
+
+// lastHeader is the last value of a header that proxies may append to
+// ("a, b" or repeated): the one the nearest proxy set.
+func lastHeader(h http.Header, name string) string {
+	vs := h.Values(name)
+	if len(vs) == 0 {
+		return ""
+	}
+	parts := strings.Split(vs[len(vs)-1], ",")
+	return strings.TrimSpace(parts[len(parts)-1])
+}
+
+var (
+	msgCrossSite = workflow.Text{
+		EN: "refused: this request was sent by another site; use the pages of this server",
+		ZH: "已拒绝:该请求由其他网站发出;请使用本服务的页面",
+	}
+	msgTooLarge = workflow.Text{
+		EN: fmt.Sprintf("refused: the request body is larger than %d KiB", maxBody>>10),
+		ZH: fmt.Sprintf("已拒绝:请求内容超过 %d KiB", maxBody>>10),
+	}
+)
+
+// refuse answers a request the guard turns away: in JSON under /api/, in
+// the request's language; elsewhere as plain text in both languages (no
+// page of ours asked for it).
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, status int, code string, msg workflow.Text) {
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		writeError(w, status, code, msg.In(s.localeOf(r)))
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, "%s\n%s\n", msg.EN, msg.ZH)
 }
 
 // Pages.
@@ -272,11 +406,19 @@ func (s *Server) renderMessage(w http.ResponseWriter, r *http.Request, status in
 }
 
 func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int, next, errKey string) {
+	msg := ""
+	if errKey != "" {
+		msg = label(s.localeOf(r), errKey)
+	}
+	s.renderLoginText(w, r, status, next, msg)
+}
+
+// renderLoginText shows the login form with an error message (already in
+// the request's language), or none.
+func (s *Server) renderLoginText(w http.ResponseWriter, r *http.Request, status int, next, msg string) {
 	d := s.data(r, "login", "title.login")
 	d.Next, d.LoggedIn = localPath(next), false
-	if errKey != "" {
-		d.Error = d.T(errKey)
-	}
+	d.Error = msg
 	if r.Method != http.MethodGet {
 		d.Lang = langLinks(&url.URL{Path: "/login", RawQuery: url.Values{"next": {d.Next}}.Encode()}, d.Locale)
 	}
@@ -434,13 +576,16 @@ func (s *Server) getTimeline(w http.ResponseWriter, r *http.Request) {
 const recentMax = 2000
 
 func (s *Server) getStats(w http.ResponseWriter, r *http.Request) {
+	// Two reads, one deadline: the answer comes within StoreTimeout.
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.StoreTimeout)
+	defer cancel()
 	now := s.cfg.Clock.Now()
-	recent, err := s.cfg.Incidents.Recent(r.Context(), now.Add(-chartWindow), recentMax)
+	recent, err := s.cfg.Incidents.Recent(ctx, now.Add(-chartWindow), recentMax)
 	if err != nil {
 		s.writeFailure(w, r, err)
 		return
 	}
-	open, err := s.cfg.Incidents.List(r.Context(), workflow.ListQuery{Filter: workflow.ListOpen})
+	open, err := s.cfg.Incidents.List(ctx, workflow.ListQuery{Filter: workflow.ListOpen})
 	if err != nil {
 		s.writeFailure(w, r, err)
 		return
@@ -463,6 +608,10 @@ const heartbeat = 15 * time.Second
 // it missed; a new one gets every post the hub keeps.
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
+	// A stream lasts; whatever read or write timeout the HTTP server has
+	// is for requests, not for this one (ErrNotSupported in tests).
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")

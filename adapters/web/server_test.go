@@ -558,9 +558,8 @@ func TestLogin(t *testing.T) {
 
 	t.Run("behind TLS the cookie is Secure", func(t *testing.T) {
 		form := url.Values{"token": {token}}
-		req := httptest.NewRequest(http.MethodPost, "/login", strings.NewReader(form.Encode()))
+		req := httptest.NewRequest(http.MethodPost, "https://firebreak.example/login", strings.NewReader(form.Encode())) // r.TLS set
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("X-Forwarded-Proto", "https")
 		if cs := f.do(req).Result().Cookies(); len(cs) != 1 || !cs[0].Secure {
 			t.Errorf("got cookies %+v, want one Secure", cs)
 		}

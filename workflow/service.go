@@ -702,7 +702,7 @@ func checkText(text, emptyEN, emptyZH string) (string, error) {
 
 // checkChars refuses text that holds characters a person cannot see but
 // platforms act on: control characters other than newline and tab (a NUL
-// makes Telegram refuse the message, holding its chat back), invalid
+// makes a chat platform refuse the message, holding its chat back), invalid
 // UTF-8, and the bidirectional overrides and isolates that make text read
 // otherwise than it is (U+202A–U+202E, U+2066–U+2069). Text typed by people
 // is data: it is refused with a message, not changed behind their back.

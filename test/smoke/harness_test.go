@@ -283,7 +283,7 @@ func (p *proc) trySlash(who person, text string) (string, stamp, error) {
 		"token": {"unused-verification-token"}, "team_id": {"T0SMOKE"}, "team_domain": {"smoke"},
 		"channel_id": {"C0INCIDENTS"}, "channel_name": {"incidents"},
 		"user_id": {who.slack}, "user_name": {who.id}, "command": {"/incident"}, "text": {text},
-		"api_app_id": {"A0SMOKE"}, "response_url": {responseURL}, "trigger_id": {"1.2.3"},
+		"api_app_id": {"A0SMOKE"}, "response_url": {responseURL}, "trigger_id": {fmt.Sprintf("1.2.%d", p.w.userMsg.Add(1))},
 	}
 	body := form.Encode()
 	req, err := http.NewRequest(http.MethodPost, "http://"+p.addr+"/slack/commands", strings.NewReader(body))

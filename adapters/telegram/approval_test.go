@@ -1,14 +1,18 @@
 package telegram_test
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 
+	"github.com/firebreak/firebreak/adapters/telegram"
 	"github.com/firebreak/firebreak/bot"
 	"github.com/firebreak/firebreak/workflow"
 )
@@ -310,5 +314,59 @@ func TestWebhookBadRequests(t *testing.T) {
 	}
 	if calls := e.api.Calls(""); len(calls) != 0 {
 		t.Errorf("Bot API calls: got %v, want none", calls)
+	}
+}
+
+// flakyLog fails the first AbandonUpdate, as a stalled Redis does.
+type flakyLog struct {
+	telegram.UpdateLog
+	failed atomic.Bool
+}
+
+func (f *flakyLog) AbandonUpdate(ctx context.Context, id int64) error {
+	if f.failed.CompareAndSwap(false, true) {
+		return errors.New("redis: i/o timeout")
+	}
+	return f.UpdateLog.AbandonUpdate(ctx, id)
+}
+
+// stalledMemo fails reads while stalled is set.
+type stalledMemo struct {
+	telegram.Memo
+	stalled atomic.Bool
+}
+
+func (m *stalledMemo) GetMemo(ctx context.Context, key string) (string, bool, error) {
+	if m.stalled.Load() {
+		return "", false, errors.New("redis: i/o timeout")
+	}
+	return m.Memo.GetMemo(ctx, key)
+}
+
+// TestStalledUpdateIsRedeliveredSoon: an update that failed while Redis
+// stalled, and whose claim could not even be given up then, is handled on
+// Telegram's redelivery as soon as Redis answers again, not after a
+// two-minute lease.
+func TestStalledUpdateIsRedeliveredSoon(t *testing.T) {
+	var log *flakyLog
+	var memo *stalledMemo
+	e := newEnv(t, func(o *telegram.Options) {
+		log = &flakyLog{UpdateLog: o.UpdateLog}
+		memo = &stalledMemo{Memo: o.Memo}
+		o.UpdateLog, o.Memo, o.RetryWait = log, memo, 10*time.Millisecond
+	})
+	u := tgbotapi.Update{UpdateID: e.nextUpdateID(), Message: &tgbotapi.Message{MessageID: 7, Date: 1,
+		Chat: &tgbotapi.Chat{ID: incidentsChat, Type: "supergroup"}, From: &tgbotapi.User{ID: chenID, FirstName: "Chen"},
+		Text: "the reason", ReplyToMessage: &tgbotapi.Message{MessageID: 6, Chat: &tgbotapi.Chat{ID: incidentsChat}}}}
+	memo.stalled.Store(true)
+	if err := e.tg.HandleUpdate(e.ctx, u); err == nil {
+		t.Fatal("HandleUpdate during the stall: got nil, want an error")
+	}
+	memo.stalled.Store(false)
+	eventually(t, "the redelivered update is handled, not refused as busy", func() bool {
+		return !errors.Is(e.tg.HandleUpdate(e.ctx, u), telegram.ErrBusy)
+	})
+	if err := e.tg.HandleUpdate(e.ctx, u); err != nil {
+		t.Errorf("a third delivery: got %v, want nil (handled once already)", err)
 	}
 }

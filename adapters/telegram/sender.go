@@ -307,13 +307,50 @@ func (a *Adapter) follow(ctx context.Context, chat int64) (int64, error) {
 func migratedKey(chat int64) string { return "chat:" + strconv.FormatInt(chat, 10) }
 
 // rememberMigration records that group from became supergroup to, so that
-// later messages go there directly.
-func (a *Adapter) rememberMigration(ctx context.Context, from, to int64) {
+// later messages go there directly. It is honoured only for a chat the
+// roster names, towards a supergroup ID (-100…): a forged update (it needs
+// the webhook secret) can no longer send a roster chat's messages anywhere
+// else, and every migration, followed or refused, is logged and counted.
+// source is "update" (Telegram's service message) or "api" (a send refused
+// with migrate_to_chat_id). It reports whether the migration is followed.
+func (a *Adapter) rememberMigration(ctx context.Context, source string, from, to int64) bool {
+	switch {
+	case !a.rosterChat(from):
+		a.refuseMigration(ctx, source, from, to, "the roster names no such chat")
+		return false
+	case to > -1_000_000_000_000 || to == from:
+		a.refuseMigration(ctx, source, from, to, "the new chat is not a supergroup")
+		return false
+	}
 	a.log.WarnContext(ctx, "telegram: group became a supergroup; following it (update the roster's telegram ID)",
-		"from", from, "to", to)
+		"from", from, "to", to, "source", source)
+	a.countMigration(source, "followed")
 	if err := a.memo.SetMemo(ctx, migratedKey(from), strconv.FormatInt(to, 10), 0); err != nil {
 		a.log.WarnContext(ctx, "telegram: remember migrated group", "from", from, "to", to, "err", err)
 	}
+	return true
+}
+
+func (a *Adapter) refuseMigration(ctx context.Context, source string, from, to int64, why string) {
+	a.log.WarnContext(ctx, "telegram: chat migration refused", "from", from, "to", to, "source", source, "reason", why)
+	a.countMigration(source, "refused")
+}
+
+func (a *Adapter) countMigration(source, outcome string) {
+	if a.metrics != nil {
+		a.metrics.Add("firebreak_telegram_migrations_total", fmt.Sprintf("source=%q,outcome=%q", source, outcome), 1)
+	}
+}
+
+// rosterChat reports whether some roster channel is the Telegram chat id.
+func (a *Adapter) rosterChat(id int64) bool {
+	want := strconv.FormatInt(id, 10)
+	for _, c := range a.roster.Channels {
+		if addr, ok := c.Address(Platform.Name); ok && addr == want {
+			return true
+		}
+	}
+	return false
 }
 
 // sendHTML sends one HTML message with an optional keyboard (or force-reply
@@ -334,9 +371,10 @@ func (a *Adapter) sendHTML(ctx context.Context, chat int64, text string, kb *tgb
 		}
 		resp, err := a.request(ctx, "sendMessage", cfg)
 		if to := migratedTo(err); to != 0 && to != chat && attempt == 0 {
-			a.rememberMigration(ctx, chat, to)
-			chat = to
-			continue
+			if a.rememberMigration(ctx, "api", chat, to) {
+				chat = to
+				continue
+			}
 		}
 		if err != nil {
 			return tgbotapi.Message{}, chat, err

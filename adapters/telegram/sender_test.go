@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
+
 	"github.com/firebreak/firebreak/adapters/redis/redistest"
 	"github.com/firebreak/firebreak/adapters/telegram"
 	"github.com/firebreak/firebreak/bot"
@@ -75,14 +77,14 @@ func TestSenderErrors(t *testing.T) {
 	})
 
 	t.Run("a migrated group is followed and remembered", func(t *testing.T) {
-		e.api.migrate(incidentsChat, -100999)
+		e.api.migrate(incidentsChat, -1009999999999)
 		if err := s.Send(e.ctx, notice(workflow.ChannelIncidents), msg); err != nil {
 			t.Fatalf("Send: %v", err)
 		}
 		if err := s.Send(e.ctx, notice(workflow.ChannelIncidents), msg); err != nil {
 			t.Fatalf("Send again: %v", err)
 		}
-		if got := len(e.api.messagesIn(-100999)); got != 2 {
+		if got := len(e.api.messagesIn(-1009999999999)); got != 2 {
 			t.Errorf("messages in the supergroup: got %d, want 2", got)
 		}
 		old := 0
@@ -324,5 +326,43 @@ func TestNewChecksOptions(t *testing.T) {
 				t.Errorf("error shows the token: %v", err)
 			}
 		})
+	}
+}
+
+// TestForgedMigrationIsRefused is the attack as it was made: an update
+// (with the webhook secret) saying the leaders chat migrated elsewhere
+// redirected it for good. A migration is followed only when it is
+// Telegram's service message for a chat the roster names, towards a
+// supergroup; every other one is logged and changes nothing.
+func TestForgedMigrationIsRefused(t *testing.T) {
+	e := newEnv(t)
+	s := e.tg.Sender()
+	msg := bot.Message{Kind: "incident", Text: "hello"}
+	update := func(chat int64, chatType, text string, to, from int64) {
+		e.postUpdate(tgbotapi.Update{UpdateID: e.nextUpdateID(), Message: &tgbotapi.Message{MessageID: 1, Date: 1,
+			Chat: &tgbotapi.Chat{ID: chat, Type: chatType}, Text: text, MigrateToChatID: to, MigrateFromChatID: from}})
+	}
+	update(leadersChat, "group", "hi", -1005555555555, 0) // carries text: not a service message
+	update(leadersChat, "group", "", -4242, 0)            // not a supergroup
+	update(-100777, "group", "", -1005555555555, 0)       // not a roster chat
+	update(-1005555555555, "supergroup", "", 0, -100777)  // from a chat the roster does not name
+	update(-1005555555555, "private", "", 0, leadersChat) // not a supergroup's service message
+	if err := s.Send(e.ctx, notice(workflow.ChannelLeaders), msg); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	if got := len(e.api.messagesIn(leadersChat)); got != 1 {
+		t.Errorf("messages in the leaders chat: got %d, want 1 (no forged migration followed)", got)
+	}
+	if got := len(e.api.messagesIn(-1005555555555)); got != 0 {
+		t.Errorf("messages in the forged chat: got %d, want 0", got)
+	}
+
+	// Telegram's own service message in the new supergroup is followed.
+	update(-1006666666666, "supergroup", "", 0, leadersChat)
+	if err := s.Send(e.ctx, notice(workflow.ChannelLeaders), msg); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	if got := len(e.api.messagesIn(-1006666666666)); got != 1 {
+		t.Errorf("messages in the supergroup: got %d, want 1", got)
 	}
 }

@@ -117,6 +117,9 @@ type Options struct {
 	Locale string
 	// Log receives failures; nil discards.
 	Log *slog.Logger
+	// Metrics, when set, counts chat migrations
+	// (firebreak_telegram_migrations_total{source,outcome}).
+	Metrics *bot.Metrics
 	// Clock stamps decisions shown on approval requests (default: the
 	// system clock).
 	Clock workflow.Clock
@@ -154,6 +157,7 @@ type Adapter struct {
 	roster     *workflow.Roster
 	locale     string
 	log        *slog.Logger
+	metrics    *bot.Metrics
 	clock      workflow.Clock
 	lease      Lease
 	updates    UpdateLog
@@ -177,6 +181,15 @@ type Adapter struct {
 
 	wg sync.WaitGroup
 }
+
+// ClaimLease bounds how long one try may hold an update: when Redis stalls
+// and even giving the update up fails, Telegram's redelivery is handled
+// once the lease ends (it was 2 minutes: three updates stayed refused that
+// long after a 10 s stall). A try decides within decideTimeout, well
+// inside it.
+const ClaimLease = 20 * time.Second
+
+const decideTimeout = 8 * time.Second
 
 // New checks opts and returns an Adapter. It does not call Telegram; Start
 // does.
@@ -221,7 +234,7 @@ func New(opts Options) (*Adapter, error) {
 	}
 	a := &Adapter{
 		mode: mode, webhookURL: opts.WebhookURL, secret: opts.WebhookSecret,
-		router: opts.Router, roster: opts.Roster, locale: opts.Locale, log: opts.Log, clock: opts.Clock,
+		router: opts.Router, roster: opts.Roster, locale: opts.Locale, log: opts.Log, clock: opts.Clock, metrics: opts.Metrics,
 		lease: opts.Lease, updates: opts.UpdateLog, memo: opts.Memo,
 		http: opts.HTTPClient, token: opts.Token,
 		pollTimeout: opts.PollTimeout, leaseTTL: opts.LeaseTTL, leaseRetry: opts.LeaseRetry, retryWait: opts.RetryWait,
@@ -255,7 +268,9 @@ func New(opts Options) (*Adapter, error) {
 	if a.retryWait <= 0 {
 		a.retryWait = 2 * time.Second
 	}
-	a.claimLease = 2 * time.Minute
+	// A try holds an update for at most ClaimLease; a failed try gives it
+	// up at once (abandon), or as soon as the store answers again.
+	a.claimLease = ClaimLease
 	if a.http == nil {
 		a.http = &http.Client{Timeout: a.pollTimeout + 15*time.Second}
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 
@@ -103,7 +104,9 @@ func (a *Adapter) HandleUpdate(ctx context.Context, u tgbotapi.Update) error {
 			out = outcome{}
 		}
 	} else {
-		out, err = a.decide(ctx, u)
+		dctx, cancel := context.WithTimeout(ctx, decideTimeout)
+		out, err = a.decide(dctx, u)
+		cancel()
 		if err != nil {
 			a.abandon(ctx, id)
 			return fmt.Errorf("update %d: %w", id, err)
@@ -133,10 +136,31 @@ func (a *Adapter) save(ctx context.Context, id int64, out outcome) {
 	}
 }
 
+// abandon gives a claimed update up, so that Telegram's redelivery is
+// handled at once. When the store cannot be reached (the reason the try
+// failed, often), it tries again in the background every retryWait until the
+// claim would have ended anyway: a stall of a few seconds does not leave the
+// update refused as "in progress" for the whole lease.
 func (a *Adapter) abandon(ctx context.Context, id int64) {
-	if err := a.updates.AbandonUpdate(ctx, id); err != nil {
-		a.log.WarnContext(ctx, "telegram: abandon update", "update", id, "err", err)
+	err := a.updates.AbandonUpdate(ctx, id)
+	if err == nil {
+		return
 	}
+	a.log.WarnContext(ctx, "telegram: abandon update; trying again in the background", "update", id, "err", err)
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		ctx := context.WithoutCancel(ctx)
+		for waited := time.Duration(0); waited < a.claimLease; waited += a.retryWait {
+			time.Sleep(a.retryWait)
+			actx, cancel := context.WithTimeout(ctx, a.retryWait)
+			err := a.updates.AbandonUpdate(actx, id)
+			cancel()
+			if err == nil {
+				return
+			}
+		}
+	}()
 }
 
 // decide turns an update into ops. It fails only before the router is
@@ -196,10 +220,20 @@ func (a *Adapter) decideMessage(ctx context.Context, seq int64, m *tgbotapi.Mess
 	chat := m.Chat.ID
 	switch {
 	case m.MigrateToChatID != 0:
-		a.rememberMigration(ctx, chat, m.MigrateToChatID)
+		// Telegram's service message in the old group: sent by no one,
+		// with no text, in a group (not yet a supergroup).
+		if m.Chat.Type == "group" && m.Text == "" {
+			a.rememberMigration(ctx, "update", chat, m.MigrateToChatID)
+		} else {
+			a.refuseMigration(ctx, "update", chat, m.MigrateToChatID, "not a service message of a group")
+		}
 		return outcome{}, nil
 	case m.MigrateFromChatID != 0:
-		a.rememberMigration(ctx, m.MigrateFromChatID, chat)
+		if m.Chat.Type == "supergroup" && m.Text == "" {
+			a.rememberMigration(ctx, "update", m.MigrateFromChatID, chat)
+		} else {
+			a.refuseMigration(ctx, "update", m.MigrateFromChatID, chat, "not a service message of a supergroup")
+		}
 		return outcome{}, nil
 	case m.From == nil || m.From.IsBot:
 		return outcome{}, nil

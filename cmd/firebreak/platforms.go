@@ -101,7 +101,7 @@ func setupTelegram(ctx context.Context, a *app, cfg Config, mux *http.ServeMux) 
 		Token: cfg.TelegramToken, Mode: cfg.TelegramMode,
 		WebhookURL: cfg.TelegramWebhookURL, WebhookSecret: cfg.TelegramWebhookSecret,
 		APIEndpoint: cfg.TelegramAPIEndpoint,
-		Router:      a.router, Roster: a.roster, Locale: a.locale, Log: a.log, Clock: a.clock,
+		Router:      a.router, Roster: a.roster, Locale: a.locale, Log: a.log, Clock: a.clock, Metrics: a.metrics,
 		Lease: st, UpdateLog: st, Memo: st,
 	})
 	if err != nil {

@@ -32,8 +32,21 @@ func NewRequestID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// matched holds the command the router matched for a request.
-type matched struct{ cmd *Command }
+// matched holds what the router matched for a request: the command, or
+// the name of a registered action.
+type matched struct {
+	cmd    *Command
+	action string
+}
+
+// ActionFrom returns the name of the registered action being run, "" when
+// the request is no action or names none registered (a forged button).
+func ActionFrom(ctx context.Context) string {
+	if m, ok := ctx.Value(commandKey).(*matched); ok {
+		return m.action
+	}
+	return ""
+}
 
 // CommandFrom returns the command being run, when the router matched one.
 func CommandFrom(ctx context.Context) *Command {

@@ -125,11 +125,15 @@ func (m *Metrics) Count() Middleware {
 	return func(next Handler) Handler {
 		return func(ctx context.Context, req *Request) (*Reply, error) {
 			reply, err := next(ctx, req)
+			// Labels come from what the router knows, never from what was
+			// sent: 3,000 forged button names are one series, not 3,000.
 			what := "unknown"
 			if c := CommandFrom(ctx); c != nil {
 				what = c.Name
+			} else if a := ActionFrom(ctx); a != "" {
+				what = "action:" + a
 			} else if req.Action != nil {
-				what = "action:" + req.Action.Name
+				what = "action:unknown"
 			}
 			code := string(workflow.ErrorCode(err))
 			if code == "" {

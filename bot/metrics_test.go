@@ -31,12 +31,18 @@ func TestMetricsCount(t *testing.T) {
 	f.handle("chen", "fail internal")
 	f.handle("mallory", "open z")
 	f.press("wang", bot.Action{Name: "approve", Args: []string{"YQ-7", "1"}})
+	// Forged button names (callback data is anyone's to choose) share one
+	// series: labels never come from what was sent.
+	for i := range 300 {
+		f.press("wang", bot.Action{Name: fmt.Sprintf("forged%d", i)})
+	}
 	want := `firebreak_requests_total{platform="slack",command="approve",code="forbidden"} 1
 firebreak_requests_total{platform="slack",command="fail",code="internal"} 1
 firebreak_requests_total{platform="slack",command="fail",code="invalid"} 1
 firebreak_requests_total{platform="slack",command="open",code="forbidden"} 1
 firebreak_requests_total{platform="slack",command="open",code="ok"} 2
 firebreak_requests_total{platform="telegram",command="action:approve",code="ok"} 1
+firebreak_requests_total{platform="telegram",command="action:unknown",code="invalid"} 300
 `
 	if got := mustWriteText(t, &m); got != want {
 		t.Errorf("metrics:\n got %s\nwant %s", got, want)

@@ -130,6 +130,9 @@ func (r *Router) Handle(ctx context.Context, req *Request) *Reply {
 	// an unknown command is logged and counted like any other request.
 	h, roles, cmd, matchErr := r.match(req)
 	holder := &matched{cmd: cmd}
+	if req.Action != nil && matchErr == nil {
+		holder.action = req.Action.Name
+	}
 	ctx = context.WithValue(ctx, commandKey, holder)
 	var inner Handler = func(ctx context.Context, req *Request) (*Reply, error) {
 		if matchErr != nil {

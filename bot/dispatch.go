@@ -185,7 +185,7 @@ func (d *Dispatcher) init() error {
 		d.Clock = workflow.SystemClock{}
 	}
 	if d.Sleep == nil {
-		d.Sleep = deliverySleep
+		d.Sleep = Sleep
 	}
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
@@ -196,8 +196,10 @@ func (d *Dispatcher) init() error {
 	return nil
 }
 
-// deliverySleep waits for d or until ctx is done.
-func deliverySleep(ctx context.Context, d time.Duration) error {
+// Sleep waits for d or until ctx is done, and returns ctx's error then. A
+// d of zero or less returns at once. The dispatcher, the scheduler's
+// waits and the adapters' polling loops share it.
+func Sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
 	}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
+
+	"github.com/firebreak/firebreak/bot"
 )
 
 // pollLoop polls while this replica holds the poll lease, and otherwise
@@ -24,7 +26,7 @@ func (a *Adapter) pollLoop(ctx context.Context) {
 			a.pollHolding(ctx, owner)
 			continue // try to keep polling at once
 		}
-		if sleep(ctx, a.leaseRetry) != nil {
+		if bot.Sleep(ctx, a.leaseRetry) != nil {
 			return
 		}
 	}
@@ -89,7 +91,7 @@ func (a *Adapter) pollHolding(ctx context.Context, owner string) {
 			if lctx.Err() == nil {
 				wait := a.waitAfter(err)
 				a.log.WarnContext(lctx, "telegram: getUpdates failed", "err", err, "retry_in", wait)
-				_ = sleep(lctx, wait)
+				_ = bot.Sleep(lctx, wait)
 			}
 			continue
 		}
@@ -116,7 +118,7 @@ func (a *Adapter) pollHolding(ctx context.Context, owner string) {
 				if !errors.Is(err, ErrBusy) {
 					a.log.ErrorContext(lctx, "telegram: update failed; it will be fetched again", "update", u.UpdateID, "err", err)
 				}
-				_ = sleep(lctx, a.waitAfter(err))
+				_ = bot.Sleep(lctx, a.waitAfter(err))
 				break
 			}
 			offset = u.UpdateID + 1
@@ -165,7 +167,7 @@ type pollTimer interface {
 type wallTimer struct{}
 
 func (wallTimer) Now() time.Time                                   { return time.Now() }
-func (wallTimer) Sleep(ctx context.Context, d time.Duration) error { return sleep(ctx, d) }
+func (wallTimer) Sleep(ctx context.Context, d time.Duration) error { return bot.Sleep(ctx, d) }
 
 // getUpdates long-polls for updates from offset on.
 func (a *Adapter) getUpdates(ctx context.Context, offset int) ([]tgbotapi.Update, error) {
@@ -193,16 +195,4 @@ func (a *Adapter) waitAfter(err error) time.Duration {
 		return ra
 	}
 	return a.retryWait
-}
-
-// sleep waits for d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -20,6 +20,7 @@
 //	<prefix>:{s07}:due             ZSET   open incident IDs scored by NextDue millis
 //	<prefix>:{s07}:mine:<person>   ZSET   open incidents assigned to person, by FoundAt
 //	<prefix>:seq                   STRING counter behind "YQ-<n>"
+//	<prefix>:instance              STRING JSON instance marker: ID, creation time (marker.go)
 //	<prefix>:rr:<rotation>         STRING counter of a round-robin rotation
 //	<prefix>:lock:<name>           STRING per-fire cron lock (SET NX EX)
 //	<prefix>:timers:wake           channel: Apply publishes a sooner due time
@@ -73,6 +74,11 @@ type Options struct {
 	// without Release holds back the shard's new notices; a reader renews it
 	// at every pass (at least every second or so), far inside it.
 	OutboxReaderLease time.Duration
+	// Instance, from OpenInstance, makes NextID hand out IDs only while the
+	// instance marker is this one and the counter has not gone back, so a
+	// Redis that lost its data never repeats an ID already posted. Nil
+	// (tests of other things) allocates without checking.
+	Instance *Instance
 }
 
 // Store is the Redis implementation of workflow.Store and bot.OutboxStore.
@@ -89,6 +95,11 @@ type Store struct {
 	groups sync.Map
 	// readerLoaded is set once the outbox reader script was loaded.
 	readerLoaded atomic.Bool
+	// instance is Options.Instance; seen the highest incident number known
+	// to be handed out (NextID, CheckInstance), below which the counter
+	// must never go.
+	instance *Instance
+	seen     atomic.Int64
 }
 
 // New returns a Store on client. The caller keeps ownership of client.
@@ -106,6 +117,11 @@ func New(client goredis.UniversalClient, opts Options) *Store {
 		opts.OutboxReaderLease = 15 * time.Second
 	}
 	s := &Store{client: client, prefix: opts.Prefix, clock: opts.Clock, readerLease: opts.OutboxReaderLease}
+	if opts.Instance != nil {
+		inst := *opts.Instance
+		s.instance = &inst
+		s.seen.Store(inst.seq)
+	}
 	for i := range opts.Shards {
 		s.shards = append(s.shards, fmt.Sprintf("s%02d", i))
 	}
@@ -147,8 +163,14 @@ func (s *Store) seqKey() string { return s.prefix + ":seq" }
 // incidentID is the ID of the n-th incident.
 func incidentID(n int64) string { return "YQ-" + strconv.FormatInt(n, 10) }
 
-// NextID allocates a new incident ID ("YQ-1", "YQ-2", ...).
+// NextID allocates a new incident ID ("YQ-1", "YQ-2", ...). On a Store
+// opened on an instance (Options.Instance) it refuses, CodeUnavailable with
+// a message for people, when the marker is gone or another or the counter
+// went back: the ID could repeat one already posted.
 func (s *Store) NextID(ctx context.Context) (string, error) {
+	if s.instance != nil {
+		return s.nextGuarded(ctx)
+	}
 	n, err := s.client.Incr(ctx, s.seqKey()).Result()
 	if err != nil {
 		return "", fail("allocate incident id", err)

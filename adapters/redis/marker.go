@@ -1,0 +1,396 @@
+package redis
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/firebreak/firebreak/workflow"
+)
+
+// The instance marker tells a Redis that still holds Firebreak's data from
+// one that lost it. Incident IDs come from the counter <prefix>:seq; a Redis
+// that comes back empty (wiped, replaced, FLUSHALL, restarted without
+// persistence) would hand out YQ-1, YQ-2 ... again, and those IDs were
+// already posted to Slack and Telegram: the senders would update the old
+// cards and threads with the new incidents. So a store is accepted once,
+// explicitly (InitInstance, `firebreak store init`), which writes
+// <prefix>:instance; OpenInstance refuses a store without it, and a Store
+// opened on it allocates IDs only while the marker is the same one and the
+// counter has not gone back (one script call, so no ID slips between the
+// check and the increment).
+//
+// What cannot be known: a brand-new Redis and a wiped one look the same, so
+// neither is accepted without InitInstance, except when the caller says so
+// (the embedded demo Redis). A Redis restored from an older snapshot keeps
+// the marker; a running Store notices its counter went back, a freshly
+// started one cannot.
+//
+// The marker and the counter sit outside the shards; the one script that
+// reads both needs them in one slot, as on a single Redis or a Sentinel
+// pair (a Cluster would need a hash tag on both).
+
+// Instance identifies one Firebreak store: what <prefix>:instance holds.
+type Instance struct {
+	// ID is random (16 hex digits), new at every InitInstance.
+	ID string `json:"id"`
+	// Created is when the store was accepted.
+	Created time.Time `json:"created"`
+	// By says how: InitByOperator, InitEmbedded or InitAdopted.
+	By string `json:"by"`
+
+	// raw is the marker exactly as stored, which NextID compares.
+	raw string
+	// seq is the incident counter when the instance was opened.
+	seq int64
+}
+
+// How an instance came to be (Instance.By).
+const (
+	// InitByOperator: `firebreak store init` accepted an empty store.
+	InitByOperator = "store init"
+	// InitEmbedded: the embedded demo Redis, which starts empty every time.
+	InitEmbedded = "embedded"
+	// InitAdopted: a store holding incidents from before markers existed.
+	InitAdopted = "adopted"
+	// InitTest: a test's fresh key prefix, empty by construction.
+	InitTest = "test"
+)
+
+// InstanceKey names the key of the instance marker, for messages.
+func (s *Store) InstanceKey() string { return s.prefix + ":instance" }
+
+// Problems with the instance (InstanceError.Problem).
+const (
+	// ProblemEmpty: neither a marker nor an incident counter (a new
+	// installation, or a Redis that lost everything).
+	ProblemEmpty = "empty"
+	// ProblemMissing: the marker is gone (FLUSHALL, a replaced or restarted
+	// Redis without persistence, eviction).
+	ProblemMissing = "missing"
+	// ProblemChanged: another marker (another store, or one initialised
+	// again while this process ran).
+	ProblemChanged = "changed"
+	// ProblemCounter: the incident counter is missing or went back
+	// (a restore from an older snapshot, or a partial loss).
+	ProblemCounter = "counter"
+)
+
+// InstanceError says why a store is not the one Firebreak may use. Its
+// message names the cause and, for an operator, the way out.
+type InstanceError struct {
+	// Problem is one of the Problem* constants.
+	Problem string
+	// Key is the marker's key, CounterKey the incident counter's.
+	Key, CounterKey string
+	// Want is the instance this Store was opened on (zero at start).
+	Want Instance
+	// Got is the marker found (zero when there is none).
+	Got Instance
+	// Seq is the highest incident number this Store knows was handed out,
+	// Counter what Redis holds now (ProblemCounter).
+	Seq, Counter int64
+}
+
+func (e *InstanceError) Error() string {
+	var cause string
+	switch e.Problem {
+	case ProblemEmpty:
+		cause = fmt.Sprintf("this Redis holds no Firebreak instance marker (%s) and no incident counter: "+
+			"either it is a new installation or it lost Firebreak's data (wiped, replaced, FLUSHALL, "+
+			"or restarted without persistence), and the two look the same", e.Key)
+	case ProblemMissing:
+		cause = fmt.Sprintf("the instance marker %s (instance %s, initialised %s) is gone: Redis lost Firebreak's data "+
+			"(wiped, replaced, FLUSHALL, restarted without persistence, or evicted keys)",
+			e.Key, e.Want.ID, e.Want.Created.Format(time.RFC3339))
+	case ProblemChanged:
+		cause = fmt.Sprintf("the instance marker %s changed from instance %s to %s (initialised %s by %s): "+
+			"this is not the store Firebreak started on", e.Key, e.Want.ID, e.Got.ID, e.Got.Created.Format(time.RFC3339), e.Got.By)
+	case ProblemCounter:
+		if e.Seq <= e.Counter {
+			cause = fmt.Sprintf("the instance marker %s is there but the incident counter %s is missing: "+
+				"Redis lost part of Firebreak's data", e.Key, e.CounterKey)
+		} else {
+			cause = fmt.Sprintf("the incident counter went back from %d to %d: Redis lost data "+
+				"(restored from an older snapshot, or partly lost)", e.Seq, e.Counter)
+		}
+	default:
+		cause = "unknown problem " + e.Problem
+	}
+	if e.Seq > 0 {
+		cause += fmt.Sprintf("; the last incident ID this process handed out or saw is %s", incidentID(e.Seq))
+	}
+	return cause
+}
+
+// Text is the message people see in chat when the store lost its data.
+func (e *InstanceError) Text() workflow.Text {
+	return workflow.Text{
+		EN: "Firebreak's storage lost its data (Redis was wiped, replaced or restarted empty), so no incident " +
+			"can be opened: its ID could repeat one already posted. Nothing was changed. An operator must run " +
+			"`firebreak store init` and restart Firebreak.",
+		ZH: "Firebreak 的存储丢失了数据(Redis 被清空、替换或无持久化重启),暂不能新建事件:编号可能与已发布的事件重复。" +
+			"未做任何更改。请运维人员执行 `firebreak store init` 后重启 Firebreak。",
+	}
+}
+
+// lost wraps e as the error people see: unavailable, nothing changed.
+func (e *InstanceError) lost(op string) error {
+	return &workflow.Error{Code: workflow.CodeUnavailable, Msg: e.Text(), Err: fmt.Errorf("%s: %w", op, e)}
+}
+
+// newInstance returns a fresh marker.
+func newInstance(by string, now time.Time) (Instance, error) {
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		return Instance{}, fmt.Errorf("new instance id: %w", err)
+	}
+	inst := Instance{ID: hex.EncodeToString(b), Created: now.UTC().Truncate(time.Second), By: by}
+	raw, err := json.Marshal(inst)
+	if err != nil {
+		return Instance{}, fmt.Errorf("encode instance marker: %w", err)
+	}
+	inst.raw = string(raw)
+	return inst, nil
+}
+
+func (s *Store) decodeInstance(raw string) (Instance, error) {
+	var inst Instance
+	if err := json.Unmarshal([]byte(raw), &inst); err != nil || inst.ID == "" {
+		return Instance{}, fmt.Errorf("the instance marker %s is not valid (%q)", s.InstanceKey(), raw)
+	}
+	inst.raw = raw
+	return inst, nil
+}
+
+// initScript writes the marker unless there is one and raises the counter
+// to at least ARGV[2]-1, never lowering it. KEYS: marker, counter. ARGV:
+// marker value, first incident number. Returns {1, first number} when it
+// wrote the marker, {0, the marker} when there was one.
+var initScript = goredis.NewScript(`
+local marker = redis.call('GET', KEYS[1])
+if marker then return {0, marker} end
+local cur = tonumber(redis.call('GET', KEYS[2]) or '0')
+local first = tonumber(ARGV[2])
+if first - 1 > cur then cur = first - 1 end
+redis.call('SET', KEYS[2], cur)
+redis.call('SET', KEYS[1], ARGV[1])
+return {1, cur + 1}
+`)
+
+// ErrInitialised is returned by InitInstance when the store has a marker
+// already: nothing was changed.
+var ErrInitialised = errors.New("the store is initialised already")
+
+// InitInstance accepts the store for Firebreak: it writes a new instance
+// marker and raises the incident counter so that the next incident is
+// YQ-<next> or later (never lower than the counter, so an ID is never
+// handed out twice). by says who does it (InitByOperator ...). It returns
+// the instance and the number of the next incident. A store that has a
+// marker is left alone: ErrInitialised, with that instance.
+func (s *Store) InitInstance(ctx context.Context, next int64, by string) (inst Instance, first int64, err error) {
+	if next < 1 {
+		return Instance{}, 0, fmt.Errorf("init store: the next incident number must be at least 1, not %d", next)
+	}
+	inst, err = newInstance(by, time.Now())
+	if err != nil {
+		return Instance{}, 0, err
+	}
+	res, err := initScript.Run(ctx, s.client, []string{s.InstanceKey(), s.seqKey()}, inst.raw, next).Slice()
+	if err != nil {
+		return Instance{}, 0, fail("init store "+s.InstanceKey(), err)
+	}
+	if len(res) != 2 {
+		return Instance{}, 0, fmt.Errorf("init store: unexpected reply %v", res)
+	}
+	if wrote, _ := res[0].(int64); wrote == 0 {
+		raw, _ := res[1].(string)
+		existing, err := s.decodeInstance(raw)
+		if err != nil {
+			return Instance{}, 0, err
+		}
+		return existing, 0, fmt.Errorf("%w: instance %s, initialised %s by %s (%s)", ErrInitialised,
+			existing.ID, existing.Created.Format(time.RFC3339), existing.By, s.InstanceKey())
+	}
+	first, _ = res[1].(int64)
+	inst.seq = first - 1
+	return inst, first, nil
+}
+
+// OpenInstance returns the store's instance, for Options.Instance. A store
+// with incidents but no marker (from before markers) is adopted: a marker is
+// written and IDs go on from the counter. A store with neither is refused
+// with an *InstanceError of ProblemEmpty when initEmpty is "", else
+// initialised with the first incident YQ-1 and initEmpty as Instance.By
+// (InitEmbedded, InitTest). A marker without its counter is refused
+// (ProblemCounter).
+func (s *Store) OpenInstance(ctx context.Context, initEmpty string) (Instance, error) {
+	for range 3 { // a replica initialising at the same moment: read again
+		var marker, counter *goredis.StringCmd
+		if _, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+			marker = p.Get(ctx, s.InstanceKey())
+			counter = p.Get(ctx, s.seqKey())
+			return nil
+		}); err != nil && !errors.Is(err, goredis.Nil) {
+			return Instance{}, fail("read the instance marker "+s.InstanceKey(), err)
+		}
+		seq, hasSeq, err := parseCounter(counter)
+		if err != nil {
+			return Instance{}, err
+		}
+		raw, err := marker.Result()
+		switch {
+		case err == nil:
+			inst, err := s.decodeInstance(raw)
+			if err != nil {
+				return Instance{}, err
+			}
+			if !hasSeq {
+				return Instance{}, &InstanceError{Problem: ProblemCounter, Key: s.InstanceKey(), CounterKey: s.seqKey(), Want: inst, Got: inst}
+			}
+			inst.seq = seq
+			return inst, nil
+		case !errors.Is(err, goredis.Nil):
+			return Instance{}, fail("read the instance marker "+s.InstanceKey(), err)
+		}
+		by := InitAdopted
+		if !hasSeq {
+			if initEmpty == "" {
+				return Instance{}, &InstanceError{Problem: ProblemEmpty, Key: s.InstanceKey(), CounterKey: s.seqKey()}
+			}
+			by = initEmpty
+		}
+		inst, _, err := s.InitInstance(ctx, 1, by)
+		if errors.Is(err, ErrInitialised) {
+			continue
+		}
+		return inst, err
+	}
+	return Instance{}, fmt.Errorf("open store: the instance marker %s keeps changing", s.InstanceKey())
+}
+
+func parseCounter(c *goredis.StringCmd) (n int64, ok bool, err error) {
+	raw, err := c.Result()
+	if errors.Is(err, goredis.Nil) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fail("read the incident counter", err)
+	}
+	n, err = strconv.ParseInt(raw, 10, 64)
+	if err != nil {
+		return 0, false, fmt.Errorf("the incident counter is not a number (%q)", raw)
+	}
+	return n, true, nil
+}
+
+// Instance returns the instance the Store was opened on (Options.Instance),
+// and false when it has none.
+func (s *Store) Instance() (Instance, bool) {
+	if s.instance == nil {
+		return Instance{}, false
+	}
+	return *s.instance, true
+}
+
+// CheckInstance reports whether the store is still the instance it was
+// opened on: nil, an *InstanceError naming what changed, or an error
+// reaching Redis (CodeUnavailable). It reads the marker and the counter in
+// one round trip; a Store without Options.Instance has nothing to check.
+func (s *Store) CheckInstance(ctx context.Context) error {
+	if s.instance == nil {
+		return nil
+	}
+	var marker, counter *goredis.StringCmd
+	if _, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		marker = p.Get(ctx, s.InstanceKey())
+		counter = p.Get(ctx, s.seqKey())
+		return nil
+	}); err != nil && !errors.Is(err, goredis.Nil) {
+		return fail("check the instance marker "+s.InstanceKey(), err)
+	}
+	seen := s.seen.Load()
+	e := &InstanceError{Key: s.InstanceKey(), CounterKey: s.seqKey(), Want: *s.instance, Seq: seen}
+	raw, err := marker.Result()
+	switch {
+	case errors.Is(err, goredis.Nil):
+		e.Problem = ProblemMissing
+		return e
+	case err != nil:
+		return fail("check the instance marker "+s.InstanceKey(), err)
+	case raw != s.instance.raw:
+		e.Problem = ProblemChanged
+		e.Got, _ = s.decodeInstance(raw)
+		return e
+	}
+	seq, hasSeq, err := parseCounter(counter)
+	if err != nil {
+		return err
+	}
+	if !hasSeq || seq < seen {
+		e.Problem, e.Counter = ProblemCounter, seq
+		return e
+	}
+	s.noteSeq(seq)
+	return nil
+}
+
+// noteSeq remembers that incident number n was handed out.
+func (s *Store) noteSeq(n int64) {
+	for {
+		cur := s.seen.Load()
+		if n <= cur || s.seen.CompareAndSwap(cur, n) {
+			return
+		}
+	}
+}
+
+// nextIDScript increments the counter only while the marker is ARGV[1] and
+// the counter is at least ARGV[2]. KEYS: marker, counter. Returns {0, n}
+// with the new number, {1, 0} when the marker is missing, {2, marker} when
+// it is another, {3, counter} when the counter went back.
+var nextIDScript = goredis.NewScript(`
+local marker = redis.call('GET', KEYS[1])
+if not marker then return {1, 0} end
+if marker ~= ARGV[1] then return {2, marker} end
+local cur = redis.call('GET', KEYS[2])
+if not cur or tonumber(cur) < tonumber(ARGV[2]) then return {3, tonumber(cur or '0')} end
+return {0, redis.call('INCR', KEYS[2])}
+`)
+
+// nextGuarded is NextID on a Store opened on an instance.
+func (s *Store) nextGuarded(ctx context.Context) (string, error) {
+	seen := s.seen.Load()
+	res, err := nextIDScript.Run(ctx, s.client, []string{s.InstanceKey(), s.seqKey()}, s.instance.raw, seen).Slice()
+	if err != nil {
+		return "", fail("allocate incident id", err)
+	}
+	if len(res) != 2 {
+		return "", fmt.Errorf("allocate incident id: unexpected reply %v", res)
+	}
+	status, _ := res[0].(int64)
+	e := &InstanceError{Key: s.InstanceKey(), CounterKey: s.seqKey(), Want: *s.instance, Seq: seen}
+	switch status {
+	case 0:
+		n, _ := res[1].(int64)
+		s.noteSeq(n)
+		return incidentID(n), nil
+	case 1:
+		e.Problem = ProblemMissing
+	case 2:
+		e.Problem = ProblemChanged
+		raw, _ := res[1].(string)
+		e.Got, _ = s.decodeInstance(raw)
+	default:
+		e.Problem = ProblemCounter
+		e.Counter, _ = res[1].(int64)
+	}
+	return "", e.lost("allocate incident id")
+}

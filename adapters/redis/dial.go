@@ -12,7 +12,7 @@ import (
 // or "rediss://" for TLS) and checks that it answers. The error never shows
 // the password.
 func Dial(ctx context.Context, rawURL string) (goredis.UniversalClient, error) {
-	shown := redact(rawURL)
+	shown := Redact(rawURL)
 	opts, err := goredis.ParseURL(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("redis url %s: %w", shown, err)
@@ -25,8 +25,8 @@ func Dial(ctx context.Context, rawURL string) (goredis.UniversalClient, error) {
 	return client, nil
 }
 
-// redact hides the password of a URL, for messages and logs.
-func redact(rawURL string) string {
+// Redact hides the password of a Redis URL, for messages and logs.
+func Redact(rawURL string) string {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return "(unparsable url)"

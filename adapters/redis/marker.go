@@ -170,13 +170,14 @@ func (s *Store) decodeInstance(raw string) (Instance, error) {
 	return inst, nil
 }
 
-// initScript writes the marker unless there is one and raises the counter
-// to at least ARGV[2]-1, never lowering it. KEYS: marker, counter. ARGV:
-// marker value, first incident number. Returns {1, first number} when it
-// wrote the marker, {0, the marker} when there was one.
+// initScript writes the marker unless there is one with its counter, and
+// raises the counter to at least ARGV[2]-1, never lowering it. KEYS:
+// marker, counter. ARGV: marker value, first incident number. Returns {1,
+// first number} when it wrote the marker, {0, the marker} when the store
+// was whole.
 var initScript = goredis.NewScript(`
 local marker = redis.call('GET', KEYS[1])
-if marker then return {0, marker} end
+if marker and redis.call('EXISTS', KEYS[2]) == 1 then return {0, marker} end
 local cur = tonumber(redis.call('GET', KEYS[2]) or '0')
 local first = tonumber(ARGV[2])
 if first - 1 > cur then cur = first - 1 end
@@ -194,7 +195,9 @@ var ErrInitialised = errors.New("the store is initialised already")
 // YQ-<next> or later (never lower than the counter, so an ID is never
 // handed out twice). by says who does it (InitByOperator ...). It returns
 // the instance and the number of the next incident. A store that has a
-// marker is left alone: ErrInitialised, with that instance.
+// marker and its counter is left alone: ErrInitialised, with that
+// instance. (A marker without its counter is a partial loss, which it
+// accepts like an empty store.)
 func (s *Store) InitInstance(ctx context.Context, next int64, by string) (inst Instance, first int64, err error) {
 	if next < 1 {
 		return Instance{}, 0, fmt.Errorf("init store: the next incident number must be at least 1, not %d", next)

@@ -192,6 +192,11 @@ func TestOpenInstanceRefusesMarkerWithoutCounter(t *testing.T) {
 	m.client.Del(context.Background(), m.prefix+":seq")
 	_, err := m.plain.OpenInstance(context.Background(), redis.InitEmbedded)
 	wantProblem(t, err, redis.ProblemCounter, "counter", "missing")
+	// `store init` accepts what is left, as it accepts an empty store.
+	if first := mustInit(t, m.plain, 50); first != 50 {
+		t.Errorf("InitInstance on a marker without counter: got first %d, want 50", first)
+	}
+	mustNextID(t, m.open(t), "YQ-50")
 }
 
 // TestWipeUnderRunningStore is the attack: Redis comes back empty under a

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	fbredis "github.com/firebreak/firebreak/adapters/redis"
@@ -31,6 +33,7 @@ type app struct {
 	h       *handlers.Handlers
 	sched   *bot.Scheduler
 	cron    *bot.Cron
+	watch   *storeWatch
 	closers []func()
 }
 
@@ -38,6 +41,13 @@ type app struct {
 type wiring struct {
 	clock  workflow.Clock
 	prefix string
+	// refuseEmpty refuses a configured Redis that holds neither the
+	// instance marker nor an incident counter: a new installation and a
+	// Redis that lost its data look the same, so `firebreak store init`
+	// must say which (serve and console set it). Tests leave it false: a
+	// fresh prefix is empty by construction and is initialised. The
+	// embedded Redis is always initialised.
+	refuseEmpty bool
 	// wrapClock, when set and clock is not, wraps the base clock (the
 	// console's OffsetClock, which :advance moves).
 	wrapClock func(base workflow.Clock) workflow.Clock
@@ -67,7 +77,12 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, w wiring) (*app, 
 	}
 
 	url := cfg.RedisURL
+	initEmpty := fbredis.InitTest
+	if w.refuseEmpty {
+		initEmpty = ""
+	}
 	if url == "" {
+		initEmpty = fbredis.InitEmbedded
 		embedded, closeFn, err := fbredis.StartEmbedded()
 		if err != nil {
 			return nil, err
@@ -84,19 +99,31 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, w wiring) (*app, 
 		return nil, err
 	}
 	a.closers = append(a.closers, func() { _ = client.Close() })
+	// The store's instance first: nothing is written to a Redis that is
+	// refused.
+	plain := fbredis.New(client, fbredis.Options{Prefix: w.prefix})
+	inst, err := plain.OpenInstance(dialCtx, initEmpty)
+	if err != nil {
+		return nil, refusedStore(err, url)
+	}
+	if inst.By == fbredis.InitAdopted && time.Since(inst.Created) < time.Minute {
+		log.Warn("this Redis held incidents but no instance marker (from before markers): wrote one; "+
+			"incident IDs go on from its counter", "key", plain.InstanceKey(), "instance", inst.ID)
+	}
+	log.Debug("store instance", "key", plain.InstanceKey(), "instance", inst.ID, "created", inst.Created, "by", inst.By)
 	// The demo clock's epoch lives in Redis, so the clock comes after the
 	// connection, and before the Store that tells the time with it.
 	a.clock = w.clock
 	if a.clock == nil {
-		epochs := fbredis.New(client, fbredis.Options{Prefix: w.prefix})
-		if a.clock, err = baseClock(dialCtx, cfg, log, epochs); err != nil {
+		if a.clock, err = baseClock(dialCtx, cfg, log, plain); err != nil {
 			return nil, err
 		}
 		if w.wrapClock != nil {
 			a.clock = w.wrapClock(a.clock)
 		}
 	}
-	a.store = fbredis.New(client, fbredis.Options{Prefix: w.prefix, Clock: a.clock})
+	a.store = fbredis.New(client, fbredis.Options{Prefix: w.prefix, Clock: a.clock, Instance: &inst})
+	a.watch = &storeWatch{store: a.store, log: log}
 
 	parts := core.New(core.Options{Store: a.store, Roster: roster, Locale: a.locale, Clock: a.clock, Log: log, Metrics: a.metrics})
 	a.svc, a.h, a.router = parts.Service, parts.Handlers, parts.Router
@@ -125,6 +152,79 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, w wiring) (*app, 
 	}
 	ok = true
 	return a, nil
+}
+
+// refusedStore explains a refused store to the operator: the cause, why
+// Firebreak does not go on, and how to accept the empty store.
+func refusedStore(err error, url string) error {
+	var ie *fbredis.InstanceError
+	if !errors.As(err, &ie) {
+		return err
+	}
+	return fmt.Errorf("refusing to use the Redis at %s: %w.\n"+
+		"Going on would hand out incident IDs again that were already posted to Slack and Telegram, "+
+		"and new incidents would update the old incidents' cards and threads.\n"+
+		"If the data is gone for good (or this is a new installation), accept the empty store and start again:\n"+
+		"  firebreak store init                 incident IDs go on from a number taken from the clock, above any earlier one\n"+
+		"  firebreak store init --next-id N     the next incident is YQ-N: above the last ID ever posted (a new installation may use 1)\n"+
+		"If the data can be restored (a backup, the right Redis), restore it instead", fbredis.Redact(url), err)
+}
+
+// instanceCheckEvery is how often serve checks that Redis still holds the
+// store it started on.
+const instanceCheckEvery = 2 * time.Second
+
+// storeWatch notices that Redis lost Firebreak's data under a running
+// process — the instance marker gone or another, the incident counter gone
+// back — and keeps the cause for the readiness probe. (NextID checks the
+// same in its own script, so no ID is handed out in between.)
+type storeWatch struct {
+	store *fbredis.Store
+	log   *slog.Logger
+	lost  atomic.Pointer[fbredis.InstanceError]
+}
+
+// run checks at once and then every interval until ctx ends.
+func (w *storeWatch) run(ctx context.Context, every time.Duration) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		w.check(ctx, every)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// check reads the marker once. A Redis that does not answer changes
+// nothing here: readiness says so by its ping.
+func (w *storeWatch) check(ctx context.Context, timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	err := w.store.CheckInstance(ctx)
+	var ie *fbredis.InstanceError
+	switch {
+	case errors.As(err, &ie):
+		if w.lost.Swap(ie) == nil {
+			w.log.Error("NOT READY: Redis lost Firebreak's data; no incident is opened until an operator runs "+
+				"`firebreak store init` and restarts Firebreak", "cause", ie.Error())
+		}
+	case err == nil:
+		if w.lost.Swap(nil) != nil {
+			w.log.Warn("the store is whole again (its data was restored): ready")
+		}
+	}
+}
+
+// Lost returns why the store is not the one this process started on, or
+// nil.
+func (w *storeWatch) Lost() error {
+	if ie := w.lost.Load(); ie != nil {
+		return ie
+	}
+	return nil
 }
 
 // demoEpochs keeps the demo clock's epoch (the Redis Store).

@@ -5,6 +5,8 @@
 //	firebreak console --as <person>   type commands in the terminal
 //	firebreak config                  list the environment variables
 //	firebreak roster check <file>     validate a roster file
+//	firebreak store init [--next-id N]
+//	                                  accept an empty Redis (new, or one that lost its data)
 package main
 
 import (
@@ -27,6 +29,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/firebreak/firebreak/adapters/console"
+	fbredis "github.com/firebreak/firebreak/adapters/redis"
 	"github.com/firebreak/firebreak/adapters/rosterfile"
 	"github.com/firebreak/firebreak/adapters/web"
 	"github.com/firebreak/firebreak/bot"
@@ -56,6 +59,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = printConfig(stdout)
 	case "roster":
 		err = rosterCmd(args, stdout)
+	case "store":
+		err = storeCmd(ctx, args, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -75,6 +80,12 @@ const usage = `usage:
   firebreak console --as <person>   type /incident commands in the terminal as a roster person
   firebreak config                  list every environment variable
   firebreak roster check <file>     validate a roster file
+  firebreak store init [--next-id N]
+                                    accept the Redis of FIREBREAK_REDIS_URL when it holds no Firebreak
+                                    data: a new installation, or one that lost its data (serve refuses
+                                    both, as they look the same). The next incident is YQ-N; without
+                                    --next-id, a number taken from the clock (minutes since 2020),
+                                    above any ID handed out before. A new installation may use 1.
 `
 
 func newLogger(cfg Config, w io.Writer) *slog.Logger {
@@ -110,14 +121,18 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 	}
 	log := newLogger(cfg, stderr)
-	a, err := newApp(ctx, cfg, log, wiring{})
+	a, err := newApp(ctx, cfg, log, wiring{refuseEmpty: true})
 	if err != nil {
 		return err
 	}
 	defer a.Close()
 
 	mux := http.NewServeMux()
-	web.Health(mux, readiness{a}, func(w http.ResponseWriter) error { return a.metrics.WriteText(w) }, log)
+	health := http.NewServeMux()
+	web.Health(health, readiness{a}, func(w http.ResponseWriter) error { return a.metrics.WriteText(w) }, log)
+	mux.Handle("GET /healthz", health)
+	mux.Handle("GET /metrics", health)
+	mux.Handle("GET /readyz", notReadyWhenLost(a.watch, health))
 	var senders []bot.Sender
 	platformSenders, err := setupPlatforms(ctx, a, cfg, mux)
 	if err != nil {
@@ -164,6 +179,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	})
 	var workers sync.WaitGroup
 	defer func() { cancel(); workers.Wait() }()
+	workers.Go(func() { a.watch.run(ctx, instanceCheckEvery) })
 	wake, unsubscribe := a.store.WakeUps(ctx)
 	defer unsubscribe()
 	a.sched.Wake = wake
@@ -179,7 +195,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := newHTTPServer(mux, serverLimits)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("firebreak serving", "addr", ln.Addr().String(), "roster", a.roster.String(), "locale", a.locale,
@@ -202,12 +218,64 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	return nil
 }
 
-// readiness is ready while Redis answers and the timer loop can read its
-// queue.
+// httpLimits bound what one client can hold of the HTTP server.
+type httpLimits struct {
+	// ReadHeader bounds reading the request line and headers, Read the
+	// whole request with its body: a client trickling bytes is cut off.
+	ReadHeader, Read time.Duration
+	// Write bounds handling and writing the answer, from the end of the
+	// headers. The event stream (/api/v1/events) lifts it for itself.
+	Write time.Duration
+	// Idle bounds a kept-alive connection between requests.
+	Idle time.Duration
+	// MaxHeaderBytes bounds the request line and headers.
+	MaxHeaderBytes int
+}
+
+// serverLimits are the limits of `firebreak serve`. Slack, Telegram and
+// browsers send their requests (a few KiB, at most 1 MiB) in well under a
+// second; Write exceeds the longest handling of a request, a Telegram update
+// (30 s, telegram.handleTimeout); a Slack command answers within 3 s.
+var serverLimits = httpLimits{
+	ReadHeader:     5 * time.Second,
+	Read:           10 * time.Second,
+	Write:          45 * time.Second,
+	Idle:           90 * time.Second,
+	MaxHeaderBytes: 64 << 10,
+}
+
+// newHTTPServer returns the server of h with limits l.
+func newHTTPServer(h http.Handler, l httpLimits) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: l.ReadHeader, ReadTimeout: l.Read,
+		WriteTimeout: l.Write, IdleTimeout: l.Idle, MaxHeaderBytes: l.MaxHeaderBytes}
+}
+
+// notReadyWhenLost answers /readyz 503 with the cause while the store is not
+// the one this process started on, and leaves the rest to next (whose
+// answer names no cause but "Redis unavailable").
+func notReadyWhenLost(watch *storeWatch, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := watch.Lost(); err != nil {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintf(w, "not ready: Redis lost Firebreak's data / Redis 丢失了 Firebreak 的数据\n%v\n"+
+				"No incident is opened until an operator runs `firebreak store init` and restarts Firebreak.\n"+
+				"运维人员执行 `firebreak store init` 并重启 Firebreak 之前,不会新建事件。\n", err)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// readiness is ready while Redis answers, holds the store this process
+// started on, and the timer loop can read its queue.
 type readiness struct{ a *app }
 
 // Ping reports why the replica is not ready, or nil.
 func (r readiness) Ping(ctx context.Context) error {
+	if err := r.a.watch.Lost(); err != nil {
+		return err
+	}
 	if !r.a.sched.Ready() {
 		return errors.New("the timer loop cannot read its queue")
 	}
@@ -241,7 +309,7 @@ func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	// The console's clock follows the app's (demo time goes on from the
 	// epoch kept in Redis) and :advance moves it ahead.
 	var clock *workflow.OffsetClock
-	a, err := newApp(ctx, cfg, log.With("adapter", "console"), wiring{wrapClock: func(base workflow.Clock) workflow.Clock {
+	a, err := newApp(ctx, cfg, log.With("adapter", "console"), wiring{refuseEmpty: true, wrapClock: func(base workflow.Clock) workflow.Clock {
 		clock = workflow.NewOffsetClock(base)
 		return clock
 	}})
@@ -278,5 +346,78 @@ func rosterCmd(args []string, w io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(w, "%s: ok (%s)\n", args[1], r)
+	return nil
+}
+
+// storeCmd runs `firebreak store init [--next-id N]`.
+func storeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	const use = "usage: firebreak store init [--next-id N]"
+	if len(args) == 0 || args[0] != "init" {
+		return errors.New(use)
+	}
+	fs := flag.NewFlagSet("store init", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	next := fs.Int64("next-id", 0, "number of the next incident, YQ-N (at least 1); unset: minutes since 2020 by the clock, above any earlier ID")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return errors.New(use)
+	}
+	nextSet := false
+	fs.Visit(func(f *flag.Flag) { nextSet = nextSet || f.Name == "next-id" })
+	if nextSet && *next < 1 {
+		return fmt.Errorf("--next-id must be at least 1, not %d", *next)
+	}
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	if cfg.RedisURL == "" {
+		return errors.New(envPrefix + "_REDIS_URL is not set: the embedded Redis starts empty at every start and initialises itself; " +
+			"set it to the Redis to initialise")
+	}
+	dialCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	client, err := fbredis.Dial(dialCtx, cfg.RedisURL)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	return initStore(dialCtx, fbredis.New(client, fbredis.Options{}), *next, time.Now(), fbredis.Redact(cfg.RedisURL), stdout)
+}
+
+// idEpoch is where clockNextID counts from.
+var idEpoch = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// clockNextID is the first incident number of a store initialised at now
+// without --next-id: the minutes since 2020 (YQ-3640000 late in 2026). An
+// earlier store's IDs stay below it unless that store handed out more than
+// one ID a minute on average since it was initialised, which no office does.
+func clockNextID(now time.Time) int64 {
+	return max(1, int64(now.Sub(idEpoch)/time.Minute))
+}
+
+// initStore accepts the store with its next incident numbered next (0: by
+// the clock at now) and says what it did; where names the Redis.
+func initStore(ctx context.Context, store *fbredis.Store, next int64, now time.Time, where string, w io.Writer) error {
+	if next == 0 {
+		next = clockNextID(now)
+	}
+	inst, first, err := store.InitInstance(ctx, next, fbredis.InitByOperator)
+	if errors.Is(err, fbredis.ErrInitialised) {
+		return fmt.Errorf("%s: %w; nothing was changed (store init accepts only a store that Firebreak refuses: "+
+			"one with no Firebreak data, or one that lost it)", where, err)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "store initialised: %s, instance %s (%s)\n", where, inst.ID, store.InstanceKey())
+	if first > next {
+		fmt.Fprintf(w, "the incident counter was already past YQ-%d: ", next-1)
+	}
+	fmt.Fprintf(w, "the next incident is YQ-%d\n", first)
+	fmt.Fprintln(w, "restart every Firebreak process on this Redis: one still running holds the old store's state "+
+		"(which cards and threads belong to which incident) and stays not ready")
 	return nil
 }

@@ -99,6 +99,9 @@ type worldOptions struct {
 	scale float64
 	// roster is the roster YAML (standardRoster("") when empty).
 	roster string
+	// uninitialised leaves the Redis as it starts, empty, without `firebreak
+	// store init`: serve refuses it.
+	uninitialised bool
 }
 
 // world is one Redis, one fake Slack, one fake Telegram and a roster:
@@ -127,6 +130,9 @@ func newWorld(t *testing.T, o worldOptions) *world {
 		t.Fatalf("write roster: %v", err)
 	}
 	w.userMsg.Store(1_000_000)
+	if !o.uninitialised {
+		w.storeInit("--next-id", "1") // a new installation
+	}
 	return w
 }
 
@@ -152,27 +158,7 @@ var httpClient = &http.Client{Timeout: 30 * time.Second}
 func (w *world) start(name string) *proc {
 	w.t.Helper()
 	p := &proc{w: w, name: name, addr: fmt.Sprintf("127.0.0.1:%d", freePort(w.t)), exited: make(chan struct{})}
-	env := []string{
-		"FIREBREAK_HTTP_ADDR=" + p.addr,
-		"FIREBREAK_REDIS_URL=" + w.redisURL,
-		"FIREBREAK_ROSTER=" + w.rosterPath,
-		"FIREBREAK_LOCALE=en",
-		"FIREBREAK_TIME_SCALE=" + strconv.FormatFloat(w.scale, 'g', -1, 64),
-		"FIREBREAK_LOG_LEVEL=debug",
-		"FIREBREAK_SLACK_BOT_TOKEN=" + slackBotToken,
-		"FIREBREAK_SLACK_SIGNING_SECRET=" + slackSigningSecret,
-		"FIREBREAK_SLACK_API_URL=" + w.slack.APIURL(),
-		"FIREBREAK_TELEGRAM_TOKEN=" + telegramToken,
-		"FIREBREAK_TELEGRAM_MODE=webhook",
-		"FIREBREAK_TELEGRAM_WEBHOOK_URL=http://" + p.addr + "/telegram/webhook",
-		"FIREBREAK_TELEGRAM_WEBHOOK_SECRET=" + webhookSecret,
-		"FIREBREAK_TELEGRAM_API_ENDPOINT=" + w.tg.Endpoint(),
-	}
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "FIREBREAK_") {
-			env = append(env, kv)
-		}
-	}
+	env := w.env(p.addr)
 	logName := strings.NewReplacer("/", "_", " ", "_").Replace(w.t.Name()) + "-" + name + ".log"
 	file, err := os.Create(filepath.Join(logDir, logName))
 	if err != nil {
@@ -219,6 +205,47 @@ func (w *world) start(name string) *proc {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// env is the environment of a firebreak process of the world serving on
+// addr: the world's Redis, roster and fakes, and the test's environment
+// without any FIREBREAK_ variable of its own.
+func (w *world) env(addr string) []string {
+	env := []string{
+		"FIREBREAK_HTTP_ADDR=" + addr,
+		"FIREBREAK_REDIS_URL=" + w.redisURL,
+		"FIREBREAK_ROSTER=" + w.rosterPath,
+		"FIREBREAK_LOCALE=en",
+		"FIREBREAK_TIME_SCALE=" + strconv.FormatFloat(w.scale, 'g', -1, 64),
+		"FIREBREAK_LOG_LEVEL=debug",
+		"FIREBREAK_SLACK_BOT_TOKEN=" + slackBotToken,
+		"FIREBREAK_SLACK_SIGNING_SECRET=" + slackSigningSecret,
+		"FIREBREAK_SLACK_API_URL=" + w.slack.APIURL(),
+		"FIREBREAK_TELEGRAM_TOKEN=" + telegramToken,
+		"FIREBREAK_TELEGRAM_MODE=webhook",
+		"FIREBREAK_TELEGRAM_WEBHOOK_URL=http://" + addr + "/telegram/webhook",
+		"FIREBREAK_TELEGRAM_WEBHOOK_SECRET=" + webhookSecret,
+		"FIREBREAK_TELEGRAM_API_ENDPOINT=" + w.tg.Endpoint(),
+	}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "FIREBREAK_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// storeInit runs `firebreak store init` with args on the world's Redis, as
+// an operator does once per new installation, and returns its output.
+func (w *world) storeInit(args ...string) string {
+	w.t.Helper()
+	cmd := exec.Command(binary, append([]string{"store", "init"}, args...)...)
+	cmd.Env = w.env("127.0.0.1:0")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		w.t.Fatalf("firebreak store init %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
 }
 
 func (p *proc) running() bool {

@@ -277,3 +277,38 @@ func TestStoreWithoutInstanceAllocatesUnchecked(t *testing.T) {
 	}
 	mustNextID(t, s, "YQ-1")
 }
+
+// TestInstanceOnEmbeddedRedis runs the scripts on the embedded Redis
+// (miniredis) that the demo uses, whatever Redis the other tests have.
+func TestInstanceOnEmbeddedRedis(t *testing.T) {
+	url, closeFn, err := redis.StartEmbedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(closeFn)
+	ctx := context.Background()
+	c, err := redis.Dial(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	m := &markerWorld{client: c, prefix: "fb", plain: redis.New(c, redis.Options{})}
+	inst, err := m.plain.OpenInstance(ctx, redis.InitEmbedded)
+	if err != nil {
+		t.Fatalf("OpenInstance: %v", err)
+	}
+	s := redis.New(c, redis.Options{Instance: &inst})
+	mustNextID(t, s, "YQ-1")
+	mustNextID(t, s, "YQ-2")
+	if err := s.CheckInstance(ctx); err != nil {
+		t.Fatalf("CheckInstance: %v", err)
+	}
+	if err := c.FlushAll(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	wantProblem(t, s.CheckInstance(ctx), redis.ProblemMissing)
+	wantLostRefusal(t, s, redis.ProblemMissing)
+	mustInit(t, m.plain, 7)
+	wantLostRefusal(t, s, redis.ProblemChanged)
+	mustNextID(t, m.open(t), "YQ-7")
+}

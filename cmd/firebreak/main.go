@@ -391,9 +391,10 @@ func storeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 var idEpoch = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // clockNextID is the first incident number of a store initialised at now
-// without --next-id: the minutes since 2020 (YQ-3640000 late in 2026). An
-// earlier store's IDs stay below it unless that store handed out more than
-// one ID a minute on average since it was initialised, which no office does.
+// without --next-id: the minutes since 2020 (YQ-3639461 at 09:41 UTC on 2
+// December 2026). An earlier store's IDs stay below it unless that store
+// handed out more than one ID a minute on average since it was initialised,
+// which no office does.
 func clockNextID(now time.Time) int64 {
 	return max(1, int64(now.Sub(idEpoch)/time.Minute))
 }

@@ -45,6 +45,9 @@ type Instance struct {
 	Created time.Time `json:"created"`
 	// By says how: InitByOperator, InitEmbedded or InitAdopted.
 	By string `json:"by"`
+	// Fresh is set when this call wrote the marker (InitInstance, or
+	// OpenInstance initialising or adopting the store); never stored.
+	Fresh bool `json:"-"`
 
 	// raw is the marker exactly as stored, which NextID compares.
 	raw string
@@ -224,6 +227,7 @@ func (s *Store) InitInstance(ctx context.Context, next int64, by string) (inst I
 	}
 	first, _ = res[1].(int64)
 	inst.seq = first - 1
+	inst.Fresh = true
 	return inst, first, nil
 }
 

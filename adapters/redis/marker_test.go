@@ -180,8 +180,11 @@ func TestOpenInstanceAdoptsStoreFromBeforeMarkers(t *testing.T) {
 	m := newMarkerWorld(t)
 	m.client.Set(context.Background(), m.prefix+":seq", "7", 0)
 	s := m.open(t)
-	if inst, _ := s.Instance(); inst.By != redis.InitAdopted {
-		t.Errorf("got instance by %q, want %q", inst.By, redis.InitAdopted)
+	if inst, _ := s.Instance(); inst.By != redis.InitAdopted || !inst.Fresh {
+		t.Errorf("got instance by %q (fresh: %v), want %q, fresh", inst.By, inst.Fresh, redis.InitAdopted)
+	}
+	if again, _ := m.open(t).Instance(); again.By != redis.InitAdopted || again.Fresh {
+		t.Errorf("reopened: got instance by %q (fresh: %v), want %q, not fresh", again.By, again.Fresh, redis.InitAdopted)
 	}
 	mustNextID(t, s, "YQ-8")
 }

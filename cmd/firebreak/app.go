@@ -106,7 +106,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, w wiring) (*app, 
 	if err != nil {
 		return nil, refusedStore(err, url)
 	}
-	if inst.By == fbredis.InitAdopted && time.Since(inst.Created) < time.Minute {
+	if inst.By == fbredis.InitAdopted && inst.Fresh {
 		log.Warn("this Redis held incidents but no instance marker (from before markers): wrote one; "+
 			"incident IDs go on from its counter", "key", plain.InstanceKey(), "instance", inst.ID)
 	}

@@ -210,6 +210,19 @@ func (a *Adapter) routerRequest(u *tgbotapi.User, chat int64) *bot.Request {
 	return req
 }
 
+// isCommand reports whether m starts with a bot command whose entity fits
+// its text. tgbotapi slices the text by the entity's length unchecked: an
+// entity longer than the text (which only an update forged with the webhook
+// secret can carry) would panic, taking the webhook request down, or the
+// process in poll mode. Such a message is text, not a command.
+func isCommand(m *tgbotapi.Message) bool {
+	if !m.IsCommand() {
+		return false
+	}
+	e := m.Entities[0]
+	return e.Length >= 1 && e.Length <= len(m.Text)
+}
+
 // decideMessage handles a typed message: a reply to a prompt, a command, or
 // in a private chat any line. seq is the update ID, which orders the lines
 // added to a message.
@@ -238,7 +251,7 @@ func (a *Adapter) decideMessage(ctx context.Context, seq int64, m *tgbotapi.Mess
 	case m.From == nil || m.From.IsBot:
 		return outcome{}, nil
 	}
-	if r := m.ReplyToMessage; r != nil && !m.IsCommand() {
+	if r := m.ReplyToMessage; r != nil && !isCommand(m) {
 		v, ok, err := a.memo.GetMemo(ctx, promptKey(chat, r.MessageID))
 		if err != nil {
 			return outcome{}, err
@@ -250,7 +263,7 @@ func (a *Adapter) decideMessage(ctx context.Context, seq int64, m *tgbotapi.Mess
 			}
 		}
 	}
-	if m.IsCommand() {
+	if isCommand(m) {
 		name, at, _ := strings.Cut(m.CommandWithAt(), "@")
 		if me := a.Username(); at != "" && me != "" && !strings.EqualFold(at, me) {
 			return outcome{}, nil // for another bot in the group

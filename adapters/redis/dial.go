@@ -17,6 +17,11 @@ func Dial(ctx context.Context, rawURL string) (goredis.UniversalClient, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redis url %s: %w", shown, err)
 	}
+	// Honour the deadlines of the contexts calls are made with: a request
+	// whose deadline passed while Redis stalled stops waiting (503 within
+	// seconds), instead of running on in the background until the socket
+	// read timeout.
+	opts.ContextTimeoutEnabled = true
 	client := goredis.NewClient(opts)
 	if err := client.Ping(ctx).Err(); err != nil {
 		_ = client.Close()

@@ -30,6 +30,7 @@ type Config struct {
 	TelegramAPIEndpoint   string `envconfig:"TELEGRAM_API_ENDPOINT" desc:"override of the Bot API endpoint, format http://host/bot%s/%s"`
 
 	BoardToken string `envconfig:"BOARD_TOKEN" desc:"token for the incident board when a platform is configured (the playground is off then)"`
+	TrustProxy bool   `envconfig:"TRUST_PROXY" desc:"the board is behind a reverse proxy that sets X-Forwarded-Proto and X-Forwarded-For (overwriting the client's): cookies are Secure over its https, logins limited per forwarded client"`
 }
 
 // platformConfigured reports whether Slack or Telegram is set up; without

@@ -19,7 +19,7 @@ func setupWeb(ctx context.Context, a *app, cfg Config, mux *http.ServeMux, playg
 	log := a.log.With("adapter", "web")
 	srv := web.New(web.Config{
 		Router: a.router, Incidents: a.store, Roster: a.roster, Locale: a.locale, Describe: eventLines(a),
-		Clock: a.clock, Scale: clockScale(a.clock), Playground: playground, Token: cfg.BoardToken, Log: log,
+		Clock: a.clock, Scale: clockScale(a.clock), Playground: playground, Token: cfg.BoardToken, TrustProxy: cfg.TrustProxy, Log: log,
 	})
 	srv.Register(mux)
 	context.AfterFunc(ctx, srv.Close)

@@ -58,7 +58,7 @@ func (h *Handlers) commands() []bot.Command {
 			Summary:  tx{EN: "publish the approved draft, exactly as approved", ZH: "按批准原文发布统一口径"},
 			Examples: []string{"publish YQ-7"}, Run: h.publish},
 		{Name: "refer", Aliases: []string{"移交"}, Roles: leaders, Usage: "<id> <reason>",
-			Summary:  tx{EN: "refer hype or rumor to law enforcement", ZH: "将恶意炒作或谣言移交执纪执法部门"},
+			Summary:  tx{EN: "refer hype or rumor to law enforcement", ZH: "将恶意传播、炒作或捏造、歪曲、谣言类移交执纪执法部门"},
 			Examples: []string{"refer YQ-9 the account keeps spreading the fabricated video"}, Run: h.refer},
 		{Name: "resolve", Aliases: []string{"办结"}, Roles: anyone, Usage: "<id> <summary>",
 			Summary:  tx{EN: "close an incident with the substantive answer", ZH: "办结事件并填写实质答复"},
@@ -101,7 +101,7 @@ func (h *Handlers) open(ctx context.Context, req *bot.Request, args bot.Args) (*
 	in := workflow.OpenInput{
 		Title:    strings.Join(titles, " "),
 		Level:    parseLevel(opts["level"]),
-		Category: parseCategory(opts["category"]),
+		Category: workflow.ParseCategory(opts["category"]),
 		Source:   opts["source"],
 	}
 	if f, ok := opts["found"]; ok {
@@ -123,7 +123,7 @@ func (h *Handlers) open(ctx context.Context, req *bot.Request, args bot.Args) (*
 	if inc.Assignee != "" {
 		text += sep + fmt.Sprintf(h.t("Assigned to %s (%s).", "已指派给 %s(%s)。"), h.name(inc.Assignee), h.name(inc.Department))
 	} else {
-		text += sep + fmt.Sprintf(h.t("No department owns %s; assign it with: assign %s <person|department>", "没有部门负责%s类;请用 assign %s <人员|部门> 指派"),
+		text += sep + fmt.Sprintf(h.t("No department owns %s; assign it with: assign %s <person|department>", "没有部门负责%s;请用 assign %s <人员|部门> 指派"),
 			inc.Category.Text().In(h.locale), inc.ID)
 	}
 	return &bot.Reply{Text: text, Card: h.card(inc), Public: true}, nil

@@ -11,19 +11,12 @@ import (
 // tx is a message in both languages; the locale picks one.
 type tx = workflow.Text
 
-// levelWords and categoryWords map what people type (English or Chinese) to
-// the canonical value.
+// levelWords maps what people type (English or Chinese) to the canonical
+// level; the category words live in workflow (ParseCategory).
 var levelWords = map[string]workflow.Level{
 	"general": workflow.LevelGeneral, "一般": workflow.LevelGeneral,
 	"major": workflow.LevelMajor, "重大": workflow.LevelMajor,
 	"critical": workflow.LevelCritical, "特别重大": workflow.LevelCritical, "特大": workflow.LevelCritical,
-}
-
-var categoryWords = map[string]workflow.Category{
-	"inquiry": workflow.CategoryInquiry, "询问": workflow.CategoryInquiry, "置疑": workflow.CategoryInquiry, "诉求": workflow.CategoryInquiry,
-	"hype": workflow.CategoryHype, "炒作": workflow.CategoryHype,
-	"rumor": workflow.CategoryRumor, "谣言": workflow.CategoryRumor, "捏造": workflow.CategoryRumor, "歪曲": workflow.CategoryRumor,
-	"other": workflow.CategoryOther, "其他": workflow.CategoryOther,
 }
 
 func parseLevel(s string) workflow.Level {
@@ -31,13 +24,6 @@ func parseLevel(s string) workflow.Level {
 		return l
 	}
 	return workflow.Level(s)
-}
-
-func parseCategory(s string) workflow.Category {
-	if c, ok := categoryWords[strings.ToLower(strings.TrimSpace(s))]; ok {
-		return c
-	}
-	return workflow.Category(s)
 }
 
 // parseFound reads the found: option: an RFC 3339 time (seconds optional),

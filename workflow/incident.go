@@ -46,7 +46,8 @@ func (l Level) Text() Text {
 	return Text{EN: string(l), ZH: string(l)}
 }
 
-// Category is the kind of post (询问 / 炒作 / 谣言 / 其他).
+// Category is the kind of post, as the plans sort them: 询问、置疑、诉求类;
+// 恶意传播、炒作类; 捏造、歪曲、谣言类; 其他类.
 type Category string
 
 // Categories of the handling plans.
@@ -64,15 +65,39 @@ var Categories = []Category{CategoryInquiry, CategoryHype, CategoryRumor, Catego
 func (c Category) Text() Text {
 	switch c {
 	case CategoryInquiry:
-		return Text{EN: "inquiry", ZH: "询问/诉求"}
+		return Text{EN: "inquiry", ZH: "询问、置疑、诉求类"}
 	case CategoryHype:
-		return Text{EN: "hype", ZH: "恶意炒作"}
+		return Text{EN: "hype", ZH: "恶意传播、炒作类"}
 	case CategoryRumor:
-		return Text{EN: "rumor", ZH: "捏造/歪曲"}
+		return Text{EN: "rumor", ZH: "捏造、歪曲、谣言类"}
 	case CategoryOther:
-		return Text{EN: "other", ZH: "其他"}
+		return Text{EN: "other", ZH: "其他类"}
 	}
 	return Text{EN: string(c), ZH: string(c)}
+}
+
+// categoryWords are the words people may type for each category: its
+// English name and every word the plans use for it (恶意炒作 as well as 炒作
+// and 恶意传播, since the plans write "恶意传播或炒作").
+var categoryWords = map[string]Category{
+	"inquiry": CategoryInquiry, "询问": CategoryInquiry, "置疑": CategoryInquiry, "质疑": CategoryInquiry, "诉求": CategoryInquiry,
+	"hype": CategoryHype, "炒作": CategoryHype, "恶意炒作": CategoryHype, "恶意传播": CategoryHype,
+	"rumor": CategoryRumor, "谣言": CategoryRumor, "捏造": CategoryRumor, "歪曲": CategoryRumor,
+	"other": CategoryOther, "其他": CategoryOther,
+}
+
+// ParseCategory returns the category a typed word names, in English or
+// Chinese, ignoring case, surrounding space and a trailing 类 ("询问类").
+// A word it does not know is returned as it is, for Valid to refuse.
+func ParseCategory(s string) Category {
+	w := strings.ToLower(strings.TrimSpace(s))
+	if c, ok := categoryWords[w]; ok {
+		return c
+	}
+	if c, ok := categoryWords[strings.TrimSuffix(w, "类")]; ok {
+		return c
+	}
+	return Category(s)
 }
 
 // Valid reports whether c is a known category.

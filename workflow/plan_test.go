@@ -320,6 +320,40 @@ func TestLevelsAndCategories(t *testing.T) {
 	}
 }
 
+func TestParseCategory(t *testing.T) {
+	tests := []struct {
+		name, word string
+		want       workflow.Category
+	}{
+		{"inquiry", "inquiry", workflow.CategoryInquiry},
+		{"询问", "询问", workflow.CategoryInquiry},
+		{"置疑", "置疑", workflow.CategoryInquiry},
+		{"诉求", "诉求", workflow.CategoryInquiry},
+		{"询问类", "询问类", workflow.CategoryInquiry},
+		{"hype upper case", "HYPE", workflow.CategoryHype},
+		{"炒作", "炒作", workflow.CategoryHype},
+		{"恶意炒作", "恶意炒作", workflow.CategoryHype},
+		{"恶意传播", " 恶意传播 ", workflow.CategoryHype},
+		{"谣言", "谣言", workflow.CategoryRumor},
+		{"捏造", "捏造", workflow.CategoryRumor},
+		{"歪曲", "歪曲", workflow.CategoryRumor},
+		{"其他", "其他", workflow.CategoryOther},
+		{"unknown kept as typed", "gossip", "gossip"},
+		{"empty", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := workflow.ParseCategory(tt.word)
+			if got != tt.want {
+				t.Errorf("ParseCategory(%q): got %q, want %q", tt.word, got, tt.want)
+			}
+			if got.Valid() != (tt.want != "gossip" && tt.want != "") {
+				t.Errorf("ParseCategory(%q).Valid: got %v", tt.word, got.Valid())
+			}
+		})
+	}
+}
+
 func TestHashText(t *testing.T) {
 	a, b := workflow.HashText("我们已关注"), workflow.HashText("我们已关注 ")
 	if len(a) != 12 || a == b || a != workflow.HashText("我们已关注") {
@@ -488,10 +522,10 @@ func TestLevelAndCategoryText(t *testing.T) {
 		{"major", workflow.LevelMajor.Text(), workflow.Text{EN: "major", ZH: "重大"}},
 		{"critical", workflow.LevelCritical.Text(), workflow.Text{EN: "critical", ZH: "特别重大"}},
 		{"unknown level", workflow.Level("huge").Text(), workflow.Text{EN: "huge", ZH: "huge"}},
-		{"inquiry", workflow.CategoryInquiry.Text(), workflow.Text{EN: "inquiry", ZH: "询问/诉求"}},
-		{"hype", workflow.CategoryHype.Text(), workflow.Text{EN: "hype", ZH: "恶意炒作"}},
-		{"rumor", workflow.CategoryRumor.Text(), workflow.Text{EN: "rumor", ZH: "捏造/歪曲"}},
-		{"other", workflow.CategoryOther.Text(), workflow.Text{EN: "other", ZH: "其他"}},
+		{"inquiry", workflow.CategoryInquiry.Text(), workflow.Text{EN: "inquiry", ZH: "询问、置疑、诉求类"}},
+		{"hype", workflow.CategoryHype.Text(), workflow.Text{EN: "hype", ZH: "恶意传播、炒作类"}},
+		{"rumor", workflow.CategoryRumor.Text(), workflow.Text{EN: "rumor", ZH: "捏造、歪曲、谣言类"}},
+		{"other", workflow.CategoryOther.Text(), workflow.Text{EN: "other", ZH: "其他类"}},
 		{"unknown category", workflow.Category("gossip").Text(), workflow.Text{EN: "gossip", ZH: "gossip"}},
 	}
 	for _, tt := range tests {

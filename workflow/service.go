@@ -447,7 +447,7 @@ func (s *Service) Refer(ctx context.Context, actor, id, reason string) (*Inciden
 		if inc.Category != CategoryHype && inc.Category != CategoryRumor {
 			return nil, &Error{Code: CodeConflict, Msg: Text{
 				EN: fmt.Sprintf("only hype or rumor can be referred; %s is %s", inc.ID, inc.Category.Text().EN),
-				ZH: fmt.Sprintf("只有恶意炒作或谣言类可以移交;%s 属于%s", inc.ID, inc.Category.Text().ZH)}}
+				ZH: fmt.Sprintf("只有恶意传播、炒作类或捏造、歪曲、谣言类可以移交;%s 属于%s", inc.ID, inc.Category.Text().ZH)}}
 		}
 		if len(inc.Statements) == 0 {
 			return nil, Errorf(CodeConflict, "publish the facts first: only what continues after the unified reply was published can be referred",
@@ -728,7 +728,7 @@ func errUnknownLevel(l Level) error {
 }
 
 func errUnknownCategory(c Category) error {
-	return Errorf(CodeInvalid, "unknown category %q (inquiry, hype, rumor, other)", "未知类别 %q(询问 inquiry、炒作 hype、谣言 rumor、其他 other)", c)
+	return Errorf(CodeInvalid, "unknown category %q (inquiry, hype, rumor, other)", "未知类别 %q(询问、置疑、诉求 inquiry;恶意传播、炒作 hype;捏造、歪曲、谣言 rumor;其他 other)", c)
 }
 
 func errNoDraft(id string) error {

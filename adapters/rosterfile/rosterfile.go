@@ -457,7 +457,7 @@ func (p *parser) departments(e entry, lines map[string]int) ([]workflow.Departme
 			if err != nil {
 				return nil, err
 			}
-			cat := workflow.Category(s)
+			cat := workflow.ParseCategory(s)
 			if !cat.Valid() {
 				return nil, p.fail(c, fmt.Sprintf("unknown category %q (inquiry, hype, rumor, other)", s),
 					fmt.Sprintf("未知类别 %q(inquiry、hype、rumor、other)", s))

@@ -490,3 +490,12 @@ people:
 		t.Errorf("office: got %+v, want four categories and the id as name", d)
 	}
 }
+
+func TestChineseCategories(t *testing.T) {
+	r := mustParse(t, edit(15, "    categories: [置疑, 恶意传播, 谣言]"))
+	d, _ := r.Department("office")
+	want := []workflow.Category{workflow.CategoryInquiry, workflow.CategoryHype, workflow.CategoryRumor}
+	if d == nil || !slices.Equal(d.Categories, want) {
+		t.Errorf("office categories: got %+v, want %v", d, want)
+	}
+}

@@ -33,7 +33,7 @@ func (h *Handlers) DigestJobs() []bot.CronJob {
 
 // Digest posts the digest of kind for the fire time at to the incidents
 // channel: what is overdue, which deadlines fall today, every open incident;
-// the weekly one also counts them by level. Its notice ID names the kind and
+// the weekly one also counts them by level and sums up the week. Its notice ID names the kind and
 // the fire time, so a digest is delivered once even if two replicas build it.
 // What it says is as of the Service's clock, the one the deadlines run on:
 // in demo time the cron fires by the wall clock, far behind it.
@@ -41,18 +41,42 @@ func (h *Handlers) Digest(ctx context.Context, kind string, at time.Time) error 
 	return h.svc.Enqueue(ctx, []workflow.Notice{workflow.DigestNotice(kind, at.In(h.loc()))})
 }
 
+// digestWeek is the span a weekly summary looks back over.
+const digestWeek = 7 * 24 * time.Hour
+
+// digestMessage renders the digest of kind at the instant at. Incidents and
+// deadlines are counted apart and each count says which it is: "2 overdue"
+// are incidents, "(5 deadlines past)" their missed deadlines. The weekly
+// summary also counts the week of the open incidents: how many were opened
+// in it and how many of their deadlines that fell in it were met on time or
+// missed. Resolved incidents are not in it: the Store lists open ones only.
 func (h *Handlers) digestMessage(kind string, at time.Time, open []*workflow.Incident) bot.Message {
 	loc := h.loc()
 	day := at.In(loc)
 	endOfDay := time.Date(day.Year(), day.Month(), day.Day()+1, 0, 0, 0, 0, loc)
+	weekStart := at.Add(-digestWeek)
 	var overdue, today []string
+	var overdueIncidents, openedThisWeek, metThisWeek, missedThisWeek int
 	byLevel := map[workflow.Level]int{}
 	for _, inc := range open {
 		byLevel[inc.Level]++
+		if inc.FoundAt.After(weekStart) {
+			openedThisWeek++
+		}
+		late := false
 		for _, d := range h.svc.Deadlines(inc) {
+			if d.Due.After(weekStart) && !d.Due.After(at) {
+				switch {
+				case d.Late(at):
+					missedThisWeek++
+				case d.Met():
+					metThisWeek++
+				}
+			}
 			switch {
 			case d.Met():
 			case at.After(d.Due):
+				late = true
 				overdue = append(overdue, fmt.Sprintf("%s %s — %s %s", inc.ID, inc.Title,
 					d.Kind.Text().In(h.locale), h.deadlineState(d, at, true)))
 			case d.Due.Before(endOfDay):
@@ -60,13 +84,25 @@ func (h *Handlers) digestMessage(kind string, at time.Time, open []*workflow.Inc
 					d.Kind.Text().In(h.locale), h.deadlineState(d, at, true)))
 			}
 		}
+		if late {
+			overdueIncidents++
+		}
 	}
-	title := fmt.Sprintf(h.t("Daily digest %s: %d open, %d overdue", "每日简报 %s:未办结 %d 件,超时 %d 项"),
-		day.Format("01-02"), len(open), len(overdue))
+	counts := fmt.Sprintf(h.t("%d open, %d overdue", "未办结 %d 件,超时 %d 件"), len(open), overdueIncidents)
 	if kind == DigestWeekly {
-		title = fmt.Sprintf(h.t("Weekly summary %s: %d open (general %d, major %d, critical %d), %d overdue",
-			"每周汇总 %s:未办结 %d 件(一般 %d、重大 %d、特别重大 %d),超时 %d 项"), day.Format("01-02"), len(open),
-			byLevel[workflow.LevelGeneral], byLevel[workflow.LevelMajor], byLevel[workflow.LevelCritical], len(overdue))
+		counts = fmt.Sprintf(h.t("%d open (general %d, major %d, critical %d), %d overdue",
+			"未办结 %d 件(一般 %d、重大 %d、特别重大 %d),超时 %d 件"), len(open),
+			byLevel[workflow.LevelGeneral], byLevel[workflow.LevelMajor], byLevel[workflow.LevelCritical], overdueIncidents)
+	}
+	if n := len(overdue); n == 1 {
+		counts += h.t(" (1 deadline past)", "(逾期时限 1 项)")
+	} else if n > 1 {
+		counts += fmt.Sprintf(h.t(" (%d deadlines past)", "(逾期时限 %d 项)"), n)
+	}
+	title := fmt.Sprintf(h.t("Daily digest %s: %s", "每日简报 %s:%s"), day.Format("01-02"), counts)
+	if kind == DigestWeekly {
+		title = fmt.Sprintf(h.t("Weekly summary %s–%s: %s", "每周汇总 %s—%s:%s"),
+			weekStart.In(loc).Format("01-02"), day.Format("01-02"), counts)
 	}
 	c := &bot.Card{Title: title}
 	section := func(en, zh string, lines []string) {
@@ -74,7 +110,12 @@ func (h *Handlers) digestMessage(kind string, at time.Time, open []*workflow.Inc
 			c.Fields = append(c.Fields, bot.Field{Label: h.t(en, zh), Value: strings.Join(lines, "\n")})
 		}
 	}
-	section("Overdue", "已超时", overdue)
+	if kind == DigestWeekly {
+		c.Fields = append(c.Fields, bot.Field{Label: h.t("This week, open incidents", "本周(未办结事件)"),
+			Value: fmt.Sprintf(h.t("opened %d; deadlines met on time %d, missed %d",
+				"新建 %d 件;时限按时完成 %d 项,超时 %d 项"), openedThisWeek, metThisWeek, missedThisWeek)})
+	}
+	section("Overdue deadlines", "已超时的时限", overdue)
 	section("Due today", "今日到期", today)
 	lines := make([]string, len(open))
 	for i, inc := range open {

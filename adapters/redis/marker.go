@@ -240,12 +240,8 @@ func (s *Store) InitInstance(ctx context.Context, next int64, by string) (inst I
 // (ProblemCounter).
 func (s *Store) OpenInstance(ctx context.Context, initEmpty string) (Instance, error) {
 	for range 3 { // a replica initialising at the same moment: read again
-		var marker, counter *goredis.StringCmd
-		if _, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
-			marker = p.Get(ctx, s.InstanceKey())
-			counter = p.Get(ctx, s.seqKey())
-			return nil
-		}); err != nil && !errors.Is(err, goredis.Nil) {
+		marker, counter, err := s.readMarker(ctx)
+		if err != nil {
 			return Instance{}, fail("read the instance marker "+s.InstanceKey(), err)
 		}
 		seq, hasSeq, err := parseCounter(counter)
@@ -307,6 +303,20 @@ func (s *Store) Instance() (Instance, bool) {
 	return *s.instance, true
 }
 
+// readMarker reads the instance marker and the incident counter in one
+// round trip; either may be missing (goredis.Nil in its Result).
+func (s *Store) readMarker(ctx context.Context) (marker, counter *goredis.StringCmd, err error) {
+	_, err = s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		marker = p.Get(ctx, s.InstanceKey())
+		counter = p.Get(ctx, s.seqKey())
+		return nil
+	})
+	if errors.Is(err, goredis.Nil) {
+		err = nil
+	}
+	return marker, counter, err
+}
+
 // CheckInstance reports whether the store is still the instance it was
 // opened on: nil, an *InstanceError naming what changed, or an error
 // reaching Redis (CodeUnavailable). It reads the marker and the counter in
@@ -315,12 +325,8 @@ func (s *Store) CheckInstance(ctx context.Context) error {
 	if s.instance == nil {
 		return nil
 	}
-	var marker, counter *goredis.StringCmd
-	if _, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		marker = p.Get(ctx, s.InstanceKey())
-		counter = p.Get(ctx, s.seqKey())
-		return nil
-	}); err != nil && !errors.Is(err, goredis.Nil) {
+	marker, counter, err := s.readMarker(ctx)
+	if err != nil {
 		return fail("check the instance marker "+s.InstanceKey(), err)
 	}
 	seen := s.seen.Load()

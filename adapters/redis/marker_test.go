@@ -14,23 +14,6 @@ import (
 	"github.com/firebreak/firebreak/workflow"
 )
 
-// wipe deletes every key under prefix, as FLUSHALL, a replaced Redis or a
-// restart without persistence does to Firebreak's keys. (The test Redis
-// may hold other data: nothing here flushes a database.)
-func wipe(tb testing.TB, c goredis.UniversalClient, prefix string) {
-	tb.Helper()
-	ctx := context.Background()
-	keys, err := c.Keys(ctx, prefix+":*").Result()
-	if err != nil {
-		tb.Fatalf("wipe: %v", err)
-	}
-	if len(keys) > 0 {
-		if err := c.Del(ctx, keys...).Err(); err != nil {
-			tb.Fatalf("wipe: %v", err)
-		}
-	}
-}
-
 // markerWorld is one test's Redis keys: a client, its prefix and a plain
 // Store on it (no instance), for initialising and opening.
 type markerWorld struct {
@@ -219,7 +202,7 @@ func TestWipeUnderRunningStore(t *testing.T) {
 		t.Fatalf("CheckInstance before the wipe: %v", err)
 	}
 
-	wipe(t, m.client, m.prefix)
+	redistest.Wipe(t, m.client, m.prefix)
 	err := running.CheckInstance(ctx)
 	wantProblem(t, err, redis.ProblemMissing, m.prefix+":instance", "gone", "YQ-3")
 	wantLostRefusal(t, running, redis.ProblemMissing)

@@ -12,29 +12,11 @@ import (
 	"testing"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
 	fbredis "github.com/firebreak/firebreak/adapters/redis"
 	"github.com/firebreak/firebreak/adapters/redis/redistest"
 	"github.com/firebreak/firebreak/bot"
 	"github.com/firebreak/firebreak/workflow"
 )
-
-// wipeKeys deletes every key under prefix, as FLUSHALL does to Firebreak's
-// keys (the test Redis may hold other data: nothing here flushes it).
-func wipeKeys(tb testing.TB, c goredis.UniversalClient, prefix string) {
-	tb.Helper()
-	ctx := context.Background()
-	keys, err := c.Keys(ctx, prefix+":*").Result()
-	if err != nil {
-		tb.Fatalf("wipe: %v", err)
-	}
-	if len(keys) > 0 {
-		if err := c.Del(ctx, keys...).Err(); err != nil {
-			tb.Fatalf("wipe: %v", err)
-		}
-	}
-}
 
 // newServeApp is newApp as serve calls it (refusing an empty store) on the
 // test Redis under prefix.
@@ -197,7 +179,7 @@ func TestWipedStoreUnderRunningServe(t *testing.T) {
 				t.Fatalf("readyz before the wipe: got %d %q, want 200", code, body)
 			}
 
-			wipeKeys(t, c, prefix)
+			redistest.Wipe(t, c, prefix)
 			r := open()
 			wantText := map[string]string{workflow.LocaleEN: "lost its data", workflow.LocaleZH: "丢失了数据"}[locale]
 			if !r.Failed || !strings.Contains(r.Text, wantText) || !strings.Contains(r.Text, "firebreak store init") {

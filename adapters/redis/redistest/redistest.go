@@ -136,7 +136,17 @@ func newClient(tb testing.TB, url string) *goredis.Client {
 	return goredis.NewClient(opts)
 }
 
-func deleteKeys(ctx context.Context, c *goredis.Client, match string) error {
+// Wipe deletes every key under prefix, as FLUSHALL, a replaced Redis or a
+// restart without persistence does to Firebreak's keys; the test Redis may
+// hold other tests' data, so nothing is flushed.
+func Wipe(tb testing.TB, c goredis.UniversalClient, prefix string) {
+	tb.Helper()
+	if err := deleteKeys(context.Background(), c, prefix+":*"); err != nil {
+		tb.Fatalf("wipe %s: %v", prefix, err)
+	}
+}
+
+func deleteKeys(ctx context.Context, c goredis.UniversalClient, match string) error {
 	var cursor uint64
 	for {
 		keys, next, err := c.Scan(ctx, cursor, match, 1000).Result()

@@ -54,7 +54,9 @@ func FuzzCommandLine(f *testing.F) {
 		f.Add(s)
 	}
 	roster, err := workflow.NewRoster(workflow.Roster{
-		People: []workflow.Person{{ID: "chen", Roles: []workflow.Role{workflow.RoleStaff}}},
+		People: []workflow.Person{{ID: "chen", Roles: []workflow.Role{workflow.RoleStaff}},
+			// The leaders NewRoster wants for the default policy's quorum.
+			{ID: "wang", Roles: []workflow.Role{workflow.RolePrincipal}}, {ID: "zhao", Roles: []workflow.Role{workflow.RoleLeader}}},
 	})
 	if err != nil {
 		f.Fatal(err)

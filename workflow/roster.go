@@ -223,7 +223,67 @@ func NewRoster(r Roster) (*Roster, error) {
 		policy[l] = lp
 	}
 	r.Policy = policy
+	for _, l := range Levels {
+		if qe := CheckQuorum(r.People, l, r.Policy[l]); qe != nil {
+			return nil, &Error{Code: CodeInvalid, Msg: qe.Text()}
+		}
+	}
 	return &r, nil
+}
+
+// QuorumError says that the roster's leaders cannot give the approvals a
+// level's policy asks for, so every draft of that level would wait forever.
+// NewRoster refuses such a roster; the roster file calls CheckQuorum itself
+// to name the line.
+type QuorumError struct {
+	Level Level
+	// Approvals is how many the level needs; Leaders how many people may
+	// approve (leaders and principals).
+	Approvals, Leaders int
+	// NoPrincipal: the level needs a principal's approval and nobody has the
+	// role principal.
+	NoPrincipal bool
+}
+
+// Error returns the English message.
+func (e *QuorumError) Error() string { return e.Text().EN }
+
+// Text says what is wrong and how to fix it, in both languages.
+func (e *QuorumError) Text() Text {
+	lv := e.Level.Text()
+	if e.NoPrincipal {
+		return Text{
+			EN: fmt.Sprintf("policy %s: a principal leader must approve, but nobody has the role principal; give a leader the role principal or set principal: false", e.Level),
+			ZH: fmt.Sprintf("处置策略 %s(%s):须经主要领导批准,但名册中没有人具有 principal 角色;请为一位领导加上 principal 角色,或设置 principal: false", e.Level, lv.ZH),
+		}
+	}
+	return Text{
+		EN: fmt.Sprintf("policy %s: approvals: %d, but the roster has %d leader(s); give more people the role leader or lower approvals", e.Level, e.Approvals, e.Leaders),
+		ZH: fmt.Sprintf("处置策略 %s(%s):approvals: %d,但名册中只有 %d 位领导;请为更多人员加上 leader 角色,或降低 approvals", e.Level, lv.ZH, e.Approvals, e.Leaders),
+	}
+}
+
+// CheckQuorum returns why people cannot approve a draft of level l under its
+// policy lp, or nil when they can. The author of a draft cannot approve it,
+// but a staff member may write it: enough leaders, with a principal among
+// them when the policy asks, is what a roster can promise.
+func CheckQuorum(people []Person, l Level, lp LevelPolicy) *QuorumError {
+	leaders, principals := 0, 0
+	for i := range people {
+		if people[i].Has(RoleLeader) {
+			leaders++
+		}
+		if people[i].Has(RolePrincipal) {
+			principals++
+		}
+	}
+	if need := lp.ApprovalsNeeded(); leaders < need {
+		return &QuorumError{Level: l, Approvals: need, Leaders: leaders}
+	}
+	if lp.Principal && principals == 0 {
+		return &QuorumError{Level: l, Approvals: lp.ApprovalsNeeded(), Leaders: leaders, NoPrincipal: true}
+	}
+	return nil
 }
 
 // Location is the roster's timezone.

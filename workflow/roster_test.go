@@ -59,6 +59,15 @@ func TestNewRosterRefuses(t *testing.T) {
 		{"policy for an unknown level", func(r *workflow.Roster) {
 			r.Policy = workflow.Policy{"huge": {Approvals: 3}}
 		}, `policy: unknown level "huge"`},
+		{"more approvals than leaders", func(r *workflow.Roster) {
+			r.Policy = workflow.Policy{workflow.LevelMajor: {Approvals: 5, Principal: true}}
+		}, "policy major: approvals: 5, but the roster has 2 leader(s)"},
+		{"principal required but none", func(r *workflow.Roster) { r.People[3].Roles = []workflow.Role{workflow.RoleLeader} },
+			"policy major: a principal leader must approve, but nobody has the role principal"},
+		{"a single leader for two approvals", func(r *workflow.Roster) { r.People[4].Roles = staff },
+			"policy major: approvals: 2, but the roster has 1 leader(s)"},
+		{"no leader at all", func(r *workflow.Roster) { r.People[3].Roles, r.People[4].Roles = staff, staff },
+			"policy general: approvals: 1, but the roster has 0 leader(s)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -80,7 +89,11 @@ func TestNewRosterRefuses(t *testing.T) {
 }
 
 func TestNewRosterDefaults(t *testing.T) {
-	r, err := workflow.NewRoster(workflow.Roster{People: []workflow.Person{{ID: "chen", Roles: []workflow.Role{workflow.RoleStaff}}}})
+	r, err := workflow.NewRoster(workflow.Roster{People: []workflow.Person{
+		{ID: "chen", Roles: []workflow.Role{workflow.RoleStaff}},
+		{ID: "wang", Roles: []workflow.Role{workflow.RolePrincipal}},
+		{ID: "zhao", Roles: []workflow.Role{workflow.RoleLeader}},
+	}})
 	if err != nil {
 		t.Fatalf("NewRoster: %v", err)
 	}
@@ -302,7 +315,10 @@ func TestPersonHas(t *testing.T) {
 		})
 	}
 	// A principal listed without the leader role is still a leader.
-	only, err := workflow.NewRoster(workflow.Roster{People: []workflow.Person{{ID: "wu", Roles: []workflow.Role{workflow.RolePrincipal}}}})
+	only, err := workflow.NewRoster(workflow.Roster{People: []workflow.Person{
+		{ID: "wu", Roles: []workflow.Role{workflow.RolePrincipal}},
+		{ID: "zhao", Roles: []workflow.Role{workflow.RoleLeader}},
+	}})
 	if err != nil {
 		t.Fatalf("NewRoster: %v", err)
 	}

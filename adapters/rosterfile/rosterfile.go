@@ -407,6 +407,9 @@ func (p *parser) roster(root *yaml.Node) (workflow.Roster, error) {
 	if r.Policy, err = p.policy(top["policy"]); err != nil {
 		return r, err
 	}
+	if err := p.quorum(root, top, r); err != nil {
+		return r, err
+	}
 	if r.Digest, err = p.digest(top["digest"]); err != nil {
 		return r, err
 	}
@@ -690,6 +693,47 @@ func (p *parser) policy(e entry) (workflow.Policy, error) {
 		out[l] = lp
 	}
 	return out, nil
+}
+
+// quorum refuses a level whose approvals the roster's leaders cannot give
+// (workflow.CheckQuorum decides), at the line that asks for them: the
+// level's approvals or principal key, else its policy entry, else the
+// people, whose roles fall short of the default policy.
+func (p *parser) quorum(root *yaml.Node, top map[string]entry, r workflow.Roster) error {
+	defaults := workflow.DefaultPolicy()
+	for _, l := range workflow.Levels {
+		lp, ok := r.Policy[l]
+		if !ok {
+			lp = defaults[l]
+		}
+		qe := workflow.CheckQuorum(r.People, l, lp)
+		if qe == nil {
+			continue
+		}
+		at := root
+		if e := top["people"]; e.key != nil {
+			at = e.key
+		}
+		if e := top["policy"]; e.given() {
+			if levels, err := p.mapping(e.val, policySection); err == nil {
+				if le := levels[string(l)]; le.key != nil {
+					at = le.key
+					if m, err := p.mapping(le.val, levelSection); err == nil {
+						key := "approvals"
+						if qe.NoPrincipal {
+							key = "principal"
+						}
+						if k := m[key]; k.key != nil {
+							at = k.key
+						}
+					}
+				}
+			}
+		}
+		t := qe.Text()
+		return p.fail(at, t.EN, t.ZH)
+	}
+	return nil
 }
 
 // digest reads the cron specs of the digests. They are checked where the

@@ -148,7 +148,7 @@ func TestPlatformKeys(t *testing.T) {
 			}
 			return s, nil
 		}}
-	src := "people:\n  - {id: chen, roles: [staff], wecom: ChenJing}\nchannels:\n  incidents: {wecom: wrINC}\n"
+	src := "people:\n  - {id: chen, roles: [staff], wecom: ChenJing}\n" + leaders + "channels:\n  incidents: {wecom: wrINC}\n"
 	r, err := Parse([]byte(src), "roster.yaml", wecom)
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
@@ -169,9 +169,9 @@ func TestPlatformKeys(t *testing.T) {
 		{"the known keys name the platforms", src, platforms,
 			`roster.yaml:2: unknown key "wecom" in person (known: id, name, roles, departments, slack, telegram)`},
 		{"a platform's own error", strings.Replace(src, "wrINC", "INC", 1), []workflow.Platform{wecom},
-			`roster.yaml:4: wecom must start with wr`},
+			`roster.yaml:7: wecom must start with wr`},
 		{"an ID not a scalar", strings.Replace(src, "wrINC", "[a, b]", 1), []workflow.Platform{wecom},
-			`roster.yaml:4: wecom must be an ID, not a list`},
+			`roster.yaml:7: wecom must be an ID, not a list`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Parse([]byte(tt.src), "roster.yaml", tt.platforms...)
@@ -306,7 +306,7 @@ func TestPolicyOverrides(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := mustParse(t, tt.src)
+			r := mustParse(t, tt.src+"people:\n"+leaders)
 			got, want := r.Policy.For(tt.level), tt.want(defaults[tt.level])
 			if got != want {
 				t.Errorf("got %+v, want %+v", got, want)
@@ -321,7 +321,7 @@ locale: en
 people:
   - id: chen
     name: Chen Jing
-    roles: [staff]
+    roles: [staff, leader]
     departments: [office]
     slack: U0CHEN
     telegram: 1001
@@ -350,6 +350,11 @@ func TestOfficeHours(t *testing.T) {
 		t.Errorf("office hours when absent: got %+v, want none (the defaults apply)", got)
 	}
 }
+
+// leaders are the people list items that give every default policy its
+// quorum, and a major policy of three approvals too: three leaders, one of
+// them principal.
+const leaders = "  - {id: wang, roles: [leader, principal]}\n  - {id: zhao, roles: [leader]}\n  - {id: qian, roles: [leader]}\n"
 
 func TestValidBase(t *testing.T) {
 	r := mustParse(t, valid)
@@ -398,6 +403,15 @@ func TestErrors(t *testing.T) {
 		{"bad duration", edit(19, "  general: {assign: 1d}"), 19, `bad duration "1d" for assign`},
 		{"duration without unit", edit(19, "  general:\n    answer: 24"), 20, `bad duration "24" for answer`},
 		{"negative duration", edit(19, "  general: {assign: -1h}"), 19, `"-1h"`},
+		{"approvals beyond the leaders", edit(19, "  major: {approvals: 5}"), 19, `policy major: approvals: 5, but the roster has 2 leader(s)`},
+		{"a single leader for the default two approvals", edit(6, "    roles: [staff]"), 3, `policy major: approvals: 2, but the roster has 1 leader(s)`},
+		{"no principal for the default policy", edit(11, "    roles: [leader]"), 3, `policy major: a principal leader must approve, but nobody has the role principal`},
+		{"no principal for a principal key", strings.Replace(edit(11, "    roles: [leader]"), "  general: {assign: 2h}",
+			"  general: {principal: true}\n  major: {principal: false}\n  critical: {principal: false}", 1), 19,
+			`policy general: a principal leader must approve, but nobody has the role principal`},
+		{"no principal under a level entry", strings.Replace(edit(11, "    roles: [leader]"), "  general: {assign: 2h}",
+			"  critical: {principal: false}\n  major:\n    assign: 1h", 1), 20,
+			`policy major: a principal leader must approve`},
 		{"approvals not an integer", edit(19, "  general: {approvals: two}"), 19, `approvals must be an integer, not "two"`},
 		{"approvals zero", edit(19, "  general: {approvals: 0}"), 19, `approvals must be between 1 and 100, not 0`},
 		{"principal not a bool", edit(19, "  major: {principal: yes please}"), 19, `principal must be true or false, not "yes please"`},
@@ -481,7 +495,7 @@ people:
   - id: li
     roles: *staff
     departments: [office]
-`
+` + leaders
 	r := mustParse(t, src)
 	if p, _ := r.Person("li"); p == nil || !p.Has(workflow.RoleStaff) {
 		t.Errorf("li: got %v, want a staff member through the alias", p)

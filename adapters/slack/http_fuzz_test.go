@@ -70,6 +70,8 @@ func fuzzRouter(tb testing.TB, routed *atomic.Int64) (*bot.Router, *workflow.Ros
 		People: []workflow.Person{
 			{ID: "chen", Name: "Chen <Jing>", Roles: []workflow.Role{workflow.RoleStaff}, Accounts: map[string]string{fbslack.Platform.Name: "U0CHEN"}},
 			{ID: "zhao", Name: "Zhao Lei", Roles: []workflow.Role{workflow.RoleLeader}, Accounts: map[string]string{fbslack.Platform.Name: "U0ZHAO"}},
+			// A principal the quorum of major drafts needs (NewRoster checks it).
+			{ID: "wang", Name: "Wang Fang", Roles: []workflow.Role{workflow.RolePrincipal}},
 		},
 		Channels: map[string]workflow.ChannelRef{workflow.ChannelIncidents: {fbslack.Platform.Name: "C0INCIDENTS"}},
 	})

@@ -84,6 +84,8 @@ func TestCommandText(t *testing.T) {
 	roster, err := rosterfile.Parse([]byte(`
 people:
   - {id: li, name: Li Ming, roles: [staff], slack: U0LI}
+  - {id: wang, roles: [principal]}
+  - {id: zhao, roles: [leader]}
 `), "roster.yaml", Platform)
 	if err != nil {
 		t.Fatal(err)

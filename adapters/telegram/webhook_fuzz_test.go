@@ -223,6 +223,8 @@ func fuzzTelegramRouter(tb testing.TB, routed *atomic.Int64) *bot.Router {
 		People: []workflow.Person{
 			{ID: "chen", Name: "Chen <Jing> & co", Roles: []workflow.Role{workflow.RoleStaff}, Accounts: map[string]string{telegram.Platform.Name: "1001"}},
 			{ID: "zhao", Name: "Zhao Lei", Roles: []workflow.Role{workflow.RoleLeader}, Accounts: map[string]string{telegram.Platform.Name: "1005"}},
+			// A principal the quorum of major drafts needs (NewRoster checks it).
+			{ID: "wang", Name: "Wang Fang", Roles: []workflow.Role{workflow.RolePrincipal}},
 		},
 		Channels: map[string]workflow.ChannelRef{
 			workflow.ChannelIncidents: {telegram.Platform.Name: "-100111"},

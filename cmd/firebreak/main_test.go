@@ -44,6 +44,16 @@ func TestRosterCheck(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("timezone: Asia/Shanghai\npeople:\n  - id: chen\n    roles: [staff]\n    departments: [nowhere]\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	write := func(name, src string) string {
+		path := filepath.Join(t.TempDir(), name)
+		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	leaders := "timezone: Asia/Shanghai\npeople:\n  - {id: chen, roles: [staff]}\n  - {id: wang, roles: [leader]}\n  - {id: zhao, roles: [leader]}\n"
+	noPrincipal := write("no-principal.yaml", leaders)
+	tooManyApprovals := write("approvals.yaml", strings.ReplaceAll(leaders, "[leader]", "[principal]")+"policy:\n  critical:\n    approvals: 5\n")
 	tests := []struct {
 		name     string
 		args     []string
@@ -52,6 +62,9 @@ func TestRosterCheck(t *testing.T) {
 	}{
 		{"example roster", []string{"roster", "check", "../../deploy/roster.example.yaml"}, 0, "ok"},
 		{"dangling department names its line", []string{"roster", "check", bad}, 1, ":5"},
+		{"demo roster", []string{"roster", "check", "../../adapters/rosterfile/demo.yaml"}, 0, "ok"},
+		{"no principal names the people", []string{"roster", "check", noPrincipal}, 1, "no-principal.yaml:2: policy major: a principal leader must approve"},
+		{"approvals beyond the leaders name their line", []string{"roster", "check", tooManyApprovals}, 1, "approvals.yaml:8: policy critical: approvals: 5, but the roster has 2 leader(s)"},
 		{"missing file", []string{"roster", "check", "/nonexistent/roster.yaml"}, 1, "roster.yaml"},
 		{"no file given", []string{"roster", "check"}, 1, "usage"},
 	}

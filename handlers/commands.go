@@ -194,7 +194,42 @@ func (h *Handlers) draft(ctx context.Context, req *bot.Request, args bot.Args) (
 	if d.Version > 1 {
 		text += h.t(" Earlier versions and their approvals no longer count.", "之前的版本及其批准已作废。")
 	}
+	if a := h.roster.DraftApprovers(inc.Level, req.Actor); !a.Reachable() {
+		if h.locale != workflow.LocaleZH { // Chinese runs sentences together after "。"
+			text += " "
+		}
+		text += h.unreachableQuorum(inc, req.Actor, a)
+	}
 	return &bot.Reply{Text: text}, nil
+}
+
+// unreachableQuorum tells the author of a draft that nobody else can give
+// the approvals it needs (they cannot approve their own), who can approve,
+// and who could submit it instead.
+func (h *Handlers) unreachableQuorum(inc *workflow.Incident, author string, a workflow.DraftApprovers) string {
+	names := make([]string, len(a.Leaders))
+	for i, p := range a.Leaders {
+		names[i] = p.Name
+	}
+	who := h.t("nobody", "无")
+	if len(names) > 0 {
+		who = strings.Join(names, h.t(", ", "、"))
+	}
+	other := h.t("a member of staff", "一位工作人员")
+	if inc.Assignee != "" && inc.Assignee != author {
+		other = fmt.Sprintf(h.t("the assignee %s or another member of staff", "负责人 %s 或其他工作人员"), h.name(inc.Assignee))
+	}
+	level := inc.Level.Text().In(h.locale)
+	if a.NeedPrincipal && len(a.Principals) == 0 {
+		return fmt.Sprintf(h.t(
+			"⚠ You are the only principal leader and a %s reply needs a principal's approval, which you cannot give to your own draft: it cannot be approved. Other leaders: %s. Ask %s to submit the draft instead; then you can approve it.",
+			"⚠ 您是唯一的主要领导,%s舆情的口径须经主要领导批准,而您不能批准自己起草的口径:此草稿无法获批。其他领导:%s。请改由%s提交草稿,再由您批准。"),
+			level, who, other)
+	}
+	return fmt.Sprintf(h.t(
+		"⚠ A %s reply needs %d approvals and you cannot approve your own draft: only %d other leader(s) can (%s), so it cannot be approved. Ask %s to submit the draft instead.",
+		"⚠ %s舆情的口径须经 %d 位领导批准,而您不能批准自己起草的口径:其他领导只有 %d 位(%s),此草稿无法获批。请改由%s提交草稿。"),
+		level, a.Need, len(a.Leaders), who, other)
 }
 
 func (h *Handlers) approve(ctx context.Context, req *bot.Request, args bot.Args) (*bot.Reply, error) {

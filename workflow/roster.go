@@ -286,6 +286,41 @@ func CheckQuorum(people []Person, l Level, lp LevelPolicy) *QuorumError {
 	return nil
 }
 
+// DraftApprovers are the people who may approve a draft written by its
+// author: the author never approves their own draft (Service.Approve).
+type DraftApprovers struct {
+	Leaders    []*Person // leaders (principals included) other than the author
+	Principals []*Person // the principals among them
+	// Need is how many approvals the level needs; NeedPrincipal whether one
+	// of them must be a principal's.
+	Need          int
+	NeedPrincipal bool
+}
+
+// Reachable reports whether the approvers can give what the level needs.
+func (a DraftApprovers) Reachable() bool {
+	return len(a.Leaders) >= a.Need && (!a.NeedPrincipal || len(a.Principals) > 0)
+}
+
+// DraftApprovers returns who may approve a draft of level l written by
+// author, in roster order. When it is not Reachable, the draft can never be
+// approved as long as author wrote it: someone else should submit it.
+func (r *Roster) DraftApprovers(l Level, author string) DraftApprovers {
+	lp := r.Policy.For(l)
+	a := DraftApprovers{Need: lp.ApprovalsNeeded(), NeedPrincipal: lp.Principal}
+	for i := range r.People {
+		p := &r.People[i]
+		if p.ID == author || !p.Has(RoleLeader) {
+			continue
+		}
+		a.Leaders = append(a.Leaders, p)
+		if p.Has(RolePrincipal) {
+			a.Principals = append(a.Principals, p)
+		}
+	}
+	return a
+}
+
 // Location is the roster's timezone.
 func (r *Roster) Location() *time.Location { return r.loc }
 

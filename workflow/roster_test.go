@@ -326,3 +326,38 @@ func TestPersonHas(t *testing.T) {
 		t.Errorf("principal only: got Has(leader) false, want true")
 	}
 }
+
+func TestDraftApprovers(t *testing.T) {
+	r := mustRoster(t)
+	tests := []struct {
+		name          string
+		level         workflow.Level
+		author        string
+		leaders       int
+		principals    int
+		reachable     bool
+		needPrincipal bool
+	}{
+		{"staff writes a major reply", workflow.LevelMajor, "chen", 2, 1, true, true},
+		{"the only principal writes a major reply", workflow.LevelMajor, "wang", 1, 0, false, true},
+		{"a leader leaves one approver for two approvals", workflow.LevelMajor, "zhao", 1, 1, false, true},
+		{"the only principal writes a general reply", workflow.LevelGeneral, "wang", 1, 0, true, false},
+		{"the only principal writes a critical reply", workflow.LevelCritical, "wang", 1, 0, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := r.DraftApprovers(tt.level, tt.author)
+			if len(a.Leaders) != tt.leaders || len(a.Principals) != tt.principals {
+				t.Errorf("got %d leaders and %d principals, want %d and %d", len(a.Leaders), len(a.Principals), tt.leaders, tt.principals)
+			}
+			if a.Reachable() != tt.reachable || a.NeedPrincipal != tt.needPrincipal {
+				t.Errorf("got reachable %v, needs principal %v; want %v, %v", a.Reachable(), a.NeedPrincipal, tt.reachable, tt.needPrincipal)
+			}
+			for _, p := range a.Leaders {
+				if p.ID == tt.author {
+					t.Errorf("got the author %s among the approvers", p.ID)
+				}
+			}
+		})
+	}
+}

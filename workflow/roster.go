@@ -392,6 +392,23 @@ func (r *Roster) Address(channel, platform string) (string, bool) {
 	return r.Channels[channel].Address(platform)
 }
 
+// PlatformChannels are the channels a platform the bot runs on needs: without
+// #incidents its people see no card, reminder or escalation there, and
+// without #statements no published reply.
+var PlatformChannels = []string{ChannelIncidents, ChannelStatements}
+
+// MissingChannels returns those of PlatformChannels that have no address on
+// platform, in that order.
+func (r *Roster) MissingChannels(platform string) []string {
+	var missing []string
+	for _, c := range PlatformChannels {
+		if _, ok := r.Address(c, platform); !ok {
+			missing = append(missing, c)
+		}
+	}
+	return missing
+}
+
 // Name returns the display name of a person ID, or the ID itself when unknown.
 func (r *Roster) Name(id string) string {
 	if p, ok := r.byID[id]; ok {

@@ -361,3 +361,22 @@ func TestDraftApprovers(t *testing.T) {
 		})
 	}
 }
+
+func TestMissingChannels(t *testing.T) {
+	r := mustRoster(t)
+	tests := []struct {
+		name, platform string
+		want           []string
+	}{
+		{"slack has both", "slack", nil},
+		{"telegram has no statements", "telegram", []string{workflow.ChannelStatements}},
+		{"an unknown platform has neither", "wecom", []string{workflow.ChannelIncidents, workflow.ChannelStatements}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := r.MissingChannels(tt.platform); !slices.Equal(got, tt.want) {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

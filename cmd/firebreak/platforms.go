@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	fbslack "github.com/firebreak/firebreak/adapters/slack"
@@ -31,6 +32,7 @@ func setupPlatforms(ctx context.Context, a *app, cfg Config, mux *http.ServeMux)
 			return nil, err
 		}
 		senders = append(senders, s)
+		warnMissingChannels(a, fbslack.Platform.Name)
 	} else if cfg.SlackBotToken != "" {
 		return nil, fmt.Errorf("FIREBREAK_SLACK_BOT_TOKEN is set but neither FIREBREAK_SLACK_SIGNING_SECRET " +
 			"(HTTP endpoints) nor FIREBREAK_SLACK_APP_TOKEN (Socket Mode) is: Slack could not reach Firebreak")
@@ -41,8 +43,20 @@ func setupPlatforms(ctx context.Context, a *app, cfg Config, mux *http.ServeMux)
 			return nil, err
 		}
 		senders = append(senders, s)
+		warnMissingChannels(a, telegram.Platform.Name)
 	}
 	return senders, nil
+}
+
+// warnMissingChannels logs the channels a configured platform has no
+// address for in the roster. It warns rather than refuses: the demo and
+// example rosters publish statements on Slack only, and a roster may mean
+// a platform for direct messages alone.
+func warnMissingChannels(a *app, platform string) {
+	if missing := a.roster.MissingChannels(platform); len(missing) > 0 {
+		a.log.Warn("a configured platform has no address in the roster for some channels; what goes there is not posted on it",
+			"platform", platform, "channels", strings.Join(missing, ", "))
+	}
 }
 
 // setupSlack builds the Slack adapter, serves its endpoints on mux and, with

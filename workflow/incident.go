@@ -3,6 +3,7 @@ package workflow
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"slices"
 	"strings"
 	"time"
 )
@@ -184,6 +185,23 @@ type Incident struct {
 	// a level change is reminded of again.
 	Fired []string `json:"fired,omitempty"`
 }
+
+// MayAck reports whether p may acknowledge inc now: an open incident not
+// yet acknowledged, by its assignee, by anyone while it has none, or by a
+// member of its department. Service.Ack enforces it; cards and pages offer
+// Acknowledge by it.
+func (inc *Incident) MayAck(p *Person) bool {
+	if !inc.Open() || inc.Status == StatusAcknowledged {
+		return false
+	}
+	return inc.Assignee == "" || inc.Assignee == p.ID ||
+		inc.Department != "" && slices.Contains(p.Departments, inc.Department)
+}
+
+// MayTake reports whether p may take inc on now (assign it to themselves
+// and acknowledge it): anyone in the roster, while it is open and nobody
+// has acknowledged it.
+func (inc *Incident) MayTake(*Person) bool { return inc.Open() && inc.Status != StatusAcknowledged }
 
 // Open reports whether the incident is still being handled.
 func (inc *Incident) Open() bool { return inc.Status != StatusResolved }

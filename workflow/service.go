@@ -203,10 +203,7 @@ func (s *Service) Ack(ctx context.Context, actor, id string) (*Incident, []Event
 			return nil, Errorf(CodeConflict, "%s was already acknowledged by %s", "%s 已由 %s 确认",
 				inc.ID, s.roster.Name(inc.AckedBy))
 		}
-		switch {
-		case inc.Assignee == "" || inc.Assignee == actor:
-		case inc.Department != "" && slices.Contains(p.Departments, inc.Department):
-		default:
+		if !inc.MayAck(p) {
 			return nil, Errorf(CodeForbidden, "%s is assigned to %s; only they or their department can acknowledge it",
 				"%s 已指派给 %s,只有本人或其部门可以确认", inc.ID, s.roster.Name(inc.Assignee))
 		}

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"slices"
 	"strings"
 	"time"
 
@@ -249,36 +248,20 @@ func (v views) plainLine(e workflow.Event) string {
 	return s
 }
 
-// mayAck lists the people who may acknowledge inc now, by the rule of
-// workflow.Service.Ack: an open incident not yet acknowledged, by its
-// assignee, anyone when it has none, or a member of its department.
-func (v views) mayAck(inc *workflow.Incident) []string {
-	out := []string{}
-	if !inc.Open() || inc.Status == workflow.StatusAcknowledged {
-		return out
-	}
-	for _, p := range v.roster.People {
-		switch {
-		case inc.Assignee == "" || inc.Assignee == p.ID:
-		case inc.Department != "" && slices.Contains(p.Departments, inc.Department):
-		default:
-			continue
-		}
-		out = append(out, p.ID)
-	}
-	return out
-}
+// mayAck lists the people who may acknowledge inc now
+// (workflow.Incident.MayAck, the rule Service.Ack enforces).
+func (v views) mayAck(inc *workflow.Incident) []string { return v.who(inc.MayAck) }
 
-// mayTake lists the people who may take inc on now, by the rule of
-// workflow.Service.Take: anyone in the roster, while it is open and nobody
-// has acknowledged it.
-func (v views) mayTake(inc *workflow.Incident) []string {
+// mayTake lists the people who may take inc on now
+// (workflow.Incident.MayTake).
+func (v views) mayTake(inc *workflow.Incident) []string { return v.who(inc.MayTake) }
+
+func (v views) who(may func(*workflow.Person) bool) []string {
 	out := []string{}
-	if !inc.Open() || inc.Status == workflow.StatusAcknowledged {
-		return out
-	}
-	for _, p := range v.roster.People {
-		out = append(out, p.ID)
+	for i := range v.roster.People {
+		if p := &v.roster.People[i]; may(p) {
+			out = append(out, p.ID)
+		}
 	}
 	return out
 }

@@ -51,12 +51,12 @@ func (h *Handlers) card(inc *workflow.Incident) *bot.Card {
 	if !inc.Open() {
 		field("Resolved", "办结", inc.Summary)
 	}
-	if inc.Open() {
-		if inc.Status != workflow.StatusAcknowledged {
-			c.Buttons = append(c.Buttons,
-				bot.Button{ID: "ack:" + inc.ID, Label: h.t("Acknowledge", "确认接办"), Style: bot.StylePrimary},
-				bot.Button{ID: "take:" + inc.ID, Label: h.t("Take it", "我来负责")})
-		}
+	// The card is seen by a whole channel: the buttons show while anyone
+	// may still take the incident on (the Service checks the presser).
+	if inc.MayTake(nil) {
+		c.Buttons = append(c.Buttons,
+			bot.Button{ID: "ack:" + inc.ID, Label: h.t("Acknowledge", "确认接办"), Style: bot.StylePrimary},
+			bot.Button{ID: "take:" + inc.ID, Label: h.t("Take it", "我来负责")})
 	}
 	return c
 }

@@ -90,12 +90,13 @@ func (a *Adapter) send(ctx context.Context, n workflow.Notice, m bot.Message) er
 		return err
 	}
 	if m.Refresh || m.Once {
-		done, err := a.refresh(ctx, chat, m)
-		if err != nil || done || m.Refresh {
-			if !done && err == nil {
-				return bot.ErrNoRoute // nothing posted here to bring up to date
-			}
+		switch done, err := a.refresh(ctx, chat, m); {
+		case err != nil:
 			return err
+		case done:
+			return nil
+		case m.Refresh:
+			return bot.ErrNoRoute // nothing posted here to bring up to date
 		}
 	}
 	var buttons []bot.Button

@@ -13,7 +13,6 @@ import (
 var (
 	anyone      []workflow.Role
 	leaders     = []workflow.Role{workflow.RoleLeader}
-	publishers  = []workflow.Role{workflow.RoleSpokesperson, workflow.RoleLeader}
 	openOptions = map[string]string{
 		"level": "level", "级别": "level", "category": "category", "类别": "category",
 		"source": "source", "来源": "source", "found": "found", "发现": "found",
@@ -37,12 +36,15 @@ func (h *Handlers) commands() []bot.Command {
 		{Name: "ack", Aliases: []string{"确认", "接办"}, Roles: anyone, Usage: "<id>",
 			Summary:  tx{EN: "take on an incident assigned to you or your department", ZH: "接办指派给您或您部门的事件"},
 			Examples: []string{"ack YQ-7"}, Run: h.ack},
-		{Name: "level", Aliases: []string{"定级", "级别"}, Roles: anyone, Usage: "<id> <general|major|critical>",
-			Summary:  tx{EN: "change the level; every deadline is planned again (lowering needs a leader)", ZH: "调整级别,重新计算所有时限(降级需领导)"},
-			Examples: []string{"level YQ-7 major"}, Run: h.level},
-		{Name: "update", Aliases: []string{"续报"}, Roles: anyone, Usage: "<id> <text>",
-			Summary:  tx{EN: "file a follow-up report (续报)", ZH: "续报处置进展"},
-			Examples: []string{"update YQ-7 Met the parents; inspection report due 16:00"}, Run: h.update},
+		{Name: "level", Aliases: []string{"定级", "级别"}, Roles: anyone, Usage: "<id> <general|major|critical> [spreading:no] [reason]",
+			Summary: tx{EN: "change the level; every deadline is planned again (lowering needs a leader and a reason; spreading:no also clears the spreading mark)",
+				ZH: "调整级别,重新计算所有时限(降级需领导并说明理由;写 扩散:否 同时清除扩散标记)"},
+			Examples: []string{"level YQ-7 major", "level YQ-7 general spreading:no the posts were deleted and nobody reposts"}, Run: h.level},
+		{Name: "update", Aliases: []string{"续报"}, Roles: anyone, Usage: "<id> [posts:N] [views:N] [heat:N] <text>",
+			Summary: tx{EN: "file a follow-up report (续报), with the attention figures when you have them",
+				ZH: "续报处置进展,可附关注度指标(跟帖、浏览、热度)"},
+			Examples: []string{"update YQ-7 Met the parents; inspection report due 16:00", "update YQ-7 posts:35 views:12000 heat:68 reposted by a local account",
+				"update YQ-7 跟帖:35 浏览:12000 热度:68 已约谈家长"}, Run: h.update},
 		{Name: "draft", Aliases: []string{"口径", "起草"}, Roles: anyone, Usage: "<id> <text>",
 			Summary:  tx{EN: "propose the unified reply; a new version voids earlier approvals", ZH: "起草统一口径;新版本使之前的批准作废"},
 			Examples: []string{"draft YQ-7 We have inspected the canteen and will publish the results today."}, Run: h.draft},
@@ -54,18 +56,25 @@ func (h *Handlers) commands() []bot.Command {
 			Summary: tx{EN: "reject the current draft, saying why; with v2, only if version 2 is still current",
 				ZH: "驳回当前口径草稿并说明理由;写 v2 则仅当第 2 版仍为当前版本时驳回"},
 			Examples: []string{"reject YQ-7 do not name the supplier", "reject YQ-7 v2 do not name the supplier"}, Run: h.reject},
-		{Name: "publish", Aliases: []string{"发布"}, Roles: publishers, Usage: "<id>",
+		{Name: "publish", Aliases: []string{"发布"}, Roles: anyone, Usage: "<id>",
 			Summary:  tx{EN: "publish the approved draft, exactly as approved", ZH: "按批准原文发布统一口径"},
 			Examples: []string{"publish YQ-7"}, Run: h.publish},
 		{Name: "refer", Aliases: []string{"移交"}, Roles: leaders, Usage: "<id> <reason>",
 			Summary:  tx{EN: "refer hype or rumor to law enforcement", ZH: "将恶意传播、炒作或捏造、歪曲、谣言类移交执纪执法部门"},
 			Examples: []string{"refer YQ-9 the account keeps spreading the fabricated video"}, Run: h.refer},
-		{Name: "resolve", Aliases: []string{"办结"}, Roles: anyone, Usage: "<id> <summary>",
-			Summary:  tx{EN: "close an incident with the substantive answer", ZH: "办结事件并填写实质答复"},
-			Examples: []string{"resolve YQ-7 Supplier replaced; parents informed at the meeting"}, Run: h.resolve},
-		{Name: "reopen", Aliases: []string{"重开"}, Roles: anyone, Usage: "<id>",
-			Summary:  tx{EN: "open a resolved incident again", ZH: "重新打开已办结事件"},
-			Examples: []string{"reopen YQ-7"}, Run: h.reopen},
+		{Name: "resolve", Aliases: []string{"办结"}, Roles: anyone, Usage: "<id> [override] <summary>",
+			Summary: tx{EN: "close an incident with the substantive answer; a major one needs its reply published, or a leader's override saying why",
+				ZH: "办结事件并填写实质答复;重大及以上须已发布口径,或由领导写 override(特批)并说明理由"},
+			Examples: []string{"resolve YQ-7 Supplier replaced; parents informed at the meeting", "resolve YQ-8 override answered each family in person; no public reply needed"}, Run: h.resolve},
+		{Name: "reopen", Aliases: []string{"重开"}, Roles: anyone, Usage: "<id> <reason>",
+			Summary:  tx{EN: "open a resolved incident again, saying why", ZH: "重新打开已办结事件并说明理由"},
+			Examples: []string{"reopen YQ-7 new posts say the canteen is closed again"}, Run: h.reopen},
+		{Name: "receive", Aliases: []string{"收到", "签收"}, Roles: leaders, Usage: "<id>",
+			Summary:  tx{EN: "acknowledge the report of an incident (the Received button)", ZH: "签收事件报告(即「收到」按钮)"},
+			Examples: []string{"receive YQ-7"}, Run: h.receive},
+		{Name: "report-up", Aliases: []string{"reportup", "上报"}, Roles: anyone, Usage: "<id> [note]",
+			Summary:  tx{EN: "record that the incident was reported to the higher authority (sent to its channel when the roster has one)", ZH: "记录已向上级主管部门报告(名册设有上级频道时同时发送)"},
+			Examples: []string{"report-up YQ-7 phoned the county office at 10:20"}, Run: h.reportUp},
 		{Name: "status", Aliases: []string{"状态", "查看"}, Roles: anyone, Usage: "<id>",
 			Summary:  tx{EN: "show an incident, its deadlines and timeline", ZH: "查看事件、时限和处置记录"},
 			Examples: []string{"status YQ-7"}, Run: h.status},
@@ -82,7 +91,9 @@ func (h *Handlers) actions() []bot.ActionDef {
 		{Name: "take", Roles: anyone, Run: h.takeAction},
 		{Name: "approve", Roles: leaders, Run: h.approveAction},
 		{Name: "reject", Roles: leaders, Run: h.rejectAction},
-		{Name: "publish", Roles: publishers, Run: h.publishAction},
+		{Name: "publish", Roles: anyone, Run: h.publishAction},
+		{Name: "receive", Roles: leaders, Run: h.receiveAction},
+		{Name: "reportup", Roles: anyone, Run: h.reportUpAction},
 	}
 }
 
@@ -153,17 +164,31 @@ func (h *Handlers) ack(ctx context.Context, req *bot.Request, args bot.Args) (*b
 	return h.done(inc, fmt.Sprintf(h.t("%s acknowledged by %s.", "%s 已由 %s 接办。"), inc.ID, h.name(req.Actor))), nil
 }
 
+// spreadingOff are the words of level's spreading:no, which clears the
+// spreading mark when lowering.
+var spreadingOff = map[string]bool{"spreading:no": true, "spreading:false": true, "扩散:否": true, "扩散:无": true, "扩散：否": true, "扩散：无": true}
+
 func (h *Handlers) level(ctx context.Context, req *bot.Request, args bot.Args) (*bot.Reply, error) {
-	id, lv, err := h.need2(args, "level needs an incident and a level", "level 需要事件编号和级别")
+	if args.Len() < 2 {
+		return nil, workflow.Errorf(workflow.CodeInvalid, "level needs an incident and a level", "level 需要事件编号和级别")
+	}
+	ch := workflow.LevelChange{Level: parseLevel(args.Arg(1))}
+	reasonFrom := 2
+	if spreadingOff[strings.ToLower(args.Arg(2))] {
+		ch.ClearSpreading, reasonFrom = true, 3
+	}
+	ch.Reason = args.Rest(reasonFrom)
+	inc, evs, err := h.svc.SetLevel(ctx, req.Actor, args.Arg(0), ch)
 	if err != nil {
 		return nil, err
 	}
-	inc, _, err := h.svc.SetLevel(ctx, req.Actor, id, parseLevel(lv))
-	if err != nil {
-		return nil, err
+	text := fmt.Sprintf(h.t("%s is now %s; deadlines planned again.", "%s 已调整为%s,时限已重新计算。"),
+		inc.ID, inc.Level.Text().In(h.locale))
+	if inc.Spreading && len(evs) > 0 && evs[0].Data.To.Rank() < evs[0].Data.From.Rank() {
+		text += h.t(" It stays marked spreading; to clear that too: level "+inc.ID+" "+string(inc.Level)+" spreading:no <reason>",
+			"仍标记为有扩散迹象;如需一并清除:level "+inc.ID+" "+string(inc.Level)+" 扩散:否 <理由>")
 	}
-	return h.done(inc, fmt.Sprintf(h.t("%s is now %s; deadlines planned again.", "%s 已调整为%s,时限已重新计算。"),
-		inc.ID, inc.Level.Text().In(h.locale))), nil
+	return h.done(inc, text), nil
 }
 
 func (h *Handlers) update(ctx context.Context, req *bot.Request, args bot.Args) (*bot.Reply, error) {
@@ -171,12 +196,29 @@ func (h *Handlers) update(ctx context.Context, req *bot.Request, args bot.Args) 
 	if err != nil {
 		return nil, err
 	}
-	inc, _, err := h.svc.Update(ctx, req.Actor, id, args.Rest(1))
+	words := make([]string, 0, args.Len())
+	for _, t := range args.Tokens[1:] {
+		if t.Quoted {
+			break // a quoted phrase is text, never a figure
+		}
+		words = append(words, t.Value)
+	}
+	figures, n, err := workflow.ParseFigures(words)
 	if err != nil {
 		return nil, err
 	}
-	return &bot.Reply{Text: fmt.Sprintf(h.t("Follow-up report #%d on %s recorded.", "%[2]s 第 %[1]d 次续报已记录。"),
-		inc.Updates, inc.ID)}, nil
+	inc, evs, err := h.svc.Update(ctx, req.Actor, id, args.Rest(1+n), figures)
+	if err != nil {
+		return nil, err
+	}
+	text := fmt.Sprintf(h.t("Follow-up report #%d on %s recorded.", "%[2]s 第 %[1]d 次续报已记录。"), inc.Updates, inc.ID)
+	if f := h.figuresState(inc); f != "" {
+		text += h.t(" Figures: ", "指标:") + f
+	}
+	for _, e := range evs[1:] {
+		text += "\n" + h.EventLine(e)
+	}
+	return &bot.Reply{Text: text}, nil
 }
 
 func (h *Handlers) draft(ctx context.Context, req *bot.Request, args bot.Args) (*bot.Reply, error) {
@@ -317,11 +359,71 @@ func (h *Handlers) resolve(ctx context.Context, req *bot.Request, args bot.Args)
 	if err != nil {
 		return nil, err
 	}
-	inc, _, err := h.svc.Resolve(ctx, req.Actor, id, args.Rest(1))
+	override, from := false, 1
+	switch strings.ToLower(args.Arg(1)) {
+	case "override", "特批", "override:", "特批:":
+		override, from = true, 2
+	}
+	inc, _, err := h.svc.Resolve(ctx, req.Actor, id, args.Rest(from), override)
 	if err != nil {
 		return nil, err
 	}
-	return h.done(inc, fmt.Sprintf(h.t("%s resolved.", "%s 已办结。"), inc.ID)), nil
+	text := fmt.Sprintf(h.t("%s resolved.", "%s 已办结。"), inc.ID)
+	if inc.Level == workflow.LevelGeneral {
+		text += h.t(" The result was fed back to the leaders.", "办结结果已反馈领导。")
+	}
+	return h.done(inc, text), nil
+}
+
+func (h *Handlers) receive(ctx context.Context, req *bot.Request, args bot.Args) (*bot.Reply, error) {
+	id, err := h.need1(args)
+	if err != nil {
+		return nil, err
+	}
+	return h.doReceive(ctx, req, id)
+}
+
+func (h *Handlers) receiveAction(ctx context.Context, req *bot.Request, a bot.Action) (*bot.Reply, error) {
+	if len(a.Args) != 1 {
+		return nil, errBadButton(a)
+	}
+	return h.doReceive(ctx, req, a.Args[0])
+}
+
+func (h *Handlers) doReceive(ctx context.Context, req *bot.Request, id string) (*bot.Reply, error) {
+	inc, _, err := h.svc.Receive(ctx, req.Actor, id)
+	if err != nil {
+		return nil, err
+	}
+	return &bot.Reply{Text: fmt.Sprintf(h.t("%s acknowledged the report of %s: %s.", "%[1]s 已签收 %[2]s 的报告:%[3]s。"),
+		h.name(req.Actor), inc.ID, h.receiptsState(inc)), Card: h.reportCard(inc)}, nil
+}
+
+func (h *Handlers) reportUp(ctx context.Context, req *bot.Request, args bot.Args) (*bot.Reply, error) {
+	id, err := h.need1(args)
+	if err != nil {
+		return nil, err
+	}
+	return h.doReportUp(ctx, req, id, args.Rest(1))
+}
+
+func (h *Handlers) reportUpAction(ctx context.Context, req *bot.Request, a bot.Action) (*bot.Reply, error) {
+	if len(a.Args) != 1 {
+		return nil, errBadButton(a)
+	}
+	return h.doReportUp(ctx, req, a.Args[0], "")
+}
+
+func (h *Handlers) doReportUp(ctx context.Context, req *bot.Request, id, note string) (*bot.Reply, error) {
+	inc, _, err := h.svc.ReportUp(ctx, req.Actor, id, note)
+	if err != nil {
+		return nil, err
+	}
+	text := fmt.Sprintf(h.t("%s reported to the higher authority.", "%s 已报告上级。"), inc.ID)
+	if _, ok := h.roster.Channel(workflow.ChannelAuthority); ok {
+		text = fmt.Sprintf(h.t("%s reported to the higher authority; the report was sent to its channel.", "%s 已报告上级,报告已发送至上级频道。"), inc.ID)
+	}
+	return &bot.Reply{Text: text, Card: h.reportCard(inc)}, nil
 }
 
 func (h *Handlers) reopen(ctx context.Context, req *bot.Request, args bot.Args) (*bot.Reply, error) {
@@ -329,7 +431,7 @@ func (h *Handlers) reopen(ctx context.Context, req *bot.Request, args bot.Args) 
 	if err != nil {
 		return nil, err
 	}
-	inc, _, err := h.svc.Reopen(ctx, req.Actor, id)
+	inc, _, err := h.svc.Reopen(ctx, req.Actor, id, args.Rest(1))
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/firebreak/firebreak/bot"
 	"github.com/firebreak/firebreak/workflow"
@@ -68,8 +69,13 @@ func (h *Handlers) Render(ctx context.Context, n workflow.Notice, _ string) (bot
 			m.Kind, m.Text = "report", h.reportText(inc)
 		case workflow.EventEscalated:
 			m.Text += "\n" + h.reportText(inc)
+		case workflow.EventReportedUp:
+			m.Kind, m.Text = "report", h.reportUpText(inc)
 		}
-		m.Card = h.card(inc)
+		m.Card = h.reportCard(inc)
+		if n.Audience == workflow.ChannelAuthority {
+			m.Card = h.authorityCard(inc)
+		}
 	case workflow.NoticeAssigned:
 		m.Kind = "assigned"
 		m.Text = fmt.Sprintf(h.t("%s is assigned to you. Acknowledge it to tell everyone you have it.",
@@ -95,7 +101,7 @@ func (h *Handlers) Render(ctx context.Context, n workflow.Notice, _ string) (bot
 		m.Card = &bot.Card{
 			Incident: inc.ID,
 			Title:    fmt.Sprintf(h.t("Statement on %s", "关于%s的统一口径"), inc.Title),
-			Body:     e.Text,
+			Body:     e.Text + "\n\n" + h.voice(inc, e),
 			Footer:   fmt.Sprintf("%s v%d #%s", inc.ID, e.Data.Version, e.Data.Hash),
 		}
 	default:
@@ -118,6 +124,10 @@ func (h *Handlers) threadCard(inc *workflow.Incident, t workflow.Thread, private
 		if private {
 			return h.assignedCard(inc)
 		}
+	case workflow.ThreadReport:
+		return h.reportCard(inc)
+	case workflow.ThreadAuthority:
+		return h.authorityCard(inc)
 	}
 	return h.card(inc)
 }
@@ -147,10 +157,51 @@ func (h *Handlers) tookLine(e workflow.Event) string {
 func (h *Handlers) reportText(inc *workflow.Incident) string {
 	s := fmt.Sprintf(h.t("REPORT: %s incident %s — %s", "报告:%s舆情 %s — %s"),
 		inc.Level.Text().In(h.locale), inc.ID, inc.Title)
-	if inc.Level == workflow.LevelCritical {
-		s += "\n" + h.t("Critical: report to the higher authority as well.", "特别重大:同时上报上级主管部门。")
+	s += "\n" + h.t("Leaders: press Received (or type receive "+inc.ID+") so the report counts as made.",
+		"请领导点击「收到」(或输入 receive "+inc.ID+")签收,报告方为完成。")
+	for _, d := range h.svc.Deadlines(inc) {
+		if d.Kind == workflow.DeadlineAuthority && !d.Met() {
+			s += "\n" + fmt.Sprintf(h.t("Report it to the higher authority %s: press Report up, or type report-up %s once done.",
+				"须于 %s 向上级主管部门报告:点击「上报上级」,或报告后输入 report-up %s。"), h.deadlineState(d, h.now(), inc.Open()), inc.ID)
+		}
 	}
 	return s
+}
+
+// reportUpText is the report to the higher authority: over the
+// organisation's name.
+func (h *Handlers) reportUpText(inc *workflow.Incident) string {
+	from := h.roster.Organisation.Name
+	if from == "" {
+		from = "Firebreak"
+	}
+	return fmt.Sprintf(h.t("REPORT from %s: %s incident %s — %s", "%s报告:%s舆情 %s — %s"),
+		from, inc.Level.Text().In(h.locale), inc.ID, inc.Title)
+}
+
+// voice is the line a statement is published over: the organisation's name,
+// or its spokesperson's (以单位或网络新闻发言人的名义), as it was at
+// publication.
+func (h *Handlers) voice(inc *workflow.Incident, e workflow.Event) string {
+	var st *workflow.Statement
+	for i := range inc.Statements {
+		if inc.Statements[i].DraftVersion == e.Data.Version {
+			st = &inc.Statements[i]
+		}
+	}
+	org := h.roster.Organisation.Name
+	if st != nil {
+		org = st.Organisation
+	}
+	switch {
+	case st != nil && st.Spokesperson && org != "":
+		return fmt.Sprintf(h.t("— %s, spokesperson of %s", "——%[2]s新闻发言人 %[1]s"), h.name(st.By), org)
+	case st != nil && st.Spokesperson:
+		return fmt.Sprintf(h.t("— %s, spokesperson", "——新闻发言人 %s"), h.name(st.By))
+	case org != "":
+		return "— " + org
+	}
+	return h.t("— the unified reply", "——统一口径")
 }
 
 // EventLine describes one timeline event in a sentence, in the roster's
@@ -174,11 +225,27 @@ func (h *Handlers) EventLine(e workflow.Event) string {
 		}
 		return fmt.Sprintf(h.t("%s acknowledged %s", "%s 接办 %s"), who, id)
 	case workflow.EventLevelChanged:
-		return fmt.Sprintf(h.t("%s changed %s from %s to %s", "%s 将 %s 由%s调整为%s"), who, id,
+		s := fmt.Sprintf(h.t("%s changed %s from %s to %s", "%s 将 %s 由%s调整为%s"), who, id,
 			e.Data.From.Text().In(h.locale), e.Data.To.Text().In(h.locale))
+		if e.Data.Cleared {
+			s += h.t(", no longer spreading", ",并清除扩散标记")
+		}
+		if e.Text != "" {
+			s += h.t(": ", ":") + e.Text
+		}
+		return s
 	case workflow.EventUpdated:
+		text := e.Text
+		if f := e.Data.Figures; f != nil {
+			figs := h.figureList(*f)
+			if text == "" {
+				text = figs
+			} else {
+				text = figs + h.t(" — ", "——") + text
+			}
+		}
 		return fmt.Sprintf(h.t("%s filed follow-up report #%s on %s: %s", "%s 提交 %s 第 %s 次续报:%s"),
-			who, h.pair(e.Data.Number, id)[0], h.pair(e.Data.Number, id)[1], e.Text)
+			who, h.pair(e.Data.Number, id)[0], h.pair(e.Data.Number, id)[1], text)
 	case workflow.EventDrafted:
 		return fmt.Sprintf(h.t("%s wrote draft version %s of %s (#%s)", "%s 起草 %s 第 %s 版口径(#%s)"),
 			who, h.pair(e.Data.Version, id)[0], h.pair(e.Data.Version, id)[1], e.Data.Hash)
@@ -199,14 +266,58 @@ func (h *Handlers) EventLine(e workflow.Event) string {
 	case workflow.EventReferred:
 		return fmt.Sprintf(h.t("%s referred %s to law enforcement: %s", "%s 将 %s 移交执纪执法部门:%s"), who, id, e.Text)
 	case workflow.EventResolved:
+		if e.Data.Override {
+			return fmt.Sprintf(h.t("%s resolved %s without a published reply (leader's override): %s", "%s 特批办结 %s(未发布口径):%s"), who, id, e.Text)
+		}
 		return fmt.Sprintf(h.t("%s resolved %s: %s", "%s 办结 %s:%s"), who, id, e.Text)
 	case workflow.EventReopened:
+		if e.Text != "" {
+			return fmt.Sprintf(h.t("%s reopened %s: %s", "%s 重新打开 %s:%s"), who, id, e.Text)
+		}
 		return fmt.Sprintf(h.t("%s reopened %s", "%s 重新打开 %s"), who, id)
+	case workflow.EventReceived:
+		role := ""
+		if e.Data.Principal {
+			role = h.t(" (principal)", "(主要领导)")
+		}
+		return fmt.Sprintf(h.t("%s%s acknowledged the report of %s", "%s%s 已签收 %s 的报告"), who, role, id)
+	case workflow.EventReportedUp:
+		if e.Data.Auto {
+			return fmt.Sprintf(h.t("Firebreak reported %s to the higher authority", "Firebreak 已向上级主管部门报告 %s"), id)
+		}
+		if e.Text != "" {
+			return fmt.Sprintf(h.t("%s reported %s to the higher authority: %s", "%s 已向上级主管部门报告 %s:%s"), who, id, e.Text)
+		}
+		return fmt.Sprintf(h.t("%s reported %s to the higher authority", "%s 已向上级主管部门报告 %s"), who, id)
+	case workflow.EventFedBack:
+		return fmt.Sprintf(h.t("Result of %s fed back to the leaders: %s", "%s 办结结果已反馈领导:%s"), id, e.Text)
 	}
 	if line, ok := h.timerLine(e); ok {
 		return line
 	}
 	return fmt.Sprintf("%s %s %s", who, e.Kind, id)
+}
+
+// figureList is "posts 35, views 12,000, heat 68".
+func (h *Handlers) figureList(f workflow.Figures) string {
+	var parts []string
+	for _, k := range workflow.FigureList {
+		if v, ok := f.Get(k); ok {
+			parts = append(parts, k.Text().In(h.locale)+" "+thousands(v))
+		}
+	}
+	return strings.Join(parts, h.t(", ", ","))
+}
+
+// signText says which figure met the spreading rule: "posts 20 → 60 (+200%
+// in 40m)" or "heat 85 (at or above 80)".
+func (h *Handlers) signText(sg workflow.Sign) string {
+	name := sg.Figure.Text().In(h.locale)
+	if sg.Figure == workflow.FigureHeat {
+		return fmt.Sprintf(h.t("%s %s (the roster's threshold is %s)", "%s %s(名册阈值 %s)"), name, thousands(sg.To), thousands(h.roster.Spreading.Heat))
+	}
+	return fmt.Sprintf(h.t("%[1]s %[2]s → %[3]s (+%[4]d%% in %[5]s)", "%[1]s %[2]s → %[3]s(%[5]s内增长 %[4]d%%)"), name,
+		thousands(sg.From), thousands(sg.To), sg.Growth, span(sg.Within, h.locale))
 }
 
 // pair orders a number and an incident ID for the locale's sentence order:

@@ -2,6 +2,8 @@ package handlers
 
 import (
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -41,9 +43,15 @@ func (h *Handlers) card(inc *workflow.Incident) *bot.Card {
 	if d := inc.CurrentDraft(); d != nil {
 		field("Draft", "口径草稿", h.draftState(inc, d))
 	}
+	if inc.Reported() {
+		field("Report received", "报告签收", h.receiptsState(inc))
+	}
 	if inc.Updates > 0 {
 		field("Follow-up reports", "续报", fmt.Sprintf(h.t("%d, last %s", "%d 次,最近 %s"), inc.Updates,
 			clockTime(inc.LastUpdateAt, now, h.loc())))
+	}
+	if f := h.figuresState(inc); f != "" {
+		field("Attention", "关注度", f)
 	}
 	if !inc.ReferredAt.IsZero() {
 		field("Referred", "已移交", inc.Referral)
@@ -59,6 +67,98 @@ func (h *Handlers) card(inc *workflow.Incident) *bot.Card {
 			bot.Button{ID: "take:" + inc.ID, Label: h.t("Take it", "我来负责")})
 	}
 	return c
+}
+
+// reportCard is the incident card as reported to the leaders: the
+// incident, and the buttons of the report — Received while the double
+// report is not complete, Report up while the higher authority waits.
+func (h *Handlers) reportCard(inc *workflow.Incident) *bot.Card {
+	c := h.card(inc)
+	c.Buttons = nil
+	if inc.Open() && inc.Reported() && !inc.DoubleReported(h.roster) {
+		c.Buttons = append(c.Buttons, bot.Button{ID: "receive:" + inc.ID, Label: h.t("Received", "收到"), Style: bot.StylePrimary})
+	}
+	if inc.Open() && inc.ReportedUpAt.IsZero() && h.svc.Policy().For(inc.Level).Authority > 0 {
+		c.Buttons = append(c.Buttons, bot.Button{ID: "reportup:" + inc.ID, Label: h.t("Report up", "上报上级")})
+	}
+	return c
+}
+
+// authorityCard is the incident as the higher authority sees it: the card,
+// with no buttons (they are not in the roster).
+func (h *Handlers) authorityCard(inc *workflow.Incident) *bot.Card {
+	c := h.card(inc)
+	c.Buttons = nil
+	return c
+}
+
+// receiptsState says who acknowledged the report: "Wang Fang (principal)
+// 10:05, Zhao Lei 10:07 — double report complete", or who is awaited.
+func (h *Handlers) receiptsState(inc *workflow.Incident) string {
+	now := h.now()
+	var parts []string
+	for _, r := range inc.Receipts {
+		name := h.name(r.By)
+		if r.Principal {
+			name += h.t(" (principal)", "(主要领导)")
+		}
+		parts = append(parts, name+" "+clockTime(r.At, now, h.loc()))
+	}
+	s := h.t("nobody yet", "尚无人签收")
+	if len(parts) > 0 {
+		s = strings.Join(parts, h.t(", ", "、"))
+	}
+	switch {
+	case inc.DoubleReported(h.roster):
+		return s + h.t(" — double report complete", "——双重报告已完成")
+	case len(inc.Receipts) > 0 && !slices.ContainsFunc(inc.Receipts, func(r workflow.Receipt) bool { return r.Principal }):
+		return s + h.t(" — a principal leader has not acknowledged it", "——主要领导尚未签收")
+	case len(inc.Receipts) > 0:
+		return s + h.t(" — the leader in charge has not acknowledged it", "——分管领导尚未签收")
+	}
+	return s
+}
+
+// figuresState is the latest attention figures and their change since the
+// report before: "posts 60 (+25), views 12,000 (+4,000), heat 68 (−2)".
+func (h *Handlers) figuresState(inc *workflow.Incident) string {
+	last, prev, ok := inc.LatestFigures()
+	if !ok {
+		return ""
+	}
+	var parts []string
+	for _, k := range workflow.FigureList {
+		v, ok := last.Get(k)
+		if !ok {
+			continue
+		}
+		part := k.Text().In(h.locale) + " " + thousands(v)
+		if p, ok := prev.Get(k); ok && p != v {
+			sign := "+"
+			if v < p {
+				sign = "−"
+			}
+			part += " (" + sign + thousands(abs(v-p)) + ")"
+		}
+		parts = append(parts, part)
+	}
+	return strings.Join(parts, h.t(", ", ",")) + " " + fmt.Sprintf(h.t("at %s", "(%s)"), clockTime(last.At, h.now(), h.loc()))
+}
+
+// thousands writes n with commas between thousands: 12,000.
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+func abs(n int64) int64 {
+	if n < 0 {
+		return -n
+	}
+	return n
 }
 
 // deadlineState is "by 12:30 (in 1h20m)", "by 12:30 (due now)", "met

@@ -87,12 +87,18 @@ func (h *Handlers) timerLine(e workflow.Event) (string, bool) {
 		return fmt.Sprintf(h.t("⏳ %s: draft version %d has waited since %s for your approval",
 			"⏳ %s:第 %d 版口径自 %s 起等待您审批"), id, d.Version, clockTime(d.Since, now, h.loc())), true
 	case workflow.EventSpreading:
+		if d.Sign != nil {
+			return fmt.Sprintf(h.t("📈 %s is spreading by its figures: %s", "📈 %s 指标显示有扩散迹象:%s"), id, h.signText(*d.Sign)), true
+		}
 		return fmt.Sprintf(h.t("%s reported that %s is spreading: %s", "%s 报告 %s 有扩散迹象:%s"),
 			h.name(e.Actor), id, e.Text), true
 	case workflow.EventEscalated:
 		why := h.t("not resolved by its answer deadline", "未在实质答复时限内办结")
 		if d.Reason == workflow.EscalatedSpreading {
 			why = h.t("signs of spreading: ", "有扩散迹象:") + e.Text
+			if d.Sign != nil {
+				why = h.t("signs of spreading: ", "有扩散迹象:") + h.signText(*d.Sign)
+			}
 		}
 		return fmt.Sprintf(h.t("⬆ %s escalated from %s to %s — %s; the major process applies from now, its deadlines counting from %s",
 			"⬆ %s 由%s升级为%s——%s;自 %s 起按重大舆情流程处置,时限从此时起算"), id,

@@ -61,6 +61,21 @@ type EventData struct {
 	// leaders who have not decided it (EventApprovalWait).
 	Since   time.Time
 	Waiting []string
+	// Figures are the attention figures a follow-up report recorded
+	// (EventUpdated).
+	Figures *Figures
+	// Sign is the figure that met the roster's spreading rule
+	// (EventSpreading, EventEscalated when figures marked the spreading).
+	Sign *Sign
+	// Override: a leader resolved a major incident with no published reply,
+	// the text saying why (EventResolved).
+	Override bool
+	// Principal: the leader who acknowledged a report is a principal
+	// (EventReceived).
+	Principal bool
+	// Cleared: lowering the level also cleared "spreading", as the person
+	// said (EventLevelChanged).
+	Cleared bool
 }
 
 // DeadlineDue is a deadline an event names and when it falls.
@@ -93,6 +108,11 @@ type eventDataJSON struct {
 	Overdue    []DeadlineDue `json:"overdue,omitempty"`
 	Since      time.Time     `json:"since,omitzero"`
 	Waiting    flexList      `json:"waiting,omitempty"`
+	Figures    *Figures      `json:"figures,omitempty"`
+	Sign       *Sign         `json:"sign,omitempty"`
+	Override   bool          `json:"override,omitempty"`
+	Principal  bool          `json:"principal,omitempty"`
+	Cleared    bool          `json:"cleared,omitempty"`
 }
 
 // MarshalJSON writes the typed form.
@@ -103,6 +123,7 @@ func (d EventData) MarshalJSON() ([]byte, error) {
 		Version: flexInt(d.Version), Hash: d.Hash, Voided: flexInt(d.Voided),
 		Number: flexInt(d.Number), Every: flexDuration(d.Every),
 		Deadline: d.Deadline, Phase: d.Phase, Overdue: d.Overdue, Since: d.Since, Waiting: d.Waiting,
+		Figures: d.Figures, Sign: d.Sign, Override: d.Override, Principal: d.Principal, Cleared: d.Cleared,
 	}
 	if d.Filed != nil {
 		filed := flexInt(*d.Filed)
@@ -128,6 +149,7 @@ func (d *EventData) UnmarshalJSON(b []byte) error {
 		Version: int(w.Version), Hash: w.Hash, Voided: int(w.Voided),
 		Number: int(w.Number), Every: time.Duration(w.Every),
 		Deadline: w.Deadline, Phase: w.Phase, Overdue: w.Overdue, Since: w.Since, Waiting: w.Waiting,
+		Figures: w.Figures, Sign: w.Sign, Override: w.Override, Principal: w.Principal, Cleared: w.Cleared,
 	}
 	if w.Filed != nil {
 		filed := int(*w.Filed)

@@ -158,12 +158,19 @@ type Incident struct {
 	// ReportedAt is when the leaders were last told of the incident at its
 	// current level (on opening a major or critical one, or on raising it).
 	ReportedAt time.Time `json:"reported_at,omitzero"`
-	AckedAt    time.Time `json:"acked_at,omitzero"`
-	AckedBy    string    `json:"acked_by,omitempty"`
-	ResolvedAt time.Time `json:"resolved_at,omitzero"`
-	Summary    string    `json:"summary,omitempty"`
-	ReferredAt time.Time `json:"referred_at,omitzero"`
-	Referral   string    `json:"referral,omitempty"`
+	// Receipts are the leaders' acknowledgements (收到) of that report, in
+	// order: the report deadline is met by the first. A new report (the
+	// level raised, an escalation) asks for them again.
+	Receipts []Receipt `json:"receipts,omitempty"`
+	// ReportedUpAt is when the incident was reported to the higher
+	// authority (上级主管部门), by the bot or by a person (report-up).
+	ReportedUpAt time.Time `json:"reported_up_at,omitzero"`
+	AckedAt      time.Time `json:"acked_at,omitzero"`
+	AckedBy      string    `json:"acked_by,omitempty"`
+	ResolvedAt   time.Time `json:"resolved_at,omitzero"`
+	Summary      string    `json:"summary,omitempty"`
+	ReferredAt   time.Time `json:"referred_at,omitzero"`
+	Referral     string    `json:"referral,omitempty"`
 	// EscalatedAt is when a general incident became major by rule (not
 	// resolved in time, or spreading). From then on it is handled by the
 	// major process: its deadlines count from EscalatedAt, not from
@@ -174,6 +181,12 @@ type Incident struct {
 	// Updates counts follow-up reports (续报); LastUpdateAt is the latest.
 	Updates      int       `json:"updates,omitempty"`
 	LastUpdateAt time.Time `json:"last_update_at,omitzero"`
+	// Figures is the series of attention figures recorded with follow-up
+	// reports (关注度、跟帖人数、热点指数), oldest first.
+	Figures []Figures `json:"figures,omitempty"`
+	// SpreadAt is when signs of spreading were last recorded: a spread
+	// note, or figures that meet the roster's spreading rule.
+	SpreadAt time.Time `json:"spread_at,omitzero"`
 
 	// Drafts of the unified reply, oldest first; the last is the current one.
 	Drafts []Draft `json:"drafts,omitempty"`
@@ -202,6 +215,69 @@ func (inc *Incident) MayAck(p *Person) bool {
 // and acknowledge it): anyone in the roster, while it is open and nobody
 // has acknowledged it.
 func (inc *Incident) MayTake(*Person) bool { return inc.Open() && inc.Status != StatusAcknowledged }
+
+// Receipt is one leader's acknowledgement of a report.
+type Receipt struct {
+	By        string    `json:"by"`
+	At        time.Time `json:"at"`
+	Principal bool      `json:"principal,omitempty"`
+}
+
+// ReceivedAt is when a leader first acknowledged the current report (zero:
+// nobody yet).
+func (inc *Incident) ReceivedAt() time.Time {
+	if len(inc.Receipts) == 0 {
+		return time.Time{}
+	}
+	return inc.Receipts[0].At
+}
+
+// ReceivedBy reports whether person acknowledged the current report.
+func (inc *Incident) ReceivedBy(person string) bool {
+	return slices.ContainsFunc(inc.Receipts, func(r Receipt) bool { return r.By == person })
+}
+
+// DoubleReported reports whether the current report reached both the
+// leader in charge (any leader) and a principal leader (逐级报告、双重报告):
+// a principal's receipt, and another leader's when the roster has leaders
+// who are not principals.
+func (inc *Incident) DoubleReported(r *Roster) bool {
+	principal, leader := false, false
+	for _, rc := range inc.Receipts {
+		if rc.Principal {
+			principal = true
+		} else {
+			leader = true
+		}
+	}
+	if !leader {
+		leader = len(r.WithRole(RoleLeader)) == len(r.WithRole(RolePrincipal))
+	}
+	return principal && leader
+}
+
+// Reported reports whether the leaders were told of the incident at its
+// current level, so that it has a report to acknowledge.
+func (inc *Incident) Reported() bool { return !inc.ReportedAt.IsZero() }
+
+// MayReceive reports whether p may acknowledge the report of inc now: a
+// leader who has not, while the incident is open and reported.
+func (inc *Incident) MayReceive(p *Person) bool {
+	return inc.Open() && inc.Reported() && p.Has(RoleLeader) && !inc.ReceivedBy(p.ID)
+}
+
+// LatestFigures returns the last recorded attention figures, and the ones
+// before them (zero when there are fewer).
+func (inc *Incident) LatestFigures() (last, prev Figures, ok bool) {
+	n := len(inc.Figures)
+	if n == 0 {
+		return Figures{}, Figures{}, false
+	}
+	if n > 1 {
+		prev = inc.Figures[n-2]
+	}
+	return inc.Figures[n-1], prev, true
+}
 
 // Open reports whether the incident is still being handled.
 func (inc *Incident) Open() bool { return inc.Status != StatusResolved }
@@ -232,6 +308,8 @@ func (inc *Incident) Clone() *Incident {
 		c.Drafts[i] = d
 	}
 	c.Statements = append([]Statement(nil), inc.Statements...)
+	c.Receipts = append([]Receipt(nil), inc.Receipts...)
+	c.Figures = append([]Figures(nil), inc.Figures...)
 	c.Fired = append([]string(nil), inc.Fired...)
 	return &c
 }
@@ -282,6 +360,11 @@ type Statement struct {
 	Hash         string    `json:"hash"`
 	By           string    `json:"by"`
 	At           time.Time `json:"at"`
+	// Organisation is the name it was published over (the roster's
+	// organisation then); Spokesperson, that the publisher spoke as the
+	// spokesperson (以网络新闻发言人的名义), not only for the unit.
+	Organisation string `json:"organisation,omitempty"`
+	Spokesperson bool   `json:"spokesperson,omitempty"`
 }
 
 // EventKind names a step on an incident's timeline.
@@ -302,12 +385,15 @@ const (
 	EventReferred     EventKind = "referred"
 	EventResolved     EventKind = "resolved"
 	EventReopened     EventKind = "reopened"
-	EventSpreading    EventKind = "spreading"      // signs of spreading reported
-	EventEscalated    EventKind = "escalated"      // general became major by rule
-	EventReminder     EventKind = "reminder"       // a deadline approaches
-	EventOverdue      EventKind = "overdue"        // a deadline passed unmet
-	EventUpdateDue    EventKind = "update_due"     // a follow-up report is due
-	EventApprovalWait EventKind = "approval_nudge" // a draft waits for approvers
+	EventSpreading    EventKind = "spreading"       // signs of spreading reported
+	EventEscalated    EventKind = "escalated"       // general became major by rule
+	EventReminder     EventKind = "reminder"        // a deadline approaches
+	EventOverdue      EventKind = "overdue"         // a deadline passed unmet
+	EventUpdateDue    EventKind = "update_due"      // a follow-up report is due
+	EventApprovalWait EventKind = "approval_nudge"  // a draft waits for approvers
+	EventReceived     EventKind = "report_received" // a leader acknowledged the report (收到)
+	EventReportedUp   EventKind = "reported_up"     // reported to the higher authority
+	EventFedBack      EventKind = "fed_back"        // a general incident's result told to the leaders
 )
 
 // Event is one recorded step of an incident (做好记录). IDs are deterministic:

@@ -60,6 +60,9 @@ const (
 	ThreadReport   ThreadKind = "report"   // the card reported to the leaders
 	ThreadApproval ThreadKind = "approval" // the approval request of one draft version
 	ThreadPublish  ThreadKind = "publish"  // the request to publish one approved version
+	// ThreadAuthority is the report to the higher authority, with its
+	// follow-ups.
+	ThreadAuthority ThreadKind = "authority"
 )
 
 // Thread is one card of an incident that later decisions update wherever
@@ -230,6 +233,11 @@ func (s *Service) notices(prev, inc *Incident, events []Event) []Notice {
 		}
 	}
 	major := inc.Level.Rank() >= LevelMajor.Rank()
+	_, hasAuthority := s.roster.Channel(ChannelAuthority)
+	// reportedUp: the higher authority has the incident and hears of its
+	// follow-ups.
+	reportedUp := hasAuthority && !inc.ReportedUpAt.IsZero()
+	authority := Thread{Kind: ThreadAuthority}
 	// Whoever opened the incident sees it assigned in the reply to open:
 	// telling them again in private would only be noise.
 	opener := ""
@@ -267,8 +275,27 @@ func (s *Service) notices(prev, inc *Incident, events []Event) []Notice {
 			if major && inc.Level.Rank() > e.Data.From.Rank() {
 				toLeaders(e, Notification{Kind: NoticeReport, Thread: report})
 			}
-		case EventUpdated, EventApproved, EventReferred, EventResolved, EventReopened:
+		case EventUpdated:
 			n.add(e, ChannelIncidents, line)
+			if major {
+				// Follow-up reports of a major incident go up the line too
+				// (续报), as the first report did.
+				toLeaders(e, line)
+				if reportedUp {
+					n.add(e, ChannelAuthority, Notification{Kind: NoticeEvent, Thread: authority})
+				}
+			}
+		case EventApproved, EventReferred, EventResolved, EventReopened, EventReceived:
+			n.add(e, ChannelIncidents, line)
+		case EventReportedUp:
+			n.add(e, ChannelIncidents, line)
+			if hasAuthority {
+				n.add(e, ChannelAuthority, Notification{Kind: NoticeReport, Thread: authority})
+			}
+		case EventFedBack:
+			// The result of a general incident goes back to the leaders (将结果
+			// 反馈…党支部).
+			toLeaders(e, line)
 		case EventDrafted:
 			v := e.Data.Version
 			toLeaders(e, Notification{Kind: NoticeApproval, Thread: Thread{Kind: ThreadApproval, Version: v}})
@@ -289,12 +316,26 @@ func (s *Service) notices(prev, inc *Incident, events []Event) []Notice {
 			n.add(e, ChannelIncidents, line)
 			publishes = append(publishes, e.Data.Version)
 		case EventReminder, EventUpdateDue:
-			n.add(e, ChannelIncidents, inThread)
-			assignee(e, inThread)
+			switch e.Data.Deadline {
+			case DeadlineReport:
+				// The leaders are the ones to acknowledge the report.
+				toLeaders(e, Notification{Kind: NoticeEvent, Thread: report})
+			case DeadlineAuthority:
+				// A leader or the office reports up.
+				n.add(e, ChannelIncidents, inThread)
+				toLeaders(e, Notification{Kind: NoticeEvent, Thread: report})
+			default:
+				n.add(e, ChannelIncidents, inThread)
+				assignee(e, inThread)
+			}
 		case EventOverdue:
 			n.add(e, ChannelIncidents, Notification{Kind: NoticeCard, Thread: incident})
 			toLeaders(e, Notification{Kind: NoticeReport, Thread: report})
-			assignee(e, line)
+			if slices.ContainsFunc(e.Data.Overdue, func(d DeadlineDue) bool {
+				return d.Deadline != DeadlineReport && d.Deadline != DeadlineAuthority
+			}) {
+				assignee(e, line) // not for the leaders' own steps
+			}
 		case EventSpreading:
 			n.add(e, ChannelIncidents, inThread)
 		case EventEscalated:
@@ -349,6 +390,9 @@ func (s *Service) notices(prev, inc *Incident, events []Event) []Notice {
 				n.refresh(last, a, report)
 			}
 		}
+		if reportedUp {
+			n.refresh(last, ChannelAuthority, authority)
+		}
 	}
 	for _, v := range uniqueVersions(approvals) {
 		for _, a := range n.approvers() {
@@ -386,7 +430,8 @@ func decided(events []Event) bool {
 			if e.Actor != "" {
 				return true
 			}
-		case EventAcknowledged, EventLevelChanged, EventEscalated, EventResolved, EventReopened, EventReferred:
+		case EventAcknowledged, EventLevelChanged, EventEscalated, EventResolved, EventReopened, EventReferred,
+			EventReceived, EventReportedUp:
 			return true
 		}
 	}

@@ -2,6 +2,7 @@ package workflow_test
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -57,7 +58,7 @@ func TestPlan(t *testing.T) {
 			}},
 		{name: "a deadline moved by a level change is warned of again",
 			inc: workflow.Incident{ID: "YQ-4", Level: workflow.LevelMajor, Category: workflow.CategoryOther,
-				Status: workflow.StatusAssigned, FoundAt: at(1, 9, 0), OpenedAt: at(1, 9, 0), ReportedAt: at(1, 9, 50),
+				Status: workflow.StatusAssigned, FoundAt: at(1, 9, 0), OpenedAt: at(1, 9, 0), ReportedAt: at(1, 9, 50), Receipts: []workflow.Receipt{{By: "wang", At: at(1, 9, 50), Principal: true}}, ReportedUpAt: at(1, 9, 50),
 				// fired while general: assign due 11:00, half at 10:00
 				Fired: []string{fired("assign:half", at(1, 10, 0))}},
 			want: []string{
@@ -83,20 +84,20 @@ func TestPlan(t *testing.T) {
 			}},
 		{name: "critical: the report is met at opening, a 15-minute span has no last warning",
 			inc: workflow.Incident{ID: "YQ-6", Level: workflow.LevelCritical, Category: workflow.CategoryRumor,
-				Status: workflow.StatusAssigned, FoundAt: at(1, 10, 0), OpenedAt: at(1, 10, 0), ReportedAt: at(1, 10, 0)},
+				Status: workflow.StatusAssigned, FoundAt: at(1, 10, 0), OpenedAt: at(1, 10, 0), ReportedAt: at(1, 10, 0), Receipts: []workflow.Receipt{{By: "wang", At: at(1, 10, 0), Principal: true}}, ReportedUpAt: at(1, 10, 0)},
 			want: []string{
 				"YQ-6:assign:half 03-01 10:07", "YQ-6:assign:due 03-01 10:15",
 				"YQ-6:respond:half 03-01 11:30", "YQ-6:respond:warn 03-01 12:45", "YQ-6:respond:due 03-01 13:00",
 				"YQ-6:update:1 03-01 11:00",
 			}},
 		{name: "major, acknowledged and published: only the follow-up after the last report",
-			inc: workflow.Incident{ID: "YQ-7", ReportedAt: at(1, 10, 0), Level: workflow.LevelMajor, Category: workflow.CategoryHype,
+			inc: workflow.Incident{ID: "YQ-7", ReportedAt: at(1, 10, 0), Receipts: []workflow.Receipt{{By: "wang", At: at(1, 10, 0), Principal: true}}, ReportedUpAt: at(1, 10, 0), Level: workflow.LevelMajor, Category: workflow.CategoryHype,
 				Status: workflow.StatusAcknowledged, FoundAt: at(1, 10, 0), OpenedAt: at(1, 10, 0), AckedAt: at(1, 10, 10),
 				Statements: []workflow.Statement{{At: at(1, 12, 0)}}, Updates: 2, LastUpdateAt: at(1, 13, 0)},
 			want: []string{"YQ-7:update:3 03-01 15:00"},
 		},
 		{name: "a fired follow-up reminder repeats every cadence, numbered on, until a report is filed",
-			inc: workflow.Incident{ID: "YQ-8", ReportedAt: at(1, 10, 0), Level: workflow.LevelMajor, Category: workflow.CategoryHype,
+			inc: workflow.Incident{ID: "YQ-8", ReportedAt: at(1, 10, 0), Receipts: []workflow.Receipt{{By: "wang", At: at(1, 10, 0), Principal: true}}, ReportedUpAt: at(1, 10, 0), Level: workflow.LevelMajor, Category: workflow.CategoryHype,
 				Status: workflow.StatusAcknowledged, FoundAt: at(1, 10, 0), OpenedAt: at(1, 10, 0), AckedAt: at(1, 10, 10),
 				Statements: []workflow.Statement{{At: at(1, 12, 0)}},
 				Fired:      []string{fired("update:1", at(1, 12, 0)), fired("update:2", at(1, 14, 0))}},
@@ -120,7 +121,7 @@ func TestPlan(t *testing.T) {
 				"YQ-10:update:1 03-02 10:00",
 			}},
 		{name: "a major draft with one approval still waits",
-			inc: workflow.Incident{ID: "YQ-11", ReportedAt: at(1, 10, 0), Level: workflow.LevelMajor, Category: workflow.CategoryOther,
+			inc: workflow.Incident{ID: "YQ-11", ReportedAt: at(1, 10, 0), Receipts: []workflow.Receipt{{By: "wang", At: at(1, 10, 0), Principal: true}}, ReportedUpAt: at(1, 10, 0), Level: workflow.LevelMajor, Category: workflow.CategoryOther,
 				Status: workflow.StatusAcknowledged, FoundAt: at(1, 10, 0), OpenedAt: at(1, 10, 0), AckedAt: at(1, 10, 0),
 				Statements: []workflow.Statement{{At: at(1, 11, 0)}},
 				Drafts: []workflow.Draft{{Version: 1, Published: true, At: at(1, 10, 30)},
@@ -128,7 +129,7 @@ func TestPlan(t *testing.T) {
 			want: []string{"YQ-11:update:1 03-01 12:00", "YQ-11:nudge:2 03-01 12:30"},
 		},
 		{name: "a rejected draft needs no nudge",
-			inc: workflow.Incident{ID: "YQ-12", ReportedAt: at(1, 10, 0), Level: workflow.LevelMajor, Category: workflow.CategoryOther,
+			inc: workflow.Incident{ID: "YQ-12", ReportedAt: at(1, 10, 0), Receipts: []workflow.Receipt{{By: "wang", At: at(1, 10, 0), Principal: true}}, ReportedUpAt: at(1, 10, 0), Level: workflow.LevelMajor, Category: workflow.CategoryOther,
 				Status: workflow.StatusAcknowledged, FoundAt: at(1, 10, 0), OpenedAt: at(1, 10, 0), AckedAt: at(1, 10, 0),
 				Statements: []workflow.Statement{{At: at(1, 11, 0)}},
 				Drafts:     []workflow.Draft{{Version: 1, At: at(1, 10, 30), Rejection: &workflow.Approval{By: "wang"}}}},
@@ -138,7 +139,9 @@ func TestPlan(t *testing.T) {
 			inc: workflow.Incident{ID: "YQ-14", Level: workflow.LevelMajor, Category: workflow.CategoryHype,
 				Status: workflow.StatusAcknowledged, FoundAt: at(1, 10, 0), OpenedAt: at(1, 10, 0), AckedAt: at(1, 10, 10),
 				Statements: []workflow.Statement{{At: at(1, 12, 0)}}},
-			want: []string{"YQ-14:report:half 03-01 10:15", "YQ-14:report:due 03-01 10:30", "YQ-14:update:1 03-01 12:00"},
+			want: []string{"YQ-14:report:half 03-01 10:15", "YQ-14:report:due 03-01 10:30",
+				"YQ-14:authority:half 03-01 10:30", "YQ-14:authority:warn 03-01 10:45", "YQ-14:authority:due 03-01 11:00",
+				"YQ-14:update:1 03-01 12:00"},
 		},
 		{name: "resolved needs none",
 			inc: workflow.Incident{ID: "YQ-13", Level: workflow.LevelCritical, Category: workflow.CategoryOther,
@@ -283,7 +286,7 @@ func TestDefaultPolicyFigures(t *testing.T) {
 			}
 		})
 	}
-	if got := p.For("huge"); got != (workflow.LevelPolicy{}) {
+	if got := p.For("huge"); !reflect.DeepEqual(got, workflow.LevelPolicy{}) {
 		t.Errorf("For(unknown level): got %+v, want the zero policy", got)
 	}
 }
@@ -411,12 +414,14 @@ func TestNextDueWhenEverythingIsMet(t *testing.T) {
 	e := newEnv(t)
 	inc := mustOpen(t, e, "chen", workflow.OpenInput{Level: workflow.LevelCritical})
 	must(t)(e.svc.Ack(t.Context(), "chen", inc.ID))
+	must(t)(e.svc.Receive(t.Context(), "zhao", inc.ID))
+	must(t)(e.svc.ReportUp(t.Context(), "chen", inc.ID, "phoned the county office"))
 	must(t)(e.svc.SubmitDraft(t.Context(), "chen", inc.ID, "The facts."))
 	must(t)(e.svc.Approve(t.Context(), "zhao", inc.ID, 0, ""))
 	must(t)(e.svc.Approve(t.Context(), "wang", inc.ID, 0, ""))
 	inc = must(t)(e.svc.Publish(t.Context(), "sun", inc.ID))
 	if d, ok := inc.NextDue(e.roster.Policy, e.roster.Calendar()); ok {
-		t.Errorf("NextDue: got %+v, want none: report, assign and respond are met and critical has no answer deadline", d)
+		t.Errorf("NextDue: got %+v, want none: report, assign, authority and respond are met and critical has no answer deadline", d)
 	}
 	if c := e.store.lastChange(t); !c.NextDue.IsZero() {
 		t.Errorf("Change.NextDue: got %v, want zero", c.NextDue)
@@ -502,7 +507,7 @@ func TestTimerKindLabels(t *testing.T) {
 	}
 	want := []string{
 		"report:half", "report:warn", "report:due", "assign:half", "assign:warn", "assign:due",
-		"respond:half", "respond:warn", "respond:due", "answer:half", "answer:warn", "answer:due", "update", "nudge",
+		"authority:half", "authority:warn", "authority:due", "respond:half", "respond:warn", "respond:due", "answer:half", "answer:warn", "answer:due", "update", "nudge",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("labels:\n got %q\nwant %q", got, want)

@@ -47,6 +47,46 @@ type LevelPolicy struct {
 	// leaders who have not decided are reminded. Zero: never (roster key
 	// nudge).
 	Nudge time.Duration
+	// Authority is the time from discovery (or escalation) within which the
+	// incident must be reported to the higher authority (上级主管部门). Zero:
+	// not reported up at this level (roster key authority).
+	Authority time.Duration
+	// ReportUpAuto: the bot reports up itself, to the roster's authority
+	// channel, the moment the incident is opened at or raised to the level;
+	// otherwise a person does, with report-up (roster key report_up: auto
+	// or manual).
+	ReportUpAuto bool
+	// Publishers are the roles that may publish the approved reply in the
+	// organisation's name (roster key publishers). Empty: the spokesperson
+	// and the leaders (DefaultPublishers).
+	Publishers []Role
+}
+
+// DefaultPublishers may publish where the policy names nobody: the
+// spokesperson, and a leader standing in.
+var DefaultPublishers = []Role{RoleSpokesperson, RoleLeader}
+
+// MayPublish reports whether p may publish a reply of this level.
+func (lp LevelPolicy) MayPublish(p *Person) bool {
+	roles := lp.Publishers
+	if len(roles) == 0 {
+		roles = DefaultPublishers
+	}
+	for _, r := range roles {
+		if p.Has(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// PublisherRoles are the roles that may publish (DefaultPublishers when the
+// policy names none).
+func (lp LevelPolicy) PublisherRoles() []Role {
+	if len(lp.Publishers) == 0 {
+		return DefaultPublishers
+	}
+	return lp.Publishers
 }
 
 // Policy is the handling plan per level.
@@ -63,12 +103,12 @@ func DefaultPolicy() Policy {
 		LevelMajor: {
 			Report: 30 * time.Minute, Assign: 30 * time.Minute, Respond: 3 * time.Hour,
 			UpdateEvery: 2 * time.Hour, Approvals: 2, Principal: true,
-			WarnBefore: 15 * time.Minute, Nudge: 30 * time.Minute,
+			WarnBefore: 15 * time.Minute, Nudge: 30 * time.Minute, Authority: time.Hour,
 		},
 		LevelCritical: {
 			Report: 15 * time.Minute, Assign: 15 * time.Minute, Respond: 3 * time.Hour,
 			UpdateEvery: time.Hour, Approvals: 2, Principal: true,
-			WarnBefore: 15 * time.Minute, Nudge: 15 * time.Minute,
+			WarnBefore: 15 * time.Minute, Nudge: 15 * time.Minute, Authority: 30 * time.Minute,
 		},
 	}
 }
@@ -86,20 +126,23 @@ type DeadlineKind string
 
 // Deadline kinds, in the order they usually fall.
 const (
-	DeadlineReport  DeadlineKind = "report"  // leaders told
-	DeadlineAssign  DeadlineKind = "assign"  // department took it on
-	DeadlineRespond DeadlineKind = "respond" // approved reply published
-	DeadlineAnswer  DeadlineKind = "answer"  // substantive answer, resolved
+	DeadlineReport    DeadlineKind = "report"    // a leader acknowledged the report
+	DeadlineAuthority DeadlineKind = "authority" // reported to the higher authority
+	DeadlineAssign    DeadlineKind = "assign"    // department took it on
+	DeadlineRespond   DeadlineKind = "respond"   // approved reply published
+	DeadlineAnswer    DeadlineKind = "answer"    // substantive answer, resolved
 )
 
 // DeadlineKinds lists every deadline kind in the order they usually fall.
-var DeadlineKinds = []DeadlineKind{DeadlineReport, DeadlineAssign, DeadlineRespond, DeadlineAnswer}
+var DeadlineKinds = []DeadlineKind{DeadlineReport, DeadlineAssign, DeadlineAuthority, DeadlineRespond, DeadlineAnswer}
 
 // Text names the deadline in both languages (the raw value when unknown).
 func (k DeadlineKind) Text() Text {
 	switch k {
 	case DeadlineReport:
 		return Text{EN: "report to leaders", ZH: "报告领导"}
+	case DeadlineAuthority:
+		return Text{EN: "report to higher authority", ZH: "报告上级"}
 	case DeadlineAssign:
 		return Text{EN: "department takes it on", ZH: "部门接办"}
 	case DeadlineRespond:
@@ -157,11 +200,15 @@ func (inc *Incident) Deadlines(p Policy, cal Calendar) []Deadline {
 	}
 	if lp.Report > 0 {
 		// The bot reports to the leaders the moment the incident is opened
-		// at, or raised to, a level that requires it.
-		add(DeadlineReport, from.Add(lp.Report), inc.ReportedAt)
+		// at, or raised to, a level that requires it; the report is made
+		// when a leader acknowledges it (a report nobody received is none).
+		add(DeadlineReport, from.Add(lp.Report), inc.ReceivedAt())
 	}
 	if lp.Assign > 0 {
 		add(DeadlineAssign, from.Add(lp.Assign), inc.AckedAt)
+	}
+	if lp.Authority > 0 {
+		add(DeadlineAuthority, from.Add(lp.Authority), inc.ReportedUpAt)
 	}
 	switch {
 	case lp.Respond > 0:

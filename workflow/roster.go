@@ -85,7 +85,17 @@ const (
 	ChannelIncidents  = "incidents"  // incident cards, reminders, escalations
 	ChannelLeaders    = "leaders"    // approval requests
 	ChannelStatements = "statements" // published unified replies
+	ChannelAuthority  = "authority"  // the higher authority (上级主管部门): reports up, their follow-ups
 )
+
+// ChannelNames lists every channel a roster may set.
+var ChannelNames = []string{ChannelIncidents, ChannelLeaders, ChannelStatements, ChannelAuthority}
+
+// Organisation is the unit that speaks: statements are published over its
+// name (以单位或网络新闻发言人的名义).
+type Organisation struct {
+	Name string
+}
 
 // Digest says when the cron digests are sent, as cron specs in the roster's
 // timezone. Empty: no digest.
@@ -105,6 +115,11 @@ type Roster struct {
 	Digest      Digest
 	// OfficeHours, for "same day" deadlines; zero: DefaultOfficeHours.
 	OfficeHours OfficeHours
+	// Organisation names the unit statements are published for.
+	Organisation Organisation
+	// Spreading says which attention figures mark an incident spreading;
+	// zero: none do (only a spread note).
+	Spreading SpreadingRule
 
 	loc       *time.Location
 	byID      map[string]*Person
@@ -209,11 +224,12 @@ func NewRoster(r Roster) (*Roster, error) {
 		r.byID[p.ID] = p
 	}
 	for name := range r.Channels {
-		switch name {
-		case ChannelIncidents, ChannelLeaders, ChannelStatements:
-		default:
-			return nil, Errorf(CodeInvalid, "unknown channel %q (incidents, leaders, statements)", "未知频道 %q(incidents、leaders、statements)", name)
+		if !slices.Contains(ChannelNames, name) {
+			return nil, Errorf(CodeInvalid, "unknown channel %q (incidents, leaders, statements, authority)", "未知频道 %q(incidents、leaders、statements、authority)", name)
 		}
+	}
+	if err := r.Spreading.check(); err != nil {
+		return nil, err
 	}
 	policy := DefaultPolicy()
 	for l, lp := range r.Policy {
@@ -223,6 +239,14 @@ func NewRoster(r Roster) (*Roster, error) {
 		policy[l] = lp
 	}
 	r.Policy = policy
+	for _, l := range Levels {
+		for _, role := range r.Policy[l].Publishers {
+			if role != RoleSpokesperson && role != RoleLeader && role != RolePrincipal {
+				return nil, Errorf(CodeInvalid, "policy %s: publishers may be spokesperson, leader or principal, not %q",
+					"处置策略 %s:publishers 只能是 spokesperson、leader 或 principal,而不是 %q", l, role)
+			}
+		}
+	}
 	for _, l := range Levels {
 		if qe := CheckQuorum(r.People, l, r.Policy[l]); qe != nil {
 			return nil, &Error{Code: CodeInvalid, Msg: qe.Text()}

@@ -2,6 +2,7 @@ package workflow_test
 
 import (
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -103,7 +104,7 @@ func TestNewRosterDefaults(t *testing.T) {
 	if p, _ := r.Person("chen"); p.Name != "chen" {
 		t.Errorf("name: got %q, want the id chen when none is given", p.Name)
 	}
-	if got, want := r.Policy.For(workflow.LevelMajor), workflow.DefaultPolicy()[workflow.LevelMajor]; got != want {
+	if got, want := r.Policy.For(workflow.LevelMajor), workflow.DefaultPolicy()[workflow.LevelMajor]; !reflect.DeepEqual(got, want) {
 		t.Errorf("policy: got %+v, want the default %+v", got, want)
 	}
 }

@@ -125,11 +125,11 @@ func (s *Service) Open(ctx context.Context, actor string, in OpenInput) (*Incide
 		Source: strings.TrimSpace(in.Source), Status: StatusNew,
 		FoundAt: in.FoundAt, OpenedAt: now, OpenedBy: actor, UpdatedAt: now,
 	}
-	if s.roster.Policy.For(inc.Level).Report > 0 {
-		inc.ReportedAt = now // the leaders are told with this very change
-	}
 	events := []Event{{Kind: EventOpened, Actor: actor, Text: inc.Title, Data: EventData{
 		Level: inc.Level, Category: inc.Category}}}
+	if s.roster.Policy.For(inc.Level).Report > 0 {
+		events = append(events, s.report(inc, now)...) // the leaders are told with this very change
+	}
 	if dept, ok := s.roster.DepartmentFor(inc.Category); ok {
 		assignee, err := s.nextMember(ctx, dept.ID)
 		if err != nil {
@@ -253,14 +253,30 @@ func (s *Service) Take(ctx context.Context, actor, id string) (*Incident, []Even
 	})
 }
 
+// LevelChange is a change of level: the new level, why (required when
+// lowering) and, when lowering a spreading incident, whether the person says
+// it no longer spreads (otherwise it stays marked spreading).
+type LevelChange struct {
+	Level          Level
+	Reason         string
+	ClearSpreading bool
+}
+
 // SetLevel changes the incident's level and so re-plans every deadline.
-// Lowering a level needs a leader. Errors: CodeInvalid (unknown level),
-// CodeForbidden, CodeConflict (same level, or resolved).
-func (s *Service) SetLevel(ctx context.Context, actor, id string, level Level) (*Incident, []Event, error) {
+// Lowering a level needs a leader and a reason. Errors: CodeInvalid
+// (unknown level, no reason for lowering, clearing spreading that is not
+// there or when not lowering), CodeForbidden, CodeConflict (same level, or
+// resolved).
+func (s *Service) SetLevel(ctx context.Context, actor, id string, ch LevelChange) (*Incident, []Event, error) {
+	level := ch.Level
 	return s.transition(ctx, actor, id, func(inc *Incident, p *Person, now time.Time) ([]Event, error) {
 		if !level.Valid() {
 			return nil, errUnknownLevel(level)
 		}
+		if err := checkChars(ch.Reason); err != nil {
+			return nil, err
+		}
+		reason := strings.TrimSpace(ch.Reason)
 		if err := mustBeOpen(inc); err != nil {
 			return nil, err
 		}
@@ -269,38 +285,146 @@ func (s *Service) SetLevel(ctx context.Context, actor, id string, level Level) (
 				EN: fmt.Sprintf("%s is already %s", inc.ID, level.Text().EN),
 				ZH: fmt.Sprintf("%s 已是%s级别", inc.ID, level.Text().ZH)}}
 		}
-		if level.Rank() < inc.Level.Rank() && !p.Has(RoleLeader) {
+		lowering := level.Rank() < inc.Level.Rank()
+		if lowering && !p.Has(RoleLeader) {
 			return nil, Errorf(CodeForbidden, "only a leader can lower the level of an incident", "只有领导可以降低事件级别")
+		}
+		if lowering && reason == "" {
+			return nil, Errorf(CodeInvalid, "say why the level is lowered: level %s %s <reason>", "降低级别须说明理由:level %s %s <理由>",
+				inc.ID, level)
+		}
+		if ch.ClearSpreading && (!lowering || !inc.Spreading) {
+			return nil, Errorf(CodeInvalid, "spreading:no clears the spreading mark when lowering a spreading incident; %s is not one",
+				"扩散:否 仅用于降低有扩散迹象的事件的级别时清除扩散标记;%s 不属于此情况", inc.ID)
 		}
 		from := inc.Level
 		inc.Level = level
 		if level == LevelGeneral {
 			inc.EscalatedAt = time.Time{} // back under the general process, from discovery
 		}
-		if level.Rank() > from.Rank() && s.roster.Policy.For(level).Report > 0 {
-			inc.ReportedAt = now // the leaders are told with this very change
+		if ch.ClearSpreading {
+			inc.Spreading = false
 		}
-		events := []Event{{Kind: EventLevelChanged, Actor: actor, Data: EventData{
-			From: from, To: level}}}
+		events := []Event{{Kind: EventLevelChanged, Actor: actor, Text: reason, Data: EventData{
+			From: from, To: level, Cleared: ch.ClearSpreading}}}
+		if level.Rank() > from.Rank() && s.roster.Policy.For(level).Report > 0 {
+			events = append(events, s.report(inc, now)...) // the leaders are told with this very change
+		}
 		return append(events, s.bornOverdue(inc, now)...), nil
 	})
 }
 
-// Update records a follow-up report (续报). Errors: CodeInvalid (empty text),
-// CodeConflict (resolved).
-func (s *Service) Update(ctx context.Context, actor, id, text string) (*Incident, []Event, error) {
-	return s.transition(ctx, actor, id, func(inc *Incident, _ *Person, now time.Time) ([]Event, error) {
-		text, err := checkText(text, "a follow-up report needs text", "续报需要内容")
-		if err != nil {
+// report makes a new report of the incident to the leaders, at its current
+// level: the leaders are told with the change it is part of and asked to
+// acknowledge it, and, when the policy says so and the roster has the
+// higher authority's channel, the bot reports it up at once.
+func (s *Service) report(inc *Incident, now time.Time) []Event {
+	inc.ReportedAt, inc.Receipts = now, nil
+	lp := s.roster.Policy.For(inc.Level)
+	if _, ok := s.roster.Channel(ChannelAuthority); !ok || !lp.ReportUpAuto || lp.Authority <= 0 || !inc.ReportedUpAt.IsZero() {
+		return nil
+	}
+	inc.ReportedUpAt = now
+	return []Event{{Kind: EventReportedUp, Data: EventData{Auto: true}}}
+}
+
+// Receive records that a leader acknowledged (收到) the report of the
+// incident; the first acknowledgement meets the report deadline. Errors:
+// CodeForbidden (not a leader), CodeConflict (resolved, not reported, or
+// already acknowledged by the actor).
+func (s *Service) Receive(ctx context.Context, actor, id string) (*Incident, []Event, error) {
+	return s.transition(ctx, actor, id, func(inc *Incident, p *Person, now time.Time) ([]Event, error) {
+		if !p.Has(RoleLeader) {
+			return nil, Errorf(CodeForbidden, "only a leader can acknowledge the report of an incident", "只有领导可以签收事件报告")
+		}
+		if err := mustBeOpen(inc); err != nil {
 			return nil, err
+		}
+		if !inc.Reported() {
+			return nil, &Error{Code: CodeConflict, Msg: Text{
+				EN: fmt.Sprintf("%s was not reported to the leaders: a %s incident is reported when raised or escalated", inc.ID, inc.Level.Text().EN),
+				ZH: fmt.Sprintf("%s 尚未报告领导:%s舆情在升级时才报告", inc.ID, inc.Level.Text().ZH)}}
+		}
+		if inc.ReceivedBy(actor) {
+			return nil, Errorf(CodeConflict, "you already acknowledged the report of %s", "您已签收过 %s 的报告", inc.ID)
+		}
+		principal := p.Has(RolePrincipal)
+		inc.Receipts = append(inc.Receipts, Receipt{By: actor, At: now, Principal: principal})
+		return []Event{{Kind: EventReceived, Actor: actor, Data: EventData{Principal: principal}}}, nil
+	})
+}
+
+// ReportUp records that the incident was reported to the higher authority
+// (上级主管部门); the bot sends the report to the authority's channel when the
+// roster has one. Errors: CodeInvalid (bad note), CodeConflict (resolved,
+// the level reports nothing up, already reported up).
+func (s *Service) ReportUp(ctx context.Context, actor, id, note string) (*Incident, []Event, error) {
+	return s.transition(ctx, actor, id, func(inc *Incident, _ *Person, now time.Time) ([]Event, error) {
+		if err := checkChars(note); err != nil {
+			return nil, err
+		}
+		if err := mustBeOpen(inc); err != nil {
+			return nil, err
+		}
+		if s.roster.Policy.For(inc.Level).Authority <= 0 {
+			return nil, &Error{Code: CodeConflict, Msg: Text{
+				EN: fmt.Sprintf("%s is %s: it is reported up when it cannot be contained (spread, or raise its level)", inc.ID, inc.Level.Text().EN),
+				ZH: fmt.Sprintf("%s 为%s舆情:不能消除或有扩大迹象时才上报(spread,或调整级别)", inc.ID, inc.Level.Text().ZH)}}
+		}
+		if !inc.ReportedUpAt.IsZero() {
+			return nil, Errorf(CodeConflict, "%s was already reported to the higher authority", "%s 已报告上级", inc.ID)
+		}
+		inc.ReportedUpAt = now
+		return []Event{{Kind: EventReportedUp, Actor: actor, Text: strings.TrimSpace(note)}}, nil
+	})
+}
+
+// Update records a follow-up report (续报), with the attention figures
+// when given (then the text may be empty). Figures that meet the roster's
+// spreading rule mark the incident spreading, and escalate a general one.
+// Errors: CodeInvalid (no text and no figures), CodeConflict (resolved).
+func (s *Service) Update(ctx context.Context, actor, id, text string, figures Figures) (*Incident, []Event, error) {
+	return s.transition(ctx, actor, id, func(inc *Incident, _ *Person, now time.Time) ([]Event, error) {
+		if !figures.IsZero() && strings.TrimSpace(text) == "" {
+			text = ""
+		} else {
+			t, err := checkText(text, "a follow-up report needs text or figures ("+FigureUsage.EN+")", "续报需要内容或指标("+FigureUsage.ZH+")")
+			if err != nil {
+				return nil, err
+			}
+			text = t
 		}
 		if err := mustBeOpen(inc); err != nil {
 			return nil, err
 		}
 		inc.Updates++
 		inc.LastUpdateAt = now
-		return []Event{{Kind: EventUpdated, Actor: actor, Text: text, Data: EventData{
-			Number: inc.Updates}}}, nil
+		data := EventData{Number: inc.Updates}
+		if !figures.IsZero() {
+			figures.At = now
+			inc.Figures = append(inc.Figures, figures)
+			data.Figures = &figures
+		}
+		events := []Event{{Kind: EventUpdated, Actor: actor, Text: text, Data: data}}
+		if figures.IsZero() {
+			return events, nil
+		}
+		sign, spreads := s.roster.Spreading.Spreads(inc.Figures)
+		if !spreads {
+			return events, nil
+		}
+		inc.SpreadAt = now
+		if inc.Spreading {
+			return events, nil // marked already: nothing new to tell
+		}
+		inc.Spreading = true
+		events = append(events, Event{Kind: EventSpreading, Data: EventData{Sign: &sign}})
+		if inc.Level == LevelGeneral {
+			e := s.escalate(inc, "", EscalatedSpreading, "", now)
+			e[0].Data.Sign = &sign
+			events = append(events, e...)
+		}
+		return events, nil
 	})
 }
 
@@ -395,9 +519,8 @@ func (s *Service) Publish(ctx context.Context, actor, id string) (*Incident, []E
 // once a newer version replaced it. Errors as Publish.
 func (s *Service) PublishVersion(ctx context.Context, actor, id string, version int) (*Incident, []Event, error) {
 	return s.transition(ctx, actor, id, func(inc *Incident, p *Person, now time.Time) ([]Event, error) {
-		if !p.Has(RoleSpokesperson) && !p.Has(RoleLeader) {
-			return nil, Errorf(CodeForbidden, "only the spokesperson or a leader can publish the unified reply",
-				"只有新闻发言人或领导可以发布统一口径")
+		if lp := s.roster.Policy.For(inc.Level); !lp.MayPublish(p) {
+			return nil, errMayNotPublish(inc.Level, lp)
 		}
 		if err := mustBeOpen(inc); err != nil {
 			return nil, err
@@ -417,7 +540,8 @@ func (s *Service) PublishVersion(ctx context.Context, actor, id string, version 
 			return nil, s.errNoQuorum(inc, d)
 		}
 		d.Published = true
-		st := Statement{DraftVersion: d.Version, Text: d.Text, Hash: d.Hash, By: actor, At: now}
+		st := Statement{DraftVersion: d.Version, Text: d.Text, Hash: d.Hash, By: actor, At: now,
+			Organisation: s.roster.Organisation.Name, Spokesperson: p.Has(RoleSpokesperson)}
 		inc.Statements = append(inc.Statements, st)
 		return []Event{{Kind: EventPublished, Actor: actor, Text: st.Text, Data: EventData{
 			Version: d.Version, Hash: d.Hash}}}, nil
@@ -450,6 +574,10 @@ func (s *Service) Refer(ctx context.Context, actor, id, reason string) (*Inciden
 			return nil, Errorf(CodeConflict, "publish the facts first: only what continues after the unified reply was published can be referred",
 				"请先发布统一口径:告知事实真相后仍继续传播的,才可移交执纪执法部门")
 		}
+		if inc.Level == LevelGeneral && !inc.SpreadAt.After(inc.PublishedAt()) && !grewSince(inc.Figures, inc.PublishedAt()) {
+			return nil, Errorf(CodeConflict, "%[1]s is general and nothing shows it kept spreading after the reply was published: record that first, with spread %[1]s <note> or with figures in update %[1]s posts:N",
+				"%[1]s 为一般舆情,且没有记录显示发布口径后仍继续传播:请先用 spread %[1]s <情况> 或 update %[1]s 跟帖:N 记录", inc.ID)
+		}
 		if !inc.ReferredAt.IsZero() {
 			return nil, Errorf(CodeConflict, "%s was already referred", "%s 已移交", inc.ID)
 		}
@@ -458,10 +586,14 @@ func (s *Service) Refer(ctx context.Context, actor, id, reason string) (*Inciden
 	})
 }
 
-// Resolve closes the incident with a summary of the substantive answer.
-// Errors: CodeInvalid (no summary), CodeConflict (already resolved).
-func (s *Service) Resolve(ctx context.Context, actor, id, summary string) (*Incident, []Event, error) {
-	return s.transition(ctx, actor, id, func(inc *Incident, _ *Person, now time.Time) ([]Event, error) {
+// Resolve closes the incident with a summary of the substantive answer. A
+// major or critical incident needs its approved reply published first, or
+// a leader's override, the summary saying why. A general incident's result
+// is fed back to the leaders (将结果反馈…). Errors: CodeInvalid (no
+// summary), CodeForbidden (override by someone not a leader), CodeConflict
+// (already resolved, no reply published).
+func (s *Service) Resolve(ctx context.Context, actor, id, summary string, override bool) (*Incident, []Event, error) {
+	return s.transition(ctx, actor, id, func(inc *Incident, p *Person, now time.Time) ([]Event, error) {
 		summary, err := checkText(summary, "say how it was resolved", "请填写办结情况")
 		if err != nil {
 			return nil, err
@@ -469,15 +601,34 @@ func (s *Service) Resolve(ctx context.Context, actor, id, summary string) (*Inci
 		if !inc.Open() {
 			return nil, Errorf(CodeConflict, "%s is already resolved", "%s 已办结", inc.ID)
 		}
+		needsReply := inc.Level.Rank() >= LevelMajor.Rank() && len(inc.Statements) == 0
+		switch {
+		case needsReply && !override:
+			return nil, &Error{Code: CodeConflict, Msg: Text{
+				EN: fmt.Sprintf("%[1]s is %[2]s: publish its approved reply first, or a leader resolves it anyway with: resolve %[1]s override <why>", inc.ID, inc.Level.Text().EN),
+				ZH: fmt.Sprintf("%[1]s 为%[2]s舆情:请先发布经批准的统一口径,或由领导特批办结:resolve %[1]s override <理由>", inc.ID, inc.Level.Text().ZH)}}
+		case needsReply && !p.Has(RoleLeader):
+			return nil, Errorf(CodeForbidden, "only a leader can resolve %s without a published reply", "只有领导可以在未发布口径时特批办结 %s", inc.ID)
+		case !needsReply:
+			override = false // nothing to override
+		}
 		inc.Status, inc.ResolvedAt, inc.Summary = StatusResolved, now, summary
-		return []Event{{Kind: EventResolved, Actor: actor, Text: summary}}, nil
+		events := []Event{{Kind: EventResolved, Actor: actor, Text: summary, Data: EventData{Override: override}}}
+		if inc.Level == LevelGeneral {
+			events = append(events, Event{Kind: EventFedBack, Text: summary})
+		}
+		return events, nil
 	})
 }
 
-// Reopen opens a resolved incident again; its deadlines count again.
-// Errors: CodeConflict (not resolved).
-func (s *Service) Reopen(ctx context.Context, actor, id string) (*Incident, []Event, error) {
+// Reopen opens a resolved incident again, saying why; its deadlines count
+// again. Errors: CodeInvalid (no reason), CodeConflict (not resolved).
+func (s *Service) Reopen(ctx context.Context, actor, id, reason string) (*Incident, []Event, error) {
 	return s.transition(ctx, actor, id, func(inc *Incident, _ *Person, now time.Time) ([]Event, error) {
+		reason, err := checkText(reason, "say why it is reopened: reopen "+NormalizeID(id)+" <reason>", "请说明重新打开的理由:reopen "+NormalizeID(id)+" <理由>")
+		if err != nil {
+			return nil, err
+		}
 		if inc.Open() {
 			return nil, Errorf(CodeConflict, "%s is not resolved", "%s 尚未办结", inc.ID)
 		}
@@ -490,7 +641,7 @@ func (s *Service) Reopen(ctx context.Context, actor, id string) (*Incident, []Ev
 		default:
 			inc.Status = StatusNew
 		}
-		return append([]Event{{Kind: EventReopened, Actor: actor}}, s.bornOverdue(inc, now)...), nil
+		return append([]Event{{Kind: EventReopened, Actor: actor, Text: reason}}, s.bornOverdue(inc, now)...), nil
 	})
 }
 
@@ -727,6 +878,20 @@ func errUnknownLevel(l Level) error {
 func errUnknownCategory(c Category) error {
 	return Errorf(CodeInvalid, "unknown category %q (inquiry, hype, rumor, other)", "未知类别 %q(询问、置疑、诉求 inquiry;恶意传播、炒作 hype;捏造、歪曲、谣言 rumor;其他 other)", c)
 }
+
+func errMayNotPublish(l Level, lp LevelPolicy) error {
+	var en, zh []string
+	for _, r := range lp.PublisherRoles() {
+		en = append(en, string(r))
+		zh = append(zh, roleZH[r])
+	}
+	return &Error{Code: CodeForbidden, Msg: Text{
+		EN: fmt.Sprintf("only the %s can publish the unified reply of a %s incident", strings.Join(en, " or "), l.Text().EN),
+		ZH: fmt.Sprintf("%s舆情的统一口径只能由%s发布", l.Text().ZH, strings.Join(zh, "或"))}}
+}
+
+// roleZH names the roles in Chinese.
+var roleZH = map[Role]string{RoleStaff: "工作人员", RoleLeader: "领导", RolePrincipal: "主要领导", RoleSpokesperson: "新闻发言人"}
 
 func errNoDraft(id string) error {
 	return Errorf(CodeConflict, "%s has no draft yet; write one with: draft %s <text>", "%s 还没有口径草稿;请用 draft %s <正文> 起草", id, id)

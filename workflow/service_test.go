@@ -254,12 +254,12 @@ func TestDeadlinesCountFromDiscovery(t *testing.T) {
 		{name: "major found two hours before it was opened",
 			now: e.at(1, 10, 0),
 			in:  workflow.OpenInput{Level: workflow.LevelMajor, FoundAt: e.at(1, 8, 0)},
-			want: []string{"report 03-01 08:30 met 03-01 10:00", "assign 03-01 08:30",
+			want: []string{"report 03-01 08:30", "assign 03-01 08:30", "authority 03-01 09:00",
 				"respond 03-01 11:00"}},
 		{name: "critical",
 			now: e.at(1, 10, 0),
 			in:  workflow.OpenInput{Level: workflow.LevelCritical, Category: workflow.CategoryRumor, FoundAt: e.at(1, 9, 50)},
-			want: []string{"report 03-01 10:05 met 03-01 10:00", "assign 03-01 10:05",
+			want: []string{"report 03-01 10:05", "assign 03-01 10:05", "authority 03-01 10:20",
 				"respond 03-01 12:50"}},
 	}
 	for _, tt := range tests {
@@ -278,10 +278,12 @@ func TestDeadlinesCountFromDiscovery(t *testing.T) {
 func TestDeadlineLate(t *testing.T) {
 	e := newEnv(t)
 	inc := mustOpen(t, e, "chen", workflow.OpenInput{Level: workflow.LevelMajor, FoundAt: t0.Add(-2 * time.Hour)})
+	e.clock.Advance(time.Minute)
+	inc = must(t)(e.svc.Receive(t.Context(), "zhao", inc.ID))
 	ds := e.svc.Deadlines(inc)
 	report, assign := ds[0], ds[1]
-	if report.Kind != workflow.DeadlineReport || !report.Met() || !report.Late(t0) {
-		t.Errorf("report told 2h after discovery: got %+v met %v late %v, want met and late", report, report.Met(), report.Late(t0))
+	if report.Kind != workflow.DeadlineReport || !report.Met() || !report.Late(t0) || !report.MetAt.Equal(t0.Add(time.Minute)) {
+		t.Errorf("report acknowledged 2h after discovery: got %+v met %v late %v, want met at the receipt, late", report, report.Met(), report.Late(t0))
 	}
 	if assign.Kind != workflow.DeadlineAssign || assign.Met() || !assign.Late(t0) {
 		t.Errorf("assign: got %+v, want unmet and late at %v", assign, t0)
@@ -303,12 +305,12 @@ func TestSetLevel(t *testing.T) {
 	}
 
 	e.clock.Advance(5 * time.Minute)
-	inc, evs, err := e.svc.SetLevel(t.Context(), "chen", inc.ID, workflow.LevelMajor)
+	inc, evs, err := e.svc.SetLevel(t.Context(), "chen", inc.ID, workflow.LevelChange{Level: workflow.LevelMajor, Reason: "as assessed"})
 	if err != nil {
 		t.Fatalf("staff raises to major: %v", err)
 	}
 	if got, want := fmtDeadlines(e.svc.Deadlines(inc), e.loc),
-		[]string{"report 03-01 10:20 met 03-01 10:05", "assign 03-01 10:20", "respond 03-01 12:50"}; !slices.Equal(got, want) {
+		[]string{"report 03-01 10:20", "assign 03-01 10:20", "authority 03-01 10:50", "respond 03-01 12:50"}; !slices.Equal(got, want) {
 		t.Errorf("major deadlines: got %q, want %q", got, want)
 	}
 	if len(evs) != 1 || evs[0].Kind != workflow.EventLevelChanged || evs[0].Data.From != workflow.LevelGeneral || evs[0].Data.To != workflow.LevelMajor {
@@ -334,13 +336,13 @@ func TestSetLevel(t *testing.T) {
 	for _, tt := range refused {
 		t.Run(tt.name, func(t *testing.T) {
 			before := e.store.snapshot(inc.ID)
-			_, _, err := e.svc.SetLevel(t.Context(), tt.actor, inc.ID, tt.level)
+			_, _, err := e.svc.SetLevel(t.Context(), tt.actor, inc.ID, workflow.LevelChange{Level: tt.level, Reason: "as assessed"})
 			wantCode(t, err, tt.want)
 			wantUnchanged(t, e.store, inc.ID, before)
 		})
 	}
 
-	inc = must(t)(e.svc.SetLevel(t.Context(), "zhao", inc.ID, workflow.LevelGeneral))
+	inc = must(t)(e.svc.SetLevel(t.Context(), "zhao", inc.ID, workflow.LevelChange{Level: workflow.LevelGeneral, Reason: "as assessed"}))
 	if got, want := fmtDeadlines(e.svc.Deadlines(inc), e.loc), []string{"assign 03-01 11:50", "answer 03-02 09:50"}; !slices.Equal(got, want) {
 		t.Errorf("deadlines after a leader lowers: got %q, want %q", got, want)
 	}
@@ -690,6 +692,7 @@ func TestRefer(t *testing.T) {
 	}{
 		{"hype by the principal", workflow.CategoryHype, true, "wang", "keeps reposting after the facts", ""},
 		{"rumor by a leader", workflow.CategoryRumor, true, "zhao", "fabricated notice", ""},
+		{"general with no sign of spreading after the reply", workflow.CategoryHype, true, "wang", "still there", workflow.CodeConflict},
 		{"hype before the facts are published", workflow.CategoryHype, false, "wang", "x", workflow.CodeConflict},
 		{"other is not referable", workflow.CategoryOther, true, "wang", "x", workflow.CodeConflict},
 		{"inquiry is not referable", workflow.CategoryInquiry, true, "wang", "x", workflow.CodeConflict},
@@ -705,6 +708,18 @@ func TestRefer(t *testing.T) {
 				must(t)(e.svc.SubmitDraft(t.Context(), "chen", inc.ID, "The notice is fabricated."))
 				must(t)(e.svc.Approve(t.Context(), "zhao", inc.ID, 0, ""))
 				must(t)(e.svc.Publish(t.Context(), "sun", inc.ID))
+				if tt.reason != "still there" {
+					// The posts kept growing after the facts were published
+					// (仍继续恶意传播或炒作).
+					for _, posts := range []string{"posts:10", "posts:30"} {
+						e.clock.Advance(10 * time.Minute)
+						f, _, err := workflow.ParseFigures([]string{posts})
+						if err != nil {
+							t.Fatal(err)
+						}
+						must(t)(e.svc.Update(t.Context(), "chen", inc.ID, "", f))
+					}
+				}
 			}
 			e.clock.Advance(time.Hour)
 			before := e.store.snapshot(inc.ID)
@@ -717,8 +732,8 @@ func TestRefer(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Refer: %v", err)
 			}
-			if !inc2.ReferredAt.Equal(t0.Add(time.Hour)) || inc2.Referral != tt.reason {
-				t.Errorf("referral: got %v %q, want %v %q", inc2.ReferredAt, inc2.Referral, t0.Add(time.Hour), tt.reason)
+			if !inc2.ReferredAt.Equal(e.clock.Now()) || inc2.Referral != tt.reason {
+				t.Errorf("referral: got %v %q, want %v %q", inc2.ReferredAt, inc2.Referral, e.clock.Now(), tt.reason)
 			}
 			if len(evs) != 1 || evs[0].Kind != workflow.EventReferred || evs[0].Actor != tt.actor || evs[0].Text != tt.reason {
 				t.Errorf("events: got %+v, want one referred by %s with the reason", evs, tt.actor)
@@ -927,7 +942,7 @@ func TestUpdate(t *testing.T) {
 		t.Errorf("timers: got %v, want the first follow-up reminder", got)
 	}
 	e.clock.Advance(90 * time.Minute)
-	inc, evs, err := e.svc.Update(t.Context(), "li", inc.ID, " canteen inspected ")
+	inc, evs, err := e.svc.Update(t.Context(), "li", inc.ID, " canteen inspected ", workflow.Figures{})
 	if err != nil {
 		t.Fatalf("Update: %v", err)
 	}
@@ -947,7 +962,7 @@ func TestUpdate(t *testing.T) {
 		t.Errorf("follow-up timer: got %s at %v, want YQ-1:update:2 two hours after the report", next.ID, next.Due)
 	}
 	before := e.store.snapshot(inc.ID)
-	_, _, err = e.svc.Update(t.Context(), "li", inc.ID, "")
+	_, _, err = e.svc.Update(t.Context(), "li", inc.ID, "", workflow.Figures{})
 	wantCode(t, err, workflow.CodeInvalid)
 	wantUnchanged(t, e.store, inc.ID, before)
 }
@@ -982,30 +997,31 @@ func TestResolveReopen(t *testing.T) {
 				tt.setup(t, e, inc.ID)
 			}
 			before := e.store.snapshot(inc.ID)
-			_, _, err := e.svc.Resolve(t.Context(), "chen", inc.ID, " ")
+			_, _, err := e.svc.Resolve(t.Context(), "chen", inc.ID, " ", false)
 			wantCode(t, err, workflow.CodeInvalid)
 			wantUnchanged(t, e.store, inc.ID, before)
-			_, _, err = e.svc.Reopen(t.Context(), "chen", inc.ID)
+			_, _, err = e.svc.Reopen(t.Context(), "chen", inc.ID, "reopened")
 			wantCode(t, err, workflow.CodeConflict)
 			wantUnchanged(t, e.store, inc.ID, before)
 
 			e.clock.Advance(3 * time.Hour)
-			inc, evs, err := e.svc.Resolve(t.Context(), "chen", inc.ID, "Canteen cleaned, post answered")
+			inc, evs, err := e.svc.Resolve(t.Context(), "chen", inc.ID, "Canteen cleaned, post answered", false)
 			if err != nil {
 				t.Fatalf("Resolve: %v", err)
 			}
 			if inc.Open() || !inc.ResolvedAt.Equal(t0.Add(3*time.Hour)) || inc.Summary != "Canteen cleaned, post answered" {
 				t.Errorf("resolved: got %s at %v %q, want resolved at %v with the summary", inc.Status, inc.ResolvedAt, inc.Summary, t0.Add(3*time.Hour))
 			}
-			if len(evs) != 1 || evs[0].Kind != workflow.EventResolved {
-				t.Errorf("events: got %v, want one resolved", kinds(evs))
+			// A general incident's result is fed back to the leaders.
+			if len(evs) != 2 || evs[0].Kind != workflow.EventResolved || evs[1].Kind != workflow.EventFedBack || evs[1].Text != inc.Summary {
+				t.Errorf("events: got %v, want resolved and fed_back with the summary", kinds(evs))
 			}
 			c := e.store.lastChange(t)
 			if len(c.Timers) != 0 || !c.NextDue.IsZero() {
 				t.Errorf("resolved change: got timers %v next due %v, want none", timerIDs(c.Timers), c.NextDue)
 			}
 
-			inc, evs, err = e.svc.Reopen(t.Context(), "wang", inc.ID)
+			inc, evs, err = e.svc.Reopen(t.Context(), "wang", inc.ID, "reopened")
 			if err != nil {
 				t.Fatalf("Reopen: %v", err)
 			}
@@ -1033,7 +1049,7 @@ func TestCommandsOnResolvedIncident(t *testing.T) {
 	e := newEnv(t)
 	inc := mustOpen(t, e, "chen", workflow.OpenInput{Category: workflow.CategoryHype})
 	must(t)(e.svc.SubmitDraft(t.Context(), "chen", inc.ID, "draft"))
-	must(t)(e.svc.Resolve(t.Context(), "chen", inc.ID, "done"))
+	must(t)(e.svc.Resolve(t.Context(), "chen", inc.ID, "done", false))
 	ctx := t.Context()
 	tests := []struct {
 		name string
@@ -1043,14 +1059,17 @@ func TestCommandsOnResolvedIncident(t *testing.T) {
 		{"assign department", func() error { _, _, err := e.svc.Assign(ctx, "chen", inc.ID, "logistics"); return err }},
 		{"ack", func() error { _, _, err := e.svc.Ack(ctx, "chen", inc.ID); return err }},
 		{"take", func() error { _, _, err := e.svc.Take(ctx, "li", inc.ID); return err }},
-		{"level", func() error { _, _, err := e.svc.SetLevel(ctx, "chen", inc.ID, workflow.LevelMajor); return err }},
-		{"update", func() error { _, _, err := e.svc.Update(ctx, "chen", inc.ID, "more"); return err }},
+		{"level", func() error {
+			_, _, err := e.svc.SetLevel(ctx, "chen", inc.ID, workflow.LevelChange{Level: workflow.LevelMajor, Reason: "as assessed"})
+			return err
+		}},
+		{"update", func() error { _, _, err := e.svc.Update(ctx, "chen", inc.ID, "more", workflow.Figures{}); return err }},
 		{"draft", func() error { _, _, err := e.svc.SubmitDraft(ctx, "chen", inc.ID, "new draft"); return err }},
 		{"approve", func() error { _, _, err := e.svc.Approve(ctx, "wang", inc.ID, 0, ""); return err }},
 		{"reject", func() error { _, _, err := e.svc.Reject(ctx, "wang", inc.ID, 0, "no"); return err }},
 		{"publish", func() error { _, _, err := e.svc.Publish(ctx, "sun", inc.ID); return err }},
 		{"refer", func() error { _, _, err := e.svc.Refer(ctx, "wang", inc.ID, "still hyped"); return err }},
-		{"resolve", func() error { _, _, err := e.svc.Resolve(ctx, "chen", inc.ID, "again"); return err }},
+		{"resolve", func() error { _, _, err := e.svc.Resolve(ctx, "chen", inc.ID, "again", false); return err }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1075,22 +1094,22 @@ func TestRefusedChangesNothing(t *testing.T) {
 		want workflow.Code
 	}{
 		{"unknown incident", func() error { _, _, err := e.svc.Ack(ctx, "chen", "YQ-99"); return err }, workflow.CodeNotFound},
-		{"unknown incident by number", func() error { _, _, err := e.svc.Update(ctx, "chen", "99", "x"); return err }, workflow.CodeNotFound},
-		{"empty id", func() error { _, _, err := e.svc.Resolve(ctx, "chen", "", "x"); return err }, workflow.CodeNotFound},
+		{"unknown incident by number", func() error { _, _, err := e.svc.Update(ctx, "chen", "99", "x", workflow.Figures{}); return err }, workflow.CodeNotFound},
+		{"empty id", func() error { _, _, err := e.svc.Resolve(ctx, "chen", "", "x", false); return err }, workflow.CodeNotFound},
 		{"assign by someone not in roster", func() error { _, _, err := e.svc.Assign(ctx, "mallory", inc.ID, "li"); return err }, workflow.CodeForbidden},
 		{"ack by someone not in roster", func() error { _, _, err := e.svc.Ack(ctx, "", inc.ID); return err }, workflow.CodeForbidden},
 		{"take by someone not in roster", func() error { _, _, err := e.svc.Take(ctx, "mallory", inc.ID); return err }, workflow.CodeForbidden},
-		{"update by someone not in roster", func() error { _, _, err := e.svc.Update(ctx, "mallory", inc.ID, "x"); return err }, workflow.CodeForbidden},
+		{"update by someone not in roster", func() error { _, _, err := e.svc.Update(ctx, "mallory", inc.ID, "x", workflow.Figures{}); return err }, workflow.CodeForbidden},
 		{"draft by someone not in roster", func() error { _, _, err := e.svc.SubmitDraft(ctx, "mallory", inc.ID, "x"); return err }, workflow.CodeForbidden},
-		{"resolve by someone not in roster", func() error { _, _, err := e.svc.Resolve(ctx, "mallory", inc.ID, "x"); return err }, workflow.CodeForbidden},
-		{"reopen by someone not in roster", func() error { _, _, err := e.svc.Reopen(ctx, "mallory", inc.ID); return err }, workflow.CodeForbidden},
+		{"resolve by someone not in roster", func() error { _, _, err := e.svc.Resolve(ctx, "mallory", inc.ID, "x", false); return err }, workflow.CodeForbidden},
+		{"reopen by someone not in roster", func() error { _, _, err := e.svc.Reopen(ctx, "mallory", inc.ID, "reopened"); return err }, workflow.CodeForbidden},
 		{"assign to nobody", func() error { _, _, err := e.svc.Assign(ctx, "chen", inc.ID, ""); return err }, workflow.CodeInvalid},
-		{"empty update", func() error { _, _, err := e.svc.Update(ctx, "chen", inc.ID, "  "); return err }, workflow.CodeInvalid},
+		{"empty update", func() error { _, _, err := e.svc.Update(ctx, "chen", inc.ID, "  ", workflow.Figures{}); return err }, workflow.CodeInvalid},
 		{"update too long", func() error {
-			_, _, err := e.svc.Update(ctx, "chen", inc.ID, strings.Repeat("x", workflow.MaxText+1))
+			_, _, err := e.svc.Update(ctx, "chen", inc.ID, strings.Repeat("x", workflow.MaxText+1), workflow.Figures{})
 			return err
 		}, workflow.CodeInvalid},
-		{"empty summary", func() error { _, _, err := e.svc.Resolve(ctx, "chen", inc.ID, ""); return err }, workflow.CodeInvalid},
+		{"empty summary", func() error { _, _, err := e.svc.Resolve(ctx, "chen", inc.ID, "", false); return err }, workflow.CodeInvalid},
 		{"refer without reason", func() error { _, _, err := e.svc.Refer(ctx, "wang", inc.ID, ""); return err }, workflow.CodeInvalid},
 	}
 	for _, tt := range tests {
@@ -1138,7 +1157,7 @@ func TestCommandsAcceptLooseIDs(t *testing.T) {
 			}
 		})
 	}
-	inc := must(t)(e.svc.Update(t.Context(), "chen", "yq-1", "report"))
+	inc := must(t)(e.svc.Update(t.Context(), "chen", "yq-1", "report", workflow.Figures{}))
 	if inc.ID != "YQ-1" || inc.Updates != 1 {
 		t.Errorf("Update(yq-1): got %s with %d updates, want YQ-1 with 1", inc.ID, inc.Updates)
 	}
@@ -1150,7 +1169,7 @@ func TestGetTimelineList(t *testing.T) {
 	b := mustOpen(t, e, "chen", workflow.OpenInput{Category: workflow.CategoryInquiry, FoundAt: t0.Add(-3 * time.Hour)}) // zhou
 	c := mustOpen(t, e, "chen", workflow.OpenInput{})                                                                    // chen
 	must(t)(e.svc.Ack(t.Context(), "li", a.ID))
-	must(t)(e.svc.Resolve(t.Context(), "chen", c.ID, "done"))
+	must(t)(e.svc.Resolve(t.Context(), "chen", c.ID, "done", false))
 
 	if _, err := e.svc.Get(t.Context(), "mallory", a.ID); workflow.ErrorCode(err) != workflow.CodeForbidden {
 		t.Errorf("Get by someone not in roster: got %v, want forbidden", err)
@@ -1239,7 +1258,7 @@ func TestRetryOnConflict(t *testing.T) {
 			inc := mustOpen(t, e, "chen", workflow.OpenInput{})
 			gets, applies := e.store.gets, e.store.applies
 			e.store.conflicts = n
-			inc, evs, err := e.svc.Update(t.Context(), "chen", inc.ID, "report")
+			inc, evs, err := e.svc.Update(t.Context(), "chen", inc.ID, "report", workflow.Figures{})
 			if err != nil {
 				t.Fatalf("Update after %d conflicts: %v", n, err)
 			}
@@ -1294,7 +1313,7 @@ func TestRetryGivesUp(t *testing.T) {
 	e.store.conflicts = 1 << 30
 	before := e.store.snapshot(inc.ID)
 	applies := e.store.applies
-	_, _, err := e.svc.Update(t.Context(), "chen", inc.ID, "report")
+	_, _, err := e.svc.Update(t.Context(), "chen", inc.ID, "report", workflow.Figures{})
 	if !errors.Is(err, workflow.ErrConflict) {
 		t.Fatalf("error: got %v, want ErrConflict", err)
 	}
@@ -1323,7 +1342,7 @@ func TestRetryStopsWhenCancelled(t *testing.T) {
 	defer cancel()
 	svc := workflow.NewService(cancellingStore{fakeStore: e.store, cancel: cancel}, e.roster, e.clock)
 	before := e.store.snapshot(inc.ID)
-	_, _, err := svc.Update(ctx, "chen", inc.ID, "report")
+	_, _, err := svc.Update(ctx, "chen", inc.ID, "report", workflow.Figures{})
 	wantCode(t, err, workflow.CodeUnavailable)
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("error: got %v, want it to wrap context.Canceled", err)
@@ -1348,7 +1367,7 @@ func TestInvisibleCharactersAreRefused(t *testing.T) {
 	for _, text := range []string{"nul\x00byte", "bell\x07", "esc\x1b[31m", "c1\u0085mid", "del\x7f",
 		"rlo \u202etxt.exe", "isolate \u2066x\u2069", "bad \xff utf8"} {
 		before := e.store.snapshot(inc.ID)
-		if _, _, err := e.svc.Update(t.Context(), "chen", inc.ID, text); workflow.ErrorCode(err) != workflow.CodeInvalid {
+		if _, _, err := e.svc.Update(t.Context(), "chen", inc.ID, text, workflow.Figures{}); workflow.ErrorCode(err) != workflow.CodeInvalid {
 			t.Fatalf("Update(%q): got %v, want invalid", text, err)
 		}
 		wantUnchanged(t, e.store, inc.ID, before)
@@ -1357,7 +1376,7 @@ func TestInvisibleCharactersAreRefused(t *testing.T) {
 		}
 	}
 	// Newlines, tabs, CRLF (kept as LF), Chinese and emoji are text.
-	inc = must(t)(e.svc.Update(t.Context(), "chen", inc.ID, "第一行\r\n\tsecond 🔥 \uFFFD"))
+	inc = must(t)(e.svc.Update(t.Context(), "chen", inc.ID, "第一行\r\n\tsecond 🔥 \uFFFD", workflow.Figures{}))
 	evs, _ := e.svc.Timeline(t.Context(), "chen", inc.ID)
 	if got := evs[len(evs)-1].Text; got != "第一行\n\tsecond 🔥 \uFFFD" {
 		t.Errorf("update text: got %q", got)

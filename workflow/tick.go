@@ -131,7 +131,7 @@ func (s *Service) overdue(inc *Incident, ds []Deadline, now time.Time) []Event {
 	}
 	events := []Event{{Kind: EventOverdue, Data: data}}
 	if escalates {
-		events = append(events, escalate(inc, "", EscalatedUnresolved, "", now))
+		events = append(events, s.escalate(inc, "", EscalatedUnresolved, "", now)...)
 	}
 	return events
 }
@@ -189,10 +189,10 @@ func (s *Service) Spread(ctx context.Context, actor, id, note string) (*Incident
 		if err := mustBeOpen(inc); err != nil {
 			return nil, err
 		}
-		inc.Spreading = true
+		inc.Spreading, inc.SpreadAt = true, now
 		events := []Event{{Kind: EventSpreading, Actor: actor, Text: note}}
 		if inc.Level == LevelGeneral {
-			events = append(events, escalate(inc, actor, EscalatedSpreading, note, now))
+			events = append(events, s.escalate(inc, actor, EscalatedSpreading, note, now)...)
 		}
 		return events, nil
 	})
@@ -205,17 +205,18 @@ const (
 )
 
 // escalate makes a general incident major (the plans' 若不能消除或还有扩大迹象,
-// 按照重大舆情应对处置流程办理) and returns the timeline event.
+// 按照重大舆情应对处置流程办理) and returns the timeline events: the
+// escalation first, then a report up when the policy makes one.
 //
 // From now on the major process applies: its deadlines count from the
 // escalation (EscalatedAt), and the leaders are told with this change.
-func escalate(inc *Incident, actor, reason, note string, now time.Time) Event {
+func (s *Service) escalate(inc *Incident, actor, reason, note string, now time.Time) []Event {
 	from := inc.Level
 	inc.Level = LevelMajor
 	inc.EscalatedAt = now
-	inc.ReportedAt = now
-	return Event{Kind: EventEscalated, Actor: actor, Text: note, Data: EventData{
-		From: from, To: LevelMajor, Reason: reason}}
+	events := []Event{{Kind: EventEscalated, Actor: actor, Text: note, Data: EventData{
+		From: from, To: LevelMajor, Reason: reason}}}
+	return append(events, s.report(inc, now)...)
 }
 
 // Incidents returns incidents by filter for the system (digests, the board):

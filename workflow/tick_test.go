@@ -94,13 +94,13 @@ func TestTickSilentWhenReasonPassed(t *testing.T) {
 			must(t)(e.svc.Ack(t.Context(), "li", id))
 		}, workflow.TimerMet},
 		{"incident resolved", workflow.TimerName{Kind: "respond:due"}, func(e *env, id string, _ *workflow.DueTimer) {
-			must(t)(e.svc.Resolve(t.Context(), "li", id, "done"))
+			must(t)(e.svc.Resolve(t.Context(), "wang", id, "done", true))
 		}, workflow.TimerResolved},
 		{"re-planned by a level change", workflow.TimerName{Kind: "assign:due"}, func(e *env, id string, _ *workflow.DueTimer) {
-			must(t)(e.svc.SetLevel(t.Context(), "wang", id, workflow.LevelCritical))
+			must(t)(e.svc.SetLevel(t.Context(), "wang", id, workflow.LevelChange{Level: workflow.LevelCritical, Reason: "as assessed"}))
 		}, workflow.TimerSuperseded},
 		{"follow-up report filed", workflow.TimerName{Kind: workflow.TimerUpdate, N: 1}, func(e *env, id string, _ *workflow.DueTimer) {
-			must(t)(e.svc.Update(t.Context(), "li", id, "posts down to 3 an hour"))
+			must(t)(e.svc.Update(t.Context(), "li", id, "posts down to 3 an hour", workflow.Figures{}))
 		}, workflow.TimerFiled},
 		{"draft approved", workflow.TimerName{Kind: workflow.TimerNudge, N: 1}, func(e *env, id string, _ *workflow.DueTimer) {
 			must(t)(e.svc.Approve(t.Context(), "wang", id, 1, ""))

@@ -75,7 +75,7 @@ func TestServiceConcurrentApprovalsAndUpdates(t *testing.T) {
 		}()
 		go func() {
 			defer wg.Done()
-			if _, _, err := svc.Update(ctx, "chen", inc.ID, fmt.Sprintf("report %d", i)); err != nil {
+			if _, _, err := svc.Update(ctx, "chen", inc.ID, fmt.Sprintf("report %d", i), workflow.Figures{}); err != nil {
 				errs <- fmt.Errorf("update %d: %w", i, err)
 				return
 			}
@@ -205,9 +205,12 @@ func TestServiceOneScriptCallPerTransition(t *testing.T) {
 		{"approve", func() error { _, _, err := svc.Approve(ctx, "leader00", inc.ID, 0, ""); return err }},
 		{"approve again", func() error { _, _, err := svc.Approve(ctx, "leader01", inc.ID, 0, ""); return err }},
 		{"publish", func() error { _, _, err := svc.Publish(ctx, "sun", inc.ID); return err }},
-		{"update", func() error { _, _, err := svc.Update(ctx, "chen", inc.ID, "report"); return err }},
-		{"level", func() error { _, _, err := svc.SetLevel(ctx, "chen", inc.ID, workflow.LevelCritical); return err }},
-		{"resolve", func() error { _, _, err := svc.Resolve(ctx, "chen", inc.ID, "done"); return err }},
+		{"update", func() error { _, _, err := svc.Update(ctx, "chen", inc.ID, "report", workflow.Figures{}); return err }},
+		{"level", func() error {
+			_, _, err := svc.SetLevel(ctx, "chen", inc.ID, workflow.LevelChange{Level: workflow.LevelCritical, Reason: "as assessed"})
+			return err
+		}},
+		{"resolve", func() error { _, _, err := svc.Resolve(ctx, "chen", inc.ID, "done", false); return err }},
 	}
 	for _, step := range steps {
 		t.Run(step.name, func(t *testing.T) {

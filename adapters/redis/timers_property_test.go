@@ -172,7 +172,7 @@ func checkTimerProperty(t *testing.T, rng *rand.Rand, steps int) {
 		case op == 2:
 			inc, _, err = svc.Ack(ctx, "chen", id)
 		case op == 3:
-			inc, _, err = svc.Update(ctx, "chen", id, "still spreading")
+			inc, _, err = svc.Update(ctx, "chen", id, "still spreading", workflow.Figures{})
 		case op == 4:
 			inc, _, err = svc.SubmitDraft(ctx, "chen", id, fmt.Sprintf("draft %d", step))
 		case op == 5:
@@ -180,11 +180,11 @@ func checkTimerProperty(t *testing.T, rng *rand.Rand, steps int) {
 				inc, _, err = svc.Approve(ctx, fmt.Sprintf("leader%02d", rng.IntN(3)), id, cur.CurrentDraft().Version, "")
 			}
 		case op == 6:
-			inc, _, err = svc.SetLevel(ctx, "leader00", id, levels[rng.IntN(len(levels))])
+			inc, _, err = svc.SetLevel(ctx, "leader00", id, workflow.LevelChange{Level: levels[rng.IntN(len(levels))], Reason: "as assessed"})
 		case op == 7:
-			inc, _, err = svc.Resolve(ctx, "chen", id, "answered")
+			inc, _, err = svc.Resolve(ctx, "chen", id, "answered", false)
 		case op == 8:
-			inc, _, err = svc.Reopen(ctx, "chen", id)
+			inc, _, err = svc.Reopen(ctx, "chen", id, "reopened")
 		default:
 			inc, _, err = svc.Spread(ctx, "chen", id, "reposted")
 		}

@@ -236,7 +236,7 @@ func TestLongDraftIsSplitAcrossMessages(t *testing.T) {
 	e.deliver()
 	var msgs []fakeMessage // the approval request's, without the report
 	for _, m := range e.api.messagesIn(leadersChat) {
-		if !strings.Contains(m.Markup, "ack:YQ-1") {
+		if !strings.Contains(m.Markup, "receive:YQ-1") {
 			msgs = append(msgs, m)
 		}
 	}

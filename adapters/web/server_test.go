@@ -138,6 +138,7 @@ func canteen() *workflow.Incident {
 		ID: "YQ-7", Version: 4, Title: `Canteen <img src=x onerror=alert(1)>`, Level: workflow.LevelMajor,
 		Category: workflow.CategoryOther, Status: workflow.StatusAssigned, Department: "office", Assignee: "chen",
 		FoundAt: found, OpenedAt: found.Add(time.Minute), OpenedBy: "chen", UpdatedAt: now, ReportedAt: found.Add(time.Minute),
+		Receipts: []workflow.Receipt{{By: "zhao", At: found.Add(time.Minute)}},
 		Drafts: []workflow.Draft{{Version: 1, Text: "We <b>inspected</b> the canteen.", Hash: workflow.HashText("We <b>inspected</b> the canteen."),
 			Author: "chen", At: now.Add(-5 * time.Minute),
 			Approvals: []workflow.Approval{{By: "wang", At: now.Add(-2 * time.Minute), Principal: true, Note: "fine"}}}},
@@ -232,6 +233,7 @@ func TestAPIIncidents(t *testing.T) {
 	wantDeadlines := []deadlineView{
 		{Kind: "report", Name: "report to leaders", Due: found.Add(30 * time.Minute), WarnAt: found.Add(15 * time.Minute), MetAt: found.Add(time.Minute)},
 		{Kind: "assign", Name: "department takes it on", Due: found.Add(30 * time.Minute), WarnAt: found.Add(15 * time.Minute)},
+		{Kind: "authority", Name: "report to higher authority", Due: found.Add(time.Hour), WarnAt: found.Add(30 * time.Minute)},
 		{Kind: "respond", Name: "approved reply published", Due: found.Add(3 * time.Hour), WarnAt: found.Add(90 * time.Minute)},
 	}
 	if !slices.EqualFunc(got.Deadlines, wantDeadlines, func(a, b deadlineView) bool {
@@ -329,8 +331,8 @@ func TestAPIStats(t *testing.T) {
 	for _, d := range st.Deadlines {
 		kinds = append(kinds, d.Kind)
 	}
-	if !slices.Equal(kinds, []string{"report", "assign", "respond", "answer"}) {
-		t.Errorf("deadline kinds: got %q, want report, assign, respond, answer", kinds)
+	if !slices.Equal(kinds, []string{"report", "assign", "authority", "respond", "answer"}) {
+		t.Errorf("deadline kinds: got %q, want report, assign, authority, respond, answer", kinds)
 	}
 }
 
@@ -353,13 +355,18 @@ func TestStats(t *testing.T) {
 		// found, due 30m), published in time, resolved 2h ago.
 		inc("YQ-1", workflow.LevelMajor, h(-10), func(i *workflow.Incident) {
 			i.ReportedAt, i.AckedAt = h(-10), h(-9)
+			i.Receipts = []workflow.Receipt{{By: "wang", At: h(-10), Principal: true}}
+			i.ReportedUpAt = h(-10)
 			i.Statements = []workflow.Statement{{At: h(-8)}}
 			resolved(h(-2))(i)
 		}),
 		// General, found 5h ago, still open, not acknowledged (due 2h: missed).
 		inc("YQ-2", workflow.LevelGeneral, h(-5), nil),
 		// Critical found 10 minutes ago: every deadline pending but the report.
-		inc("YQ-3", workflow.LevelCritical, now.Add(-10*time.Minute), func(i *workflow.Incident) { i.ReportedAt = i.FoundAt }),
+		inc("YQ-3", workflow.LevelCritical, now.Add(-10*time.Minute), func(i *workflow.Incident) {
+			i.ReportedAt = i.FoundAt
+			i.Receipts = []workflow.Receipt{{By: "zhao", At: i.FoundAt}}
+		}),
 		// General resolved before its answer deadline, without acknowledging:
 		// assign is missed for good.
 		inc("YQ-4", workflow.LevelGeneral, h(-3), resolved(h(-2))),
@@ -394,10 +401,11 @@ func TestStats(t *testing.T) {
 	}
 
 	want := map[string][3]int{ // met, missed, pending
-		"report":  {2, 0, 0},
-		"assign":  {0, 3, 1},
-		"respond": {1, 0, 1},
-		"answer":  {1, 0, 1},
+		"report":    {2, 0, 0},
+		"assign":    {0, 3, 1},
+		"authority": {1, 0, 1},
+		"respond":   {1, 0, 1},
+		"answer":    {1, 0, 1},
 	}
 	if len(st.Deadlines) != len(want) {
 		t.Errorf("got %d deadline kinds, want %d", len(st.Deadlines), len(want))

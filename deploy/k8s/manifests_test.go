@@ -574,20 +574,57 @@ func knownEnv(tb testing.TB) map[string]bool {
 }
 
 // TestRosterPassesRosterCheck: the roster the base ships, a copy of
-// deploy/roster.example.yaml (kustomize reads no file outside base/), is one
-// the binary of this tree accepts, checked by `firebreak roster check`.
+// deploy/roster.example.yaml (kustomize reads no file outside base/), and
+// the operator overlay's are rosters the binary of this tree accepts,
+// checked by `firebreak roster check`.
 func TestRosterPassesRosterCheck(t *testing.T) {
 	goCmd, err := exec.LookPath("go")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(goCmd, "run", "./cmd/firebreak", "roster", "check", "deploy/k8s/base/roster.yaml")
-	cmd.Dir = filepath.Join("..", "..")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("firebreak roster check deploy/k8s/base/roster.yaml: %v\n%s", err, out)
+	for _, file := range []string{"base/roster.yaml", "testdata/my-office/roster.yaml"} {
+		t.Run(file, func(t *testing.T) {
+			cmd := exec.Command(goCmd, "run", "./cmd/firebreak", "roster", "check", "deploy/k8s/"+file)
+			cmd.Dir = filepath.Join("..", "..")
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("firebreak roster check %s: %v\n%s", file, err, out)
+			}
+			if !bytes.Contains(out, []byte(": ok")) {
+				t.Fatalf("firebreak roster check %s: got %q, want it to say ok", file, out)
+			}
+		})
 	}
-	if !bytes.Contains(out, []byte(": ok")) {
-		t.Fatalf("firebreak roster check: got %q, want it to say ok", out)
+}
+
+// TestOperatorOverlay renders the overlay README.md gives an operator
+// (testdata/my-office: the Sentinel overlay with their own hosts, roster,
+// namespace and image) and checks that each of those took.
+func TestOperatorOverlay(t *testing.T) {
+	const dir = "testdata/my-office"
+	r := mustRendered(t, dir)
+	for _, obj := range []metav1.Object{r.deployment, r.service, r.pdb, r.roster} {
+		if obj.GetNamespace() != "incidents" {
+			t.Errorf("%s is in namespace %q, want incidents", obj.GetName(), obj.GetNamespace())
+		}
+	}
+	if got, want := r.roster.Data["roster.yaml"], string(mustRead(t, dir+"/roster.yaml")); got != want {
+		t.Errorf("the ConfigMap holds %d bytes of roster, want the overlay's own roster.yaml (%d bytes)", len(got), len(want))
+	}
+	volumes := r.deployment.Spec.Template.Spec.Volumes
+	if !slices.ContainsFunc(volumes, func(v corev1.Volume) bool { return v.ConfigMap != nil && v.ConfigMap.Name == r.roster.Name }) {
+		t.Errorf("no volume of the replaced ConfigMap %q", r.roster.Name)
+	}
+	if got := r.container(t).Image; got != "registry.example/firebreak:1.0" {
+		t.Errorf("got image %q, want registry.example/firebreak:1.0", got)
+	}
+	if got := r.env(t, "FIREBREAK_TELEGRAM_MODE"); got == nil || got.Value != "poll" {
+		t.Errorf("got FIREBREAK_TELEGRAM_MODE %+v, want poll", got)
+	}
+	known, keys := knownEnv(t), secretKeys(t)
+	checkEnv(t, r, known, keys)
+	checkRedis(t, r, "sentinel")
+	if u := r.env(t, "FIREBREAK_REDIS_URL"); u == nil || !strings.Contains(u.Value, "sentinel-a.office") {
+		t.Errorf("got FIREBREAK_REDIS_URL %+v, want the overlay's Sentinels", u)
 	}
 }

@@ -2,7 +2,10 @@
 // into a workflow.Roster. Every mistake in the file — an unknown key, a value
 // of the wrong type, a reference to a department, role, category, level or
 // channel that does not exist, a duplicate ID — is reported with the line it
-// is on, so the person editing the file can go straight to it.
+// is on, so the person editing the file can go straight to it. So is a
+// roster that could never work: approvals the leaders cannot give, leaders
+// or an authority nobody can reach, publishers nobody is, a platform the bot
+// runs on without its channels.
 //
 // The file is walked as a yaml.Node tree rather than decoded into structs:
 // only the tree knows the line of every key and value.
@@ -14,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"regexp"
 	"slices"
@@ -47,6 +51,12 @@ func Demo(platforms ...workflow.Platform) *workflow.Roster {
 // Load reads and parses the roster file at path; see Parse. Errors are
 // *workflow.Error with CodeInvalid whose messages start with "path:line:".
 func Load(path string, platforms ...workflow.Platform) (*workflow.Roster, error) {
+	return LoadRunning(path, nil, platforms...)
+}
+
+// LoadRunning is Load for a bot that runs on the platforms named running;
+// see ParseRunning.
+func LoadRunning(path string, running []string, platforms ...workflow.Platform) (*workflow.Roster, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, &workflow.Error{Code: workflow.CodeInvalid, Err: err, Msg: workflow.Text{
@@ -54,7 +64,7 @@ func Load(path string, platforms ...workflow.Platform) (*workflow.Roster, error)
 			ZH: fmt.Sprintf("无法读取名册文件 %s", path),
 		}}
 	}
-	return Parse(data, path, platforms...)
+	return ParseRunning(data, path, running, platforms...)
 }
 
 // Parse parses a roster file; name is used in error messages ("roster.yaml:12:
@@ -62,10 +72,24 @@ func Load(path string, platforms ...workflow.Platform) (*workflow.Roster, error)
 // accepted under a person and a channel ("slack: U0CHEN"), their values read
 // and checked by the platform's ParseAccount and ParseAddress; any other key
 // is an error. Policy entries override only the keys they give, starting
-// from workflow.DefaultPolicy for that level. Errors are *workflow.Error
-// with CodeInvalid.
+// from workflow.DefaultPolicy for that level. With platforms given, the
+// leaders must be reachable on one of them (a leaders channel, else a
+// leader's account), and so must the authority channel of a level that
+// reports up by itself (report_up: auto). Errors are *workflow.Error with
+// CodeInvalid.
 func Parse(data []byte, name string, platforms ...workflow.Platform) (*workflow.Roster, error) {
 	return newParser(name, platforms).parse(data)
+}
+
+// ParseRunning is Parse for a bot that runs on the platforms named running
+// (the configured ones, each among platforms): each of them needs the
+// channels of workflow.PlatformChannels, and the leaders and the authority
+// must be reachable on one of them, not merely on some platform the file
+// knows. With running empty it is Parse.
+func ParseRunning(data []byte, name string, running []string, platforms ...workflow.Platform) (*workflow.Roster, error) {
+	p := newParser(name, platforms)
+	p.running = running
+	return p.parse(data)
 }
 
 func (p *parser) parse(data []byte) (*workflow.Roster, error) {
@@ -102,6 +126,22 @@ type parser struct {
 	othersLeftOut bool
 	person        section // personSection with the platforms' keys
 	channel       section // channelSection with the platforms' keys
+	// running names the platforms the bot runs on (ParseRunning); nil:
+	// not known, and only the roster's own consistency is checked.
+	running []string
+}
+
+// reach names the platforms on which an audience must be reachable: those
+// the bot runs on when known, else every platform the file was read with.
+func (p *parser) reach() []string {
+	if len(p.running) > 0 {
+		return p.running
+	}
+	var names []string
+	for _, pl := range p.platforms {
+		names = append(names, pl.Name)
+	}
+	return names
 }
 
 // newParser returns a parser of the file name that takes the keys of
@@ -129,19 +169,24 @@ type section struct {
 
 var (
 	topSection = section{en: "the roster", zh: "名册", keyEN: "key", keyZH: "键",
-		keys: []string{"timezone", "locale", "people", "departments", "channels", "policy", "digest", "office_hours"}}
+		keys: []string{"timezone", "locale", "organisation", "people", "departments", "channels", "policy",
+			"spreading", "digest", "office_hours"}}
+	organisationSection = section{en: "organisation", zh: "单位", keyEN: "key", keyZH: "键",
+		keys: []string{"name"}}
 	personSection = section{en: "person", zh: "人员", keyEN: "key", keyZH: "键",
 		keys: []string{"id", "name", "roles", "departments"}, platforms: true}
 	departmentSection = section{en: "department", zh: "部门", keyEN: "key", keyZH: "键",
 		keys: []string{"id", "name", "categories"}}
 	channelsSection = section{en: "channels", zh: "channels ", keyEN: "channel", keyZH: "频道",
-		keys: []string{workflow.ChannelIncidents, workflow.ChannelLeaders, workflow.ChannelStatements}}
+		keys: workflow.ChannelNames}
 	channelSection = section{en: "channel", zh: "频道", keyEN: "key", keyZH: "键", platforms: true}
 	policySection  = section{en: "policy", zh: "处置策略", keyEN: "level", keyZH: "级别",
 		keys: levelNames()}
 	levelSection = section{en: "policy", zh: "处置策略", keyEN: "key", keyZH: "键",
 		keys: []string{"report", "assign", "respond", "answer", "update_every", "approvals", "principal",
-			"warn_before", "half_warning", "nudge"}}
+			"warn_before", "half_warning", "nudge", "authority", "report_up", "publishers"}}
+	spreadingSection = section{en: "spreading", zh: "扩散判定", keyEN: "key", keyZH: "键",
+		keys: []string{"posts_growth", "within", "heat"}}
 	digestSection = section{en: "digest", zh: "定时汇总", keyEN: "key", keyZH: "键",
 		keys: []string{"daily", "weekly"}}
 	officeSection = section{en: "office_hours", zh: "办公时间", keyEN: "key", keyZH: "键",
@@ -394,6 +439,9 @@ func (p *parser) roster(root *yaml.Node) (workflow.Roster, error) {
 				fmt.Sprintf("locale 必须是 en 或 zh-CN,而不是 %q", r.Locale))
 		}
 	}
+	if r.Organisation, err = p.organisation(top["organisation"]); err != nil {
+		return r, err
+	}
 	deptLines := map[string]int{}
 	if r.Departments, err = p.departments(top["departments"], deptLines); err != nil {
 		return r, err
@@ -404,10 +452,19 @@ func (p *parser) roster(root *yaml.Node) (workflow.Roster, error) {
 	if r.Channels, err = p.channels(top["channels"]); err != nil {
 		return r, err
 	}
-	if r.Policy, err = p.policy(top["policy"]); err != nil {
+	if r.Policy, err = p.policy(top["policy"], r); err != nil {
 		return r, err
 	}
 	if err := p.quorum(root, top, r); err != nil {
+		return r, err
+	}
+	if err := p.platformChannels(root, top, r); err != nil {
+		return r, err
+	}
+	if err := p.leadersReach(root, top, r); err != nil {
+		return r, err
+	}
+	if r.Spreading, err = p.spreading(top["spreading"]); err != nil {
 		return r, err
 	}
 	if r.Digest, err = p.digest(top["digest"]); err != nil {
@@ -631,8 +688,31 @@ func (p *parser) platformID(n *yaml.Node, key string, parse func(string) (string
 	return id, nil
 }
 
+// organisation reads organisation: {name: …}, the unit statements are
+// published over. Absent: none; given, it needs its name.
+func (p *parser) organisation(e entry) (workflow.Organisation, error) {
+	var o workflow.Organisation
+	if !e.given() {
+		return o, nil
+	}
+	m, err := p.mapping(e.val, organisationSection)
+	if err != nil {
+		return o, err
+	}
+	if o.Name, err = p.text(m["name"].val, "organisation.name"); err != nil {
+		return o, err
+	}
+	if o.Name == "" {
+		return o, p.fail(e.key, "organisation needs a name, such as {name: Riverside District Education Bureau}: statements are published over it",
+			"organisation 需要 name,例如 {name: 某某区教育局}:统一口径以此名义发布")
+	}
+	return o, nil
+}
+
 // policy reads the per-level overrides; each level starts from its default.
-func (p *parser) policy(e entry) (workflow.Policy, error) {
+// r holds the people and channels read so far, which the publishers and
+// report_up keys must be able to count on.
+func (p *parser) policy(e entry, r workflow.Roster) (workflow.Policy, error) {
 	levels, err := p.mapping(e.val, policySection)
 	if err != nil {
 		return nil, err
@@ -654,7 +734,7 @@ func (p *parser) policy(e entry) (workflow.Policy, error) {
 		}{
 			{"report", &lp.Report}, {"assign", &lp.Assign}, {"respond", &lp.Respond},
 			{"answer", &lp.Answer}, {"update_every", &lp.UpdateEvery},
-			{"warn_before", &lp.WarnBefore}, {"nudge", &lp.Nudge},
+			{"warn_before", &lp.WarnBefore}, {"nudge", &lp.Nudge}, {"authority", &lp.Authority},
 		}
 		for _, d := range durations {
 			if v := m[d.key]; v.given() {
@@ -690,9 +770,285 @@ func (p *parser) policy(e entry) (workflow.Policy, error) {
 			}
 			lp.NoHalfWarning = !half
 		}
+		if v := m["publishers"]; v.key != nil {
+			if lp.Publishers, err = p.publishers(l, v, r.People); err != nil {
+				return nil, err
+			}
+		}
+		if v := m["report_up"]; v.given() {
+			if lp.ReportUpAuto, err = p.reportUp(l, v.val, lp, r.Channels[workflow.ChannelAuthority]); err != nil {
+				return nil, err
+			}
+		}
 		out[l] = lp
 	}
 	return out, nil
+}
+
+// publisherRoles are the roles a policy's publishers may name: the voice of
+// the unit (新闻发言人) and the leaders who may stand in for it.
+var publisherRoles = []workflow.Role{workflow.RoleSpokesperson, workflow.RoleLeader, workflow.RolePrincipal}
+
+// publishers reads a level's publishers: [spokesperson] or [spokesperson,
+// leader]. Somebody in people must hold one of the roles, or no reply of
+// the level could ever be published.
+func (p *parser) publishers(l workflow.Level, e entry, people []workflow.Person) ([]workflow.Role, error) {
+	items, err := p.list(e)
+	if err != nil {
+		return nil, err
+	}
+	if len(items) == 0 {
+		at := e.key
+		if e.val != nil {
+			at = e.val
+		}
+		return nil, p.fail(at, fmt.Sprintf("policy %s: publishers needs at least one role, such as [spokesperson] or [spokesperson, leader]", l),
+			fmt.Sprintf("处置策略 %s:publishers 至少需要一个角色,例如 [spokesperson] 或 [spokesperson, leader]", l))
+	}
+	var roles []workflow.Role
+	for _, it := range items {
+		s, err := p.text(it, "a publisher")
+		if err != nil {
+			return nil, err
+		}
+		role := workflow.Role(s)
+		if !slices.Contains(publisherRoles, role) {
+			return nil, p.fail(it, fmt.Sprintf("policy %s: publishers may be spokesperson, leader or principal, not %q", l, s),
+				fmt.Sprintf("处置策略 %s:publishers 只能是 spokesperson、leader 或 principal,而不是 %q", l, s))
+		}
+		if slices.Contains(roles, role) {
+			return nil, p.fail(it, fmt.Sprintf("policy %s: publisher %q is given twice", l, s),
+				fmt.Sprintf("处置策略 %s:publishers 中的 %q 重复出现", l, s))
+		}
+		roles = append(roles, role)
+	}
+	for i := range people {
+		for _, role := range roles {
+			if people[i].Has(role) {
+				return roles, nil
+			}
+		}
+	}
+	names := make([]string, len(roles))
+	for i, role := range roles {
+		names[i] = string(role)
+	}
+	return nil, p.fail(e.val, fmt.Sprintf("policy %s: publishers: [%s], but nobody has such a role, so no reply could be published; give someone the role or name another",
+		l, strings.Join(names, ", ")),
+		fmt.Sprintf("处置策略 %s:publishers: [%s],但名册中无人具有这些角色,统一口径将无法发布;请为人员加上该角色,或改用其他角色",
+			l, strings.Join(names, ", ")))
+}
+
+// reportUp reads a level's report_up: auto (the bot reports up itself, to
+// the authority channel) or manual (a person does, with report-up). Auto
+// needs an authority deadline at the level and an authority channel on a
+// platform the bot speaks on: without them nothing would be reported.
+func (p *parser) reportUp(l workflow.Level, n *yaml.Node, lp workflow.LevelPolicy, authority workflow.ChannelRef) (bool, error) {
+	n = deref(n)
+	if n.Kind != yaml.ScalarNode || (n.Value != "auto" && n.Value != "manual") {
+		en, zh := describe(n)
+		return false, p.fail(n, fmt.Sprintf("report_up must be auto or manual, not %s", en),
+			fmt.Sprintf("report_up 必须是 auto 或 manual,而不是%s", zh))
+	}
+	if n.Value == "manual" {
+		return false, nil
+	}
+	if lp.Authority == 0 {
+		return false, p.fail(n, fmt.Sprintf("policy %s: report_up: auto, but the level has no authority deadline (authority: 0), so nothing is reported up; set authority or write report_up: manual", l),
+			fmt.Sprintf("处置策略 %s:report_up: auto,但该级别没有上报时限(authority: 0),不会上报;请设置 authority,或改为 report_up: manual", l))
+	}
+	if !p.reachable(authority) {
+		en, zh := "no authority channel is set", "未设置 authority 频道"
+		if !authority.IsZero() {
+			en = fmt.Sprintf("the authority channel has no address on %s", strings.Join(p.reach(), " or "))
+			zh = fmt.Sprintf("authority 频道在 %s 上没有地址", strings.Join(p.reach(), "、"))
+		}
+		return false, p.fail(n, fmt.Sprintf("policy %s: report_up: auto, but %s, so the bot could report up to nobody; set channels.authority or write report_up: manual", l, en),
+			fmt.Sprintf("处置策略 %s:report_up: auto,但%s,机器人无处上报;请设置 channels.authority,或改为 report_up: manual", l, zh))
+	}
+	return true, nil
+}
+
+// reachable reports whether channel c has an address on a platform of
+// reach (with no platforms known, on any).
+func (p *parser) reachable(c workflow.ChannelRef) bool {
+	reach := p.reach()
+	if len(reach) == 0 {
+		return !c.IsZero()
+	}
+	for _, pl := range reach {
+		if _, ok := c.Address(pl); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// channelPurpose says what goes into a channel, for messages about a
+// missing one.
+var channelPurpose = map[string]workflow.Text{
+	workflow.ChannelIncidents:  {EN: "incident cards, reminders and escalations", ZH: "事件卡片、提醒和升级通知"},
+	workflow.ChannelStatements: {EN: "published unified replies", ZH: "已发布的统一口径"},
+}
+
+// channelAt returns the line to name for the channel called name: its key
+// under channels, else the channels key, else the root.
+func (p *parser) channelAt(root *yaml.Node, top map[string]entry, name string) *yaml.Node {
+	e := top["channels"]
+	if e.key == nil {
+		return root
+	}
+	if named, err := p.mapping(e.val, channelsSection); err == nil {
+		if c := named[name]; c.key != nil {
+			return c.key
+		}
+	}
+	return e.key
+}
+
+// platformChannels refuses a platform the bot runs on that lacks one of
+// workflow.PlatformChannels: its people would see no card, reminder or
+// published reply there (workflow.Roster.MissingChannels decides).
+func (p *parser) platformChannels(root *yaml.Node, top map[string]entry, r workflow.Roster) error {
+	for _, pl := range p.running {
+		missing := r.MissingChannels(pl)
+		if len(missing) == 0 {
+			continue
+		}
+		var what, whatZH []string
+		for _, c := range missing {
+			what = append(what, channelPurpose[c].EN)
+			whatZH = append(whatZH, channelPurpose[c].ZH)
+		}
+		verb, lost := "has", what[0]+" would not reach"
+		if len(missing) > 1 {
+			last := len(what) - 1
+			verb, lost = "have", "neither "+strings.Join(what[:last], ", ")+" nor "+what[last]+" would reach"
+		}
+		return p.fail(p.channelAt(root, top, missing[0]),
+			fmt.Sprintf("%[1]s is configured, but channels %[2]s %[3]s no %[1]s address, so %[4]s %[1]s; add a %[1]s ID to %[2]s, or do not configure %[1]s",
+				pl, strings.Join(missing, " and "), verb, lost),
+			fmt.Sprintf("已配置 %[1]s,但频道 %[2]s 没有 %[1]s 地址,%[3]s不会发到 %[1]s;请为 %[2]s 加上 %[1]s ID,或不配置 %[1]s",
+				pl, strings.Join(missing, "、"), strings.Join(whatZH, "以及")))
+	}
+	return nil
+}
+
+// leadersReach refuses leaders nobody can reach. Reports and approval
+// requests go to the leaders channel when one is set, else to each leader
+// directly (workflow's notifier decides), so the channel, or else some
+// leader's account, must be on a platform the bot speaks on. With no
+// platforms given nothing has an address, and nothing is checked.
+func (p *parser) leadersReach(root *yaml.Node, top map[string]entry, r workflow.Roster) error {
+	reach := p.reach()
+	if len(reach) == 0 {
+		return nil
+	}
+	on, onZH := strings.Join(reach, " or "), strings.Join(reach, "、")
+	if c := r.Channels[workflow.ChannelLeaders]; !c.IsZero() {
+		if p.reachable(c) {
+			return nil
+		}
+		return p.fail(p.channelAt(root, top, workflow.ChannelLeaders),
+			fmt.Sprintf("the leaders channel has no address on %s: reports and approval requests go to it alone, and nobody would receive them; add one", on),
+			fmt.Sprintf("leaders 频道在 %s 上没有地址:报告和审批请求只发到该频道,将无人收到;请加上地址", onZH))
+	}
+	for i := range r.People {
+		if !r.People[i].Has(workflow.RoleLeader) {
+			continue
+		}
+		for _, pl := range reach {
+			if _, ok := r.People[i].Account(pl); ok {
+				return nil
+			}
+		}
+	}
+	at := root
+	if e := top["people"]; e.key != nil {
+		at = e.key
+	}
+	return p.fail(at,
+		fmt.Sprintf("nobody can receive reports and approval requests: no leaders channel is set and no leader has a %s account; set channels.leaders or give the leaders their IDs", on),
+		fmt.Sprintf("无人能收到报告和审批请求:未设置 leaders 频道,也没有领导有 %s 账号;请设置 channels.leaders,或为领导填写账号 ID", onZH))
+}
+
+// spreading reads spreading: {posts_growth: 50%, within: 1h, heat: 80}, the
+// attention figures that mark an incident spreading. Absent: none do.
+func (p *parser) spreading(e entry) (workflow.SpreadingRule, error) {
+	var rule workflow.SpreadingRule
+	m, err := p.mapping(e.val, spreadingSection)
+	if err != nil {
+		return rule, err
+	}
+	growth := m["posts_growth"]
+	if growth.given() {
+		if rule.PostsGrowth, err = p.percent(growth.val, "posts_growth"); err != nil {
+			return rule, err
+		}
+	}
+	if v := m["within"]; v.given() {
+		if !growth.given() {
+			return rule, p.fail(v.key, "spreading: within is the time posts_growth is measured over; give posts_growth too, or leave within out",
+				"spreading:within 是计算 posts_growth 的时间窗口;请同时给出 posts_growth,或去掉 within")
+		}
+		if rule.Within, err = p.duration(v.val, "within"); err != nil {
+			return rule, err
+		}
+		if rule.Within == 0 {
+			return rule, p.fail(v.val, "spreading: within must be longer than 0, such as 1h",
+				"spreading:within 必须大于 0,例如 1h")
+		}
+	}
+	if v := m["heat"]; v.given() {
+		if rule.Heat, err = p.integer(v.val, "heat"); err != nil {
+			return rule, err
+		}
+		if rule.Heat < 1 {
+			return rule, p.fail(v.val, fmt.Sprintf("spreading: heat must be at least 1, not %d", rule.Heat),
+				fmt.Sprintf("spreading:heat 至少为 1,而不是 %d", rule.Heat))
+		}
+	}
+	return rule, nil
+}
+
+// percent reads a percentage such as 50% or 12.5% as a fraction (0.5). The
+// sign is required: a bare 50 could mean 50% as well as fifty-fold, and a
+// bare 0.5 half a percent as well as a half.
+func (p *parser) percent(n *yaml.Node, label string) (float64, error) {
+	n = deref(n)
+	maxPercent := workflow.MaxPostsGrowth * 100
+	bad := func() error {
+		en, zh := describe(n)
+		return p.fail(n, fmt.Sprintf("%s must be a percentage such as 50%%, not %s", label, en),
+			fmt.Sprintf("%s 必须是 50%% 这样的百分比,而不是%s", label, zh))
+	}
+	if n.Kind != yaml.ScalarNode {
+		return 0, bad()
+	}
+	v := strings.TrimSpace(n.Value)
+	num, ok := strings.CutSuffix(v, "%")
+	if !ok {
+		num, ok = strings.CutSuffix(v, "％")
+	}
+	if !ok {
+		return 0, bad()
+	}
+	f, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, bad()
+	}
+	switch {
+	case f < 0:
+		return 0, p.fail(n, fmt.Sprintf("%s must not be negative, not %q", label, v),
+			fmt.Sprintf("%s 不能为负数,而不是 %q", label, v))
+	case f == 0:
+		return 0, p.fail(n, fmt.Sprintf("%s must be more than 0%% (leave it out for no growth rule)", label),
+			fmt.Sprintf("%s 必须大于 0%%(不按增长判定时请去掉此项)", label))
+	case f > maxPercent:
+		return 0, p.fail(n, fmt.Sprintf("%s must be at most %g%%, not %q", label, maxPercent, v),
+			fmt.Sprintf("%s 最多为 %g%%,而不是 %q", label, maxPercent, v))
+	}
+	return f / 100, nil
 }
 
 // quorum refuses a level whose approvals the roster's leaders cannot give

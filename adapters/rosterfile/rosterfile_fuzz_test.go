@@ -47,10 +47,12 @@ func fuzzNumber(negative bool) func(string) (string, error) {
 var fuzzRosters = []string{
 	`timezone: Asia/Shanghai
 locale: en
+organisation: {name: Riverside District Education Bureau}
 people:
   - {id: chen, name: Chen Jing, roles: [staff], departments: [office], slack: U0CHEN, telegram: 1001}
   - {id: li, name: Li Ming, roles: [staff], departments: [logistics], slack: U0LI}
   - {id: wang, name: Wang Fang, roles: [leader, principal], slack: U0WANG, telegram: 1004}
+  - {id: zhao, name: Zhao Lei, roles: [leader], slack: U0ZHAO}
   - {id: sun, name: Sun Yue, roles: [spokesperson], telegram: "1006"}
 departments:
   - {id: office, name: Public Opinion Office, categories: [other, hype, rumor]}
@@ -59,6 +61,11 @@ channels:
   incidents:  {slack: C0INCIDENTS, telegram: -100111}
   leaders:    {telegram: -100222}
   statements: {slack: C0STATEMENTS}
+  authority:  {telegram: -100333, slack: C0AUTHORITY}
+policy:
+  general: {publishers: [spokesperson, leader]}
+  critical: {authority: 20m, report_up: auto, publishers: [spokesperson]}
+spreading: {posts_growth: 50%, within: 1h, heat: 80}
 digest:
   daily: "0 8 * * *"
   weekly: "0 9 * * MON"
@@ -108,6 +115,10 @@ people:
 	"office_hours: {start: \"00:00\", end: \"24:00\", days: [mon, mon]}\n",
 	"policy:\n  general: {assign: -1h, approvals: 0}\n",
 	"locale: fr\n",
+	"spreading: {posts_growth: 1500%, witin: 1h}\n",
+	"spreading: {posts_growth: 50, heat: -1}\n",
+	"organisation: {nme: x}\n",
+	"policy:\n  major: {report_up: sometimes, publishers: [staff]}\n",
 	"---\n---\n",
 	"",
 	"# only a comment\n",

@@ -93,11 +93,15 @@ func TestDemo(t *testing.T) {
 		workflow.ChannelIncidents:  {"slack": "C0INCIDENTS", "telegram": "-100111"},
 		workflow.ChannelLeaders:    {"telegram": "-100222"},
 		workflow.ChannelStatements: {"slack": "C0STATEMENTS"},
+		workflow.ChannelAuthority:  {"slack": "C0AUTHORITY", "telegram": "-100333"},
 	}
 	for name, want := range channels {
 		if got, _ := r.Channel(name); !maps.Equal(got, want) {
 			t.Errorf("channel %s: got %+v, want %+v", name, got, want)
 		}
+	}
+	if got, want := r.Organisation.Name, "Riverside District Education Bureau"; got != want {
+		t.Errorf("organisation: got %q, want %q", got, want)
 	}
 	if r.Timezone != "Asia/Shanghai" || r.Location().String() != "Asia/Shanghai" {
 		t.Errorf("timezone: got %q, want Asia/Shanghai", r.Timezone)
@@ -109,7 +113,7 @@ func TestDemo(t *testing.T) {
 		t.Errorf("digest: got %+v, want %+v", r.Digest, want)
 	}
 	for _, l := range workflow.Levels {
-		if got, want := r.Policy.For(l), workflow.DefaultPolicy()[l]; got != want {
+		if got, want := r.Policy.For(l), workflow.DefaultPolicy()[l]; !reflect.DeepEqual(got, want) {
 			t.Errorf("policy %s: got %+v, want the default %+v", l, got, want)
 		}
 	}
@@ -148,7 +152,10 @@ func TestPlatformKeys(t *testing.T) {
 			}
 			return s, nil
 		}}
-	src := "people:\n  - {id: chen, roles: [staff], wecom: ChenJing}\n" + leaders + "channels:\n  incidents: {wecom: wrINC}\n"
+	// The leaders are reached on wecom, the only platform: wang has an account there.
+	src := "people:\n  - {id: chen, roles: [staff], wecom: ChenJing}\n" +
+		"  - {id: wang, roles: [leader, principal], wecom: WangFang}\n  - {id: zhao, roles: [leader]}\n  - {id: qian, roles: [leader]}\n" +
+		"channels:\n  incidents: {wecom: wrINC}\n"
 	r, err := Parse([]byte(src), "roster.yaml", wecom)
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
@@ -202,6 +209,75 @@ func TestExampleFile(t *testing.T) {
 		if _, ok := r.DepartmentFor(c); !ok {
 			t.Errorf("DepartmentFor(%s): got none, want a department", c)
 		}
+	}
+	if r.Organisation.Name == "" {
+		t.Errorf("organisation: got none, want the bureau's name (statements are published over it)")
+	}
+	if _, ok := r.Channel(workflow.ChannelAuthority); !ok {
+		t.Errorf("authority channel: got none, want one")
+	}
+	if lp := r.Policy.For(workflow.LevelCritical); lp.Authority == 0 || !lp.ReportUpAuto || len(lp.Publishers) == 0 {
+		t.Errorf("critical policy: got %+v, want the example's authority, report_up and publishers", lp)
+	}
+	// The compose file and the Kubernetes base run the example with Slack,
+	// Telegram or both configured: each must find its channels.
+	for _, running := range [][]string{{"slack"}, {"telegram"}, {"slack", "telegram"}} {
+		if _, err := LoadRunning(path, running, platforms...); err != nil {
+			t.Errorf("LoadRunning(%s, %v): %v", path, running, err)
+		}
+	}
+}
+
+func TestOrganisation(t *testing.T) {
+	tests := []struct {
+		name, src, want string
+	}{
+		{"absent", "locale: en\n", ""},
+		{"flow style", "organisation: {name: Riverside District Education Bureau}\n", "Riverside District Education Bureau"},
+		{"block style, Chinese", "organisation:\n  name: 某某区教育局\n", "某某区教育局"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := mustParse(t, tt.src+"people:\n"+leaders).Organisation.Name; got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestAuthorityChannel(t *testing.T) {
+	r := mustParse(t, edit(17, "  incidents: {slack: C0INC, telegram: -100111}\n  authority: {slack: C0AUTH, telegram: -100444}"))
+	want := workflow.ChannelRef{"slack": "C0AUTH", "telegram": "-100444"}
+	if got, ok := r.Channel(workflow.ChannelAuthority); !ok || !maps.Equal(got, want) {
+		t.Errorf("authority: got %v %v, want %v", got, ok, want)
+	}
+	if _, ok := mustParse(t, valid).Channel(workflow.ChannelAuthority); ok {
+		t.Errorf("authority when absent: got a channel, want none")
+	}
+}
+
+func TestSpreading(t *testing.T) {
+	tests := []struct {
+		name string
+		src  string
+		want workflow.SpreadingRule
+	}{
+		{"absent: no rule", "", workflow.SpreadingRule{}},
+		{"empty: no rule", "spreading:\n", workflow.SpreadingRule{}},
+		{"every key", "spreading: {posts_growth: 50%, within: 1h, heat: 80}\n",
+			workflow.SpreadingRule{PostsGrowth: 0.5, Within: time.Hour, Heat: 80}},
+		{"growth alone", "spreading:\n  posts_growth: 50%\n", workflow.SpreadingRule{PostsGrowth: 0.5}},
+		{"a fraction of a percent", "spreading: {posts_growth: 12.5%}\n", workflow.SpreadingRule{PostsGrowth: 0.125}},
+		{"the largest growth", "spreading: {posts_growth: 1000%}\n", workflow.SpreadingRule{PostsGrowth: workflow.MaxPostsGrowth}},
+		{"a full-width percent sign", "spreading: {posts_growth: 50％}\n", workflow.SpreadingRule{PostsGrowth: 0.5}},
+		{"heat alone", "spreading: {heat: 80}\n", workflow.SpreadingRule{Heat: 80}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := mustParse(t, tt.src+"people:\n"+leaders).Spreading; got != tt.want {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
 	}
 }
 
@@ -258,13 +334,66 @@ func TestPolicyOverrides(t *testing.T) {
 		},
 		{
 			name: "critical every key",
-			src: "policy:\n  critical: {report: 10m, assign: 20m, respond: 2h, answer: 48h, update_every: 30m, approvals: 1, principal: false," +
-				" warn_before: 5m, half_warning: false, nudge: 10m}\n",
+			src: "channels:\n  authority: {telegram: -100444}\n" +
+				"policy:\n  critical: {report: 10m, assign: 20m, respond: 2h, answer: 48h, update_every: 30m, approvals: 1, principal: false," +
+				" warn_before: 5m, half_warning: false, nudge: 10m, authority: 20m, report_up: auto, publishers: [spokesperson]}\n",
 			level: workflow.LevelCritical,
 			want: func(workflow.LevelPolicy) workflow.LevelPolicy {
 				return workflow.LevelPolicy{Report: 10 * time.Minute, Assign: 20 * time.Minute, Respond: 2 * time.Hour,
 					Answer: 48 * time.Hour, UpdateEvery: 30 * time.Minute, Approvals: 1,
-					WarnBefore: 5 * time.Minute, NoHalfWarning: true, Nudge: 10 * time.Minute}
+					WarnBefore: 5 * time.Minute, NoHalfWarning: true, Nudge: 10 * time.Minute,
+					Authority: 20 * time.Minute, ReportUpAuto: true, Publishers: []workflow.Role{workflow.RoleSpokesperson}}
+			},
+		},
+		{
+			name:  "major authority deadline",
+			src:   "policy:\n  major: {authority: 45m}\n",
+			level: workflow.LevelMajor,
+			want: func(lp workflow.LevelPolicy) workflow.LevelPolicy {
+				lp.Authority = 45 * time.Minute
+				return lp
+			},
+		},
+		{
+			name:  "authority 0: not reported up",
+			src:   "policy:\n  critical: {authority: 0}\n",
+			level: workflow.LevelCritical,
+			want: func(lp workflow.LevelPolicy) workflow.LevelPolicy {
+				lp.Authority = 0
+				return lp
+			},
+		},
+		{
+			name:  "report_up auto with an authority channel",
+			src:   "channels:\n  authority: {slack: C0AUTH}\npolicy:\n  major: {report_up: auto}\n",
+			level: workflow.LevelMajor,
+			want: func(lp workflow.LevelPolicy) workflow.LevelPolicy {
+				lp.ReportUpAuto = true
+				return lp
+			},
+		},
+		{
+			name:  "report_up manual is the default",
+			src:   "policy:\n  major: {report_up: manual}\n",
+			level: workflow.LevelMajor,
+			want:  func(lp workflow.LevelPolicy) workflow.LevelPolicy { return lp },
+		},
+		{
+			name:  "publishers: the spokesperson alone",
+			src:   "policy:\n  major: {publishers: [spokesperson]}\n",
+			level: workflow.LevelMajor,
+			want: func(lp workflow.LevelPolicy) workflow.LevelPolicy {
+				lp.Publishers = []workflow.Role{workflow.RoleSpokesperson}
+				return lp
+			},
+		},
+		{
+			name:  "publishers: the spokesperson and a leader, block style",
+			src:   "policy:\n  general:\n    publishers:\n      - spokesperson\n      - leader\n",
+			level: workflow.LevelGeneral,
+			want: func(lp workflow.LevelPolicy) workflow.LevelPolicy {
+				lp.Publishers = []workflow.Role{workflow.RoleSpokesperson, workflow.RoleLeader}
+				return lp
 			},
 		},
 		{
@@ -308,7 +437,7 @@ func TestPolicyOverrides(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := mustParse(t, tt.src+"people:\n"+leaders)
 			got, want := r.Policy.For(tt.level), tt.want(defaults[tt.level])
-			if got != want {
+			if !reflect.DeepEqual(got, want) {
 				t.Errorf("got %+v, want %+v", got, want)
 			}
 		})
@@ -353,8 +482,10 @@ func TestOfficeHours(t *testing.T) {
 
 // leaders are the people list items that give every default policy its
 // quorum, and a major policy of three approvals too: three leaders, one of
-// them principal.
-const leaders = "  - {id: wang, roles: [leader, principal]}\n  - {id: zhao, roles: [leader]}\n  - {id: qian, roles: [leader]}\n"
+// them principal, two of them with a Telegram account to receive reports
+// and approval requests; and a spokesperson, who publishes.
+const leaders = "  - {id: wang, roles: [leader, principal], telegram: 2001}\n  - {id: zhao, roles: [leader], telegram: 2002}\n" +
+	"  - {id: qian, roles: [leader]}\n  - {id: sun, roles: [spokesperson]}\n"
 
 func TestValidBase(t *testing.T) {
 	r := mustParse(t, valid)
@@ -440,6 +571,37 @@ func TestErrors(t *testing.T) {
 		{"digest not a string", edit(21, "  daily: [0, 8]"), 21, `daily must be a text`},
 		{"unknown timezone", edit(1, "timezone: Asia/Beijing"), 1, `unknown timezone "Asia/Beijing"`},
 		{"unknown locale", edit(2, "locale: fr"), 2, `locale must be en or zh-CN, not "fr"`},
+		{"unknown key in spreading", edit(22, "spreading: {posts_growth: 50%, witin: 1h}"), 22, `unknown key "witin" in spreading (known: posts_growth, within, heat)`},
+		{"posts growth over 1000%", edit(22, "spreading:\n  posts_growth: 1500%"), 23, `posts_growth must be at most 1000%, not "1500%"`},
+		{"posts growth negative", edit(22, "spreading: {posts_growth: -20%}"), 22, `posts_growth must not be negative, not "-20%"`},
+		{"posts growth zero", edit(22, "spreading: {posts_growth: 0%}"), 22, `posts_growth must be more than 0%`},
+		{"posts growth without its percent sign", edit(22, "spreading: {posts_growth: 50}"), 22, `posts_growth must be a percentage such as 50%, not "50"`},
+		{"posts growth not a number", edit(22, "spreading: {posts_growth: lots%}"), 22, `posts_growth must be a percentage such as 50%, not "lots%"`},
+		{"within without posts growth", edit(22, "spreading:\n  within: 1h\n  heat: 80"), 23, `spreading: within is the time posts_growth is measured over`},
+		{"within zero", edit(22, "spreading: {posts_growth: 50%, within: 0}"), 22, `spreading: within must be longer than 0`},
+		{"within not a duration", edit(22, "spreading: {posts_growth: 50%, within: an hour}"), 22, `bad duration "an hour" for within`},
+		{"heat not a number", edit(22, "spreading: {heat: abc}"), 22, `heat must be an integer, not "abc"`},
+		{"heat negative", edit(22, "spreading: {heat: -5}"), 22, `spreading: heat must be at least 1, not -5`},
+		{"spreading a list", edit(22, "spreading: [50%]"), 22, `spreading must be a mapping`},
+		{"report_up neither auto nor manual", edit(19, "  major: {report_up: sometimes}"), 19, `report_up must be auto or manual, not "sometimes"`},
+		{"report_up a bool", edit(19, "  major: {report_up: true}"), 19, `report_up must be auto or manual, not "true"`},
+		{"report_up auto without an authority channel", edit(19, "  major: {report_up: auto}"), 19,
+			`policy major: report_up: auto, but no authority channel is set, so the bot could report up to nobody`},
+		{"report_up auto where nothing is reported up", strings.Replace(withChannels("  authority: {slack: C0AUTH}\n"), "{assign: 2h}", "{report_up: auto}", 1), 20,
+			`policy general: report_up: auto, but the level has no authority deadline (authority: 0)`},
+		{"authority not a duration", edit(19, "  major: {authority: soon}"), 19, `bad duration "soon" for authority`},
+		{"publishers staff", edit(19, "  major: {publishers: [staff]}"), 19, `policy major: publishers may be spokesperson, leader or principal, not "staff"`},
+		{"publishers empty", edit(19, "  major: {publishers: []}"), 19, `policy major: publishers needs at least one role`},
+		{"publishers without a value", edit(19, "  major:\n    publishers:"), 20, `policy major: publishers needs at least one role`},
+		{"publishers not a list", edit(19, "  major: {publishers: spokesperson}"), 19, `publishers must be a list`},
+		{"publisher given twice", edit(19, "  major: {publishers: [leader, leader]}"), 19, `policy major: publisher "leader" is given twice`},
+		{"publishers nobody holds", edit(19, "  major: {publishers: [spokesperson]}"), 19, `policy major: publishers: [spokesperson], but nobody has such a role`},
+		{"organisation with an unknown key", edit(2, "locale: en\norganisation: {nme: x}"), 3, `unknown key "nme" in organisation (known: name)`},
+		{"organisation without a name", edit(2, "locale: en\norganisation: {}"), 3, `organisation needs a name`},
+		{"organisation a text", edit(2, "locale: en\norganisation: Riverside"), 3, `organisation must be a mapping`},
+		{"organisation name a list", edit(2, "locale: en\norganisation: {name: [a, b]}"), 3, `organisation.name must be a text`},
+		{"leaders nobody can receive", strings.Replace(valid, "    slack: U0CHEN\n    telegram: 1001\n", "", 1), 3,
+			`nobody can receive reports and approval requests: no leaders channel is set and no leader has a slack or telegram account`},
 		{"YAML syntax: unclosed list", edit(5, "    name: [Chen"), 5, `invalid YAML: did not find expected ',' or ']'`},
 		// yaml.v3 names the line where the list being parsed starts.
 		{"YAML syntax: bad indentation in a list", edit(11, "   roles: [leader]"), 4, `invalid YAML: did not find expected '-' indicator`},
@@ -511,5 +673,66 @@ func TestChineseCategories(t *testing.T) {
 	want := []workflow.Category{workflow.CategoryInquiry, workflow.CategoryHype, workflow.CategoryRumor}
 	if d == nil || !slices.Equal(d.Categories, want) {
 		t.Errorf("office categories: got %+v, want %v", d, want)
+	}
+}
+
+// withChannels returns valid with lines added under channels, after its
+// incidents (line 17): the first added line is line 18.
+func withChannels(lines string) string {
+	return edit(17, "  incidents: {slack: C0INC, telegram: -100111}\n"+strings.TrimSuffix(lines, "\n"))
+}
+
+// TestRunning: on the platforms the bot runs on, each needs its incidents
+// and statements channels and the leaders must be reachable; without
+// running platforms, only the roster's own consistency counts.
+func TestRunning(t *testing.T) {
+	both := "  statements: {slack: C0ST, telegram: -100333}\n"
+	tests := []struct {
+		name    string
+		src     string
+		running []string
+		line    int    // 0: the roster loads
+		want    string // part of the English message
+	}{
+		{"not running anywhere: nothing more is asked", valid, nil, 0, ""},
+		{"every platform with its channels", withChannels(both), []string{"slack", "telegram"}, 0, ""},
+		{"one platform with its channels", withChannels("  statements: {telegram: -100333}\n"), []string{"telegram"}, 0, ""},
+		{"a platform without a statements channel names the channels", valid, []string{"telegram"}, 16,
+			`telegram is configured, but channels statements has no telegram address, so published unified replies would not reach telegram`},
+		{"a statements channel elsewhere names its line", withChannels("  statements: {slack: C0ST}\n"), []string{"slack", "telegram"}, 18,
+			`telegram is configured, but channels statements has no telegram address`},
+		{"no channels at all", strings.Replace(valid, "channels:\n  incidents: {slack: C0INC, telegram: -100111}\n", "", 1), []string{"slack"}, 1,
+			`slack is configured, but channels incidents and statements have no slack address`},
+		{"the leaders channel on another platform only", withChannels(both + "  leaders: {telegram: -100222}\n"), []string{"slack"}, 19,
+			`the leaders channel has no address on slack: reports and approval requests go to it alone`},
+		{"the leaders channel on a running platform", withChannels(both + "  leaders: {telegram: -100222}\n"), []string{"slack", "telegram"}, 0, ""},
+		{"leaders with accounts on another platform only", strings.Replace(withChannels(both), "    slack: U0CHEN\n", "", 1), []string{"slack"}, 3,
+			`no leaders channel is set and no leader has a slack account`},
+		{"report_up auto with the authority on another platform", strings.Replace(withChannels(both+"  authority: {telegram: -100444}\n"),
+			"  general: {assign: 2h}", "  major: {report_up: auto}", 1), []string{"slack"}, 21,
+			`policy major: report_up: auto, but the authority channel has no address on slack`},
+		{"report_up auto with the authority where the bot runs", strings.Replace(withChannels(both+"  authority: {telegram: -100444}\n"),
+			"  general: {assign: 2h}", "  major: {report_up: auto}", 1), []string{"telegram"}, 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := ParseRunning([]byte(tt.src), "roster.yaml", tt.running, platforms...)
+			if tt.line == 0 {
+				if err != nil {
+					t.Fatalf("got %v, want the roster", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("got roster %v, want an error containing %q", r, tt.want)
+			}
+			prefix, prefixZH := fmt.Sprintf("roster.yaml:%d: ", tt.line), fmt.Sprintf("roster.yaml 第 %d 行:", tt.line)
+			if msg := err.Error(); !strings.HasPrefix(msg, prefix) || !strings.Contains(msg, tt.want) {
+				t.Errorf("got %q, want %q…%q", msg, prefix, tt.want)
+			}
+			if text := workflow.ErrorText(err); text == nil || !strings.HasPrefix(text.ZH, prefixZH) {
+				t.Errorf("Chinese message: got %v, want it to start with %q", text, prefixZH)
+			}
+		})
 	}
 }

@@ -84,7 +84,7 @@ func TestCommandText(t *testing.T) {
 	roster, err := rosterfile.Parse([]byte(`
 people:
   - {id: li, name: Li Ming, roles: [staff], slack: U0LI}
-  - {id: wang, roles: [principal]}
+  - {id: wang, roles: [principal], slack: U0WANG}
   - {id: zhao, roles: [leader]}
 `), "roster.yaml", Platform)
 	if err != nil {

@@ -287,15 +287,15 @@ func (a *app) Close() {
 	a.closers = nil
 }
 
-// loadRoster reads FIREBREAK_ROSTER (or the demo roster) and applies the
-// timezone override.
+// loadRoster reads FIREBREAK_ROSTER (or the demo roster), checked for the
+// platforms the configuration runs, and applies the timezone override.
 func loadRoster(cfg Config) (*workflow.Roster, error) {
 	var r *workflow.Roster
 	if cfg.Roster == "" {
 		r = rosterfile.Demo(platforms...)
 	} else {
 		var err error
-		if r, err = rosterfile.Load(cfg.Roster, platforms...); err != nil {
+		if r, err = rosterfile.LoadRunning(cfg.Roster, running(cfg), platforms...); err != nil {
 			return nil, err
 		}
 	}

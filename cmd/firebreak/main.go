@@ -4,7 +4,7 @@
 //	firebreak [serve]                 HTTP server (health, platforms)
 //	firebreak console --as <person>   type commands in the terminal
 //	firebreak config                  list the environment variables
-//	firebreak roster check <file>     validate a roster file
+//	firebreak roster check <file>     validate a roster file (for the platforms configured)
 //	firebreak store init [--next-id N]
 //	                                  accept an empty Redis (new, or one that lost its data)
 package main
@@ -79,7 +79,7 @@ const usage = `usage:
   firebreak [serve]                 run the HTTP server (FIREBREAK_HTTP_ADDR)
   firebreak console --as <person>   type /incident commands in the terminal as a roster person
   firebreak config                  list every environment variable
-  firebreak roster check <file>     validate a roster file
+  firebreak roster check <file>     validate a roster file, for the platforms the environment configures
   firebreak store init [--next-id N]
                                     accept the Redis of FIREBREAK_REDIS_URL when it holds no Firebreak
                                     data: a new installation, or one that lost its data (serve refuses
@@ -341,9 +341,20 @@ func rosterCmd(args []string, w io.Writer) error {
 	if len(args) != 2 || args[0] != "check" {
 		return errors.New("usage: firebreak roster check <file>")
 	}
-	r, err := rosterfile.Load(args[1], platforms...)
+	// Checked as serve would load it: the platforms the environment
+	// configures must find their channels in it.
+	cfg, err := loadConfig()
 	if err != nil {
 		return err
+	}
+	on := running(cfg)
+	r, err := rosterfile.LoadRunning(args[1], on, platforms...)
+	if err != nil {
+		return err
+	}
+	if len(on) > 0 {
+		fmt.Fprintf(w, "%s: ok for %s (%s)\n", args[1], strings.Join(on, " and "), r)
+		return nil
 	}
 	fmt.Fprintf(w, "%s: ok (%s)\n", args[1], r)
 	return nil

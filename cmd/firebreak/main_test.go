@@ -54,22 +54,43 @@ func TestRosterCheck(t *testing.T) {
 	leaders := "timezone: Asia/Shanghai\npeople:\n  - {id: chen, roles: [staff]}\n  - {id: wang, roles: [leader]}\n  - {id: zhao, roles: [leader]}\n"
 	noPrincipal := write("no-principal.yaml", leaders)
 	tooManyApprovals := write("approvals.yaml", strings.ReplaceAll(leaders, "[leader]", "[principal]")+"policy:\n  critical:\n    approvals: 5\n")
+	// reachable: leaders who hear reports on Telegram, and an incidents
+	// channel there, but no statements channel anywhere.
+	reachable := "timezone: Asia/Shanghai\npeople:\n  - {id: chen, roles: [staff]}\n" +
+		"  - {id: wang, roles: [principal], telegram: 1004}\n  - {id: zhao, roles: [leader], telegram: 1005}\n" +
+		"channels:\n  incidents: {telegram: -100111}\n"
+	noStatements := write("no-statements.yaml", reachable)
+	nobodyHears := write("nobody.yaml", strings.ReplaceAll(leaders, "[leader]", "[principal]"))
+	tooMuchGrowth := write("growth.yaml", reachable+"spreading:\n  heat: 80\n  posts_growth: 1500%\n")
+	telegramOn := map[string]string{"FIREBREAK_TELEGRAM_TOKEN": "123:abc"}
+	bothOn := map[string]string{"FIREBREAK_TELEGRAM_TOKEN": "123:abc", "FIREBREAK_SLACK_SIGNING_SECRET": "s3cret"}
 	tests := []struct {
 		name     string
 		args     []string
+		env      map[string]string // platforms configured; none unless given
 		wantCode int
 		want     string // in stdout or stderr
 	}{
-		{"example roster", []string{"roster", "check", "../../deploy/roster.example.yaml"}, 0, "ok"},
-		{"dangling department names its line", []string{"roster", "check", bad}, 1, ":5"},
-		{"demo roster", []string{"roster", "check", "../../adapters/rosterfile/demo.yaml"}, 0, "ok"},
-		{"no principal names the people", []string{"roster", "check", noPrincipal}, 1, "no-principal.yaml:2: policy major: a principal leader must approve"},
-		{"approvals beyond the leaders name their line", []string{"roster", "check", tooManyApprovals}, 1, "approvals.yaml:8: policy critical: approvals: 5, but the roster has 2 leader(s)"},
-		{"missing file", []string{"roster", "check", "/nonexistent/roster.yaml"}, 1, "roster.yaml"},
-		{"no file given", []string{"roster", "check"}, 1, "usage"},
+		{"example roster", []string{"roster", "check", "../../deploy/roster.example.yaml"}, nil, 0, "ok"},
+		{"example roster on both platforms", []string{"roster", "check", "../../deploy/roster.example.yaml"}, bothOn, 0, "ok for slack and telegram"},
+		{"no statements channel for a configured platform names the channels", []string{"roster", "check", noStatements}, telegramOn, 1,
+			"no-statements.yaml:6: telegram is configured, but channels statements has no telegram address"},
+		{"no statements channel without a configured platform", []string{"roster", "check", noStatements}, nil, 0, "ok"},
+		{"leaders nobody can receive name the people", []string{"roster", "check", nobodyHears}, nil, 1,
+			"nobody.yaml:2: nobody can receive reports and approval requests"},
+		{"growth over 1000% names its line", []string{"roster", "check", tooMuchGrowth}, nil, 1, "growth.yaml:10: posts_growth must be at most 1000%"},
+		{"dangling department names its line", []string{"roster", "check", bad}, nil, 1, ":5"},
+		{"demo roster", []string{"roster", "check", "../../adapters/rosterfile/demo.yaml"}, nil, 0, "ok"},
+		{"no principal names the people", []string{"roster", "check", noPrincipal}, nil, 1, "no-principal.yaml:2: policy major: a principal leader must approve"},
+		{"approvals beyond the leaders name their line", []string{"roster", "check", tooManyApprovals}, nil, 1, "approvals.yaml:8: policy critical: approvals: 5, but the roster has 2 leader(s)"},
+		{"missing file", []string{"roster", "check", "/nonexistent/roster.yaml"}, nil, 1, "roster.yaml"},
+		{"no file given", []string{"roster", "check"}, nil, 1, "usage"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			for _, name := range []string{"FIREBREAK_SLACK_SIGNING_SECRET", "FIREBREAK_SLACK_APP_TOKEN", "FIREBREAK_TELEGRAM_TOKEN"} {
+				t.Setenv(name, tt.env[name])
+			}
 			code, out, errOut := mustRun(t, "", tt.args...)
 			if code != tt.wantCode {
 				t.Errorf("got exit %d, want %d (stderr %q)", code, tt.wantCode, errOut)

@@ -21,12 +21,32 @@ var platforms = []workflow.Platform{
 	telegram.Platform,
 }
 
+// slackEnabled and telegramEnabled say whether the configuration runs the
+// platform: setupPlatforms starts it, and the roster file must give it its
+// channels (running).
+func slackEnabled(cfg Config) bool    { return cfg.SlackSigningSecret != "" || cfg.SlackAppToken != "" }
+func telegramEnabled(cfg Config) bool { return cfg.TelegramToken != "" }
+
+// running names the platforms the configuration runs, for
+// rosterfile.LoadRunning: each needs its incidents and statements channels,
+// and the leaders must be reachable on one of them.
+func running(cfg Config) []string {
+	var names []string
+	if slackEnabled(cfg) {
+		names = append(names, fbslack.Platform.Name)
+	}
+	if telegramEnabled(cfg) {
+		names = append(names, telegram.Platform.Name)
+	}
+	return names
+}
+
 // setupPlatforms builds the Slack and Telegram adapters that the
 // configuration enables, registers their endpoints on mux, starts what they
 // run in the background, and returns their outbox senders.
 func setupPlatforms(ctx context.Context, a *app, cfg Config, mux *http.ServeMux) ([]bot.Sender, error) {
 	var senders []bot.Sender
-	if cfg.SlackSigningSecret != "" || cfg.SlackAppToken != "" {
+	if slackEnabled(cfg) {
 		s, err := setupSlack(ctx, a, cfg, mux)
 		if err != nil {
 			return nil, err
@@ -37,7 +57,7 @@ func setupPlatforms(ctx context.Context, a *app, cfg Config, mux *http.ServeMux)
 		return nil, fmt.Errorf("FIREBREAK_SLACK_BOT_TOKEN is set but neither FIREBREAK_SLACK_SIGNING_SECRET " +
 			"(HTTP endpoints) nor FIREBREAK_SLACK_APP_TOKEN (Socket Mode) is: Slack could not reach Firebreak")
 	}
-	if cfg.TelegramToken != "" {
+	if telegramEnabled(cfg) {
 		s, err := setupTelegram(ctx, a, cfg, mux)
 		if err != nil {
 			return nil, err
@@ -49,9 +69,10 @@ func setupPlatforms(ctx context.Context, a *app, cfg Config, mux *http.ServeMux)
 }
 
 // warnMissingChannels logs the channels a configured platform has no
-// address for in the roster. It warns rather than refuses: the demo and
-// example rosters publish statements on Slack only, and a roster may mean
-// a platform for direct messages alone.
+// address for in the roster. A roster file with such a gap is refused when
+// it is loaded (rosterfile.LoadRunning); only the built-in demo roster,
+// whose statements are on Slack only, gets here with one, and the demo
+// still runs.
 func warnMissingChannels(a *app, platform string) {
 	if missing := a.roster.MissingChannels(platform); len(missing) > 0 {
 		a.log.Warn("a configured platform has no address in the roster for some channels; what goes there is not posted on it",

@@ -116,6 +116,9 @@ type outItem struct {
 	dead string
 	// tried: Send was called at least once.
 	tried bool
+	// urgent notices go before routine ones to their target
+	// (workflow.Notice.Urgent).
+	urgent bool
 }
 
 // outTarget is the delivery state of one target.
@@ -402,7 +405,7 @@ func (d *Dispatcher) admit(ctx context.Context, ds []Delivery) error {
 			noRoute = append(noRoute, x)
 			continue
 		}
-		it := &outItem{d: x, target: target}
+		it := &outItem{d: x, target: target, urgent: x.Notice.Urgent()}
 		d.held[x.Handle] = it
 		t := d.targets[target]
 		if t == nil {
@@ -411,12 +414,19 @@ func (d *Dispatcher) admit(ctx context.Context, ds []Delivery) error {
 		}
 		// Entries taken over or handed over may be older than the queue's
 		// tail: insert in outbox order, but behind a head already tried.
+		// Urgent notices go ahead of every routine one not yet tried, in
+		// outbox order among themselves, so a REPORT never waits behind a
+		// burst of routine cards to the same chat.
 		lo := 0
 		if len(t.queue) > 0 && t.queue[0].tried {
 			lo = 1
 		}
 		i := len(t.queue)
-		for i > lo && t.queue[i-1].d.Seq.Compare(x.Seq) > 0 {
+		for i > lo {
+			prev := t.queue[i-1]
+			if prev.urgent == it.urgent && prev.d.Seq.Compare(x.Seq) <= 0 || prev.urgent && !it.urgent {
+				break
+			}
 			i--
 		}
 		t.queue = slices.Insert(t.queue, i, it)

@@ -101,7 +101,7 @@ func (h *Handlers) Render(ctx context.Context, n workflow.Notice, _ string) (bot
 		m.Card = &bot.Card{
 			Incident: inc.ID,
 			Title:    fmt.Sprintf(h.t("Statement on %s", "关于%s的统一口径"), inc.Title),
-			Body:     e.Text + "\n\n" + h.voice(inc, e),
+			Body:     e.Text + "\n" + h.voice(inc, e),
 			Footer:   fmt.Sprintf("%s v%d #%s", inc.ID, e.Data.Version, e.Data.Hash),
 		}
 	default:
@@ -175,7 +175,7 @@ func (h *Handlers) reportUpText(inc *workflow.Incident) string {
 	if from == "" {
 		from = "Firebreak"
 	}
-	return fmt.Sprintf(h.t("REPORT from %s: %s incident %s — %s", "%s报告:%s舆情 %s — %s"),
+	return fmt.Sprintf(h.t("REPORT from %s: %s incident %s — %s", "报告(%s):%s舆情 %s — %s"),
 		from, inc.Level.Text().In(h.locale), inc.ID, inc.Title)
 }
 

@@ -125,6 +125,30 @@ func (n Notice) Notification() (Notification, error) {
 	return nt, nil
 }
 
+// Urgent reports whether the notice goes before routine ones to its chat:
+// a new report to the leaders or the authority (an incident opened at or
+// raised to a level that is reported, or reported up) and a new approval
+// request. A burst of routine cards never holds them back (the plan's "at
+// once"). Reminders, overdue notices and escalations by a timer keep their
+// order, so a chat never reads "overdue" before the warning that came due
+// first. A body that is not a Notification is routine.
+func (n Notice) Urgent() bool {
+	nt, err := n.Notification()
+	if err != nil || nt.Event == nil {
+		return false
+	}
+	switch nt.Kind {
+	case NoticeReport:
+		switch nt.Event.Kind {
+		case EventOpened, EventLevelChanged, EventReportedUp:
+			return true
+		}
+	case NoticeApproval:
+		return nt.Event.Kind == EventDrafted
+	}
+	return false
+}
+
 // NewNotice addresses nt to an audience; id must be deterministic.
 func NewNotice(id, incident string, to Audience, nt Notification) Notice {
 	nt.Format = notificationFormat

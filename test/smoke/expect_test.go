@@ -13,13 +13,15 @@ import (
 // out here rather than imported, so that the suite checks the product
 // against the plan and not against itself.
 type levelPolicy struct {
-	report, assign, respond, answer, updateEvery, nudge time.Duration
+	report, assign, authority, respond, answer, updateEvery, nudge time.Duration
 }
 
 var policy = map[string]levelPolicy{
-	"general":  {assign: 2 * time.Hour, answer: 24 * time.Hour, updateEvery: 24 * time.Hour, nudge: time.Hour},
-	"major":    {report: 30 * time.Minute, assign: 30 * time.Minute, respond: 3 * time.Hour, updateEvery: 2 * time.Hour, nudge: 30 * time.Minute},
-	"critical": {report: 15 * time.Minute, assign: 15 * time.Minute, respond: 3 * time.Hour, updateEvery: time.Hour, nudge: 15 * time.Minute},
+	"general": {assign: 2 * time.Hour, answer: 24 * time.Hour, updateEvery: 24 * time.Hour, nudge: time.Hour},
+	"major": {report: 30 * time.Minute, assign: 30 * time.Minute, authority: time.Hour, respond: 3 * time.Hour,
+		updateEvery: 2 * time.Hour, nudge: 30 * time.Minute},
+	"critical": {report: 15 * time.Minute, assign: 15 * time.Minute, authority: 30 * time.Minute, respond: 3 * time.Hour,
+		updateEvery: time.Hour, nudge: 15 * time.Minute},
 }
 
 // warnBefore is when the last warning before a deadline falls (README:
@@ -28,10 +30,11 @@ const warnBefore = 15 * time.Minute
 
 // deadlineNames are the deadlines as the English reminders name them.
 var deadlineNames = map[string]string{
-	"report":  "report to leaders",
-	"assign":  "department takes it on",
-	"respond": "approved reply published",
-	"answer":  "substantive answer",
+	"report":    "report to leaders",
+	"assign":    "department takes it on",
+	"authority": "report to higher authority",
+	"respond":   "approved reply published",
+	"answer":    "substantive answer",
 }
 
 // earlyEpsilon is how much before its due time a message may reach a fake
@@ -82,33 +85,44 @@ func (w want) sentTo(chat string) bool {
 // time, one warnBefore it when that falls after half time, and the overdue
 // notice; and the follow-up requests at their cadence, numbered 1, 2, ...
 // Reminders due after horizon are optional. The report deadline of major
-// and critical incidents is met at opening (the leaders are told at once),
-// so it has none; incidents of category other have no "same day" reply
+// and critical incidents waits for a leader's Received, so nobody acting it
+// has its warnings, to the leaders, who are the ones to acknowledge; the
+// report to the higher authority is warned of to the incidents channel and
+// the leaders. Incidents of category other have no "same day" reply
 // deadline.
 func plannedReminders(inc incident, horizon time.Duration) []want {
 	lp := policy[inc.level]
 	reminders := append(slices.Clone(incidentsChats), inc.assignee.chats()...)
 	overdue := append(slices.Clone(reminders), leadersChats...)
+	leadersSteps := append(slices.Clone(incidentsChats), leadersChats...)
 	var out []want
 	add := func(w want) {
 		w.base = inc.opened
 		w.optional = w.optional || w.after > horizon
 		out = append(out, w)
 	}
-	for _, kind := range []string{"assign", "respond", "answer"} {
-		d := map[string]time.Duration{"assign": lp.assign, "respond": lp.respond, "answer": lp.answer}[kind]
+	for _, kind := range []string{"report", "assign", "authority", "respond", "answer"} {
+		d := map[string]time.Duration{"report": lp.report, "assign": lp.assign, "authority": lp.authority,
+			"respond": lp.respond, "answer": lp.answer}[kind]
 		if d == 0 {
 			continue
 		}
+		warned, overdueTo := reminders, overdue
+		switch kind {
+		case "report":
+			warned, overdueTo = leadersChats, leadersSteps
+		case "authority":
+			warned, overdueTo = leadersSteps, leadersSteps
+		}
 		name := deadlineNames[kind]
 		add(want{key: inc.ID + " half " + kind, what: fmt.Sprintf("%s half-time warning of %q", inc.ID, name),
-			chats: reminders, after: d / 2})
+			chats: warned, after: d / 2})
 		if d-warnBefore > d/2 {
 			add(want{key: inc.ID + " warn " + kind, what: fmt.Sprintf("%s 15-minute warning of %q", inc.ID, name),
-				chats: reminders, after: d - warnBefore})
+				chats: warned, after: d - warnBefore})
 		}
 		add(want{key: inc.ID + " overdue " + kind, what: fmt.Sprintf("%s overdue notice of %q", inc.ID, name),
-			chats: overdue, after: d})
+			chats: overdueTo, after: d})
 	}
 	if lp.updateEvery > 0 {
 		// Far enough beyond the horizon to cover every one that can arrive

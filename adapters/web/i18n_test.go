@@ -92,7 +92,9 @@ func TestLanguage(t *testing.T) {
 		{name: "the cookie", path: "/", mod: []func(*http.Request){zhCookie},
 			want: []string{"您是", "领导小组群", "<code>/incident 新建 食堂投诉 级别:重大 类别:询问</code>", "发送"}, dontWant: "You are"},
 		{name: "asked for English over the cookie", path: "/incidents/YQ-7?lang=en", mod: []func(*http.Request){zhCookie},
-			want: []string{"Timeline", "Unified reply: drafts", `href="/incidents/YQ-7?lang=zh-CN"`}, dontWant: "处置记录", setCookie: workflow.LocaleEN},
+			want: []string{"Timeline", "Unified reply: drafts", "Reports", "Attention figures", `href="/incidents/YQ-7?lang=zh-CN"`}, dontWant: "处置记录", setCookie: workflow.LocaleEN},
+		{name: "an incident page in Chinese", path: "/incidents/YQ-7?lang=zh-CN",
+			want: []string{"处置记录", "报告", "关注度", `"incident.no_figures":"尚未记录关注度指标——可用 {0} 添加"`}, dontWant: "Attention figures", setCookie: workflow.LocaleZH},
 		{name: "an unknown language is the roster's", path: "/board?lang=fr", want: []string{"Open incidents"}},
 		{name: "a message page", path: "/nowhere?lang=zh-CN", want: []string{"页面不存在", "/nowhere 没有页面。", "前往看板"}, setCookie: workflow.LocaleZH},
 	}
@@ -131,7 +133,8 @@ func TestLanguage(t *testing.T) {
 		if err := json.Unmarshal([]byte(js), &d); err != nil {
 			t.Fatalf("decode %q: %v", js, err)
 		}
-		if d.Locale != workflow.LocaleZH || d.Labels["pg.you_are"] != "您是" || d.Deadlines["报告领导"] != "report" || d.Deadlines["report to leaders"] != "report" {
+		if d.Locale != workflow.LocaleZH || d.Labels["pg.you_are"] != "您是" || d.Deadlines["报告领导"] != "report" || d.Deadlines["report to leaders"] != "report" ||
+			d.Deadlines["报告上级"] != "authority" || d.Deadlines["Report to higher authority"] != "authority" {
 			t.Errorf("got %+v, want the Chinese labels and the deadline names of both languages", d)
 		}
 	})

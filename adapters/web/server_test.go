@@ -314,6 +314,118 @@ func TestAPIIncidents(t *testing.T) {
 	})
 }
 
+// TestAPIIncidentReportsAndFigures: one incident's JSON says who
+// acknowledged the report and whose acknowledgement the double report
+// awaits, when it was reported up, and carries the series of attention
+// figures with the kinds given in it, for the page's chart.
+func TestAPIIncidentReportsAndFigures(t *testing.T) {
+	found := now.Add(-20 * time.Minute)
+	n := func(v int64) *int64 { return &v }
+	tests := []struct {
+		name     string
+		change   func(inc *workflow.Incident)
+		receipts []string // by_name, "+p" for a principal
+		double   bool
+		awaiting []string // role: names
+		upAt     time.Time
+		kinds    []figureKindView
+		series   string // the figures as JSON
+	}{
+		{name: "one leader acknowledged: a principal awaited", change: func(*workflow.Incident) {},
+			receipts: []string{"Zhao Lei"}, awaiting: []string{"principal: Wang Fang"}, series: "[]"},
+		{name: "nobody acknowledged: both halves awaited", change: func(inc *workflow.Incident) { inc.Receipts = nil },
+			awaiting: []string{"principal: Wang Fang", "leader: Zhao Lei"}, series: "[]"},
+		{name: "the principal and a leader: complete", change: func(inc *workflow.Incident) {
+			inc.Receipts = append(inc.Receipts, workflow.Receipt{By: "wang", At: found.Add(3 * time.Minute), Principal: true})
+			inc.ReportedUpAt = found.Add(10 * time.Minute)
+		}, receipts: []string{"Zhao Lei", "Wang Fang+p"}, double: true, upAt: found.Add(10 * time.Minute), series: "[]"},
+		{name: "not reported: nothing awaited", change: func(inc *workflow.Incident) {
+			inc.Level, inc.ReportedAt, inc.Receipts = workflow.LevelGeneral, time.Time{}, nil
+		}, series: "[]"},
+		{name: "figures", change: func(inc *workflow.Incident) {
+			inc.Figures = []workflow.Figures{
+				{At: found.Add(5 * time.Minute), Posts: n(35), Heat: n(68)},
+				{At: found.Add(15 * time.Minute), Posts: n(60), Views: n(12000)},
+			}
+		}, receipts: []string{"Zhao Lei"}, awaiting: []string{"principal: Wang Fang"},
+			kinds: []figureKindView{
+				{Kind: "posts", Name: "posts", Latest: 60, LatestAt: found.Add(15 * time.Minute), Max: 60, Points: 2},
+				{Kind: "views", Name: "views", Latest: 12000, LatestAt: found.Add(15 * time.Minute), Max: 12000, Points: 1},
+				{Kind: "heat", Name: "heat", Latest: 68, LatestAt: found.Add(5 * time.Minute), Max: 68, Points: 1},
+			},
+			series: `[{"at":"2026-03-02T01:45:00Z","posts":35,"heat":68},{"at":"2026-03-02T01:55:00Z","posts":60,"views":12000}]`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, true, "")
+			tt.change(f.incidents.incidents["YQ-7"])
+			rec := f.get("/api/v1/incidents/YQ-7")
+			if rec.Code != http.StatusOK {
+				t.Fatalf("got %d, want 200: %s", rec.Code, rec.Body)
+			}
+			inc := decode[incidentOne](t, rec).Incident
+			var receipts []string
+			for _, r := range inc.Receipts {
+				s := r.ByName
+				if r.Principal {
+					s += "+p"
+				}
+				receipts = append(receipts, s)
+			}
+			var awaiting []string
+			for _, a := range inc.Awaiting {
+				awaiting = append(awaiting, a.Role+": "+strings.Join(a.Names, ", "))
+			}
+			if !slices.Equal(receipts, tt.receipts) || inc.DoubleReported != tt.double || !slices.Equal(awaiting, tt.awaiting) {
+				t.Errorf("got receipts %q, double report %v, awaiting %q; want %q, %v, %q",
+					receipts, inc.DoubleReported, awaiting, tt.receipts, tt.double, tt.awaiting)
+			}
+			if !inc.ReportedUpAt.Equal(tt.upAt) {
+				t.Errorf("reported up: got %s, want %s", inc.ReportedUpAt, tt.upAt)
+			}
+			if !slices.EqualFunc(inc.FigureKinds, tt.kinds, func(a, b figureKindView) bool {
+				return a.Kind == b.Kind && a.Name == b.Name && a.Latest == b.Latest && a.LatestAt.Equal(b.LatestAt) && a.Max == b.Max && a.Points == b.Points
+			}) {
+				t.Errorf("figure kinds:\n got %+v\nwant %+v", inc.FigureKinds, tt.kinds)
+			}
+
+			// The page reads the lists as they are: empty, never null.
+			var raw struct {
+				Incident map[string]json.RawMessage `json:"incident"`
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &raw); err != nil {
+				t.Fatal(err)
+			}
+			if got := string(raw.Incident["figures"]); got != tt.series {
+				t.Errorf("figures: got %s, want %s", got, tt.series)
+			}
+			for _, k := range []string{"receipts", "awaiting", "figure_kinds"} {
+				if got := string(raw.Incident[k]); got == "" || got == "null" {
+					t.Errorf("%s: got %q, want a list", k, got)
+				}
+			}
+		})
+	}
+
+	t.Run("names in Chinese", func(t *testing.T) {
+		f := newFixture(t, true, "")
+		f.incidents.incidents["YQ-7"].Figures = []workflow.Figures{{At: found, Heat: n(80)}}
+		inc := decode[incidentOne](t, f.get("/api/v1/incidents/YQ-7?lang=zh-CN")).Incident
+		if len(inc.FigureKinds) != 1 || inc.FigureKinds[0].Name != "热度" {
+			t.Errorf("got %+v, want heat named 热度", inc.FigureKinds)
+		}
+	})
+	t.Run("a statement's voice", func(t *testing.T) {
+		f := newFixture(t, true, "")
+		f.incidents.incidents["YQ-7"].Statements = []workflow.Statement{{DraftVersion: 1, Text: "x", By: "wang", At: now,
+			Organisation: "Qingshan Town", Spokesperson: true}}
+		inc := decode[incidentOne](t, f.get("/api/v1/incidents/YQ-7")).Incident
+		if len(inc.Statements) != 1 || inc.Statements[0].Organisation != "Qingshan Town" || !inc.Statements[0].Spokesperson {
+			t.Errorf("got %+v, want the organisation's name and the spokesperson's voice", inc.Statements)
+		}
+	})
+}
+
 func TestAPIStats(t *testing.T) {
 	f := newFixture(t, true, "")
 	rec := f.get("/api/v1/stats")

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -86,11 +87,62 @@ type incidentDetail struct {
 	ReferredAt  time.Time       `json:"referred_at,omitzero"`
 	Referral    string          `json:"referral,omitempty"`
 	Updates     int             `json:"updates"`
+	SpreadAt    time.Time       `json:"spread_at,omitzero"`
 	Drafts      []draftView     `json:"drafts"`
 	Statements  []statementView `json:"statements"`
 	// NeedsPrincipal says whether a principal leader must be among the
 	// approvers at the incident's level.
 	NeedsPrincipal bool `json:"needs_principal"`
+
+	// ReportedAt is when the leaders were told of the incident at its
+	// current level (zero: not reported); Receipts are their
+	// acknowledgements of that report, in order.
+	ReportedAt time.Time     `json:"reported_at,omitzero"`
+	Receipts   []receiptView `json:"receipts"`
+	// DoubleReported says the report reached both the leader in charge and
+	// a principal leader (workflow.Incident.DoubleReported); until then
+	// Awaiting says whose acknowledgement would complete it.
+	DoubleReported bool        `json:"double_reported"`
+	Awaiting       []awaitView `json:"awaiting"`
+	// ReportedUpAt is when the incident was reported to the higher
+	// authority (zero: not yet).
+	ReportedUpAt time.Time `json:"reported_up_at,omitzero"`
+
+	// Figures is the series of attention figures, oldest first; FigureKinds
+	// are the figures given in it, in the order they are shown: the page
+	// draws one line for each.
+	Figures     []workflow.Figures `json:"figures"`
+	FigureKinds []figureKindView   `json:"figure_kinds"`
+}
+
+// receiptView is one leader's acknowledgement of the report.
+type receiptView struct {
+	By        string    `json:"by"`
+	ByName    string    `json:"by_name"`
+	At        time.Time `json:"at"`
+	Principal bool      `json:"principal,omitempty"`
+}
+
+// awaitView is one half of the double report still missing: Role is
+// "principal" (a principal leader) or "leader" (the leader in charge, a
+// leader who is not a principal), People those of the roster any of whom
+// would complete it.
+type awaitView struct {
+	Role   string   `json:"role"`
+	People []string `json:"people"`
+	Names  []string `json:"names"`
+}
+
+// figureKindView is one attention figure of the series: its name in the
+// request's locale, its latest value and its largest, to which the page
+// scales its line.
+type figureKindView struct {
+	Kind     string    `json:"kind"`
+	Name     string    `json:"name"`
+	Latest   int64     `json:"latest"`
+	LatestAt time.Time `json:"latest_at"`
+	Max      int64     `json:"max"`
+	Points   int       `json:"points"`
 }
 
 type draftView struct {
@@ -120,6 +172,10 @@ type statementView struct {
 	By           string    `json:"by"`
 	ByName       string    `json:"by_name"`
 	At           time.Time `json:"at"`
+	// Organisation is the name it was published over; Spokesperson, that
+	// the publisher spoke as the spokesperson.
+	Organisation string `json:"organisation,omitempty"`
+	Spokesperson bool   `json:"spokesperson,omitempty"`
 }
 
 // eventView is one timeline event. Line says what happened in a sentence,
@@ -199,9 +255,21 @@ func (v views) detail(inc *workflow.Incident) incidentDetail {
 	out := incidentDetail{
 		incidentView: v.incident(inc),
 		AckedAt:      inc.AckedAt, AckedBy: inc.AckedBy, AckedByName: v.name(inc.AckedBy), ResolvedAt: inc.ResolvedAt, Summary: inc.Summary,
-		ReferredAt: inc.ReferredAt, Referral: inc.Referral, Updates: inc.Updates,
+		ReferredAt: inc.ReferredAt, Referral: inc.Referral, Updates: inc.Updates, SpreadAt: inc.SpreadAt,
 		Drafts: []draftView{}, Statements: []statementView{},
 		NeedsPrincipal: v.roster.Policy.For(inc.Level).Principal,
+		ReportedAt:     inc.ReportedAt, Receipts: []receiptView{}, Awaiting: []awaitView{},
+		ReportedUpAt: inc.ReportedUpAt,
+		Figures:      append([]workflow.Figures{}, inc.Figures...), FigureKinds: v.figureKinds(inc.Figures),
+	}
+	for _, r := range inc.Receipts {
+		out.Receipts = append(out.Receipts, receiptView{By: r.By, ByName: v.name(r.By), At: r.At, Principal: r.Principal})
+	}
+	if inc.Reported() {
+		out.DoubleReported = inc.DoubleReported(v.roster)
+		if !out.DoubleReported {
+			out.Awaiting = v.awaiting(inc)
+		}
 	}
 	for _, d := range inc.Drafts {
 		dv := draftView{Version: d.Version, Text: d.Text, Hash: d.Hash, Author: d.Author, AuthorName: v.name(d.Author),
@@ -217,7 +285,68 @@ func (v views) detail(inc *workflow.Incident) incidentDetail {
 	}
 	for _, s := range inc.Statements {
 		out.Statements = append(out.Statements, statementView{DraftVersion: s.DraftVersion, Text: s.Text, Hash: s.Hash,
-			By: s.By, ByName: v.name(s.By), At: s.At})
+			By: s.By, ByName: v.name(s.By), At: s.At, Organisation: s.Organisation, Spokesperson: s.Spokesperson})
+	}
+	return out
+}
+
+// awaiting says whose acknowledgement would complete the double report of
+// inc, the halves workflow.Incident.DoubleReported looks for: a principal's
+// receipt, and another leader's when the roster has leaders who are not
+// principals.
+func (v views) awaiting(inc *workflow.Incident) []awaitView {
+	principal, leader := false, false
+	for _, r := range inc.Receipts {
+		if r.Principal {
+			principal = true
+		} else {
+			leader = true
+		}
+	}
+	principals := v.roster.WithRole(workflow.RolePrincipal)
+	var others []string
+	for _, id := range v.roster.WithRole(workflow.RoleLeader) {
+		if !slices.Contains(principals, id) {
+			others = append(others, id)
+		}
+	}
+	var out []awaitView
+	add := func(role string, ids []string) {
+		a := awaitView{Role: role, People: []string{}, Names: []string{}}
+		for _, id := range ids {
+			if !inc.ReceivedBy(id) {
+				a.People, a.Names = append(a.People, id), append(a.Names, v.name(id))
+			}
+		}
+		out = append(out, a)
+	}
+	if !principal {
+		add("principal", principals)
+	}
+	if !leader && len(others) > 0 {
+		add("leader", others)
+	}
+	return out
+}
+
+// figureKinds lists the figures given in series, in workflow.FigureList's
+// order, with their latest and largest values.
+func (v views) figureKinds(series []workflow.Figures) []figureKindView {
+	out := []figureKindView{}
+	for _, k := range workflow.FigureList {
+		fk := figureKindView{Kind: string(k), Name: k.Text().In(v.locale)}
+		for _, f := range series {
+			n, ok := f.Get(k)
+			if !ok {
+				continue
+			}
+			fk.Points++
+			fk.Latest, fk.LatestAt = n, f.At
+			fk.Max = max(fk.Max, n)
+		}
+		if fk.Points > 0 {
+			out = append(out, fk)
+		}
 	}
 	return out
 }

@@ -54,10 +54,27 @@ func TestBrowserPlaygroundIncident(t *testing.T) {
 	waitFor(t, pg, "the card's countdown", `(() => { const c = document.querySelector('#feed-slack .card[data-incident="YQ-1"] dd[data-kind="assign"] .countdown'); return c && c.textContent === "30m 00s" && c.dataset.state === "ok"; })()`)
 	waitFor(t, pg, "the countdown of the reply deadline in the board panel",
 		`(() => { const c = `+countdown("#board-panel", "YQ-1", "respond")+`; return c && c.textContent === "3h 00m" && c.dataset.state === "ok"; })()`)
-	waitFor(t, pg, "the report deadline met", `(() => { const c = `+countdown("#board-panel", "YQ-1", "report")+`; return c && c.dataset.state === "met"; })()`)
 	waitFor(t, pg, "the incident card in #incidents", `document.querySelector('#feed-incidents .card[data-incident="YQ-1"]') !== null`)
 	waitFor(t, pg, "the report in the leaders chat", `document.querySelector('#feed-leaders .post[data-kind="report"]') !== null`)
 	waitFor(t, board, "the board to show YQ-1", `document.querySelector('#board-list [data-incident="YQ-1"]') !== null`)
+	// A major incident is reported up too: its deadline counts down beside
+	// the others.
+	waitFor(t, pg, "the countdown of the report to higher authority", `(() => { const c = `+countdown("#board-panel", "YQ-1", "authority")+`; return c && c.textContent === "1h 00m" && c.dataset.state === "ok"; })()`)
+
+	// The report counts as made when a leader acknowledges it (收到), not
+	// when the bot posts it: the principal presses Received on the REPORT,
+	// then the leader in charge, which completes the double report.
+	receive := `#feed-leaders .post[data-kind="report"] button[data-action="receive:YQ-1"]`
+	waitFor(t, pg, "the Received and Report up buttons on the report", `document.querySelector(`+js(receive)+`) !== null && document.querySelector('#feed-leaders button[data-action="reportup:YQ-1"]') !== null`)
+	if got := eval[string](t, pg, countdown("#board-panel", "YQ-1", "report")+`.dataset.state`); got == "met" {
+		t.Errorf("the report deadline before any leader acknowledged the report: got %q, want it running", got)
+	}
+	selectOption(t, pg, "leader", "wang")
+	do(t, pg, "press Received as wang", chromedp.Click(chromedp.CSS(receive)))
+	waitFor(t, pg, "the report deadline met", `(() => { const c = `+countdown("#board-panel", "YQ-1", "report")+`; return c && c.dataset.state === "met"; })()`)
+	selectOption(t, pg, "leader", "zhao")
+	do(t, pg, "press Received as zhao", chromedp.Click(chromedp.CSS(receive)))
+	waitFor(t, pg, "zhao's acknowledgement", `[...document.querySelectorAll('#feed-leaders .answer[data-actor="zhao"]')].length > 0`)
 
 	t.Run("a command that fails gets the error, as on Slack", func(t *testing.T) {
 		typeCommand(t, pg, "chen", "/incident approve YQ-1")
@@ -109,13 +126,87 @@ func TestBrowserPlaygroundIncident(t *testing.T) {
 				t.Errorf("draft: got %q, want it to contain %q", got, want)
 			}
 		}
+		// Who acknowledged the report, the principal marked, and the double
+		// report complete; the higher authority still waits.
+		waitFor(t, inc, "the receipts", `document.querySelectorAll("#reports .receipt").length === 2`)
+		receipts := eval[[]string](t, inc, `[...document.querySelectorAll("#reports .receipt")].map(r => r.dataset.by + (r.dataset.principal ? "+principal" : "") + ": " + r.textContent)`)
+		if len(receipts) != 2 || !strings.HasPrefix(receipts[0], "wang+principal: Wang Fangprincipal acknowledged ") || !strings.HasPrefix(receipts[1], "zhao: Zhao Lei acknowledged ") {
+			t.Errorf("receipts: got %q, want Wang Fang (principal), then Zhao Lei", receipts)
+		}
+		if got := eval[string](t, inc, `[...document.querySelectorAll("#reports .double")].map(p => p.textContent).join("|")`); got != "Double report complete" {
+			t.Errorf("double report: got %q, want %q", got, "Double report complete")
+		}
+		if got := eval[string](t, inc, `document.querySelector("#reports .up").textContent`); got != "Not yet reported to the higher authority." {
+			t.Errorf("report up: got %q", got)
+		}
+		if got := eval[string](t, inc, `document.querySelector("#figures").textContent`); got != "No attention figures recorded yet — add them with /incident update YQ-1 posts:N views:N heat:N" {
+			t.Errorf("figures without any: got %q", got)
+		}
+		if n := eval[int](t, inc, `document.querySelectorAll("#figures svg").length`); n != 0 {
+			t.Errorf("got %d charts of no figures, want none", n)
+		}
+
 		kinds := eval[[]string](t, inc, `[...document.querySelectorAll("#timeline .event")].map(e => e.dataset.kind)`)
-		for _, want := range []string{"opened", "drafted", "approved", "quorum_reached", "published"} {
+		for _, want := range []string{"opened", "report_received", "drafted", "approved", "quorum_reached", "published"} {
 			if !slices.Contains(kinds, want) {
 				t.Errorf("timeline kinds %q lack %q", kinds, want)
 			}
 		}
 	})
+}
+
+// TestBrowserIncidentFigures: follow-up reports with attention figures are
+// charted on the incident page, live: one line per figure given, its latest
+// value labelled, the time along the bottom in the roster's timezone.
+func TestBrowserIncidentFigures(t *testing.T) {
+	w := startWeb(t, Config{}, true, nil)
+	clock := w.a.clock.(*workflow.ManualClock)
+	b := newBrowser(t)
+	pg := b.root
+	do(t, pg, "open the playground", chromedp.Navigate(w.URL+"/"))
+	waitFor(t, pg, "the playground to connect", `document.body.dataset.ready === "1"`)
+	typeCommand(t, pg, "chen", "/incident open Canteen complaint level:major category:inquiry")
+
+	inc := b.tab()
+	do(t, inc, "open the incident page", chromedp.Navigate(w.URL+"/incidents/YQ-1"))
+	waitFor(t, inc, "the line saying how to add figures", `document.querySelector("#figures .empty code") !== null && document.querySelector("#figures .empty code").textContent === "/incident update YQ-1 posts:N views:N heat:N"`)
+
+	update := func(text string) {
+		t.Helper()
+		typeCommand(t, pg, "li", "/incident update YQ-1 "+text)
+		if reply := lastReply(t, pg); !strings.Contains(reply, "recorded") {
+			t.Fatalf("reply to update: got %q", reply)
+		}
+	}
+	update("posts:35 views:12000 heat:68 reposted by a local account")
+	waitFor(t, inc, "the chart of one report", `document.querySelectorAll("#figures svg path.series").length === 3`)
+	clock.Advance(40 * time.Minute)
+	update("posts:48 views:30000 heat:74 a second account picked it up")
+
+	waitFor(t, inc, "a line per figure through both reports", `[...document.querySelectorAll("#figures svg path.series")].map(p => p.dataset.kind + ":" + p.dataset.points).join(" ") === "posts:2 views:2 heat:2"`)
+	if got := eval[string](t, inc, `[...document.querySelectorAll("#figures svg .latest")].map(e => e.textContent).sort().join(", ")`); got != "heat 74, posts 48, views 30,000" {
+		t.Errorf("latest values: got %q, want heat 74, posts 48, views 30,000", got)
+	}
+	// Each line is scaled to its own maximum: all three end at the top.
+	ends := eval[[]string](t, inc, `[...document.querySelectorAll("#figures svg path.series")].map(p => p.getAttribute("d").split(" ").pop().split(",")[1])`)
+	if len(ends) != 3 || ends[0] != ends[1] || ends[1] != ends[2] {
+		t.Errorf("the lines' last points: got heights %q, want all at the top (each scaled to its own max)", ends)
+	}
+	ticks := eval[[]string](t, inc, `[...document.querySelectorAll("#figures svg text.tick")].map(e => e.textContent)`)
+	if len(ticks) != 5 || ticks[0] != "09:00" || ticks[4] != "09:40" {
+		t.Errorf("time axis: got %q, want 09:00 … 09:40 (Shanghai time)", ticks)
+	}
+	if got := eval[string](t, inc, `[...document.querySelectorAll("#figures svg .legend")].map(g => g.textContent).join(", ")`); got != "posts (max 48), views (max 30,000), heat (max 74)" {
+		t.Errorf("legend: got %q", got)
+	}
+	if n := eval[int](t, inc, `document.querySelectorAll("#figures .empty").length`); n != 0 {
+		t.Errorf("got %d empty lines beside the chart, want none", n)
+	}
+
+	// A report with one figure adds a point to that line only.
+	clock.Advance(20 * time.Minute)
+	update("heat:60 calming down")
+	waitFor(t, inc, "heat's third point", `[...document.querySelectorAll("#figures svg path.series")].map(p => p.dataset.kind + ":" + p.dataset.points).join(" ") === "posts:2 views:2 heat:3"`)
 }
 
 // TestBrowserXSSTitleIsText opens an incident whose title and draft are

@@ -97,7 +97,7 @@ func TestBrowserChinese(t *testing.T) {
 
 	board := b.tab()
 	do(t, board, "open the board", chromedp.Navigate(w.URL+"/board"))
-	waitFor(t, board, "the board and its charts", `document.querySelectorAll("#board-list .incident").length === 2 && document.querySelectorAll("#chart-open polygon").length === 3 && document.querySelectorAll("#chart-deadlines rect.bar").length === 8`)
+	waitFor(t, board, "the board and its charts", `document.querySelectorAll("#board-list .incident").length === 2 && document.querySelectorAll("#chart-open polygon").length === 3 && document.querySelectorAll("#chart-deadlines rect.bar").length === 10`)
 	waitFor(t, board, "the countdowns", `[...document.querySelectorAll("#board-list .countdown")].every(c => c.textContent !== "")`)
 	if left := englishLeft(eval[[]string](t, board, visibleText)); len(left) > 0 {
 		t.Errorf("the board shows English:\n%s", strings.Join(left, "\n"))

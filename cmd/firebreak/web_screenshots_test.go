@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -19,7 +20,8 @@ import (
 //	FIREBREAK_SCREENSHOTS=1 go test ./cmd/firebreak -run TestScreenshots
 //
 // The app runs on the demo clock (60×), as `go run ./cmd/firebreak` does,
-// with a few incidents: two handled earlier (for the charts), a critical one
+// with a few incidents: two handled earlier (for the charts; the first with
+// its reports and attention figures for the incident page), a critical one
 // past its deadline, a major one with a draft the principal leader has
 // approved, and a fresh general one.
 func TestScreenshots(t *testing.T) {
@@ -38,12 +40,24 @@ func TestScreenshots(t *testing.T) {
 			t.Fatalf("%s: %s: %s", as, text, r.Text)
 		}
 	}
-	// Earlier incidents, handled (late and on time), for the charts.
-	say("li", "open Bus route 42 complaint category:inquiry found:5h")
+	// Earlier incidents, handled (late and on time), for the charts; the
+	// first, major, acknowledged by both leaders, reported up, and followed
+	// with attention figures a few demo minutes apart (a few seconds at
+	// 60×), for the incident page's chart.
+	say("li", "open Bus route 42 complaint level:major category:inquiry found:20m")
+	say("wang", "receive YQ-1")
+	say("zhao", "receive YQ-1")
 	say("li", "ack YQ-1")
+	say("li", "update YQ-1 posts:24 views:3000 heat:35 Reposted in the parents' group")
+	time.Sleep(4 * time.Second)
+	say("li", "report-up YQ-1 Phoned the county office")
+	say("li", "update YQ-1 posts:30 views:9500 heat:58 A local account picked it up")
+	time.Sleep(4 * time.Second)
 	say("li", "draft YQ-1 The bus company will restore route 42 on Monday.")
 	say("wang", "approve YQ-1")
+	say("zhao", "approve YQ-1")
 	say("sun", "publish YQ-1")
+	say("li", "update YQ-1 posts:33 views:11200 heat:41 Calmer since the statement")
 	say("li", "resolve YQ-1 Route restored; residents informed")
 	say("chen", "open Rumor of an exam paper leak category:rumor found:3h")
 	say("chen", "ack YQ-2")
@@ -70,7 +84,7 @@ func TestScreenshots(t *testing.T) {
 
 	board := b.tab()
 	do(t, board, "open the board", chromedp.EmulateViewport(1600, 760), chromedp.Navigate(w.URL+"/board"))
-	waitFor(t, board, "the board and its charts", `document.querySelectorAll("#board-list .incident").length === 3 && document.querySelectorAll("#chart-open polygon").length === 3 && document.querySelectorAll("#chart-deadlines rect.bar").length === 8`)
+	waitFor(t, board, "the board and its charts", `document.querySelectorAll("#board-list .incident").length === 3 && document.querySelectorAll("#chart-open polygon").length === 3 && document.querySelectorAll("#chart-deadlines rect.bar").length === 10`)
 	waitFor(t, board, "every countdown drawn", `[...document.querySelectorAll("#board-list .countdown")].every(c => c.dataset.state && c.textContent !== "")`)
 	shot(t, board, filepath.Join(docs, "board.png"))
 

@@ -34,8 +34,8 @@ import (
 // started one cannot.
 //
 // The marker and the counter sit outside the shards; the one script that
-// reads both needs them in one slot, as on a single Redis or a Sentinel
-// pair (a Cluster would need a hash tag on both).
+// reads both needs them in one slot: on a Cluster both carry the hash tag
+// {meta} (store.go).
 
 // Instance identifies one Firebreak store: what <prefix>:instance holds.
 type Instance struct {
@@ -68,7 +68,7 @@ const (
 )
 
 // InstanceKey names the key of the instance marker, for messages.
-func (s *Store) InstanceKey() string { return s.prefix + ":instance" }
+func (s *Store) InstanceKey() string { return s.meta + ":instance" }
 
 // Problems with the instance (InstanceError.Problem).
 const (

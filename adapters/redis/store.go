@@ -19,6 +19,7 @@
 //	<prefix>:{s07}:open            ZSET   open incident IDs scored by FoundAt millis
 //	<prefix>:{s07}:due             ZSET   open incident IDs scored by NextDue millis
 //	<prefix>:{s07}:mine:<person>   ZSET   open incidents assigned to person, by FoundAt
+//	<prefix>:{s07}:ready           STRING written by the readiness probe (Ping), expires
 //	<prefix>:seq                   STRING counter behind "YQ-<n>"
 //	<prefix>:instance              STRING JSON instance marker: ID, creation time (marker.go)
 //	<prefix>:rr:<rotation>         STRING counter of a round-robin rotation
@@ -29,6 +30,12 @@
 // The shard of an incident is FNV-1a (32 bit) of its ID modulo the shard
 // count, written "s%02d". The prefix must not contain '{' or '}', which would
 // move the hash tag.
+//
+// On a Redis Cluster (a *goredis.ClusterClient) the counter and the marker,
+// which one script reads together, share the hash tag {meta}:
+// <prefix>:{meta}:seq and <prefix>:{meta}:instance. Elsewhere they keep the
+// names above, so the data of a single Redis or a Sentinel pair stays where
+// it was.
 package redis
 
 import (
@@ -90,6 +97,9 @@ type Store struct {
 	clock  workflow.Clock
 	// readerLease is Options.OutboxReaderLease.
 	readerLease time.Duration
+	// meta starts the keys outside the shards that a script reads
+	// together: the prefix, and the hash tag {meta} on a Cluster.
+	meta string
 
 	// groups caches "<stream>\x00<group>" of consumer groups known to exist.
 	groups sync.Map
@@ -116,7 +126,10 @@ func New(client goredis.UniversalClient, opts Options) *Store {
 	if opts.OutboxReaderLease <= 0 {
 		opts.OutboxReaderLease = 15 * time.Second
 	}
-	s := &Store{client: client, prefix: opts.Prefix, clock: opts.Clock, readerLease: opts.OutboxReaderLease}
+	s := &Store{client: client, prefix: opts.Prefix, clock: opts.Clock, readerLease: opts.OutboxReaderLease, meta: opts.Prefix}
+	if _, cluster := client.(*goredis.ClusterClient); cluster {
+		s.meta = opts.Prefix + ":{meta}"
+	}
 	if opts.Instance != nil {
 		inst := *opts.Instance
 		s.instance = &inst
@@ -149,16 +162,8 @@ func (s *Store) mineKey(shard, person string) string {
 	return s.shardKey(shard, "mine:"+person)
 }
 
-// Ping reports whether Redis answers; it backs the readiness probe.
-func (s *Store) Ping(ctx context.Context) error {
-	if err := s.client.Ping(ctx).Err(); err != nil {
-		return fail("ping redis", err)
-	}
-	return nil
-}
-
 // seqKey is the counter behind "YQ-<n>".
-func (s *Store) seqKey() string { return s.prefix + ":seq" }
+func (s *Store) seqKey() string { return s.meta + ":seq" }
 
 // incidentID is the ID of the n-th incident.
 func incidentID(n int64) string { return "YQ-" + strconv.FormatInt(n, 10) }

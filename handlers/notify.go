@@ -158,11 +158,11 @@ func (h *Handlers) reportText(inc *workflow.Incident) string {
 	s := fmt.Sprintf(h.t("REPORT: %s incident %s — %s", "报告:%s舆情 %s — %s"),
 		inc.Level.Text().In(h.locale), inc.ID, inc.Title)
 	s += "\n" + h.t("Leaders: press Received (or type receive "+inc.ID+") so the report counts as made.",
-		"请领导点击「收到」(或输入 receive "+inc.ID+")签收,报告方为完成。")
+		"请领导点击「收到」(或输入 /incident 收到 "+inc.ID+")签收,报告方为完成。")
 	for _, d := range h.svc.Deadlines(inc) {
 		if d.Kind == workflow.DeadlineAuthority && !d.Met() {
 			s += "\n" + fmt.Sprintf(h.t("Report it to the higher authority %s: press Report up, or type report-up %s once done.",
-				"须于 %s 向上级主管部门报告:点击「上报上级」,或报告后输入 report-up %s。"), h.deadlineState(d, h.now(), inc.Open()), inc.ID)
+				"须于 %s 向上级主管部门报告:点击「上报上级」,或报告后输入 /incident 上报 %s。"), h.deadlineState(d, h.now(), inc.Open()), inc.ID)
 		}
 	}
 	return s

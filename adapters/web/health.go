@@ -9,22 +9,31 @@ package web
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
 )
 
-// Pinger checks that a dependency answers.
+// Pinger checks that a dependency answers and, for Redis, takes writes.
+// An error with a method ReadOnly() bool that reports true means Redis
+// answers but refuses writes (a replica).
 type Pinger interface {
 	Ping(ctx context.Context) error
+}
+
+// readOnly reports whether err says Redis refuses writes.
+func readOnly(err error) bool {
+	var ro interface{ ReadOnly() bool }
+	return errors.As(err, &ro) && ro.ReadOnly()
 }
 
 // readyTimeout is how long /readyz waits for Redis.
 var readyTimeout = 2 * time.Second
 
 // Health registers GET /healthz (the process runs), GET /readyz (503 while
-// Redis does not answer) and GET /metrics on mux.
+// Redis does not answer or does not take writes) and GET /metrics on mux.
 func Health(mux *http.ServeMux, redis Pinger, metrics func(http.ResponseWriter) error, log *slog.Logger) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -37,8 +46,13 @@ func Health(mux *http.ServeMux, redis Pinger, metrics func(http.ResponseWriter) 
 		if _, err := bounded(r.Context(), readyTimeout, "ping redis", func(ctx context.Context) (struct{}, error) {
 			return struct{}{}, redis.Ping(ctx)
 		}); err != nil {
-			log.Warn("not ready: redis does not answer", "err", err)
 			w.WriteHeader(http.StatusServiceUnavailable)
+			if readOnly(err) {
+				log.Warn("not ready: redis refuses writes (a read-only replica)", "err", err)
+				fmt.Fprintln(w, "redis is read-only (a replica) / Redis 为只读副本，不接受写入")
+				return
+			}
+			log.Warn("not ready: redis does not answer", "err", err)
 			fmt.Fprintln(w, "redis unavailable / Redis 不可用")
 			return
 		}

@@ -144,7 +144,9 @@ func dial(ctx context.Context, o DialOptions) (goredis.UniversalClient, error) {
 			return nil, err
 		}
 		opts.ContextTimeoutEnabled = true
-		client = goredis.NewClusterClient(opts)
+		cluster := goredis.NewClusterClient(opts)
+		cluster.AddHook(reloadOnFailure{cluster})
+		client = cluster
 	case ModeSentinel:
 		opts, err := goredis.ParseFailoverURL(o.URL)
 		if err != nil {
@@ -164,6 +166,37 @@ func dial(ctx context.Context, o DialOptions) (goredis.UniversalClient, error) {
 		return nil, fail("connect to redis "+shown, err)
 	}
 	return client, nil
+}
+
+// reloadOnFailure makes a cluster client read the cluster's slots again as
+// soon as a node cannot be reached. go-redis does so on MOVED and ASK, and
+// otherwise once a minute: a master that died answers neither, so after
+// its replica took over, every command for its slots would still go to the
+// dead address for up to a minute. Reloads are coalesced by go-redis.
+type reloadOnFailure struct{ c *goredis.ClusterClient }
+
+func (h reloadOnFailure) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+
+func (h reloadOnFailure) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		err := next(ctx, cmd)
+		h.after(ctx, err)
+		return err
+	}
+}
+
+func (h reloadOnFailure) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		err := next(ctx, cmds)
+		h.after(ctx, err)
+		return err
+	}
+}
+
+func (h reloadOnFailure) after(ctx context.Context, err error) {
+	if err != nil && ctx.Err() == nil && unreachable(err) {
+		h.c.ReloadState(ctx)
+	}
 }
 
 // tlsFiles is what the TLS files of DialOptions hold.

@@ -113,9 +113,19 @@ func dial(ctx context.Context, o DialOptions) (goredis.UniversalClient, error) {
 		}
 		return nil, settingError(SettingMode, "unknown mode %s: single, cluster or sentinel", shown)
 	}
-	if _, ok := readable(o.URL); !ok {
+	u, ok := readable(o.URL)
+	if !ok {
 		return nil, settingError(SettingURL, "%s does not read as one URL: percent-encode / ? # @ %% & "+
 			"in the user name and secret (%%2F %%3F %%23 %%40 %%25 %%26)", Redact(o.URL))
+	}
+	if u.Scheme != "rediss" {
+		for _, s := range []struct{ name, value string }{
+			{SettingTLSCA, o.TLSCA}, {SettingTLSCert, o.TLSCert}, {SettingTLSKey, o.TLSKey},
+		} {
+			if s.value != "" {
+				return nil, settingError(s.name, "is set, but the URL starts with %s://: TLS needs rediss://", u.Scheme)
+			}
+		}
 	}
 	files, err := loadTLSFiles(o)
 	if err != nil {
@@ -130,9 +140,7 @@ func dial(ctx context.Context, o DialOptions) (goredis.UniversalClient, error) {
 		if err != nil {
 			return nil, settingError(SettingURL, "%s is not a single-Redis URL (redis://[user:secret@]host:port/db): %w", shown, err)
 		}
-		if opts.TLSConfig, err = files.apply(o, opts.TLSConfig, false); err != nil {
-			return nil, err
-		}
+		opts.TLSConfig = files.apply(opts.TLSConfig, false)
 		opts.ContextTimeoutEnabled = true
 		client = goredis.NewClient(opts)
 	case ModeCluster:
@@ -140,9 +148,7 @@ func dial(ctx context.Context, o DialOptions) (goredis.UniversalClient, error) {
 		if err != nil {
 			return nil, settingError(SettingURL, "%s is not a cluster URL (redis://[user:secret@]host1:port1?addr=host2:port2&addr=...): %w", shown, err)
 		}
-		if opts.TLSConfig, err = files.apply(o, opts.TLSConfig, true); err != nil {
-			return nil, err
-		}
+		opts.TLSConfig = files.apply(opts.TLSConfig, true)
 		opts.ContextTimeoutEnabled = true
 		cluster := goredis.NewClusterClient(opts)
 		cluster.AddHook(reloadOnFailure{cluster})
@@ -155,9 +161,7 @@ func dial(ctx context.Context, o DialOptions) (goredis.UniversalClient, error) {
 		if opts.MasterName == "" {
 			return nil, settingError(SettingURL, "%s names no master: add master_name=<the name Sentinel monitors>", shown)
 		}
-		if opts.TLSConfig, err = files.apply(o, opts.TLSConfig, true); err != nil {
-			return nil, err
-		}
+		opts.TLSConfig = files.apply(opts.TLSConfig, true)
 		opts.ContextTimeoutEnabled = true
 		client = goredis.NewFailoverClient(opts)
 	}
@@ -245,19 +249,12 @@ func loadTLSFiles(o DialOptions) (tlsFiles, error) {
 }
 
 // apply completes the TLS configuration that go-redis made of the URL (nil
-// for redis://) with the files. Several servers share one configuration in
-// a cluster and behind Sentinel: each is then checked against the address
-// it is reached at, not the first host of the URL.
-func (f tlsFiles) apply(o DialOptions, c *tls.Config, manyServers bool) (*tls.Config, error) {
+// for redis://, which takes no files) with the files. Several servers share
+// one configuration in a cluster and behind Sentinel: each is then checked
+// against the address it is reached at, not the first host of the URL.
+func (f tlsFiles) apply(c *tls.Config, manyServers bool) *tls.Config {
 	if c == nil {
-		for _, s := range []struct{ name, value string }{
-			{SettingTLSCA, o.TLSCA}, {SettingTLSCert, o.TLSCert}, {SettingTLSKey, o.TLSKey},
-		} {
-			if s.value != "" {
-				return nil, settingError(s.name, "is set, but the URL starts with redis://: TLS needs rediss://")
-			}
-		}
-		return nil, nil
+		return nil
 	}
 	c = c.Clone()
 	c.MinVersion = max(c.MinVersion, tls.VersionTLS12)
@@ -268,7 +265,7 @@ func (f tlsFiles) apply(o DialOptions, c *tls.Config, manyServers bool) (*tls.Co
 	if manyServers {
 		c.ServerName = ""
 	}
-	return c, nil
+	return c
 }
 
 // mask replaces a secret.

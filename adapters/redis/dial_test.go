@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -54,41 +55,40 @@ func closedAddr(tb testing.TB) string {
 // of a URL: HOST stands for an address where nothing listens.
 var secretURLs = []struct {
 	name    string
-	mode    redis.Mode
 	url     string
 	secrets []string
 	want    string // what Redact shows ("" when only its shape is checked)
 }{
-	{"plain", redis.ModeSingle, "redis://:Zq8vK2xw@HOST/0", []string{"Zq8vK2xw"}, "redis://:xxxxx@HOST/0"},
-	{"user and secret", redis.ModeSingle, "redis://fb:Zq8vK2xw@HOST/0", []string{"Zq8vK2xw"}, "redis://fb:xxxxx@HOST/0"},
-	{"secret without colon", redis.ModeSingle, "redis://Zq8vK2xw@HOST", []string{"Zq8vK2xw"}, "redis://xxxxx@HOST"},
-	{"unencoded slash", redis.ModeSingle, "redis://:xx/word@HOST", []string{"xx/word"}, "redis://(the rest cannot be shown)"},
-	{"unencoded slash after digits", redis.ModeSingle, "redis://:6380/wXrd9@HOST", []string{"6380/wXrd9"}, "redis://(the rest cannot be shown)"},
-	{"unencoded at", redis.ModeSingle, "redis://:p@ss@HOST", []string{"p@ss"}, "redis://:xxxxx@HOST"},
-	{"unencoded at and slash", redis.ModeSingle, "redis://:xx@ss/word@HOST", []string{"xx@ss/word"}, "redis://(the rest cannot be shown)"},
-	{"unencoded question mark", redis.ModeSingle, "redis://:pv?Qz1@HOST", []string{"pv?Qz1"}, "redis://(the rest cannot be shown)"},
-	{"unencoded hash", redis.ModeSingle, "redis://:pv#Qz1@HOST", []string{"pv#Qz1"}, "redis://(the rest cannot be shown)"},
-	{"unencoded space", redis.ModeSingle, "redis://:pv Qz1@HOST", []string{"pv Qz1"}, "redis://(the rest cannot be shown)"},
-	{"percent-encoded", redis.ModeSingle, "redis://:xx%2Fw%40rd@HOST", []string{"xx/w@rd", "xx%2Fw%40rd"}, "redis://:xxxxx@HOST"},
-	{"bad escape", redis.ModeSingle, "redis://:xx%zzword@HOST", []string{"xx%zzword"}, "redis://(the rest cannot be shown)"},
-	{"secret in a single-Redis query", redis.ModeSingle, "redis://HOST/0?password=Qy3r&Kp1", []string{"Qy3r&Kp1"}, "redis://HOST/0?password=xxxxx&…"},
-	{"no scheme", redis.ModeSingle, ":Zq8vK2xw@HOST", []string{"Zq8vK2xw"}, "(a URL that cannot be shown)"},
-	{"cluster", redis.ModeCluster, "redis://:Hj4kQ9zv@HOST?addr=127.0.0.1:1&addr=127.0.0.1:2", []string{"Hj4kQ9zv"},
+	{"plain", "redis://:Zq8vK2xw@HOST/0", []string{"Zq8vK2xw"}, "redis://:xxxxx@HOST/0"},
+	{"user and secret", "redis://fb:Zq8vK2xw@HOST/0", []string{"Zq8vK2xw"}, "redis://fb:xxxxx@HOST/0"},
+	{"secret without colon", "redis://Zq8vK2xw@HOST", []string{"Zq8vK2xw"}, "redis://xxxxx@HOST"},
+	{"unencoded slash", "redis://:xx/word@HOST", []string{"xx/word"}, "redis://(the rest cannot be shown)"},
+	{"unencoded slash after digits", "redis://:6380/wXrd9@HOST", []string{"6380/wXrd9"}, "redis://(the rest cannot be shown)"},
+	{"unencoded at", "redis://:p@ss@HOST", []string{"p@ss"}, "redis://:xxxxx@HOST"},
+	{"unencoded at and slash", "redis://:xx@ss/word@HOST", []string{"xx@ss/word"}, "redis://(the rest cannot be shown)"},
+	{"unencoded question mark", "redis://:pv?Qz1@HOST", []string{"pv?Qz1"}, "redis://(the rest cannot be shown)"},
+	{"unencoded hash", "redis://:pv#Qz1@HOST", []string{"pv#Qz1"}, "redis://(the rest cannot be shown)"},
+	{"unencoded space", "redis://:pv Qz1@HOST", []string{"pv Qz1"}, "redis://(the rest cannot be shown)"},
+	{"percent-encoded", "redis://:xx%2Fw%40rd@HOST", []string{"xx/w@rd", "xx%2Fw%40rd"}, "redis://:xxxxx@HOST"},
+	{"bad escape", "redis://:xx%zzword@HOST", []string{"xx%zzword"}, "redis://(the rest cannot be shown)"},
+	{"secret in a single-Redis query", "redis://HOST/0?password=Qy3r&Kp1", []string{"Qy3r&Kp1"}, "redis://HOST/0?password=xxxxx&…"},
+	{"no scheme", ":Zq8vK2xw@HOST", []string{"Zq8vK2xw"}, "(a URL that cannot be shown)"},
+	{"cluster", "redis://:Hj4kQ9zv@HOST?addr=127.0.0.1:1&addr=127.0.0.1:2", []string{"Hj4kQ9zv"},
 		"redis://:xxxxx@HOST?addr=127.0.0.1:1&addr=127.0.0.1:2"},
-	{"cluster, unencoded slash", redis.ModeCluster, "redis://:Hj/4kQ9zv@HOST?addr=127.0.0.1:1", []string{"Hj/4kQ9zv"}, "redis://(the rest cannot be shown)"},
-	{"cluster, secret in the query", redis.ModeCluster, "redis://HOST?addr=127.0.0.1:1&password=Hj4kQ9zv", []string{"Hj4kQ9zv"},
+	{"cluster, unencoded slash", "redis://:Hj/4kQ9zv@HOST?addr=127.0.0.1:1", []string{"Hj/4kQ9zv"}, "redis://(the rest cannot be shown)"},
+	{"cluster, secret in the query", "redis://HOST?addr=127.0.0.1:1&password=Hj4kQ9zv", []string{"Hj4kQ9zv"},
 		"redis://HOST?addr=127.0.0.1:1&password=xxxxx"},
-	{"sentinel", redis.ModeSentinel, "redis://HOST?master_name=mymaster&password=Wq7zPv4k&addr=127.0.0.1:1", []string{"Wq7zPv4k"},
+	{"sentinel", "redis://HOST?master_name=mymaster&password=Wq7zPv4k&addr=127.0.0.1:1", []string{"Wq7zPv4k"},
 		"redis://HOST?master_name=mymaster&password=xxxxx&addr=127.0.0.1:1"},
-	{"sentinel, both secrets", redis.ModeSentinel, "redis://:Ty6nBq2j@HOST?master_name=mymaster&username=fb&password=Wq7zPv4k",
+	{"sentinel, both secrets", "redis://:Ty6nBq2j@HOST?master_name=mymaster&username=fb&password=Wq7zPv4k",
 		[]string{"Ty6nBq2j", "Wq7zPv4k"}, "redis://:xxxxx@HOST?master_name=mymaster&username=fb&password=xxxxx"},
-	{"sentinel, unencoded ampersand", redis.ModeSentinel, "redis://HOST?master_name=mymaster&password=Wq7&zPv4k&addr=127.0.0.1:1",
+	{"sentinel, unencoded ampersand", "redis://HOST?master_name=mymaster&password=Wq7&zPv4k&addr=127.0.0.1:1",
 		[]string{"Wq7&zPv4k"}, "redis://HOST?master_name=mymaster&password=xxxxx&…&addr=127.0.0.1:1"},
-	{"sentinel, unencoded at", redis.ModeSentinel, "redis://HOST?master_name=mymaster&password=Wq7@zPv4k", []string{"Wq7@zPv4k"},
+	{"sentinel, unencoded at", "redis://HOST?master_name=mymaster&password=Wq7@zPv4k", []string{"Wq7@zPv4k"},
 		"redis://(the rest cannot be shown)"},
-	{"sentinel, unencoded hash", redis.ModeSentinel, "redis://HOST?master_name=mymaster&password=Wq7#zPv4k", []string{"Wq7#zPv4k"},
+	{"sentinel, unencoded hash", "redis://HOST?master_name=mymaster&password=Wq7#zPv4k", []string{"Wq7#zPv4k"},
 		"redis://(the rest cannot be shown)"},
-	{"sentinel, percent-encoded", redis.ModeSentinel, "redis://HOST?master_name=mymaster&password=Wq7%26z%40Pv4k", []string{"Wq7&z@Pv4k", "Wq7%26z%40Pv4k"},
+	{"sentinel, percent-encoded", "redis://HOST?master_name=mymaster&password=Wq7%26z%40Pv4k", []string{"Wq7&z@Pv4k", "Wq7%26z%40Pv4k"},
 		"redis://HOST?master_name=mymaster&password=xxxxx"},
 }
 
@@ -106,25 +106,39 @@ func TestRedactHidesEverySecret(t *testing.T) {
 	}
 }
 
-// TestDialErrorsHideEverySecret dials each URL, in its mode, where nothing
-// listens: whether go-redis refuses the URL or the connection fails, the
-// error shows no part of the secret.
+// TestDialErrorsHideEverySecret dials each URL, in each mode, where
+// nothing listens: whether go-redis refuses the URL or the connection
+// fails, the error shows no part of the secret. (The dials run at once:
+// most wait for their deadline.)
 func TestDialErrorsHideEverySecret(t *testing.T) {
 	host := closedAddr(t)
-	for _, tt := range secretURLs {
-		for _, mode := range []redis.Mode{tt.mode, redis.ModeSingle, redis.ModeCluster, redis.ModeSentinel} {
-			t.Run(tt.name+"/"+string(mode), func(t *testing.T) {
-				t.Parallel()
+	modes := []redis.Mode{redis.ModeSingle, redis.ModeCluster, redis.ModeSentinel}
+	errs := make([][]error, len(secretURLs))
+	var wg sync.WaitGroup
+	for i, tt := range secretURLs {
+		errs[i] = make([]error, len(modes))
+		for j, mode := range modes {
+			wg.Go(func() {
 				dialCtx, cancel := context.WithTimeout(ctx, time.Second)
 				defer cancel()
-				url := strings.ReplaceAll(tt.url, "HOST", host)
-				c, err := redis.DialWith(dialCtx, redis.DialOptions{URL: url, Mode: mode})
+				c, err := redis.DialWith(dialCtx, redis.DialOptions{URL: strings.ReplaceAll(tt.url, "HOST", host), Mode: mode})
 				if err == nil {
 					_ = c.Close()
-					t.Fatalf("DialWith(%s, %s): got a client, want an error (nothing listens)", url, mode)
+				}
+				errs[i][j] = err
+			})
+		}
+	}
+	wg.Wait()
+	for i, tt := range secretURLs {
+		for j, mode := range modes {
+			t.Run(tt.name+"/"+string(mode), func(t *testing.T) {
+				err := errs[i][j]
+				if err == nil {
+					t.Fatalf("DialWith(%s, %s): got a client, want an error (nothing listens)", tt.url, mode)
 				}
 				if piece := leaked(err.Error(), tt.secrets...); piece != "" {
-					t.Errorf("DialWith(%s, %s): %v\nshows %q of the secret", url, mode, err, piece)
+					t.Errorf("DialWith(%s, %s): %v\nshows %q of the secret", tt.url, mode, err, piece)
 				}
 			})
 		}

@@ -78,18 +78,20 @@ type result struct {
 }
 
 func run(ctx context.Context, c config, out io.Writer) error {
-	opts, err := goredis.ParseURL(c.url)
-	if err != nil {
-		return fmt.Errorf("redis url: %w", err)
-	}
-	if c.asynqDB == 0 || c.asynqDB == opts.DB {
-		return fmt.Errorf("-asynq-db %d: asynq needs a database of its own, not 0 and not Firebreak's %d", c.asynqDB, opts.DB)
-	}
-	client, err := redis.Dial(ctx, c.url)
+	// A single Redis: asynq runs beside Firebreak in another database.
+	// Dialled first: its errors never show the password, go-redis's may.
+	client, err := redis.DialWith(ctx, redis.DialOptions{URL: c.url})
 	if err != nil {
 		return err
 	}
 	defer client.Close()
+	opts, err := goredis.ParseURL(c.url)
+	if err != nil {
+		return fmt.Errorf("redis url %s does not parse", redis.Redact(c.url))
+	}
+	if c.asynqDB == 0 || c.asynqDB == opts.DB {
+		return fmt.Errorf("-asynq-db %d: asynq needs a database of its own, not 0 and not Firebreak's %d", c.asynqDB, opts.DB)
+	}
 	fmt.Fprintf(out, "redis %s, %s\n", opts.Addr, serverInfo(ctx, client))
 
 	var rows []result

@@ -53,6 +53,7 @@ import (
 
 type config struct {
 	redis    string
+	mode     string
 	target   string
 	secret   string
 	user     string
@@ -67,6 +68,7 @@ type config struct {
 func main() {
 	var c config
 	flag.StringVar(&c.redis, "redis", "redis://127.0.0.1:6379/0", "Redis URL of the in-process server (keys under fbload:<random>, deleted afterwards)")
+	flag.StringVar(&c.mode, "redis-mode", "single", "how -redis reads: single, cluster (redis://h1:p1?addr=h2:p2) or sentinel (redis://s1:p1?master_name=NAME&addr=s2:p2)")
 	flag.StringVar(&c.target, "url", "", "URL of a running /slack/commands; empty: serve it in this process")
 	flag.StringVar(&c.secret, "secret", "", "signing secret of -url (in-process: a random one)")
 	flag.StringVar(&c.user, "user", "U0CHEN", "Slack user ID of a roster person to send as (the demo roster's chen)")
@@ -183,7 +185,7 @@ func describe(c config, target string) string {
 	if c.target != "" {
 		return target
 	}
-	return "an in-process server (" + target + ") over Redis " + redactURL(c.redis)
+	return "an in-process server (" + target + ") over Redis " + fbredis.Redact(c.redis) + " (" + c.mode + ")"
 }
 
 // send posts one signed slash command and checks the answer.
@@ -252,7 +254,7 @@ func serve(ctx context.Context, c config) (*server, error) {
 	roster := rosterfile.Demo(fbslack.Platform) // the load is on the Slack path
 	dialCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	client, err := fbredis.Dial(dialCtx, c.redis)
+	client, err := fbredis.DialWith(dialCtx, fbredis.DialOptions{URL: c.redis, Mode: fbredis.Mode(c.mode)})
 	if err != nil {
 		return nil, err
 	}
@@ -289,6 +291,16 @@ func serve(ctx context.Context, c config) (*server, error) {
 }
 
 func deleteKeys(ctx context.Context, c goredis.UniversalClient, prefix string) {
+	if cluster, ok := c.(*goredis.ClusterClient); ok { // each master holds its own slots' keys
+		_ = cluster.ForEachMaster(ctx, func(ctx context.Context, node *goredis.Client) error {
+			iter := node.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+			for iter.Next(ctx) {
+				_ = node.Unlink(ctx, iter.Val()).Err()
+			}
+			return iter.Err()
+		})
+		return
+	}
 	var cursor uint64
 	for {
 		keys, next, err := c.Scan(ctx, cursor, prefix+"*", 1000).Result()
@@ -350,13 +362,4 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	u.User = url.User("***")
-	return u.String()
 }

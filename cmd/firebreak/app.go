@@ -94,7 +94,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, w wiring) (*app, 
 	}
 	dialCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	client, err := fbredis.Dial(dialCtx, url)
+	client, err := dialRedis(dialCtx, cfg, url)
 	if err != nil {
 		return nil, err
 	}

@@ -390,7 +390,7 @@ func storeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	dialCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	client, err := fbredis.Dial(dialCtx, cfg.RedisURL)
+	client, err := dialRedis(dialCtx, cfg, cfg.RedisURL)
 	if err != nil {
 		return err
 	}

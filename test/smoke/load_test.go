@@ -38,22 +38,27 @@ func staffer(i int) person {
 
 // loadRoster has n staff in the office, who receive the incidents in turn,
 // so each reminder goes to a direct message of its own: no chat gets two
-// messages within the platforms' pacing. There are no channels, and the
-// leaders have no chat on either platform, so the overdue notices to
-// #incidents and the leaders are not sent at all (no route).
+// messages within the platforms' pacing. The channels and the leaders'
+// direct chats are there because a roster without them is refused (nothing
+// would reach the platforms' channels, nobody could receive a report); the
+// copies of the overdue notices queue there, on chats of their own, paced,
+// and are not measured.
 func loadRoster(n int) string {
 	var b strings.Builder
 	b.WriteString("timezone: Asia/Shanghai\nlocale: en\npeople:\n")
 	fmt.Fprintf(&b, "  - {id: %s, name: %s, roles: [staff], departments: [desk], slack: %s, telegram: %d}\n",
 		desk.id, desk.name, desk.slack, desk.telegram)
-	b.WriteString("  - {id: wang, name: Wang Fang, roles: [leader, principal]}\n  - {id: zhao, name: Zhao Lei, roles: [leader]}\n")
+	b.WriteString("  - {id: wang, name: Wang Fang, roles: [leader, principal], slack: U0WANG, telegram: 1004}\n" +
+		"  - {id: zhao, name: Zhao Lei, roles: [leader], slack: U0ZHAO, telegram: 1005}\n")
 	for i := 1; i <= n; i++ {
 		p := staffer(i)
 		fmt.Fprintf(&b, "  - {id: %s, name: %s, roles: [staff], departments: [office], slack: %s, telegram: %d}\n",
 			p.id, p.name, p.slack, p.telegram)
 	}
 	b.WriteString("departments:\n  - {id: desk, name: Duty Desk, categories: [hype]}\n" +
-		"  - {id: office, name: Public Opinion Office, categories: [other, rumor, inquiry]}\n")
+		"  - {id: office, name: Public Opinion Office, categories: [other, rumor, inquiry]}\n" +
+		"channels:\n  incidents:  {slack: C0INCIDENTS, telegram: -100111}\n" +
+		"  statements: {slack: C0STATEMENTS, telegram: -100333}\n")
 	return b.String()
 }
 

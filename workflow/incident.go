@@ -250,8 +250,12 @@ func (inc *Incident) DoubleReported(r *Roster) bool {
 			leader = true
 		}
 	}
+	principals := len(r.WithRole(RolePrincipal))
 	if !leader {
-		leader = len(r.WithRole(RoleLeader)) == len(r.WithRole(RolePrincipal))
+		leader = len(r.WithRole(RoleLeader)) == principals // every leader is a principal
+	}
+	if !principal {
+		principal = principals == 0 && len(inc.Receipts) > 0 // a roster with no principal
 	}
 	return principal && leader
 }

@@ -399,3 +399,24 @@ func TestReportRemindersGoToTheLeaders(t *testing.T) {
 	wantNotTold(t, got, "person:chen")
 	wantNotTold(t, got, "incidents")
 }
+
+func TestDoubleReportWithoutPrincipals(t *testing.T) {
+	e := newEnv(t, func(r *workflow.Roster) {
+		for i := range r.People {
+			if slices.Contains(r.People[i].Roles, workflow.RolePrincipal) {
+				r.People[i].Roles = []workflow.Role{workflow.RoleLeader}
+			}
+		}
+		lp := workflow.DefaultPolicy()[workflow.LevelMajor]
+		lp.Principal = false
+		r.Policy = workflow.Policy{workflow.LevelMajor: lp, workflow.LevelCritical: lp}
+	})
+	inc := mustOpen(t, e, "chen", workflow.OpenInput{Level: workflow.LevelMajor})
+	if inc.DoubleReported(e.roster) {
+		t.Fatalf("double report complete before anyone acknowledged")
+	}
+	inc = must(t)(e.svc.Receive(t.Context(), "zhao", inc.ID))
+	if !inc.DoubleReported(e.roster) {
+		t.Errorf("a roster with no principal: got the double report incomplete after a leader's receipt, want complete")
+	}
+}

@@ -32,8 +32,8 @@ func StartCluster(tb testing.TB, masters int) *Cluster {
 	tb.Helper()
 	RequireServers(tb)
 	c, err := startCluster(masters)
-	if c != nil {
-		tb.Cleanup(c.stop)
+	for _, s := range c.Nodes {
+		s.stopWith(tb)
 	}
 	if err != nil {
 		tb.Fatalf("redistest: %v", err)
@@ -48,8 +48,9 @@ var shared3 struct {
 }
 
 // SharedCluster returns a 3-master, 3-replica cluster started once per test
-// binary and stopped when it exits, for tests that only read and write:
-// a test that kills or fails over nodes starts its own (StartCluster).
+// binary and stopped when it exits (its directories stay behind in the
+// temporary directory), for tests that only read and write: a test that
+// kills or fails over nodes starts its own (StartCluster).
 func SharedCluster(tb testing.TB) *Cluster {
 	tb.Helper()
 	RequireServers(tb)
@@ -82,14 +83,6 @@ func startCluster(masters int) (*Cluster, error) {
 		return c, fmt.Errorf("redis-cli --cluster create: %v\n%s", err, out)
 	}
 	return c, c.waitHealthy(20*time.Second, masters)
-}
-
-func (c *Cluster) stop() {
-	var wg sync.WaitGroup
-	for _, s := range c.Nodes {
-		wg.Go(s.stop)
-	}
-	wg.Wait()
 }
 
 // URL returns the cluster's URL for go-redis's ParseClusterURL:

@@ -7,6 +7,10 @@
 // Tests never skip for want of Redis. Each test writes under its own key
 // prefix, deleted afterwards; nothing flushes a database, which may hold a
 // developer's other data.
+//
+// Tests of deployments — a replica, a Cluster, Sentinel, TLS, ACLs — start
+// servers of their own instead (servers.go, cluster.go, sentinel.go); they
+// skip without redis-server and redis-cli on PATH, and fail with CI set.
 package redistest
 
 import (

@@ -40,7 +40,7 @@ func StartSentinel(tb testing.TB, n int) *Sentinel {
 		if err != nil {
 			tb.Fatalf("redistest: start a Sentinel: %v", err)
 		}
-		tb.Cleanup(sen.stop)
+		sen.stopWith(tb)
 		s.Sentinels = append(s.Sentinels, sen)
 	}
 	// A Sentinel learns of the replica from the master's INFO.

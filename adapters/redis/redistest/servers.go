@@ -88,6 +88,17 @@ func (s *Server) Kill(tb testing.TB) {
 	}
 }
 
+// stopWith stops s when tb ends, and removes its directory unless tb
+// failed (its log tells what the server saw).
+func (s *Server) stopWith(tb testing.TB) {
+	tb.Cleanup(func() {
+		s.stop()
+		if !tb.Failed() {
+			_ = os.RemoveAll(s.Dir)
+		}
+	})
+}
+
 // stop ends the server (SIGTERM from its guard) and waits for it.
 func (s *Server) stop() {
 	_ = s.stdin.Close()
@@ -107,7 +118,7 @@ func StartServer(tb testing.TB, conf ...string) *Server {
 	if err != nil {
 		tb.Fatalf("redistest: %v", err)
 	}
-	tb.Cleanup(s.stop)
+	s.stopWith(tb)
 	return s
 }
 
@@ -121,7 +132,7 @@ func StartTLSServer(tb testing.TB, client *tls.Config, conf ...string) *Server {
 	if err != nil {
 		tb.Fatalf("redistest: %v", err)
 	}
-	tb.Cleanup(s.stop)
+	s.stopWith(tb)
 	return s
 }
 

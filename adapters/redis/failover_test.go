@@ -136,7 +136,14 @@ func TestClusterFailoverLosesNoTimer(t *testing.T) {
 	mu.Lock()
 	atKill := len(effects)
 	mu.Unlock()
+	// Not ready while a master is gone: its slots take no writes.
+	pingCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	if err := writer.Ping(pingCtx); err == nil {
+		t.Error("Ping with a master killed: got nil, want an error (not ready)")
+	}
+	cancel()
 	cluster.FailOver(t, replica)
+	redistest.Eventually(t, 5*time.Second, "ready again after the failover", func() error { return writer.Ping(ctx) })
 	t.Logf("killed the master %s with %d of %d timers fired; %s took over", master.Addr(), atKill, total, replica.Addr())
 	if atKill == total {
 		t.Fatal("every timer had fired before the master was killed: the test shows nothing")

@@ -16,8 +16,8 @@ const readyTTL = 10 * time.Second
 // no timer, so answering is not enough. Ping sets <prefix>:{sNN}:ready, with
 // a short expiry, in each shard in one pipeline: on a Cluster that reaches
 // the master of every slot the Store uses. A write refused because Redis is
-// read-only returns an error whose ReadOnly method reports true; every
-// failure is workflow.CodeUnavailable.
+// read-only returns an error whose ReadOnly method reports true; that and
+// a Redis that cannot be reached are workflow.CodeUnavailable.
 func (s *Store) Ping(ctx context.Context) error {
 	_, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		for _, shard := range s.shards {

@@ -219,6 +219,13 @@ func TestSentinelFailover(t *testing.T) {
 		t.Fatalf("Open before the failover: got %v, %v; want YQ-1", first, err)
 	}
 
+	// Replication is asynchronous: a failover right after a write may
+	// promote a replica that never got it (the marker then reads as lost,
+	// rightly). Wait until every replica has the writes (WAIT returns after
+	// its timeout when asked for more replicas than there are).
+	if err := client.Do(ctx, "WAIT", 10, 2000).Err(); err != nil {
+		t.Fatalf("WAIT for the replicas: %v", err)
+	}
 	oldMaster := sentinel.Master
 	sentinel.FailOver(t)
 	newMaster := sentinel.Master

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -78,7 +77,7 @@ func (h *Handlers) reportCard(inc *workflow.Incident) *bot.Card {
 	if inc.Open() && inc.Reported() && !inc.DoubleReported(h.roster) {
 		c.Buttons = append(c.Buttons, bot.Button{ID: "receive:" + inc.ID, Label: h.t("Received", "收到"), Style: bot.StylePrimary})
 	}
-	if inc.Open() && inc.ReportedUpAt.IsZero() && h.svc.Policy().For(inc.Level).Authority > 0 {
+	if inc.AwaitsReportUp(h.svc.Policy()) {
 		c.Buttons = append(c.Buttons, bot.Button{ID: "reportup:" + inc.ID, Label: h.t("Report up", "上报上级")})
 	}
 	return c
@@ -108,12 +107,14 @@ func (h *Handlers) receiptsState(inc *workflow.Incident) string {
 	if len(parts) > 0 {
 		s = strings.Join(parts, h.t(", ", "、"))
 	}
+	principal, leader := inc.AwaitedReceipts(h.roster)
 	switch {
-	case inc.DoubleReported(h.roster):
+	case len(inc.Receipts) == 0:
+	case !principal && !leader:
 		return s + h.t(" — double report complete", "——双重报告已完成")
-	case len(inc.Receipts) > 0 && !slices.ContainsFunc(inc.Receipts, func(r workflow.Receipt) bool { return r.Principal }):
+	case principal:
 		return s + h.t(" — a principal leader has not acknowledged it", "——主要领导尚未签收")
-	case len(inc.Receipts) > 0:
+	default:
 		return s + h.t(" — the leader in charge has not acknowledged it", "——分管领导尚未签收")
 	}
 	return s

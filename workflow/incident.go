@@ -237,27 +237,38 @@ func (inc *Incident) ReceivedBy(person string) bool {
 	return slices.ContainsFunc(inc.Receipts, func(r Receipt) bool { return r.By == person })
 }
 
-// DoubleReported reports whether the current report reached both the
-// leader in charge (any leader) and a principal leader (逐级报告、双重报告):
-// a principal's receipt, and another leader's when the roster has leaders
-// who are not principals.
-func (inc *Incident) DoubleReported(r *Roster) bool {
-	principal, leader := false, false
+// AwaitedReceipts says whose acknowledgement the current report still
+// lacks for the double report (逐级报告、双重报告): a principal leader's, when
+// the roster has principals, and the leader in charge's (a leader who is
+// not a principal), when the roster has such leaders.
+func (inc *Incident) AwaitedReceipts(r *Roster) (principal, leader bool) {
+	gotPrincipal, gotLeader := false, false
 	for _, rc := range inc.Receipts {
 		if rc.Principal {
-			principal = true
+			gotPrincipal = true
 		} else {
-			leader = true
+			gotLeader = true
 		}
 	}
 	principals := len(r.WithRole(RolePrincipal))
-	if !leader {
-		leader = len(r.WithRole(RoleLeader)) == principals // every leader is a principal
-	}
-	if !principal {
-		principal = principals == 0 && len(inc.Receipts) > 0 // a roster with no principal
-	}
-	return principal && leader
+	others := len(r.WithRole(RoleLeader)) - principals
+	return principals > 0 && !gotPrincipal, others > 0 && !gotLeader
+}
+
+// DoubleReported reports whether the current report reached both the
+// leader in charge and a principal leader, as far as the roster has them
+// (AwaitedReceipts): at least one leader acknowledged it, and nobody else
+// is awaited.
+func (inc *Incident) DoubleReported(r *Roster) bool {
+	principal, leader := inc.AwaitedReceipts(r)
+	return len(inc.Receipts) > 0 && !principal && !leader
+}
+
+// AwaitsReportUp reports whether the incident is still to be reported to
+// the higher authority under policy p: open, at a level with an authority
+// deadline, and not reported up yet.
+func (inc *Incident) AwaitsReportUp(p Policy) bool {
+	return inc.Open() && inc.ReportedUpAt.IsZero() && p.For(inc.Level).Authority > 0
 }
 
 // Reported reports whether the leaders were told of the incident at its

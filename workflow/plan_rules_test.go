@@ -420,3 +420,28 @@ func TestDoubleReportWithoutPrincipals(t *testing.T) {
 		t.Errorf("a roster with no principal: got the double report incomplete after a leader's receipt, want complete")
 	}
 }
+
+func TestAwaitedReceipts(t *testing.T) {
+	e := newEnv(t)
+	inc := mustOpen(t, e, "chen", workflow.OpenInput{Level: workflow.LevelMajor})
+	if p, l := inc.AwaitedReceipts(e.roster); !p || !l {
+		t.Errorf("nobody acknowledged: got principal %v leader %v awaited, want both", p, l)
+	}
+	inc = must(t)(e.svc.Receive(t.Context(), "wang", inc.ID)) // the principal
+	if p, l := inc.AwaitedReceipts(e.roster); p || !l {
+		t.Errorf("after the principal: got principal %v leader %v awaited, want the leader in charge only", p, l)
+	}
+	// Where every leader is a principal, the principal's receipt is enough.
+	all := newEnv(t, func(r *workflow.Roster) {
+		for i := range r.People {
+			if slices.Contains(r.People[i].Roles, workflow.RoleLeader) {
+				r.People[i].Roles = []workflow.Role{workflow.RolePrincipal}
+			}
+		}
+	})
+	inc = mustOpen(t, all, "chen", workflow.OpenInput{Level: workflow.LevelMajor})
+	inc = must(t)(all.svc.Receive(t.Context(), "wang", inc.ID))
+	if !inc.DoubleReported(all.roster) {
+		t.Errorf("every leader a principal: got the double report incomplete after a principal's receipt")
+	}
+}

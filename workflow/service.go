@@ -366,13 +366,13 @@ func (s *Service) ReportUp(ctx context.Context, actor, id, note string) (*Incide
 		if err := mustBeOpen(inc); err != nil {
 			return nil, err
 		}
-		if s.roster.Policy.For(inc.Level).Authority <= 0 {
+		if !inc.ReportedUpAt.IsZero() {
+			return nil, Errorf(CodeConflict, "%s was already reported to the higher authority", "%s 已报告上级", inc.ID)
+		}
+		if !inc.AwaitsReportUp(s.roster.Policy) {
 			return nil, &Error{Code: CodeConflict, Msg: Text{
 				EN: fmt.Sprintf("%s is %s: it is reported up when it cannot be contained (spread, or raise its level)", inc.ID, inc.Level.Text().EN),
 				ZH: fmt.Sprintf("%s 为%s舆情:不能消除或有扩大迹象时才上报(spread,或调整级别)", inc.ID, inc.Level.Text().ZH)}}
-		}
-		if !inc.ReportedUpAt.IsZero() {
-			return nil, Errorf(CodeConflict, "%s was already reported to the higher authority", "%s 已报告上级", inc.ID)
 		}
 		inc.ReportedUpAt = now
 		return []Event{{Kind: EventReportedUp, Actor: actor, Text: strings.TrimSpace(note)}}, nil
@@ -385,9 +385,8 @@ func (s *Service) ReportUp(ctx context.Context, actor, id, note string) (*Incide
 // Errors: CodeInvalid (no text and no figures), CodeConflict (resolved).
 func (s *Service) Update(ctx context.Context, actor, id, text string, figures Figures) (*Incident, []Event, error) {
 	return s.transition(ctx, actor, id, func(inc *Incident, _ *Person, now time.Time) ([]Event, error) {
-		if !figures.IsZero() && strings.TrimSpace(text) == "" {
-			text = ""
-		} else {
+		// The text may be left out when figures are given.
+		if text = strings.TrimSpace(text); text != "" || figures.IsZero() {
 			t, err := checkText(text, "a follow-up report needs text or figures ("+FigureUsage.EN+")", "续报需要内容或指标("+FigureUsage.ZH+")")
 			if err != nil {
 				return nil, err

@@ -291,18 +291,9 @@ func (v views) detail(inc *workflow.Incident) incidentDetail {
 }
 
 // awaiting says whose acknowledgement would complete the double report of
-// inc, the halves workflow.Incident.DoubleReported looks for: a principal's
-// receipt, and another leader's when the roster has leaders who are not
-// principals.
+// inc (workflow.Incident.AwaitedReceipts), with who could give it.
 func (v views) awaiting(inc *workflow.Incident) []awaitView {
-	principal, leader := false, false
-	for _, r := range inc.Receipts {
-		if r.Principal {
-			principal = true
-		} else {
-			leader = true
-		}
-	}
+	principal, leader := inc.AwaitedReceipts(v.roster)
 	principals := v.roster.WithRole(workflow.RolePrincipal)
 	var others []string
 	for _, id := range v.roster.WithRole(workflow.RoleLeader) {
@@ -320,10 +311,10 @@ func (v views) awaiting(inc *workflow.Incident) []awaitView {
 		}
 		out = append(out, a)
 	}
-	if !principal {
+	if principal {
 		add("principal", principals)
 	}
-	if !leader && len(others) > 0 {
+	if leader {
 		add("leader", others)
 	}
 	return out

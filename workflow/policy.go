@@ -66,6 +66,10 @@ type LevelPolicy struct {
 // spokesperson, and a leader standing in.
 var DefaultPublishers = []Role{RoleSpokesperson, RoleLeader}
 
+// PublisherRoles are the roles a policy's publishers may name: the voice of
+// the unit (新闻发言人) and the leaders who may stand in for it.
+var PublisherRoles = []Role{RoleSpokesperson, RoleLeader, RolePrincipal}
+
 // MayPublish reports whether p may publish a reply of this level.
 func (lp LevelPolicy) MayPublish(p *Person) bool {
 	roles := lp.Publishers

@@ -241,7 +241,7 @@ func NewRoster(r Roster) (*Roster, error) {
 	r.Policy = policy
 	for _, l := range Levels {
 		for _, role := range r.Policy[l].Publishers {
-			if role != RoleSpokesperson && role != RoleLeader && role != RolePrincipal {
+			if !slices.Contains(PublisherRoles, role) {
 				return nil, Errorf(CodeInvalid, "policy %s: publishers may be spokesperson, leader or principal, not %q",
 					"处置策略 %s:publishers 只能是 spokesperson、leader 或 principal,而不是 %q", l, role)
 			}

@@ -785,10 +785,6 @@ func (p *parser) policy(e entry, r workflow.Roster) (workflow.Policy, error) {
 	return out, nil
 }
 
-// publisherRoles are the roles a policy's publishers may name: the voice of
-// the unit (新闻发言人) and the leaders who may stand in for it.
-var publisherRoles = []workflow.Role{workflow.RoleSpokesperson, workflow.RoleLeader, workflow.RolePrincipal}
-
 // publishers reads a level's publishers: [spokesperson] or [spokesperson,
 // leader]. Somebody in people must hold one of the roles, or no reply of
 // the level could ever be published.
@@ -812,7 +808,7 @@ func (p *parser) publishers(l workflow.Level, e entry, people []workflow.Person)
 			return nil, err
 		}
 		role := workflow.Role(s)
-		if !slices.Contains(publisherRoles, role) {
+		if !slices.Contains(workflow.PublisherRoles, role) {
 			return nil, p.fail(it, fmt.Sprintf("policy %s: publishers may be spokesperson, leader or principal, not %q", l, s),
 				fmt.Sprintf("处置策略 %s:publishers 只能是 spokesperson、leader 或 principal,而不是 %q", l, s))
 		}

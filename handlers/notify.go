@@ -314,7 +314,7 @@ func (h *Handlers) figureList(f workflow.Figures) string {
 func (h *Handlers) signText(sg workflow.Sign) string {
 	name := sg.Figure.Text().In(h.locale)
 	if sg.Figure == workflow.FigureHeat {
-		return fmt.Sprintf(h.t("%s %s (the roster's threshold is %s)", "%s %s(名册阈值 %s)"), name, thousands(sg.To), thousands(h.roster.Spreading.Heat))
+		return fmt.Sprintf(h.t("%s %s (the roster's threshold is %s)", "%s %s(名册阈值 %s)"), name, thousands(sg.To), thousands(sg.Threshold))
 	}
 	return fmt.Sprintf(h.t("%[1]s %[2]s → %[3]s (+%[4]d%% in %[5]s)", "%[1]s %[2]s → %[3]s(%[5]s内增长 %[4]d%%)"), name,
 		thousands(sg.From), thousands(sg.To), sg.Growth, span(sg.Within, h.locale))

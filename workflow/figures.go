@@ -166,6 +166,9 @@ type Sign struct {
 	To     int64         `json:"to"`
 	Growth int64         `json:"growth,omitempty"` // percent
 	Within time.Duration `json:"within,omitempty"` // how long the growth took
+	// Threshold is the rule's heat threshold the heat met, as the rule was
+	// then.
+	Threshold int64 `json:"threshold,omitempty"`
 }
 
 // Spreads returns the sign that the latest of series meets the rule, and
@@ -178,7 +181,7 @@ func (r SpreadingRule) Spreads(series []Figures) (Sign, bool) {
 	}
 	cur := series[len(series)-1]
 	if h, ok := cur.Get(FigureHeat); ok && r.Heat > 0 && h >= r.Heat {
-		return Sign{Figure: FigureHeat, To: h}, true
+		return Sign{Figure: FigureHeat, To: h, Threshold: r.Heat}, true
 	}
 	posts, ok := cur.Get(FigurePosts)
 	if !ok || r.PostsGrowth <= 0 {

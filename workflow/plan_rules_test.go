@@ -234,7 +234,7 @@ func TestFiguresMarkSpreading(t *testing.T) {
 		e := newEnv(t, rule)
 		inc := mustOpen(t, e, "chen", workflow.OpenInput{})
 		inc, evs, _ := e.svc.Update(t.Context(), "chen", inc.ID, "trending", figs(t, "heat:80"))
-		if !inc.Spreading || len(evs) != 3 || evs[1].Data.Sign.Figure != workflow.FigureHeat {
+		if !inc.Spreading || len(evs) != 3 || evs[1].Data.Sign.Figure != workflow.FigureHeat || evs[1].Data.Sign.Threshold != 80 {
 			t.Errorf("got spreading %v, events %v; want spreading by heat", inc.Spreading, kinds(evs))
 		}
 	})

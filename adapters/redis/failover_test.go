@@ -54,30 +54,7 @@ func TestClusterFailoverLosesNoTimer(t *testing.T) {
 
 	// The timers fall due over 3s, starting in a second.
 	start := time.Now().Add(time.Second)
-	var wg sync.WaitGroup
-	errs := make(chan error, incidents)
-	for w := range 8 {
-		wg.Go(func() {
-			for n := w; n < incidents; n += 8 {
-				id := fmt.Sprintf("YQ-%d", n+1)
-				c := workflow.Change{Incident: incident(id, start)}
-				for k := range perInc {
-					j := k*incidents + n
-					c.Timers = append(c.Timers, workflow.Timer{ID: fmt.Sprintf("%s:t%d", id, k), Incident: id,
-						Due: start.Add(time.Duration(j) * 3 * time.Second / total)})
-				}
-				if err := writer.Apply(ctx, c); err != nil {
-					errs <- err
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+	planSpread(t, writer, incidents, perInc, start, 3*time.Second)
 
 	var (
 		mu       sync.Mutex

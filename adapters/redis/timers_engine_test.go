@@ -82,30 +82,7 @@ func TestEnginesShareTimersAndSurviveALostEngine(t *testing.T) {
 
 	// Plan the timers, due over 2.5s starting in a second.
 	start := time.Now().Add(time.Second)
-	var wg sync.WaitGroup
-	errs := make(chan error, incidents)
-	for w := range 8 {
-		wg.Go(func() {
-			for n := w; n < incidents; n += 8 {
-				id := fmt.Sprintf("YQ-%d", n+1)
-				c := workflow.Change{Incident: incident(id, start)}
-				for k := range perInc {
-					j := k*incidents + n
-					c.Timers = append(c.Timers, workflow.Timer{ID: fmt.Sprintf("%s:t%d", id, k), Incident: id,
-						Due: start.Add(time.Duration(j) * 2500 * time.Millisecond / total)})
-				}
-				if err := writer.Apply(ctx, c); err != nil {
-					errs <- err
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+	planSpread(t, writer, incidents, perInc, start, 2500*time.Millisecond)
 
 	var (
 		mu       sync.Mutex
@@ -263,4 +240,35 @@ func countKeys(tb testing.TB, c goredis.UniversalClient, match string) int {
 		tb.Fatal(err)
 	}
 	return n
+}
+
+// planSpread writes incidents incidents of perInc timers each, their due
+// times spread evenly over the span from start, from 8 writers at once.
+func planSpread(t *testing.T, writer *redis.Store, incidents, perInc int, start time.Time, over time.Duration) {
+	t.Helper()
+	total := incidents * perInc
+	var wg sync.WaitGroup
+	errs := make(chan error, incidents)
+	for w := range 8 {
+		wg.Go(func() {
+			for n := w; n < incidents; n += 8 {
+				id := fmt.Sprintf("YQ-%d", n+1)
+				c := workflow.Change{Incident: incident(id, start)}
+				for k := range perInc {
+					j := k*incidents + n
+					c.Timers = append(c.Timers, workflow.Timer{ID: fmt.Sprintf("%s:t%d", id, k), Incident: id,
+						Due: start.Add(time.Duration(j) * over / time.Duration(total))})
+				}
+				if err := writer.Apply(ctx, c); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
 }

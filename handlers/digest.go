@@ -44,26 +44,29 @@ func (h *Handlers) Digest(ctx context.Context, kind string, at time.Time) error 
 // digestWeek is the span a weekly summary looks back over.
 const digestWeek = 7 * 24 * time.Hour
 
-// digestMessage renders the digest of kind at the instant at. Incidents and
-// deadlines are counted apart and each count says which it is: "2 overdue"
-// are incidents, "(5 deadlines past)" their missed deadlines. The weekly
-// summary also counts the week of the open incidents: how many were opened
-// in it and how many of their deadlines that fell in it were met on time or
-// missed. Resolved incidents are not in it: the Store lists open ones only.
-func (h *Handlers) digestMessage(kind string, at time.Time, open []*workflow.Incident) bot.Message {
+// digestMessage renders the digest of kind at the instant at, from the open
+// incidents and, for the weekly summary, those resolved in the week.
+// Incidents and deadlines are counted apart and each count says which it
+// is: "2 overdue" are incidents, "(5 deadlines past)" their missed
+// deadlines. The weekly summary also sums up the week: the incidents opened
+// in it (and how many of them are still open), those resolved in it, and
+// the deadlines of both that fell in it, met on time or missed; and it
+// lists the resolved ones.
+func (h *Handlers) digestMessage(kind string, at time.Time, open, resolved []*workflow.Incident) bot.Message {
 	loc := h.loc()
 	day := at.In(loc)
 	endOfDay := time.Date(day.Year(), day.Month(), day.Day()+1, 0, 0, 0, 0, loc)
 	weekStart := at.Add(-digestWeek)
 	var overdue, today []string
-	var overdueIncidents, openedThisWeek, metThisWeek, missedThisWeek int
+	var overdueIncidents, openedThisWeek, stillOpen, metThisWeek, missedThisWeek int
 	byLevel := map[workflow.Level]int{}
-	for _, inc := range open {
-		byLevel[inc.Level]++
+	week := func(inc *workflow.Incident) {
 		if inc.FoundAt.After(weekStart) {
 			openedThisWeek++
+			if inc.Open() {
+				stillOpen++
+			}
 		}
-		late := false
 		for _, d := range h.svc.Deadlines(inc) {
 			if d.Due.After(weekStart) && !d.Due.After(at) {
 				switch {
@@ -73,6 +76,16 @@ func (h *Handlers) digestMessage(kind string, at time.Time, open []*workflow.Inc
 					metThisWeek++
 				}
 			}
+		}
+	}
+	for _, inc := range resolved {
+		week(inc)
+	}
+	for _, inc := range open {
+		byLevel[inc.Level]++
+		week(inc)
+		late := false
+		for _, d := range h.svc.Deadlines(inc) {
 			switch {
 			case d.Met():
 			case at.After(d.Due):
@@ -111,10 +124,17 @@ func (h *Handlers) digestMessage(kind string, at time.Time, open []*workflow.Inc
 		}
 	}
 	if kind == DigestWeekly {
-		c.Fields = append(c.Fields, bot.Field{Label: h.t("This week, open incidents", "本周(未办结事件)"),
-			Value: fmt.Sprintf(h.t("opened %d; deadlines met on time %d, missed %d",
-				"新建 %d 件;时限按时完成 %d 项,超时 %d 项"), openedThisWeek, metThisWeek, missedThisWeek)})
+		c.Fields = append(c.Fields, bot.Field{Label: h.t("This week", "本周"),
+			Value: fmt.Sprintf(h.t("incidents opened %d (%d still open), resolved %d; deadlines met on time %d, missed %d",
+				"新建事件 %d 件(%d 件未办结),办结 %d 件;时限按时完成 %d 项,超时 %d 项"),
+				openedThisWeek, stillOpen, len(resolved), metThisWeek, missedThisWeek)})
 	}
+	done := make([]string, len(resolved))
+	for i, inc := range resolved {
+		done[i] = fmt.Sprintf(h.t("%s — resolved %s: %s", "%s — %s 办结:%s"), h.headline(inc),
+			clockTime(inc.ResolvedAt, at, loc), inc.Summary)
+	}
+	section("Resolved this week", "本周办结", done)
 	section("Overdue deadlines", "已超时的时限", overdue)
 	section("Due today", "今日到期", today)
 	lines := make([]string, len(open))

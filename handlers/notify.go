@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/firebreak/firebreak/bot"
 	"github.com/firebreak/firebreak/workflow"
@@ -137,7 +138,14 @@ func (h *Handlers) renderDigest(ctx context.Context, kind string) (bot.Message, 
 	if err != nil {
 		return bot.Message{}, fmt.Errorf("digest: %w", err)
 	}
-	return h.digestMessage(kind, h.now(), open), nil
+	now := h.now()
+	var resolved []*workflow.Incident
+	if kind == DigestWeekly {
+		if resolved, err = h.svc.ResolvedBetween(ctx, now.Add(-digestWeek), time.Time{}); err != nil {
+			return bot.Message{}, fmt.Errorf("digest: %w", err)
+		}
+	}
+	return h.digestMessage(kind, now, open, resolved), nil
 }
 
 // lineAt describes events[i] in a line, like EventLine, except that an

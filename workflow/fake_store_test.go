@@ -161,13 +161,20 @@ func (s *fakeStore) List(ctx context.Context, q workflow.ListQuery) ([]*workflow
 		q.Now = s.clock.Now()
 	}
 	switch {
-	case q.Filter != workflow.ListOpen && q.Filter != workflow.ListOverdue && q.Filter != workflow.ListMine:
+	case q.Filter != workflow.ListOpen && q.Filter != workflow.ListOverdue && q.Filter != workflow.ListMine &&
+		q.Filter != workflow.ListResolved:
 		return nil, workflow.Errorf(workflow.CodeInvalid, "unknown filter %q", "未知筛选 %q", q.Filter)
 	case q.Filter == workflow.ListMine && q.Person == "":
 		return nil, workflow.Errorf(workflow.CodeInvalid, "mine needs a person", "mine 需要人员")
 	}
 	var out []*workflow.Incident
 	for id, inc := range s.incidents {
+		if q.Filter == workflow.ListResolved {
+			if !inc.Open() && !inc.ResolvedAt.Before(q.From) && (q.To.IsZero() || inc.ResolvedAt.Before(q.To)) {
+				out = append(out, inc.Clone())
+			}
+			continue
+		}
 		if !inc.Open() {
 			continue
 		}

@@ -65,6 +65,9 @@ const (
 	ListOpen    ListFilter = "open"    // every open incident
 	ListOverdue ListFilter = "overdue" // open incidents with a deadline past
 	ListMine    ListFilter = "mine"    // open incidents assigned to the person
+	// ListResolved: incidents resolved at or after From and before To (a
+	// zero To: up to now), as they stand (reopened ones are not).
+	ListResolved ListFilter = "resolved"
 )
 
 // ListQuery asks the Store for incidents.
@@ -72,7 +75,9 @@ type ListQuery struct {
 	Filter ListFilter
 	Person string    // for ListMine
 	Now    time.Time // for ListOverdue
-	Limit  int       // 0: no limit
+	// From and To bound ListResolved: resolved in [From, To).
+	From, To time.Time
+	Limit    int // 0: no limit
 }
 
 // Store keeps incidents, their timelines, timers and outgoing notices.

@@ -228,6 +228,12 @@ func (s *Service) Incidents(ctx context.Context, filter ListFilter) ([]*Incident
 	return s.store.List(ctx, ListQuery{Filter: filter, Now: s.clock.Now()})
 }
 
+// ResolvedBetween returns the incidents resolved in [from, to), for the
+// weekly summary (no actor is checked).
+func (s *Service) ResolvedBetween(ctx context.Context, from, to time.Time) ([]*Incident, error) {
+	return s.store.List(ctx, ListQuery{Filter: ListResolved, From: from, To: to})
+}
+
 // Enqueue hands notices that belong to no incident change (digests) to the
 // outbox.
 func (s *Service) Enqueue(ctx context.Context, notices []Notice) error {

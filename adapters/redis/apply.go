@@ -16,14 +16,16 @@ import (
 // check and the writes are one atomic step.
 //
 // KEYS: 1 inc, 2 log, 3 timers, 4 timerinc, 5 itimers, 6 outbox, 7 open,
-// 8 due, 9 mine of the previous assignee, 10 mine of the new assignee.
+// 8 due, 9 mine of the previous assignee, 10 mine of the new assignee,
+// 11 resolved.
 //
 // ARGV: 1 expected version ("0": must not exist), 2 new version, 3 incident
 // JSON, 4 incident ID, 5 open ("1"/"0"), 6 FoundAt score, 7 NextDue score
 // ("": none), 8 remove from KEYS[9] ("1"/"0"), 9 add to KEYS[10] ("1"/"0"),
 // 10 event count, 11 timer count, 12 notice count, 13 the timers' wake-up
-// channel, 14 the outbox's wake-up channel, then the events (JSON), the
-// timers (ID, due score) and the notices (ID, incident, audience, body).
+// channel, 14 the outbox's wake-up channel, 15 ResolvedAt score ("" while
+// open), then the events (JSON), the timers (ID, due score) and the notices
+// (ID, incident, audience, body).
 //
 // When the earliest new timer is sooner than every other timer pending in
 // the shard, it PUBLISHes that due score on the wake-up channel, so that
@@ -45,7 +47,7 @@ end
 local id = ARGV[4]
 redis.call('HSET', KEYS[1], 'v', ARGV[2], 'data', ARGV[3])
 
-local i = 15
+local i = 16
 for _ = 1, tonumber(ARGV[10]) do
   redis.call('RPUSH', KEYS[2], ARGV[i])
   i = i + 1
@@ -83,6 +85,7 @@ if tonumber(ARGV[12]) > 0 then redis.call('PUBLISH', ARGV[14], '1') end
 
 if ARGV[8] == '1' then redis.call('ZREM', KEYS[9], id) end
 if ARGV[5] == '1' then
+  redis.call('ZREM', KEYS[11], id)
   redis.call('ZADD', KEYS[7], ARGV[6], id)
   if ARGV[7] ~= '' then
     redis.call('ZADD', KEYS[8], ARGV[7], id)
@@ -92,6 +95,7 @@ if ARGV[5] == '1' then
 else
   redis.call('ZREM', KEYS[7], id)
   redis.call('ZREM', KEYS[8], id)
+  redis.call('ZADD', KEYS[11], ARGV[15], id)
 end
 if ARGV[9] == '1' then redis.call('ZADD', KEYS[10], ARGV[6], id) end
 return 1
@@ -151,6 +155,7 @@ func (s *Store) applyArgs(c workflow.Change) ([]string, []any, error) {
 		s.shardKey(shard, "due"),
 		s.mineKey(shard, prevAssignee),
 		s.mineKey(shard, inc.Assignee),
+		s.shardKey(shard, "resolved"),
 	}
 
 	open := inc.Open()
@@ -158,7 +163,11 @@ func (s *Store) applyArgs(c workflow.Change) ([]string, []any, error) {
 	if open && !c.NextDue.IsZero() {
 		nextDue = millis(c.NextDue)
 	}
-	args := make([]any, 0, 14+len(c.Events)+2*len(c.Timers)+4*len(c.Notices))
+	resolved := ""
+	if !open {
+		resolved = millis(inc.ResolvedAt)
+	}
+	args := make([]any, 0, 15+len(c.Events)+2*len(c.Timers)+4*len(c.Notices))
 	args = append(args,
 		strconv.FormatInt(expected, 10),
 		strconv.FormatInt(inc.Version, 10),
@@ -174,6 +183,7 @@ func (s *Store) applyArgs(c workflow.Change) ([]string, []any, error) {
 		len(c.Notices),
 		s.wakeChannel(),
 		s.outboxWakeChannel(),
+		resolved,
 	)
 	for _, e := range c.Events {
 		b, err := json.Marshal(e)

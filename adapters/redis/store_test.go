@@ -516,6 +516,9 @@ func TestList(t *testing.T) {
 		open := workflow.ListQuery{Filter: workflow.ListOpen}
 		overdue := workflow.ListQuery{Filter: workflow.ListOverdue, Now: now}
 		mine := func(p string) workflow.ListQuery { return workflow.ListQuery{Filter: workflow.ListMine, Person: p} }
+		resolved := func(from, to time.Time) workflow.ListQuery {
+			return workflow.ListQuery{Filter: workflow.ListResolved, From: from, To: to}
+		}
 
 		steps := []struct {
 			name  string
@@ -540,15 +543,23 @@ func TestList(t *testing.T) {
 			{"deadline met leaves overdue", func() {
 				update("YQ-9", func(inc *workflow.Incident) {}, time.Time{})
 			}, overdue, []string{"YQ-1"}},
+			{"nothing resolved yet", nil, resolved(time.Time{}, time.Time{}), nil},
 			{"resolved leaves open", func() {
-				update("YQ-1", func(inc *workflow.Incident) { inc.Status = workflow.StatusResolved }, now.Add(-time.Minute))
+				update("YQ-1", func(inc *workflow.Incident) {
+					inc.Status, inc.ResolvedAt = workflow.StatusResolved, now.Add(-time.Minute)
+				}, now.Add(-time.Minute))
 			}, open, []string{"YQ-2", "YQ-9", "YQ-10", "YQ-11", "YQ-100", "YQ-3", "YQ-4"}},
+			{"resolved joins resolved", nil, resolved(now.Add(-time.Hour), now), []string{"YQ-1"}},
+			{"resolved, from its very moment", nil, resolved(now.Add(-time.Minute), time.Time{}), []string{"YQ-1"}},
+			{"resolved, before the range", nil, resolved(now.Add(-time.Minute+time.Millisecond), time.Time{}), nil},
+			{"resolved, the range ends before", nil, resolved(time.Time{}, now.Add(-time.Minute)), nil},
 			{"resolved leaves overdue", nil, overdue, nil},
 			{"due now is overdue a moment later", nil, workflow.ListQuery{Filter: workflow.ListOverdue, Now: now.Add(time.Millisecond)}, []string{"YQ-4"}},
 			{"resolved leaves mine", nil, mine("li"), []string{"YQ-10", "YQ-3"}},
 			{"reopened comes back", func() {
-				update("YQ-1", func(inc *workflow.Incident) { inc.Status = workflow.StatusAssigned }, now.Add(-time.Minute))
+				update("YQ-1", func(inc *workflow.Incident) { inc.Status, inc.ResolvedAt = workflow.StatusAssigned, time.Time{} }, now.Add(-time.Minute))
 			}, mine("li"), []string{"YQ-10", "YQ-1", "YQ-3"}},
+			{"reopened leaves resolved", nil, resolved(time.Time{}, time.Time{}), nil},
 		}
 		for _, step := range steps {
 			if step.do != nil {
@@ -559,8 +570,8 @@ func TestList(t *testing.T) {
 			}
 		}
 
-		// A resolved incident is in no index at all.
 		update("YQ-3", func(inc *workflow.Incident) { inc.Status = workflow.StatusResolved }, now.Add(-time.Hour))
+		// A resolved incident is in the resolved index only.
 		for _, name := range []string{"open", "due", "mine:li"} {
 			if err := f.client.ZScore(ctx, f.key("YQ-3", name), "YQ-3").Err(); !errors.Is(err, goredis.Nil) {
 				t.Errorf("ZSCORE %s YQ-3: got %v, want nil reply", name, err)

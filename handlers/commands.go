@@ -78,9 +78,10 @@ func (h *Handlers) commands() []bot.Command {
 		{Name: "status", Aliases: []string{"状态", "查看"}, Roles: anyone, Usage: "<id>",
 			Summary:  tx{EN: "show an incident, its deadlines and timeline", ZH: "查看事件、时限和处置记录"},
 			Examples: []string{"status YQ-7"}, Run: h.status},
-		{Name: "list", Aliases: []string{"列表"}, Roles: anyone, Usage: "[open|overdue|mine]",
-			Summary:  tx{EN: "list open, overdue or your incidents", ZH: "列出未办结、已超时或我负责的事件"},
-			Examples: []string{"list", "list overdue", "list mine"}, Run: h.list},
+		{Name: "list", Aliases: []string{"列表"}, Roles: anyone, Usage: "[open|overdue|mine] [page:N]",
+			Summary: tx{EN: fmt.Sprintf("list open, overdue or your incidents, most urgent first, %d a page", workflow.PageSize),
+				ZH: fmt.Sprintf("列出未办结、已超时或我负责的事件,按紧急程度排序,每页 %d 件", workflow.PageSize)},
+			Examples: []string{"list", "list overdue", "list mine", "list page:2"}, Run: h.list},
 	}
 }
 
@@ -460,13 +461,28 @@ func (h *Handlers) status(ctx context.Context, req *bot.Request, args bot.Args) 
 	return &bot.Reply{Card: c}, nil
 }
 
+// listOptions are list's page:N, in both languages.
+var listOptions = map[string]string{"page": "page", "页": "page", "页码": "page"}
+
 func (h *Handlers) list(ctx context.Context, req *bot.Request, args bot.Args) (*bot.Reply, error) {
-	if args.Len() > 1 {
-		return nil, workflow.Errorf(workflow.CodeInvalid, "list takes one filter: open, overdue or mine",
-			"list 只接受一个参数:open、overdue 或 mine")
+	opts, words := args.Options(listOptions)
+	if len(words) > 1 {
+		return nil, workflow.Errorf(workflow.CodeInvalid, "list takes one filter: open, overdue or mine, and page:N",
+			"list 只接受一个参数:open、overdue 或 mine,以及 page:N")
 	}
-	filter := workflow.ListFilter(strings.ToLower(args.Arg(0)))
-	switch args.Arg(0) {
+	n := 1
+	if v, ok := opts["page"]; ok {
+		var err error
+		if n, err = strconv.Atoi(strings.TrimSpace(v)); err != nil || n < 1 {
+			return nil, workflow.Errorf(workflow.CodeInvalid, "page:%s is not a page number; write page:2", "page:%s 不是页码;请写 page:2", v)
+		}
+	}
+	word := ""
+	if len(words) == 1 {
+		word = words[0].Value
+	}
+	filter := workflow.ListFilter(strings.ToLower(word))
+	switch word {
 	case "未办结":
 		filter = workflow.ListOpen
 	case "超时", "已超时":
@@ -474,11 +490,11 @@ func (h *Handlers) list(ctx context.Context, req *bot.Request, args bot.Args) (*
 	case "我的":
 		filter = workflow.ListMine
 	}
-	incs, err := h.svc.List(ctx, req.Actor, filter)
+	page, err := h.svc.ListPage(ctx, req.Actor, filter, n)
 	if err != nil {
 		return nil, err
 	}
-	if len(incs) == 0 {
+	if page.Total == 0 {
 		switch filter {
 		case workflow.ListOverdue:
 			return &bot.Reply{Text: h.t("No open incident is overdue.", "没有超时的未办结事件。")}, nil
@@ -487,9 +503,16 @@ func (h *Handlers) list(ctx context.Context, req *bot.Request, args bot.Args) (*
 		}
 		return &bot.Reply{Text: h.t("No open incidents.", "没有未办结的事件。")}, nil
 	}
-	lines := make([]string, len(incs))
-	for i, inc := range incs {
-		lines[i] = h.listLine(inc)
+	lines := make([]string, 0, len(page.Incidents)+1)
+	for _, inc := range page.Incidents {
+		lines = append(lines, h.listLine(inc))
+	}
+	shown := (n-1)*workflow.PageSize + len(page.Incidents)
+	if more := page.Total - shown; more > 0 {
+		next := strings.TrimSpace(fmt.Sprintf("list %s page:%d", word, n+1))
+		next = strings.Replace(next, "  ", " ", 1)
+		lines = append(lines, fmt.Sprintf(h.t("… and %d more (most urgent first): %s, or see the board",
+			"……另有 %d 件(按紧急程度排序):%s,或查看看板"), more, next))
 	}
 	return &bot.Reply{Text: strings.Join(lines, "\n")}, nil
 }

@@ -93,6 +93,16 @@ func (s *fuzzStore) List(_ context.Context, q workflow.ListQuery) ([]*workflow.I
 	return out, nil
 }
 
+func (s *fuzzStore) ListPage(ctx context.Context, q workflow.ListQuery) (workflow.Page, error) {
+	all, err := s.List(ctx, q)
+	total := len(all)
+	all = all[min(q.Offset, len(all)):]
+	if q.Limit > 0 && len(all) > q.Limit {
+		all = all[:q.Limit]
+	}
+	return workflow.Page{Incidents: all, Total: total}, err
+}
+
 func (s *fuzzStore) Timeline(_ context.Context, id string) ([]workflow.Event, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -148,6 +148,34 @@ func (s *fakeStore) Enqueue(ctx context.Context, notices []workflow.Notice) erro
 	return nil
 }
 
+// ListPage pages List; the urgent order is by the change's NextDue, the
+// incidents without one after, by discovery.
+func (s *fakeStore) ListPage(ctx context.Context, q workflow.ListQuery) (workflow.Page, error) {
+	all := q
+	all.Offset, all.Limit = 0, 0
+	incs, err := s.List(ctx, all)
+	if err != nil {
+		return workflow.Page{}, err
+	}
+	if q.Urgent {
+		s.mu.Lock()
+		key := func(inc *workflow.Incident) time.Time {
+			if d := s.nextDue[inc.ID]; !d.IsZero() {
+				return d
+			}
+			return time.Unix(1<<40, 0)
+		}
+		slices.SortStableFunc(incs, func(a, b *workflow.Incident) int { return key(a).Compare(key(b)) })
+		s.mu.Unlock()
+	}
+	total := len(incs)
+	incs = incs[min(q.Offset, len(incs)):]
+	if q.Limit > 0 && len(incs) > q.Limit {
+		incs = incs[:q.Limit]
+	}
+	return workflow.Page{Incidents: incs, Total: total}, nil
+}
+
 func (s *fakeStore) List(ctx context.Context, q workflow.ListQuery) ([]*workflow.Incident, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

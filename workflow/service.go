@@ -665,8 +665,22 @@ func (s *Service) Timeline(ctx context.Context, actor, id string) ([]Event, erro
 // List returns incidents by filter ("" means open). Errors: CodeForbidden,
 // CodeInvalid (unknown filter).
 func (s *Service) List(ctx context.Context, actor string, filter ListFilter) ([]*Incident, error) {
+	p, err := s.ListPage(ctx, actor, filter, 0)
+	return p.Incidents, err
+}
+
+// PageSize is how many incidents one page of list shows: a chat message
+// stays readable (and within Telegram's limit).
+const PageSize = 20
+
+// ListPage returns page n (from 1; 0: every incident) of the incidents by
+// filter, most urgent first, and how many there are in all. Its cost does
+// not grow with the page: whatever the number of open incidents, only the
+// page's are read. Errors: CodeForbidden, CodeInvalid (unknown filter, a
+// page below 0 or past the last).
+func (s *Service) ListPage(ctx context.Context, actor string, filter ListFilter, n int) (Page, error) {
 	if _, err := s.person(actor); err != nil {
-		return nil, err
+		return Page{}, err
 	}
 	if filter == "" {
 		filter = ListOpen
@@ -674,9 +688,21 @@ func (s *Service) List(ctx context.Context, actor string, filter ListFilter) ([]
 	switch filter {
 	case ListOpen, ListOverdue, ListMine:
 	default:
-		return nil, Errorf(CodeInvalid, "list takes open, overdue or mine, not %q", "list 的参数应为 open、overdue 或 mine,而不是 %q", filter)
+		return Page{}, Errorf(CodeInvalid, "list takes open, overdue or mine, not %q", "list 的参数应为 open、overdue 或 mine,而不是 %q", filter)
 	}
-	return s.store.List(ctx, ListQuery{Filter: filter, Person: actor, Now: s.clock.Now()})
+	if n < 0 {
+		return Page{}, Errorf(CodeInvalid, "page:%d: pages count from 1", "page:%d:页码从 1 开始", n)
+	}
+	q := ListQuery{Filter: filter, Person: actor, Now: s.clock.Now(), Urgent: n > 0}
+	if n > 0 {
+		q.Offset, q.Limit = (n-1)*PageSize, PageSize
+	}
+	p, err := s.store.ListPage(ctx, q)
+	if err == nil && n > 1 && len(p.Incidents) == 0 {
+		last := max((p.Total+PageSize-1)/PageSize, 1)
+		return Page{}, Errorf(CodeInvalid, "page:%d: there are only %d page(s)", "page:%d:共只有 %d 页", n, last)
+	}
+	return p, err
 }
 
 // NormalizeID accepts "YQ-7", "yq-7" and "7" for incident YQ-7.

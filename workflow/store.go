@@ -77,7 +77,18 @@ type ListQuery struct {
 	Now    time.Time // for ListOverdue
 	// From and To bound ListResolved: resolved in [From, To).
 	From, To time.Time
-	Limit    int // 0: no limit
+	// Offset and Limit (0: no limit) select a page.
+	Offset, Limit int
+	// Urgent orders the incidents whose earliest unmet deadline falls
+	// soonest first (the most overdue at the top), then those with none by
+	// discovery; otherwise they are ordered by discovery.
+	Urgent bool
+}
+
+// Page is one page of a list and how many incidents match in all.
+type Page struct {
+	Incidents []*Incident
+	Total     int
 }
 
 // Store keeps incidents, their timelines, timers and outgoing notices.
@@ -103,6 +114,9 @@ type Store interface {
 	// first. An empty Filter means ListOpen; ListMine needs Person; a zero
 	// Now means the store's clock.
 	List(ctx context.Context, q ListQuery) ([]*Incident, error)
+	// ListPage is List with how many incidents match in all, for paging; it
+	// costs the same whatever the page size.
+	ListPage(ctx context.Context, q ListQuery) (Page, error)
 	// Timeline returns the incident's events, oldest first.
 	Timeline(ctx context.Context, id string) ([]Event, error)
 	// RoundRobin returns the next turn of the named rotation (0, 1, 2, ...),

@@ -45,6 +45,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"slices"
 	"strconv"
 	"sync"
@@ -234,10 +235,18 @@ func (s *Store) Timeline(ctx context.Context, id string) ([]workflow.Event, erro
 	return events, nil
 }
 
-// List returns the incidents matching q, ordered by discovery (FoundAt, then
-// ID), oldest first. It reads the index of every shard in one pipeline and
-// the incidents in a second one.
+// List returns the incidents matching q (ListPage's incidents).
 func (s *Store) List(ctx context.Context, q workflow.ListQuery) ([]*workflow.Incident, error) {
+	page, err := s.ListPage(ctx, q)
+	return page.Incidents, err
+}
+
+// ListPage returns the page of incidents matching q, ordered by discovery
+// (FoundAt, then ID), oldest first, or most urgent first (q.Urgent), and
+// how many match in all. It costs two round trips whatever the number of
+// incidents: the indexes of every shard in one pipeline (with the due
+// index, for the urgent order), then the page's incidents in a second one.
+func (s *Store) ListPage(ctx context.Context, q workflow.ListQuery) (workflow.Page, error) {
 	var index func(shard string) string
 	rangeBy := &goredis.ZRangeBy{Min: "-inf", Max: "+inf"}
 	switch q.Filter {
@@ -245,7 +254,7 @@ func (s *Store) List(ctx context.Context, q workflow.ListQuery) ([]*workflow.Inc
 		index = func(shard string) string { return s.shardKey(shard, "open") }
 	case workflow.ListMine:
 		if q.Person == "" {
-			return nil, workflow.Errorf(workflow.CodeInvalid,
+			return workflow.Page{}, workflow.Errorf(workflow.CodeInvalid,
 				"list mine needs the person asking", "列出“我的”事件需要知道是谁")
 		}
 		index = func(shard string) string { return s.mineKey(shard, q.Person) }
@@ -269,41 +278,75 @@ func (s *Store) List(ctx context.Context, q workflow.ListQuery) ([]*workflow.Inc
 			rangeBy.Max = "(" + millis(q.To)
 		}
 	default:
-		return nil, workflow.Errorf(workflow.CodeInvalid,
+		return workflow.Page{}, workflow.Errorf(workflow.CodeInvalid,
 			"unknown list filter %q (open, overdue, mine or resolved)", "未知的列表范围 %q(open、overdue、mine 或 resolved)", q.Filter)
 	}
+	// The open and mine indexes are scored by FoundAt; the due index (read
+	// too for the urgent order) by the earliest unmet deadline.
+	byDue := q.Filter == workflow.ListOverdue
+	withDue := q.Urgent && !byDue && q.Filter != workflow.ListResolved
 
 	cmds := make([]*goredis.ZSliceCmd, len(s.shards))
+	dues := make([]*goredis.ZSliceCmd, len(s.shards))
 	_, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		for i, shard := range s.shards {
 			cmds[i] = p.ZRangeByScoreWithScores(ctx, index(shard), rangeBy)
+			if withDue {
+				dues[i] = p.ZRangeWithScores(ctx, s.shardKey(shard, "due"), 0, -1)
+			}
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, fail("list incidents", err)
+		return workflow.Page{}, fail("list incidents", err)
 	}
-	var found []goredis.Z
-	for _, c := range cmds {
-		found = append(found, c.Val()...)
+	type candidate struct {
+		id         string
+		score, due float64 // due: +Inf when none is known
 	}
-	if len(found) == 0 {
-		return nil, nil
+	var found []candidate
+	due := map[string]float64{}
+	for i, c := range cmds {
+		if withDue {
+			for _, z := range dues[i].Val() {
+				due[z.Member.(string)] = z.Score
+			}
+		}
+		for _, z := range c.Val() {
+			d, ok := due[z.Member.(string)]
+			switch {
+			case byDue:
+				d = z.Score
+			case !ok:
+				d = math.Inf(1)
+			}
+			found = append(found, candidate{id: z.Member.(string), score: z.Score, due: d})
+		}
 	}
-	if q.Filter != workflow.ListOverdue && q.Limit > 0 && len(found) > q.Limit {
-		// The open and mine indexes are scored by FoundAt: only the first
-		// Limit incidents need to be read.
-		slices.SortFunc(found, func(a, b goredis.Z) int {
-			if c := cmp.Compare(a.Score, b.Score); c != 0 {
+	total := len(found)
+	slices.SortFunc(found, func(a, b candidate) int {
+		if q.Urgent {
+			if c := cmp.Compare(a.due, b.due); c != 0 {
 				return c
 			}
-			return compareIDs(a.Member.(string), b.Member.(string))
-		})
-		found = found[:q.Limit]
+		}
+		if c := cmp.Compare(a.score, b.score); c != 0 {
+			return c
+		}
+		return compareIDs(a.id, b.id)
+	})
+	// The overdue index is scored by due time, not by discovery: in the
+	// order by discovery its page is known only once the incidents are read.
+	early := !byDue || q.Urgent
+	if early {
+		found = page(found, q.Offset, q.Limit)
+	}
+	if len(found) == 0 {
+		return workflow.Page{Total: total}, nil
 	}
 	ids := make([]string, len(found))
-	for i, z := range found {
-		ids[i] = z.Member.(string)
+	for i, c := range found {
+		ids[i] = c.id
 	}
 
 	data := make([]*goredis.StringCmd, len(ids))
@@ -314,7 +357,7 @@ func (s *Store) List(ctx context.Context, q workflow.ListQuery) ([]*workflow.Inc
 		return nil
 	})
 	if err != nil && !errors.Is(err, goredis.Nil) {
-		return nil, fail("list incidents", err)
+		return workflow.Page{}, fail("list incidents", err)
 	}
 	incs := make([]*workflow.Incident, 0, len(ids))
 	for i, id := range ids {
@@ -323,11 +366,11 @@ func (s *Store) List(ctx context.Context, q workflow.ListQuery) ([]*workflow.Inc
 			continue // indexed but gone: nothing to show
 		}
 		if err != nil {
-			return nil, fail("list incidents", err)
+			return workflow.Page{}, fail("list incidents", err)
 		}
 		inc, err := decodeIncident(id, raw)
 		if err != nil {
-			return nil, err
+			return workflow.Page{}, err
 		}
 		// The indexes were read a moment before the incidents; drop any
 		// that changed in between so the answer matches its filter.
@@ -336,16 +379,27 @@ func (s *Store) List(ctx context.Context, q workflow.ListQuery) ([]*workflow.Inc
 		}
 		incs = append(incs, inc)
 	}
-	slices.SortFunc(incs, func(a, b *workflow.Incident) int {
-		if c := a.FoundAt.Compare(b.FoundAt); c != 0 {
-			return c
-		}
-		return compareIDs(a.ID, b.ID)
-	})
-	if q.Limit > 0 && len(incs) > q.Limit {
-		incs = incs[:q.Limit]
+	if !q.Urgent {
+		slices.SortFunc(incs, func(a, b *workflow.Incident) int {
+			if c := a.FoundAt.Compare(b.FoundAt); c != 0 {
+				return c
+			}
+			return compareIDs(a.ID, b.ID)
+		})
 	}
-	return incs, nil
+	if !early {
+		incs = page(incs, q.Offset, q.Limit)
+	}
+	return workflow.Page{Incidents: incs, Total: total}, nil
+}
+
+// page is the part of xs a list's Offset and Limit (0: no limit) select.
+func page[T any](xs []T, offset, limit int) []T {
+	xs = xs[min(max(offset, 0), len(xs)):]
+	if limit > 0 && len(xs) > limit {
+		xs = xs[:limit]
+	}
+	return xs
 }
 
 // compareIDs orders incident IDs naturally: YQ-9 before YQ-10.

@@ -583,6 +583,61 @@ func TestList(t *testing.T) {
 	})
 }
 
+// TestListPage: the urgent order (the soonest next deadline first, those
+// without one after, by discovery), pages by offset and limit, and the
+// total whatever the page.
+func TestListPage(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f fixture) {
+		for _, s := range []struct {
+			id      string
+			found   time.Duration
+			nextDue time.Duration // after t0; 0: none
+		}{
+			{"YQ-1", 0, 5 * time.Hour},
+			{"YQ-2", time.Hour, time.Hour},
+			{"YQ-3", 2 * time.Hour, 0},
+			{"YQ-4", 3 * time.Hour, 30 * time.Minute},
+			{"YQ-5", 30 * time.Minute, 0},
+		} {
+			c := workflow.Change{Incident: incident(s.id, t0.Add(s.found))}
+			if s.nextDue > 0 {
+				c.NextDue = t0.Add(s.nextDue)
+			}
+			mustApply(t, f.store, c)
+		}
+		tests := []struct {
+			name string
+			q    workflow.ListQuery
+			want []string
+		}{
+			{"urgent", workflow.ListQuery{Urgent: true}, []string{"YQ-4", "YQ-2", "YQ-1", "YQ-5", "YQ-3"}},
+			{"urgent, first page", workflow.ListQuery{Urgent: true, Limit: 2}, []string{"YQ-4", "YQ-2"}},
+			{"urgent, second page", workflow.ListQuery{Urgent: true, Offset: 2, Limit: 2}, []string{"YQ-1", "YQ-5"}},
+			{"urgent, last page", workflow.ListQuery{Urgent: true, Offset: 4, Limit: 2}, []string{"YQ-3"}},
+			{"past the last page", workflow.ListQuery{Urgent: true, Offset: 6, Limit: 2}, nil},
+			{"by discovery, second page", workflow.ListQuery{Offset: 2, Limit: 2}, []string{"YQ-2", "YQ-3"}},
+			{"overdue by discovery, paged", workflow.ListQuery{Filter: workflow.ListOverdue, Now: t0.Add(6 * time.Hour), Offset: 1, Limit: 1},
+				[]string{"YQ-2"}},
+		}
+		for _, tt := range tests {
+			p, err := f.store.ListPage(ctx, tt.q)
+			if err != nil {
+				t.Fatalf("%s: %v", tt.name, err)
+			}
+			if got := ids(p.Incidents); !slices.Equal(got, tt.want) {
+				t.Errorf("%s: ListPage(%+v): got %q, want %q", tt.name, tt.q, got, tt.want)
+			}
+			want := 5
+			if tt.q.Filter == workflow.ListOverdue {
+				want = 3
+			}
+			if p.Total != want {
+				t.Errorf("%s: total %d, want %d", tt.name, p.Total, want)
+			}
+		}
+	})
+}
+
 func TestListInvalid(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, f fixture) {
 		for _, q := range []workflow.ListQuery{

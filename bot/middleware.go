@@ -56,3 +56,39 @@ func Logging(log *slog.Logger) Middleware {
 		}
 	}
 }
+
+// MaxInFlight is how many requests one replica handles at once by default
+// (Shed): beyond it a request is answered at once that the bot is busy,
+// instead of queueing until it times out and taking memory with it.
+const MaxInFlight = 256
+
+// ErrBusy is the answer to a request shed under overload: nothing was done,
+// and trying again in a moment will do.
+var ErrBusy = workflow.Errorf(workflow.CodeUnavailable,
+	"Firebreak is busy, try again in a few seconds; nothing was changed",
+	"Firebreak 正忙,请几秒后重试;未做任何更改")
+
+// Shed bounds the requests handled at once to n (MaxInFlight when n <= 0).
+// A request beyond it is not queued: it gets ErrBusy at once (a fast, clear
+// answer the platforms show, HTTP 200 for Slack) and counts in
+// firebreak_requests_shed_total.
+func Shed(n int, m *Metrics) Middleware {
+	if n <= 0 {
+		n = MaxInFlight
+	}
+	slots := make(chan struct{}, n)
+	return func(next Handler) Handler {
+		return func(ctx context.Context, req *Request) (*Reply, error) {
+			select {
+			case slots <- struct{}{}:
+			default:
+				if m != nil {
+					m.Add("firebreak_requests_shed_total", fmt.Sprintf("platform=%q", req.Platform), 1)
+				}
+				return nil, ErrBusy
+			}
+			defer func() { <-slots }()
+			return next(ctx, req)
+		}
+	}
+}

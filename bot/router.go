@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -258,6 +259,8 @@ func (r *Router) errorReply(ctx context.Context, req *Request, cmd *Command, err
 			EN: "internal error, reference " + RequestID(ctx) + "; nothing was changed",
 			ZH: "内部错误,编号 " + RequestID(ctx) + ";未做任何更改",
 		}.In(r.locale)
+	case errors.Is(err, ErrBusy):
+		// Shed under overload: counted (Shed), not logged one by one.
 	case code == workflow.CodeUnavailable:
 		r.log.WarnContext(ctx, "storage unavailable", "request_id", RequestID(ctx), "err", err)
 	}

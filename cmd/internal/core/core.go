@@ -30,6 +30,9 @@ type Options struct {
 	Log *slog.Logger
 	// Metrics counts the router's requests; nil: a fresh set.
 	Metrics *bot.Metrics
+	// MaxInFlight bounds the requests the router handles at once; beyond
+	// it they are answered "busy" at once (bot.Shed); 0: bot.MaxInFlight.
+	MaxInFlight int
 }
 
 // Parts is the core New built.
@@ -37,7 +40,7 @@ type Parts struct {
 	Service  *workflow.Service
 	Handlers *handlers.Handlers
 	// Router has every command and action of Handlers registered, behind
-	// the logging, metrics and recovery middleware.
+	// the logging, metrics, load-shedding and recovery middleware.
 	Router  *bot.Router
 	Metrics *bot.Metrics
 }
@@ -65,7 +68,7 @@ func New(o Options) *Parts {
 	h := handlers.New(svc, locale)
 
 	router := bot.NewRouter(o.Roster, locale, log)
-	router.Use(bot.Logging(log), metrics.Count(), bot.Recover(log))
+	router.Use(bot.Logging(log), metrics.Count(), bot.Shed(o.MaxInFlight, metrics), bot.Recover(log))
 	h.Register(router)
 	return &Parts{Service: svc, Handlers: h, Router: router, Metrics: metrics}
 }

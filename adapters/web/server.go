@@ -158,6 +158,7 @@ func (s *Server) Close() { s.hub.Close() }
 //	GET  /assets/...                      the page's scripts, styles and icon
 //	GET  /favicon.ico                     the icon (an SVG)
 //	GET  /api/v1/incidents[/{id}[/timeline]], /api/v1/stats, /api/v1/events (SSE)
+//	GET  /api/v1/incidents.csv, /api/v1/incidents.json  the export (?from=&to=)
 //	GET  /api/v1/playground, POST /api/v1/playground/command, POST /api/v1/playground/action
 //
 // Every route goes through the same guard (see guard): requests that may
@@ -193,6 +194,8 @@ func (s *Server) Register(mux *http.ServeMux) {
 	handle("GET /api/v1/incidents", s.api(s.listIncidents))
 	handle("GET /api/v1/incidents/{id}", s.api(s.getIncident))
 	handle("GET /api/v1/incidents/{id}/timeline", s.api(s.getTimeline))
+	handle("GET /api/v1/incidents.csv", s.api(s.exportCSV))
+	handle("GET /api/v1/incidents.json", s.api(s.exportJSON))
 	handle("GET /api/v1/stats", s.api(s.getStats))
 	handle("GET /api/v1/events", s.api(s.events))
 	if s.cfg.Playground {

@@ -15,6 +15,10 @@ type Handlers struct {
 	svc    *workflow.Service
 	roster *workflow.Roster
 	locale string
+	// asOf, when set, is the moment the words speak from instead of the
+	// clock's now: a report is as of the time it names (clockTime shows a
+	// date when it is not that day's, time left counts from it).
+	asOf time.Time
 }
 
 // New returns the command set over svc, speaking locale.
@@ -35,7 +39,12 @@ func (h *Handlers) Register(r *bot.Router) {
 // t picks the text of the handlers' locale.
 func (h *Handlers) t(en, zh string) string { return tx{EN: en, ZH: zh}.In(h.locale) }
 
-func (h *Handlers) now() time.Time { return h.svc.Clock().Now() }
+func (h *Handlers) now() time.Time {
+	if !h.asOf.IsZero() {
+		return h.asOf
+	}
+	return h.svc.Clock().Now()
+}
 
 func (h *Handlers) loc() *time.Location { return h.roster.Location() }
 

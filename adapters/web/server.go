@@ -74,6 +74,9 @@ type Config struct {
 	// asked for (the handlers' EventLine); nil: a plain sentence from the
 	// event's kind, actor and text.
 	Describe func(e workflow.Event, locale string) string
+	// Reports builds the handling report of an incident (the handlers'
+	// BuildReport); nil: the report pages answer 404.
+	Reports Reports
 	// Hub holds the posts and streams events (a new one when nil).
 	Hub *Hub
 	// Log receives failures (discarded when nil).
@@ -154,6 +157,7 @@ func (s *Server) Close() { s.hub.Close() }
 //	GET  /                                the playground (in production: a redirect to /board)
 //	GET  /board                           every open incident, live, and the charts
 //	GET  /incidents/{id}                  one incident: timeline, drafts, approvals
+//	GET  /incidents/{id}/report[.md]      its handling report, to print (or as Markdown)
 //	GET  /login, POST /login, POST /logout  the board token (production)
 //	GET  /assets/...                      the page's scripts, styles and icon
 //	GET  /favicon.ico                     the icon (an SVG)
@@ -169,6 +173,8 @@ func (s *Server) Register(mux *http.ServeMux) {
 	handle("/", s.notFoundPage)
 	handle("GET /board", s.page(s.boardPage))
 	handle("GET /incidents/{id}", s.page(s.incidentPage))
+	handle("GET /incidents/{id}/report", s.page(s.reportPage))
+	handle("GET /incidents/{id}/report.md", s.page(s.reportMarkdown))
 	handle("GET /login", s.loginForm)
 	handle("POST /login", s.login)
 	handle("POST /logout", s.logout)

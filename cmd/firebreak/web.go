@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/firebreak/firebreak/adapters/web"
 	"github.com/firebreak/firebreak/bot"
@@ -18,7 +19,7 @@ import (
 func setupWeb(ctx context.Context, a *app, cfg Config, mux *http.ServeMux, playground bool) (bot.Sender, error) {
 	log := a.log.With("adapter", "web")
 	srv := web.New(web.Config{
-		Router: a.router, Incidents: a.store, Roster: a.roster, Locale: a.locale, Describe: eventLines(a),
+		Router: a.router, Incidents: a.store, Roster: a.roster, Locale: a.locale, Describe: eventLines(a), Reports: reports(a),
 		Clock: a.clock, Scale: clockScale(a.clock), Playground: playground, Token: cfg.BoardToken, TrustProxy: cfg.TrustProxy, Log: log,
 	})
 	srv.Register(mux)
@@ -44,6 +45,24 @@ func eventLines(a *app) func(workflow.Event, string) string {
 			return h.EventLine(e)
 		}
 		return a.h.EventLine(e)
+	}
+}
+
+// reports builds the handling report of an incident in the locale a page
+// asks for, with the handlers of that locale (as eventLines does).
+func reports(a *app) web.Reports {
+	byLocale := map[string]*handlers.Handlers{a.locale: a.h}
+	for _, l := range []string{workflow.LocaleEN, workflow.LocaleZH} {
+		if byLocale[l] == nil {
+			byLocale[l] = handlers.New(a.svc, l)
+		}
+	}
+	return func(inc *workflow.Incident, events []workflow.Event, locale string, asOf time.Time) *handlers.Report {
+		h, ok := byLocale[locale]
+		if !ok {
+			h = a.h
+		}
+		return h.BuildReport(inc, events, asOf)
 	}
 }
 

@@ -18,116 +18,11 @@ import (
 // renders it as text and the web adapter as a printable page, both from the
 // same sections.
 
-// Report is the handling report of one incident, worded in one language.
-// Every string is plain text: text typed by people (titles, reasons, drafts)
-// is kept as typed, and each renderer escapes all of it.
-type Report struct {
-	// Locale is the language the report is worded in.
-	Locale string
-	// ID is the incident's; Heading the report's title ("Handling report
-	// YQ-7"); Title the incident's title as typed.
-	ID      string
-	Heading string
-	Title   string
-	// AsOf is the moment the report speaks from, AsOfLine says it.
-	AsOf     time.Time
-	AsOfLine string
-	// Interim is set while the incident is open: the report is not final,
-	// and InterimLine says so.
-	Interim     bool
-	InterimLine string
-	// Summary holds the figures the report's first section words.
-	Summary ReportSummary
-	// Sections are the report's parts, in order: summary, facts, handling,
-	// reply, follow-ups, reports, timeline (ReportSection.Key).
-	Sections []ReportSection
-}
-
-// ReportSummary is where the incident stands as of the report.
-type ReportSummary struct {
-	Level  workflow.Level
-	Status workflow.Status
-	// Deadlines of the incident's current process: met on time, met late,
-	// missed (past and unmet, or left unmet when it was resolved) and still
-	// running.
-	OnTime, Late, Missed, Running int
-	// Published is the latest published statement, nil when none is.
-	Published *workflow.Statement
-}
-
-// ReportSection is one part of the report: a title and its blocks.
-type ReportSection struct {
-	// Key names the section for styles and anchors: summary, facts,
-	// handling, reply, followups, reports, timeline.
-	Key    string
-	Title  string
-	Blocks []ReportBlock
-}
-
-// ReportBlock is one piece of a section; each sets one of its fields but
-// Heading, which may head any of them.
-type ReportBlock struct {
-	Heading string
-	// Note is a sentence of the report's own.
-	Note string
-	// Fields are labelled facts.
-	Fields []ReportField
-	// Table is a table of rows.
-	Table *ReportTable
-	// Text is a text exactly as people wrote or published it (a statement,
-	// a draft): shown verbatim, line breaks kept.
-	Text string
-	// Chart is the attention figures as a chart (a page draws it; the
-	// same figures are in a table beside it).
-	Chart *ReportChart
-}
-
-// ReportField is one labelled fact.
-type ReportField struct{ Label, Value string }
-
-// ReportTable is a table: its column headings and its rows of cells.
-type ReportTable struct {
-	Columns []string
-	Rows    [][]string
-}
-
-// ReportChart is the series of attention figures: one series per figure
-// given, each drawn to its own scale.
-type ReportChart struct {
-	Title string
-	// Note says how to read it (each line scaled to its own maximum).
-	Note   string
-	Series []ReportSeries
-}
-
-// ReportSeries is one attention figure over time.
-type ReportSeries struct {
-	Kind workflow.Figure
-	Name string
-	// Legend is "posts (max 60)"; Latest is "posts 60", shown at the end
-	// of its line.
-	Legend string
-	Latest string
-	Max    int64
-	Points []ReportPoint
-}
-
-// ReportPoint is one recorded value; Label says it in words.
-type ReportPoint struct {
-	At    time.Time
-	Value int64
-	Label string
-}
-
-// ReportPath is where the web serves the report of an incident, as a
-// printable page; with ".md" added, as Markdown.
-func ReportPath(id string) string { return "/incidents/" + id + "/report" }
-
 // BuildReport writes the handling report of inc from it and its timeline
 // (oldest first), as of asOf (the clock's now when zero), in the handlers'
 // language. It reads nothing else but the roster, so the same record and
 // asOf give the same report.
-func (h *Handlers) BuildReport(inc *workflow.Incident, events []workflow.Event, asOf time.Time) *Report {
+func (h *Handlers) BuildReport(inc *workflow.Incident, events []workflow.Event, asOf time.Time) *bot.Report {
 	if asOf.IsZero() {
 		asOf = h.now()
 	}
@@ -136,8 +31,8 @@ func (h *Handlers) BuildReport(inc *workflow.Incident, events []workflow.Event, 
 	return r.buildReport(inc, events)
 }
 
-func (h *Handlers) buildReport(inc *workflow.Incident, events []workflow.Event) *Report {
-	rep := &Report{
+func (h *Handlers) buildReport(inc *workflow.Incident, events []workflow.Event) *bot.Report {
+	rep := &bot.Report{
 		Locale:  h.locale,
 		ID:      inc.ID,
 		Heading: fmt.Sprintf(h.t("Handling report %s", "舆情处置报告 %s"), inc.ID),
@@ -152,7 +47,7 @@ func (h *Handlers) buildReport(inc *workflow.Incident, events []workflow.Event) 
 			"阶段性报告:%s 尚未办结(%s),本报告反映截至上述时间的情况。"), inc.ID, inc.Status.Text().In(h.locale))
 	}
 	rep.Summary = h.reportSummary(inc)
-	rep.Sections = []ReportSection{
+	rep.Sections = []bot.ReportSection{
 		h.summarySection(inc, rep.Summary),
 		h.factsSection(inc, events),
 		h.handlingSection(inc, events),
@@ -197,8 +92,8 @@ func (h *Handlers) deadlineResult(d workflow.Deadline, open bool) (deadlineOutco
 	}
 }
 
-func (h *Handlers) reportSummary(inc *workflow.Incident) ReportSummary {
-	s := ReportSummary{Level: inc.Level, Status: inc.Status}
+func (h *Handlers) reportSummary(inc *workflow.Incident) bot.ReportSummary {
+	s := bot.ReportSummary{Level: inc.Level, Status: inc.Status}
 	for _, d := range h.svc.Deadlines(inc) {
 		switch o, _ := h.deadlineResult(d, inc.Open()); o {
 		case outcomeOnTime:
@@ -219,7 +114,7 @@ func (h *Handlers) reportSummary(inc *workflow.Incident) ReportSummary {
 }
 
 // deadlineCounts is "3 met on time, 1 met late, 1 missed, 0 running".
-func (h *Handlers) deadlineCounts(s ReportSummary) string {
+func (h *Handlers) deadlineCounts(s bot.ReportSummary) string {
 	return fmt.Sprintf(h.t("%d met on time, %d met late, %d missed, %d running", "按时完成 %d 项,超时完成 %d 项,未完成 %d 项,进行中 %d 项"),
 		s.OnTime, s.Late, s.Missed, s.Running)
 }
@@ -255,8 +150,8 @@ func (h *Handlers) actorName(id string) string {
 	return h.name(id)
 }
 
-func (h *Handlers) field(label tx, value string) ReportField {
-	return ReportField{Label: label.In(h.locale), Value: value}
+func (h *Handlers) field(label tx, value string) bot.ReportField {
+	return bot.ReportField{Label: label.In(h.locale), Value: value}
 }
 
 func (h *Handlers) columns(cols ...tx) []string {
@@ -285,9 +180,9 @@ func (h *Handlers) publishedText(st *workflow.Statement) string {
 		st.DraftVersion, st.Hash, h.reportTime(st.At), h.name(st.By))
 }
 
-func (h *Handlers) summarySection(inc *workflow.Incident, s ReportSummary) ReportSection {
-	sec := ReportSection{Key: "summary", Title: h.t("Summary", "概要")}
-	var f []ReportField
+func (h *Handlers) summarySection(inc *workflow.Incident, s bot.ReportSummary) bot.ReportSection {
+	sec := bot.ReportSection{Key: "summary", Title: h.t("Summary", "概要")}
+	var f []bot.ReportField
 	if org := h.roster.Organisation.Name; org != "" {
 		f = append(f, h.field(tx{EN: "Organisation", ZH: "单位"}, org))
 	}
@@ -306,20 +201,20 @@ func (h *Handlers) summarySection(inc *workflow.Incident, s ReportSummary) Repor
 		h.field(tx{EN: "Deadlines", ZH: "处置时限"}, h.deadlineCounts(s)),
 		h.field(tx{EN: "Unified reply", ZH: "统一口径"}, h.publishedText(s.Published)),
 	)
-	sec.Blocks = append(sec.Blocks, ReportBlock{Fields: f})
+	sec.Blocks = append(sec.Blocks, bot.ReportBlock{Fields: f})
 	if s.Published != nil {
-		sec.Blocks = append(sec.Blocks, ReportBlock{Heading: h.t("Published reply", "已发布的统一口径"), Text: s.Published.Text})
+		sec.Blocks = append(sec.Blocks, bot.ReportBlock{Heading: h.t("Published reply", "已发布的统一口径"), Text: s.Published.Text})
 	}
 	return sec
 }
 
-func (h *Handlers) factsSection(inc *workflow.Incident, events []workflow.Event) ReportSection {
-	sec := ReportSection{Key: "facts", Title: h.t("Facts and grading", "基本情况与定级")}
+func (h *Handlers) factsSection(inc *workflow.Incident, events []workflow.Event) bot.ReportSection {
+	sec := bot.ReportSection{Key: "facts", Title: h.t("Facts and grading", "基本情况与定级")}
 	source := inc.Source
 	if source == "" {
 		source = h.t("not given", "未填写")
 	}
-	f := []ReportField{
+	f := []bot.ReportField{
 		h.field(tx{EN: "Title", ZH: "标题"}, inc.Title),
 		h.field(tx{EN: "Source", ZH: "来源"}, source),
 		h.field(tx{EN: "Category", ZH: "类别"}, inc.Category.Text().In(h.locale)),
@@ -331,9 +226,9 @@ func (h *Handlers) factsSection(inc *workflow.Incident, events []workflow.Event)
 		f = append(f, h.field(tx{EN: "Signs of spreading", ZH: "扩散迹象"},
 			fmt.Sprintf(h.t("last recorded %s", "最近记录于 %s"), h.reportTime(inc.SpreadAt))))
 	}
-	sec.Blocks = append(sec.Blocks, ReportBlock{Fields: f})
+	sec.Blocks = append(sec.Blocks, bot.ReportBlock{Fields: f})
 
-	t := &ReportTable{Columns: h.columns(tx{EN: "Time", ZH: "时间"}, tx{EN: "Level", ZH: "级别"},
+	t := &bot.ReportTable{Columns: h.columns(tx{EN: "Time", ZH: "时间"}, tx{EN: "Level", ZH: "级别"},
 		tx{EN: "By", ZH: "操作人"}, tx{EN: "Why", ZH: "理由"})}
 	for _, e := range events {
 		switch e.Kind {
@@ -354,7 +249,7 @@ func (h *Handlers) factsSection(inc *workflow.Incident, events []workflow.Event)
 				h.t("Firebreak, by the plan's rule", "Firebreak(按预案规则)"), h.escalationReason(e)})
 		}
 	}
-	sec.Blocks = append(sec.Blocks, ReportBlock{Heading: h.t("Grade and every change of it", "定级及调整"), Table: t})
+	sec.Blocks = append(sec.Blocks, bot.ReportBlock{Heading: h.t("Grade and every change of it", "定级及调整"), Table: t})
 	return sec
 }
 
@@ -374,8 +269,8 @@ func (h *Handlers) escalationReason(e workflow.Event) string {
 	return h.t("signs of spreading: ", "有扩散迹象:") + e.Text
 }
 
-func (h *Handlers) handlingSection(inc *workflow.Incident, events []workflow.Event) ReportSection {
-	sec := ReportSection{Key: "handling", Title: h.t("Handling and deadlines", "处置与时限")}
+func (h *Handlers) handlingSection(inc *workflow.Incident, events []workflow.Event) bot.ReportSection {
+	sec := bot.ReportSection{Key: "handling", Title: h.t("Handling and deadlines", "处置与时限")}
 	dept := h.t("none", "无")
 	if inc.Department != "" {
 		dept = h.name(inc.Department)
@@ -384,13 +279,13 @@ func (h *Handlers) handlingSection(inc *workflow.Incident, events []workflow.Eve
 	if !inc.AckedAt.IsZero() {
 		acked = h.atBy(inc.AckedAt, inc.AckedBy)
 	}
-	sec.Blocks = append(sec.Blocks, ReportBlock{Fields: []ReportField{
+	sec.Blocks = append(sec.Blocks, bot.ReportBlock{Fields: []bot.ReportField{
 		h.field(tx{EN: "Department", ZH: "责任部门"}, dept),
 		h.field(tx{EN: "Assignee", ZH: "负责人"}, h.name(inc.Assignee)),
 		h.field(tx{EN: "Acknowledged", ZH: "接办"}, acked),
 	}})
 
-	steps := &ReportTable{Columns: h.columns(tx{EN: "Time", ZH: "时间"}, tx{EN: "Step", ZH: "事项"}, tx{EN: "By", ZH: "操作人"})}
+	steps := &bot.ReportTable{Columns: h.columns(tx{EN: "Time", ZH: "时间"}, tx{EN: "Step", ZH: "事项"}, tx{EN: "By", ZH: "操作人"})}
 	for _, e := range events {
 		switch e.Kind {
 		case workflow.EventAssigned:
@@ -409,11 +304,11 @@ func (h *Handlers) handlingSection(inc *workflow.Incident, events []workflow.Eve
 		}
 	}
 	if len(steps.Rows) > 0 {
-		sec.Blocks = append(sec.Blocks, ReportBlock{Heading: h.t("Assignments and acknowledgements", "指派与接办"), Table: steps})
+		sec.Blocks = append(sec.Blocks, bot.ReportBlock{Heading: h.t("Assignments and acknowledgements", "指派与接办"), Table: steps})
 	}
 
 	deadlines := h.svc.Deadlines(inc)
-	b := ReportBlock{Heading: h.t("Deadlines", "处置时限")}
+	b := bot.ReportBlock{Heading: h.t("Deadlines", "处置时限")}
 	if len(deadlines) == 0 {
 		b.Note = h.t("The plan sets no deadline at this level.", "预案对该级别未设时限。")
 		sec.Blocks = append(sec.Blocks, b)
@@ -425,7 +320,7 @@ func (h *Handlers) handlingSection(inc *workflow.Incident, events []workflow.Eve
 	}
 	b.Note = fmt.Sprintf(h.t("Deadlines of the %s process, %s: %s.", "按%s舆情流程的时限,%s:%s。"),
 		inc.Level.Text().In(h.locale), from, h.deadlineCounts(h.reportSummary(inc)))
-	b.Table = &ReportTable{Columns: h.columns(tx{EN: "Deadline", ZH: "时限"}, tx{EN: "Due", ZH: "截止时间"},
+	b.Table = &bot.ReportTable{Columns: h.columns(tx{EN: "Deadline", ZH: "时限"}, tx{EN: "Due", ZH: "截止时间"},
 		tx{EN: "Met", ZH: "完成时间"}, tx{EN: "Result", ZH: "结果"})}
 	for _, d := range deadlines {
 		_, result := h.deadlineResult(d, inc.Open())
@@ -469,31 +364,31 @@ func (h *Handlers) voiceText(st workflow.Statement) string {
 	return h.name(st.By)
 }
 
-func (h *Handlers) replySection(inc *workflow.Incident) ReportSection {
-	sec := ReportSection{Key: "reply", Title: h.t("Unified reply", "统一口径")}
+func (h *Handlers) replySection(inc *workflow.Incident) bot.ReportSection {
+	sec := bot.ReportSection{Key: "reply", Title: h.t("Unified reply", "统一口径")}
 	if len(inc.Drafts) == 0 {
-		sec.Blocks = append(sec.Blocks, ReportBlock{Note: h.t("No draft of the unified reply was written.", "未起草统一口径。")})
+		sec.Blocks = append(sec.Blocks, bot.ReportBlock{Note: h.t("No draft of the unified reply was written.", "未起草统一口径。")})
 		return sec
 	}
 	if len(inc.Statements) == 0 {
-		sec.Blocks = append(sec.Blocks, ReportBlock{Note: h.t("No version was published.", "尚未发布任何版本。")})
+		sec.Blocks = append(sec.Blocks, bot.ReportBlock{Note: h.t("No version was published.", "尚未发布任何版本。")})
 	}
 	for _, st := range inc.Statements {
-		b := ReportBlock{Heading: fmt.Sprintf(h.t("Published: version %d (#%s)", "已发布:第 %d 版(#%s)"), st.DraftVersion, st.Hash)}
-		b.Fields = []ReportField{
+		b := bot.ReportBlock{Heading: fmt.Sprintf(h.t("Published: version %d (#%s)", "已发布:第 %d 版(#%s)"), st.DraftVersion, st.Hash)}
+		b.Fields = []bot.ReportField{
 			h.field(tx{EN: "Published", ZH: "发布时间"}, h.reportTime(st.At)),
 			h.field(tx{EN: "Published by", ZH: "发布人"}, h.voiceText(st)),
 		}
 		if d, _ := inc.DraftStage(st.DraftVersion, h.svc.Policy()); d != nil {
 			b.Fields = append(b.Fields, h.field(tx{EN: "Approved by", ZH: "批准"}, h.approvalsText(d)))
 		}
-		sec.Blocks = append(sec.Blocks, b, ReportBlock{Text: st.Text})
+		sec.Blocks = append(sec.Blocks, b, bot.ReportBlock{Text: st.Text})
 	}
 	for i := range inc.Drafts {
 		d := &inc.Drafts[i]
 		_, stage := inc.DraftStage(d.Version, h.svc.Policy())
-		b := ReportBlock{Heading: fmt.Sprintf(h.t("Version %d (#%s): %s", "第 %d 版(#%s):%s"), d.Version, d.Hash, h.stageText(inc, stage))}
-		b.Fields = []ReportField{
+		b := bot.ReportBlock{Heading: fmt.Sprintf(h.t("Version %d (#%s): %s", "第 %d 版(#%s):%s"), d.Version, d.Hash, h.stageText(inc, stage))}
+		b.Fields = []bot.ReportField{
 			h.field(tx{EN: "Written", ZH: "起草"}, h.atBy(d.At, d.Author)),
 			h.field(tx{EN: "Approvals", ZH: "批准"}, h.approvalsText(d)),
 		}
@@ -503,9 +398,9 @@ func (h *Handlers) replySection(inc *workflow.Incident) ReportSection {
 		}
 		sec.Blocks = append(sec.Blocks, b)
 		if d.Published {
-			sec.Blocks = append(sec.Blocks, ReportBlock{Note: h.t("Its text is the published text above.", "正文即上述已发布文本。")})
+			sec.Blocks = append(sec.Blocks, bot.ReportBlock{Note: h.t("Its text is the published text above.", "正文即上述已发布文本。")})
 		} else {
-			sec.Blocks = append(sec.Blocks, ReportBlock{Text: d.Text})
+			sec.Blocks = append(sec.Blocks, bot.ReportBlock{Text: d.Text})
 		}
 	}
 	return sec
@@ -528,22 +423,22 @@ func (h *Handlers) stageText(inc *workflow.Incident, stage workflow.DraftStage) 
 	return h.t("awaiting approval", "待审批")
 }
 
-func (h *Handlers) followupSection(inc *workflow.Incident, events []workflow.Event) ReportSection {
-	sec := ReportSection{Key: "followups", Title: h.t("Follow-up reports and attention figures", "续报与关注度")}
+func (h *Handlers) followupSection(inc *workflow.Incident, events []workflow.Event) bot.ReportSection {
+	sec := bot.ReportSection{Key: "followups", Title: h.t("Follow-up reports and attention figures", "续报与关注度")}
 	last := h.t("none", "无")
 	if inc.Updates > 0 {
 		last = fmt.Sprintf(h.t("%d, the last %s", "%d 次,最近一次 %s"), inc.Updates, h.reportTime(inc.LastUpdateAt))
 	}
-	f := []ReportField{h.field(tx{EN: "Follow-up reports", ZH: "续报"}, last)}
+	f := []bot.ReportField{h.field(tx{EN: "Follow-up reports", ZH: "续报"}, last)}
 	if every := h.svc.Policy().For(inc.Level).UpdateEvery; every > 0 {
 		f = append(f, h.field(tx{EN: "Cadence", ZH: "续报频次"},
 			fmt.Sprintf(h.t("every %[1]s at the %[2]s level", "%[2]s级别每 %[1]s 一次"), span(every, h.locale), inc.Level.Text().In(h.locale))))
 	}
-	sec.Blocks = append(sec.Blocks, ReportBlock{Fields: f})
+	sec.Blocks = append(sec.Blocks, bot.ReportBlock{Fields: f})
 
-	updates := &ReportTable{Columns: h.columns(tx{EN: "No.", ZH: "序号"}, tx{EN: "Time", ZH: "时间"},
+	updates := &bot.ReportTable{Columns: h.columns(tx{EN: "No.", ZH: "序号"}, tx{EN: "Time", ZH: "时间"},
 		tx{EN: "By", ZH: "报告人"}, tx{EN: "Figures", ZH: "指标"}, tx{EN: "Report", ZH: "内容"})}
-	spread := &ReportTable{Columns: h.columns(tx{EN: "Time", ZH: "时间"}, tx{EN: "By", ZH: "报告人"}, tx{EN: "Sign", ZH: "迹象"})}
+	spread := &bot.ReportTable{Columns: h.columns(tx{EN: "Time", ZH: "时间"}, tx{EN: "By", ZH: "报告人"}, tx{EN: "Sign", ZH: "迹象"})}
 	for _, e := range events {
 		switch e.Kind {
 		case workflow.EventUpdated:
@@ -565,15 +460,15 @@ func (h *Handlers) followupSection(inc *workflow.Incident, events []workflow.Eve
 		}
 	}
 	if len(updates.Rows) > 0 {
-		sec.Blocks = append(sec.Blocks, ReportBlock{Heading: h.t("Follow-up reports", "续报记录"), Table: updates})
+		sec.Blocks = append(sec.Blocks, bot.ReportBlock{Heading: h.t("Follow-up reports", "续报记录"), Table: updates})
 	}
 
-	fig := ReportBlock{Heading: h.t("Attention figures", "关注度指标")}
+	fig := bot.ReportBlock{Heading: h.t("Attention figures", "关注度指标")}
 	if len(inc.Figures) == 0 {
 		fig.Note = h.t("No attention figures were recorded.", "未记录关注度指标。")
 		sec.Blocks = append(sec.Blocks, fig)
 	} else {
-		fig.Table = &ReportTable{Columns: []string{h.t("Time", "时间")}}
+		fig.Table = &bot.ReportTable{Columns: []string{h.t("Time", "时间")}}
 		for _, k := range workflow.FigureList {
 			fig.Table.Columns = append(fig.Table.Columns, k.Text().In(h.locale))
 		}
@@ -589,26 +484,26 @@ func (h *Handlers) followupSection(inc *workflow.Incident, events []workflow.Eve
 			}
 			fig.Table.Rows = append(fig.Table.Rows, row)
 		}
-		sec.Blocks = append(sec.Blocks, ReportBlock{Chart: h.figuresChart(inc.Figures)}, fig)
+		sec.Blocks = append(sec.Blocks, bot.ReportBlock{Chart: h.figuresChart(inc.Figures)}, fig)
 	}
 	if len(spread.Rows) > 0 {
-		sec.Blocks = append(sec.Blocks, ReportBlock{Heading: h.t("Signs of spreading", "扩散迹象"), Table: spread})
+		sec.Blocks = append(sec.Blocks, bot.ReportBlock{Heading: h.t("Signs of spreading", "扩散迹象"), Table: spread})
 	}
 	return sec
 }
 
 // figuresChart is the series of each figure given in series.
-func (h *Handlers) figuresChart(series []workflow.Figures) *ReportChart {
-	c := &ReportChart{Title: h.t("Attention figures over time", "关注度指标变化")}
+func (h *Handlers) figuresChart(series []workflow.Figures) *bot.ReportChart {
+	c := &bot.ReportChart{Title: h.t("Attention figures over time", "关注度指标变化")}
 	for _, k := range workflow.FigureList {
-		s := ReportSeries{Kind: k, Name: k.Text().In(h.locale)}
+		s := bot.ReportSeries{Kind: k, Name: k.Text().In(h.locale)}
 		for _, f := range series {
 			v, ok := f.Get(k)
 			if !ok {
 				continue
 			}
 			s.Max = max(s.Max, v)
-			s.Points = append(s.Points, ReportPoint{At: f.At, Value: v,
+			s.Points = append(s.Points, bot.ReportPoint{At: f.At, Value: v,
 				Label: fmt.Sprintf(h.t("%s %s at %s", "%s %s(%s)"), s.Name, thousands(v), h.reportTime(f.At))})
 		}
 		if len(s.Points) == 0 {
@@ -624,11 +519,11 @@ func (h *Handlers) figuresChart(series []workflow.Figures) *ReportChart {
 	return c
 }
 
-func (h *Handlers) reportsSection(inc *workflow.Incident, events []workflow.Event) ReportSection {
-	sec := ReportSection{Key: "reports", Title: h.t("Reports, referral and resolution", "报告、移交与办结")}
+func (h *Handlers) reportsSection(inc *workflow.Incident, events []workflow.Event) bot.ReportSection {
+	sec := bot.ReportSection{Key: "reports", Title: h.t("Reports, referral and resolution", "报告、移交与办结")}
 	lp := h.svc.Policy().For(inc.Level)
 
-	leaders := ReportBlock{Heading: h.t("Report to the leaders", "报告领导")}
+	leaders := bot.ReportBlock{Heading: h.t("Report to the leaders", "报告领导")}
 	switch {
 	case inc.Reported():
 		state := h.t("complete", "已完成")
@@ -639,7 +534,7 @@ func (h *Handlers) reportsSection(inc *workflow.Incident, events []workflow.Even
 				state = h.t("awaiting a principal leader's acknowledgement", "待主要领导签收")
 			}
 		}
-		leaders.Fields = []ReportField{
+		leaders.Fields = []bot.ReportField{
 			h.field(tx{EN: "Reported", ZH: "报告时间"}, h.reportTime(inc.ReportedAt)),
 			h.field(tx{EN: "Double report", ZH: "双重报告"}, state),
 		}
@@ -648,10 +543,10 @@ func (h *Handlers) reportsSection(inc *workflow.Incident, events []workflow.Even
 	default:
 		leaders.Note = h.t("The plan asks for no report to the leaders at this level.", "预案对该级别不要求报告领导。")
 	}
-	receipts := &ReportTable{Columns: h.columns(tx{EN: "Time", ZH: "时间"}, tx{EN: "Acknowledged by", ZH: "签收人"})}
-	up := &ReportTable{Columns: h.columns(tx{EN: "Time", ZH: "时间"}, tx{EN: "By", ZH: "报告人"}, tx{EN: "Note", ZH: "说明"})}
-	referrals := &ReportTable{Columns: h.columns(tx{EN: "Time", ZH: "时间"}, tx{EN: "By", ZH: "操作人"}, tx{EN: "Reason", ZH: "理由"})}
-	closing := &ReportTable{Columns: h.columns(tx{EN: "Time", ZH: "时间"}, tx{EN: "Step", ZH: "事项"},
+	receipts := &bot.ReportTable{Columns: h.columns(tx{EN: "Time", ZH: "时间"}, tx{EN: "Acknowledged by", ZH: "签收人"})}
+	up := &bot.ReportTable{Columns: h.columns(tx{EN: "Time", ZH: "时间"}, tx{EN: "By", ZH: "报告人"}, tx{EN: "Note", ZH: "说明"})}
+	referrals := &bot.ReportTable{Columns: h.columns(tx{EN: "Time", ZH: "时间"}, tx{EN: "By", ZH: "操作人"}, tx{EN: "Reason", ZH: "理由"})}
+	closing := &bot.ReportTable{Columns: h.columns(tx{EN: "Time", ZH: "时间"}, tx{EN: "Step", ZH: "事项"},
 		tx{EN: "By", ZH: "操作人"}, tx{EN: "Text", ZH: "内容"})}
 	for _, e := range events {
 		at, who := h.reportTime(e.At), h.actorName(e.Actor)
@@ -690,13 +585,13 @@ func (h *Handlers) reportsSection(inc *workflow.Incident, events []workflow.Even
 	}
 	sec.Blocks = append(sec.Blocks, leaders)
 	if len(receipts.Rows) > 0 {
-		sec.Blocks = append(sec.Blocks, ReportBlock{Heading: h.t("Acknowledgements of the reports (收到)", "报告签收(收到)"), Table: receipts})
+		sec.Blocks = append(sec.Blocks, bot.ReportBlock{Heading: h.t("Acknowledgements of the reports (收到)", "报告签收(收到)"), Table: receipts})
 	}
 
-	authority := ReportBlock{Heading: h.t("Report to the higher authority", "报告上级主管部门")}
+	authority := bot.ReportBlock{Heading: h.t("Report to the higher authority", "报告上级主管部门")}
 	switch {
 	case !inc.ReportedUpAt.IsZero():
-		authority.Fields = []ReportField{h.field(tx{EN: "Reported up", ZH: "上报时间"}, h.reportTime(inc.ReportedUpAt))}
+		authority.Fields = []bot.ReportField{h.field(tx{EN: "Reported up", ZH: "上报时间"}, h.reportTime(inc.ReportedUpAt))}
 		if len(up.Rows) > 0 {
 			authority.Table = up
 		}
@@ -707,7 +602,7 @@ func (h *Handlers) reportsSection(inc *workflow.Incident, events []workflow.Even
 	}
 	sec.Blocks = append(sec.Blocks, authority)
 
-	referral := ReportBlock{Heading: h.t("Referral to law enforcement", "移交执纪执法部门")}
+	referral := bot.ReportBlock{Heading: h.t("Referral to law enforcement", "移交执纪执法部门")}
 	if len(referrals.Rows) > 0 {
 		referral.Table = referrals
 	} else {
@@ -715,29 +610,29 @@ func (h *Handlers) reportsSection(inc *workflow.Incident, events []workflow.Even
 	}
 	sec.Blocks = append(sec.Blocks, referral)
 
-	resolution := ReportBlock{Heading: h.t("Resolution and feedback", "办结与反馈")}
+	resolution := bot.ReportBlock{Heading: h.t("Resolution and feedback", "办结与反馈")}
 	if inc.Open() {
 		resolution.Note = h.t("Not resolved: the incident is still open.", "尚未办结:事件仍在处置中。")
 	} else {
-		resolution.Fields = []ReportField{
+		resolution.Fields = []bot.ReportField{
 			h.field(tx{EN: "Resolved", ZH: "办结时间"}, h.reportTime(inc.ResolvedAt)),
 			h.field(tx{EN: "Substantive answer", ZH: "实质答复"}, inc.Summary),
 		}
 	}
 	sec.Blocks = append(sec.Blocks, resolution)
 	if len(closing.Rows) > 0 {
-		sec.Blocks = append(sec.Blocks, ReportBlock{Table: closing})
+		sec.Blocks = append(sec.Blocks, bot.ReportBlock{Table: closing})
 	}
 	return sec
 }
 
-func (h *Handlers) timelineSection(events []workflow.Event) ReportSection {
-	sec := ReportSection{Key: "timeline", Title: h.t("Complete timeline", "完整处置记录")}
-	t := &ReportTable{Columns: h.columns(tx{EN: "Time", ZH: "时间"}, tx{EN: "Step", ZH: "事项"})}
+func (h *Handlers) timelineSection(events []workflow.Event) bot.ReportSection {
+	sec := bot.ReportSection{Key: "timeline", Title: h.t("Complete timeline", "完整处置记录")}
+	t := &bot.ReportTable{Columns: h.columns(tx{EN: "Time", ZH: "时间"}, tx{EN: "Step", ZH: "事项"})}
 	for i, e := range events {
 		t.Rows = append(t.Rows, []string{h.reportTime(e.At), h.lineAt(events, i)})
 	}
-	sec.Blocks = append(sec.Blocks, ReportBlock{
+	sec.Blocks = append(sec.Blocks, bot.ReportBlock{
 		Note:  fmt.Sprintf(h.t("%d recorded steps, oldest first.", "共 %d 条记录,按时间先后排列。"), len(events)),
 		Table: t,
 	})
@@ -768,142 +663,7 @@ func (h *Handlers) reportCommand(ctx context.Context, req *bot.Request, args bot
 	s := rep.Summary
 	state := fmt.Sprintf(h.t("Level: %s; status: %s; deadlines: %s; unified reply: %s", "级别:%s;状态:%s;处置时限:%s;统一口径:%s"),
 		h.levelText(inc), inc.Status.Text().In(h.locale), h.deadlineCounts(s), h.publishedText(s.Published))
-	path := ReportPath(inc.ID)
+	path := bot.ReportPath(inc.ID)
 	link := fmt.Sprintf(h.t("Report: %s (Markdown: %s.md)", "报告:%s(Markdown:%s.md)"), path, path)
 	return &bot.Reply{Text: title + "\n" + state + "\n" + link}, nil
-}
-
-// Markdown renders the report as Markdown (CommonMark with GitHub's
-// tables). Every text is escaped, so that a title like "*bold*
-// [x](http://evil)" reads as typed: nothing in it formats, links or breaks
-// the layout. Verbatim texts (statements, drafts) go in fenced code blocks,
-// byte for byte, so their hash can be checked; the chart is left out, its
-// figures are in the table beside it.
-func (r *Report) Markdown() string {
-	colon := ": "
-	if r.Locale == workflow.LocaleZH {
-		colon = ":"
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "# %s\n\n", mdLine(r.Heading))
-	fmt.Fprintf(&b, "**%s**\n\n", mdLine(r.Title))
-	fmt.Fprintf(&b, "%s\n\n", mdLine(r.AsOfLine))
-	if r.Interim {
-		fmt.Fprintf(&b, "> **%s**\n\n", mdLine(r.InterimLine))
-	}
-	for _, s := range r.Sections {
-		fmt.Fprintf(&b, "## %s\n\n", mdLine(s.Title))
-		for _, bl := range s.Blocks {
-			if bl.Heading != "" {
-				fmt.Fprintf(&b, "### %s\n\n", mdLine(bl.Heading))
-			}
-			if bl.Note != "" {
-				fmt.Fprintf(&b, "%s\n\n", mdText(bl.Note, ""))
-			}
-			if len(bl.Fields) > 0 {
-				for _, f := range bl.Fields {
-					fmt.Fprintf(&b, "- **%s**%s%s\n", mdLine(f.Label), colon, mdText(f.Value, "  "))
-				}
-				b.WriteString("\n")
-			}
-			if t := bl.Table; t != nil {
-				writeMarkdownTable(&b, t)
-			}
-			if bl.Text != "" {
-				writeFenced(&b, bl.Text)
-			}
-		}
-	}
-	return strings.TrimRight(b.String(), "\n") + "\n"
-}
-
-func writeMarkdownTable(b *strings.Builder, t *ReportTable) {
-	row := func(cells []string) {
-		b.WriteString("|")
-		for _, c := range cells {
-			b.WriteString(" " + mdCell(c) + " |")
-		}
-		b.WriteString("\n")
-	}
-	row(t.Columns)
-	b.WriteString("|")
-	for range t.Columns {
-		b.WriteString(" --- |")
-	}
-	b.WriteString("\n")
-	for _, r := range t.Rows {
-		row(r)
-	}
-	b.WriteString("\n")
-}
-
-// writeFenced writes text as a fenced code block, its fence longer than
-// any run of backticks in it.
-func writeFenced(b *strings.Builder, text string) {
-	fence := "```"
-	for strings.Contains(text, fence) {
-		fence += "`"
-	}
-	fmt.Fprintf(b, "%stext\n%s\n%s\n\n", fence, text, fence)
-}
-
-// mdText escapes text for Markdown, keeping its line breaks: the lines
-// after the first are indented by indent (to stay inside a list item) and
-// end the line before with a hard break.
-func mdText(s, indent string) string {
-	lines := strings.Split(s, "\n")
-	for i, l := range lines {
-		lines[i] = mdLine(l)
-	}
-	return strings.Join(lines, "\\\n"+indent)
-}
-
-// mdCell escapes text for a table cell: one line, its breaks as <br>.
-func mdCell(s string) string {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return " "
-	}
-	lines := strings.Split(s, "\n")
-	for i, l := range lines {
-		lines[i] = mdLine(strings.TrimSpace(l))
-	}
-	return strings.Join(lines, "<br>")
-}
-
-// mdLine escapes one line of text so that Markdown shows it as it is: the
-// characters that make emphasis, code, links, images, HTML, entities,
-// strikethrough and table cells are escaped everywhere; those that start a
-// heading, a list, a quote or a rule only at the start of the line; and
-// what GitHub's renderer would turn into a link by itself (http://…,
-// www.…, an e-mail address) is broken up by an escape.
-func mdLine(s string) string {
-	s = strings.ReplaceAll(s, "\n", " ")
-	var b strings.Builder
-	rs := []rune(s)
-	start := 0
-	for start < len(rs) && (rs[start] == ' ' || rs[start] == '\t') {
-		start++
-	}
-	// A number and "." or ")" at the start is an ordered list item.
-	digits := start
-	for digits < len(rs) && rs[digits] >= '0' && rs[digits] <= '9' {
-		digits++
-	}
-	for i, c := range rs {
-		switch {
-		case strings.ContainsRune("\\`*_[]<>|~&@", c):
-			b.WriteRune('\\')
-		case i == start && strings.ContainsRune("#+-=", c):
-			b.WriteRune('\\')
-		case i == digits && digits > start && (c == '.' || c == ')'):
-			b.WriteRune('\\')
-		case c == ':' && strings.HasPrefix(string(rs[i+1:]), "//"):
-			b.WriteRune('\\')
-		case c == '.' && i >= 3 && strings.EqualFold(string(rs[i-3:i]), "www"):
-			b.WriteRune('\\')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
 }

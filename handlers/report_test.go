@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/firebreak/firebreak/bot"
 	"github.com/firebreak/firebreak/handlers"
 	"github.com/firebreak/firebreak/workflow"
 )
@@ -196,7 +197,7 @@ func (c *reportCase) lifecycle() string {
 
 // buildReport reads the incident and its timeline as stored and builds
 // its report in locale as of asOf.
-func (c *reportCase) buildReport(id, locale string, asOf time.Time) *handlers.Report {
+func (c *reportCase) buildReport(id, locale string, asOf time.Time) *bot.Report {
 	c.tb.Helper()
 	ctx := context.Background()
 	inc, err := c.store.Get(ctx, id)

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/firebreak/firebreak/handlers"
+	"github.com/firebreak/firebreak/bot"
 	"github.com/firebreak/firebreak/workflow"
 )
 
@@ -24,7 +24,7 @@ import (
 // Reports builds the handling report of an incident from its record (the
 // incident and its timeline, oldest first) in a locale, as of a moment:
 // the handlers' BuildReport, in the handlers of that locale.
-type Reports func(inc *workflow.Incident, events []workflow.Event, locale string, asOf time.Time) *handlers.Report
+type Reports func(inc *workflow.Incident, events []workflow.Event, locale string, asOf time.Time) *bot.Report
 
 // reportLabels are the few words of the page that are not the report's:
 // the links above it on screen.
@@ -45,7 +45,7 @@ func msgNoReport(id string) workflow.Text {
 // answers the request itself when there is no report to show: 404 for an
 // unknown incident (in both languages), 503 or 500 when storage fails.
 // markdown says how to answer: in plain text, or with a page.
-func (s *Server) loadReport(w http.ResponseWriter, r *http.Request, markdown bool) (*handlers.Report, bool) {
+func (s *Server) loadReport(w http.ResponseWriter, r *http.Request, markdown bool) (*bot.Report, bool) {
 	id := workflow.NormalizeID(r.PathValue("id"))
 	if s.cfg.Reports == nil {
 		s.notFoundPage(w, r)
@@ -111,7 +111,7 @@ func (s *Server) reportPage(w http.ResponseWriter, r *http.Request) {
 	locale := s.localeOf(r)
 	v := reportPageView{
 		Locale: locale, Title: rep.Heading + " — " + rep.Title, R: rep,
-		IncidentURL: "/incidents/" + rep.ID, MarkdownURL: handlers.ReportPath(rep.ID) + ".md",
+		IncidentURL: "/incidents/" + rep.ID, MarkdownURL: bot.ReportPath(rep.ID) + ".md",
 		Labels: map[string]string{}, Lang: langLinks(&url.URL{Path: r.URL.Path, RawQuery: r.URL.RawQuery}, locale),
 	}
 	for k, t := range reportLabels {
@@ -146,7 +146,7 @@ func (s *Server) reportPage(w http.ResponseWriter, r *http.Request) {
 type reportPageView struct {
 	Locale      string
 	Title       string
-	R           *handlers.Report
+	R           *bot.Report
 	Sections    []reportSectionView
 	IncidentURL string
 	MarkdownURL string
@@ -162,7 +162,7 @@ type reportSectionView struct {
 
 // reportBlockView is a block of the report and, for a chart, its drawing.
 type reportBlockView struct {
-	handlers.ReportBlock
+	bot.ReportBlock
 	SVG *chartSVG
 }
 
@@ -206,7 +206,7 @@ type svgLegend struct {
 
 func px(v float64) string { return fmt.Sprintf("%.1f", v) }
 
-func drawChart(c *handlers.ReportChart, loc *time.Location) *chartSVG {
+func drawChart(c *bot.ReportChart, loc *time.Location) *chartSVG {
 	out := &chartSVG{Title: c.Title, Note: c.Note, ViewBox: fmt.Sprintf("0 0 %d %d", chartW, chartH)}
 	t0, t1 := time.Time{}, time.Time{}
 	for _, s := range c.Series {

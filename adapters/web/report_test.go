@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/firebreak/firebreak/bot"
 	"github.com/firebreak/firebreak/handlers"
 	"github.com/firebreak/firebreak/workflow"
 )
@@ -48,7 +49,7 @@ func testReports(roster *workflow.Roster, clock workflow.Clock) Reports {
 	byLocale := map[string]*handlers.Handlers{
 		workflow.LocaleEN: handlers.New(svc, workflow.LocaleEN), workflow.LocaleZH: handlers.New(svc, workflow.LocaleZH),
 	}
-	return func(inc *workflow.Incident, events []workflow.Event, locale string, asOf time.Time) *handlers.Report {
+	return func(inc *workflow.Incident, events []workflow.Event, locale string, asOf time.Time) *bot.Report {
 		return byLocale[locale].BuildReport(inc, events, asOf)
 	}
 }
@@ -74,7 +75,7 @@ func newReportFixture(tb testing.TB, playground bool, token string) *fixture {
 }
 
 // wantReport is the report the routes should serve, built directly.
-func (f *fixture) wantReport(tb testing.TB, locale string) *handlers.Report {
+func (f *fixture) wantReport(tb testing.TB, locale string) *bot.Report {
 	tb.Helper()
 	inc, err := f.incidents.Get(context.Background(), "YQ-7")
 	if err != nil {

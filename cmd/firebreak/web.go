@@ -57,7 +57,7 @@ func reports(a *app) web.Reports {
 			byLocale[l] = handlers.New(a.svc, l)
 		}
 	}
-	return func(inc *workflow.Incident, events []workflow.Event, locale string, asOf time.Time) *handlers.Report {
+	return func(inc *workflow.Incident, events []workflow.Event, locale string, asOf time.Time) *bot.Report {
 		h, ok := byLocale[locale]
 		if !ok {
 			h = a.h

@@ -577,6 +577,10 @@ func (d *Dispatcher) attempt(ctx context.Context, t *outTarget, it *outItem) (bo
 	case errors.Is(err, ErrNoRoute):
 		it.settle = true
 		return true, nil
+	case errors.Is(err, ErrRefused):
+		t.charge(now)
+		it.dead = "refused: " + err.Error()
+		return true, nil
 	case errors.As(err, &retry):
 		t.charge(now)
 		wait := retry.After

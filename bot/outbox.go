@@ -90,6 +90,14 @@ var ErrBadNotice = errors.New("notice cannot be rendered")
 // ErrNoRoute means a notice's audience does not exist on a platform.
 var ErrNoRoute = errors.New("no such chat on this platform")
 
+// ErrRefused means the platform refused the message for good (a bad
+// request, a chat the bot may not write to): the same message will be
+// refused again, so it is dead-lettered at once instead of retried while
+// the chat's later notices wait. Senders wrap such answers with it (an
+// error whose Is reports it); a refused login is not one: every message
+// would be refused until the token is put right.
+var ErrRefused = errors.New("refused by the platform for good")
+
 // RetryAfterError is a platform's "too many requests": try again after After.
 type RetryAfterError struct {
 	After time.Duration

@@ -225,5 +225,19 @@ func sendError(method string, err error) error {
 	if sc, ok := errors.AsType[slackgo.StatusCodeError](err); ok && sc.Code == http.StatusTooManyRequests {
 		return &bot.RetryAfterError{After: time.Second}
 	}
+	if se, ok := errors.AsType[slackgo.SlackErrorResponse](err); ok && refusedForGood[se.Err] {
+		return fmt.Errorf("slack %s: %w: %w", method, bot.ErrRefused, err)
+	}
 	return fmt.Errorf("slack %s: %w", method, err)
+}
+
+// refusedForGood are the errors of chat.postMessage and chat.update that
+// the same message will meet again (bot.ErrRefused). Authentication errors
+// are not among them: every message would fail until the token is fixed,
+// and they are retried meanwhile.
+var refusedForGood = map[string]bool{
+	"channel_not_found": true, "not_in_channel": true, "is_archived": true,
+	"invalid_blocks": true, "invalid_blocks_format": true, "msg_too_long": true,
+	"no_text": true, "too_many_attachments": true, "restricted_action": true,
+	"cannot_reply_to_message": true, "invalid_arguments": true,
 }

@@ -64,6 +64,14 @@ type apiError struct {
 	migrateTo   int64
 }
 
+// Is reports a refusal for good (bot.ErrRefused): a bad request or a chat
+// the bot may not write to (400, 403), but not a chat that moved (retried
+// at its new ID), a refused token (401) or a rate limit.
+func (e *apiError) Is(target error) bool {
+	return target == bot.ErrRefused && e.migrateTo == 0 &&
+		(e.code == http.StatusBadRequest || e.code == http.StatusForbidden)
+}
+
 func (e *apiError) Error() string {
 	s := fmt.Sprintf("telegram %s: %d %s", e.method, e.code, e.description)
 	switch {

@@ -318,10 +318,21 @@ func (h *Handlers) stageNote(inc *workflow.Incident, d *workflow.Draft, stage wo
 	return ""
 }
 
+// maxListTitle is how much of a title a list line shows.
+const maxListTitle = 60
+
 // listLine is one incident in a list.
+//
+// The title is shortened to maxListTitle characters: a page of list
+// (workflow.PageSize lines) then fits one Telegram message of 4,096
+// characters whatever the titles; status shows the whole title.
 func (h *Handlers) listLine(inc *workflow.Incident) string {
 	now := h.now()
-	s := fmt.Sprintf("%s — %s, %s", h.headline(inc), inc.Status.Text().In(h.locale), h.name(inc.Assignee))
+	short := *inc
+	if t := []rune(inc.Title); len(t) > maxListTitle {
+		short.Title = string(t[:maxListTitle-1]) + "…"
+	}
+	s := fmt.Sprintf("%s — %s, %s", h.headline(&short), inc.Status.Text().In(h.locale), h.name(inc.Assignee))
 	if d, ok := inc.NextDue(h.svc.Policy(), h.svc.Roster().Calendar()); ok {
 		s += fmt.Sprintf("; %s %s", d.Kind.Text().In(h.locale), h.deadlineState(d, now, inc.Open()))
 	}

@@ -86,6 +86,10 @@ func (h *Handlers) commands() []bot.Command {
 			Summary: tx{EN: fmt.Sprintf("list open, overdue or your incidents, most urgent first, %d a page", workflow.PageSize),
 				ZH: fmt.Sprintf("列出未办结、已超时或我负责的事件,按紧急程度排序,每页 %d 件", workflow.PageSize)},
 			Examples: []string{"list", "list overdue", "list mine", "list page:2"}, Run: h.list},
+		{Name: "stats", Aliases: []string{"统计"}, Roles: anyone, Usage: "[week|month|YYYY-MM|YYYY-MM-DD..YYYY-MM-DD]",
+			Summary: tx{EN: "statistics of the incidents found in a period (default: the last 7 days; month: the last 30)",
+				ZH: "统计某时段内发现的事件(默认最近 7 天;month 为最近 30 天)"},
+			Examples: []string{"stats", "stats month", "stats 2026-03", "stats 2026-03-01..2026-03-15", "统计 本月"}, Run: h.stats},
 	}
 }
 

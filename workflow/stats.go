@@ -78,11 +78,12 @@ func ParsePeriod(s string, now time.Time, loc *time.Location) (Period, error) {
 	return p, nil
 }
 
-// periodError is a bad period: the reason, then how to write one.
+// periodError is a bad period: the reason, then examples (the router adds
+// the command's usage line).
 func periodError(en, zh string, args ...any) error {
 	return &Error{Code: CodeInvalid, Msg: Text{
-		EN: fmt.Sprintf(en, args...) + "; write " + PeriodUsage + ", e.g. month, 2026-03 or 2026-03-01..2026-03-15",
-		ZH: fmt.Sprintf(zh, args...) + ";请写 " + PeriodUsage + ",例如 month、2026-03 或 2026-03-01..2026-03-15",
+		EN: fmt.Sprintf(en, args...) + "; for example week, month, 2026-03 or 2026-03-01..2026-03-15",
+		ZH: fmt.Sprintf(zh, args...) + ";例如 week、month、2026-03 或 2026-03-01..2026-03-15",
 	}}
 }
 

@@ -158,6 +158,7 @@ func (s *Server) Close() { s.hub.Close() }
 //	GET  /board                           every open incident, live, and the charts
 //	GET  /incidents/{id}                  one incident: timeline, drafts, approvals
 //	GET  /incidents/{id}/report[.md]      its handling report, to print (or as Markdown)
+//	GET  /stats[?period=…]                the statistics of a period
 //	GET  /login, POST /login, POST /logout  the board token (production)
 //	GET  /assets/...                      the page's scripts, styles and icon
 //	GET  /favicon.ico                     the icon (an SVG)
@@ -172,6 +173,7 @@ func (s *Server) Register(mux *http.ServeMux) {
 	handle("GET /{$}", s.home)
 	handle("/", s.notFoundPage)
 	handle("GET /board", s.page(s.boardPage))
+	handle("GET /stats", s.page(s.statsPage))
 	handle("GET /incidents/{id}", s.page(s.incidentPage))
 	handle("GET /incidents/{id}/report", s.page(s.reportPage))
 	handle("GET /incidents/{id}/report.md", s.page(s.reportMarkdown))

@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -58,15 +59,13 @@ func (h *Handlers) digestMessage(kind string, at time.Time, open, resolved []*wo
 	endOfDay := time.Date(day.Year(), day.Month(), day.Day()+1, 0, 0, 0, 0, loc)
 	weekStart := at.Add(-digestWeek)
 	var overdue, today []string
-	var overdueIncidents, openedThisWeek, stillOpen, metThisWeek, missedThisWeek int
+	var overdueIncidents, metThisWeek, missedThisWeek int
 	byLevel := map[workflow.Level]int{}
+	// The incidents found in the week are counted as the stats command
+	// counts them (found up to and including at).
+	weekStats := workflow.ComputeStats(workflow.Period{From: weekStart, To: at.Add(time.Nanosecond)},
+		append(slices.Clone(resolved), open...), h.svc.Policy(), h.roster.Calendar(), at)
 	week := func(inc *workflow.Incident) {
-		if inc.FoundAt.After(weekStart) {
-			openedThisWeek++
-			if inc.Open() {
-				stillOpen++
-			}
-		}
 		for _, d := range h.svc.Deadlines(inc) {
 			if d.Due.After(weekStart) && !d.Due.After(at) {
 				switch {
@@ -127,7 +126,7 @@ func (h *Handlers) digestMessage(kind string, at time.Time, open, resolved []*wo
 		c.Fields = append(c.Fields, bot.Field{Label: h.t("This week", "本周"),
 			Value: fmt.Sprintf(h.t("incidents opened %d (%d still open), resolved %d; deadlines met on time %d, missed %d",
 				"新建事件 %d 件(%d 件未办结),办结 %d 件;时限按时完成 %d 项,超时 %d 项"),
-				openedThisWeek, stillOpen, len(resolved), metThisWeek, missedThisWeek)})
+				weekStats.Incidents, weekStats.Open, len(resolved), metThisWeek, missedThisWeek)})
 	}
 	done := make([]string, len(resolved))
 	for i, inc := range resolved {

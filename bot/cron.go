@@ -88,7 +88,7 @@ func (c *Cron) Fire(ctx context.Context, job CronJob, at time.Time) (bool, error
 		return true, err
 	}
 	if c.Metrics != nil {
-		c.Metrics.Add("firebreak_cron_runs_total", fmt.Sprintf("job=%q", job.Name), 1)
+		c.Metrics.CronRun(job.Name)
 	}
 	c.log().InfoContext(ctx, "cron job ran", "job", job.Name, "at", at)
 	return true, nil

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/firebreak/firebreak/workflow"
@@ -85,8 +86,10 @@ type Dispatcher struct {
 	Render Renderer
 	// Log receives retries (warn), dead letters (error) and store failures.
 	Log *slog.Logger
-	// Metrics, when set, counts firebreak_outbox_{sent,retries,
-	// dead_letters,rate_limited,duplicates}_total by platform.
+	// Metrics, when set, counts deliveries by outcome
+	// (firebreak_outbox_deliveries_total and firebreak_outbox_{sent,retries,
+	// dead_letters,rate_limited,duplicates}_total) and reports the entries
+	// this Dispatcher holds and the age of the oldest.
 	Metrics *Metrics
 
 	mu      sync.Mutex // one pass at a time
@@ -101,6 +104,11 @@ type Dispatcher struct {
 	wakeMu sync.Mutex
 	waker  context.CancelFunc
 	woken  bool
+
+	// What the last pass left held, for the metrics: read at scrape time
+	// without waiting for a pass (which holds mu for seconds).
+	heldCount atomic.Int64
+	heldSince atomic.Int64 // the oldest held entry's append time, Unix ns; 0: none
 }
 
 // outItem is one held entry.
@@ -137,15 +145,6 @@ type outTarget struct {
 	sent int
 	err  error
 }
-
-// Metric names.
-const (
-	metricOutboxSent        = "firebreak_outbox_sent_total"
-	metricOutboxRetries     = "firebreak_outbox_retries_total"
-	metricOutboxDeadLetters = "firebreak_outbox_dead_letters_total"
-	metricOutboxRateLimited = "firebreak_outbox_rate_limited_total"
-	metricOutboxDuplicates  = "firebreak_outbox_duplicates_total"
-)
 
 // init fills in the defaults of the zero fields on the first pass, or
 // reports why the Dispatcher cannot run.
@@ -196,7 +195,36 @@ func (d *Dispatcher) init() error {
 	d.Log = d.Log.With("platform", d.Sender.Platform(), "consumer", d.Consumer)
 	d.held = map[string]*outItem{}
 	d.targets = map[string]*outTarget{}
+	if d.Metrics != nil {
+		d.Metrics.WatchOutbox(d.Sender.Platform(), d.queued, d.Clock.Now)
+	}
 	return nil
+}
+
+// queued reports the entries the last pass left held and when the oldest
+// of them was appended (zero when none).
+func (d *Dispatcher) queued() (int, time.Time) {
+	n := int(d.heldCount.Load())
+	if since := d.heldSince.Load(); n > 0 && since != 0 {
+		return n, time.Unix(0, since)
+	}
+	return n, time.Time{}
+}
+
+// noteHeld records what is held for queued; called with mu held.
+func (d *Dispatcher) noteHeld() {
+	var oldest time.Time
+	for _, it := range d.held {
+		if at := it.d.Seq.At; !at.IsZero() && (oldest.IsZero() || at.Before(oldest)) {
+			oldest = at
+		}
+	}
+	var since int64
+	if !oldest.IsZero() {
+		since = oldest.UnixNano()
+	}
+	d.heldSince.Store(since)
+	d.heldCount.Store(int64(len(d.held)))
 }
 
 // Sleep waits for d or until ctx is done, and returns ctx's error then. A
@@ -312,6 +340,7 @@ func (d *Dispatcher) DeliverOnce(ctx context.Context) (int, error) {
 	if err := d.init(); err != nil {
 		return 0, err
 	}
+	defer d.noteHeld()
 	var errs []error
 	note := func(err error) {
 		if err != nil {
@@ -545,7 +574,7 @@ func (d *Dispatcher) attempt(ctx context.Context, t *outTarget, it *outItem) (bo
 	}
 	if already {
 		d.Log.InfoContext(ctx, "outbox notice already sent; not sending it again", "notice", n.ID, "target", target)
-		d.count(metricOutboxDuplicates)
+		d.count(DeliveryDuplicate)
 		it.settle = true
 		return true, nil
 	}
@@ -571,7 +600,7 @@ func (d *Dispatcher) attempt(ctx context.Context, t *outTarget, it *outItem) (bo
 	case err == nil:
 		t.charge(now)
 		t.sent++
-		d.count(metricOutboxSent)
+		d.count(DeliverySent)
 		it.sent = true
 		return true, nil
 	case errors.Is(err, ErrNoRoute):
@@ -588,7 +617,7 @@ func (d *Dispatcher) attempt(ctx context.Context, t *outTarget, it *outItem) (bo
 			wait = time.Second
 		}
 		t.hold = now.Add(wait)
-		d.count(metricOutboxRateLimited)
+		d.count(DeliveryRateLimited)
 		d.Log.InfoContext(ctx, "platform asked to slow down; holding the target",
 			"notice", n.ID, "target", target, "retry_after", wait)
 		return false, nil
@@ -603,7 +632,7 @@ func (d *Dispatcher) attempt(ctx context.Context, t *outTarget, it *outItem) (bo
 	}
 	wait := d.Backoff(it.attempts)
 	t.hold = now.Add(wait)
-	d.count(metricOutboxRetries)
+	d.count(DeliveryRetry)
 	d.Log.WarnContext(ctx, "outbox send failed; will retry",
 		"notice", n.ID, "target", target, "attempt", it.attempts, "retry_in", wait, "err", err)
 	return false, nil
@@ -636,7 +665,7 @@ func (d *Dispatcher) finish(ctx context.Context, it *outItem) (bool, error) {
 		}
 		d.Log.ErrorContext(ctx, "outbox notice dead-lettered", "notice", n.ID, "incident", n.Incident,
 			"target", it.target, "attempts", it.attempts, "reason", it.dead)
-		d.count(metricOutboxDeadLetters)
+		d.count(DeliveryDeadLetter)
 	case it.sent:
 		// Mark before ack: a crash between the two leaves a pending entry
 		// that the next reader sees was sent already.
@@ -652,8 +681,9 @@ func (d *Dispatcher) finish(ctx context.Context, it *outItem) (bool, error) {
 	return true, nil
 }
 
-func (d *Dispatcher) count(metric string) {
+// count records one outcome of a delivery (DeliverySent, …).
+func (d *Dispatcher) count(outcome string) {
 	if d.Metrics != nil {
-		d.Metrics.Add(metric, fmt.Sprintf("platform=%q", d.Sender.Platform()), 1)
+		d.Metrics.Delivery(d.Sender.Platform(), outcome)
 	}
 }

@@ -83,7 +83,7 @@ func Shed(n int, m *Metrics) Middleware {
 			case slots <- struct{}{}:
 			default:
 				if m != nil {
-					m.Add("firebreak_requests_shed_total", fmt.Sprintf("platform=%q", req.Platform), 1)
+					m.Shed(req.Platform)
 				}
 				return nil, ErrBusy
 			}

@@ -110,7 +110,7 @@ func (s *Scheduler) RunDue(ctx context.Context) (handled int, err error) {
 				}
 				s.logger().Error("timer handler failed; retried after its lease",
 					"timer", t.ID, "incident", t.Incident, "due", t.Due, "err", err)
-				s.count("firebreak_timer_failures_total", `stage="handle"`)
+				s.countFailure("handle")
 				continue
 			}
 			if err := s.Timers.AckTimer(ctx, t); err != nil {
@@ -149,7 +149,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		if err != nil {
 			backoff = min(max(2*backoff, minBackoff), maxBackoff)
 			s.failing.Store(true)
-			s.count("firebreak_timer_failures_total", `stage="queue"`)
+			s.countFailure("queue")
 			s.logger().Warn("timer queue failed; retrying", "in", backoff, "err", err)
 			if !s.sleep(ctx, backoff, time.Time{}) {
 				return nil
@@ -282,13 +282,14 @@ func (s *Scheduler) record(t workflow.DueTimer, res workflow.TickResult, started
 	s.logger().Log(context.Background(), level, "timer handled", "timer", t.ID, "kind", kind, "outcome", outcome,
 		"reason", res.Reason, "due", t.Due, "late", late)
 	if s.Metrics != nil {
-		s.Metrics.Add("firebreak_timers_total", fmt.Sprintf("kind=%q,outcome=%q", kind, outcome), 1)
-		s.Metrics.Observe("firebreak_timer_delay_seconds", "", late.Seconds())
+		s.Metrics.Timer(string(kind), string(outcome), late)
 	}
 }
 
-func (s *Scheduler) count(name, labels string) {
+// countFailure counts a failure of the loop at stage (queue, handle) in
+// firebreak_timer_failures_total.
+func (s *Scheduler) countFailure(stage string) {
 	if s.Metrics != nil {
-		s.Metrics.Add(name, labels, 1)
+		s.Metrics.TimerFailure(stage)
 	}
 }

@@ -49,7 +49,7 @@ func (s *Store) KeepDemoEpoch(ctx context.Context, e DemoEpoch) (stored DemoEpoc
 		get = p.Get(ctx, key)
 		return nil
 	}); err != nil {
-		return DemoEpoch{}, false, fail("keep demo epoch in "+key, err)
+		return DemoEpoch{}, false, failOn("keep demo epoch in", key, err)
 	}
 	stored, err = s.decodeDemoEpoch(get.Val())
 	if err != nil {
@@ -66,7 +66,7 @@ func (s *Store) DemoEpoch(ctx context.Context) (e DemoEpoch, ok bool, err error)
 		return DemoEpoch{}, false, nil
 	}
 	if err != nil {
-		return DemoEpoch{}, false, fail("read demo epoch "+s.DemoEpochKey(), err)
+		return DemoEpoch{}, false, failOn("read demo epoch", s.DemoEpochKey(), err)
 	}
 	e, err = s.decodeDemoEpoch(raw)
 	return e, err == nil, err

@@ -167,7 +167,7 @@ func dial(ctx context.Context, o DialOptions) (goredis.UniversalClient, error) {
 	}
 	if err := client.Ping(ctx).Err(); err != nil {
 		_ = client.Close()
-		return nil, fail("connect to redis "+shown, err)
+		return nil, failOn("connect to redis", shown, err)
 	}
 	return client, nil
 }

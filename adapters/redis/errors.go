@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
+	"sync"
 	"syscall"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -15,13 +17,55 @@ import (
 
 // fail wraps err with what was being done and, when Redis could not be
 // reached, turns it into workflow.Unavailable so people are told to retry
-// instead of seeing an internal error.
+// instead of seeing an internal error. op is a fixed phrase ("read
+// outbox"), never formatted: it is the op label of
+// firebreak_redis_errors_total (TestFailOpsAreFixed checks every call).
 func fail(op string, err error) error {
+	failures.add(op)
 	err = fmt.Errorf("%s: %w", op, err)
 	if unreachable(err) {
 		return workflow.Unavailable(err)
 	}
 	return err
+}
+
+// failOn is fail for an operation on one thing ("load incident YQ-7"):
+// subject is in the message, not in the metric.
+func failOn(op, subject string, err error) error {
+	failures.add(op)
+	err = fmt.Errorf("%s %s: %w", op, subject, err)
+	if unreachable(err) {
+		return workflow.Unavailable(err)
+	}
+	return err
+}
+
+// failures counts what fail wrapped, by operation, for the whole process:
+// fail is called from every part of the adapter, with no Store at hand (a
+// dial, a Memo, the Telegram state), and the operations are a fixed set.
+var failures opCounts
+
+type opCounts struct {
+	mu sync.Mutex
+	n  map[string]int64
+}
+
+func (c *opCounts) add(op string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == nil {
+		c.n = map[string]int64{}
+	}
+	c.n[op]++
+}
+
+// Failures returns how many Redis operations failed in this process, by
+// operation ("read outbox", "load incident", …), for
+// firebreak_redis_errors_total{op}.
+func Failures() map[string]int64 {
+	failures.mu.Lock()
+	defer failures.mu.Unlock()
+	return maps.Clone(failures.n)
 }
 
 // unreachable reports whether err means Redis could not be reached or could

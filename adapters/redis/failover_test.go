@@ -250,7 +250,7 @@ func TestSentinelFailover(t *testing.T) {
 func readyzOf(tb testing.TB, store *redis.Store) (int, string) {
 	tb.Helper()
 	mux := http.NewServeMux()
-	web.Health(mux, store, func(http.ResponseWriter) error { return nil }, slog.New(slog.DiscardHandler))
+	web.Health(mux, store, http.NotFoundHandler(), slog.New(slog.DiscardHandler))
 	rec := httptest.NewRecorder()
 	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
 	return rec.Code, rec.Body.String()

@@ -11,7 +11,7 @@ import (
 func (s *Store) TryLock(ctx context.Context, key string, ttl time.Duration) (bool, error) {
 	got, err := s.client.SetNX(ctx, s.prefix+":lock:"+key, "1", ttl).Result()
 	if err != nil {
-		return false, fail("take lock "+key, err)
+		return false, failOn("take lock", key, err)
 	}
 	return got, nil
 }

@@ -211,7 +211,7 @@ func (s *Store) InitInstance(ctx context.Context, next int64, by string) (inst I
 	}
 	res, err := initScript.Run(ctx, s.client, []string{s.InstanceKey(), s.seqKey()}, inst.raw, next).Slice()
 	if err != nil {
-		return Instance{}, 0, fail("init store "+s.InstanceKey(), err)
+		return Instance{}, 0, failOn("init store", s.InstanceKey(), err)
 	}
 	if len(res) != 2 {
 		return Instance{}, 0, fmt.Errorf("init store: unexpected reply %v", res)
@@ -242,7 +242,7 @@ func (s *Store) OpenInstance(ctx context.Context, initEmpty string) (Instance, e
 	for range 3 { // a replica initialising at the same moment: read again
 		marker, counter, err := s.readMarker(ctx)
 		if err != nil {
-			return Instance{}, fail("read the instance marker "+s.InstanceKey(), err)
+			return Instance{}, failOn("read the instance marker", s.InstanceKey(), err)
 		}
 		seq, hasSeq, err := parseCounter(counter)
 		if err != nil {
@@ -261,7 +261,7 @@ func (s *Store) OpenInstance(ctx context.Context, initEmpty string) (Instance, e
 			inst.seq = seq
 			return inst, nil
 		case !errors.Is(err, goredis.Nil):
-			return Instance{}, fail("read the instance marker "+s.InstanceKey(), err)
+			return Instance{}, failOn("read the instance marker", s.InstanceKey(), err)
 		}
 		by := InitAdopted
 		if !hasSeq {
@@ -327,7 +327,7 @@ func (s *Store) CheckInstance(ctx context.Context) error {
 	}
 	marker, counter, err := s.readMarker(ctx)
 	if err != nil {
-		return fail("check the instance marker "+s.InstanceKey(), err)
+		return failOn("check the instance marker", s.InstanceKey(), err)
 	}
 	seen := s.seen.Load()
 	e := &InstanceError{Key: s.InstanceKey(), CounterKey: s.seqKey(), Want: *s.instance, Seq: seen}
@@ -337,7 +337,7 @@ func (s *Store) CheckInstance(ctx context.Context) error {
 		e.Problem = ProblemMissing
 		return e
 	case err != nil:
-		return fail("check the instance marker "+s.InstanceKey(), err)
+		return failOn("check the instance marker", s.InstanceKey(), err)
 	case raw != s.instance.raw:
 		e.Problem = ProblemChanged
 		e.Got, _ = s.decodeInstance(raw)

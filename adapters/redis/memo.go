@@ -29,7 +29,7 @@ func (m *Memo) key(key string) string { return m.prefix + key }
 // SetMemo stores value under key for ttl (no expiry when ttl is zero).
 func (m *Memo) SetMemo(ctx context.Context, key, value string, ttl time.Duration) error {
 	if err := m.client.Set(ctx, m.key(key), value, ttl).Err(); err != nil {
-		return fail("set memo "+key, err)
+		return failOn("set memo", key, err)
 	}
 	return nil
 }
@@ -41,7 +41,7 @@ func (m *Memo) GetMemo(ctx context.Context, key string) (string, bool, error) {
 		return "", false, nil
 	}
 	if err != nil {
-		return "", false, fail("get memo "+key, err)
+		return "", false, failOn("get memo", key, err)
 	}
 	return v, true, nil
 }
@@ -61,7 +61,7 @@ func (m *Memo) SetMemoFields(ctx context.Context, key string, fields map[string]
 		return nil
 	})
 	if err != nil {
-		return fail("set memo fields "+key, err)
+		return failOn("set memo fields", key, err)
 	}
 	return nil
 }
@@ -70,7 +70,7 @@ func (m *Memo) SetMemoFields(ctx context.Context, key string, fields map[string]
 func (m *Memo) MemoFields(ctx context.Context, key string) (map[string]string, error) {
 	fields, err := m.client.HGetAll(ctx, m.key(key)).Result()
 	if err != nil {
-		return nil, fail("read memo fields "+key, err)
+		return nil, failOn("read memo fields", key, err)
 	}
 	return fields, nil
 }
@@ -81,7 +81,7 @@ func (m *Memo) DeleteMemoFields(ctx context.Context, key string, fields ...strin
 		return nil
 	}
 	if err := m.client.HDel(ctx, m.key(key), fields...).Err(); err != nil {
-		return fail("delete memo fields "+key, err)
+		return failOn("delete memo fields", key, err)
 	}
 	return nil
 }

@@ -518,7 +518,7 @@ func (s *Store) MarkSent(ctx context.Context, group string, d bot.Delivery, ttl 
 	}
 	first, err = s.client.SetNX(ctx, key, "1", ttl).Result()
 	if err != nil {
-		return false, fail("mark notice "+d.Notice.ID+" sent", err)
+		return false, failOn("mark notice", d.Notice.ID+" sent", err)
 	}
 	return first, nil
 }
@@ -531,7 +531,7 @@ func (s *Store) WasSent(ctx context.Context, group string, d bot.Delivery) (bool
 	}
 	n, err := s.client.Exists(ctx, key).Result()
 	if err != nil {
-		return false, fail("check notice "+d.Notice.ID+" sent", err)
+		return false, failOn("check notice", d.Notice.ID+" sent", err)
 	}
 	return n == 1, nil
 }
@@ -560,7 +560,7 @@ func (s *Store) DeadLetter(ctx context.Context, group string, d bot.Delivery, re
 		return nil
 	})
 	if err != nil {
-		return fail("dead-letter notice "+n.ID, err)
+		return failOn("dead-letter notice", n.ID, err)
 	}
 	return nil
 }
@@ -636,7 +636,7 @@ func (s *Store) OwnTarget(ctx context.Context, group, target, consumer string, l
 	key := s.shardKey(s.Shard(target), "owner:"+group+":"+target)
 	res, err := ownScript.Run(ctx, s.client, []string{key}, consumer, lease.Milliseconds()).Slice()
 	if err != nil {
-		return "", 0, fail("own target "+target, err)
+		return "", 0, failOn("own target", target, err)
 	}
 	owner, _ := res[0].(string)
 	left, _ := res[1].(int64)
@@ -671,7 +671,7 @@ func (s *Store) Handover(ctx context.Context, group, consumer string, idle time.
 		return nil
 	})
 	if err != nil {
-		return fail("hand over outbox entries to "+consumer, err)
+		return failOn("hand over outbox entries to", consumer, err)
 	}
 	return nil
 }
@@ -771,7 +771,7 @@ func (s *Store) Release(ctx context.Context, group, consumer string, targets ...
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fail("release outbox leases of "+consumer, err)
+		return failOn("release outbox leases of", consumer, err)
 	}
 	return nil
 }

@@ -188,7 +188,7 @@ func (s *Store) NextID(ctx context.Context) (string, error) {
 func (s *Store) RoundRobin(ctx context.Context, rotation string) (int64, error) {
 	n, err := s.client.Incr(ctx, s.prefix+":rr:"+rotation).Result()
 	if err != nil {
-		return 0, fail("next turn of "+rotation, err)
+		return 0, failOn("next turn of", rotation, err)
 	}
 	return n - 1, nil
 }
@@ -201,7 +201,7 @@ func (s *Store) Get(ctx context.Context, id string) (*workflow.Incident, error) 
 		return nil, notFound(id)
 	}
 	if err != nil {
-		return nil, fail("load incident "+id, err)
+		return nil, failOn("load incident", id, err)
 	}
 	return decodeIncident(id, data)
 }
@@ -219,7 +219,7 @@ func (s *Store) Timeline(ctx context.Context, id string) ([]workflow.Event, erro
 		return nil
 	})
 	if err != nil {
-		return nil, fail("load timeline of "+id, err)
+		return nil, failOn("load timeline of", id, err)
 	}
 	if exists.Val() == 0 {
 		return nil, notFound(id)

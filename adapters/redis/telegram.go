@@ -69,7 +69,7 @@ func (t *TelegramState) AcquireLease(ctx context.Context, name, owner string, tt
 	// the holder, which is all this needs.
 	res, err := ownScript.Run(ctx, t.client, []string{t.leaseKey(name)}, owner, ttl.Milliseconds()).Slice()
 	if err != nil {
-		return false, fail("acquire lease "+name, err)
+		return false, failOn("acquire lease", name, err)
 	}
 	holder, _ := res[0].(string)
 	return holder == owner, nil
@@ -81,7 +81,7 @@ func (t *TelegramState) AcquireLease(ctx context.Context, name, owner string, tt
 func (t *TelegramState) RenewLease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
 	n, err := renewLease.Run(ctx, t.client, []string{t.leaseKey(name)}, owner, ttl.Milliseconds()).Int()
 	if err != nil {
-		return false, fail("renew lease "+name, err)
+		return false, failOn("renew lease", name, err)
 	}
 	return n == 1, nil
 }
@@ -90,7 +90,7 @@ func (t *TelegramState) RenewLease(ctx context.Context, name, owner string, ttl 
 // delete); otherwise it does nothing.
 func (t *TelegramState) ReleaseLease(ctx context.Context, name, owner string) error {
 	if err := releaseLease.Run(ctx, t.client, []string{t.leaseKey(name)}, owner).Err(); err != nil {
-		return fail("release lease "+name, err)
+		return failOn("release lease", name, err)
 	}
 	return nil
 }
@@ -119,7 +119,7 @@ return 1`)
 func (t *TelegramState) ClaimUpdate(ctx context.Context, id int64, lease time.Duration) (claimed, done bool, saved []byte, err error) {
 	res, err := claimUpdate.Run(ctx, t.client, t.updateKeys(id), lease.Milliseconds()).Slice()
 	if err != nil {
-		return false, false, nil, fail("claim telegram update "+strconv.FormatInt(id, 10), err)
+		return false, false, nil, failOn("claim telegram update", strconv.FormatInt(id, 10), err)
 	}
 	if len(res) != 2 {
 		return false, false, nil, errors.New("claim telegram update: unexpected reply")
@@ -143,7 +143,7 @@ func (t *TelegramState) ClaimUpdate(ctx context.Context, id int64, lease time.Du
 // kept as long as a handled update ID.
 func (t *TelegramState) SaveUpdate(ctx context.Context, id int64, outcome []byte) error {
 	if err := t.client.Set(ctx, t.updateKeys(id)[1], outcome, t.doneTTL).Err(); err != nil {
-		return fail("save telegram update "+strconv.FormatInt(id, 10), err)
+		return failOn("save telegram update", strconv.FormatInt(id, 10), err)
 	}
 	return nil
 }
@@ -152,7 +152,7 @@ func (t *TelegramState) SaveUpdate(ctx context.Context, id int64, outcome []byte
 // hours. Its saved outcome is dropped.
 func (t *TelegramState) FinishUpdate(ctx context.Context, id int64) error {
 	if err := finishUpdate.Run(ctx, t.client, t.updateKeys(id), t.doneTTL.Milliseconds()).Err(); err != nil {
-		return fail("finish telegram update "+strconv.FormatInt(id, 10), err)
+		return failOn("finish telegram update", strconv.FormatInt(id, 10), err)
 	}
 	return nil
 }
@@ -161,7 +161,7 @@ func (t *TelegramState) FinishUpdate(ctx context.Context, id int64) error {
 // claims the update again at once; a saved outcome is kept for it.
 func (t *TelegramState) AbandonUpdate(ctx context.Context, id int64) error {
 	if err := t.client.Del(ctx, t.updateKeys(id)[0]).Err(); err != nil {
-		return fail("abandon telegram update "+strconv.FormatInt(id, 10), err)
+		return failOn("abandon telegram update", strconv.FormatInt(id, 10), err)
 	}
 	return nil
 }

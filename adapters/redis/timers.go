@@ -272,7 +272,7 @@ func (s *Store) AckTimer(ctx context.Context, t workflow.DueTimer) error {
 		s.shardKey(shard, "itimers:"+t.Incident),
 	}
 	if err := ackScript.Run(ctx, s.client, keys, t.ID, millis(t.Due)).Err(); err != nil {
-		return fail("ack timer "+t.ID, err)
+		return failOn("ack timer", t.ID, err)
 	}
 	return nil
 }

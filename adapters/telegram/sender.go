@@ -338,8 +338,8 @@ func (a *Adapter) refuseMigration(ctx context.Context, source string, from, to i
 }
 
 func (a *Adapter) countMigration(source, outcome string) {
-	if a.metrics != nil {
-		a.metrics.Add("firebreak_telegram_migrations_total", fmt.Sprintf("source=%q,outcome=%q", source, outcome), 1)
+	if a.migrations != nil {
+		a.migrations.Inc(source, outcome)
 	}
 }
 

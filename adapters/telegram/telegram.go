@@ -157,7 +157,7 @@ type Adapter struct {
 	roster     *workflow.Roster
 	locale     string
 	log        *slog.Logger
-	metrics    *bot.Metrics
+	migrations *bot.Counter // nil without Metrics
 	clock      workflow.Clock
 	lease      Lease
 	updates    UpdateLog
@@ -234,7 +234,7 @@ func New(opts Options) (*Adapter, error) {
 	}
 	a := &Adapter{
 		mode: mode, webhookURL: opts.WebhookURL, secret: opts.WebhookSecret,
-		router: opts.Router, roster: opts.Roster, locale: opts.Locale, log: opts.Log, clock: opts.Clock, metrics: opts.Metrics,
+		router: opts.Router, roster: opts.Roster, locale: opts.Locale, log: opts.Log, clock: opts.Clock,
 		lease: opts.Lease, updates: opts.UpdateLog, memo: opts.Memo,
 		http: opts.HTTPClient, token: opts.Token,
 		pollTimeout: opts.PollTimeout, leaseTTL: opts.LeaseTTL, leaseRetry: opts.LeaseRetry, retryWait: opts.RetryWait,
@@ -242,6 +242,11 @@ func New(opts Options) (*Adapter, error) {
 	}
 	if a.roster == nil {
 		a.roster = opts.Router.Roster()
+	}
+	if opts.Metrics != nil {
+		a.migrations = opts.Metrics.Counter("firebreak_telegram_migrations_total",
+			"Telegram group-to-supergroup migrations seen, by source (update: the service message; api: a refused send) and outcome (followed, refused).",
+			"source", "outcome")
 	}
 	if a.locale == "" {
 		a.locale = opts.Router.Locale()

@@ -693,7 +693,7 @@ func TestReadyzAnswersWhileRedisStalls(t *testing.T) {
 	p := stalledPinger{release: make(chan struct{})}
 	t.Cleanup(func() { close(p.release) })
 	mux := http.NewServeMux()
-	Health(mux, p, func(http.ResponseWriter) error { return nil }, slog.New(slog.DiscardHandler))
+	Health(mux, p, http.NotFoundHandler(), slog.New(slog.DiscardHandler))
 
 	start := time.Now()
 	rec := httptest.NewRecorder()

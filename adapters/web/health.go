@@ -33,8 +33,9 @@ func readOnly(err error) bool {
 var readyTimeout = 2 * time.Second
 
 // Health registers GET /healthz (the process runs), GET /readyz (503 while
-// Redis does not answer or does not take writes) and GET /metrics on mux.
-func Health(mux *http.ServeMux, redis Pinger, metrics func(http.ResponseWriter) error, log *slog.Logger) {
+// Redis does not answer or does not take writes) and GET /metrics, served by
+// metrics (the Prometheus exposition: bot.Metrics.Handler), on mux.
+func Health(mux *http.ServeMux, redis Pinger, metrics http.Handler, log *slog.Logger) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
@@ -58,10 +59,5 @@ func Health(mux *http.ServeMux, redis Pinger, metrics func(http.ResponseWriter) 
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		if err := metrics(w); err != nil {
-			log.Warn("write metrics", "err", err)
-		}
-	})
+	mux.Handle("GET /metrics", metrics)
 }

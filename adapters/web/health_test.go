@@ -17,7 +17,7 @@ import (
 func readyz(tb testing.TB, redis web.Pinger) (int, string) {
 	tb.Helper()
 	mux := http.NewServeMux()
-	web.Health(mux, redis, func(http.ResponseWriter) error { return nil }, slog.New(slog.DiscardHandler))
+	web.Health(mux, redis, http.NotFoundHandler(), slog.New(slog.DiscardHandler))
 	rec := httptest.NewRecorder()
 	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
 	return rec.Code, rec.Body.String()

@@ -55,7 +55,9 @@ type wiring struct {
 
 // newApp builds the app from cfg. Close releases what it opened.
 func newApp(ctx context.Context, cfg Config, log *slog.Logger, w wiring) (*app, error) {
-	a := &app{cfg: cfg, log: log, metrics: &bot.Metrics{}}
+	a := &app{cfg: cfg, log: log, metrics: bot.NewMetrics()}
+	a.metrics.CountFrom("firebreak_redis_errors_total",
+		"Redis operations that failed, by operation (read outbox, load incident, …).", "op", fbredis.Failures)
 	ok := false
 	defer func() {
 		if !ok {

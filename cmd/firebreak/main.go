@@ -129,7 +129,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 
 	mux := http.NewServeMux()
 	health := http.NewServeMux()
-	web.Health(health, readiness{a}, func(w http.ResponseWriter) error { return a.metrics.WriteText(w) }, log)
+	web.Health(health, readiness{a}, a.metrics.Handler(), log)
 	mux.Handle("GET /healthz", health)
 	mux.Handle("GET /metrics", health)
 	mux.Handle("GET /readyz", notReadyWhenLost(a.watch, health))

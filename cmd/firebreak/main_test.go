@@ -143,7 +143,7 @@ func TestRedisDown(t *testing.T) {
 	}
 	a := mustApp(t, Config{RedisURL: url, TimeScale: 1})
 	mux := http.NewServeMux()
-	web.Health(mux, a.store, func(w http.ResponseWriter) error { return a.metrics.WriteText(w) }, slog.New(slog.DiscardHandler))
+	web.Health(mux, a.store, a.metrics.Handler(), slog.New(slog.DiscardHandler))
 
 	ready := func() int {
 		rec := httptest.NewRecorder()
@@ -182,8 +182,9 @@ func TestMetricsCountRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		`firebreak_requests_total{platform="console",command="list",code="ok"} 1`,
-		`firebreak_requests_total{platform="console",command="status",code="not_found"} 1`,
+		// Prometheus writes labels sorted by name.
+		`firebreak_requests_total{code="ok",command="list",platform="console"} 1`,
+		`firebreak_requests_total{code="not_found",command="status",platform="console"} 1`,
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("got metrics\n%s\nwant a line %s", b.String(), want)

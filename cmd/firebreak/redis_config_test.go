@@ -145,7 +145,7 @@ func TestServeOnCluster(t *testing.T) {
 		t.Fatalf("open on a cluster: got %+v, want YQ-1 opened", r)
 	}
 	mux := http.NewServeMux()
-	web.Health(mux, readiness{a}, func(http.ResponseWriter) error { return nil }, log)
+	web.Health(mux, readiness{a}, http.NotFoundHandler(), log)
 	rec := httptest.NewRecorder()
 	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
 	if rec.Code != http.StatusOK {

@@ -57,7 +57,7 @@ func startWeb(tb testing.TB, cfg Config, playground bool, clock workflow.Clock) 
 	}
 
 	mux := http.NewServeMux()
-	web.Health(mux, a.store, func(w http.ResponseWriter) error { return a.metrics.WriteText(w) }, log)
+	web.Health(mux, a.store, a.metrics.Handler(), log)
 	ctx, cancel := context.WithCancel(context.Background())
 	sender, err := setupWeb(ctx, a, cfg, mux, playground)
 	if err != nil {

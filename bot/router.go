@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/firebreak/firebreak/workflow"
 )
@@ -271,17 +272,23 @@ func (r *Router) errorReply(ctx context.Context, req *Request, cmd *Command, err
 }
 
 func (r *Router) unknownCommand(name string) error {
-	best, bestDist := "", 3
+	// The nearest command by edits (a swap of two neighbours is one); of
+	// two as near, the one as long as what was typed (a swap keeps the
+	// length: "stauts" is "status", not "stats"), then the first by name.
+	best, bestDist, bestLen := "", 3, 0
+	typed := strings.ToLower(name)
 	for n, c := range r.byName {
 		if c.Hidden {
 			continue
 		}
-		d := levenshtein(strings.ToLower(name), n)
-		if strings.HasPrefix(n, strings.ToLower(name)) && len(name) >= 2 {
+		d := editDistance(typed, n)
+		if strings.HasPrefix(n, typed) && len(name) >= 2 {
 			d = 1
 		}
-		if d < bestDist || (d == bestDist && n < best) {
-			best, bestDist = n, d
+		l := utf8.RuneCountInString(n) - utf8.RuneCountInString(typed)
+		l = max(l, -l)
+		if d < bestDist || d == bestDist && (l < bestLen || l == bestLen && n < best) {
+			best, bestDist, bestLen = n, d, l
 		}
 	}
 	if best != "" {
@@ -291,26 +298,31 @@ func (r *Router) unknownCommand(name string) error {
 	return workflow.Errorf(workflow.CodeInvalid, "unknown command %q. Type help for the list", "未知命令 %q。输入 help 查看命令列表", name)
 }
 
-// levenshtein is the edit distance between a and b, by runes.
-func levenshtein(a, b string) int {
+// editDistance is the edit distance between a and b, by runes, counting a
+// swap of two neighbouring runes as one edit (optimal string alignment).
+func editDistance(a, b string) int {
 	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
+	d := make([][]int, len(ra)+1)
+	for i := range d {
+		d[i] = make([]int, len(rb)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
 	}
 	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
 		for j := 1; j <= len(rb); j++ {
 			cost := 1
 			if ra[i-1] == rb[j-1] {
 				cost = 0
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
 	}
-	return prev[len(rb)]
+	return d[len(ra)][len(rb)]
 }
 
 // help is generated from the registered commands.

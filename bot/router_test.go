@@ -323,6 +323,22 @@ func TestUnknownCommandSuggestionIsStable(t *testing.T) {
 	}
 }
 
+// Swapped neighbours are one edit, and of two names as close the one as
+// long as what was typed wins: "stauts" is a swap in "status", not a
+// letter too many in "stats".
+func TestUnknownCommandSwappedLetters(t *testing.T) {
+	r := bot.NewRouter(mustRoster(t), workflow.LocaleEN, nil)
+	run := func(context.Context, *bot.Request, bot.Args) (*bot.Reply, error) { return nil, nil }
+	r.Command(bot.Command{Name: "stats", Run: run})
+	r.Command(bot.Command{Name: "status", Run: run})
+	for typed, want := range map[string]string{"stauts": "status", "stast": "stats", "satus": "status"} {
+		got := r.Handle(context.Background(), &bot.Request{Actor: "chen", Text: typed}).Text
+		if !strings.Contains(got, `Did you mean "`+want+`"?`) {
+			t.Errorf("%q: got %q, want %s suggested", typed, got, want)
+		}
+	}
+}
+
 func TestRoleCheck(t *testing.T) {
 	tests := []struct {
 		name   string

@@ -160,8 +160,11 @@ func (s *Store) applyArgs(c workflow.Change) ([]string, []any, error) {
 
 	open := inc.Open()
 	nextDue := ""
-	if open && !c.NextDue.IsZero() {
+	switch {
+	case open && !c.NextDue.IsZero():
 		nextDue = millis(c.NextDue)
+	case open:
+		nextDue = noDueScore(inc.FoundAt)
 	}
 	resolved := ""
 	if !open {

@@ -45,7 +45,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"math"
 	"slices"
 	"strconv"
 	"sync"
@@ -281,6 +280,18 @@ func (s *Store) ListPage(ctx context.Context, q workflow.ListQuery) (workflow.Pa
 		return workflow.Page{}, workflow.Errorf(workflow.CodeInvalid,
 			"unknown list filter %q (open, overdue, mine or resolved)", "未知的列表范围 %q(open、overdue、mine 或 resolved)", q.Filter)
 	}
+	if q.Urgent && q.Limit > 0 && q.Filter != workflow.ListMine && q.Filter != workflow.ListResolved {
+		// The due index holds the open incidents in the urgent order: a
+		// page of it is read without the rest.
+		ids, total, ok, err := s.urgentPage(ctx, q, rangeBy.Max)
+		if err != nil {
+			return workflow.Page{}, err
+		}
+		if ok {
+			incs, err := s.readListed(ctx, q, ids)
+			return workflow.Page{Incidents: incs, Total: total}, err
+		}
+	}
 	// The open and mine indexes are scored by FoundAt; the due index (read
 	// too for the urgent order) by the earliest unmet deadline.
 	byDue := q.Filter == workflow.ListOverdue
@@ -302,7 +313,7 @@ func (s *Store) ListPage(ctx context.Context, q workflow.ListQuery) (workflow.Pa
 	}
 	type candidate struct {
 		id         string
-		score, due float64 // due: +Inf when none is known
+		score, due float64
 	}
 	var found []candidate
 	due := map[string]float64{}
@@ -318,7 +329,7 @@ func (s *Store) ListPage(ctx context.Context, q workflow.ListQuery) (workflow.Pa
 			case byDue:
 				d = z.Score
 			case !ok:
-				d = math.Inf(1)
+				d = noDue + z.Score // an open index's score is the discovery
 			}
 			found = append(found, candidate{id: z.Member.(string), score: z.Score, due: d})
 		}
@@ -348,36 +359,9 @@ func (s *Store) ListPage(ctx context.Context, q workflow.ListQuery) (workflow.Pa
 	for i, c := range found {
 		ids[i] = c.id
 	}
-
-	data := make([]*goredis.StringCmd, len(ids))
-	_, err = s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		for i, id := range ids {
-			data[i] = p.HGet(ctx, s.incKey(id), "data")
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, goredis.Nil) {
-		return workflow.Page{}, fail("list incidents", err)
-	}
-	incs := make([]*workflow.Incident, 0, len(ids))
-	for i, id := range ids {
-		raw, err := data[i].Result()
-		if errors.Is(err, goredis.Nil) {
-			continue // indexed but gone: nothing to show
-		}
-		if err != nil {
-			return workflow.Page{}, fail("list incidents", err)
-		}
-		inc, err := decodeIncident(id, raw)
-		if err != nil {
-			return workflow.Page{}, err
-		}
-		// The indexes were read a moment before the incidents; drop any
-		// that changed in between so the answer matches its filter.
-		if inc.Open() == (q.Filter == workflow.ListResolved) || (q.Filter == workflow.ListMine && inc.Assignee != q.Person) {
-			continue
-		}
-		incs = append(incs, inc)
+	incs, err := s.readListed(ctx, q, ids)
+	if err != nil {
+		return workflow.Page{}, err
 	}
 	if !q.Urgent {
 		slices.SortFunc(incs, func(a, b *workflow.Incident) int {
@@ -391,6 +375,104 @@ func (s *Store) ListPage(ctx context.Context, q workflow.ListQuery) (workflow.Pa
 		incs = page(incs, q.Offset, q.Limit)
 	}
 	return workflow.Page{Incidents: incs, Total: total}, nil
+}
+
+// readListed reads the incidents of ids in one pipeline, in that order,
+// leaving out any that changed since the index was read so that the answer
+// still matches q's filter.
+func (s *Store) readListed(ctx context.Context, q workflow.ListQuery, ids []string) ([]*workflow.Incident, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	data := make([]*goredis.StringCmd, len(ids))
+	_, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for i, id := range ids {
+			data[i] = p.HGet(ctx, s.incKey(id), "data")
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		return nil, fail("list incidents", err)
+	}
+	incs := make([]*workflow.Incident, 0, len(ids))
+	for i, id := range ids {
+		raw, err := data[i].Result()
+		if errors.Is(err, goredis.Nil) {
+			continue // indexed but gone: nothing to show
+		}
+		if err != nil {
+			return nil, fail("list incidents", err)
+		}
+		inc, err := decodeIncident(id, raw)
+		if err != nil {
+			return nil, err
+		}
+		// The indexes were read a moment before the incidents; drop any
+		// that changed in between so the answer matches its filter.
+		if inc.Open() == (q.Filter == workflow.ListResolved) || (q.Filter == workflow.ListMine && inc.Assignee != q.Person) {
+			continue
+		}
+		incs = append(incs, inc)
+	}
+	return incs, nil
+}
+
+// noDue is added to the discovery time (in milliseconds) of an open incident
+// with no unmet deadline to give its score in the due index: after every
+// real due time (milliseconds stay below it until the year 2286), in the
+// order of discovery. So the index holds every open incident in the order
+// `list` shows them, most urgent first, and a page of it is read from Redis
+// without reading the rest; `list overdue` reads below now, which no such
+// score is.
+const noDue = 1e13
+
+func noDueScore(found time.Time) string {
+	return strconv.FormatInt(int64(noDue)+found.UnixMilli(), 10)
+}
+
+// urgentPage is ListPage for the urgent order of the open incidents, or of
+// the overdue ones, by limit: each shard's first Offset+Limit of the due
+// index and its counts, in one round trip, merged. ok is false when a
+// shard's due index lacks open incidents (written by a release that left
+// those without a deadline out); the caller then reads it all.
+func (s *Store) urgentPage(ctx context.Context, q workflow.ListQuery, max string) (found []string, total int, ok bool, err error) {
+	k := int64(q.Offset + q.Limit)
+	ranges := make([]*goredis.ZSliceCmd, len(s.shards))
+	counts := make([]*goredis.IntCmd, len(s.shards))
+	opens := make([]*goredis.IntCmd, len(s.shards))
+	_, err = s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for i, shard := range s.shards {
+			due := s.shardKey(shard, "due")
+			ranges[i] = p.ZRangeByScoreWithScores(ctx, due, &goredis.ZRangeBy{Min: "-inf", Max: max, Count: k})
+			counts[i] = p.ZCount(ctx, due, "-inf", max)
+			if q.Filter != workflow.ListOverdue {
+				opens[i] = p.ZCard(ctx, s.shardKey(shard, "open"))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, false, fail("list incidents", err)
+	}
+	var zs []goredis.Z
+	for i := range s.shards {
+		n := counts[i].Val()
+		if opens[i] != nil && opens[i].Val() != n {
+			return nil, 0, false, nil
+		}
+		total += int(n)
+		zs = append(zs, ranges[i].Val()...)
+	}
+	slices.SortFunc(zs, func(a, b goredis.Z) int {
+		if c := cmp.Compare(a.Score, b.Score); c != 0 {
+			return c
+		}
+		return compareIDs(a.Member.(string), b.Member.(string))
+	})
+	for _, z := range page(zs, q.Offset, q.Limit) {
+		found = append(found, z.Member.(string))
+	}
+	return found, total, true, nil
 }
 
 // page is the part of xs a list's Offset and Limit (0: no limit) select.

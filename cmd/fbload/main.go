@@ -59,6 +59,8 @@ type config struct {
 	user     string
 	channel  string
 	text     string
+	mix      string
+	seed     int
 	rate     int
 	duration time.Duration
 	warmup   time.Duration
@@ -74,6 +76,8 @@ func main() {
 	flag.StringVar(&c.user, "user", "U0CHEN", "Slack user ID of a roster person to send as (the demo roster's chen)")
 	flag.StringVar(&c.channel, "channel", "C0INCIDENTS", "channel ID the commands are typed in")
 	flag.StringVar(&c.text, "text", "open Load test {n} category:other", "command text; {n} is the request number")
+	flag.StringVar(&c.mix, "mix", "", "a mix of commands by weight instead of -text, e.g. open=20,status=40,update=20,list=20 (status and update act on the seeded incidents)")
+	flag.IntVar(&c.seed, "seed", 0, "incidents to open before the run (not measured), for -mix to act on")
 	flag.IntVar(&c.rate, "rate", 1000, "requests per second")
 	flag.DurationVar(&c.duration, "duration", 30*time.Second, "how long to measure")
 	flag.DurationVar(&c.warmup, "warmup", 3*time.Second, "load before measuring (not counted)")
@@ -110,6 +114,14 @@ func run(ctx context.Context, c config, out io.Writer) error {
 		Transport: &http.Transport{MaxIdleConns: 4096, MaxIdleConnsPerHost: 4096, IdleConnTimeout: time.Minute},
 	}
 	fmt.Fprintf(out, "fbload: %d requests/s for %s after %s of warm-up, to %s\n", c.rate, c.duration, c.warmup, describe(c, target))
+	texts, err := commandTexts(c)
+	if err != nil {
+		return err
+	}
+	ids, err := seed(ctx, client, target, c, sink.url, out)
+	if err != nil {
+		return err
+	}
 
 	interval := time.Second / time.Duration(c.rate)
 	total := int((c.warmup + c.duration) / interval)
@@ -143,7 +155,7 @@ func run(ctx context.Context, c config, out io.Writer) error {
 		wg.Go(func() {
 			n := inflight.Add(1)
 			sent := time.Now()
-			err := send(ctx, client, target, c, i, sink.url)
+			_, err := send(ctx, client, target, c, texts(i, ids), sink.url)
 			done := time.Now()
 			inflight.Add(-1)
 			mu.Lock()
@@ -189,18 +201,113 @@ func describe(c config, target string) string {
 }
 
 // send posts one signed slash command and checks the answer.
-func send(ctx context.Context, client *http.Client, target string, c config, n int, responseURL string) error {
+// commandTexts returns the text of request i: -text with {n}, or the
+// command of -mix whose turn it is (a fixed cycle of 100 by weight, spread
+// evenly), acting on one of the seeded incidents ids.
+func commandTexts(c config) (func(i int, ids []string) string, error) {
+	if c.mix == "" {
+		return func(i int, _ []string) string { return strings.ReplaceAll(c.text, "{n}", strconv.Itoa(i)) }, nil
+	}
+	var cycle []string
+	for part := range strings.SplitSeq(c.mix, ",") {
+		name, w, ok := strings.Cut(strings.TrimSpace(part), "=")
+		n, err := strconv.Atoi(w)
+		if !ok || err != nil || n < 0 || !slices.Contains([]string{"open", "status", "update", "list"}, name) {
+			return nil, fmt.Errorf("-mix: %q is not command=weight (open, status, update, list)", part)
+		}
+		for range n {
+			cycle = append(cycle, name)
+		}
+	}
+	if len(cycle) == 0 {
+		return nil, errors.New("-mix has no weight")
+	}
+	// Interleave: turn k takes cycle[(k*step) % len], step coprime with len.
+	step := 1
+	for s := len(cycle)/3 + 1; s < len(cycle); s++ {
+		if gcd(s, len(cycle)) == 1 {
+			step = s
+			break
+		}
+	}
+	return func(i int, ids []string) string {
+		name := cycle[(i*step)%len(cycle)]
+		if name == "open" || len(ids) == 0 {
+			return fmt.Sprintf("open Load test %d category:other", i)
+		}
+		id := ids[(i*7919)%len(ids)]
+		switch name {
+		case "status":
+			return "status " + id
+		case "update":
+			return fmt.Sprintf("update %s posts:%d load test follow-up %d", id, i%1000, i)
+		}
+		return "list"
+	}, nil
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
+// seed opens c.seed incidents (64 at a time, not measured) and returns their
+// IDs, read from the answers.
+func seed(ctx context.Context, client *http.Client, target string, c config, responseURL string, out io.Writer) ([]string, error) {
+	if c.seed <= 0 {
+		return nil, nil
+	}
+	start := time.Now()
+	ids := make([]string, c.seed)
+	sem := make(chan struct{}, 64)
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	var firstErr atomic.Value
+	for i := range c.seed {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			text, err := send(ctx, client, target, c, fmt.Sprintf("open Seeded incident %d category:other", i), responseURL)
+			id, _, _ := strings.Cut(strings.TrimPrefix(text, "Opened "), ".")
+			if err != nil || !strings.HasPrefix(id, "YQ-") {
+				failed.Add(1)
+				firstErr.CompareAndSwap(nil, fmt.Sprintf("%v (answer %q)", err, text))
+				return
+			}
+			ids[i] = id
+		})
+	}
+	wg.Wait()
+	if n := failed.Load(); n > 0 {
+		return nil, fmt.Errorf("seeding: %d of %d opens failed, the first: %v", n, c.seed, firstErr.Load())
+	}
+	fmt.Fprintf(out, "seeded:     %d open incidents in %s\n", c.seed, time.Since(start).Round(time.Millisecond))
+	return ids, nil
+}
+
+// triggers numbers the requests' trigger IDs; runID tells runs apart.
+var (
+	triggers atomic.Uint64
+	runID    = randomHex(4)
+)
+
+// send sends one slash command and returns the text of its answer.
+func send(ctx context.Context, client *http.Client, target string, c config, text, responseURL string) (string, error) {
 	form := url.Values{
 		"token": {"unused"}, "team_id": {"T0LOAD"}, "team_domain": {"load"},
 		"channel_id": {c.channel}, "channel_name": {"incidents"}, "user_id": {c.user}, "user_name": {"load"},
-		"command": {"/incident"}, "text": {strings.ReplaceAll(c.text, "{n}", strconv.Itoa(n))},
-		"response_url": {responseURL}, "trigger_id": {"0.0.0"},
+		"command": {"/incident"}, "text": {text},
+		// Unique per invocation, as Slack's are: Firebreak answers a repeated
+		// trigger_id from its memo without running the command again.
+		"response_url": {responseURL}, "trigger_id": {"load." + strconv.FormatUint(triggers.Add(1), 10) + "." + runID},
 	}
 	body := form.Encode()
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(body))
 	if err != nil {
-		return err
+		return "", err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set(fbslack.HeaderTimestamp, ts)
@@ -209,28 +316,28 @@ func send(ctx context.Context, client *http.Client, target string, c config, n i
 	if err != nil {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
-			return errors.New("timeout")
+			return "", errors.New("timeout")
 		}
-		return errors.New("transport: " + err.Error())
+		return "", errors.New("transport: " + err.Error())
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return errors.New("read answer: " + err.Error())
+		return "", errors.New("read answer: " + err.Error())
 	}
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(b)))
+		return "", fmt.Errorf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(b)))
 	}
 	var answer struct {
 		Text string `json:"text"`
 	}
 	if err := json.Unmarshal(b, &answer); err != nil {
-		return errors.New("answer is not JSON")
+		return "", errors.New("answer is not JSON")
 	}
 	if strings.HasPrefix(answer.Text, "⚠") {
-		return errors.New("refused: " + answer.Text)
+		return answer.Text, errors.New("refused: " + answer.Text)
 	}
-	return nil
+	return answer.Text, nil
 }
 
 func percentiles(ds []time.Duration) string {

@@ -17,6 +17,11 @@ type checkOptions struct {
 	// late is how long after its due time — or after its chat's pacing
 	// allowed it, when the chat was busy — a reminder may arrive.
 	late time.Duration
+	// orderSlack: reminders due within orderSlack of each other may reach
+	// a chat in either order. Zero for one process, whose scheduler fires
+	// in due order; with two replicas each fires its own claims, each
+	// within late, so two reminders due a second apart may cross.
+	orderSlack time.Duration
 	// resumed, when set, is when a restarted process became ready: a
 	// reminder due before resumed+takeover may arrive as late as that.
 	resumed  time.Time
@@ -167,7 +172,7 @@ func (w *world) checkReminders(wants []want, o checkOptions) {
 				fail("the same text reached %s twice (%s and %s): %q; want every reminder to read differently",
 					chat, clock(prev.msg.At), clock(m.At), m.firstLine())
 			}
-			if !latestDue.IsZero() && latest.Before(latestDue) {
+			if !latestDue.IsZero() && latest.Add(o.orderSlack).Before(latestDue) {
 				fail("out of order in %s: %s (due at plan %s) arrived after %s, which was due later",
 					chat, wt.what, fmtPlan(wt.after), latestWhat)
 			}

@@ -67,7 +67,7 @@ func TestTwoReplicas(t *testing.T) {
 	viaB := b.openTelegram(li, "critical", "Photos of a flooded classroom shared widely")
 	horizon := 3 * time.Hour
 	wants := append(plannedReminders(viaA, horizon), plannedReminders(viaB, horizon)...)
-	w.checkReminders(wants, checkOptions{patience: patience, late: lateAllowance, settle: 3 * time.Second})
+	w.checkReminders(wants, checkOptions{patience: patience, late: lateAllowance, orderSlack: lateAllowance, settle: 3 * time.Second})
 	for _, chat := range incidentsChats {
 		perMinute := map[time.Time]int{}
 		for _, m := range w.in(chat) {

@@ -47,7 +47,7 @@ func (h *Handlers) statsText(st workflow.Stats) string {
 	// Chinese category names hold 、 themselves.
 	sep := h.t(", ", ",")
 	var b strings.Builder
-	fmt.Fprintf(&b, h.t("%s%d incidents, %d still open; escalated %d, referred %d", "%s事件 %d 件,未办结 %d 件;升级 %d 件,移交 %d 件"),
+	fmt.Fprintf(&b, h.t("%sincidents %d, still open %d; escalated %d, referred %d", "%s事件 %d 件,未办结 %d 件;升级 %d 件,移交 %d 件"),
 		head, st.Incidents, st.Open, st.Escalated, st.Referred)
 	counts := func(cs []workflow.Count, name func(string) string) string {
 		parts := make([]string, len(cs))

@@ -28,10 +28,10 @@ func New(svc *workflow.Service, locale string) *Handlers {
 
 // Register adds every command and action to r.
 func (h *Handlers) Register(r *bot.Router) {
-	for _, c := range append(h.commands(), h.escalationCommands()...) {
+	for _, c := range append(append(h.commands(), h.escalationCommands()...), h.intakeCommands()...) {
 		r.Command(c)
 	}
-	for _, a := range h.actions() {
+	for _, a := range append(h.actions(), h.intakeActions()...) {
 		r.Action(a)
 	}
 }

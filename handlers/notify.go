@@ -33,6 +33,9 @@ func (h *Handlers) Render(ctx context.Context, n workflow.Notice, _ string) (bot
 	if nt.Kind == workflow.NoticeDigest {
 		return h.renderDigest(ctx, nt.Digest)
 	}
+	if workflow.IsCandidateID(n.Incident) {
+		return h.renderCandidate(ctx, n, nt)
+	}
 	inc, err := h.svc.Incident(ctx, n.Incident)
 	if workflow.ErrorCode(err) == workflow.CodeNotFound {
 		return bot.Message{}, fmt.Errorf("%w: %v", bot.ErrBadNotice, err)
@@ -222,8 +225,18 @@ func (h *Handlers) EventLine(e workflow.Event) string {
 	id := e.Incident
 	switch e.Kind {
 	case workflow.EventOpened:
+		if from := e.Data.Candidate; from != "" {
+			if e.Actor == "" {
+				who = fmt.Sprintf(h.t("The intake rule %s", "监测规则 %s"), e.Data.Rule)
+			}
+			return fmt.Sprintf(h.t("%s opened %s from monitoring item %s: %s (%s, %s)", "%s 将监测条目 %s 立为事件 %s:%s(%s,%s)"),
+				who, h.pair2(id, from)[0], h.pair2(id, from)[1], e.Text,
+				e.Data.Level.Text().In(h.locale), e.Data.Category.Text().In(h.locale))
+		}
 		return fmt.Sprintf(h.t("%s opened %s: %s (%s, %s)", "%s 新建 %s:%s(%s,%s)"), who, id, e.Text,
 			e.Data.Level.Text().In(h.locale), e.Data.Category.Text().In(h.locale))
+	case workflow.EventMonitored:
+		return h.monitoredLine(e)
 	case workflow.EventAssigned:
 		return fmt.Sprintf(h.t("%s assigned %s to %s (%s)", "%s 将 %s 指派给 %s(%s)"), who, id,
 			h.name(e.Data.Assignee), h.name(e.Data.Department))
@@ -326,6 +339,15 @@ func (h *Handlers) signText(sg workflow.Sign) string {
 	}
 	return fmt.Sprintf(h.t("%[1]s %[2]s → %[3]s (+%[4]d%% in %[5]s)", "%[1]s %[2]s → %[3]s(%[5]s内增长 %[4]d%%)"), name,
 		thousands(sg.From), thousands(sg.To), sg.Growth, span(sg.Within, h.locale))
+}
+
+// pair2 orders an incident and the candidate it was opened from for the
+// locale's sentence order.
+func (h *Handlers) pair2(id, from string) [2]string {
+	if h.locale == workflow.LocaleZH {
+		return [2]string{from, id}
+	}
+	return [2]string{id, from}
 }
 
 // pair orders a number and an incident ID for the locale's sentence order:

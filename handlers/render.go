@@ -36,6 +36,9 @@ func (h *Handlers) card(inc *workflow.Incident) *bot.Card {
 	if inc.Source != "" {
 		field("Source", "来源", inc.Source)
 	}
+	if inc.Candidate != "" {
+		field("Monitoring item", "监测条目", inc.Candidate)
+	}
 	for _, d := range h.svc.Deadlines(inc) {
 		field(d.Kind.Text().EN, d.Kind.Text().ZH, h.deadlineState(d, now, inc.Open()))
 	}
@@ -328,15 +331,29 @@ const maxListTitle = 60
 // characters whatever the titles; status shows the whole title.
 func (h *Handlers) listLine(inc *workflow.Incident) string {
 	now := h.now()
-	short := *inc
-	if t := []rune(inc.Title); len(t) > maxListTitle {
-		short.Title = string(t[:maxListTitle-1]) + "…"
-	}
-	s := fmt.Sprintf("%s — %s, %s", h.headline(&short), inc.Status.Text().In(h.locale), h.name(inc.Assignee))
+	s := fmt.Sprintf("%s — %s, %s", h.shortHeadline(inc), inc.Status.Text().In(h.locale), h.name(inc.Assignee))
 	if d, ok := inc.NextDue(h.svc.Policy(), h.svc.Roster().Calendar()); ok {
 		s += fmt.Sprintf("; %s %s", d.Kind.Text().In(h.locale), h.deadlineState(d, now, inc.Open()))
 	}
 	return s
+}
+
+// resolvedLine is a line of list resolved: the incident, when it was
+// resolved and who handled it ("YQ-7 [major/inquiry] Canteen complaint —
+// resolved 03-02 14:05, Li Ming").
+func (h *Handlers) resolvedLine(inc *workflow.Incident) string {
+	at := clockTime(inc.ResolvedAt, h.now(), h.loc())
+	return fmt.Sprintf(h.t("%s — resolved %s, %s", "%s — %s 办结,%s"), h.shortHeadline(inc), at, h.name(inc.Assignee))
+}
+
+// shortHeadline is headline with the title cut to maxListTitle characters,
+// so that a page of a list fits one message.
+func (h *Handlers) shortHeadline(inc *workflow.Incident) string {
+	short := *inc
+	if t := []rune(inc.Title); len(t) > maxListTitle {
+		short.Title = string(t[:maxListTitle-1]) + "…"
+	}
+	return h.headline(&short)
 }
 
 // assignedCard is the short card sent to a new assignee: what, by when, and

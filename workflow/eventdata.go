@@ -61,8 +61,13 @@ type EventData struct {
 	// leaders who have not decided it (EventApprovalWait).
 	Since   time.Time
 	Waiting []string
+	// Candidate is the monitoring item an incident was opened from
+	// (EventOpened) or that reported figures again (EventMonitored); Rule
+	// the intake rule that suggested its grade.
+	Candidate string
+	Rule      string
 	// Figures are the attention figures a follow-up report recorded
-	// (EventUpdated).
+	// (EventUpdated), or the monitoring platform reported (EventMonitored).
 	Figures *Figures
 	// Sign is the figure that met the roster's spreading rule
 	// (EventSpreading, EventEscalated when figures marked the spreading).
@@ -113,6 +118,8 @@ type eventDataJSON struct {
 	Override   bool          `json:"override,omitempty"`
 	Principal  bool          `json:"principal,omitempty"`
 	Cleared    bool          `json:"cleared,omitempty"`
+	Candidate  string        `json:"candidate,omitempty"`
+	Rule       string        `json:"rule,omitempty"`
 }
 
 // MarshalJSON writes the typed form.
@@ -124,6 +131,7 @@ func (d EventData) MarshalJSON() ([]byte, error) {
 		Number: flexInt(d.Number), Every: flexDuration(d.Every),
 		Deadline: d.Deadline, Phase: d.Phase, Overdue: d.Overdue, Since: d.Since, Waiting: d.Waiting,
 		Figures: d.Figures, Sign: d.Sign, Override: d.Override, Principal: d.Principal, Cleared: d.Cleared,
+		Candidate: d.Candidate, Rule: d.Rule,
 	}
 	if d.Filed != nil {
 		filed := flexInt(*d.Filed)
@@ -150,6 +158,7 @@ func (d *EventData) UnmarshalJSON(b []byte) error {
 		Number: int(w.Number), Every: time.Duration(w.Every),
 		Deadline: w.Deadline, Phase: w.Phase, Overdue: w.Overdue, Since: w.Since, Waiting: w.Waiting,
 		Figures: w.Figures, Sign: w.Sign, Override: w.Override, Principal: w.Principal, Cleared: w.Cleared,
+		Candidate: w.Candidate, Rule: w.Rule,
 	}
 	if w.Filed != nil {
 		filed := int(*w.Filed)

@@ -150,6 +150,8 @@ type Incident struct {
 	Spreading  bool     `json:"spreading,omitempty"`
 	Department string   `json:"department,omitempty"`
 	Assignee   string   `json:"assignee,omitempty"`
+	// Candidate is the monitoring item it was opened from ("IT-7"), if any.
+	Candidate string `json:"candidate,omitempty"`
 
 	FoundAt   time.Time `json:"found_at"`
 	OpenedAt  time.Time `json:"opened_at"`
@@ -409,6 +411,7 @@ const (
 	EventReceived     EventKind = "report_received" // a leader acknowledged the report (收到)
 	EventReportedUp   EventKind = "reported_up"     // reported to the higher authority
 	EventFedBack      EventKind = "fed_back"        // a general incident's result told to the leaders
+	EventMonitored    EventKind = "monitored"       // the monitoring platform found the post again, with figures
 )
 
 // Event is one recorded step of an incident (做好记录). IDs are deterministic:

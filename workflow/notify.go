@@ -49,6 +49,10 @@ const (
 	NoticeRefresh NoticeKind = "refresh"
 	// NoticeDigest is a scheduled digest of the open incidents.
 	NoticeDigest NoticeKind = "digest"
+	// NoticeTriage asks for the judgement of a monitoring candidate (人工判读)
+	// with its card and buttons, or reminds of one nobody judged; Triage
+	// says which step. Its Notice.Incident is the candidate's ID.
+	NoticeTriage NoticeKind = "triage"
 )
 
 // ThreadKind names the cards of an incident that stay current.
@@ -63,6 +67,8 @@ const (
 	// ThreadAuthority is the report to the higher authority, with its
 	// follow-ups.
 	ThreadAuthority ThreadKind = "authority"
+	// ThreadTriage is the triage card of a monitoring candidate.
+	ThreadTriage ThreadKind = "triage"
 )
 
 // Thread is one card of an incident that later decisions update wherever
@@ -101,6 +107,8 @@ type Notification struct {
 	Took bool `json:"took,omitempty"`
 	// Digest is the kind of digest ("daily", "weekly").
 	Digest string `json:"digest,omitempty"`
+	// Triage is the step of a candidate's triage told of (NoticeTriage).
+	Triage *TriageStep `json:"triage,omitempty"`
 	// Format tells a Notification body from a message encoded by an
 	// earlier release (which has none).
 	Format int `json:"format"`
@@ -518,3 +526,19 @@ func (inc *Incident) DraftStage(v int, p Policy) (*Draft, DraftStage) {
 	}
 	return d, StagePending
 }
+
+// TriageStep is what a NoticeTriage tells of a candidate.
+type TriageStep struct {
+	// Step: TriageNew (the card, to judge), TriageReminder (nobody judged
+	// it in the triage time; Reminder counts: 1 the office, 2 the leaders).
+	Step     string `json:"step"`
+	Reminder int    `json:"reminder,omitempty"`
+	// Waited is how long the candidate had waited (TriageReminder).
+	Waited time.Duration `json:"waited,omitempty"`
+}
+
+// Triage steps.
+const (
+	TriageNew      = "new"
+	TriageReminder = "reminder"
+)

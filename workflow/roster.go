@@ -120,6 +120,9 @@ type Roster struct {
 	// Spreading says which attention figures mark an incident spreading;
 	// zero: none do (only a spread note).
 	Spreading SpreadingRule
+	// Intake is the monitoring intake: source tokens, keyword rules,
+	// watched feeds, the triage time and the rate a source may send.
+	Intake IntakeConfig
 
 	loc       *time.Location
 	byID      map[string]*Person
@@ -251,6 +254,9 @@ func NewRoster(r Roster) (*Roster, error) {
 		if qe := CheckQuorum(r.People, l, r.Policy[l]); qe != nil {
 			return nil, &Error{Code: CodeInvalid, Msg: qe.Text()}
 		}
+	}
+	if err := validateIntake(&r); err != nil {
+		return nil, err
 	}
 	return &r, nil
 }

@@ -30,6 +30,8 @@ type Service struct {
 	store  Store
 	roster *Roster
 	clock  Clock
+	// intake keeps monitoring candidates (nil: no intake).
+	intake IntakeStore
 }
 
 // NewService returns a Service over store, checking people against roster,
@@ -120,6 +122,12 @@ func (s *Service) Open(ctx context.Context, actor string, in OpenInput) (*Incide
 	if err != nil {
 		return nil, nil, fmt.Errorf("allocate incident id: %w", err)
 	}
+	return s.create(ctx, id, actor, in, nil, now)
+}
+
+// create writes incident id, opened by actor ("" for a rule of the intake)
+// from in (checked), from the monitoring candidate c when not nil.
+func (s *Service) create(ctx context.Context, id, actor string, in OpenInput, c *Candidate, now time.Time) (*Incident, []Event, error) {
 	inc := &Incident{
 		ID: id, Version: 1, Title: in.Title, Level: in.Level, Category: in.Category,
 		Source: strings.TrimSpace(in.Source), Status: StatusNew,
@@ -127,6 +135,12 @@ func (s *Service) Open(ctx context.Context, actor string, in OpenInput) (*Incide
 	}
 	events := []Event{{Kind: EventOpened, Actor: actor, Text: inc.Title, Data: EventData{
 		Level: inc.Level, Category: inc.Category}}}
+	if c != nil {
+		inc.Candidate = c.ID
+		inc.Figures = slices.Clone(c.Figures)
+		events[0].Data.Candidate = c.ID
+		events[0].Data.Rule = c.Suggestion.Rule
+	}
 	if s.roster.Policy.For(inc.Level).Report > 0 {
 		events = append(events, s.report(inc, now)...) // the leaders are told with this very change
 	}
@@ -138,6 +152,9 @@ func (s *Service) Open(ctx context.Context, actor string, in OpenInput) (*Incide
 		inc.Department, inc.Assignee, inc.Status = dept.ID, assignee, StatusAssigned
 		events = append(events, Event{Kind: EventAssigned, Data: EventData{
 			Department: dept.ID, Assignee: assignee, Auto: true}})
+	}
+	if c != nil {
+		events = append(events, s.spreadingEvents(inc, now)...)
 	}
 	events = append(events, s.bornOverdue(inc, now)...)
 	if err := s.write(ctx, nil, inc, events); err != nil {
@@ -408,23 +425,30 @@ func (s *Service) Update(ctx context.Context, actor, id, text string, figures Fi
 		if figures.IsZero() {
 			return events, nil
 		}
-		sign, spreads := s.roster.Spreading.Spreads(inc.Figures)
-		if !spreads {
-			return events, nil
-		}
-		inc.SpreadAt = now
-		if inc.Spreading {
-			return events, nil // marked already: nothing new to tell
-		}
-		inc.Spreading = true
-		events = append(events, Event{Kind: EventSpreading, Data: EventData{Sign: &sign}})
-		if inc.Level == LevelGeneral {
-			e := s.escalate(inc, "", EscalatedSpreading, "", now)
-			e[0].Data.Sign = &sign
-			events = append(events, e...)
-		}
-		return events, nil
+		return append(events, s.spreadingEvents(inc, now)...), nil
 	})
+}
+
+// spreadingEvents marks inc spreading when its figures now meet the
+// roster's spreading rule, escalating a general incident: the events of
+// that, none when the figures do not or it was marked already.
+func (s *Service) spreadingEvents(inc *Incident, now time.Time) []Event {
+	sign, spreads := s.roster.Spreading.Spreads(inc.Figures)
+	if !spreads {
+		return nil
+	}
+	inc.SpreadAt = now
+	if inc.Spreading {
+		return nil // marked already: nothing new to tell
+	}
+	inc.Spreading = true
+	events := []Event{{Kind: EventSpreading, Data: EventData{Sign: &sign}}}
+	if inc.Level == LevelGeneral {
+		e := s.escalate(inc, "", EscalatedSpreading, "", now)
+		e[0].Data.Sign = &sign
+		events = append(events, e...)
+	}
+	return events
 }
 
 // SubmitDraft records a new version of the unified reply. Earlier versions
@@ -674,10 +698,12 @@ func (s *Service) List(ctx context.Context, actor string, filter ListFilter) ([]
 const PageSize = 20
 
 // ListPage returns page n (from 1; 0: every incident) of the incidents by
-// filter, most urgent first, and how many there are in all. Its cost does
-// not grow with the page: whatever the number of open incidents, only the
-// page's are read. Errors: CodeForbidden, CodeInvalid (unknown filter, a
-// page below 0 or past the last).
+// filter, most urgent first, and how many there are in all; ListResolved
+// is the incidents resolved in the current calendar month of the roster
+// (ResolvedPage). Its cost does not grow with the page: whatever the
+// number of open incidents, only the page's are read. Errors:
+// CodeForbidden, CodeInvalid (unknown filter, a page below 0 or past the
+// last).
 func (s *Service) ListPage(ctx context.Context, actor string, filter ListFilter, n int) (Page, error) {
 	if _, err := s.person(actor); err != nil {
 		return Page{}, err
@@ -687,13 +713,34 @@ func (s *Service) ListPage(ctx context.Context, actor string, filter ListFilter,
 	}
 	switch filter {
 	case ListOpen, ListOverdue, ListMine:
+	case ListResolved:
+		return s.ResolvedPage(ctx, actor, MonthOf(s.clock.Now(), s.roster.Location()), n)
 	default:
-		return Page{}, Errorf(CodeInvalid, "list takes open, overdue or mine, not %q", "list 的参数应为 open、overdue 或 mine,而不是 %q", filter)
+		return Page{}, Errorf(CodeInvalid, "list takes open, overdue, mine or resolved, not %q",
+			"list 的参数应为 open、overdue、mine 或 resolved,而不是 %q", filter)
 	}
+	q := ListQuery{Filter: filter, Person: actor, Now: s.clock.Now(), Urgent: n > 0}
+	return s.page(ctx, q, n)
+}
+
+// ResolvedPage returns page n (from 1; 0: every incident) of the incidents
+// resolved in p (a month, as `list resolved` asks), in the order they were
+// resolved, oldest first, the same on every page, and how many there are
+// in all. Only the page's incidents are read, through the store's index of
+// resolution times: the month's, not every incident kept. Errors:
+// CodeForbidden, CodeInvalid (a page below 0 or past the last).
+func (s *Service) ResolvedPage(ctx context.Context, actor string, p Period, n int) (Page, error) {
+	if _, err := s.person(actor); err != nil {
+		return Page{}, err
+	}
+	return s.page(ctx, ListQuery{Filter: ListResolved, From: p.From, To: p.To}, n)
+}
+
+// page reads page n (from 1; 0: every incident) of q from the store.
+func (s *Service) page(ctx context.Context, q ListQuery, n int) (Page, error) {
 	if n < 0 {
 		return Page{}, Errorf(CodeInvalid, "page:%d: pages count from 1", "page:%d:页码从 1 开始", n)
 	}
-	q := ListQuery{Filter: filter, Person: actor, Now: s.clock.Now(), Urgent: n > 0}
 	if n > 0 {
 		q.Offset, q.Limit = (n-1)*PageSize, PageSize
 	}

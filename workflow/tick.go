@@ -60,6 +60,9 @@ type TickResult struct {
 // timer already fired. Errors: CodeUnavailable; an incident that does not
 // exist is not an error but TimerGone.
 func (s *Service) Tick(ctx context.Context, t DueTimer) (TickResult, error) {
+	if IsCandidateID(t.Incident) {
+		return s.tickCandidate(ctx, t)
+	}
 	var res TickResult
 	_, events, err := s.change(ctx, t.Incident, func(inc *Incident, now time.Time) ([]Event, error) {
 		var f firing

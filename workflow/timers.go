@@ -123,6 +123,13 @@ func ParseTimerName(incident, id string) (TimerName, error) {
 // Kind is the kind of the timer, for metrics and logs: TimerUnknown when its
 // ID is not a timer name of its incident.
 func (t DueTimer) Kind() TimerKind {
+	if IsCandidateID(t.Incident) {
+		switch local := strings.TrimPrefix(t.ID, t.Incident+":"); local {
+		case timerAuto, timerTriageOffice, timerTriageLeaders:
+			return TimerKind("intake:" + local) // "intake:triage:office"
+		}
+		return TimerUnknown
+	}
 	n, err := ParseTimerName(t.Incident, t.ID)
 	if err != nil {
 		return TimerUnknown

@@ -64,7 +64,7 @@ func (s *Store) readOutbox(ctx context.Context, group, consumer string, max int)
 	if err := s.ensureGroups(ctx, group); err != nil {
 		return nil, err
 	}
-	all := make([]int, len(s.shards))
+	all := make([]int, len(s.queues))
 	for i := range all {
 		all[i] = i
 	}
@@ -150,10 +150,10 @@ func (s *Store) readShards(ctx context.Context, group, consumer, id string, shar
 	results := make([]func() ([]goredis.XStream, error), len(shards))
 	p := s.client.Pipeline()
 	for i, sh := range shards {
-		stream := s.outboxKey(s.shards[sh])
+		stream := s.outboxKey(s.queues[sh])
 		if id == ">" {
 			// New entries only as the shard's reader (readerScript).
-			keys := []string{s.shardKey(s.shards[sh], "reader:"+group), stream}
+			keys := []string{s.shardKey(s.queues[sh], "reader:"+group), stream}
 			c := readerScript.EvalSha(ctx, p, keys, consumer, s.readerLease.Milliseconds(), group, count)
 			results[i] = func() ([]goredis.XStream, error) {
 				v, err := c.Result()
@@ -191,7 +191,7 @@ func (s *Store) readShards(ctx context.Context, group, consumer, id string, shar
 		if err != nil {
 			return nil, nil, err
 		}
-		shard := s.shards[shards[i]]
+		shard := s.queues[shards[i]]
 		n := 0
 		for _, st := range streams {
 			for _, m := range st.Messages {
@@ -262,7 +262,7 @@ func (s *Store) ensureGroups(ctx context.Context, group string) error {
 		streams []string
 		cmds    []*goredis.StatusCmd
 	)
-	for _, shard := range s.shards {
+	for _, shard := range s.queues {
 		stream := s.outboxKey(shard)
 		if _, ok := s.groups.Load(stream + "\x00" + group); ok {
 			continue
@@ -284,7 +284,7 @@ func (s *Store) ensureGroups(ctx context.Context, group string) error {
 }
 
 func (s *Store) forgetGroups(group string) {
-	for _, shard := range s.shards {
+	for _, shard := range s.queues {
 		s.groups.Delete(s.outboxKey(shard) + "\x00" + group)
 	}
 }
@@ -386,7 +386,7 @@ const deadLetterCap = 10000
 // shard and stream entry ID.
 func (s *Store) splitHandle(h string) (shard, id string, err error) {
 	shard, id, ok := strings.Cut(h, "|")
-	if !ok || !slices.Contains(s.shards, shard) || id == "" {
+	if !ok || !slices.Contains(s.queues, shard) || id == "" {
 		return "", "", fmt.Errorf("bad outbox handle %q", h)
 	}
 	return shard, id, nil
@@ -420,8 +420,8 @@ func (s *Store) claimStale(ctx context.Context, group, consumer string, minIdle 
 		return nil, err
 	}
 	type scan struct{ shard, start string }
-	scans := make([]scan, len(s.shards))
-	for i, sh := range s.shards {
+	scans := make([]scan, len(s.queues))
+	for i, sh := range s.queues {
 		scans[i] = scan{sh, "0-0"}
 	}
 	var ds []bot.Delivery
@@ -574,9 +574,9 @@ func (s *Store) DeadLetters(ctx context.Context, group string, max int) ([]bot.D
 	if max <= 0 {
 		return nil, nil
 	}
-	cmds := make([]*goredis.XMessageSliceCmd, len(s.shards))
+	cmds := make([]*goredis.XMessageSliceCmd, len(s.queues))
 	_, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		for i, sh := range s.shards {
+		for i, sh := range s.queues {
 			cmds[i] = p.XRevRangeN(ctx, s.deadKey(sh, group), "+", "-", int64(max))
 		}
 		return nil
@@ -596,7 +596,7 @@ func (s *Store) DeadLetters(ctx context.Context, group string, max int) ([]bot.D
 			at, _, _ := strings.Cut(m.ID, "-")
 			ms, _ := strconv.ParseInt(at, 10, 64)
 			all = append(all, dead{id: m.ID, DeadLetter: bot.DeadLetter{
-				Delivery: bot.Delivery{Handle: handle(s.shards[i], entry), Seq: streamSeq(s.shards[i], entry), Notice: decodeNotice(m.Values)},
+				Delivery: bot.Delivery{Handle: handle(s.queues[i], entry), Seq: streamSeq(s.queues[i], entry), Notice: decodeNotice(m.Values)},
 				Reason:   reason,
 				At:       time.UnixMilli(ms),
 			}})
@@ -730,8 +730,8 @@ func (s *Store) Release(ctx context.Context, group, consumer string, targets ...
 	var errs []error
 	// Every shard starts from the first pending entry; one that returned a
 	// full page is asked again from past its last ID.
-	start := make(map[int]string, len(s.shards))
-	for i := range s.shards {
+	start := make(map[int]string, len(s.queues))
+	for i := range s.queues {
 		start[i] = "-"
 	}
 	for len(start) > 0 {
@@ -739,7 +739,7 @@ func (s *Store) Release(ctx context.Context, group, consumer string, targets ...
 		cmds := make([]*goredis.Cmd, len(shards))
 		p := s.client.Pipeline()
 		for j, i := range shards {
-			keys := []string{s.shardKey(s.shards[i], "reader:"+group), s.outboxKey(s.shards[i])}
+			keys := []string{s.shardKey(s.queues[i], "reader:"+group), s.outboxKey(s.queues[i])}
 			cmds[j] = releaseShardScript.Eval(ctx, p, keys, consumer, group, start[i], releasePage, releasedIdle.Milliseconds())
 		}
 		_, _ = p.Exec(ctx) // errors are read per command below
@@ -747,7 +747,7 @@ func (s *Store) Release(ctx context.Context, group, consumer string, targets ...
 			ids, err := cmds[j].StringSlice()
 			switch {
 			case err != nil:
-				errs = append(errs, fmt.Errorf("shard %s: %w", s.shards[i], err))
+				errs = append(errs, fmt.Errorf("shard %s: %w", s.queues[i], err))
 				delete(start, i)
 			case len(ids) < releasePage:
 				delete(start, i)
@@ -792,9 +792,9 @@ func nextStreamID(id string) string {
 // next ReadOutbox or ClaimStale.
 func (s *Store) TrimOutbox(ctx context.Context, before time.Time) (int64, error) {
 	minID := millis(before) + "-0"
-	cmds := make([]*goredis.IntCmd, len(s.shards))
+	cmds := make([]*goredis.IntCmd, len(s.queues))
 	_, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		for i, sh := range s.shards {
+		for i, sh := range s.queues {
 			cmds[i] = p.XTrimMinID(ctx, s.outboxKey(sh), minID)
 		}
 		return nil

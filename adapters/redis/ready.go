@@ -20,7 +20,7 @@ const readyTTL = 10 * time.Second
 // a Redis that cannot be reached are workflow.CodeUnavailable.
 func (s *Store) Ping(ctx context.Context) error {
 	_, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		for _, shard := range s.shards {
+		for _, shard := range s.queues {
 			p.Set(ctx, s.shardKey(shard, "ready"), "1", readyTTL)
 		}
 		return nil

@@ -19,6 +19,7 @@
 //	<prefix>:{s07}:open            ZSET   open incident IDs scored by FoundAt millis
 //	<prefix>:{s07}:due             ZSET   open incident IDs scored by NextDue millis
 //	<prefix>:{s07}:mine:<person>   ZSET   open incidents assigned to person, by FoundAt
+//	<prefix>:{s07}:resolved        ZSET   resolved incident IDs scored by ResolvedAt millis
 //	<prefix>:{s07}:ready           STRING written by the readiness probe (Ping), expires
 //	<prefix>:seq                   STRING counter behind "YQ-<n>"
 //	<prefix>:instance              STRING JSON instance marker: ID, creation time (marker.go)
@@ -47,6 +48,7 @@ import (
 	"hash/fnv"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -94,6 +96,9 @@ type Store struct {
 	client goredis.UniversalClient
 	prefix string
 	shards []string // shard names by number: "s00", "s01", ...
+	// queues are the shards whose timers and outbox are served: the
+	// incidents' shards and IntakeShard.
+	queues []string
 	clock  workflow.Clock
 	// readerLease is Options.OutboxReaderLease.
 	readerLease time.Duration
@@ -138,12 +143,21 @@ func New(client goredis.UniversalClient, opts Options) *Store {
 	for i := range opts.Shards {
 		s.shards = append(s.shards, fmt.Sprintf("s%02d", i))
 	}
+	s.queues = append(slices.Clone(s.shards), IntakeShard)
 	return s
 }
 
+// IntakeShard holds every monitoring candidate ("IT-<n>") with its dedupe
+// index, timers and outbox: one slot, so that receiving an item (dedupe,
+// create or merge, triage timers, triage card) is one script.
+const IntakeShard = "intake"
+
 // Shard returns the shard of an incident ID ("s07"): FNV-1a 32 of the ID
-// modulo the shard count.
+// modulo the shard count. A candidate's ID ("IT-7") is in IntakeShard.
 func (s *Store) Shard(id string) string {
+	if strings.HasPrefix(id, workflow.CandidatePrefix) {
+		return IntakeShard
+	}
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(id))
 	return s.shards[h.Sum32()%uint32(len(s.shards))]
@@ -242,7 +256,8 @@ func (s *Store) List(ctx context.Context, q workflow.ListQuery) ([]*workflow.Inc
 
 // ListPage returns the page of incidents matching q, ordered by discovery
 // (FoundAt, then ID), oldest first, or most urgent first (q.Urgent), and
-// how many match in all. It costs two round trips whatever the number of
+// how many match in all; ListResolved is ordered by resolution instead
+// (resolvedPage). It costs two round trips whatever the number of
 // incidents: the indexes of every shard in one pipeline (with the due
 // index, for the urgent order), then the page's incidents in a second one.
 func (s *Store) ListPage(ctx context.Context, q workflow.ListQuery) (workflow.Page, error) {
@@ -276,11 +291,12 @@ func (s *Store) ListPage(ctx context.Context, q workflow.ListQuery) (workflow.Pa
 		if !q.To.IsZero() {
 			rangeBy.Max = "(" + millis(q.To)
 		}
+		return s.resolvedPage(ctx, q, rangeBy)
 	default:
 		return workflow.Page{}, workflow.Errorf(workflow.CodeInvalid,
 			"unknown list filter %q (open, overdue, mine or resolved)", "未知的列表范围 %q(open、overdue、mine 或 resolved)", q.Filter)
 	}
-	if q.Urgent && q.Limit > 0 && q.Filter != workflow.ListMine && q.Filter != workflow.ListResolved {
+	if q.Urgent && q.Limit > 0 && q.Filter != workflow.ListMine {
 		// The due index holds the open incidents in the urgent order: a
 		// page of it is read without the rest.
 		ids, total, ok, err := s.urgentPage(ctx, q, rangeBy.Max)
@@ -295,7 +311,7 @@ func (s *Store) ListPage(ctx context.Context, q workflow.ListQuery) (workflow.Pa
 	// The open and mine indexes are scored by FoundAt; the due index (read
 	// too for the urgent order) by the earliest unmet deadline.
 	byDue := q.Filter == workflow.ListOverdue
-	withDue := q.Urgent && !byDue && q.Filter != workflow.ListResolved
+	withDue := q.Urgent && !byDue
 
 	cmds := make([]*goredis.ZSliceCmd, len(s.shards))
 	dues := make([]*goredis.ZSliceCmd, len(s.shards))
@@ -375,6 +391,53 @@ func (s *Store) ListPage(ctx context.Context, q workflow.ListQuery) (workflow.Pa
 		incs = page(incs, q.Offset, q.Limit)
 	}
 	return workflow.Page{Incidents: incs, Total: total}, nil
+}
+
+// resolvedPage is ListPage for ListResolved, in rangeBy: the incidents in
+// the order they were resolved (the resolved index's score, in
+// milliseconds), oldest first; those resolved in the same millisecond by
+// ID compared byte-wise, as Redis orders equal scores (so YQ-10 before
+// YQ-9). With that order each shard's first Offset+Limit, merged, hold the
+// page: one round trip reads them and each shard's count, O(log N + Offset
+// + Limit) per shard however many incidents the range holds, and a second
+// reads the page's incidents. Urgent does not apply: a resolved incident
+// has no deadline left to keep.
+func (s *Store) resolvedPage(ctx context.Context, q workflow.ListQuery, rangeBy *goredis.ZRangeBy) (workflow.Page, error) {
+	if q.Limit > 0 {
+		rangeBy.Count = int64(max(q.Offset, 0) + q.Limit)
+	}
+	ranges := make([]*goredis.ZSliceCmd, len(s.shards))
+	counts := make([]*goredis.IntCmd, len(s.shards))
+	_, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for i, shard := range s.shards {
+			index := s.shardKey(shard, "resolved")
+			ranges[i] = p.ZRangeByScoreWithScores(ctx, index, rangeBy)
+			counts[i] = p.ZCount(ctx, index, rangeBy.Min, rangeBy.Max)
+		}
+		return nil
+	})
+	if err != nil {
+		return workflow.Page{}, fail("list incidents", err)
+	}
+	var zs []goredis.Z
+	total := 0
+	for i := range s.shards {
+		total += int(counts[i].Val())
+		zs = append(zs, ranges[i].Val()...)
+	}
+	slices.SortFunc(zs, func(a, b goredis.Z) int {
+		if c := cmp.Compare(a.Score, b.Score); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Member.(string), b.Member.(string))
+	})
+	zs = page(zs, q.Offset, q.Limit)
+	ids := make([]string, len(zs))
+	for i, z := range zs {
+		ids[i] = z.Member.(string)
+	}
+	incs, err := s.readListed(ctx, q, ids)
+	return workflow.Page{Incidents: incs, Total: total}, err
 }
 
 // readListed reads the incidents of ids in one pipeline, in that order,

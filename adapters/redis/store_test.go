@@ -452,8 +452,8 @@ func TestOutboxSurvivesDeletedStream(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, f fixture) {
 		mustRead(t, f.store, "g", "w", 10) // creates and caches the groups
 		keys := mustKeys(t, f, "*:outbox")
-		if len(keys) != 16 {
-			t.Fatalf("outbox streams: got %d, want 16", len(keys))
+		if len(keys) != 17 { // 16 shards and the intake's
+			t.Fatalf("outbox streams: got %d, want 17", len(keys))
 		}
 		for _, key := range keys { // one at a time: on a Cluster they are in 16 slots
 			if err := f.client.Del(ctx, key).Err(); err != nil {
@@ -676,8 +676,9 @@ func TestKeysShareTheShardTag(t *testing.T) {
 		if _, err := f.store.ReadOutbox(ctx, "g", "w", 1); err != nil {
 			t.Fatal(err)
 		}
-		// The outbox groups create a stream in every shard; skip those.
-		tag := regexp.MustCompile(`^` + regexp.QuoteMeta(f.prefix) + `:\{(s\d\d)\}:`)
+		// The outbox groups create a stream in every shard (the intake's
+		// too); skip those.
+		tag := regexp.MustCompile(`^` + regexp.QuoteMeta(f.prefix) + `:\{(s\d\d|intake)\}:`)
 		var written []string
 		for _, k := range mustKeys(t, f, "*") {
 			m := tag.FindStringSubmatch(k)

@@ -130,10 +130,10 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration
 	}
 	upTo := millis(now)
 
-	pending := make([]*goredis.ZSliceCmd, len(s.shards))
-	expired := make([]*goredis.IntCmd, len(s.shards))
+	pending := make([]*goredis.ZSliceCmd, len(s.queues))
+	expired := make([]*goredis.IntCmd, len(s.queues))
 	_, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		for i, shard := range s.shards {
+		for i, shard := range s.queues {
 			pending[i] = p.ZRangeByScoreWithScores(ctx, s.shardKey(shard, "timers"),
 				&goredis.ZRangeBy{Min: "-inf", Max: upTo, Count: int64(max)})
 			expired[i] = p.ZCount(ctx, s.shardKey(shard, "inflight"), "-inf", upTo)
@@ -150,7 +150,7 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration
 		expired, pending int
 		cutoff           float64
 	}
-	quotas := make([]quota, len(s.shards))
+	quotas := make([]quota, len(s.queues))
 	left := max
 	for i, c := range expired {
 		n := min(int(c.Val()), left)
@@ -187,7 +187,7 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration
 			continue
 		}
 		shards = append(shards, i)
-		claims = append(claims, claimScript.EvalSha(ctx, p, s.claimKeys(s.shards[i]), args(q)...))
+		claims = append(claims, claimScript.EvalSha(ctx, p, s.claimKeys(s.queues[i]), args(q)...))
 	}
 	if len(claims) == 0 {
 		return nil, nil
@@ -204,7 +204,7 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration
 		p := s.client.Pipeline()
 		for _, j := range retry {
 			i := shards[j]
-			claims[j] = claimScript.Eval(ctx, p, s.claimKeys(s.shards[i]), args(quotas[i])...)
+			claims[j] = claimScript.Eval(ctx, p, s.claimKeys(s.queues[i]), args(quotas[i])...)
 		}
 		_, _ = p.Exec(ctx)
 	}
@@ -281,9 +281,9 @@ func (s *Store) AckTimer(ctx context.Context, t workflow.DueTimer) error {
 // of an in-flight one, across every shard, in one pipeline; false when there
 // is none.
 func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
-	cmds := make([]*goredis.ZSliceCmd, 0, 2*len(s.shards))
+	cmds := make([]*goredis.ZSliceCmd, 0, 2*len(s.queues))
 	_, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		for _, shard := range s.shards {
+		for _, shard := range s.queues {
 			cmds = append(cmds,
 				p.ZRangeWithScores(ctx, s.shardKey(shard, "timers"), 0, 0),
 				p.ZRangeWithScores(ctx, s.shardKey(shard, "inflight"), 0, 0))

@@ -147,17 +147,17 @@ type Suggestion struct {
 
 // Candidate is an item waiting for, or past, a person's judgement.
 type Candidate struct {
-	ID         string     `json:"id"`
-	Version    int64      `json:"version"`
-	Source     string     `json:"source"`
-	Item       string     `json:"item,omitempty"` // the source's own ID
-	URL        string     `json:"url,omitempty"`
-	Title      string     `json:"title"`
-	Excerpt    string     `json:"excerpt,omitempty"`
-	Author     string     `json:"author,omitempty"`
-	FoundAt    time.Time  `json:"found_at"`
-	ReceivedAt time.Time  `json:"received_at"`
-	Suggestion Suggestion `json:"suggestion"`
+	ID         string         `json:"id"`
+	Version    int64          `json:"version"`
+	Source     string         `json:"source"`
+	Item       string         `json:"item,omitempty"` // the source's own ID
+	URL        string         `json:"url,omitempty"`
+	Title      string         `json:"title"`
+	Excerpt    string         `json:"excerpt,omitempty"`
+	Author     string         `json:"author,omitempty"`
+	FoundAt    time.Time      `json:"found_at"`
+	ReceivedAt time.Time      `json:"received_at"`
+	Suggestion Suggestion     `json:"suggestion"`
 	State      CandidateState `json:"state"`
 	// Incident is the incident it was opened as (CandidateOpened).
 	Incident string `json:"incident,omitempty"`

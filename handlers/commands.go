@@ -82,10 +82,12 @@ func (h *Handlers) commands() []bot.Command {
 			Summary: tx{EN: "the handling report of an incident: where it stands, and the link to the full report to print or send",
 				ZH: "事件处置报告:简要情况,以及可打印、可报送的完整报告链接"},
 			Examples: []string{"report YQ-7"}, Run: h.reportCommand},
-		{Name: "list", Aliases: []string{"列表"}, Roles: anyone, Usage: "[open|overdue|mine] [page:N]",
-			Summary: tx{EN: fmt.Sprintf("list open, overdue or your incidents, most urgent first, %d a page", workflow.PageSize),
-				ZH: fmt.Sprintf("列出未办结、已超时或我负责的事件,按紧急程度排序,每页 %d 件", workflow.PageSize)},
-			Examples: []string{"list", "list overdue", "list mine", "list page:2"}, Run: h.list},
+		{Name: "list", Aliases: []string{"列表"}, Roles: anyone, Usage: "[open|overdue|mine|resolved [YYYY-MM]] [page:N]",
+			Summary: tx{EN: fmt.Sprintf("list open, overdue or your incidents, most urgent first, or those resolved in a month "+
+				"(default: this one) in the order resolved; %d a page", workflow.PageSize),
+				ZH: fmt.Sprintf("列出未办结、已超时或我负责的事件(按紧急程度排序),或某月办结的事件(默认本月,按办结时间排序);每页 %d 件", workflow.PageSize)},
+			Examples: []string{"list", "list overdue", "list mine", "list page:2", "list resolved", "list resolved 2026-03 page:2", "列表 已办结 2026-03"},
+			Run:      h.list},
 		{Name: "stats", Aliases: []string{"统计"}, Roles: anyone, Usage: "[week|month|YYYY-MM|YYYY-MM-DD..YYYY-MM-DD]",
 			Summary: tx{EN: "statistics of the incidents found in a period (default: the last 7 days; month: the last 30)",
 				ZH: "统计某时段内发现的事件(默认最近 7 天;month 为最近 30 天)"},
@@ -474,10 +476,6 @@ var listOptions = map[string]string{"page": "page", "页": "page", "页码": "pa
 
 func (h *Handlers) list(ctx context.Context, req *bot.Request, args bot.Args) (*bot.Reply, error) {
 	opts, words := args.Options(listOptions)
-	if len(words) > 1 {
-		return nil, workflow.Errorf(workflow.CodeInvalid, "list takes one filter: open, overdue or mine, and page:N",
-			"list 只接受一个参数:open、overdue 或 mine,以及 page:N")
-	}
 	n := 1
 	if v, ok := opts["page"]; ok {
 		var err error
@@ -486,7 +484,7 @@ func (h *Handlers) list(ctx context.Context, req *bot.Request, args bot.Args) (*
 		}
 	}
 	word := ""
-	if len(words) == 1 {
+	if len(words) > 0 {
 		word = words[0].Value
 	}
 	filter := workflow.ListFilter(strings.ToLower(word))
@@ -497,6 +495,15 @@ func (h *Handlers) list(ctx context.Context, req *bot.Request, args bot.Args) (*
 		filter = workflow.ListOverdue
 	case "我的":
 		filter = workflow.ListMine
+	case "已办结":
+		filter = workflow.ListResolved
+	}
+	if filter == workflow.ListResolved {
+		return h.listResolved(ctx, req, word, words[1:], n)
+	}
+	if len(words) > 1 {
+		return nil, workflow.Errorf(workflow.CodeInvalid, "list takes one filter: open, overdue, mine or resolved [YYYY-MM], and page:N",
+			"list 只接受一个参数:open、overdue、mine 或 resolved [YYYY-MM],以及 page:N")
 	}
 	page, err := h.svc.ListPage(ctx, req.Actor, filter, n)
 	if err != nil {
@@ -521,6 +528,44 @@ func (h *Handlers) list(ctx context.Context, req *bot.Request, args bot.Args) (*
 		next = strings.Replace(next, "  ", " ", 1)
 		lines = append(lines, fmt.Sprintf(h.t("… and %d more (most urgent first): %s, or see the board",
 			"……另有 %d 件(按紧急程度排序):%s,或查看看板"), more, next))
+	}
+	return &bot.Reply{Text: strings.Join(lines, "\n")}, nil
+}
+
+// listResolved answers list resolved [YYYY-MM] [page:N] (已办结): page n of
+// the incidents resolved in the month (default: the current one, in the
+// roster's timezone), in the order they were resolved. word is the filter
+// as typed, rest the words after it. The line to the next page names the
+// month, so it shows the same month even once the calendar has turned.
+func (h *Handlers) listResolved(ctx context.Context, req *bot.Request, word string, rest []bot.Token, n int) (*bot.Reply, error) {
+	if len(rest) > 1 {
+		return nil, workflow.Errorf(workflow.CodeInvalid, "list resolved takes one month, YYYY-MM, and page:N",
+			"list resolved 只接受一个月份(YYYY-MM)以及 page:N")
+	}
+	asked := ""
+	if len(rest) == 1 {
+		asked = rest[0].Value
+	}
+	month, err := workflow.ParseMonth(asked, h.now(), h.loc())
+	if err != nil {
+		return nil, err
+	}
+	name := month.From.In(h.loc()).Format(workflow.MonthLayout)
+	page, err := h.svc.ResolvedPage(ctx, req.Actor, month, n)
+	if err != nil {
+		return nil, err
+	}
+	if page.Total == 0 {
+		return &bot.Reply{Text: fmt.Sprintf(h.t("No incident was resolved in %s.", "%s 没有办结的事件。"), name)}, nil
+	}
+	lines := make([]string, 0, len(page.Incidents)+1)
+	for _, inc := range page.Incidents {
+		lines = append(lines, h.resolvedLine(inc))
+	}
+	shown := (n-1)*workflow.PageSize + len(page.Incidents)
+	if more := page.Total - shown; more > 0 {
+		lines = append(lines, fmt.Sprintf(h.t("… and %d more (in the order resolved): list %s %s page:%d",
+			"……另有 %d 件(按办结时间排序):list %s %s page:%d"), more, word, name, n+1))
 	}
 	return &bot.Reply{Text: strings.Join(lines, "\n")}, nil
 }

@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -83,13 +84,28 @@ func (s *fuzzStore) List(_ context.Context, q workflow.ListQuery) ([]*workflow.I
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []*workflow.Incident
+	resolved := q.Filter == workflow.ListResolved
 	for _, inc := range s.incidents {
-		if inc.Status == workflow.StatusResolved || q.Filter == workflow.ListMine && inc.Assignee != q.Person {
+		switch {
+		case resolved && (inc.Open() || inc.ResolvedAt.Before(q.From) || !q.To.IsZero() && !inc.ResolvedAt.Before(q.To)):
+			continue
+		case !resolved && (!inc.Open() || q.Filter == workflow.ListMine && inc.Assignee != q.Person):
 			continue
 		}
 		out = append(out, inc.Clone())
 	}
-	slices.SortFunc(out, func(a, b *workflow.Incident) int { return a.FoundAt.Compare(b.FoundAt) })
+	// As the Redis store: by discovery, or the resolved by resolution (the
+	// same millisecond: by ID, byte-wise).
+	slices.SortFunc(out, func(a, b *workflow.Incident) int {
+		c := a.FoundAt.Compare(b.FoundAt)
+		if resolved {
+			c = cmp.Compare(a.ResolvedAt.UnixMilli(), b.ResolvedAt.UnixMilli())
+		}
+		if c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
 	return out, nil
 }
 
@@ -177,6 +193,7 @@ var fuzzCommands = []string{
 	"reject YQ-7 do not name the supplier", "reject YQ-7 v1 do not name the supplier", "reject YQ-7 v1",
 	"publish YQ-7", "refer YQ-7 the account keeps spreading it", "resolve YQ-7 Supplier replaced",
 	"reopen YQ-7", "status YQ-7", "状态 YQ-7", "list", "list overdue", "list mine", "list 我的", "list open extra",
+	"list resolved", "list resolved 2026-03 page:2", "list 已办结 2026-13", "list resolved nov",
 	"help", "help open", "help nothing", "opne Canteen", "%s %d %!", "",
 }
 

@@ -157,7 +157,7 @@ func (s *fakeStore) ListPage(ctx context.Context, q workflow.ListQuery) (workflo
 	if err != nil {
 		return workflow.Page{}, err
 	}
-	if q.Urgent {
+	if q.Urgent && q.Filter != workflow.ListResolved {
 		s.mu.Lock()
 		key := func(inc *workflow.Incident) time.Time {
 			if d := s.nextDue[inc.ID]; !d.IsZero() {
@@ -218,9 +218,15 @@ func (s *fakeStore) List(ctx context.Context, q workflow.ListQuery) ([]*workflow
 		}
 		out = append(out, inc.Clone())
 	}
+	// By discovery, as the Redis store; the resolved by resolution (the
+	// same millisecond: by ID, byte-wise).
 	sort.Slice(out, func(i, j int) bool {
-		if !out[i].FoundAt.Equal(out[j].FoundAt) {
-			return out[i].FoundAt.Before(out[j].FoundAt)
+		a, b := out[i].FoundAt, out[j].FoundAt
+		if q.Filter == workflow.ListResolved {
+			a, b = out[i].ResolvedAt.Truncate(time.Millisecond), out[j].ResolvedAt.Truncate(time.Millisecond)
+		}
+		if !a.Equal(b) {
+			return a.Before(b)
 		}
 		return out[i].ID < out[j].ID
 	})

@@ -1209,6 +1209,7 @@ func TestGetTimelineList(t *testing.T) {
 		{"overdue", "wang", workflow.ListOverdue, []string{b.ID}},
 		{"mine", "zhou", workflow.ListMine, []string{b.ID}},
 		{"mine, nothing", "sun", workflow.ListMine, nil},
+		{"resolved this month", "sun", workflow.ListResolved, []string{c.ID}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

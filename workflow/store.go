@@ -81,7 +81,8 @@ type ListQuery struct {
 	Offset, Limit int
 	// Urgent orders the incidents whose earliest unmet deadline falls
 	// soonest first (the most overdue at the top), then those with none by
-	// discovery; otherwise they are ordered by discovery.
+	// discovery; otherwise they are ordered by discovery. ListResolved
+	// ignores it.
 	Urgent bool
 }
 
@@ -111,8 +112,9 @@ type Store interface {
 	// the outbox, atomically.
 	Enqueue(ctx context.Context, notices []Notice) error
 	// List returns the incidents matching q, ordered by discovery, oldest
-	// first. An empty Filter means ListOpen; ListMine needs Person; a zero
-	// Now means the store's clock.
+	// first (ListResolved: by resolution, oldest first; those resolved in
+	// the same millisecond by ID compared byte-wise). An empty Filter means
+	// ListOpen; ListMine needs Person; a zero Now means the store's clock.
 	List(ctx context.Context, q ListQuery) ([]*Incident, error)
 	// ListPage is List with how many incidents match in all, for paging; it
 	// costs the same whatever the page size.

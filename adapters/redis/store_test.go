@@ -1,6 +1,7 @@
 package redis_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -650,6 +651,86 @@ func TestListPage(t *testing.T) {
 		}
 		if got := ids(p.Incidents); !slices.Equal(got, []string{"YQ-1", "YQ-5"}) || p.Total != 5 {
 			t.Errorf("with YQ-5 missing from the due index: got %q of %d, want YQ-1, YQ-5 of 5", got, p.Total)
+		}
+	})
+}
+
+// TestListResolvedByResolution: the resolved are listed in the order they
+// were resolved, oldest first, not in the order they were found, and the
+// pages of any size, put end to end, are that list: ordering by discovery
+// after picking a page by resolution would reorder each page. Incidents
+// resolved in the same millisecond (nanoseconds apart, in different shards)
+// come by ID compared byte-wise, as Redis orders equal scores.
+func TestListResolvedByResolution(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f fixture) {
+		const n = 25
+		resolvedAt := map[string]time.Time{}
+		var all []*workflow.Incident
+		for i := 1; i <= n; i++ {
+			id := fmt.Sprintf("YQ-%d", i)
+			inc := incident(id, t0.Add(time.Duration(i)*time.Minute))
+			mustApply(t, f.store, workflow.Change{Incident: inc})
+			next := bump(inc)
+			// Found in ID order, resolved in the reverse order, every third
+			// one an hour later; YQ-9, YQ-10 and YQ-20 are resolved in the
+			// same millisecond.
+			at := t0.Add(48*time.Hour - time.Duration(i)*7*time.Minute + time.Duration(i%3)*time.Hour)
+			if i == 9 || i == 10 || i == 20 {
+				at = t0.Add(30 * time.Hour).Truncate(time.Millisecond).Add(time.Duration(i) * time.Microsecond)
+			}
+			next.Status, next.ResolvedAt = workflow.StatusResolved, at
+			mustApply(t, f.store, workflow.Change{Prev: inc, Incident: next})
+			resolvedAt[id] = at
+			all = append(all, next)
+		}
+		if f.store.Shard("YQ-9") == f.store.Shard("YQ-10") && f.store.Shard("YQ-10") == f.store.Shard("YQ-20") {
+			t.Fatal("YQ-9, YQ-10 and YQ-20 share a shard: the test wants ties across shards")
+		}
+		slices.SortFunc(all, func(a, b *workflow.Incident) int {
+			if c := cmp.Compare(a.ResolvedAt.UnixMilli(), b.ResolvedAt.UnixMilli()); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.ID, b.ID)
+		})
+		want := ids(all)
+		if got := ids(mustList(t, f.store, workflow.ListQuery{Filter: workflow.ListResolved})); !slices.Equal(got, want) {
+			t.Fatalf("List(resolved): got %q, want %q", got, want)
+		}
+		if i := slices.Index(want, "YQ-10"); want[i+1] != "YQ-20" || want[i+2] != "YQ-9" {
+			t.Errorf("the same millisecond: got %q, want YQ-10, YQ-20, YQ-9", want[i:i+3])
+		}
+		for size := 1; size <= 7; size++ {
+			var got []string
+			for offset := 0; offset < n; offset += size {
+				q := workflow.ListQuery{Filter: workflow.ListResolved, Offset: offset, Limit: size}
+				p, err := f.store.ListPage(ctx, q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if p.Total != n || len(p.Incidents) != min(size, n-offset) {
+					t.Fatalf("ListPage(%+v): got %d of %d, want %d of %d", q, len(p.Incidents), p.Total, min(size, n-offset), n)
+				}
+				got = append(got, ids(p.Incidents)...)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("pages of %d end to end: got %q, want %q", size, got, want)
+			}
+		}
+		// A window [From, To), in milliseconds: its total and a page.
+		from, to := resolvedAt[want[5]], resolvedAt[want[17]]
+		var window []string
+		for _, id := range want {
+			if ms := resolvedAt[id].UnixMilli(); ms >= from.UnixMilli() && ms < to.UnixMilli() {
+				window = append(window, id)
+			}
+		}
+		q := workflow.ListQuery{Filter: workflow.ListResolved, From: from, To: to, Offset: 4, Limit: 5}
+		p, err := f.store.ListPage(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ids(p.Incidents); !slices.Equal(got, window[4:9]) || p.Total != len(window) {
+			t.Errorf("ListPage(%+v): got %q of %d, want %q of %d", q, got, p.Total, window[4:9], len(window))
 		}
 	})
 }

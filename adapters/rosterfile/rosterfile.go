@@ -5,7 +5,8 @@
 // is on, so the person editing the file can go straight to it. So is a
 // roster that could never work: approvals the leaders cannot give, leaders
 // or an authority nobody can reach, publishers nobody is, a platform the bot
-// runs on without its channels.
+// runs on without its channels. No message shows an intake token, nor any
+// part of one.
 //
 // The file is walked as a yaml.Node tree rather than decoded into structs:
 // only the tree knows the line of every key and value.
@@ -18,12 +19,14 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/url"
 	"os"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
@@ -170,7 +173,7 @@ type section struct {
 var (
 	topSection = section{en: "the roster", zh: "名册", keyEN: "key", keyZH: "键",
 		keys: []string{"timezone", "locale", "organisation", "people", "departments", "channels", "policy",
-			"spreading", "digest", "office_hours"}}
+			"spreading", "digest", "office_hours", "intake"}}
 	organisationSection = section{en: "organisation", zh: "单位", keyEN: "key", keyZH: "键",
 		keys: []string{"name"}}
 	personSection = section{en: "person", zh: "人员", keyEN: "key", keyZH: "键",
@@ -191,6 +194,12 @@ var (
 		keys: []string{"daily", "weekly"}}
 	officeSection = section{en: "office_hours", zh: "办公时间", keyEN: "key", keyZH: "键",
 		keys: []string{"start", "end", "days"}}
+	intakeSection = section{en: "intake", zh: "intake ", keyEN: "key", keyZH: "键",
+		keys: []string{"triage", "rate", "tokens", "rules", "feeds"}}
+	ruleSection = section{en: "intake rule", zh: "intake 规则", keyEN: "key", keyZH: "键",
+		keys: []string{"name", "any", "all", "level", "category", "department", "open"}}
+	feedSection = section{en: "intake feed", zh: "intake 订阅源", keyEN: "key", keyZH: "键",
+		keys: []string{"url", "every", "source"}}
 )
 
 func levelNames() []string {
@@ -471,6 +480,9 @@ func (p *parser) roster(root *yaml.Node) (workflow.Roster, error) {
 		return r, err
 	}
 	if r.OfficeHours, err = p.officeHours(top["office_hours"]); err != nil {
+		return r, err
+	}
+	if r.Intake, err = p.intake(top["intake"], deptLines); err != nil {
 		return r, err
 	}
 	return r, nil
@@ -1177,4 +1189,308 @@ func (p *parser) officeHours(e entry) (workflow.OfficeHours, error) {
 		h.Days = append(h.Days, d)
 	}
 	return h, nil
+}
+
+// maxIntakeRate is the highest rate a source may be given, in items a
+// minute: far above what one platform sends, so a larger one is a typo.
+const maxIntakeRate = 1_000_000
+
+// intake reads intake: {triage, rate, tokens, rules, feeds}, the monitoring
+// intake; depts holds the department IDs a rule may name. Absent: no
+// tokens, rules or feeds, and the defaults of workflow.IntakeConfig.
+func (p *parser) intake(e entry, depts map[string]int) (workflow.IntakeConfig, error) {
+	var c workflow.IntakeConfig
+	m, err := p.mapping(e.val, intakeSection)
+	if err != nil {
+		return c, err
+	}
+	if v := m["triage"]; v.given() {
+		if c.Triage, err = p.duration(v.val, "triage"); err != nil {
+			return c, err
+		}
+		// Zero would mean the default to workflow, not "no triage time":
+		// refused rather than read either way.
+		if c.Triage == 0 {
+			def := shortDuration(workflow.DefaultTriage)
+			return c, p.fail(v.val, fmt.Sprintf("intake: triage must be longer than 0, such as 30m (leave it out for the default %s)", def),
+				fmt.Sprintf("intake:triage 必须大于 0,例如 30m(去掉此项即为默认的 %s)", def))
+		}
+	}
+	if v := m["rate"]; v.given() {
+		n, err := p.integer(v.val, "rate")
+		if err != nil {
+			return c, err
+		}
+		if n < 1 || n > maxIntakeRate {
+			return c, p.fail(v.val, fmt.Sprintf("intake: rate must be between 1 and %d items a minute, not %d (leave it out for the default %d)",
+				maxIntakeRate, n, workflow.DefaultIntakeRate),
+				fmt.Sprintf("intake:rate 必须在每分钟 1 到 %d 条之间,而不是 %d(去掉此项即为默认的 %d)", maxIntakeRate, n, workflow.DefaultIntakeRate))
+		}
+		c.Rate = int(n)
+	}
+	if c.Tokens, err = p.intakeTokens(m["tokens"]); err != nil {
+		return c, err
+	}
+	if c.Rules, err = p.intakeRules(m["rules"], depts); err != nil {
+		return c, err
+	}
+	if c.Feeds, err = p.intakeFeeds(m["feeds"]); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// minTokenLength is the fewest characters an intake token may have.
+const minTokenLength = 16
+
+// intakeTokens reads tokens: {source: token}, the bearer token of each
+// source. No message quotes a token, nor a key whose value is not plainly a
+// token: a token written in the wrong place must not reach a log either.
+func (p *parser) intakeTokens(e entry) (map[string]string, error) {
+	if !e.given() {
+		return nil, nil
+	}
+	n := deref(e.val)
+	if n.Kind != yaml.MappingNode {
+		return nil, p.fail(n, `intake tokens must be a mapping of source: token, such as {yuqing: "…"}`,
+			`intake 的 tokens 必须是“来源: 令牌”的映射,例如 {yuqing: "…"}`)
+	}
+	out := map[string]string{}
+	lines := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := deref(n.Content[i]), deref(n.Content[i+1])
+		if k.Kind != yaml.ScalarNode || v.Kind != yaml.ScalarNode || isNull(v) || strings.TrimSpace(v.Value) == "" {
+			return nil, p.fail(k, `each entry of intake tokens is source: token, such as yuqing: "<16 or more random characters>"`,
+				`intake 的 tokens 每项应为“来源: 令牌”,例如 yuqing: "<16 个以上的随机字符>"`)
+		}
+		source := strings.TrimSpace(k.Value)
+		if !workflow.ValidSourceName(source) {
+			return nil, p.fail(k, "a source name in intake tokens may hold only 1 to 64 letters, digits, '-', '_' or '.'",
+				"intake 的 tokens 中的来源名只能使用 1 至 64 个字母、数字、“-”、“_”或“.”")
+		}
+		if first, dup := lines[source]; dup {
+			return nil, p.fail(k, fmt.Sprintf("source %q is given twice in intake tokens (first on line %d)", source, first),
+				fmt.Sprintf("intake 的 tokens 中的来源 %q 重复出现(首次在第 %d 行)", source, first))
+		}
+		lines[source] = k.Line
+		token := strings.TrimSpace(v.Value)
+		switch {
+		case strings.HasPrefix(token, "$"):
+			return nil, p.fail(v, fmt.Sprintf("the intake token of %s looks like an environment variable, but the roster file expands none: write the token itself, or set FIREBREAK_INTAKE_TOKEN", source),
+				fmt.Sprintf("来源 %s 的 intake 令牌看似环境变量,但名册文件不展开环境变量:请直接填写令牌,或设置 FIREBREAK_INTAKE_TOKEN", source))
+		case utf8.RuneCountInString(token) < minTokenLength:
+			return nil, p.fail(v, fmt.Sprintf("the intake token of %s is shorter than %d characters; use a long random one, such as the output of openssl rand -hex 24", source, minTokenLength),
+				fmt.Sprintf("来源 %s 的 intake 令牌短于 %d 个字符;请使用足够长的随机令牌,例如 openssl rand -hex 24 的输出", source, minTokenLength))
+		case !bearerToken(token):
+			return nil, p.fail(v, fmt.Sprintf("the intake token of %s may hold only letters, digits and - . _ ~ + / (then = at the end), as a bearer token does; openssl rand -hex 24 makes one", source),
+				fmt.Sprintf("来源 %s 的 intake 令牌只能包含字母、数字和 - . _ ~ + /(末尾可有 =),与 bearer 令牌相同;可用 openssl rand -hex 24 生成", source))
+		}
+		out[source] = token
+	}
+	return out, nil
+}
+
+// bearerToken reports whether s is a b64token (RFC 6750 §2.1), the form a
+// token must have to be sent as "Authorization: Bearer <token>".
+func bearerToken(s string) bool {
+	s = strings.TrimRight(s, "=")
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-._~+/", r)) {
+			return false
+		}
+	}
+	return true
+}
+
+// intakeRules reads the keyword rules; depts holds the department IDs.
+func (p *parser) intakeRules(e entry, depts map[string]int) ([]workflow.IntakeRule, error) {
+	items, err := p.list(e)
+	if err != nil {
+		return nil, err
+	}
+	names := map[string]int{}
+	var out []workflow.IntakeRule
+	for _, it := range items {
+		m, err := p.mapping(it, ruleSection)
+		if err != nil {
+			return nil, err
+		}
+		var rule workflow.IntakeRule
+		nameNode := m["name"].val
+		if rule.Name, err = p.text(nameNode, "name"); err != nil {
+			return nil, err
+		}
+		if rule.Name == "" {
+			// The triage card says which rule matched: it needs a name to.
+			return nil, p.fail(it, "intake rule has no name (the triage card says which rule matched)",
+				"intake 规则缺少 name(研判卡片会注明命中的规则)")
+		}
+		if first, dup := names[rule.Name]; dup {
+			return nil, p.fail(nameNode, fmt.Sprintf("intake rule %q is defined twice (first on line %d)", rule.Name, first),
+				fmt.Sprintf("intake 规则 %q 重复定义(首次在第 %d 行)", rule.Name, first))
+		}
+		names[rule.Name] = nameNode.Line
+		if rule.Any, err = p.words(m["any"], rule.Name); err != nil {
+			return nil, err
+		}
+		if rule.All, err = p.words(m["all"], rule.Name); err != nil {
+			return nil, err
+		}
+		if len(rule.Any) == 0 && len(rule.All) == 0 {
+			at := it
+			for _, key := range []string{"any", "all"} {
+				if v := m[key]; v.key != nil {
+					at = v.key
+					break
+				}
+			}
+			return nil, p.fail(at, fmt.Sprintf("intake rule %q has no words: give any (one of them must appear) or all (every one must)", rule.Name),
+				fmt.Sprintf("intake 规则 %q 没有关键词:请给出 any(出现其一即可)或 all(须全部出现)", rule.Name))
+		}
+		if v := m["level"]; v.given() {
+			s, err := p.text(v.val, "level")
+			if err != nil {
+				return nil, err
+			}
+			if rule.Level = workflow.Level(s); !rule.Level.Valid() {
+				return nil, p.fail(v.val, fmt.Sprintf("intake rule %q: unknown level %q (general, major, critical)", rule.Name, s),
+					fmt.Sprintf("intake 规则 %q:未知级别 %q(general、major、critical)", rule.Name, s))
+			}
+		}
+		if v := m["category"]; v.given() {
+			s, err := p.text(v.val, "category")
+			if err != nil {
+				return nil, err
+			}
+			if rule.Category = workflow.ParseCategory(s); !rule.Category.Valid() {
+				return nil, p.fail(v.val, fmt.Sprintf("intake rule %q: unknown category %q (inquiry, hype, rumor, other)", rule.Name, s),
+					fmt.Sprintf("intake 规则 %q:未知类别 %q(inquiry、hype、rumor、other)", rule.Name, s))
+			}
+		}
+		if v := m["department"]; v.given() {
+			if rule.Department, err = p.text(v.val, "department"); err != nil {
+				return nil, err
+			}
+			if _, ok := depts[rule.Department]; !ok {
+				return nil, p.fail(v.val, fmt.Sprintf("intake rule %q: unknown department %q", rule.Name, rule.Department),
+					fmt.Sprintf("intake 规则 %q:未知部门 %q", rule.Name, rule.Department))
+			}
+		}
+		if v := m["open"]; v.given() {
+			n := deref(v.val)
+			if n.Kind != yaml.ScalarNode || (n.Value != "auto" && n.Value != "manual") {
+				en, zh := describe(n)
+				return nil, p.fail(n, fmt.Sprintf("intake rule %q: open must be auto or manual, not %s", rule.Name, en),
+					fmt.Sprintf("intake 规则 %q:open 必须是 auto 或 manual,而不是%s", rule.Name, zh))
+			}
+			rule.Auto = n.Value == "auto"
+		}
+		out = append(out, rule)
+	}
+	return out, nil
+}
+
+// words reads a rule's any or all: words or phrases, in any language. A
+// number is a word as written ("110", "120").
+func (p *parser) words(e entry, rule string) ([]string, error) {
+	items, err := p.list(e)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, it := range items {
+		if it.Kind != yaml.ScalarNode || !slices.Contains([]string{"!!str", "!!int", "!!float", "!!null"}, it.ShortTag()) {
+			en, zh := describe(it)
+			return nil, p.fail(it, fmt.Sprintf("intake rule %q: a word in %s must be a text (quote it if needed), not %s", rule, e.key.Value, en),
+				fmt.Sprintf("intake 规则 %q:%s 中的关键词必须是文本(必要时加引号),而不是%s", rule, e.key.Value, zh))
+		}
+		w := strings.TrimSpace(it.Value)
+		if isNull(it) || w == "" {
+			return nil, p.fail(it, fmt.Sprintf("intake rule %q: an empty word in %s", rule, e.key.Value),
+				fmt.Sprintf("intake 规则 %q:%s 中有空关键词", rule, e.key.Value))
+		}
+		out = append(out, w)
+	}
+	return out, nil
+}
+
+// intakeFeeds reads the watched feeds. No message quotes a feed's URL,
+// which may carry a key of the feed's own.
+func (p *parser) intakeFeeds(e entry) ([]workflow.Feed, error) {
+	items, err := p.list(e)
+	if err != nil {
+		return nil, err
+	}
+	urls := map[string]int{}
+	var out []workflow.Feed
+	for _, it := range items {
+		if it.Kind != yaml.MappingNode {
+			// Not p.mapping's message, which would quote a URL written bare.
+			return nil, p.fail(it, "an intake feed is a mapping such as {url: https://example.org/news.rss, every: 5m, source: example-news}",
+				"intake 订阅源应为映射,例如 {url: https://example.org/news.rss, every: 5m, source: example-news}")
+		}
+		m, err := p.mapping(it, feedSection)
+		if err != nil {
+			return nil, err
+		}
+		var f workflow.Feed
+		u := m["url"]
+		if f.URL, err = p.text(u.val, "url"); err != nil {
+			return nil, err
+		}
+		if f.URL == "" {
+			return nil, p.fail(it, "intake feed has no url, the address of its RSS or Atom feed",
+				"intake 订阅源缺少 url(RSS 或 Atom 订阅地址)")
+		}
+		if parsed, err := url.Parse(f.URL); err != nil || (parsed.Scheme != "http" && parsed.Scheme != "https") || parsed.Host == "" {
+			return nil, p.fail(u.val, "intake feed: url must be an http(s) address, such as https://example.org/news.rss",
+				"intake 订阅源:url 必须是 http(s) 地址,例如 https://example.org/news.rss")
+		}
+		key := workflow.NormalizeURL(f.URL)
+		if first, dup := urls[key]; dup {
+			return nil, p.fail(u.val, fmt.Sprintf("intake feed: the same url is given twice (first on line %d)", first),
+				fmt.Sprintf("intake 订阅源:url 重复出现(首次在第 %d 行)", first))
+		}
+		urls[key] = u.val.Line
+		if v := m["every"]; v.given() {
+			if f.Every, err = p.duration(v.val, "every"); err != nil {
+				return nil, err
+			}
+			if f.Every < time.Minute {
+				def := shortDuration(workflow.DefaultFeedEvery)
+				return nil, p.fail(v.val, fmt.Sprintf("intake feed: every must be at least 1m, not %q (leave it out for the default %s)", deref(v.val).Value, def),
+					fmt.Sprintf("intake 订阅源:every 至少为 1m,而不是 %q(去掉此项即为默认的 %s)", deref(v.val).Value, def))
+			}
+		}
+		// Every item needs a source; a feed's items have no other.
+		sn := m["source"].val
+		if f.Source, err = p.text(sn, "source"); err != nil {
+			return nil, err
+		}
+		if f.Source == "" {
+			return nil, p.fail(it, "intake feed has no source, the name its items are reported as, such as example-news",
+				"intake 订阅源缺少 source(其条目的来源名,例如 example-news)")
+		}
+		if !workflow.ValidSourceName(f.Source) {
+			return nil, p.fail(sn, fmt.Sprintf("intake feed: source %q may hold only 1 to 64 letters, digits, '-', '_' or '.'", f.Source),
+				fmt.Sprintf("intake 订阅源:来源名 %q 只能使用 1 至 64 个字母、数字、“-”、“_”或“.”", f.Source))
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// shortDuration writes d as the file does: 5m, 1h30m, not 5m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }

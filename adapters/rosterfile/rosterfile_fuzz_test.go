@@ -127,6 +127,26 @@ people:
 	"people:\n  - id: chen\n    roles: [staff]\n\tname: tab\n",
 	"a: &a [*a]\n",
 	"people:\n  - !!binary aGVsbG8=\n",
+	`departments:
+  - {id: office, categories: [other]}
+people:
+  - {id: wang, roles: [leader, principal]}
+  - {id: zhao, roles: [leader]}
+intake:
+  triage: 45m
+  rate: 120
+  tokens: {yuqing: "Qz8rVw2kXj5mTb7nLc4p", city.portal: 12345678901234567890}
+  rules:
+    - {name: casualties, any: [死亡, 受伤, injured], level: critical, department: office, open: auto}
+    - name: fees
+      all: [学校, 收费]
+      category: 置疑
+  feeds:
+    - {url: https://example.org/news.rss, every: 10m, source: example-news}
+`,
+	"intake:\n  tokens: {yuqing: short, \"yu qing\": \"${TOKEN}\"}\n",
+	"intake:\n  rules:\n    - {name: a}\n    - {name: a, any: [\"\"], level: severe, open: yes}\n",
+	"intake:\n  triage: 0\n  rate: -1\n  feeds:\n    - {url: ftp://x, every: 30s}\n    - {source: a b}\n",
 }
 
 // FuzzParse feeds any bytes to the roster loader. A file either loads or is

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -735,4 +736,293 @@ func TestRunning(t *testing.T) {
 			}
 		})
 	}
+}
+
+// intakeValid is an intake block that valid+intakeValid parses with; the
+// cases of TestIntakeErrors break it one line at a time. It starts on line
+// 22, the line after valid.
+const intakeValid = `intake:
+  triage: 45m
+  rate: 120
+  tokens:
+    yuqing: "Qz8rVw2kXj5mTb7nLc4p"
+    city.portal: "Hm3Yf9Wq6Ds1Kx0Ju8/+=="
+  rules:
+    - name: casualties
+      any: [死亡, 身亡, 受伤, died, injured]
+      all: []
+      level: critical
+      category: other
+      department: office
+      open: auto
+    - name: food-safety
+      any: [食堂, 食品安全, canteen]
+      all: [学校]
+      level: major
+      category: 谣言
+      open: manual
+    - name: fees
+      all: [收费, 120]
+  feeds:
+    - url: https://example.org/news.rss
+      every: 10m
+      source: example-news
+    - url: http://feeds.example.com/atom.xml
+      source: example.atom
+`
+
+// intakeTokens are the tokens of intakeValid, which no message may show.
+var intakeTokens = []string{"Qz8rVw2kXj5mTb7nLc4p", "Hm3Yf9Wq6Ds1Kx0Ju8/+=="}
+
+// intakeEdit returns valid+intakeValid with line n (1-based, counted from
+// the start of valid) replaced by repl.
+func intakeEdit(n int, repl string) string {
+	lines := strings.Split(valid+intakeValid, "\n")
+	lines[n-1] = repl
+	return strings.Join(lines, "\n")
+}
+
+func TestIntake(t *testing.T) {
+	want := workflow.IntakeConfig{
+		Triage: 45 * time.Minute,
+		Rate:   120,
+		Tokens: map[string]string{"yuqing": "Qz8rVw2kXj5mTb7nLc4p", "city.portal": "Hm3Yf9Wq6Ds1Kx0Ju8/+=="},
+		Rules: []workflow.IntakeRule{
+			{Name: "casualties", Any: []string{"死亡", "身亡", "受伤", "died", "injured"}, Level: workflow.LevelCritical,
+				Category: workflow.CategoryOther, Department: "office", Auto: true},
+			{Name: "food-safety", Any: []string{"食堂", "食品安全", "canteen"}, All: []string{"学校"},
+				Level: workflow.LevelMajor, Category: workflow.CategoryRumor},
+			{Name: "fees", All: []string{"收费", "120"}},
+		},
+		Feeds: []workflow.Feed{
+			{URL: "https://example.org/news.rss", Every: 10 * time.Minute, Source: "example-news"},
+			{URL: "http://feeds.example.com/atom.xml", Source: "example.atom"},
+		},
+	}
+	if got := mustParse(t, valid+intakeValid).Intake; !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+	tests := []struct {
+		name string
+		src  string
+		want workflow.IntakeConfig
+	}{
+		{"absent: the defaults", valid, workflow.IntakeConfig{}},
+		{"empty: the defaults", valid + "intake:\n", workflow.IntakeConfig{}},
+		{"empty lists", valid + "intake: {tokens: {}, rules: [], feeds: []}\n", workflow.IntakeConfig{Tokens: map[string]string{}}},
+		{"a token written as a number", valid + "intake:\n  tokens: {yuqing: 12345678901234567890}\n",
+			workflow.IntakeConfig{Tokens: map[string]string{"yuqing": "12345678901234567890"}}},
+		{"a rule in flow style with an alias", valid + "intake:\n  rules:\n    - {name: a, any: &w [谣言, rumor], category: rumor}\n    - {name: b, all: *w}\n",
+			workflow.IntakeConfig{Rules: []workflow.IntakeRule{
+				{Name: "a", Any: []string{"谣言", "rumor"}, Category: workflow.CategoryRumor},
+				{Name: "b", All: []string{"谣言", "rumor"}}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := mustParse(t, tt.src).Intake; !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+	r := mustParse(t, valid+intakeValid)
+	if got := r.Match("学校食堂饭菜发霉", ""); got.Rule != "food-safety" || got.Level != workflow.LevelMajor || got.Auto {
+		t.Errorf("Match(学校食堂…): got %+v, want food-safety, major, manual", got)
+	}
+	if got := r.Intake.TriageTime(); got != 45*time.Minute {
+		t.Errorf("TriageTime: got %s, want 45m", got)
+	}
+}
+
+func TestIntakeErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		src    string
+		line   int
+		want   string // part of the English message
+		secret string // a token that neither message may show, nor any three characters of it
+	}{
+		{"intake a list", valid + "intake: [rules]\n", 22, `intake must be a mapping`, ""},
+		{"unknown key in intake", intakeEdit(23, "  triag: 45m"), 23, `unknown key "triag" in intake (known: triage, rate, tokens, rules, feeds)`, ""},
+		{"triage without unit", intakeEdit(23, "  triage: 30"), 23, `bad duration "30" for triage`, ""},
+		{"triage not a duration", intakeEdit(23, "  triage: half an hour"), 23, `bad duration "half an hour" for triage`, ""},
+		{"triage negative", intakeEdit(23, "  triage: -5m"), 23, `triage must not be negative, not "-5m"`, ""},
+		{"triage zero", intakeEdit(23, "  triage: 0"), 23, `intake: triage must be longer than 0, such as 30m (leave it out for the default 30m)`, ""},
+		{"rate negative", intakeEdit(24, "  rate: -1"), 24, `intake: rate must be between 1 and 1000000 items a minute, not -1 (leave it out for the default 60)`, ""},
+		{"rate zero", intakeEdit(24, "  rate: 0"), 24, `intake: rate must be between 1 and 1000000 items a minute, not 0`, ""},
+		{"rate not a number", intakeEdit(24, "  rate: fast"), 24, `rate must be an integer, not "fast"`, ""},
+		{"tokens not a mapping", valid + "intake:\n  tokens: \"Kq8Jw3Zr5Xv7Yt9Lp2\"\n", 23, `intake tokens must be a mapping of source: token`, "Kq8Jw3Zr5Xv7Yt9Lp2"},
+		{"a token too short", intakeEdit(26, `    yuqing: "Qx7Zk9Wv"`), 26, `the intake token of yuqing is shorter than 16 characters`, "Qx7Zk9Wv"},
+		{"a token of 15 characters", intakeEdit(26, `    yuqing: "Qx7Zk9Wv3Jm5Tn8"`), 26, `the intake token of yuqing is shorter than 16 characters`, "Qx7Zk9Wv3Jm5Tn8"},
+		{"a token of 16 bytes but fewer characters", intakeEdit(26, `    yuqing: "密钥密钥密钥Qx7Zk"`), 26, `shorter than 16 characters`, "密钥密钥密钥Qx7Zk"},
+		{"a token with spaces", intakeEdit(26, `    yuqing: "Qx7Zk9Wv 3Jm5Tn8Rb"`), 26, `the intake token of yuqing may hold only letters, digits and - . _ ~ + /`, "Qx7Zk9Wv 3Jm5Tn8Rb"},
+		{"a token as an environment variable", intakeEdit(26, `    yuqing: "${Qz7_Wv3_Xk}"`), 26, `looks like an environment variable, but the roster file expands none`, "${Qz7_Wv3_Xk}"},
+		{"a token without a value", intakeEdit(26, `    yuqing:`), 26, `each entry of intake tokens is source: token`, ""},
+		{"a token a list", intakeEdit(26, `    yuqing: [Qx7Zk9Wv3Jm5Tn8Rb]`), 26, `each entry of intake tokens is source: token`, "Qx7Zk9Wv3Jm5Tn8Rb"},
+		{"a token as the key", intakeEdit(26, `    Qx7Zk9Wv3Jm5Tn8Rb+/==:`), 26, `each entry of intake tokens is source: token`, "Qx7Zk9Wv3Jm5Tn8Rb+/=="},
+		{"a source name with a space", intakeEdit(26, `    yu qing: "Qz8rVw2kXj5mTb7nLc4p"`), 26, `a source name in intake tokens may hold only 1 to 64 letters`, ""},
+		{"a source given twice", intakeEdit(27, `    yuqing: "Hm3Yf9Wq6Ds1Kx0Ju8/+=="`), 27, `source "yuqing" is given twice in intake tokens (first on line 26)`, ""},
+		{"rules a mapping", valid + "intake:\n  rules: {casualties: [死亡]}\n", 23, `rules must be a list`, ""},
+		{"a rule a word", valid + "intake:\n  rules:\n    - casualties\n", 24, `intake rule must be a mapping`, ""},
+		{"unknown key in a rule", intakeEdit(31, "      every: []"), 31, `unknown key "every" in intake rule (known: name, any, all, level, category, department, open)`, ""},
+		{"a rule without a name", intakeEdit(29, `    - name: ""`), 29, `intake rule has no name`, ""},
+		{"a rule defined twice", intakeEdit(36, "    - name: casualties"), 36, `intake rule "casualties" is defined twice (first on line 29)`, ""},
+		{"a rule with empty words", intakeEdit(30, "      any: []"), 30, `intake rule "casualties" has no words: give any (one of them must appear) or all (every one must)`, ""},
+		{"a rule without words", intakeEdit(43, "      level: major"), 42, `intake rule "fees" has no words`, ""},
+		{"an empty word", intakeEdit(30, `      any: [死亡, ""]`), 30, `intake rule "casualties": an empty word in any`, ""},
+		{"a null word", intakeEdit(38, "      all: [~]"), 38, `intake rule "food-safety": an empty word in all`, ""},
+		{"a word a list", intakeEdit(30, "      any: [[死亡]]"), 30, `intake rule "casualties": a word in any must be a text`, ""},
+		{"words not a list", intakeEdit(30, "      any: 死亡"), 30, `any must be a list such as [a, b], not "死亡"`, ""},
+		{"unknown level", intakeEdit(32, "      level: severe"), 32, `intake rule "casualties": unknown level "severe" (general, major, critical)`, ""},
+		{"unknown category", intakeEdit(33, "      category: gossip"), 33, `intake rule "casualties": unknown category "gossip" (inquiry, hype, rumor, other)`, ""},
+		{"unknown department", intakeEdit(34, "      department: press"), 34, `intake rule "casualties": unknown department "press"`, ""},
+		{"open neither auto nor manual", intakeEdit(35, "      open: yes"), 35, `intake rule "casualties": open must be auto or manual, not "yes"`, ""},
+		{"open a bool", intakeEdit(41, "      open: true"), 41, `intake rule "food-safety": open must be auto or manual, not "true"`, ""},
+		{"feeds a mapping", valid + "intake:\n  feeds: {url: https://example.org/news.rss}\n", 23, `feeds must be a list`, ""},
+		{"a feed a bare url", valid + "intake:\n  feeds:\n    - https://example.org/news.rss?key=Qx7Zk9Wv3Jm5\n", 24, `an intake feed is a mapping`, "Qx7Zk9Wv3Jm5"},
+		{"unknown key in a feed", intakeEdit(46, "      evry: 10m"), 46, `unknown key "evry" in intake feed (known: url, every, source)`, ""},
+		{"a feed without url", intakeEdit(48, "    - every: 5m"), 48, `intake feed has no url`, ""},
+		{"a feed url not http", intakeEdit(45, "    - url: ftp://example.org/news.rss"), 45, `intake feed: url must be an http(s) address`, ""},
+		{"a feed url without host, not quoted", intakeEdit(45, "    - url: https:///news.rss?key=Qx7Zk9Wv3Jm5"), 45, `intake feed: url must be an http(s) address`, "Qx7Zk9Wv3Jm5"},
+		{"a feed given twice", intakeEdit(48, "    - url: https://EXAMPLE.org/news.rss/"), 48, `intake feed: the same url is given twice (first on line 45)`, ""},
+		{"a feed every not a duration", intakeEdit(46, "      every: 5 minutes"), 46, `bad duration "5 minutes" for every`, ""},
+		{"a feed every under a minute", intakeEdit(46, "      every: 30s"), 46, `intake feed: every must be at least 1m, not "30s" (leave it out for the default 5m)`, ""},
+		{"a feed every zero", intakeEdit(46, "      every: 0"), 46, `intake feed: every must be at least 1m, not "0"`, ""},
+		{"a feed every negative", intakeEdit(46, "      every: -5m"), 46, `every must not be negative`, ""},
+		{"a feed without source", intakeEdit(49, "      every: 5m"), 48, `intake feed has no source`, ""},
+		{"a feed source with a space", intakeEdit(47, "      source: example news"), 47, `intake feed: source "example news" may hold only 1 to 64 letters`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := Parse([]byte(tt.src), "roster.yaml", platforms...)
+			if err == nil {
+				t.Fatalf("got roster %v, want an error containing %q", r, tt.want)
+			}
+			if got := workflow.ErrorCode(err); got != workflow.CodeInvalid {
+				t.Errorf("code: got %q, want %q", got, workflow.CodeInvalid)
+			}
+			prefix, prefixZH := fmt.Sprintf("roster.yaml:%d: ", tt.line), fmt.Sprintf("roster.yaml 第 %d 行:", tt.line)
+			msg := err.Error()
+			if !strings.HasPrefix(msg, prefix) || !strings.Contains(msg, tt.want) {
+				t.Errorf("got %q, want %q…%q", msg, prefix, tt.want)
+			}
+			text := workflow.ErrorText(err)
+			if text == nil || !strings.HasPrefix(text.ZH, prefixZH) {
+				t.Fatalf("Chinese message: got %v, want it to start with %q", text, prefixZH)
+			}
+			for _, secret := range append([]string{tt.secret}, intakeTokens...) {
+				if leak := leaked(secret, msg, text.EN, text.ZH); leak != "" {
+					t.Errorf("the messages show %q of the token %q: %q / %q", leak, secret, text.EN, text.ZH)
+				}
+			}
+		})
+	}
+}
+
+// leaked returns the first piece of three characters of secret found in
+// one of msgs, or "".
+func leaked(secret string, msgs ...string) string {
+	rs := []rune(secret)
+	for i := 0; i+3 <= len(rs); i++ {
+		piece := string(rs[i : i+3])
+		for _, m := range msgs {
+			if strings.Contains(m, piece) {
+				return piece
+			}
+		}
+	}
+	return ""
+}
+
+// TestDemoIntake: the demo roster suggests grades for the playground's
+// sample alerts, and has no tokens nor feeds (it talks to no network).
+func TestDemoIntake(t *testing.T) {
+	r := Demo(platforms...)
+	if len(r.Intake.Tokens) != 0 || len(r.Intake.Feeds) != 0 {
+		t.Errorf("tokens and feeds: got %v and %v, want none", r.Intake.Tokens, r.Intake.Feeds)
+	}
+	tests := []struct {
+		title      string
+		rule       string
+		level      workflow.Level
+		category   workflow.Category
+		department string
+		auto       bool
+	}{
+		{"网传某校学生在校内坠楼身亡", "casualties", workflow.LevelCritical, workflow.CategoryOther, "office", true},
+		{"Two pupils injured as school wall collapses", "casualties", workflow.LevelCritical, workflow.CategoryOther, "office", true},
+		{"家长反映学校食堂饭菜发霉", "school-safety", workflow.LevelMajor, workflow.CategoryOther, "logistics", false},
+		{"Parents say the canteen served spoiled food", "school-safety", workflow.LevelMajor, workflow.CategoryOther, "logistics", false},
+		{"有人造谣称学校将合并", "rumor", workflow.LevelGeneral, workflow.CategoryRumor, "office", false},
+		{"A rumor that the school will close", "rumor", workflow.LevelGeneral, workflow.CategoryRumor, "office", false},
+		{"Students studied late for the exam", "", workflow.LevelGeneral, workflow.CategoryOther, "office", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.title, func(t *testing.T) {
+			got := r.Match(tt.title, "")
+			if got.Rule != tt.rule || got.Level != tt.level || got.Category != tt.category || got.Department != tt.department || got.Auto != tt.auto {
+				t.Errorf("got %+v, want rule %q, %s, %s, %s, auto %v", got, tt.rule, tt.level, tt.category, tt.department, tt.auto)
+			}
+		})
+	}
+}
+
+// TestExampleIntake: the example roster's intake block loads as shipped,
+// with its rules and without tokens or feeds; uncommented, its placeholder
+// token is refused at its line; with a real token, tokens and feed load.
+func TestExampleIntake(t *testing.T) {
+	path := filepath.Join("..", "..", "deploy", "roster.example.yaml")
+	r, err := Load(path, platforms...)
+	if err != nil {
+		t.Fatalf("Load(%s): %v", path, err)
+	}
+	if len(r.Intake.Rules) == 0 || !r.Intake.Rules[0].Auto || r.Intake.Rules[0].Level != workflow.LevelCritical {
+		t.Errorf("rules: got %+v, want the casualties rule first, critical and opened at once", r.Intake.Rules)
+	}
+	if len(r.Intake.Tokens) != 0 || len(r.Intake.Feeds) != 0 {
+		t.Errorf("tokens and feeds: got %v and %v, want them commented out", r.Intake.Tokens, r.Intake.Feeds)
+	}
+	data := string(mustReadFile(t, path))
+	start := strings.Index(data, "\nintake:\n")
+	if start < 0 {
+		t.Fatal("no intake block in the example roster")
+	}
+	start++
+	end := len(data)
+	for i := start + len("intake:\n"); i < len(data); {
+		next := strings.IndexByte(data[i:], '\n')
+		if next < 0 {
+			break
+		}
+		if line := data[i : i+next]; line != "" && line[0] != ' ' && line[0] != '#' {
+			end = i
+			break
+		}
+		i += next + 1
+	}
+	uncommented := data[:start] + strings.ReplaceAll(data[start:end], "\n  # ", "\n  ") + data[end:]
+	placeholder := strings.Count(data[:strings.Index(data, `"CHANGE-ME"`)], "\n") + 1
+	_, err = Parse([]byte(uncommented), "roster.yaml", platforms...)
+	if want := fmt.Sprintf("roster.yaml:%d: the intake token of yuqing is shorter than 16 characters", placeholder); err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("with the placeholder token: got %v, want %q…", err, want)
+	}
+	const token = "5f0c8e1a9b7d3f2e6a4c0b8d7e1f3a5c9b2d4e6f"
+	r, err = Parse([]byte(strings.ReplaceAll(uncommented, "CHANGE-ME", token)), "roster.yaml", platforms...)
+	if err != nil {
+		t.Fatalf("uncommented, with a token: %v", err)
+	}
+	if got := r.Intake.Tokens; len(got) != 1 || got["yuqing"] != token {
+		t.Errorf("tokens: got %v, want yuqing's", got)
+	}
+	if got := r.Intake.Feeds; len(got) != 1 || got[0].Source == "" || got[0].Interval() != 5*time.Minute {
+		t.Errorf("feeds: got %+v, want one, polled every 5m", got)
+	}
+}
+
+func mustReadFile(tb testing.TB, path string) []byte {
+	tb.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
 }

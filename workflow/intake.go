@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Monitoring intake (网络舆情监控): a monitoring platform, or a watched feed,
@@ -392,14 +393,14 @@ func (r *Roster) completeSuggestion(s Suggestion) Suggestion {
 func (rule IntakeRule) match(text string) ([]string, bool) {
 	var found []string
 	for _, w := range rule.All {
-		if !strings.Contains(text, strings.ToLower(w)) {
+		if !containsWord(text, strings.ToLower(w)) {
 			return nil, false
 		}
 		found = append(found, w)
 	}
 	anyFound := len(rule.Any) == 0
 	for _, w := range rule.Any {
-		if strings.Contains(text, strings.ToLower(w)) {
+		if containsWord(text, strings.ToLower(w)) {
 			found = append(found, w)
 			anyFound = true
 		}
@@ -408,6 +409,36 @@ func (rule IntakeRule) match(text string) ([]string, bool) {
 		return nil, false
 	}
 	return found, true
+}
+
+// containsWord reports whether text holds word: anywhere for Chinese
+// (which has no spaces between words), and as a whole word where it starts
+// or ends with a Latin letter or digit, so that "died" is not found in
+// "studied", nor "kill" in "skilled".
+func containsWord(text, word string) bool {
+	if word == "" {
+		return false
+	}
+	for from := 0; ; {
+		i := strings.Index(text[from:], word)
+		if i < 0 {
+			return false
+		}
+		i += from
+		end := i + len(word)
+		before, _ := utf8.DecodeLastRuneInString(text[:i])
+		after, _ := utf8.DecodeRuneInString(text[end:])
+		first, _ := utf8.DecodeRuneInString(word)
+		last, _ := utf8.DecodeLastRuneInString(word)
+		if !(isLatinAlnum(first) && i > 0 && isLatinAlnum(before)) && !(isLatinAlnum(last) && end < len(text) && isLatinAlnum(after)) {
+			return true
+		}
+		from = i + 1
+	}
+}
+
+func isLatinAlnum(r rune) bool {
+	return r < utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r))
 }
 
 // validateIntake checks the roster's intake block.
@@ -451,7 +482,7 @@ func validateIntake(r *Roster) error {
 	}
 	for source, token := range c.Tokens {
 		if !ValidSourceName(source) {
-			return Errorf(CodeInvalid, "intake source name %q: use letters, digits, - and _", "intake 来源名 %q 只能包含字母、数字、- 和 _", source)
+			return Errorf(CodeInvalid, "intake source name %q: use letters, digits, '-', '_' and '.'", "intake 来源名 %q 只能包含字母、数字、“-”、“_”和“.”", source)
 		}
 		if len(token) < 16 {
 			return Errorf(CodeInvalid, "the intake token of %s is shorter than 16 characters", "来源 %s 的 intake 令牌短于 16 个字符", source)
@@ -466,7 +497,7 @@ func validateIntake(r *Roster) error {
 			return Errorf(CodeInvalid, "intake feed %d: every must be at least 1m", "intake 第 %d 个订阅源:every 至少为 1m", i+1)
 		}
 		if f.Source != "" && !ValidSourceName(f.Source) {
-			return Errorf(CodeInvalid, "intake feed %d: source name %q: use letters, digits, - and _", "intake 第 %d 个订阅源:来源名 %q 只能包含字母、数字、- 和 _", i+1, f.Source)
+			return Errorf(CodeInvalid, "intake feed %d: source name %q: use letters, digits, '-', '_' and '.'", "intake 第 %d 个订阅源:来源名 %q 只能包含字母、数字、“-”、“_”和“.”", i+1, f.Source)
 		}
 	}
 	return nil

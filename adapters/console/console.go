@@ -34,6 +34,10 @@ type Console struct {
 	RunDue func(ctx context.Context) (int, error)
 	// Digest, when set, posts a digest now (the :digest directive).
 	Digest func(ctx context.Context, kind string, at time.Time) error
+	// Intake, when set, delivers monitoring items as a monitoring platform
+	// would (the :intake directive, a JSON item or array of them) and says
+	// what became of each.
+	Intake func(ctx context.Context, body string) (string, error)
 	// Prompt, when true, prints a prompt before each line (interactive use).
 	Prompt bool
 }
@@ -42,7 +46,8 @@ type Console struct {
 // each input echoed after "> ", then the reply and the notifications it
 // caused. Directives: ":as <person>" switches the speaker, ":press
 // <button-id>" presses a button, ":advance <duration>" moves the clock and
-// fires what fell due, ":digest daily|weekly" posts a digest now.
+// fires what fell due, ":digest daily|weekly" posts a digest now,
+// ":intake <json>" delivers monitoring items.
 // Lines starting with "#" are comments, echoed as they are. Run returns at
 // the end of input; only a write error or a cancelled context is an error.
 func (c *Console) Run(ctx context.Context, as string, in io.Reader, out io.Writer) error {
@@ -145,8 +150,19 @@ func (c *Console) directive(ctx context.Context, w *writer, speaker, line string
 		if err := c.Digest(ctx, arg, c.Clock.Now()); err != nil {
 			w.printf("! %v\n", err)
 		}
+	case "intake":
+		if c.Intake == nil {
+			w.printf("! :intake is not available here\n")
+			return speaker, nil
+		}
+		got, err := c.Intake(ctx, arg)
+		if err != nil {
+			w.printf("! %v\n", err)
+			return speaker, nil
+		}
+		w.printf("%s\n", got)
 	default:
-		w.printf("! unknown directive :%s (known: :as <person>, :press <button-id>, :advance <duration>, :digest daily|weekly)\n", name)
+		w.printf("! unknown directive :%s (known: :as <person>, :press <button-id>, :advance <duration>, :digest daily|weekly, :intake <json>)\n", name)
 	}
 	return speaker, nil
 }

@@ -1,0 +1,76 @@
+package workflow
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestNormalizeURL(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"https://weibo.com/123", "https://weibo.com/123"},
+		{"HTTPS://WWW.Weibo.COM/123/", "https://weibo.com/123"},
+		{"https://weibo.com:443/123?utm_source=wx&utm_medium=share", "https://weibo.com/123"},
+		{"http://weibo.com:80/123#comments", "http://weibo.com/123"},
+		{"https://weibo.com:8443/123", "https://weibo.com:8443/123"},
+		{"https://tieba.baidu.com/p/9?b=2&a=1&fbclid=x&spm=1.2", "https://tieba.baidu.com/p/9?a=1&b=2"},
+		{"https://example.org/", "https://example.org"},
+		{"weibo.com/123", ""},
+		{"ftp://example.org/x", ""},
+		{"", ""},
+	} {
+		if got := NormalizeURL(tt.in); got != tt.want {
+			t.Errorf("NormalizeURL(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestFingerprint(t *testing.T) {
+	a := Fingerprint("食堂饭菜里吃出虫子,家长要求说法", "")
+	b := Fingerprint("食堂饭菜里吃出虫子 家长要求说法!", "")
+	if a == "" || a != b {
+		t.Errorf("the same words with other punctuation: %q and %q, want one non-empty fingerprint", a, b)
+	}
+	if c := Fingerprint("食堂饭菜里吃出虫子,家长不要说法", ""); c == a {
+		t.Errorf("other words gave the same fingerprint %q", c)
+	}
+	if short := Fingerprint("视频", ""); short != "" {
+		t.Errorf("a two-letter text was fingerprinted: %q", short)
+	}
+}
+
+func TestRuleMatch(t *testing.T) {
+	r, err := NewRoster(Roster{
+		Departments: []Department{{ID: "office", Name: "Office", Categories: []Category{CategoryOther}},
+			{ID: "logistics", Name: "Logistics", Categories: []Category{CategoryInquiry}}},
+		People: []Person{{ID: "wang", Name: "Wang", Roles: []Role{RoleLeader, RolePrincipal}}, {ID: "zhao", Name: "Zhao", Roles: []Role{RoleLeader}}},
+		Intake: IntakeConfig{Rules: []IntakeRule{
+			{Name: "casualties", Any: []string{"死亡", "受伤", "died", "injured"}, Level: LevelCritical, Auto: true},
+			{Name: "canteen", All: []string{"食堂"}, Any: []string{"虫子", "变质"}, Level: LevelMajor, Category: CategoryInquiry},
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		title, excerpt string
+		rule           string
+		words          []string
+		level          Level
+		dept           string
+	}{
+		{"Two students injured in a fall", "", "casualties", []string{"injured"}, LevelCritical, "office"},
+		{"宿舍楼一名学生受伤", "", "casualties", []string{"受伤"}, LevelCritical, "office"},
+		{"Studied all night", "", "", nil, LevelGeneral, "office"}, // "died" is not a word of "studied"
+		{"食堂饭菜里有虫子", "", "canteen", []string{"食堂", "虫子"}, LevelMajor, "logistics"},
+		{"食堂今天加菜", "", "", nil, LevelGeneral, "office"}, // all without any
+		{"有虫子", "在食堂", "canteen", []string{"食堂", "虫子"}, LevelMajor, "logistics"},
+	} {
+		s := r.Match(tt.title, tt.excerpt)
+		if s.Rule != tt.rule || !slices.Equal(s.Words, tt.words) || s.Level != tt.level || s.Department != tt.dept {
+			t.Errorf("Match(%q, %q) = %+v, want rule %q words %q level %s department %s", tt.title, tt.excerpt, s, tt.rule, tt.words, tt.level, tt.dept)
+		}
+	}
+	if s := r.Match("A student died", ""); !s.Auto {
+		t.Errorf("the casualties rule did not say open: auto: %+v", s)
+	}
+}

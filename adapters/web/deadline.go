@@ -75,6 +75,12 @@ func (b boundedIncidents) List(ctx context.Context, q workflow.ListQuery) ([]*wo
 	})
 }
 
+func (b boundedIncidents) ListPage(ctx context.Context, q workflow.ListQuery) (workflow.Page, error) {
+	return bounded(ctx, b.timeout, "list incidents", func(ctx context.Context) (workflow.Page, error) {
+		return b.Incidents.ListPage(ctx, q)
+	})
+}
+
 func (b boundedIncidents) Recent(ctx context.Context, since time.Time, max int) ([]*workflow.Incident, error) {
 	return bounded(ctx, b.timeout, "read recent incidents", func(ctx context.Context) ([]*workflow.Incident, error) {
 		return b.Incidents.Recent(ctx, since, max)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -142,43 +143,105 @@ func exportRangeOf(q url.Values, now time.Time, loc *time.Location) (exportRange
 	return rg, nil
 }
 
-// exportIncidents returns the incidents discovered in rg, ordered by
-// discovery, then ID: the open ones, and the resolved ones resolved since
-// rg.From (an incident is resolved after it was found, so that covers every
-// one found in rg). Both reads share one StoreTimeout.
+// exportPageSize is how many resolved incidents an export reads from the
+// store at a time: what it holds in memory, besides the open incidents,
+// however long the range.
+const exportPageSize = 500
+
+// eachIncident calls fn with every incident discovered in rg: first those
+// resolved since rg.From (an incident is resolved after it was found, so
+// that covers every resolved one found in rg), in the order they were
+// resolved, read exportPageSize at a time; then the open ones, by discovery,
+// then ID. It holds the open incidents (the office's current work, not its
+// history) and one page of the resolved, never the whole range. Each read
+// is bounded by StoreTimeout on its own (Config.Incidents is bounded); an
+// error of fn ends the walk and is returned.
 //
-// The open incidents are read first: one resolved between the two reads is
-// then in both (and kept once, as resolved) rather than in neither.
-// Incidents resolved before the resolved index existed (an earlier
-// release) are not in it, so they are missing from exports.
-func (s *Server) exportIncidents(ctx context.Context, rg exportRange) ([]*workflow.Incident, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.StoreTimeout)
-	defer cancel()
+// The open incidents are read first and those found resolved are left out
+// of them: one resolved between the two reads is then listed once, as
+// resolved, rather than not at all. Incidents resolved before the resolved
+// index existed (an earlier release) are not in it, so they are missing.
+func (s *Server) eachIncident(ctx context.Context, rg exportRange, fn func(*workflow.Incident) error) error {
+	inRange := func(inc *workflow.Incident) bool { return !inc.FoundAt.Before(rg.From) && inc.FoundAt.Before(rg.To) }
 	open, err := s.cfg.Incidents.List(ctx, workflow.ListQuery{Filter: workflow.ListOpen})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	resolved, err := s.cfg.Incidents.List(ctx, workflow.ListQuery{Filter: workflow.ListResolved, From: rg.From})
-	if err != nil {
-		return nil, err
-	}
-	byID := map[string]*workflow.Incident{}
-	for _, inc := range append(open, resolved...) {
-		if !inc.FoundAt.Before(rg.From) && inc.FoundAt.Before(rg.To) {
-			byID[inc.ID] = inc
+	stillOpen := make(map[string]*workflow.Incident, len(open))
+	for _, inc := range open {
+		if inRange(inc) {
+			stillOpen[inc.ID] = inc
 		}
 	}
-	out := make([]*workflow.Incident, 0, len(byID))
-	for _, inc := range byID {
-		out = append(out, inc)
+	q := workflow.ListQuery{Filter: workflow.ListResolved, From: rg.From, Limit: exportPageSize}
+	for {
+		p, err := s.cfg.Incidents.ListPage(ctx, q)
+		if err != nil {
+			return err
+		}
+		for _, inc := range p.Incidents {
+			delete(stillOpen, inc.ID)
+			if inRange(inc) {
+				if err := fn(inc); err != nil {
+					return err
+				}
+			}
+		}
+		if q.Offset+q.Limit >= p.Total {
+			break
+		}
+		q = nextResolvedPage(q, p.Incidents)
 	}
-	slices.SortFunc(out, func(a, b *workflow.Incident) int {
+	rest := slices.Collect(maps.Values(stillOpen))
+	slices.SortFunc(rest, func(a, b *workflow.Incident) int {
 		if c := a.FoundAt.Compare(b.FoundAt); c != 0 {
 			return c
 		}
 		return compareIDs(a.ID, b.ID)
 	})
-	return out, nil
+	for _, inc := range rest {
+		if err := fn(inc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// nextResolvedPage is the query of the page of resolved incidents after
+// page, read with q. It starts from the last one's resolution (the index
+// counts milliseconds) and skips those of that millisecond already seen,
+// rather than counting an offset from the start: each read then costs the
+// same however far the walk has gone, and an incident reopened meanwhile
+// (which leaves the index) moves nothing else out of its place. A page of
+// which nothing could be read (every incident reopened or gone) is skipped
+// by offset.
+func nextResolvedPage(q workflow.ListQuery, page []*workflow.Incident) workflow.ListQuery {
+	if len(page) == 0 {
+		q.Offset += q.Limit
+		return q
+	}
+	last := page[len(page)-1].ResolvedAt.UnixMilli()
+	same := 0
+	for i := len(page) - 1; i >= 0 && page[i].ResolvedAt.UnixMilli() == last; i-- {
+		same++
+	}
+	if q.From.UnixMilli() == last {
+		q.Offset += same
+		return q
+	}
+	q.From, q.Offset = time.UnixMilli(last), same
+	return q
+}
+
+// exportIncidents returns every incident eachIncident walks, for the
+// statistics page and the JSON export, which need them all at once.
+func (s *Server) exportIncidents(ctx context.Context, rg exportRange) ([]*workflow.Incident, error) {
+	var out []*workflow.Incident
+	err := s.eachIncident(ctx, rg, func(inc *workflow.Incident) error {
+		out = append(out, inc)
+		return nil
+	})
+	return out, err
 }
 
 // compareIDs orders incident IDs by number: YQ-9 before YQ-10.
@@ -297,60 +360,80 @@ func csvCell(v any, loc *time.Location) string {
 // show Chinese text as such).
 const bom = "\xef\xbb\xbf"
 
-// exportRows reads the incidents of the request's range; on failure it
-// has answered the request and returns false.
-func (s *Server) exportRows(w http.ResponseWriter, r *http.Request) (exportRange, []exportRow, bool) {
-	now := s.cfg.Clock.Now()
+// exportRangeOfRequest reads the range of the request; when it does not
+// parse it has answered 400 and returns false.
+func (s *Server) exportRangeOfRequest(w http.ResponseWriter, r *http.Request, now time.Time) (exportRange, bool) {
 	rg, msg := exportRangeOf(r.URL.Query(), now, s.cfg.Roster.Location())
 	if msg != nil {
 		writeError(w, http.StatusBadRequest, "invalid", msg.In(s.localeOf(r)))
-		return rg, nil, false
+		return rg, false
 	}
-	incs, err := s.exportIncidents(r.Context(), rg)
-	if err != nil {
-		s.writeFailure(w, r, err)
-		return rg, nil, false
-	}
-	v := s.views(r)
-	rows := make([]exportRow, len(incs))
-	for i, inc := range incs {
-		rows[i] = v.row(inc, now)
-	}
-	return rg, rows, true
+	return rg, true
 }
 
 // exportCSV answers GET /api/v1/incidents.csv: UTF-8 with a BOM, the
-// header of exportColumns, one row per incident, times in RFC 3339 in the
-// roster's timezone, as an attachment named by the range's days.
+// header of exportColumns, one row per incident (eachIncident's order),
+// times in RFC 3339 in the roster's timezone, as an attachment named by the
+// range's days. The rows are written as the pages of incidents are read,
+// so the answer streams whatever the range holds. The status is sent with
+// the first row (or at the end of an empty export): a store that fails
+// before then gets the usual error answer; one that fails after it breaks
+// the connection off, so that the client sees a failed download, not a
+// shorter file that looks complete.
 func (s *Server) exportCSV(w http.ResponseWriter, r *http.Request) {
-	rg, rows, ok := s.exportRows(w, r)
+	now := s.cfg.Clock.Now()
+	rg, ok := s.exportRangeOfRequest(w, r, now)
 	if !ok {
 		return
 	}
 	loc := s.cfg.Roster.Location()
-	from, to := rg.days(loc)
-	h := w.Header()
-	h.Set("Content-Type", "text/csv; charset=utf-8")
-	h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="firebreak-incidents-%s-%s.csv"`, from, to))
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
-
-	// A write error is the client gone: there is nothing to answer it with.
-	if _, err := io.WriteString(w, bom); err != nil {
-		return
-	}
+	v := s.views(r)
 	// Lines end in LF, which spreadsheet programs read as well as CRLF:
 	// with UseCRLF, encoding/csv would drop a lone CR typed in a title.
 	cw := csv.NewWriter(w)
-	_ = cw.Write(exportColumns)
 	record := make([]string, len(exportColumns))
-	for _, row := range rows {
-		for i, v := range row {
-			record[i] = csvCell(v, loc)
+	started := false
+	start := func() error {
+		started = true
+		from, to := rg.days(loc)
+		h := w.Header()
+		h.Set("Content-Type", "text/csv; charset=utf-8")
+		h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="firebreak-incidents-%s-%s.csv"`, from, to))
+		h.Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusOK)
+		if _, err := io.WriteString(w, bom); err != nil {
+			return err
 		}
-		_ = cw.Write(record)
+		return cw.Write(exportColumns)
 	}
-	cw.Flush()
+	err := s.eachIncident(r.Context(), rg, func(inc *workflow.Incident) error {
+		if !started {
+			if err := start(); err != nil {
+				return err
+			}
+		}
+		for i, val := range v.row(inc, now) {
+			record[i] = csvCell(val, loc)
+		}
+		return cw.Write(record) // an error: the client is gone
+	})
+	if err == nil && !started {
+		err = start()
+	}
+	if err == nil {
+		cw.Flush()
+		err = cw.Error()
+	}
+	switch {
+	case err == nil:
+	case !started:
+		s.writeFailure(w, r, err)
+	default:
+		if r.Context().Err() == nil {
+			s.cfg.Log.Warn("export broken off after its first rows", "path", r.URL.Path, "err", err)
+		}
+		panic(http.ErrAbortHandler)
+	}
 }
 
 // exportObject is one row as a JSON object with exportColumns' keys, in
@@ -389,10 +472,24 @@ type exportJSONBody struct {
 
 // exportJSON answers GET /api/v1/incidents.json: the rows of the CSV as
 // objects, with the range echoed.
+//
+// Unlike the CSV it is built whole before it is sent (its count comes
+// first), from the same walk.
 func (s *Server) exportJSON(w http.ResponseWriter, r *http.Request) {
-	rg, rows, ok := s.exportRows(w, r)
+	now := s.cfg.Clock.Now()
+	rg, ok := s.exportRangeOfRequest(w, r, now)
 	if !ok {
 		return
+	}
+	incs, err := s.exportIncidents(r.Context(), rg)
+	if err != nil {
+		s.writeFailure(w, r, err)
+		return
+	}
+	v := s.views(r)
+	rows := make([]exportRow, len(incs))
+	for i, inc := range incs {
+		rows[i] = v.row(inc, now)
 	}
 	loc := s.cfg.Roster.Location()
 	out := exportJSONBody{From: rg.From.In(loc), To: rg.To.In(loc), Timezone: loc.String(), Locale: s.localeOf(r),

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -30,6 +31,10 @@ type exportStore struct {
 	staleOpen []*workflow.Incident
 	err       error
 	queries   []workflow.ListQuery
+	// onRead, when set, runs at the start of every read, the lock held,
+	// with the number of reads before it: it may change incidents (another
+	// replica at work between two pages) or fail the read.
+	onRead func(s *exportStore, n int) error
 }
 
 func (s *exportStore) Get(context.Context, string) (*workflow.Incident, error) {
@@ -44,12 +49,25 @@ func (s *exportStore) Recent(context.Context, time.Time, int) ([]*workflow.Incid
 	return nil, nil
 }
 
-func (s *exportStore) List(_ context.Context, q workflow.ListQuery) ([]*workflow.Incident, error) {
+func (s *exportStore) List(ctx context.Context, q workflow.ListQuery) ([]*workflow.Incident, error) {
+	p, err := s.ListPage(ctx, q)
+	return p.Incidents, err
+}
+
+// ListPage answers as the Redis store: the open by discovery; the resolved
+// by resolution, in milliseconds (the same one: by ID, byte-wise), From and
+// To compared in milliseconds; then Offset and Limit.
+func (s *exportStore) ListPage(_ context.Context, q workflow.ListQuery) (workflow.Page, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.queries = append(s.queries, q)
 	if s.err != nil {
-		return nil, s.err
+		return workflow.Page{}, s.err
+	}
+	if s.onRead != nil {
+		if err := s.onRead(s, len(s.queries)-1); err != nil {
+			return workflow.Page{}, err
+		}
 	}
 	var out []*workflow.Incident
 	switch q.Filter {
@@ -62,17 +80,29 @@ func (s *exportStore) List(_ context.Context, q workflow.ListQuery) ([]*workflow
 		for _, inc := range s.staleOpen {
 			out = append(out, inc.Clone())
 		}
+		slices.SortFunc(out, func(a, b *workflow.Incident) int { return a.FoundAt.Compare(b.FoundAt) })
 	case workflow.ListResolved:
 		for _, inc := range s.incidents {
-			if !inc.Open() && !inc.ResolvedAt.Before(q.From) && (q.To.IsZero() || inc.ResolvedAt.Before(q.To)) {
+			ms := inc.ResolvedAt.UnixMilli()
+			if !inc.Open() && ms >= q.From.UnixMilli() && (q.To.IsZero() || ms < q.To.UnixMilli()) {
 				out = append(out, inc.Clone())
 			}
 		}
+		slices.SortFunc(out, func(a, b *workflow.Incident) int {
+			if c := cmp.Compare(a.ResolvedAt.UnixMilli(), b.ResolvedAt.UnixMilli()); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.ID, b.ID)
+		})
 	default:
-		return nil, fmt.Errorf("exportStore: unexpected filter %q", q.Filter)
+		return workflow.Page{}, fmt.Errorf("exportStore: unexpected filter %q", q.Filter)
 	}
-	slices.SortFunc(out, func(a, b *workflow.Incident) int { return a.FoundAt.Compare(b.FoundAt) })
-	return out, nil
+	total := len(out)
+	out = out[min(q.Offset, len(out)):]
+	if q.Limit > 0 && len(out) > q.Limit {
+		out = out[:q.Limit]
+	}
+	return workflow.Page{Incidents: out, Total: total}, nil
 }
 
 func (s *exportStore) asked() []workflow.ListQuery {
@@ -318,6 +348,151 @@ func TestExportCSV(t *testing.T) {
 		want := []workflow.ListQuery{{Filter: workflow.ListOpen}, {Filter: workflow.ListResolved, From: from}}
 		if len(got) < 2 || got[0].Filter != want[0].Filter || got[1].Filter != want[1].Filter || !got[1].From.Equal(from) || !got[1].To.IsZero() {
 			t.Errorf("store asked %+v, want %+v", got, want)
+		}
+	})
+}
+
+// pagedTie is the millisecond in which 31 of pagedIncidents were resolved:
+// about 490 were resolved before it.
+var pagedTie = sh(2026, 2, 27, 0, 0, 0).Add(-702*time.Minute - 30*time.Second)
+
+// pagedIncidents are 1,203 incidents resolved in February 2026 (more than
+// two pages of an export), found in February but for every tenth, found in
+// January; 31 of them, across the first page's end, resolved in one
+// millisecond (nanoseconds apart). Then two open ones found in February.
+func pagedIncidents() []*workflow.Incident {
+	var incs []*workflow.Incident
+	for i := range 1203 {
+		found := sh(2026, 2, 1, 0, 0, 0).Add(time.Duration(i) * 30 * time.Minute % (26 * 24 * time.Hour))
+		if i%10 == 9 {
+			found = sh(2026, 1, 20, 9, 0, 0)
+		}
+		// Resolved in an order other than found's.
+		resolved := sh(2026, 2, 27, 0, 0, 0).Add(-time.Duration((i*7919)%1203) * time.Minute)
+		if i >= 480 && i <= 510 {
+			resolved = pagedTie.Add(time.Duration(i) * time.Nanosecond)
+		}
+		incs = append(incs, &workflow.Incident{ID: fmt.Sprintf("YQ-%d", 100+i), Version: 3, Title: fmt.Sprintf("Complaint %d", i),
+			Level: workflow.LevelGeneral, Category: workflow.CategoryOther, Status: workflow.StatusResolved,
+			FoundAt: found, OpenedAt: found, OpenedBy: "chen", ResolvedAt: resolved, Summary: "done"})
+	}
+	for i, found := range []time.Time{sh(2026, 2, 3, 9, 0, 0), sh(2026, 2, 2, 9, 0, 0)} {
+		incs = append(incs, &workflow.Incident{ID: fmt.Sprintf("YQ-%d", 10+i), Version: 1, Title: "open",
+			Level: workflow.LevelGeneral, Category: workflow.CategoryOther, Status: workflow.StatusNew,
+			FoundAt: found, OpenedAt: found, OpenedBy: "chen"})
+	}
+	return incs
+}
+
+// wantPaged is what an export of February shows of incs: the resolved ones
+// found in February in the order resolved (by millisecond, then ID
+// byte-wise), then the open ones by discovery.
+func wantPaged(incs []*workflow.Incident) []string {
+	var resolved, open []*workflow.Incident
+	for _, inc := range incs {
+		switch {
+		case inc.FoundAt.Before(sh(2026, 2, 1, 0, 0, 0)):
+		case inc.Open():
+			open = append(open, inc)
+		default:
+			resolved = append(resolved, inc)
+		}
+	}
+	slices.SortFunc(resolved, func(a, b *workflow.Incident) int {
+		if c := cmp.Compare(a.ResolvedAt.UnixMilli(), b.ResolvedAt.UnixMilli()); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	slices.SortFunc(open, func(a, b *workflow.Incident) int { return a.FoundAt.Compare(b.FoundAt) })
+	var out []string
+	for _, inc := range append(resolved, open...) {
+		out = append(out, inc.ID)
+	}
+	return out
+}
+
+// TestExportStreamsPages: the CSV reads the resolved incidents a page at a
+// time, each page after the last one's resolution (so each read is as
+// cheap as the first), and lists each exactly once, the same millisecond
+// across a page's end included; the JSON and the statistics read the same.
+func TestExportStreamsPages(t *testing.T) {
+	const feb = "?from=2026-02-01&to=2026-02-28"
+	t.Run("pages", func(t *testing.T) {
+		incs := pagedIncidents()
+		f := newExportFixture(t, true, "", &exportStore{incidents: incs})
+		if got, want := ids(mustCSV(t, f.get("/api/v1/incidents.csv"+feb))), wantPaged(incs); !slices.Equal(got, want) {
+			t.Fatalf("rows: got %d %q…, want %d %q…", len(got), got[:min(5, len(got))], len(want), want[:5])
+		}
+		asked := f.store.asked()
+		if len(asked) != 4 || asked[0].Filter != workflow.ListOpen {
+			t.Fatalf("reads: got %+v, want the open incidents, then 3 pages of the resolved", asked)
+		}
+		for i, q := range asked[1:] {
+			if q.Filter != workflow.ListResolved || q.Limit != exportPageSize || q.Offset > 31 || !q.To.IsZero() {
+				t.Errorf("read %d: got %+v, want a page of %d resolved from the last one read", i+1, q, exportPageSize)
+			}
+		}
+		if !asked[1].From.Equal(sh(2026, 2, 1, 0, 0, 0)) || !asked[2].From.Equal(pagedTie) || asked[2].Offset == 0 {
+			t.Errorf("pages 1 and 2 from %s +%d and %s +%d; want from the range's start, then from %s past those of that millisecond seen",
+				asked[1].From, asked[1].Offset, asked[2].From, asked[2].Offset, pagedTie)
+		}
+	})
+	t.Run("one reopened between two pages moves nothing else", func(t *testing.T) {
+		incs := pagedIncidents()
+		want := wantPaged(incs)
+		early, late := want[3], want[len(want)-10] // on the first page, on the third
+		f := newExportFixture(t, true, "", &exportStore{incidents: incs, onRead: func(s *exportStore, n int) error {
+			if n == 2 { // before the second page
+				for _, inc := range s.incidents {
+					if inc.ID == early || inc.ID == late {
+						inc.Status, inc.ResolvedAt = workflow.StatusAssigned, time.Time{}
+					}
+				}
+			}
+			return nil
+		}})
+		// The late one was not open when the open incidents were read.
+		want = slices.DeleteFunc(want, func(id string) bool { return id == late })
+		if got := ids(mustCSV(t, f.get("/api/v1/incidents.csv"+feb))); !slices.Equal(got, want) {
+			t.Errorf("rows: got %d, want %d, each once", len(got), len(want))
+		}
+	})
+	t.Run("JSON and statistics", func(t *testing.T) {
+		incs := pagedIncidents()
+		f := newExportFixture(t, true, "", &exportStore{incidents: incs})
+		rec := f.get("/api/v1/incidents.json" + feb)
+		got := decode[exportJSONRows](t, rec)
+		var gotIDs []string
+		for _, row := range got.Incidents {
+			gotIDs = append(gotIDs, fmt.Sprint(row["id"]))
+		}
+		if want := wantPaged(incs); got.Count != len(want) || !slices.Equal(gotIDs, want) {
+			t.Errorf("JSON: got %d rows, want %d in the CSV's order", got.Count, len(want))
+		}
+		stats := f.get("/stats?period=2026-02")
+		if n := len(wantPaged(incs)); stats.Code != http.StatusOK || !strings.Contains(stats.Body.String(), fmt.Sprint(n)) {
+			t.Errorf("GET /stats: got %d, want 200 counting %d incidents", stats.Code, n)
+		}
+	})
+	t.Run("the store fails after the first rows", func(t *testing.T) {
+		f := newExportFixture(t, true, "", &exportStore{incidents: pagedIncidents(), onRead: func(_ *exportStore, n int) error {
+			if n == 2 {
+				return workflow.Unavailable(io.ErrUnexpectedEOF)
+			}
+			return nil
+		}})
+		srv := httptest.NewServer(f.mux)
+		defer srv.Close()
+		res, err := http.Get(srv.URL + "/api/v1/incidents.csv" + feb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, err := io.ReadAll(res.Body)
+		if res.StatusCode != http.StatusOK || err == nil {
+			t.Errorf("got %d, %d bytes, read error %v; want 200, then the connection broken off (not a file that looks complete)",
+				res.StatusCode, len(body), err)
 		}
 	})
 }

@@ -608,6 +608,10 @@ func (s *stalledStore) List(ctx context.Context, _ workflow.ListQuery) ([]*workf
 	return nil, s.wait(ctx)
 }
 
+func (s *stalledStore) ListPage(ctx context.Context, _ workflow.ListQuery) (workflow.Page, error) {
+	return workflow.Page{}, s.wait(ctx)
+}
+
 func (s *stalledStore) Recent(ctx context.Context, _ time.Time, _ int) ([]*workflow.Incident, error) {
 	return nil, s.wait(ctx)
 }

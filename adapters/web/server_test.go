@@ -66,6 +66,36 @@ func (f *fakeIncidents) List(_ context.Context, q workflow.ListQuery) ([]*workfl
 	return out, nil
 }
 
+// ListPage pages List, or the resolved incidents by resolution.
+func (f *fakeIncidents) ListPage(ctx context.Context, q workflow.ListQuery) (workflow.Page, error) {
+	var incs []*workflow.Incident
+	if q.Filter == workflow.ListResolved {
+		f.mu.Lock()
+		if f.err != nil {
+			f.mu.Unlock()
+			return workflow.Page{}, f.err
+		}
+		for _, inc := range f.incidents {
+			if !inc.Open() && !inc.ResolvedAt.Before(q.From) && (q.To.IsZero() || inc.ResolvedAt.Before(q.To)) {
+				incs = append(incs, inc.Clone())
+			}
+		}
+		f.mu.Unlock()
+		slices.SortFunc(incs, func(a, b *workflow.Incident) int { return a.ResolvedAt.Compare(b.ResolvedAt) })
+	} else {
+		var err error
+		if incs, err = f.List(ctx, q); err != nil {
+			return workflow.Page{}, err
+		}
+	}
+	total := len(incs)
+	incs = incs[min(q.Offset, len(incs)):]
+	if q.Limit > 0 && len(incs) > q.Limit {
+		incs = incs[:q.Limit]
+	}
+	return workflow.Page{Incidents: incs, Total: total}, nil
+}
+
 func (f *fakeIncidents) Recent(_ context.Context, since time.Time, limit int) ([]*workflow.Incident, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

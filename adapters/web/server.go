@@ -80,6 +80,16 @@ type Config struct {
 	// Reports builds the handling report of an incident (the handlers'
 	// BuildReport); nil: the report pages answer 404.
 	Reports Reports
+	// Intake takes monitoring items at POST /intake and lists the
+	// candidates of the board's triage lane: the Service, once UseIntake
+	// gave it a store. Nil (or a Service without one): the intake answers
+	// 503 and the board has no triage lane.
+	Intake Intake
+	// IntakeToken is FIREBREAK_INTAKE_TOKEN, the bearer token of POST
+	// /intake for any source; a source's own token is the roster's
+	// (intake.tokens), valid for that source only. With neither, POST
+	// /intake answers 503.
+	IntakeToken string
 	// Hub holds the posts and streams events (a new one when nil).
 	Hub *Hub
 	// Log receives failures (discarded when nil).
@@ -101,8 +111,9 @@ type Server struct {
 // Config.StoreTimeout says otherwise.
 const DefaultStoreTimeout = 3 * time.Second
 
-// maxBody bounds the body of every request that may change state; the
-// login form reads at most 8 KiB of it.
+// maxBody bounds the body of every request that may change state but a
+// delivery to the intake (maxIntakeBody); the login form reads at most
+// 8 KiB of it.
 const maxBody = 64 << 10
 
 //go:embed templates/*.html
@@ -129,6 +140,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.StoreTimeout <= 0 {
 		cfg.StoreTimeout = DefaultStoreTimeout
+	}
+	if e, ok := cfg.Intake.(interface{ IntakeEnabled() bool }); ok && !e.IntakeEnabled() {
+		cfg.Intake = nil // a Service with no intake store
 	}
 	// Every storage call of a request is bounded here, once, so that no
 	// handler can forget it (go-redis ignores context deadlines unless told
@@ -167,7 +181,10 @@ func (s *Server) Close() { s.hub.Close() }
 //	GET  /favicon.ico                     the icon (an SVG)
 //	GET  /api/v1/incidents[/{id}[/timeline]], /api/v1/stats, /api/v1/events (SSE)
 //	GET  /api/v1/incidents.csv, /api/v1/incidents.json  the export (?from=&to=)
+//	GET  /api/v1/candidates[?state=&page=]  the monitoring candidates (the triage lane)
 //	GET  /api/v1/playground, POST /api/v1/playground/command, POST /api/v1/playground/action
+//	POST /api/v1/playground/intake        the playground's intake pane (source "playground")
+//	POST /intake, POST /intake/{source}   monitoring items, with a bearer token (docs/intake.md)
 //
 // Every route goes through the same guard (see guard): requests that may
 // change state must come from this site and carry a bounded body.
@@ -209,11 +226,17 @@ func (s *Server) Register(mux *http.ServeMux) {
 	handle("GET /api/v1/incidents.json", s.api(s.exportJSON))
 	handle("GET /api/v1/stats", s.api(s.getStats))
 	handle("GET /api/v1/events", s.api(s.events))
+	handle("GET /api/v1/candidates", s.api(s.getCandidates))
 	if s.cfg.Playground {
 		handle("GET /api/v1/playground", s.playgroundInfo)
 		handle("POST /api/v1/playground/command", s.sameOrigin(s.command))
 		handle("POST /api/v1/playground/action", s.sameOrigin(s.action))
+		handle("POST /api/v1/playground/intake", s.sameOrigin(s.playgroundIntake))
 	}
+	handle("POST /intake", s.intake)
+	handle("POST /intake/{source}", s.intake)
+	handle("/intake", intakeMethod)
+	handle("/intake/{source}", intakeMethod)
 }
 
 // contentSecurityPolicy allows the page's own scripts, styles and API and
@@ -236,8 +259,8 @@ func secureHeaders(h http.Handler) http.Handler {
 // trusted proxy received over HTTPS (see secure); and a request that may
 // change state (any method but GET, HEAD and OPTIONS) is refused with 403
 // when a browser says another site sent it, and with 413 when its body is
-// larger than maxBody; the body is cut off at maxBody before any handler
-// reads it.
+// larger than maxBody (maxIntakeBody for the intake); the body is cut off
+// at that size before any handler reads it.
 func (s *Server) guard(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.cfg.TrustProxy && strings.EqualFold(lastHeader(r.Header, "X-Forwarded-Proto"), "https") {
@@ -254,11 +277,16 @@ func (s *Server) guard(h http.Handler) http.Handler {
 			s.refuse(w, r, http.StatusForbidden, "forbidden", msgCrossSite)
 			return
 		}
-		if r.ContentLength > maxBody {
+		limit := bodyLimit(r.URL.Path)
+		if r.ContentLength > limit {
+			if isIntakePath(r.URL.Path) {
+				writeIntakeError(w, http.StatusRequestEntityTooLarge, tooLarge(limit))
+				return
+			}
 			s.refuse(w, r, http.StatusRequestEntityTooLarge, "too_large", msgTooLarge)
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		h.ServeHTTP(w, r)
 	})
 }
@@ -319,9 +347,13 @@ var (
 )
 
 // refuse answers a request the guard turns away: in JSON under /api/, in
-// the request's language; elsewhere as plain text in both languages (no
-// page of ours asked for it).
+// the request's language (the intake: in both); elsewhere as plain text in
+// both languages (no page of ours asked for it).
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, status int, code string, msg workflow.Text) {
+	if isIntakePath(r.URL.Path) {
+		writeIntakeError(w, status, intakeError{Code: code, Error: msg.EN, ErrorZH: msg.ZH})
+		return
+	}
 	if strings.HasPrefix(r.URL.Path, "/api/") {
 		writeError(w, status, code, msg.In(s.localeOf(r)))
 		return
@@ -345,6 +377,9 @@ type pageData struct {
 	Error      string
 	Message    string
 	LoggedIn   bool
+	// Intake says the monitoring intake is on: the board shows its triage
+	// lane and the playground its intake pane.
+	Intake bool
 	// Locale is the page's language; Lang the language switch.
 	Locale string
 	Lang   []langLink
@@ -394,7 +429,7 @@ func (s *Server) data(r *http.Request, page, title string) pageData {
 		u = &url.URL{Path: u.Path} // a form's answer: switch to the page, not the post
 	}
 	return pageData{Title: label(locale, title), Page: page, Playground: s.cfg.Playground, Clock: s.clockLabel(locale),
-		LoggedIn: !s.cfg.Playground && s.cfg.Token != "", Locale: locale, Lang: langLinks(u, locale),
+		LoggedIn: !s.cfg.Playground && s.cfg.Token != "", Intake: s.cfg.Intake != nil, Locale: locale, Lang: langLinks(u, locale),
 		I18n: pageI18n{Locale: locale, Labels: dictionary(locale), Deadlines: deadlineLabels()}}
 }
 

@@ -46,7 +46,70 @@ FB.board = (function () {
     if (count) count.textContent = String(list.length);
   }
 
+  // The triage lane: the monitoring candidates waiting for a judgement,
+  // where the page has one (the server leaves it out when the intake is
+  // off); hidden while none waits.
+
+  function candidateCard(c) {
+    var sg = c.suggestion, figures = c.figures.map(function (f) { return t("triage.figure", f.name, f.value.toLocaleString()); });
+    var title = /^https?:\/\//i.test(c.url || "")
+      ? el("a", { class: "title", href: c.url, target: "_blank", rel: "noopener noreferrer", text: c.title })
+      : el("span", { class: "title", text: c.title });
+    var rule = sg.rule ? t("triage.rule", sg.rule, (sg.words || []).join(t("pg.list_sep"))) : t("triage.no_rule");
+    return el("article", { class: "incident candidate level-" + sg.level, data: { candidate: c.id } },
+      el("div", { class: "incident-head" },
+        el("span", { class: "id", text: c.id }), " ",
+        FB.levelBadge(sg.level, sg.level_name), " ",
+        el("span", { class: "category", text: sg.category_name }), " ",
+        el("span", { class: "source", text: c.source })),
+      title,
+      el("div", { class: "meta" },
+        el("span", { class: "rule", text: rule }),
+        sg.auto ? el("span", { class: "auto", text: t("triage.auto") }) : null,
+        sg.department_name ? el("span", { class: "department", text: sg.department_name }) : null),
+      figures.length || c.deliveries > 1 ? el("div", { class: "meta figures" },
+        figures.length ? el("span", { class: "figures-latest", text: figures.join(" · ") }) : null,
+        c.deliveries > 1 ? el("span", { class: "deliveries", text: t("triage.deliveries", c.deliveries) }) : null) : null,
+      el("div", { class: "meta" },
+        el("span", { class: "found", text: t("triage.found", FB.fmtDue(c.found_at)) }),
+        el("span", { class: "waiting", text: t("triage.waiting", FB.fmtDue(c.received_at)) })),
+      c.deadline ? el("div", { class: "deadlines" }, FB.deadline(c.deadline, true)) : null);
+  }
+
+  function renderTriage(data) {
+    var lane = document.getElementById("triage"), list = document.getElementById("triage-list");
+    if (!lane || !list) return;
+    FB.clear(list);
+    data.candidates.forEach(function (c) { list.appendChild(candidateCard(c)); });
+    lane.hidden = data.total === 0;
+    var count = document.getElementById("triage-count");
+    if (count) count.textContent = String(data.total);
+    var more = document.getElementById("triage-more");
+    if (more) {
+      more.hidden = !(data.more > 0);
+      more.textContent = data.more > 0 ? t("triage.more", data.more) : "";
+    }
+  }
+
+  function refreshTriage() {
+    var lane = document.getElementById("triage");
+    if (!lane) return Promise.resolve();
+    return FB.api("/api/v1/candidates").then(function (data) {
+      renderTriage(data);
+      FB.tick();
+    }).catch(function (err) {
+      var list = document.getElementById("triage-list");
+      if (!list) return;
+      FB.clear(list);
+      list.appendChild(el("p", { class: "error", text: t("triage.failed", err.message) }));
+      lane.hidden = false;
+    }).then(function () {
+      document.body.dataset.triageRefreshed = String((Number(document.body.dataset.triageRefreshed) || 0) + 1);
+    });
+  }
+
   function refresh() {
+    refreshTriage();
     return FB.api("/api/v1/incidents").then(function (data) {
       FB.syncClock(data);
       state.incidents = {};

@@ -286,6 +286,92 @@
   actorSel.addEventListener("change", liveAll);
   leaderSel.addEventListener("change", liveAll);
 
+  // The intake pane: a monitoring alert, as a platform would post it to
+  // POST /intake, sent to the playground's own endpoint (no token, source
+  // "playground"). The text is sent as typed, so a broken one shows the
+  // error the real endpoint answers. The triage card arrives through the
+  // outbox in # incidents, as on Slack.
+
+  var SAMPLES = {
+    casualties: {
+      id: "wb-5012", url: "https://m.weibo.cn/status/5012?utm_source=share&utm_medium=app",
+      title: "城东路口货车侧翻,多人受伤",
+      excerpt: "网友发帖称,今早城东路口一辆货车侧翻,现场多人受伤,已有救护车赶到,路口交通中断。",
+      author: "城东观察", ago: 8, figures: { posts: 35, views: 12000, heat: 68 }
+    },
+    canteen: {
+      id: "tb-7731", url: "https://tieba.baidu.com/p/7731",
+      title: "某中学食堂饭菜发霉?家长群截图流传",
+      excerpt: "有家长在群里发截图称孩子学校食堂的饭菜发霉变质,要求学校给个说法,已有多位家长跟帖。",
+      author: "家长小李", ago: 12, figures: { posts: 18, views: 3400, heat: 41 }
+    },
+    rumor: {
+      id: "wx-2208", url: "https://mp.weixin.qq.com/s/2208#comments",
+      title: "网传“全区中小学下周起停课”?",
+      excerpt: "一则“全区中小学下周起停课”的消息在多个微信群转发,教育局尚未发布此类通知,疑似谣言。",
+      author: "本地生活圈", ago: 5, figures: { posts: 60, views: 25000, heat: 72 }
+    }
+  };
+
+  // rfc3339 is a server time as "2026-03-02T01:52:00Z".
+  function rfc3339(ms) { return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z"); }
+
+  function sample(name) {
+    var s = SAMPLES[name], item = {
+      source: "playground", id: s.id, url: s.url, title: s.title, excerpt: s.excerpt, author: s.author,
+      found_at: rfc3339(FB.serverNow() - s.ago * 60000), figures: s.figures
+    };
+    return JSON.stringify(item, null, 2);
+  }
+
+  function showIntake(status, data, raw) {
+    var out = $("intake-result");
+    if (!out) return;
+    var lines = [t("pg.intake_answer", status)];
+    if (status === 202) {
+      var opened = (data.items || []).some(function (i) { return i.outcome === "opened"; });
+      lines.push(t(opened ? "pg.intake_opened" : "pg.intake_arrives"));
+    } else if (data && data.error) {
+      lines.push(FB.locale() === "zh-CN" && data.error_zh ? data.error_zh : data.error);
+    }
+    lines.push(data ? JSON.stringify(data, null, 2) : raw);
+    out.textContent = lines.join("\n");
+    out.className = "intake-result " + (status === 202 ? "ok" : "failed");
+    out.dataset.status = String(status);
+    out.hidden = false;
+  }
+
+  function startIntake() {
+    var form = $("intake-form"), body = $("intake-body");
+    if (!form || !body) return;
+    body.value = sample("canteen");
+    var buttons = form.querySelectorAll("button[data-sample]");
+    for (var i = 0; i < buttons.length; i++) {
+      buttons[i].addEventListener("click", function (e) { body.value = sample(e.currentTarget.dataset.sample); });
+    }
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var send = $("intake-send"), out = $("intake-result");
+      send.disabled = true;
+      out.hidden = false;
+      out.textContent = t("pg.intake_sending");
+      out.dataset.status = "";
+      fetch("/api/v1/playground/intake", {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "Accept": "application/json" }, body: body.value
+      }).then(function (res) {
+        return res.text().then(function (text) {
+          var data = null;
+          try { data = JSON.parse(text); } catch (err) { /* shown as it came */ }
+          showIntake(res.status, data, text);
+          FB.board.changed();
+        });
+      }).catch(function (err) {
+        showIntake(0, null, t("api.request_failed", err.message));
+      }).then(function () { send.disabled = false; });
+    });
+  }
+
   // Start: the roster, the board panel, then the event stream (which first
   // replays the posts the server keeps).
 
@@ -301,6 +387,7 @@
   FB.api("/api/v1/playground").then(function (info) {
     FB.syncClock(info);
     fillPickers(info);
+    startIntake();
     var sun = order.filter(function (id) { return people[id].roles.indexOf("spokesperson") >= 0; })[0];
     dmSel.value = sun || order[0];
     showDMs();

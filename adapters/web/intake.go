@@ -417,8 +417,10 @@ func readItems(r *http.Request) ([]workflow.Item, []string, int, intakeError) {
 	default:
 		err = json.Unmarshal(body, new(json.RawMessage))
 		if err == nil {
-			return bad("the body must be a JSON object (one item) or an array of objects, not %s",
-				"请求内容必须是 JSON 对象(一条)或对象数组,而不是 %s", jsonKind(trimmed[0]))
+			kind := jsonKind(trimmed[0])
+			return nil, nil, http.StatusBadRequest, intakeError{Code: "invalid",
+				Error:   "the body must be a JSON object (one item) or an array of objects, not " + kind.EN,
+				ErrorZH: "请求内容必须是 JSON 对象(一条)或对象数组,而不是" + kind.ZH}
 		}
 	}
 	if err != nil {
@@ -474,16 +476,16 @@ func tooLarge(limit int64) intakeError {
 }
 
 // jsonKind names the kind of JSON value that starts with c.
-func jsonKind(c byte) string {
+func jsonKind(c byte) workflow.Text {
 	switch {
 	case c == '"':
-		return "a string"
+		return jsonValue("string")
 	case c == 't' || c == 'f':
-		return "a boolean"
+		return jsonValue("bool")
 	case c == 'n':
-		return "null"
+		return workflow.Text{EN: "null", ZH: "null"}
 	}
-	return "a number"
+	return jsonValue("number")
 }
 
 // readItem reads item i (from 0) of a delivery, noting the fields it does

@@ -112,6 +112,14 @@ var (
 	}
 )
 
+// msgTooManyTokens is what a client locked out for wrong tokens is told.
+func msgTooManyTokens(secs int) workflow.Text {
+	return workflow.Text{
+		EN: fmt.Sprintf("too many wrong intake tokens from your address; try again in %d s", secs),
+		ZH: fmt.Sprintf("来自您地址的错误接入令牌过多,请 %d 秒后再试", secs),
+	}
+}
+
 // intakeAccess is what a bearer token may deliver: any source (the
 // FIREBREAK_INTAKE_TOKEN) or the sources whose roster token it is.
 type intakeAccess struct {
@@ -212,11 +220,25 @@ func (s *Server) intake(w http.ResponseWriter, r *http.Request) {
 		s.unauthorized(w, r, "no bearer token", msgIntakeUnauthorized, false)
 		return
 	}
+	// Wrong tokens are limited per client as board logins are: five, then
+	// a lockout that doubles (10 s up to 15 min), during which even the
+	// right token is refused, or the lockout would only slow a search.
+	client := s.clientIP(r)
+	if wait, locked := s.intakeFails.locked(client); locked {
+		secs := int((wait + time.Second - 1) / time.Second)
+		s.cfg.Log.Warn("intake refused: too many wrong tokens", "client", client, "retry_after_s", secs)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		msg := msgTooManyTokens(secs)
+		writeIntakeError(w, http.StatusTooManyRequests, intakeError{Code: "locked_out", Error: msg.EN, ErrorZH: msg.ZH})
+		return
+	}
 	access, ok := s.intakeAccessOf(token)
 	if !ok {
+		s.intakeFails.failed(client)
 		s.unauthorized(w, r, "wrong token", msgIntakeWrongToken, true)
 		return
 	}
+	s.intakeFails.succeeded(client)
 	items, ignored, status, e := readItems(r)
 	if status != 0 {
 		writeIntakeError(w, status, e)

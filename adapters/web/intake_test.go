@@ -572,6 +572,37 @@ func TestIntakeTokenNeverLogged(t *testing.T) {
 	}
 }
 
+// TestIntakeWrongTokensLimited: five wrong tokens from one address lock
+// it out (429, even with the right token) for 10 s, doubling; another
+// address is not concerned, and right tokens never count.
+func TestIntakeWrongTokensLimited(t *testing.T) {
+	f := newIntakeFixture(t, false, nil)
+	wall := time.Date(2026, 3, 2, 2, 0, 0, 0, time.UTC)
+	f.srv.intakeFails.now = func() time.Time { return wall }
+	from := func(addr string) func(*http.Request) { return func(r *http.Request) { r.RemoteAddr = addr + ":40000" } }
+	for i := range 20 {
+		if rec := f.post("/intake", intakeToken, item(found5m, map[string]any{"id": fmt.Sprint(i)}), from("192.0.2.7")); rec.Code != http.StatusAccepted {
+			t.Fatalf("right token %d: got %d, want 202", i, rec.Code)
+		}
+	}
+	for i := range 5 {
+		if rec := f.post("/intake", "wrong-token-"+strconv.Itoa(i), item(found5m, nil), from("192.0.2.9")); rec.Code != http.StatusUnauthorized {
+			t.Fatalf("wrong token %d: got %d, want 401", i, rec.Code)
+		}
+	}
+	rec := f.post("/intake", intakeToken, item(found5m, nil), from("192.0.2.9"))
+	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") != "10" || decode[intakeError](t, rec).Code != "locked_out" {
+		t.Fatalf("the right token after five wrong: got %d Retry-After %q %s, want 429 locked_out, 10 s", rec.Code, rec.Header().Get("Retry-After"), rec.Body)
+	}
+	if rec := f.post("/intake", intakeToken, item(found5m, nil), from("192.0.2.7")); rec.Code != http.StatusAccepted {
+		t.Errorf("another address: got %d, want 202", rec.Code)
+	}
+	wall = wall.Add(10 * time.Second)
+	if rec := f.post("/intake", intakeToken, item(found5m, nil), from("192.0.2.9")); rec.Code != http.StatusAccepted {
+		t.Errorf("after the lockout: got %d %s, want 202", rec.Code, rec.Body)
+	}
+}
+
 // TestIntakeAccessCompared: every configured token is compared, whichever
 // matched; a token shared by two sources delivers for both.
 func TestIntakeAccessCompared(t *testing.T) {

@@ -76,6 +76,30 @@ func (l *loginLimiter) attempt(client string) (time.Duration, bool) {
 	return 0, true
 }
 
+// locked reports whether client must wait before its next attempt, and
+// how long, without counting one: the intake counts only the wrong tokens
+// (failed), so that a platform sending many deliveries at once with the
+// right one is never locked out.
+func (l *loginLimiter) locked(client string) (time.Duration, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c := l.clients[client]
+	if c == nil && len(l.clients) >= loginClients {
+		c = l.clients[loginShared]
+	}
+	if c == nil {
+		return 0, false
+	}
+	now := l.now()
+	if now.Before(c.until) {
+		return c.until.Sub(now), true
+	}
+	return 0, false
+}
+
+// failed counts a wrong token from client (see attempt).
+func (l *loginLimiter) failed(client string) { l.attempt(client) }
+
 // succeeded forgets client's attempts: it knew the token.
 func (l *loginLimiter) succeeded(client string) {
 	l.mu.Lock()

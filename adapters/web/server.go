@@ -105,6 +105,9 @@ type Server struct {
 	tmpl    *template.Template
 	sender  *Sender
 	logins  *loginLimiter
+	// intakeFails counts wrong intake tokens per client, as logins does
+	// login attempts.
+	intakeFails *loginLimiter
 }
 
 // DefaultStoreTimeout is how long a request waits for storage unless
@@ -151,7 +154,7 @@ func New(cfg Config) *Server {
 	if cfg.Router != nil {
 		cfg.Router = boundedRouter{Router: cfg.Router, timeout: cfg.StoreTimeout, locale: cfg.Locale}
 	}
-	s := &Server{cfg: cfg, hub: cfg.Hub, tmpl: templates, logins: newLoginLimiter()}
+	s := &Server{cfg: cfg, hub: cfg.Hub, tmpl: templates, logins: newLoginLimiter(), intakeFails: newLoginLimiter()}
 	if cfg.Token != "" {
 		s.session = sessionValue(cfg.Token)
 	}

@@ -133,7 +133,7 @@ func listTitle(s string) string {
 }
 
 func (h *Handlers) suggestedGrade(c *workflow.Candidate) string {
-	return string(c.Suggestion.Level) + "/" + string(c.Suggestion.Category)
+	return c.Suggestion.Level.Text().In(h.locale) + "/" + c.Suggestion.Category.Text().In(h.locale)
 }
 
 func (h *Handlers) intakeOpen(ctx context.Context, req *bot.Request, id string, level workflow.Level, category workflow.Category) (*bot.Reply, error) {
@@ -144,7 +144,11 @@ func (h *Handlers) intakeOpen(ctx context.Context, req *bot.Request, id string, 
 	text := fmt.Sprintf(h.t("Opened %s from %s; its deadlines count from when it was found (%s).", "已将 %[2]s 立为事件 %[1]s;时限从发现时间(%[3]s)起算。"),
 		inc.ID, inc.Candidate, clockTime(inc.FoundAt, h.now(), h.loc()))
 	if inc.Assignee != "" {
-		text += " " + fmt.Sprintf(h.t("Assigned to %s (%s).", "已指派给 %s(%s)。"), h.name(inc.Assignee), h.name(inc.Department))
+		sep := " " // Chinese runs sentences together after "。"
+		if h.locale == workflow.LocaleZH {
+			sep = ""
+		}
+		text += sep + fmt.Sprintf(h.t("Assigned to %s (%s).", "已指派给 %s(%s)。"), h.name(inc.Assignee), h.name(inc.Department))
 	}
 	return &bot.Reply{Text: text, Card: h.card(inc), Public: true}, nil
 }

@@ -304,7 +304,17 @@ func (s *Service) Candidate(ctx context.Context, id string) (*Candidate, error) 
 	if s.intake == nil {
 		return nil, errNoIntake
 	}
-	return s.intake.Candidate(ctx, NormalizeCandidateID(id))
+	return s.candidate(ctx, NormalizeCandidateID(id))
+}
+
+// candidate reads candidate id, saying so in people's words when there is
+// none.
+func (s *Service) candidate(ctx context.Context, id string) (*Candidate, error) {
+	c, err := s.intake.Candidate(ctx, id)
+	if ErrorCode(err) == CodeNotFound {
+		return nil, Errorf(CodeNotFound, "no monitoring item %s (intake list shows those waiting)", "没有监测条目 %s(intake list 可查看待研判条目)", id)
+	}
+	return c, err
 }
 
 // Candidates returns page n (from 1; 0: every one) of the candidates in a
@@ -346,6 +356,12 @@ func (s *Service) OpenCandidate(ctx context.Context, actor, id string, level Lev
 	if _, err := s.person(actor); err != nil {
 		return nil, nil, err
 	}
+	if level != "" && !level.Valid() {
+		return nil, nil, errUnknownLevel(level)
+	}
+	if category != "" && !category.Valid() {
+		return nil, nil, errUnknownCategory(category)
+	}
 	return s.openCandidate(ctx, actor, id, level, category)
 }
 
@@ -360,7 +376,7 @@ func (s *Service) openCandidate(ctx context.Context, actor, id string, level Lev
 	}
 	id = NormalizeCandidateID(id)
 	for attempt := 0; ; attempt++ {
-		prev, err := s.intake.Candidate(ctx, id)
+		prev, err := s.candidate(ctx, id)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -470,7 +486,7 @@ func (s *Service) DismissCandidate(ctx context.Context, actor, id, reason string
 	}
 	id = NormalizeCandidateID(id)
 	for attempt := 0; ; attempt++ {
-		prev, err := s.intake.Candidate(ctx, id)
+		prev, err := s.candidate(ctx, id)
 		if err != nil {
 			return nil, err
 		}

@@ -144,7 +144,12 @@ func (s *Service) create(ctx context.Context, id, actor string, in OpenInput, c 
 	if s.roster.Policy.For(inc.Level).Report > 0 {
 		events = append(events, s.report(inc, now)...) // the leaders are told with this very change
 	}
-	if dept, ok := s.roster.DepartmentFor(inc.Category); ok {
+	dept, ok := s.roster.DepartmentFor(inc.Category)
+	if c != nil && c.Suggestion.Department != "" && c.Suggestion.Category == inc.Category {
+		// The intake rule names the department of what it found.
+		dept, ok = s.roster.Department(c.Suggestion.Department)
+	}
+	if ok {
 		assignee, err := s.nextMember(ctx, dept.ID)
 		if err != nil {
 			return nil, nil, err

@@ -41,8 +41,9 @@ type Config struct {
 	TelegramWebhookSecret string `envconfig:"TELEGRAM_WEBHOOK_SECRET" desc:"secret_token Telegram sends in X-Telegram-Bot-Api-Secret-Token"`
 	TelegramAPIEndpoint   string `envconfig:"TELEGRAM_API_ENDPOINT" desc:"override of the Bot API endpoint, format http://host/bot%s/%s"`
 
-	BoardToken string `envconfig:"BOARD_TOKEN" desc:"token for the incident board when a platform is configured (the playground is off then)"`
-	TrustProxy bool   `envconfig:"TRUST_PROXY" desc:"the board is behind a reverse proxy that sets X-Forwarded-Proto and X-Forwarded-For (overwriting the client's): cookies are Secure over its https, logins limited per forwarded client"`
+	IntakeToken string `envconfig:"INTAKE_TOKEN" desc:"bearer token of POST /intake for every monitoring source (tokens per source go in the roster's intake block)"`
+	BoardToken  string `envconfig:"BOARD_TOKEN" desc:"token for the incident board when a platform is configured (the playground is off then)"`
+	TrustProxy  bool   `envconfig:"TRUST_PROXY" desc:"the board is behind a reverse proxy that sets X-Forwarded-Proto and X-Forwarded-For (overwriting the client's): cookies are Secure over its https, logins limited per forwarded client"`
 }
 
 // platformConfigured reports whether Slack or Telegram is set up; without

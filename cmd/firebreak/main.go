@@ -11,6 +11,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -29,6 +30,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/firebreak/firebreak/adapters/console"
+	"github.com/firebreak/firebreak/adapters/feed"
 	fbredis "github.com/firebreak/firebreak/adapters/redis"
 	"github.com/firebreak/firebreak/adapters/rosterfile"
 	"github.com/firebreak/firebreak/adapters/web"
@@ -190,6 +192,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	})
 	stopCron := a.cron.Start(ctx)
 	defer stopCron()
+	if feeds := a.roster.Intake.Feeds; len(feeds) > 0 {
+		poller := feed.New(feed.Options{Feeds: feeds, Receiver: a.svc, Locker: a.store, State: a.store.Memo("feed"),
+			Clock: a.clock, Log: log, Registerer: a.metrics.Registry()})
+		workers.Go(func() { _ = poller.Run(ctx) })
+		log.Info("watching feeds", "feeds", len(feeds))
+	}
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
@@ -329,7 +337,41 @@ func runConsole(ctx context.Context, args []string, stdin io.Reader, stdout, std
 // timers and the clock that :advance moves.
 func newConsole(a *app, clock console.SettableClock) *console.Console {
 	return &console.Console{Router: a.router, Outbox: a.store, Render: a.h, Roster: a.roster,
-		Clock: clock, Timers: a.store, RunDue: a.sched.RunDue, Digest: a.h.Digest}
+		Clock: clock, Timers: a.store, RunDue: a.sched.RunDue, Digest: a.h.Digest, Intake: a.consoleIntake}
+}
+
+// consoleIntake delivers the items of body (a JSON item or an array of
+// them, each naming its source) as POST /intake would, and says in a line
+// each what became of them.
+func (a *app) consoleIntake(ctx context.Context, body string) (string, error) {
+	var items []workflow.Item
+	body = strings.TrimSpace(body)
+	var err error
+	if strings.HasPrefix(body, "[") {
+		err = json.Unmarshal([]byte(body), &items)
+	} else {
+		var it workflow.Item
+		err = json.Unmarshal([]byte(body), &it)
+		items = []workflow.Item{it}
+	}
+	if err != nil {
+		return "", fmt.Errorf(":intake needs a JSON item or an array of them: %w", err)
+	}
+	got, err := a.svc.Intake(ctx, "", items)
+	if err != nil {
+		if t := workflow.ErrorText(err); t != nil {
+			return "", errors.New(t.In(a.locale))
+		}
+		return "", err
+	}
+	lines := make([]string, len(got))
+	for i, r := range got {
+		lines[i] = "⇢ " + r.Candidate + " " + string(r.Outcome)
+		if r.Incident != "" {
+			lines[i] += " " + r.Incident
+		}
+	}
+	return strings.Join(lines, "\n"), nil
 }
 
 func printConfig(w io.Writer) error {

@@ -21,6 +21,7 @@ func setupWeb(ctx context.Context, a *app, cfg Config, mux *http.ServeMux, playg
 	srv := web.New(web.Config{
 		Router: a.router, Incidents: a.store, Roster: a.roster, Locale: a.locale, Describe: eventLines(a), Reports: reports(a),
 		Clock: a.clock, Scale: clockScale(a.clock), Playground: playground, Token: cfg.BoardToken, TrustProxy: cfg.TrustProxy, Log: log,
+		Intake: a.svc, IntakeToken: cfg.IntakeToken,
 	})
 	srv.Register(mux)
 	context.AfterFunc(ctx, srv.Close)

@@ -65,6 +65,9 @@ func New(o Options) *Parts {
 	// The Service decides who is told of what; the Handlers word it at
 	// delivery (Handlers.Render, the dispatchers' bot.Renderer).
 	svc := workflow.NewService(o.Store, o.Roster, o.Clock)
+	if is, ok := o.Store.(workflow.IntakeStore); ok {
+		svc.UseIntake(is) // the Redis store keeps the monitoring candidates too
+	}
 	h := handlers.New(svc, locale)
 
 	router := bot.NewRouter(o.Roster, locale, log)

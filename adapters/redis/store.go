@@ -1,5 +1,6 @@
 // Package redis keeps Firebreak's incidents, timelines, timers and outbox in
-// Redis (DESIGN.md §3). It implements workflow.Store and bot.OutboxStore.
+// Redis (DESIGN.md §3). It implements workflow.Store, workflow.IntakeStore
+// and bot.OutboxStore.
 //
 // Every key of one incident carries the hash tag of its shard, so that one
 // state transition touches one Redis Cluster slot and runs as ONE Lua script:
@@ -21,12 +22,24 @@
 //	<prefix>:{s07}:mine:<person>   ZSET   open incidents assigned to person, by FoundAt
 //	<prefix>:{s07}:resolved        ZSET   resolved incident IDs scored by ResolvedAt millis
 //	<prefix>:{s07}:ready           STRING written by the readiness probe (Ping), expires
+//	<prefix>:{intake}:cand:IT-7    HASH   v = version, data = candidate JSON (no figures), state, incident, n = deliveries
+//	<prefix>:{intake}:cfig:IT-7    LIST   figures JSON of each delivery that had figures, oldest first
+//	<prefix>:{intake}:dedupe       HASH   dedupe key of an item -> candidate ID
+//	<prefix>:{intake}:seen         HASH   delivery key -> signature of its last figures (duplicates)
+//	<prefix>:{intake}:seq          STRING counter behind "IT-<n>"
+//	<prefix>:{intake}:pending      ZSET   pending candidate IDs scored by number (arrival)
+//	<prefix>:{intake}:opened       ZSET   opened candidate IDs scored by DecidedAt millis
+//	<prefix>:{intake}:dismissed    ZSET   dismissed candidate IDs scored by DecidedAt millis
+//	<prefix>:{intake}:quota:<source>:<minute> STRING items of a source in a minute; expires
 //	<prefix>:seq                   STRING counter behind "YQ-<n>"
 //	<prefix>:instance              STRING JSON instance marker: ID, creation time (marker.go)
 //	<prefix>:rr:<rotation>         STRING counter of a round-robin rotation
 //	<prefix>:lock:<name>           STRING per-fire cron lock (SET NX EX)
 //	<prefix>:timers:wake           channel: Apply publishes a sooner due time
 //	<prefix>:democlock             STRING JSON epoch and scale of demo time (TIME_SCALE ≠ 1)
+//
+// The intake shard {intake} (IntakeShard) also has timers, timerinc,
+// itimers:IT-7 and outbox, kept as an incident shard's (intake.go).
 //
 // The shard of an incident is FNV-1a (32 bit) of its ID modulo the shard
 // count, written "s%02d". The prefix must not contain '{' or '}', which would

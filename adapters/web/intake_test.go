@@ -20,6 +20,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/firebreak/firebreak/adapters/redis/redistest"
 	"github.com/firebreak/firebreak/workflow"
 )
 
@@ -757,6 +758,104 @@ func TestTriageLaneAndPane(t *testing.T) {
 	}
 	if body := on.get("/?lang=zh-CN").Body.String(); !strings.Contains(body, "舆情监测接入") || !strings.Contains(body, "食堂(待研判)") {
 		t.Errorf("the pane in Chinese: got no Chinese labels")
+	}
+}
+
+// TestIntakeConcurrentSameURL is the issue's acceptance test: 50 deliveries
+// of the same post at once, each with other figures and the URL written
+// another way, through the real handler, the real Service and the Redis
+// store, make one candidate whose figures series holds all 50.
+func TestIntakeConcurrentSameURL(t *testing.T) {
+	store := redistest.NewStore(t)
+	roster := intakeRoster(t)
+	clock := workflow.NewManualClock(now)
+	svc := workflow.NewService(store, roster, clock)
+	svc.UseIntake(store)
+	f := newIntakeFixture(t, false, func(c *Config) {
+		c.Roster, c.Clock, c.Intake = roster, clock, svc
+		c.StoreTimeout = 10 * time.Second // 50 at once on a loaded CI machine
+	})
+	urls := []string{
+		"https://m.weibo.cn/status/5012", "HTTPS://M.Weibo.cn/status/5012/", "https://m.weibo.cn:443/status/5012?utm_source=share",
+		"https://www.m.weibo.cn/status/5012#comments", "https://m.weibo.cn/status/5012?utm_medium=app&spm=a.b.c",
+	}
+	const n = 50
+	answers := make([]intakeAnswer, n)
+	codes := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			body := item(found5m, map[string]any{"id": nil, "url": urls[i%len(urls)],
+				"figures": map[string]any{"posts": i + 1, "views": 1000 * (i + 1), "heat": i}})
+			rec := f.post("/intake/weibo", weiboToken, strings.Replace(body, `"source":"weibo",`, "", 1))
+			codes[i] = rec.Code
+			if rec.Code == http.StatusAccepted {
+				_ = json.Unmarshal(rec.Body.Bytes(), &answers[i])
+			} else {
+				t.Errorf("delivery %d: got %d %s, want 202", i, rec.Code, rec.Body)
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	outcomes := map[workflow.ReceiveOutcome]int{}
+	ids := map[string]bool{}
+	for _, a := range answers {
+		if len(a.Items) != 1 {
+			t.Fatalf("got answer %+v, want one item", a)
+		}
+		outcomes[a.Items[0].Outcome]++
+		ids[a.Items[0].Candidate] = true
+	}
+	if len(ids) != 1 || outcomes[workflow.ReceivedNew] != 1 || outcomes[workflow.ReceivedMerged] != n-1 {
+		t.Fatalf("got candidates %v and outcomes %v, want one candidate: 1 new, %d merged", ids, outcomes, n-1)
+	}
+	var id string
+	for k := range ids {
+		id = k
+	}
+	c, err := store.Candidate(context.Background(), id)
+	if err != nil {
+		t.Fatalf("Candidate(%s): %v", id, err)
+	}
+	if len(c.Figures) != n || c.Deliveries != n {
+		t.Fatalf("%s: got %d figures in the series and %d deliveries, want %d of each", id, len(c.Figures), c.Deliveries, n)
+	}
+	seen := map[int64]bool{}
+	for _, fg := range c.Figures {
+		p, _ := fg.Get(workflow.FigurePosts)
+		seen[p] = true
+	}
+	for i := range n {
+		if !seen[int64(i+1)] {
+			t.Errorf("%s: the series lacks the delivery with posts %d", id, i+1)
+		}
+	}
+	cs, total, err := svc.CandidatesOf(context.Background(), workflow.CandidatePending, 0)
+	if err != nil || total != 1 || len(cs) != 1 {
+		t.Errorf("pending candidates: got %d (total %d, err %v), want 1", len(cs), total, err)
+	}
+
+	// The last delivery again is a duplicate: nothing changes.
+	last, _ := c.Figures[n-1].Get(workflow.FigurePosts)
+	i := int(last) - 1
+	again := item(found5m, map[string]any{"id": nil, "url": urls[i%len(urls)],
+		"figures": map[string]any{"posts": i + 1, "views": 1000 * (i + 1), "heat": i}})
+	rec := f.post("/intake/weibo", weiboToken, strings.Replace(again, `"source":"weibo",`, "", 1))
+	if a := decode[intakeAnswer](t, rec); rec.Code != http.StatusAccepted || len(a.Items) != 1 ||
+		a.Items[0].Candidate != id || a.Items[0].Outcome != workflow.ReceivedDuplicate {
+		t.Errorf("delivery %d again: got %d %s, want 202 %s duplicate", i, rec.Code, rec.Body, id)
+	}
+	if c, err := store.Candidate(context.Background(), id); err != nil || len(c.Figures) != n {
+		t.Errorf("after the duplicate: got %d figures (%v), want still %d", len(c.Figures), err, n)
+	}
+
+	// The board's lane shows it with its latest figures.
+	rec = f.get("/api/v1/candidates", func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+hardToken) })
+	if l := decode[candidateList](t, rec); l.Total != 1 || l.Candidates[0].ID != id || l.Candidates[0].Deliveries != n || len(l.Candidates[0].Figures) != 3 {
+		t.Errorf("GET /api/v1/candidates: got %+v, want %s with %d deliveries and its three figures", l, id, n)
 	}
 }
 

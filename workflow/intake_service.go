@@ -187,11 +187,16 @@ func (s *Service) Intake(ctx context.Context, source string, items []Item) ([]Re
 			// Opened at once; should this fail, the candidate's auto timer
 			// opens it.
 			inc, _, err := s.openCandidate(ctx, "", st.ID, "", "")
-			if err != nil {
-				errs = append(errs, fmt.Errorf("open %s by rule: %w", st.ID, err))
+			if err == nil {
+				out[i].Outcome, out[i].Incident = ReceivedOpened, inc.ID
 				continue
 			}
-			out[i].Outcome, out[i].Incident = ReceivedOpened, inc.ID
+			// The rule's timer may have opened it meanwhile.
+			if c, rerr := s.intake.Candidate(ctx, st.ID); rerr == nil && c.State == CandidateOpened {
+				out[i].Outcome, out[i].Incident = ReceivedOpened, c.Incident
+				continue
+			}
+			errs = append(errs, fmt.Errorf("open %s by rule: %w", st.ID, err))
 		case st.Outcome == ReceivedMerged && st.State == CandidateDismissed:
 			out[i].Outcome = ReceivedDismissed
 		case st.Outcome == ReceivedMerged && st.Incident != "" && !items[i].Figures.IsZero():
@@ -260,6 +265,10 @@ func firstOf(a, b string) string {
 	return b
 }
 
+// autoRepair is how long after its arrival a candidate a rule opens at
+// once is opened by its timer, should Intake have failed to.
+const autoRepair = time.Minute
+
 // Candidate timer names.
 const (
 	timerTriageOffice  = "triage:office"
@@ -287,7 +296,8 @@ func candidateTimers(c *Candidate, id string) []Timer {
 		out = append(out, t)
 	}
 	if c.Suggestion.Auto {
-		add(timerAuto, c.ReceivedAt)
+		// Intake opens it at once; the timer opens it should that fail.
+		add(timerAuto, c.ReceivedAt.Add(autoRepair))
 	}
 	wait := c.Triage
 	if wait <= 0 {

@@ -135,14 +135,22 @@ func (n Notice) Notification() (Notification, error) {
 
 // Urgent reports whether the notice goes before routine ones to its chat:
 // a new report to the leaders or the authority (an incident opened at or
-// raised to a level that is reported, or reported up) and a new approval
-// request. A burst of routine cards never holds them back (the plan's "at
+// raised to a level that is reported, or reported up), a new approval
+// request and the triage card of a new monitoring item. A burst of routine cards never holds them back (the plan's "at
 // once"). Reminders, overdue notices and escalations by a timer keep their
 // order, so a chat never reads "overdue" before the warning that came due
 // first. A body that is not a Notification is routine.
 func (n Notice) Urgent() bool {
 	nt, err := n.Notification()
-	if err != nil || nt.Event == nil {
+	if err != nil {
+		return false
+	}
+	if nt.Kind == NoticeTriage {
+		// What the monitoring found is told at once (第一时间上报): a
+		// person must judge it before its deadlines run.
+		return nt.Triage != nil && nt.Triage.Step == TriageNew
+	}
+	if nt.Event == nil {
 		return false
 	}
 	switch nt.Kind {

@@ -133,13 +133,15 @@ func (w *world) await(t *testing.T, chat, what string, ok func(message) bool) me
 	return found
 }
 
-// awaitEdit waits up to 10 s for an edit of m that ok accepts (the
-// message as it reads after the edit).
-func (w *world) awaitEdit(t *testing.T, m message, when string, ok func(message) bool) {
+// awaitEdit waits up to 10 s for an edit of m that ok accepts, and returns
+// the message as it reads after that edit.
+func (w *world) awaitEdit(t *testing.T, m message, when string, ok func(message) bool) message {
 	t.Helper()
+	var edited message
 	if !waitFor(10*time.Second, func() bool {
 		for _, e := range w.edits() {
 			if e.Chat == m.Chat && e.ID == m.ID && ok(e) {
+				edited = e
 				return true
 			}
 		}
@@ -154,6 +156,7 @@ func (w *world) awaitEdit(t *testing.T, m message, when string, ok func(message)
 		t.Fatalf("%s: message %s in %s was not brought up to date within 10s; its edits:\n%s",
 			when, m.ID, m.Chat, strings.Join(seen, "\n"))
 	}
+	return edited
 }
 
 // console runs `firebreak console --as who` on the world's Redis and roster

@@ -14,6 +14,24 @@
 //
 //	go run ./cmd/fbload -url http://127.0.0.1:8080/slack/commands -secret "$FIREBREAK_SLACK_SIGNING_SECRET" -user U0CHEN
 //
+// With -serve it starts a built binary's `firebreak serve` over -redis (in
+// -redis-mode; a Redis of its own: it runs `store init` first) with Slack
+// configured, the demo roster and a fake Slack Web API that answers every
+// call, and loads that:
+//
+//	go build -o /tmp/firebreak ./cmd/firebreak
+//	go run ./cmd/fbload -serve /tmp/firebreak -redis redis://127.0.0.1:6400/0 -seed 10000 -mix open=20,status=40,update=20,list=20
+//
+// With -serve and -roundtrips N it puts a proxy that counts commands and
+// round trips (proxy.go says how) between the binary and Redis, and instead
+// of a load it counts the background over -idle with no request (before and
+// after seeding), then sends N requests of each command one at a time and
+// reports the round trips and commands of each, told apart by what they do:
+// the request's own, the outbox's delivery that its notices woke, the
+// periodic background (roundtrips.go):
+//
+//	go run ./cmd/fbload -serve /tmp/firebreak -redis redis://127.0.0.1:6400/0 -seed 10000 -roundtrips 100
+//
 // Latency is measured from the moment a request was due, not from when it
 // was sent, so a client that falls behind shows in the figures instead of
 // hiding them.
@@ -65,6 +83,11 @@ type config struct {
 	duration time.Duration
 	warmup   time.Duration
 	profile  string
+
+	serve      string
+	roundTrips int
+	idle       time.Duration
+	gap        time.Duration
 }
 
 func main() {
@@ -82,6 +105,10 @@ func main() {
 	flag.DurationVar(&c.duration, "duration", 30*time.Second, "how long to measure")
 	flag.DurationVar(&c.warmup, "warmup", 3*time.Second, "load before measuring (not counted)")
 	flag.StringVar(&c.profile, "cpuprofile", "", "write a CPU profile of the measured part to this file")
+	flag.StringVar(&c.serve, "serve", "", "`path` of a built firebreak binary: run its serve subcommand over -redis (a Redis of its own: store init runs first) and load it")
+	flag.IntVar(&c.roundTrips, "roundtrips", 0, "with -serve (single mode): count Redis round trips through a proxy for this many requests of each command, one at a time, instead of a load")
+	flag.DurationVar(&c.idle, "idle", 10*time.Second, "with -roundtrips: how long to count the background with no request")
+	flag.DurationVar(&c.gap, "gap", 50*time.Millisecond, "with -roundtrips: the pause after each answer (counted as \"after\")")
 	flag.Parse()
 
 	if err := run(context.Background(), c, os.Stdout); err != nil {
@@ -94,8 +121,37 @@ func run(ctx context.Context, c config, out io.Writer) error {
 	if c.rate <= 0 || c.duration <= 0 {
 		return errors.New("-rate and -duration must be positive")
 	}
+	if c.roundTrips > 0 && (c.serve == "" || fbredis.Mode(c.mode) != fbredis.ModeSingle) {
+		return errors.New("-roundtrips needs -serve and -redis-mode single (the proxy stands in front of one Redis)")
+	}
+	sink := newSink()
+	defer sink.Close()
 	target := c.target
-	if target == "" {
+	var child *firebreak
+	var proxy *redisProxy
+	switch {
+	case c.serve != "":
+		c.secret = randomHex(16)
+		serveURL := c.redis
+		if c.roundTrips > 0 {
+			u, err := url.Parse(c.redis)
+			if err != nil || u.Scheme != "redis" || u.Host == "" {
+				return fmt.Errorf("-roundtrips: -redis must be redis://host:port[/db] (the proxy reads plain RESP), not %s", fbredis.Redact(c.redis))
+			}
+			if proxy, err = startProxy(u.Host); err != nil {
+				return err
+			}
+			defer proxy.Close()
+			u.Host = proxy.Addr()
+			serveURL = u.String()
+		}
+		var err error
+		if child, err = startFirebreak(ctx, c, c.serve, c.redis, serveURL, sink.apiURL); err != nil {
+			return err
+		}
+		defer child.stop()
+		target = child.url
+	case target == "":
 		c.secret = randomHex(16)
 		srv, err := serve(ctx, c)
 		if err != nil {
@@ -103,15 +159,16 @@ func run(ctx context.Context, c config, out io.Writer) error {
 		}
 		defer srv.close()
 		target = srv.url
-	} else if c.secret == "" {
+	case c.secret == "":
 		return errors.New("-url needs -secret")
 	}
 
-	sink := newSink()
-	defer sink.Close()
 	client := &http.Client{
 		Timeout:   10 * time.Second,
 		Transport: &http.Transport{MaxIdleConns: 4096, MaxIdleConnsPerHost: 4096, IdleConnTimeout: time.Minute},
+	}
+	if proxy != nil {
+		return roundTrips(ctx, client, target, c, proxy, sink, out)
 	}
 	fmt.Fprintf(out, "fbload: %d requests/s for %s after %s of warm-up, to %s\n", c.rate, c.duration, c.warmup, describe(c, target))
 	texts, err := commandTexts(c)
@@ -189,6 +246,38 @@ func run(ctx context.Context, c config, out io.Writer) error {
 	for msg, n := range failures {
 		fmt.Fprintf(out, "failure ×%d: %s\n", n, msg)
 	}
+	if child != nil {
+		fmt.Fprintf(out, "firebreak serve: peak RSS %.0f MiB (VmRSS every 0.5 s, seeding included); Slack Web API calls: %d\n",
+			float64(child.peakRSS.Load())/(1<<20), sink.api.Load())
+	}
+	fmt.Fprintf(out, "client: %s, GOMAXPROCS %d, %d CPUs\n", runtime.Version(), runtime.GOMAXPROCS(0), runtime.NumCPU())
+	return nil
+}
+
+// roundTrips is the -roundtrips run: the background with nothing stored,
+// the seeding, the background again, then the requests one at a time.
+func roundTrips(ctx context.Context, client *http.Client, target string, c config, proxy *redisProxy, sink *sink, out io.Writer) error {
+	fmt.Fprintf(out, "fbload: Redis round trips of firebreak serve (%s) over Redis %s, counted by a proxy at %s\n",
+		c.serve, fbredis.Redact(c.redis), proxy.Addr())
+	idle, err := measureBackground(ctx, proxy, c.idle)
+	if err != nil {
+		return err
+	}
+	idle.describe(out, "no incident stored")
+	c.seed = max(c.seed, 1)
+	ids, err := seed(ctx, client, target, c, sink.url, out)
+	if err != nil {
+		return err
+	}
+	time.Sleep(2 * time.Second) // the seeding's last requests and wake-ups
+	busy, err := measureBackground(ctx, proxy, c.idle)
+	if err != nil {
+		return err
+	}
+	busy.describe(out, fmt.Sprintf("%d open, their notices being delivered (%d Slack Web API calls so far)", len(ids), sink.api.Load()))
+	if err := measureRoundTrips(ctx, client, target, c, ids, proxy, sink.url, idle, out); err != nil {
+		return err
+	}
 	fmt.Fprintf(out, "client: %s, GOMAXPROCS %d, %d CPUs\n", runtime.Version(), runtime.GOMAXPROCS(0), runtime.NumCPU())
 	return nil
 }
@@ -196,6 +285,9 @@ func run(ctx context.Context, c config, out io.Writer) error {
 func describe(c config, target string) string {
 	if c.target != "" {
 		return target
+	}
+	if c.serve != "" {
+		return c.serve + " serve (" + target + ") over Redis " + fbredis.Redact(c.redis) + " (" + c.mode + ")"
 	}
 	return "an in-process server (" + target + ") over Redis " + fbredis.Redact(c.redis) + " (" + c.mode + ")"
 }
@@ -425,11 +517,14 @@ func deleteKeys(ctx context.Context, c goredis.UniversalClient, prefix string) {
 }
 
 // sink takes the replies that go to a response_url (a command slower than
-// Slack's acknowledgement time), so that they are counted.
+// Slack's acknowledgement time), so that they are counted, and is the Slack
+// Web API of -serve: every method answers ok, with a fresh message ts.
 type sink struct {
 	*http.Server
-	url string
-	n   atomic.Int64
+	url    string
+	apiURL string
+	n      atomic.Int64
+	api    atomic.Int64
 }
 
 func newSink() *sink {
@@ -439,9 +534,18 @@ func newSink() *sink {
 		return s
 	}
 	s.url = "http://" + l.Addr().String() + "/response"
+	s.apiURL = "http://" + l.Addr().String() + "/api/"
 	s.Server = &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.n.Add(1)
-		_, _ = io.Copy(io.Discard, r.Body)
+		if !strings.HasPrefix(r.URL.Path, "/api/") {
+			s.n.Add(1)
+			_, _ = io.Copy(io.Discard, r.Body)
+			return
+		}
+		n := s.api.Add(1)
+		channel := r.FormValue("channel")
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": channel,
+			"ts": fmt.Sprintf("1700000000.%06d", n)})
 	})}
 	go func() { _ = s.Serve(l) }()
 	return s

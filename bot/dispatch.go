@@ -60,9 +60,24 @@ type Dispatcher struct {
 	// entries meanwhile, and hands those of targets this one still owns
 	// back to it.
 	MinIdle time.Duration
-	// Poll is the longest wait between passes when idle (1s when zero; at
-	// most MinIdle/5).
+	// Poll is the longest wait between passes while this Dispatcher holds
+	// entries (1s when zero; at most MinIdle/5): each pass reads them again,
+	// so that they are not taken over, and renews their targets' leases.
 	Poll time.Duration
+	// IdlePoll is the longest wait between looks at the store while this
+	// Dispatcher holds nothing (5s when zero, or Poll when only Poll is
+	// set; never under Poll). Idle, it relies on Wake for new notices, and
+	// IdlePoll only bounds what a lost wake-up delays. With an OutboxProber
+	// store each look is a probe, a few cheap commands, and a pass follows
+	// only when the probe finds work; with another store each look is a
+	// pass. The bounds while idle (IdlePoll 5s, MinIdle 10s): a notice whose
+	// wake-up was lost goes out within IdlePoll; the entries a dead consumer
+	// left are taken over within MinIdle+IdlePoll of its last pass (15 s; a
+	// Dispatcher holding work claims every MinIdle/4, as before). Idle or
+	// not, a pass that reads new entries claims first unless it claimed
+	// within MinIdle/4, so a stopped reader's entries are claimed before
+	// this consumer reads past them (ReaderLeaser).
+	IdlePoll time.Duration
 	// Batch is how many new entries one pass reads at most (100 when zero).
 	Batch int
 	// MaxHeld bounds the entries held in memory, waiting on a slow or
@@ -176,9 +191,17 @@ func (d *Dispatcher) init() error {
 		d.Backoff = DefaultBackoff
 	}
 	d.MinIdle = minIdle
+	pollSet := d.Poll != 0
 	// Each pass reads this consumer's pending entries again, which keeps
 	// them from being taken over: it must come well within MinIdle.
 	d.Poll = min(cmp.Or(d.Poll, time.Second), d.MinIdle/5)
+	if d.IdlePoll == 0 {
+		d.IdlePoll = defaultIdlePoll
+		if pollSet {
+			d.IdlePoll = d.Poll // set for a store without wake-ups: poll as told
+		}
+	}
+	d.IdlePoll = max(d.IdlePoll, d.Poll)
 	d.Batch = cmp.Or(d.Batch, 100)
 	d.MaxHeld = cmp.Or(d.MaxHeld, 1000)
 	d.Workers = cmp.Or(d.Workers, 4)
@@ -248,10 +271,15 @@ func Sleep(ctx context.Context, d time.Duration) error {
 // (Release, for a few seconds at most) and returns nil. It returns an error
 // at once, before reading anything, when the Dispatcher cannot run: no Store
 // or Sender, or a MinIdle the store's reader lease is too short for
-// (ReaderLeaser). Between passes it
-// waits until the next message is due (a held target's time) or Poll,
-// whichever comes first, or until Wake. When the store fails it backs off
-// (up to 30s) and retries; nothing is lost meanwhile.
+// (ReaderLeaser).
+//
+// While it holds entries, Run passes (DeliverOnce) as soon as the next
+// message is due (a held target's time) or after Poll, whichever comes
+// first. While it holds none, it waits for Wake, and looks at the store only
+// every IdlePoll: with an OutboxProber, a probe, which takes over the entries
+// of stopped consumers when some are pending, and runs a pass only when it
+// finds work; else a pass. Wake always brings a pass at once. When the store
+// fails it backs off (up to 30s) and retries; nothing is lost meanwhile.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	d.mu.Lock()
 	err := d.init()
@@ -270,44 +298,73 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		}
 	}()
 	failures := 0
+	// The first pass reads what this consumer left pending in an earlier
+	// life; after that, an idle Dispatcher probes.
+	pass := true
 	for ctx.Err() == nil {
-		_, err := d.DeliverOnce(ctx)
+		var err error
+		if pass {
+			_, err = d.DeliverOnce(ctx)
+		} else if pass, err = d.probe(ctx); err == nil && pass {
+			continue // work found: a pass at once
+		}
 		if ctx.Err() != nil {
 			return nil
 		}
-		var wait time.Duration
+		var (
+			wait time.Duration
+			idle bool
+		)
 		if err != nil {
 			failures++
 			wait = min(d.Poll<<min(failures, 5), 30*time.Second)
 			d.Log.WarnContext(ctx, "outbox delivery pass failed", "err", err, "retry_in", wait)
 		} else {
 			failures = 0
-			wait = d.idleWait()
+			wait, idle = d.idleWait()
 		}
+		// After a failure, a pass: a probe would not read what is held.
+		pass = !idle || err != nil
 		if wait <= 0 {
+			pass = true
 			continue
 		}
-		sctx, cancel := context.WithCancel(ctx)
-		d.wakeMu.Lock()
-		if d.woken {
-			cancel()
+		if d.sleep(ctx, wait) {
+			pass = true
 		}
-		d.waker, d.woken = cancel, false
-		d.wakeMu.Unlock()
-		_ = d.Sleep(sctx, wait)
-		d.wakeMu.Lock()
-		d.waker = nil
-		d.wakeMu.Unlock()
-		cancel()
 	}
 	return nil
+}
+
+// sleep waits for wait, or until Wake or ctx is done, and reports whether
+// Wake was called since the last sleep (also before this one began).
+func (d *Dispatcher) sleep(ctx context.Context, wait time.Duration) bool {
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	d.wakeMu.Lock()
+	woken := d.woken
+	d.waker, d.woken = cancel, false
+	d.wakeMu.Unlock()
+	if !woken {
+		_ = d.Sleep(sctx, wait)
+	}
+	d.wakeMu.Lock()
+	woken = woken || d.woken
+	d.waker, d.woken = nil, false
+	d.wakeMu.Unlock()
+	return woken
 }
 
 // sendTimeout bounds one send, which a shutdown lets finish.
 const sendTimeout = 10 * time.Second
 
-// Wake ends Run's current wait, so a notice just appended goes out without
-// waiting for Poll. It is safe to call from any goroutine, at any time.
+// defaultIdlePoll is IdlePoll when neither it nor Poll is set.
+const defaultIdlePoll = 5 * time.Second
+
+// Wake ends Run's current wait and brings a pass at once (or, when Run is
+// not waiting, right after the current pass or probe), so a notice just
+// appended goes out without waiting for Poll or IdlePoll. It is safe to
+// call from any goroutine, at any time.
 func (d *Dispatcher) Wake() {
 	d.wakeMu.Lock()
 	defer d.wakeMu.Unlock()
@@ -317,14 +374,75 @@ func (d *Dispatcher) Wake() {
 	d.woken = true
 }
 
-// idleWait is how long Run may wait before the next pass has work.
-func (d *Dispatcher) idleWait() time.Duration {
+// idleWait is how long Run may wait before the next pass has work, and
+// whether this Dispatcher is idle: it holds nothing, so the next look at the
+// store may be a probe.
+func (d *Dispatcher) idleWait() (time.Duration, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.more {
-		return 0
+	switch {
+	case d.more:
+		return 0, false
+	case len(d.held) == 0:
+		return d.IdlePoll, true
 	}
-	return min(d.Poll, d.wake.Sub(d.Clock.Now()))
+	return min(d.Poll, d.wake.Sub(d.Clock.Now())), false
+}
+
+// OutboxProber is a DeliveryStore that can tell cheaply, reading and
+// claiming nothing, whether a pass would find work for a consumer. An idle
+// Dispatcher probes such a store every IdlePoll instead of running a pass.
+type OutboxProber interface {
+	// ProbeOutbox reports what group has that a pass of consumer would
+	// find. A false field is certain; a true one may be a false alarm (a
+	// store that cannot tell says true).
+	ProbeOutbox(ctx context.Context, group, consumer string) (Backlog, error)
+}
+
+// Backlog is what ProbeOutbox found in the outbox of a group.
+type Backlog struct {
+	// Unread: entries were appended that no consumer of the group has read.
+	Unread bool
+	// Mine: entries read by the consumer probing and not acknowledged (one
+	// handed over to it, or read in an earlier life).
+	Mine bool
+	// Others: entries read by other consumers and not acknowledged; those
+	// of a consumer that stopped are taken over once MinIdle passed.
+	Others bool
+}
+
+// probe asks an OutboxProber whether a pass would find work, and reports
+// whether to run one now: for entries unread or this consumer's, or for
+// entries of stopped consumers that it just took over (ClaimStale, at most
+// every MinIdle/4, as a pass does). Another store always gets a pass.
+func (d *Dispatcher) probe(ctx context.Context) (bool, error) {
+	p, ok := d.Store.(OutboxProber)
+	if !ok {
+		return true, nil
+	}
+	b, err := p.ProbeOutbox(ctx, d.Sender.Platform(), d.Consumer)
+	switch {
+	case err != nil:
+		return false, fmt.Errorf("probe outbox: %w", err)
+	case b.Unread || b.Mine:
+		return true, nil
+	case !b.Others:
+		return false, nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	now := d.Clock.Now()
+	if now.Before(d.claimAt) {
+		return false, nil
+	}
+	// What is claimed joins this consumer's pending entries, which the
+	// pass reads.
+	ds, err := d.claimStale(ctx, false)
+	if err != nil {
+		return false, err
+	}
+	d.claimAt, d.sweep = now.Add(d.MinIdle/4), false
+	return len(ds) > 0, nil
 }
 
 // DeliverOnce runs one pass: it takes over stale entries (at most every

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -92,12 +93,13 @@ func (s *Store) readOutbox(ctx context.Context, group, consumer string, max int)
 
 // readerScript reads new entries of a shard's outbox for a consumer when it
 // holds, or can take, the shard's reader lease, and renews the lease. It
-// returns nil (nothing read) when another consumer reads the shard.
+// returns 0 when another consumer reads the shard, and nil when there is
+// nothing new.
 // KEYS[1] reader lease key, KEYS[2] stream; ARGV[1] consumer, ARGV[2] lease
 // in milliseconds, ARGV[3] group, ARGV[4] count.
 var readerScript = goredis.NewScript(`
 local cur = redis.call('GET', KEYS[1])
-if cur ~= false and cur ~= ARGV[1] then return false end
+if cur ~= false and cur ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return redis.call('XREADGROUP', 'GROUP', ARGV[3], ARGV[1], 'COUNT', ARGV[4], 'STREAMS', KEYS[2], '>')
 `)
@@ -139,7 +141,8 @@ func parseXStreams(v any, err error) ([]goredis.XStream, error) {
 // readShards reads entries of consumer from the given shards (by index) in
 // one pipeline, count entries each: with id "0" its own pending entries,
 // with ">" new entries of the shards whose reader lease it holds or takes.
-// It reports which shards returned the full count.
+// It reports which shards returned the full count. A read of new entries
+// that finds the group caught up on a shard notes it for ProbeOutbox.
 func (s *Store) readShards(ctx context.Context, group, consumer, id string, shards []int, count int) ([]bot.Delivery, []int, error) {
 	if id == ">" && !s.readerLoaded.Load() {
 		if err := readerScript.Load(ctx, s.client).Err(); err != nil {
@@ -148,17 +151,26 @@ func (s *Store) readShards(ctx context.Context, group, consumer, id string, shar
 		s.readerLoaded.Store(true)
 	}
 	results := make([]func() ([]goredis.XStream, error), len(shards))
+	// The last entry seen in each shard before the reads (ProbeOutbox):
+	// a read past it that finds nothing new proves the group caught up.
+	heads := make([]string, len(shards))
+	refused := make([]bool, len(shards))
 	p := s.client.Pipeline()
 	for i, sh := range shards {
 		stream := s.outboxKey(s.queues[sh])
 		if id == ">" {
 			// New entries only as the shard's reader (readerScript).
+			heads[i] = s.seenOutbox.head(s.queues[sh])
 			keys := []string{s.shardKey(s.queues[sh], "reader:"+group), stream}
 			c := readerScript.EvalSha(ctx, p, keys, consumer, s.readerLease.Milliseconds(), group, count)
 			results[i] = func() ([]goredis.XStream, error) {
 				v, err := c.Result()
 				if goredis.HasErrorPrefix(err, "NOSCRIPT") {
 					s.readerLoaded.Store(false) // Redis restarted: load it again next time
+				}
+				if n, ok := v.(int64); ok && n == 0 && err == nil {
+					refused[i] = true // another consumer reads the shard
+					return nil, nil
 				}
 				return parseXStreams(v, err)
 			}
@@ -181,9 +193,10 @@ func (s *Store) readShards(ctx context.Context, group, consumer, id string, shar
 		stale = map[string][]string{} // deleted entries still pending, by stream
 	)
 	for i, result := range results {
+		shard := s.queues[shards[i]]
 		streams, err := result()
 		if errors.Is(err, goredis.Nil) {
-			continue
+			streams, err = nil, nil // nothing (RESP2; RESP3 says false)
 		}
 		if goredis.HasErrorPrefix(err, "NOGROUP") {
 			return nil, nil, errNoGroup
@@ -191,11 +204,11 @@ func (s *Store) readShards(ctx context.Context, group, consumer, id string, shar
 		if err != nil {
 			return nil, nil, err
 		}
-		shard := s.queues[shards[i]]
-		n := 0
+		n, last := 0, ""
 		for _, st := range streams {
 			for _, m := range st.Messages {
 				n++
+				last = m.ID
 				if m.Values == nil {
 					stale[st.Stream] = append(stale[st.Stream], m.ID)
 					continue
@@ -206,11 +219,170 @@ func (s *Store) readShards(ctx context.Context, group, consumer, id string, shar
 		if n >= count {
 			full = append(full, shards[i])
 		}
+		switch {
+		case id != ">" || refused[i]:
+		case n > 0:
+			// The group reads in stream order: all up to last is read.
+			s.seenOutbox.caughtUp(group, shard, last)
+		case heads[i] != "":
+			// Nothing new: all that was there before the read is read.
+			s.seenOutbox.caughtUp(group, shard, heads[i])
+		}
 	}
 	if err := s.ackDeleted(ctx, group, stale); err != nil {
 		return nil, nil, err
 	}
 	return ds, full, nil
+}
+
+// emptyHead is the head of a shard's outbox stream without entries: no
+// entry has this ID.
+const emptyHead = "0-0"
+
+// ProbeOutbox tells cheaply whether group has work for consumer
+// (bot.OutboxProber), reading and claiming nothing. It reads the last entry
+// of every shard's stream (XREVRANGE … COUNT 1): where that is not the one
+// up to which this Store last saw group read everything, something may be
+// unread. Only where nothing is unread but the Store has not seen group
+// with nothing pending at that head either, it asks for the pending summary
+// (XPENDING), which says whose entries are pending. So once settled, a probe
+// costs one command per shard.
+func (s *Store) ProbeOutbox(ctx context.Context, group, consumer string) (bot.Backlog, error) {
+	if group == "" || consumer == "" {
+		return bot.Backlog{}, fmt.Errorf("probe outbox: group and consumer are required")
+	}
+	lasts := make([]*goredis.XMessageSliceCmd, len(s.queues))
+	_, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for i, sh := range s.queues {
+			lasts[i] = p.XRevRangeN(ctx, s.outboxKey(sh), "+", "-", 1)
+		}
+		return nil
+	})
+	if err != nil {
+		return bot.Backlog{}, fail("probe outbox", err)
+	}
+	var (
+		b     bot.Backlog
+		check []int // shards to ask XPENDING
+		heads = make([]string, len(s.queues))
+	)
+	for i, c := range lasts {
+		heads[i] = emptyHead
+		if ms := c.Val(); len(ms) > 0 {
+			heads[i] = ms[0].ID
+		}
+		caught, quiet := s.seenOutbox.sawHead(group, s.queues[i], heads[i])
+		switch {
+		case caught != heads[i]:
+			b.Unread = true
+		case quiet != heads[i]:
+			check = append(check, i)
+		}
+	}
+	if b.Unread || len(check) == 0 {
+		return b, nil // a pass is due, or nothing changed
+	}
+	// Asked after the heads were read: nothing pending then, with nothing
+	// unread at those heads, stays so until a stream grows past its head.
+	pending := make([]*goredis.XPendingCmd, len(check))
+	p := s.client.Pipeline()
+	for j, i := range check {
+		pending[j] = p.XPending(ctx, s.outboxKey(s.queues[i]), group)
+	}
+	_, _ = p.Exec(ctx) // errors are read per command below
+	for j, i := range check {
+		x, err := pending[j].Result()
+		switch {
+		case goredis.HasErrorPrefix(err, "NOGROUP"):
+			b.Unread = true // gone (a wipe): a pass makes the group again
+			continue
+		case err != nil:
+			return bot.Backlog{}, fail("probe outbox", err)
+		case x.Count == 0:
+			s.seenOutbox.quietAt(group, s.queues[i], heads[i])
+			continue
+		}
+		for c, n := range x.Consumers {
+			b.Mine = b.Mine || c == consumer && n > 0
+			b.Others = b.Others || c != consumer && n > 0
+		}
+	}
+	return b, nil
+}
+
+// outboxSeen is what a Store learnt of the outbox streams, for ProbeOutbox.
+// Each note holds for good, as a stream only grows past its last entry:
+// while a shard's stream still ends with the entry a note names, nothing
+// was appended since, and what the note says of the group still holds.
+type outboxSeen struct {
+	mu sync.Mutex
+	// heads holds the last entry of each shard's stream at a moment past
+	// (emptyHead: none).
+	heads map[string]string
+	// caught holds, by group and shard, an entry up to which the group had
+	// read every entry of the stream (a consumer group reads in stream
+	// order: any entry it read will do).
+	caught map[groupShard]string
+	// quiet holds, by group and shard, an entry up to which the stream
+	// had nothing unread and nothing pending for the group, and after which
+	// there was none.
+	quiet map[groupShard]string
+}
+
+type groupShard struct{ group, shard string }
+
+// head is the last entry seen of shard's stream ("" when none is known).
+func (o *outboxSeen) head(shard string) string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.heads[shard]
+}
+
+// init makes the maps of the zero outboxSeen; called with mu held.
+func (o *outboxSeen) init() {
+	if o.heads == nil {
+		o.heads, o.caught, o.quiet = map[string]string{}, map[groupShard]string{}, map[groupShard]string{}
+	}
+}
+
+// sawHead notes that shard's stream ended with head, and returns what is
+// known of group there: up to where it had read, and where it was quiet.
+// A stream that ends before what was noted has lost entries (wiped, or a
+// failover to a replica behind): what was noted of it is forgotten.
+func (o *outboxSeen) sawHead(group, shard, head string) (caught, quiet string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.init()
+	for k, caught := range o.caught {
+		if k.shard == shard && (compareStreamIDs(head, caught) < 0 || compareStreamIDs(head, o.quiet[k]) < 0) {
+			delete(o.caught, k)
+			delete(o.quiet, k)
+		}
+	}
+	o.heads[shard] = head
+	k := groupShard{group, shard}
+	return o.caught[k], o.quiet[k]
+}
+
+// caughtUp notes that group had read every entry of shard's stream up to
+// last (an entry, or emptyHead), unless a later one is noted already.
+func (o *outboxSeen) caughtUp(group, shard, last string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.init()
+	k := groupShard{group, shard}
+	if cur, ok := o.caught[k]; !ok || compareStreamIDs(cur, last) < 0 {
+		o.caught[k] = last
+	}
+}
+
+// quietAt notes that shard's stream, ending with head, had nothing unread
+// or pending for group.
+func (o *outboxSeen) quietAt(group, shard, head string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.init()
+	o.quiet[groupShard{group, shard}] = head
 }
 
 // ackDeleted acks pending entries whose message was deleted (by TrimOutbox):
@@ -370,6 +542,7 @@ func (s *Store) Enqueue(ctx context.Context, notices []workflow.Notice) error {
 var (
 	_ bot.DeliveryStore = (*Store)(nil)
 	_ bot.ReaderLeaser  = (*Store)(nil)
+	_ bot.OutboxProber  = (*Store)(nil)
 )
 
 // OutboxReaderLease is Options.OutboxReaderLease: how long a consumer keeps
@@ -646,7 +819,8 @@ func (s *Store) OwnTarget(ctx context.Context, group, target, consumer string, l
 // Handover moves pending entries of group to consumer's pending list, with
 // their idle time set to idle (XCLAIM ... IDLE), so that consumer reads them
 // next, or ClaimStale finds them when consumer stopped. Entries acked
-// meanwhile are skipped.
+// meanwhile are skipped. It publishes an outbox wake-up, so that consumer
+// reads them at once even when idle.
 func (s *Store) Handover(ctx context.Context, group, consumer string, idle time.Duration, ds ...bot.Delivery) error {
 	if group == "" || consumer == "" {
 		return fmt.Errorf("hand over: group and consumer are required")
@@ -668,6 +842,8 @@ func (s *Store) Handover(ctx context.Context, group, consumer string, idle time.
 			args := append([]any{"XCLAIM", stream, group, consumer, 0}, ids...)
 			p.Do(ctx, append(args, "IDLE", max(idle.Milliseconds(), 0), "JUSTID")...)
 		}
+		// consumer may be idle, waiting for a wake-up (OutboxWakeUps).
+		p.Publish(ctx, s.outboxWakeChannel(), "1")
 		return nil
 	})
 	if err != nil {
@@ -721,8 +897,9 @@ return ids
 // deleted. Its pending entries (read, not acked) stay pending but become
 // claimable by ClaimStale at once, whatever its minIdle, and keep their
 // stream order; the next reader takes them over before sending anything
-// newer to their targets. Release is safe to call again; a consumer that
-// reads after it simply takes its leases anew.
+// newer to their targets. It publishes an outbox wake-up, so that idle
+// consumers take over at once. Release is safe to call again; a consumer
+// that reads after it simply takes its leases anew.
 func (s *Store) Release(ctx context.Context, group, consumer string, targets ...string) error {
 	if group == "" || consumer == "" {
 		return fmt.Errorf("release outbox leases: group and consumer are required")
@@ -769,6 +946,10 @@ func (s *Store) Release(ctx context.Context, group, consumer string, targets ...
 				errs = append(errs, fmt.Errorf("target %s: %w", targets[i], err))
 			}
 		}
+	}
+	// The other consumers may be idle: they take over at once.
+	if err := s.client.Publish(ctx, s.outboxWakeChannel(), "1").Err(); err != nil {
+		errs = append(errs, fmt.Errorf("wake the other consumers: %w", err))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return failOn("release outbox leases of", consumer, err)

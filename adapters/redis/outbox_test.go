@@ -11,8 +11,11 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/firebreak/firebreak/adapters/redis"
 	"github.com/firebreak/firebreak/adapters/redis/redistest"
@@ -791,4 +794,129 @@ func TestDispatchersTakeOver(t *testing.T) {
 	if got, err := store.ReadOutbox(ctx, "e2e", "C", total); err != nil || len(got) != 0 {
 		t.Errorf("ReadOutbox after: got %q, %v, want none", noticeIDs(got), err)
 	}
+}
+
+// commandCounter counts the commands a client sends, pipelined or not.
+type commandCounter struct{ n atomic.Int64 }
+
+func (c *commandCounter) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+
+func (c *commandCounter) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		c.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (c *commandCounter) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		c.n.Add(int64(len(cmds)))
+		return next(ctx, cmds)
+	}
+}
+
+// TestProbeOutbox: ProbeOutbox says what a pass would find, reading and
+// claiming nothing: unread entries (also when their wake-up was lost),
+// entries pending for the consumer or for others. It may raise a false
+// alarm for what this Store has not seen read (another replica read it),
+// until this Store reads the shard itself; never a false all-clear. Once
+// settled it costs one command per shard.
+func TestProbeOutbox(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f fixture) {
+		counter := &commandCounter{}
+		f.client.AddHook(counter)
+		const shards = 16 + 1 // the default shards and the intake shard
+		// other is another replica: a Store of its own on the same Redis.
+		other := redis.New(f.client, redis.Options{Prefix: f.prefix})
+		probe := func(step, consumer string, want bot.Backlog, wantCmds int64) {
+			t.Helper()
+			before := counter.n.Load()
+			got, err := f.store.ProbeOutbox(ctx, "slack", consumer)
+			if err != nil {
+				t.Fatalf("%s: ProbeOutbox %s: %v", step, consumer, err)
+			}
+			if got != want {
+				t.Errorf("%s: ProbeOutbox %s: got %+v, want %+v", step, consumer, got, want)
+			}
+			if n := counter.n.Load() - before; wantCmds > 0 && n != wantCmds {
+				t.Errorf("%s: ProbeOutbox %s sent %d commands, want %d", step, consumer, n, wantCmds)
+			}
+		}
+		unread, mine, others, none := bot.Backlog{Unread: true}, bot.Backlog{Mine: true}, bot.Backlog{Others: true}, bot.Backlog{}
+
+		probe("a Store that has read nothing", "A", unread, 0) // and the client connects
+		mustRead(t, f.store, "slack", "A", 10)                 // creates the groups, reads nothing
+		probe("read to the end, nothing pending", "A", none, 0)
+		probe("settled", "A", none, shards)
+
+		mustEnqueue(t, f.store, outNotice("n1"), outNotice("n2"))
+		probe("appended, the wake-up lost", "A", unread, shards)
+		read := mustRead(t, f.store, "slack", "A", 10)
+		probe("read by A, not acked", "A", mine, 0)
+		probe("read by A, not acked, asked by B", "B", others, 0)
+		mustAck(t, f.store, "slack", read...)
+		probe("acked", "A", none, 0)
+		probe("acked, settled", "A", none, shards)
+
+		// Another replica reads n3 (A's reader leases ran out: released
+		// here): this Store has not seen it read, and cannot read the shard
+		// while the other holds its reader lease.
+		if err := f.store.Release(ctx, "slack", "A"); err != nil {
+			t.Fatal(err)
+		}
+		mustEnqueue(t, f.store, outNotice("n3"))
+		n3 := mustRead(t, other, "slack", "B", 10)
+		probe("read by another replica", "A", unread, 0)
+		if got := mustRead(t, f.store, "slack", "A", 10); len(got) != 0 {
+			t.Fatalf("ReadOutbox A while B reads: got %q, want none", noticeIDs(got))
+		}
+		probe("read by another replica, still its shard", "A", unread, 0)
+		if err := other.Release(ctx, "slack", "B"); err != nil {
+			t.Fatal(err)
+		}
+		mustRead(t, f.store, "slack", "A", 10) // A reads the shard: nothing new
+		probe("B stopped, n3 left pending", "A", others, 0)
+		mustAck(t, other, "slack", n3...)
+		probe("n3 acked", "A", none, 0)
+
+		// Handed over to C, which may be idle: pending for C, and a wake-up.
+		wake, stop := f.store.OutboxWakeUps(ctx)
+		defer stop()
+		woken := func(what string) {
+			t.Helper()
+			select {
+			case <-wake:
+			case <-time.After(2 * time.Second):
+				t.Errorf("%s: no wake-up within 2s", what)
+			}
+		}
+		mustEnqueue(t, f.store, outNotice("n4"))
+		woken("Enqueue")
+		n4 := mustRead(t, f.store, "slack", "A", 10)
+		if err := f.store.Handover(ctx, "slack", "C", 0, n4...); err != nil {
+			t.Fatal(err)
+		}
+		woken("Handover")
+		probe("handed over to C", "C", mine, 0)
+		probe("handed over to C, asked by A", "A", others, 0)
+		if err := f.store.Release(ctx, "slack", "C"); err != nil {
+			t.Fatal(err)
+		}
+		woken("Release")
+		mustAck(t, f.store, "slack", n4...)
+		probe("n4 acked", "A", none, 0)
+
+		// Wiped: a pass makes the groups again.
+		for i := range 16 {
+			f.client.Del(ctx, fmt.Sprintf("%s:{s%02d}:outbox", f.prefix, i))
+		}
+		f.client.Del(ctx, f.prefix+":{"+redis.IntakeShard+"}:outbox")
+		probe("wiped", "A", unread, shards)
+		mustRead(t, f.store, "slack", "A", 10)
+		probe("wiped, read again", "A", none, 0)
+		probe("wiped, settled", "A", none, shards)
+		if _, err := f.store.ProbeOutbox(ctx, "", "A"); err == nil {
+			t.Error("ProbeOutbox without a group: got nil, want an error")
+		}
+	})
 }

@@ -123,6 +123,8 @@ type Store struct {
 	groups sync.Map
 	// readerLoaded is set once the outbox reader script was loaded.
 	readerLoaded atomic.Bool
+	// seenOutbox is what outbox reads and probes learnt (ProbeOutbox).
+	seenOutbox outboxSeen
 	// instance is Options.Instance; seen the highest incident number known
 	// to be handed out (NextID, CheckInstance), below which the counter
 	// must never go.

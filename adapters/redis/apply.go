@@ -36,7 +36,7 @@ import (
 // is not a key, so this keeps the script in one slot.
 //
 // It returns 1 when written and 0 when the version check failed.
-var applyScript = goredis.NewScript(`
+var applyScript = goredis.NewScript(luaTimers + `
 local expected = ARGV[1]
 if expected == '0' then
   if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
@@ -53,28 +53,8 @@ for _ = 1, tonumber(ARGV[10]) do
   i = i + 1
 end
 
-for _, old in ipairs(redis.call('SMEMBERS', KEYS[5])) do
-  redis.call('ZREM', KEYS[3], old)
-  redis.call('HDEL', KEYS[4], old)
-end
-redis.call('DEL', KEYS[5])
-local ntimers = tonumber(ARGV[11])
-if ntimers > 0 then
-  local first = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')[2]
-  local soonest
-  for _ = 1, ntimers do
-    redis.call('ZADD', KEYS[3], ARGV[i + 1], ARGV[i])
-    redis.call('HSET', KEYS[4], ARGV[i], id)
-    redis.call('SADD', KEYS[5], ARGV[i])
-    if soonest == nil or tonumber(ARGV[i + 1]) < tonumber(soonest) then
-      soonest = ARGV[i + 1]
-    end
-    i = i + 2
-  end
-  if first == nil or tonumber(soonest) < tonumber(first) then
-    redis.call('PUBLISH', ARGV[13], soonest)
-  end
-end
+drop_timers(KEYS[3], KEYS[4], KEYS[5])
+i = add_timers(KEYS[3], KEYS[4], KEYS[5], id, '', ARGV[13], i, tonumber(ARGV[11]))
 
 for _ = 1, tonumber(ARGV[12]) do
   redis.call('XADD', KEYS[6], '*', 'id', ARGV[i], 'incident', ARGV[i + 1],
@@ -207,6 +187,48 @@ func (s *Store) applyArgs(c workflow.Change) ([]string, []any, error) {
 	}
 	return keys, args, nil
 }
+
+// luaTimers defines the Lua functions of the scripts that plan an owner's
+// timers (an incident's, a candidate's), so that each keeps the timers'
+// bookkeeping the same way: the shard's timers ZSET (ID scored by due
+// millis), its timerinc HASH (ID → owner) and the owner's itimers SET.
+//
+// drop_timers removes every timer of the owner. add_timers adds n timers
+// whose names and due scores are the ARGV pairs from i, as ID prefix ..
+// name, and returns the index after them; when the soonest is sooner than
+// every timer pending in the shard, it PUBLISHes that due score on wake,
+// so that sleeping schedulers look again (see WakeUps). A later timer needs
+// no wake-up: a scheduler already sleeps until the shard's earliest one or
+// sooner.
+const luaTimers = `
+local function drop_timers(timers, timerinc, itimers)
+  for _, old in ipairs(redis.call('SMEMBERS', itimers)) do
+    redis.call('ZREM', timers, old)
+    redis.call('HDEL', timerinc, old)
+  end
+  redis.call('DEL', itimers)
+end
+
+local function add_timers(timers, timerinc, itimers, owner, prefix, wake, i, n)
+  if n == 0 then return i end
+  local earliest = redis.call('ZRANGE', timers, 0, 0, 'WITHSCORES')[2]
+  local soonest
+  for _ = 1, n do
+    local tid = prefix .. ARGV[i]
+    redis.call('ZADD', timers, ARGV[i + 1], tid)
+    redis.call('HSET', timerinc, tid, owner)
+    redis.call('SADD', itimers, tid)
+    if soonest == nil or tonumber(ARGV[i + 1]) < tonumber(soonest) then
+      soonest = ARGV[i + 1]
+    end
+    i = i + 2
+  end
+  if earliest == nil or tonumber(soonest) < tonumber(earliest) then
+    redis.call('PUBLISH', wake, soonest)
+  end
+  return i
+end
+`
 
 func flag(b bool) string {
 	if b {

@@ -73,7 +73,7 @@ func (s *Store) intakeKey(name string) string { return s.shardKey(IntakeShard, n
 // Apply's bookkeeping and wake-up) and its notices ("IT-<n>:<id>") (new).
 //
 // It returns {ID, outcome, state, incident}.
-var receiveScript = goredis.NewScript(`
+var receiveScript = goredis.NewScript(luaTimers + `
 local pre = ARGV[1]
 local nkeys, ntimers, nnotices = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local delivery, sig, figs = ARGV[5], ARGV[6], ARGV[7]
@@ -111,25 +111,7 @@ if delivery ~= '' then redis.call('HSET', KEYS[2], delivery, sig) end
 for i = first, last do redis.call('HSET', KEYS[1], ARGV[i], id) end
 redis.call('ZADD', KEYS[4], n, id)
 
-local i = last + 1
-if ntimers > 0 then
-  local itimers = pre .. 'itimers:' .. id
-  local earliest = redis.call('ZRANGE', KEYS[5], 0, 0, 'WITHSCORES')[2]
-  local soonest
-  for _ = 1, ntimers do
-    local tid = id .. ':' .. ARGV[i]
-    redis.call('ZADD', KEYS[5], ARGV[i + 1], tid)
-    redis.call('HSET', KEYS[6], tid, id)
-    redis.call('SADD', itimers, tid)
-    if soonest == nil or tonumber(ARGV[i + 1]) < tonumber(soonest) then
-      soonest = ARGV[i + 1]
-    end
-    i = i + 2
-  end
-  if earliest == nil or tonumber(soonest) < tonumber(earliest) then
-    redis.call('PUBLISH', ARGV[9], soonest)
-  end
-end
+local i = add_timers(KEYS[5], KEYS[6], pre .. 'itimers:' .. id, id, id .. ':', ARGV[9], last + 1, ntimers)
 
 for _ = 1, nnotices do
   redis.call('XADD', KEYS[7], '*', 'id', id .. ':' .. ARGV[i], 'incident', id,
@@ -368,7 +350,7 @@ func decodeCandidate(id string, h map[string]string, figures []string) (*workflo
 // The timers replace the candidate's old ones and wake schedulers as
 // applyScript does. It returns 1 when written, 0 when the version check
 // failed and -1 when there is no such candidate.
-var applyCandidateScript = goredis.NewScript(`
+var applyCandidateScript = goredis.NewScript(luaTimers + `
 local v = redis.call('HGET', KEYS[1], 'v')
 if not v then return -1 end
 if v ~= ARGV[1] then return 0 end
@@ -377,29 +359,8 @@ redis.call('HSET', KEYS[1], 'v', ARGV[2], 'data', ARGV[3], 'state', ARGV[4], 'in
 for k = 2, 4 do redis.call('ZREM', KEYS[k], id) end
 redis.call('ZADD', KEYS[tonumber(ARGV[8])], ARGV[7], id)
 
-for _, old in ipairs(redis.call('SMEMBERS', KEYS[7])) do
-  redis.call('ZREM', KEYS[5], old)
-  redis.call('HDEL', KEYS[6], old)
-end
-redis.call('DEL', KEYS[7])
-local i = 13
-local ntimers = tonumber(ARGV[9])
-if ntimers > 0 then
-  local first = redis.call('ZRANGE', KEYS[5], 0, 0, 'WITHSCORES')[2]
-  local soonest
-  for _ = 1, ntimers do
-    redis.call('ZADD', KEYS[5], ARGV[i + 1], ARGV[i])
-    redis.call('HSET', KEYS[6], ARGV[i], id)
-    redis.call('SADD', KEYS[7], ARGV[i])
-    if soonest == nil or tonumber(ARGV[i + 1]) < tonumber(soonest) then
-      soonest = ARGV[i + 1]
-    end
-    i = i + 2
-  end
-  if first == nil or tonumber(soonest) < tonumber(first) then
-    redis.call('PUBLISH', ARGV[11], soonest)
-  end
-end
+drop_timers(KEYS[5], KEYS[6], KEYS[7])
+local i = add_timers(KEYS[5], KEYS[6], KEYS[7], id, '', ARGV[11], 13, tonumber(ARGV[9]))
 
 for _ = 1, tonumber(ARGV[10]) do
   redis.call('XADD', KEYS[8], '*', 'id', ARGV[i], 'incident', ARGV[i + 1],

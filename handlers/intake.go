@@ -179,12 +179,9 @@ func (h *Handlers) intakeAsAction(ctx context.Context, req *bot.Request, a bot.A
 	if len(a.Args) != 1 {
 		return nil, errBadButton(a)
 	}
-	c, err := h.svc.Candidate(ctx, a.Args[0])
-	if err != nil {
-		return nil, err
-	}
-	if c.State != workflow.CandidatePending {
-		return &bot.Reply{Text: h.candidateState(c)}, nil
+	c, judged, err := h.pendingCandidate(ctx, a.Args[0])
+	if c == nil {
+		return judged, err
 	}
 	card := &bot.Card{Title: fmt.Sprintf(h.t("Open %s as…", "将 %s 立为…"), c.ID),
 		Body: fmt.Sprintf(h.t("Pick a level (category stays %s), or type: intake open %s level:major category:rumor",
@@ -217,12 +214,9 @@ func (h *Handlers) intakeDismissAction(ctx context.Context, req *bot.Request, a 
 	default:
 		return nil, errBadButton(a)
 	}
-	c, err := h.svc.Candidate(ctx, a.Args[0])
-	if err != nil {
-		return nil, err
-	}
-	if c.State != workflow.CandidatePending {
-		return &bot.Reply{Text: h.candidateState(c)}, nil
+	c, judged, err := h.pendingCandidate(ctx, a.Args[0])
+	if c == nil {
+		return judged, err
 	}
 	card := &bot.Card{Title: fmt.Sprintf(h.t("Dismiss %s: why?", "排除 %s:理由?"), c.ID),
 		Body: fmt.Sprintf(h.t("Pick a reason, or type your own: intake dismiss %s <reason>", "选择理由,或自行输入:intake dismiss %s <理由>"), c.ID)}
@@ -230,6 +224,20 @@ func (h *Handlers) intakeDismissAction(ctx context.Context, req *bot.Request, a 
 		card.Buttons = append(card.Buttons, bot.Button{ID: "idismiss:" + c.ID + ":" + key, Label: dismissReasons[key].In(h.locale)})
 	}
 	return &bot.Reply{Card: card}, nil
+}
+
+// pendingCandidate reads candidate id for a button that asks a second
+// question (Open as…, Dismiss): the candidate while it waits, else nil and
+// the reply saying how it was judged, or the error.
+func (h *Handlers) pendingCandidate(ctx context.Context, id string) (*workflow.Candidate, *bot.Reply, error) {
+	c, err := h.svc.Candidate(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if c.State != workflow.CandidatePending {
+		return nil, &bot.Reply{Text: h.candidateState(c)}, nil
+	}
+	return c, nil, nil
 }
 
 // candidateState says in a sentence what became of a candidate judged.

@@ -93,8 +93,10 @@ type Options struct {
 	// stopped reader's entries are claimed before another reads past them;
 	// the default matches the Dispatcher's default target lease
 	// (1.5 × MinIdle of 10 s). It bounds how long a replica that died
-	// without Release holds back the shard's new notices; a reader renews it
-	// at every pass (at least every second or so), far inside it.
+	// without Release holds back the shard's new notices; a busy reader
+	// renews it at every pass (at least every second or so), far inside
+	// it, and an idle one lets it lapse, which costs nothing: the next
+	// reader takes it.
 	OutboxReaderLease time.Duration
 	// Instance, from OpenInstance, makes NextID hand out IDs only while the
 	// instance marker is this one and the counter has not gone back, so a

@@ -179,6 +179,11 @@ func run(ctx context.Context, c config, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	meter, err := newCPUMeter(ctx, c, child)
+	if err != nil {
+		return err
+	}
+	defer meter.Close()
 
 	interval := time.Second / time.Duration(c.rate)
 	total := int((c.warmup + c.duration) / interval)
@@ -194,6 +199,7 @@ func run(ctx context.Context, c config, out io.Writer) error {
 	)
 	start := time.Now().Add(50 * time.Millisecond)
 	var measureStart, lastDone time.Time
+	var cpuStart cpuUse
 	for i := range total {
 		due := start.Add(time.Duration(i) * interval)
 		if d := time.Until(due); d > 0 {
@@ -201,6 +207,7 @@ func run(ctx context.Context, c config, out io.Writer) error {
 		}
 		if i == warm {
 			measureStart = due
+			cpuStart = meter.read(ctx)
 			if c.profile != "" {
 				stop, err := startProfile(c.profile)
 				if err != nil {
@@ -233,6 +240,7 @@ func run(ctx context.Context, c config, out io.Writer) error {
 		})
 	}
 	wg.Wait()
+	cpu := meter.read(ctx).minus(cpuStart)
 
 	measured := total - warm
 	span := lastDone.Sub(measureStart)
@@ -246,6 +254,7 @@ func run(ctx context.Context, c config, out io.Writer) error {
 	for msg, n := range failures {
 		fmt.Fprintf(out, "failure ×%d: %s\n", n, msg)
 	}
+	fmt.Fprintf(out, "CPU time, measured part: %s\n", cpu.describe(ok, span))
 	if child != nil {
 		fmt.Fprintf(out, "firebreak serve: peak RSS %.0f MiB (VmRSS every 0.5 s, seeding included); Slack Web API calls: %d\n",
 			float64(child.peakRSS.Load())/(1<<20), sink.api.Load())

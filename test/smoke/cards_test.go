@@ -118,8 +118,15 @@ func countIn(ms []message, phrase string) int {
 // await waits up to 10 s for a message in chat that ok accepts.
 func (w *world) await(t *testing.T, chat, what string, ok func(message) bool) message {
 	t.Helper()
+	return w.awaitWithin(t, 10*time.Second, chat, what, ok)
+}
+
+// awaitWithin is await with a timeout of its own, for a message planned
+// that far ahead.
+func (w *world) awaitWithin(t *testing.T, timeout time.Duration, chat, what string, ok func(message) bool) message {
+	t.Helper()
 	var found message
-	if !waitFor(10*time.Second, func() bool {
+	if !waitFor(timeout, func() bool {
 		for _, m := range w.in(chat) {
 			if ok(m) {
 				found = m
@@ -128,7 +135,7 @@ func (w *world) await(t *testing.T, chat, what string, ok func(message) bool) me
 		}
 		return false
 	}) {
-		t.Fatalf("%s never reached %s within 10s; got:\n%s", what, chat, w.transcript(nil))
+		t.Fatalf("%s never reached %s within %s; got:\n%s", what, chat, timeout, w.transcript(nil))
 	}
 	return found
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -108,11 +109,13 @@ func TestIntakeThroughTheBinary(t *testing.T) {
 		t.Fatalf("the same post again: got %d %s, want %s merged", code, body, id)
 	}
 
-	// Nobody judges it: the office, then the leaders are reminded.
-	w.await(t, tgIncidents, "the reminder to the office", func(m message) bool {
+	// Nobody judges it: the office, then the leaders are reminded, 10 and
+	// 20 demo minutes (10 s and 20 s) after it arrived; the waits allow
+	// for a slow machine (the race detector).
+	w.awaitWithin(t, 30*time.Second, tgIncidents, "the reminder to the office", func(m message) bool {
 		return strings.Contains(m.Text, id+" has waited") && hasButton(m, "Open")
 	})
-	reminder := w.await(t, tgLeaders, "the reminder to the leaders", func(m message) bool {
+	reminder := w.awaitWithin(t, 30*time.Second, tgLeaders, "the reminder to the leaders", func(m message) bool {
 		return strings.Contains(m.Text, id+" has waited") && hasButton(m, "Open as…")
 	})
 	for _, chat := range incidentsChats {
@@ -129,7 +132,9 @@ func TestIntakeThroughTheBinary(t *testing.T) {
 	report := w.await(t, tgLeaders, "the report of the incident opened", func(m message) bool {
 		return strings.Contains(m.Text, "REPORT: major incident") && strings.Contains(m.Text, "Library closes too early")
 	})
-	if !strings.Contains(report.Text, "Found: "+foundText) {
+	// A card shows the date too when the discovery is not on the day the
+	// (demo) clock is at: the run may cross midnight in Shanghai.
+	if !regexp.MustCompile(`Found: (\d\d-\d\d )?` + foundText).MatchString(report.Text) {
 		t.Errorf("the report: got\n%s\nwant its discovery at %s (the platform's found_at), not when it was opened", report.Text, foundText)
 	}
 	incID := incidentID.FindString(report.Text)

@@ -28,7 +28,9 @@ import (
 // time given and then gets the same message first; a failed message is
 // retried with exponential backoff, holding back the later messages of its
 // target, and after MaxAttempts it goes to the dead-letter list. Targets do
-// not wait for each other.
+// not wait for each other. A target whose backlog is more than its rate
+// limit sends in a minute gets its oldest routine notices coalesced into
+// one message when Render is a Coalescer (coalesce.go).
 type Dispatcher struct {
 	// Store is the outbox (the Redis Store in production).
 	Store DeliveryStore
@@ -80,9 +82,17 @@ type Dispatcher struct {
 	IdlePoll time.Duration
 	// Batch is how many new entries one pass reads at most (100 when zero).
 	Batch int
-	// MaxHeld bounds the entries held in memory, waiting on a slow or
-	// failing target; when reached, no new entries are read (1000 when zero).
+	// MaxHeld bounds the entries held in memory for their targets' next
+	// minute (each target's first minute's worth of its rate limit, or all
+	// of a target without one), waiting on a slow or failing target; when
+	// reached, no new entries are read (1000 when zero).
 	MaxHeld int
+	// MaxBacklog bounds the entries held beyond their targets' minute's
+	// worth, which wait on that target only and are coalesced when they
+	// can be; when reached, no new entries are read (10×MaxHeld when zero).
+	// A burst to one chat thus does not stop the reading of what comes
+	// after it, such as a REPORT to another chat.
+	MaxBacklog int
 	// Workers is how many targets are sent to at once (4 when zero).
 	Workers int
 	// DedupeTTL is how long a sent notice ID is remembered (7 days when
@@ -97,7 +107,9 @@ type Dispatcher struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Render turns a notice into the message for this platform, from the
 	// state as it is now (handlers.Handlers in production). Nil: the
-	// notice's Body is an encoded Message, sent as it is.
+	// notice's Body is an encoded Message, sent as it is. A Render that is
+	// also a Coalescer words a target's backlog beyond its minute's worth
+	// in fewer messages.
 	Render Renderer
 	// Log receives retries (warn), dead letters (error) and store failures.
 	Log *slog.Logger
@@ -114,7 +126,9 @@ type Dispatcher struct {
 	claimAt time.Time             // next ClaimStale
 	sweep   bool                  // the next ClaimStale takes all it may hold
 	wake    time.Time             // when the next pass has work
-	more    bool                  // the last read was full: read again at once
+	// coalescer is Render when it is a Coalescer.
+	coalescer Coalescer
+	more      bool // the last read was full: read again at once
 
 	wakeMu sync.Mutex
 	waker  context.CancelFunc
@@ -142,6 +156,12 @@ type outItem struct {
 	// urgent notices go before routine ones to their target
 	// (workflow.Notice.Urgent).
 	urgent bool
+	// coalescible: a routine notice that may go in a coalesced message.
+	coalescible bool
+	// refresh names the card a refresh edits (audience and thread).
+	refresh string
+	// single: send it on its own (a coalesced message with it failed).
+	single bool
 }
 
 // outTarget is the delivery state of one target.
@@ -151,6 +171,8 @@ type outTarget struct {
 	tat   time.Time  // token bucket: theoretical arrival time of the next message
 	lease time.Time  // this consumer owns the target until
 	limit RateLimit
+	// capacity is the target's minute's worth of messages (0: no limit).
+	capacity int
 
 	// fresh: taken in this pass from no owner or another one.
 	fresh bool
@@ -204,6 +226,8 @@ func (d *Dispatcher) init() error {
 	d.IdlePoll = max(d.IdlePoll, d.Poll)
 	d.Batch = cmp.Or(d.Batch, 100)
 	d.MaxHeld = cmp.Or(d.MaxHeld, 1000)
+	d.MaxBacklog = cmp.Or(d.MaxBacklog, backlogPerHeld*d.MaxHeld)
+	d.coalescer, _ = d.Render.(Coalescer)
 	d.Workers = cmp.Or(d.Workers, 4)
 	d.DedupeTTL = cmp.Or(d.DedupeTTL, 7*24*time.Hour)
 	if d.Clock == nil {
@@ -480,7 +504,7 @@ func (d *Dispatcher) DeliverOnce(ctx context.Context) (int, error) {
 	// is alive (their idle time restarts), so nobody takes them over.
 	heldBefore := len(d.held)
 	want := heldBefore + d.Batch
-	if heldBefore >= d.MaxHeld {
+	if d.full() {
 		want = heldBefore
 	}
 	read, err := d.Store.ReadOutbox(ctx, d.Sender.Platform(), d.Consumer, max(want, 1))
@@ -552,11 +576,13 @@ func (d *Dispatcher) admit(ctx context.Context, ds []Delivery) error {
 			noRoute = append(noRoute, x)
 			continue
 		}
-		it := &outItem{d: x, target: target, urgent: x.Notice.Urgent()}
+		urgent, coalescible, refresh := traits(x.Notice)
+		it := &outItem{d: x, target: target, urgent: urgent, coalescible: coalescible, refresh: refresh}
 		d.held[x.Handle] = it
 		t := d.targets[target]
 		if t == nil {
 			t = &outTarget{limit: d.RateLimit(target)}
+			t.capacity = minuteWorth(t.limit)
 			d.targets[target] = t
 		}
 		// Entries taken over or handed over may be older than the queue's
@@ -648,14 +674,42 @@ func (d *Dispatcher) deliverTargets(ctx context.Context) (int, error) {
 }
 
 // serveTarget sends the target's due messages in order, starting none at or
-// after stopAt. It touches only t and its items, so targets run in parallel.
+// after stopAt: one at a time, or the oldest routine ones of a backlog
+// beyond the target's minute's worth in one coalesced message. Entries
+// that need no sending any more (sent, settled, dead) are written without
+// waiting for the rate limit. It touches only t and its items, so targets
+// run in parallel.
 func (d *Dispatcher) serveTarget(ctx context.Context, t *outTarget, stopAt time.Time) {
 	for len(t.queue) > 0 && ctx.Err() == nil {
 		now := d.Clock.Now()
-		if now.Before(d.readyAt(t)) || !now.Before(t.lease) || !now.Before(stopAt) {
+		if !now.Before(t.lease) || !now.Before(stopAt) {
 			return
 		}
 		it := t.queue[0]
+		if it.final() {
+			if err := d.finishHead(ctx, t); err != nil {
+				t.err = err
+				return
+			}
+			continue
+		}
+		if now.Before(d.readyAt(t)) {
+			return
+		}
+		if d.dropSuperseded(t); it.final() {
+			continue
+		}
+		if run := d.coalesceRun(t); run != nil {
+			progressed, err := d.deliverRun(ctx, t, run)
+			if err != nil {
+				t.err = err
+				return
+			}
+			if !progressed {
+				return
+			}
+			continue
+		}
 		done, err := d.deliver(ctx, t, it)
 		if err != nil {
 			t.err = err

@@ -263,16 +263,21 @@ func run(ctx context.Context, c config, out io.Writer) error {
 	return nil
 }
 
+// settle is how long -roundtrips lets firebreak serve run before counting
+// its idle background.
+const settle = 10 * time.Second
+
 // roundTrips is the -roundtrips run: the background with nothing stored,
 // the seeding, the background again, then the requests one at a time.
 func roundTrips(ctx context.Context, client *http.Client, target string, c config, proxy *redisProxy, sink *sink, out io.Writer) error {
 	fmt.Fprintf(out, "fbload: Redis round trips of firebreak serve (%s) over Redis %s, counted by a proxy at %s\n",
 		c.serve, fbredis.Redact(c.redis), proxy.Addr())
+	time.Sleep(settle) // the start-up's first passes over the outbox and the timers
 	idle, err := measureBackground(ctx, proxy, c.idle)
 	if err != nil {
 		return err
 	}
-	idle.describe(out, "no incident stored")
+	idle.describe(out, fmt.Sprintf("no incident stored, from %s after /readyz", settle))
 	c.seed = max(c.seed, 1)
 	ids, err := seed(ctx, client, target, c, sink.url, out)
 	if err != nil {

@@ -325,11 +325,14 @@ func (s *Store) CheckInstance(ctx context.Context) error {
 	if s.instance == nil {
 		return nil
 	}
+	// What this Store had handed out before the read: an ID handed out
+	// while the read is on its way is above it, and would make a counter
+	// read just before look as if it went back.
+	seen := s.seen.Load()
 	marker, counter, err := s.readMarker(ctx)
 	if err != nil {
 		return failOn("check the instance marker", s.InstanceKey(), err)
 	}
-	seen := s.seen.Load()
 	e := &InstanceError{Key: s.InstanceKey(), CounterKey: s.seqKey(), Want: *s.instance, Seq: seen}
 	raw, err := marker.Result()
 	switch {

@@ -115,6 +115,11 @@ func TestBurstReportFirst(t *testing.T) {
 			t.Errorf("%s: %d of the %d incidents not in any message by %s (%v…)", chat, len(miss), len(want),
 				clock(deadline), miss[:min(len(miss), 5)])
 		}
+		for id, n := range named(w.in(chat)) {
+			if n > 1 {
+				t.Errorf("%s: %s in %d messages, want one (shown once)", chat, id, n)
+			}
+		}
 	}
 	for _, chat := range append(chats, leadersChats...) {
 		msgs := w.in(chat)
@@ -147,20 +152,30 @@ func TestBurstReportFirst(t *testing.T) {
 // wordID is an incident ID as a whole word.
 var wordID = regexp.MustCompile(`\bYQ-\d+\b`)
 
-// missing returns the IDs of want that none of msgs names, in a text or
-// (Slack's blocks, where a long message is whole) its raw form.
-func missing(msgs []message, want []string) []string {
-	seen := map[string]bool{}
+// named counts, per incident ID, the messages of msgs that name it, in
+// their text or (Slack's blocks, where a long message is whole) raw form.
+func named(msgs []message) map[string]int {
+	out := map[string]int{}
 	for _, m := range msgs {
+		in := map[string]bool{}
 		for _, s := range []string{m.Text, m.Raw} {
 			for _, id := range wordID.FindAllString(s, -1) {
-				seen[id] = true
+				in[id] = true
 			}
 		}
+		for id := range in {
+			out[id]++
+		}
 	}
+	return out
+}
+
+// missing returns the IDs of want that none of msgs names.
+func missing(msgs []message, want []string) []string {
+	seen := named(msgs)
 	var out []string
 	for _, id := range want {
-		if !seen[id] {
+		if seen[id] == 0 {
 			out = append(out, id)
 		}
 	}

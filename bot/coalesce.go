@@ -264,12 +264,7 @@ func (d *Dispatcher) deliverRun(ctx context.Context, t *outTarget, run []*outIte
 			"target", head.target, "notices", len(covered), "err", err)
 		return true, nil
 	case errors.As(err, &retry):
-		t.charge(now)
-		wait := retry.After
-		if wait <= 0 {
-			wait = time.Second
-		}
-		t.hold = now.Add(wait)
+		t.slowDown(now, retry)
 		d.count(DeliveryRateLimited)
 		return false, nil
 	case ctx.Err() != nil:

@@ -783,12 +783,7 @@ func (d *Dispatcher) attempt(ctx context.Context, t *outTarget, it *outItem) (bo
 		it.dead = "refused: " + err.Error()
 		return true, nil
 	case errors.As(err, &retry):
-		t.charge(now)
-		wait := retry.After
-		if wait <= 0 {
-			wait = time.Second
-		}
-		t.hold = now.Add(wait)
+		wait := t.slowDown(now, retry)
 		d.count(DeliveryRateLimited)
 		d.Log.InfoContext(ctx, "platform asked to slow down; holding the target",
 			"notice", n.ID, "target", target, "retry_after", wait)

@@ -61,3 +61,16 @@ func (t *outTarget) charge(now time.Time) {
 	}
 	t.tat = t.tat.Add(t.limit.Interval)
 }
+
+// slowDown records a send at now that the platform refused for now (429,
+// Retry-After): it takes the send's token and holds the target for what the
+// platform asked (a second when it named no time), which it returns.
+func (t *outTarget) slowDown(now time.Time, retry *RetryAfterError) time.Duration {
+	t.charge(now)
+	wait := retry.After
+	if wait <= 0 {
+		wait = time.Second
+	}
+	t.hold = now.Add(wait)
+	return wait
+}

@@ -1,9 +1,11 @@
 package workflow
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -160,7 +162,7 @@ func (s *Service) Intake(ctx context.Context, source string, items []Item) ([]Re
 	for _, it := range items {
 		count[it.Source]++
 	}
-	for _, src := range slices.Sorted(mapsKeys(count)) {
+	for _, src := range slices.Sorted(maps.Keys(count)) {
 		limit := s.roster.Intake.RateLimit()
 		ok, retry, err := s.intake.TakeQuota(ctx, src, count[src], limit)
 		if err != nil {
@@ -210,16 +212,6 @@ func (s *Service) Intake(ctx context.Context, source string, items []Item) ([]Re
 	return out, errors.Join(errs...)
 }
 
-func mapsKeys(m map[string]int) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
-}
-
 // arrival lays out a checked item for the store.
 func (s *Service) arrival(it Item, now time.Time) Arrival {
 	var keys []string
@@ -236,7 +228,7 @@ func (s *Service) arrival(it Item, now time.Time) Arrival {
 	if fp := Fingerprint(it.Title, it.Excerpt); fp != "" {
 		keys = append(keys, "f:"+fp)
 	}
-	delivery := firstOf(itemKey, urlKey)
+	delivery := cmp.Or(itemKey, urlKey)
 	if delivery == "" && len(keys) > 0 {
 		delivery = keys[len(keys)-1]
 	}
@@ -256,13 +248,6 @@ func (s *Service) arrival(it Item, now time.Time) Arrival {
 			Notification{Kind: NoticeTriage, Thread: Thread{Kind: ThreadTriage}, Triage: &TriageStep{Step: TriageNew}})}
 	}
 	return a
-}
-
-func firstOf(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // autoRepair is how long after its arrival a candidate a rule opens at
@@ -433,7 +418,7 @@ func (s *Service) openCandidate(ctx context.Context, actor, id string, level Lev
 
 // candidateInput is what an incident opened from c is made of.
 func (s *Service) candidateInput(c *Candidate, level Level, category Category) (OpenInput, error) {
-	in := OpenInput{Title: c.Title, Level: cmpLevel(level, c.Suggestion.Level), Category: c.Suggestion.Category,
+	in := OpenInput{Title: c.Title, Level: cmp.Or(level, c.Suggestion.Level), Category: c.Suggestion.Category,
 		Source: c.URL, FoundAt: c.FoundAt}
 	if category != "" {
 		in.Category = category
@@ -450,21 +435,8 @@ func (s *Service) candidateInput(c *Candidate, level Level, category Category) (
 	return in, nil
 }
 
-func cmpLevel(a, b Level) Level {
-	if a != "" {
-		return a
-	}
-	return b
-}
-
 // createFrom writes the incident incID opened from candidate c.
 func (s *Service) createFrom(ctx context.Context, c *Candidate, actor, incID string, level Level, category Category, now time.Time) (*Incident, []Event, error) {
-	if level == "" {
-		level = c.Suggestion.Level
-	}
-	if category == "" {
-		category = c.Suggestion.Category
-	}
 	in, err := s.candidateInput(c, level, category)
 	if err != nil {
 		return nil, nil, err

@@ -47,11 +47,16 @@ func (s *fuzzStore) clone() *fuzzStore {
 	return c
 }
 
-func (s *fuzzStore) NextID(context.Context) (string, error) {
+func (s *fuzzStore) NextID(_ context.Context, rotation string) (string, int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.next++
-	return fmt.Sprintf("YQ-%d", s.next), nil
+	var turn int64
+	if rotation != "" {
+		turn = s.turns[rotation]
+		s.turns[rotation]++
+	}
+	return fmt.Sprintf("YQ-%d", s.next), turn, nil
 }
 
 func (s *fuzzStore) Get(_ context.Context, id string) (*workflow.Incident, error) {
@@ -119,13 +124,14 @@ func (s *fuzzStore) ListPage(ctx context.Context, q workflow.ListQuery) (workflo
 	return workflow.Page{Incidents: all, Total: total}, err
 }
 
-func (s *fuzzStore) Timeline(_ context.Context, id string) ([]workflow.Event, error) {
+func (s *fuzzStore) History(_ context.Context, id string) (*workflow.Incident, []workflow.Event, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.incidents[id]; !ok {
-		return nil, workflow.Errorf(workflow.CodeNotFound, "no incident %s", "没有事件 %s", id)
+	inc, ok := s.incidents[id]
+	if !ok {
+		return nil, nil, workflow.Errorf(workflow.CodeNotFound, "no incident %s", "没有事件 %s", id)
 	}
-	return slices.Clone(s.events[id]), nil
+	return inc.Clone(), slices.Clone(s.events[id]), nil
 }
 
 func (s *fuzzStore) RoundRobin(_ context.Context, rotation string) (int64, error) {

@@ -646,11 +646,7 @@ func (h *Handlers) reportCommand(ctx context.Context, req *bot.Request, args bot
 	if err != nil {
 		return nil, err
 	}
-	inc, err := h.svc.Get(ctx, req.Actor, id)
-	if err != nil {
-		return nil, err
-	}
-	events, err := h.svc.Timeline(ctx, req.Actor, inc.ID)
+	inc, events, err := h.svc.History(ctx, req.Actor, id)
 	if err != nil {
 		return nil, err
 	}

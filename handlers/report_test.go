@@ -200,11 +200,7 @@ func (c *reportCase) lifecycle() string {
 func (c *reportCase) buildReport(id, locale string, asOf time.Time) *bot.Report {
 	c.tb.Helper()
 	ctx := context.Background()
-	inc, err := c.store.Get(ctx, id)
-	if err != nil {
-		c.tb.Fatal(err)
-	}
-	events, err := c.store.Timeline(ctx, id)
+	inc, events, err := c.store.History(ctx, id)
 	if err != nil {
 		c.tb.Fatal(err)
 	}

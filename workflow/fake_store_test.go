@@ -38,7 +38,7 @@ type fakeStore struct {
 	// the lock): another replica writing between our read and our write.
 	beforeApply func(s *fakeStore)
 	// down makes every method fail as if Redis could not be reached;
-	// roundRobinDown only RoundRobin.
+	// roundRobinDown only the turns of rotations (RoundRobin, NextID).
 	down           bool
 	roundRobinDown bool
 }
@@ -66,14 +66,22 @@ func (s *fakeStore) check(ctx context.Context) error {
 	return nil
 }
 
-func (s *fakeStore) NextID(ctx context.Context) (string, error) {
+func (s *fakeStore) NextID(ctx context.Context, rotation string) (string, int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.check(ctx); err != nil {
-		return "", err
+		return "", 0, err
+	}
+	if rotation != "" && s.roundRobinDown {
+		return "", 0, workflow.Unavailable(errDown)
 	}
 	s.lastID++
-	return fmt.Sprintf("YQ-%d", s.lastID), nil
+	var turn int64
+	if rotation != "" {
+		turn = s.turns[rotation]
+		s.turns[rotation]++
+	}
+	return fmt.Sprintf("YQ-%d", s.lastID), turn, nil
 }
 
 func (s *fakeStore) Get(ctx context.Context, id string) (*workflow.Incident, error) {
@@ -236,16 +244,17 @@ func (s *fakeStore) List(ctx context.Context, q workflow.ListQuery) ([]*workflow
 	return out, nil
 }
 
-func (s *fakeStore) Timeline(ctx context.Context, id string) ([]workflow.Event, error) {
+func (s *fakeStore) History(ctx context.Context, id string) (*workflow.Incident, []workflow.Event, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.check(ctx); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if _, ok := s.incidents[id]; !ok {
-		return nil, workflow.Errorf(workflow.CodeNotFound, "no incident %s", "没有事件 %s", id)
+	inc, ok := s.incidents[id]
+	if !ok {
+		return nil, nil, workflow.Errorf(workflow.CodeNotFound, "no incident %s", "没有事件 %s", id)
 	}
-	return slices.Clone(s.events[id]), nil
+	return inc.Clone(), slices.Clone(s.events[id]), nil
 }
 
 func (s *fakeStore) RoundRobin(ctx context.Context, rotation string) (int64, error) {

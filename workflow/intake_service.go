@@ -387,21 +387,22 @@ func (s *Service) openCandidate(ctx context.Context, actor, id string, level Lev
 				return nil, nil, Errorf(CodeConflict, "%s is open already, as %s", "%s 已立为事件 %s", prev.ID, prev.Incident)
 			}
 			// Marked opened, but the incident was never written: write it.
-			return s.createFrom(ctx, prev, prev.DecidedBy, prev.Incident, level, category, prev.DecidedAt)
+			return s.createFrom(ctx, prev, turn{}, prev.DecidedBy, prev.Incident, level, category, prev.DecidedAt)
 		}
 		in, err := s.candidateInput(prev, level, category)
 		if err != nil {
 			return nil, nil, err
 		}
-		incID, err := s.store.NextID(ctx)
-		if err != nil {
-			return nil, nil, fmt.Errorf("allocate incident id: %w", err)
-		}
 		now := Instant(s.clock.Now())
 		c := prev.Clone()
 		c.Version++
-		c.State, c.Incident, c.DecidedBy, c.DecidedAt = CandidateOpened, incID, actor, now
+		c.State, c.DecidedBy, c.DecidedAt = CandidateOpened, actor, now
 		c.Suggestion.Level, c.Suggestion.Category = in.Level, in.Category
+		incID, t, err := s.reserve(ctx, in.Category, c)
+		if err != nil {
+			return nil, nil, err
+		}
+		c.Incident = incID
 		err = s.intake.ApplyCandidate(ctx, CandidateChange{Prev: prev, Candidate: c, Notices: s.triageRefresh(c, "opened")})
 		if errors.Is(err, ErrConflict) && attempt < maxAttempts {
 			if err := backoff(ctx, attempt); err != nil {
@@ -412,7 +413,7 @@ func (s *Service) openCandidate(ctx context.Context, actor, id string, level Lev
 		if err != nil {
 			return nil, nil, err
 		}
-		return s.createFrom(ctx, c, actor, incID, in.Level, in.Category, now)
+		return s.createFrom(ctx, c, t, actor, incID, in.Level, in.Category, now)
 	}
 }
 
@@ -435,8 +436,9 @@ func (s *Service) candidateInput(c *Candidate, level Level, category Category) (
 	return in, nil
 }
 
-// createFrom writes the incident incID opened from candidate c.
-func (s *Service) createFrom(ctx context.Context, c *Candidate, actor, incID string, level Level, category Category, now time.Time) (*Incident, []Event, error) {
+// createFrom writes the incident incID opened from candidate c, with the
+// turn t reserved with its ID (none: it takes one).
+func (s *Service) createFrom(ctx context.Context, c *Candidate, t turn, actor, incID string, level Level, category Category, now time.Time) (*Incident, []Event, error) {
 	in, err := s.candidateInput(c, level, category)
 	if err != nil {
 		return nil, nil, err
@@ -444,7 +446,7 @@ func (s *Service) createFrom(ctx context.Context, c *Candidate, actor, incID str
 	if now.IsZero() {
 		now = Instant(s.clock.Now())
 	}
-	inc, events, err := s.create(ctx, incID, actor, in, c, now)
+	inc, events, err := s.create(ctx, incID, t, actor, in, c, now)
 	if errors.Is(err, ErrConflict) {
 		// Written meanwhile (by the other path that repairs it).
 		return nil, nil, Errorf(CodeConflict, "%s is open already, as %s", "%s 已立为事件 %s", c.ID, incID)
@@ -555,7 +557,7 @@ func (s *Service) tickCandidate(ctx context.Context, t DueTimer) (TickResult, er
 		}
 		if name == timerAuto && prev.State == CandidateOpened {
 			if _, err := s.store.Get(ctx, prev.Incident); ErrorCode(err) == CodeNotFound {
-				_, events, err := s.createFrom(ctx, prev, prev.DecidedBy, prev.Incident, "", "", prev.DecidedAt)
+				_, events, err := s.createFrom(ctx, prev, turn{}, prev.DecidedBy, prev.Incident, "", "", prev.DecidedAt)
 				if err != nil {
 					return TickResult{}, err
 				}

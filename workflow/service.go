@@ -118,16 +118,55 @@ func (s *Service) Open(ctx context.Context, actor string, in OpenInput) (*Incide
 		return nil, nil, Errorf(CodeInvalid, "found: is more than 30 days ago", "发现时间早于 30 天前")
 	}
 
-	id, err := s.store.NextID(ctx)
+	id, t, err := s.reserve(ctx, in.Category, nil)
 	if err != nil {
-		return nil, nil, fmt.Errorf("allocate incident id: %w", err)
+		return nil, nil, err
 	}
-	return s.create(ctx, id, actor, in, nil, now)
+	return s.create(ctx, id, t, actor, in, nil, now)
+}
+
+// turn is a department's round-robin turn taken ahead (with the incident's
+// ID, reserve); the zero turn is none: create takes one.
+type turn struct {
+	dept  string
+	n     int64
+	taken bool
+}
+
+// reserve allocates the ID of an incident of category (opened from
+// candidate c when not nil) together with the turn of the department it
+// will go to.
+func (s *Service) reserve(ctx context.Context, category Category, c *Candidate) (string, turn, error) {
+	var t turn
+	rotation := ""
+	if d, ok := s.route(category, c); ok && len(s.roster.Members(d.ID)) > 0 {
+		t.dept, t.taken, rotation = d.ID, true, "dept:"+d.ID
+	}
+	id, n, err := s.store.NextID(ctx, rotation)
+	if err != nil && t.taken {
+		return "", turn{}, fmt.Errorf("allocate incident id and round-robin of %s: %w", t.dept, err)
+	}
+	if err != nil {
+		return "", turn{}, fmt.Errorf("allocate incident id: %w", err)
+	}
+	t.n = n
+	return id, t, nil
+}
+
+// route is the department that handles an incident of category: the one
+// the roster gives it, or the one the intake rule that found candidate c
+// names.
+func (s *Service) route(category Category, c *Candidate) (*Department, bool) {
+	if c != nil && c.Suggestion.Department != "" && c.Suggestion.Category == category {
+		return s.roster.Department(c.Suggestion.Department)
+	}
+	return s.roster.DepartmentFor(category)
 }
 
 // create writes incident id, opened by actor ("" for a rule of the intake)
-// from in (checked), from the monitoring candidate c when not nil.
-func (s *Service) create(ctx context.Context, id, actor string, in OpenInput, c *Candidate, now time.Time) (*Incident, []Event, error) {
+// from in (checked), from the monitoring candidate c when not nil; t is
+// the turn reserved with the ID, if any.
+func (s *Service) create(ctx context.Context, id string, t turn, actor string, in OpenInput, c *Candidate, now time.Time) (*Incident, []Event, error) {
 	inc := &Incident{
 		ID: id, Version: 1, Title: in.Title, Level: in.Level, Category: in.Category,
 		Source: strings.TrimSpace(in.Source), Status: StatusNew,
@@ -144,13 +183,8 @@ func (s *Service) create(ctx context.Context, id, actor string, in OpenInput, c 
 	if s.roster.Policy.For(inc.Level).Report > 0 {
 		events = append(events, s.report(inc, now)...) // the leaders are told with this very change
 	}
-	dept, ok := s.roster.DepartmentFor(inc.Category)
-	if c != nil && c.Suggestion.Department != "" && c.Suggestion.Category == inc.Category {
-		// The intake rule names the department of what it found.
-		dept, ok = s.roster.Department(c.Suggestion.Department)
-	}
-	if ok {
-		assignee, err := s.nextMember(ctx, dept.ID)
+	if dept, ok := s.route(inc.Category, c); ok {
+		assignee, err := s.member(ctx, dept.ID, t)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -684,11 +718,17 @@ func (s *Service) Get(ctx context.Context, actor, id string) (*Incident, error) 
 // Timeline returns the recorded steps of an incident. Errors: CodeForbidden,
 // CodeNotFound.
 func (s *Service) Timeline(ctx context.Context, actor, id string) ([]Event, error) {
-	inc, err := s.Get(ctx, actor, id)
-	if err != nil {
-		return nil, err
+	_, events, err := s.History(ctx, actor, id)
+	return events, err
+}
+
+// History returns an incident with its recorded steps, read together.
+// Errors: CodeForbidden, CodeNotFound.
+func (s *Service) History(ctx context.Context, actor, id string) (*Incident, []Event, error) {
+	if _, err := s.person(actor); err != nil {
+		return nil, nil, err
 	}
-	return s.store.Timeline(ctx, inc.ID)
+	return s.store.History(ctx, NormalizeID(id))
 }
 
 // List returns incidents by filter ("" means open). Errors: CodeForbidden,
@@ -841,15 +881,24 @@ func (s *Service) person(id string) (*Person, error) {
 }
 
 func (s *Service) nextMember(ctx context.Context, dept string) (string, error) {
+	return s.member(ctx, dept, turn{})
+}
+
+// member is the member of dept whose turn it is: turn t when it was
+// reserved for dept, else the next turn of the department's rotation.
+func (s *Service) member(ctx context.Context, dept string, t turn) (string, error) {
 	members := s.roster.Members(dept)
 	if len(members) == 0 {
 		return "", nil
 	}
-	turn, err := s.store.RoundRobin(ctx, "dept:"+dept)
-	if err != nil {
-		return "", fmt.Errorf("round-robin of %s: %w", dept, err)
+	n := t.n
+	if !t.taken || t.dept != dept {
+		var err error
+		if n, err = s.store.RoundRobin(ctx, "dept:"+dept); err != nil {
+			return "", fmt.Errorf("round-robin of %s: %w", dept, err)
+		}
 	}
-	return members[int(turn%int64(len(members)))], nil
+	return members[int(n%int64(len(members)))], nil
 }
 
 // CheckDecision reports, without changing anything, whether actor may

@@ -94,12 +94,14 @@ type Page struct {
 
 // Store keeps incidents, their timelines, timers and outgoing notices.
 // Implementations return *Error values: CodeNotFound for an unknown incident
-// (Get, Timeline), ErrConflict when Apply's compare-and-set fails, CodeInvalid
+// (Get, History), ErrConflict when Apply's compare-and-set fails, CodeInvalid
 // for a ListQuery they cannot answer, and CodeUnavailable when the storage
 // cannot be reached.
 type Store interface {
-	// NextID allocates a new incident ID ("YQ-<n>").
-	NextID(ctx context.Context) (string, error)
+	// NextID allocates a new incident ID ("YQ-<n>") and, when rotation is
+	// not "", the next turn of that rotation (as RoundRobin), together: an
+	// incident's ID and its assignee's turn cost one round trip.
+	NextID(ctx context.Context, rotation string) (id string, turn int64, err error)
 	// Get returns the incident with the given ID (CodeNotFound if none).
 	Get(ctx context.Context, id string) (*Incident, error)
 	// Apply writes a Change atomically in one round trip, after checking that
@@ -119,8 +121,9 @@ type Store interface {
 	// ListPage is List with how many incidents match in all, for paging; it
 	// costs the same whatever the page size.
 	ListPage(ctx context.Context, q ListQuery) (Page, error)
-	// Timeline returns the incident's events, oldest first.
-	Timeline(ctx context.Context, id string) ([]Event, error)
+	// History returns the incident (CodeNotFound if none) and its events,
+	// oldest first, read together.
+	History(ctx context.Context, id string) (*Incident, []Event, error)
 	// RoundRobin returns the next turn of the named rotation (0, 1, 2, ...),
 	// shared by every replica.
 	RoundRobin(ctx context.Context, rotation string) (int64, error)

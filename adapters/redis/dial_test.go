@@ -238,7 +238,7 @@ func TestDialTLS(t *testing.T) {
 	if err := store.Ping(ctx); err != nil {
 		t.Errorf("Ping over TLS: %v", err)
 	}
-	if id, err := store.NextID(ctx); err != nil || id != "YQ-1" {
+	if id, _, err := store.NextID(ctx, ""); err != nil || id != "YQ-1" {
 		t.Errorf("NextID over TLS: got %q, %v; want YQ-1", id, err)
 	}
 

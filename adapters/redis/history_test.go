@@ -21,7 +21,7 @@ func TestRecent(t *testing.T) {
 			"YQ-1": -48 * time.Hour, "YQ-2": time.Hour, "YQ-3": 0, "YQ-5": 3 * time.Hour, "YQ-6": 2 * time.Hour,
 		}
 		for range 6 {
-			id, err := f.store.NextID(ctx)
+			id, _, err := f.store.NextID(ctx, "")
 			if err != nil {
 				t.Fatalf("NextID: %v", err)
 			}

@@ -368,36 +368,97 @@ func (s *Store) noteSeq(n int64) {
 	}
 }
 
-// nextIDScript increments the counter only while the marker is ARGV[1] and
-// the counter is at least ARGV[2]. KEYS: marker, counter. Returns {0, n}
-// with the new number, {1, 0} when the marker is missing, {2, marker} when
-// it is another, {3, counter} when the counter went back.
+// nextIDScript allocates an incident number and, when ARGV[3] is '1', a
+// turn of a rotation; first, when ARGV[4] is not '0', it takes a request's
+// guard (Once) for ARGV[4] milliseconds. On an instance (ARGV[1] not
+// empty) it allocates only while the marker is ARGV[1] and the counter is
+// at least ARGV[2]. KEYS: marker, counter, then the rotation's counter
+// and the guard, each when asked for. Returns {0, n, turn}; {1, 0} when
+// the marker is missing, {2, marker} when it is another, {3, counter}
+// when the counter went back, {4, 0} when the guard was taken already.
 var nextIDScript = goredis.NewScript(`
-local marker = redis.call('GET', KEYS[1])
-if not marker then return {1, 0} end
-if marker ~= ARGV[1] then return {2, marker} end
-local cur = redis.call('GET', KEYS[2])
-if not cur or tonumber(cur) < tonumber(ARGV[2]) then return {3, tonumber(cur or '0')} end
-return {0, redis.call('INCR', KEYS[2])}
+local i = 3
+local rr, guard
+if ARGV[3] == '1' then rr = KEYS[i]; i = i + 1 end
+if ARGV[4] ~= '0' then guard = KEYS[i] end
+if guard and not redis.call('SET', guard, '1', 'PX', ARGV[4], 'NX') then return {4, 0} end
+if ARGV[1] ~= '' then
+  local marker = redis.call('GET', KEYS[1])
+  if not marker then return {1, 0} end
+  if marker ~= ARGV[1] then return {2, marker} end
+  local cur = redis.call('GET', KEYS[2])
+  if not cur or tonumber(cur) < tonumber(ARGV[2]) then return {3, tonumber(cur or '0')} end
+end
+local n = redis.call('INCR', KEYS[2])
+local turn = 0
+if rr then turn = redis.call('INCR', rr) - 1 end
+return {0, n, turn}
 `)
 
-// nextGuarded is NextID on a Store opened on an instance.
-func (s *Store) nextGuarded(ctx context.Context) (string, error) {
+// NextID allocates a new incident ID ("YQ-1", "YQ-2", ...) and, when
+// rotation is not "", the next turn of that rotation (as RoundRobin), in
+// one round trip, which also takes the guard of the request when ctx
+// carries one (Once): a copy of a request that was not first allocates
+// nothing. On a Store opened on an instance (Options.Instance) it refuses,
+// CodeUnavailable with a message for people, when the marker is gone or
+// another or the counter went back: the ID could repeat one already
+// posted.
+func (s *Store) NextID(ctx context.Context, rotation string) (string, int64, error) {
+	keys := []string{s.InstanceKey(), s.seqKey()}
+	args := []any{"", int64(0), "0", int64(0)}
 	seen := s.seen.Load()
-	res, err := nextIDScript.Run(ctx, s.client, []string{s.InstanceKey(), s.seqKey()}, s.instance.raw, seen).Slice()
-	if err != nil {
-		return "", fail("allocate incident id", err)
+	if s.instance != nil {
+		args[0], args[1] = s.instance.raw, seen
 	}
-	if len(res) != 2 {
-		return "", fmt.Errorf("allocate incident id: unexpected reply %v", res)
+	if rotation != "" {
+		keys, args[2] = append(keys, s.rotationKey(rotation)), "1"
+	}
+	o := s.onceOf(ctx)
+	if o != nil {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		ctx = bare(ctx)
+		if o.settled {
+			if err := o.verdict(); err != nil {
+				return "", 0, err
+			}
+			o = nil
+		} else {
+			keys, args[3] = append(keys, o.key), o.ttl.Milliseconds()
+		}
+	}
+	res, err := nextIDScript.Run(ctx, s.client, keys, args...).Slice()
+	if err != nil {
+		err = fail("allocate incident id", err)
+		if o != nil {
+			o.settled, o.err = true, err
+		}
+		return "", 0, err
+	}
+	if len(res) < 2 {
+		return "", 0, fmt.Errorf("allocate incident id: unexpected reply %v", res)
 	}
 	status, _ := res[0].(int64)
-	e := &InstanceError{Key: s.InstanceKey(), CounterKey: s.seqKey(), Want: *s.instance, Seq: seen}
-	switch status {
-	case 0:
+	if o != nil {
+		o.settle(status != 4, nil)
+		if err := o.verdict(); err != nil {
+			return "", 0, err
+		}
+	}
+	if status == 0 {
 		n, _ := res[1].(int64)
+		var turn int64
+		if len(res) > 2 {
+			turn, _ = res[2].(int64)
+		}
 		s.noteSeq(n)
-		return incidentID(n), nil
+		return incidentID(n), turn, nil
+	}
+	e := &InstanceError{Key: s.InstanceKey(), CounterKey: s.seqKey(), Seq: seen}
+	if s.instance != nil {
+		e.Want = *s.instance
+	}
+	switch status {
 	case 1:
 		e.Problem = ProblemMissing
 	case 2:
@@ -408,5 +469,5 @@ func (s *Store) nextGuarded(ctx context.Context) (string, error) {
 		e.Problem = ProblemCounter
 		e.Counter, _ = res[1].(int64)
 	}
-	return "", e.lost("allocate incident id")
+	return "", 0, e.lost("allocate incident id")
 }

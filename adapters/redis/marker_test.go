@@ -51,7 +51,7 @@ func mustInit(tb testing.TB, s *redis.Store, next int64) int64 {
 
 func mustNextID(tb testing.TB, s *redis.Store, want string) {
 	tb.Helper()
-	got, err := s.NextID(context.Background())
+	got, _, err := s.NextID(context.Background(), "")
 	if err != nil || got != want {
 		tb.Fatalf("NextID: got %q, %v, want %q", got, err, want)
 	}
@@ -73,7 +73,7 @@ func wantProblem(tb testing.TB, err error, problem string, phrases ...string) {
 // wantLostRefusal checks that NextID refuses as people should be told.
 func wantLostRefusal(tb testing.TB, s *redis.Store, problem string) {
 	tb.Helper()
-	id, err := s.NextID(context.Background())
+	id, _, err := s.NextID(context.Background(), "")
 	if err == nil {
 		tb.Fatalf("NextID: got %q, want a refusal (%s)", id, problem)
 	}

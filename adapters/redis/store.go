@@ -34,6 +34,7 @@
 //	<prefix>:seq                   STRING counter behind "YQ-<n>"
 //	<prefix>:instance              STRING JSON instance marker: ID, creation time (marker.go)
 //	<prefix>:rr:<rotation>         STRING counter of a round-robin rotation
+//	<prefix>:once:<key>            STRING a request's at-most-once guard (once.go); expires
 //	<prefix>:lock:<name>           STRING per-fire cron lock (SET NX EX)
 //	<prefix>:timers:wake           channel: Apply publishes a sooner due time
 //	<prefix>:democlock             STRING JSON epoch and scale of demo time (TIME_SCALE ≠ 1)
@@ -45,9 +46,11 @@
 // count, written "s%02d". The prefix must not contain '{' or '}', which would
 // move the hash tag.
 //
-// On a Redis Cluster (a *goredis.ClusterClient) the counter and the marker,
-// which one script reads together, share the hash tag {meta}:
-// <prefix>:{meta}:seq and <prefix>:{meta}:instance. Elsewhere they keep the
+// On a Redis Cluster (a *goredis.ClusterClient) the counter, the marker,
+// the rotations and the request guards, which one script reads together
+// (NextID), share the hash tag {meta}: <prefix>:{meta}:seq,
+// <prefix>:{meta}:instance, <prefix>:{meta}:rr:<rotation>,
+// <prefix>:{meta}:once:<key>. Elsewhere they keep the
 // names above, so the data of a single Redis or a Sentinel pair stays where
 // it was.
 package redis
@@ -132,6 +135,8 @@ type Store struct {
 	// must never go.
 	instance *Instance
 	seen     atomic.Int64
+	// hookOnce installs the hook of request guards (Once) on the client.
+	hookOnce sync.Once
 }
 
 // New returns a Store on client. The caller keeps ownership of client.
@@ -199,29 +204,18 @@ func (s *Store) seqKey() string { return s.meta + ":seq" }
 // incidentID is the ID of the n-th incident.
 func incidentID(n int64) string { return "YQ-" + strconv.FormatInt(n, 10) }
 
-// NextID allocates a new incident ID ("YQ-1", "YQ-2", ...). On a Store
-// opened on an instance (Options.Instance) it refuses, CodeUnavailable with
-// a message for people, when the marker is gone or another or the counter
-// went back: the ID could repeat one already posted.
-func (s *Store) NextID(ctx context.Context) (string, error) {
-	if s.instance != nil {
-		return s.nextGuarded(ctx)
-	}
-	n, err := s.client.Incr(ctx, s.seqKey()).Result()
-	if err != nil {
-		return "", fail("allocate incident id", err)
-	}
-	return incidentID(n), nil
-}
-
 // RoundRobin returns the next turn of the named rotation: 0, 1, 2, ...
 func (s *Store) RoundRobin(ctx context.Context, rotation string) (int64, error) {
-	n, err := s.client.Incr(ctx, s.prefix+":rr:"+rotation).Result()
+	n, err := s.client.Incr(ctx, s.rotationKey(rotation)).Result()
 	if err != nil {
 		return 0, failOn("next turn of", rotation, err)
 	}
 	return n - 1, nil
 }
+
+// rotationKey is the counter of a round-robin rotation, beside the
+// incident counter (NextID takes a turn with an ID in one script).
+func (s *Store) rotationKey(rotation string) string { return s.meta + ":rr:" + rotation }
 
 // Get returns the incident with the given ID: CodeNotFound if there is none,
 // CodeUnavailable if Redis cannot be reached.
@@ -239,30 +233,41 @@ func (s *Store) Get(ctx context.Context, id string) (*workflow.Incident, error) 
 // Timeline returns the incident's events, oldest first (CodeNotFound for an
 // unknown incident).
 func (s *Store) Timeline(ctx context.Context, id string) ([]workflow.Event, error) {
+	_, events, err := s.History(ctx, id)
+	return events, err
+}
+
+// History returns the incident and its events, oldest first, read
+// together in one round trip (CodeNotFound for an unknown incident).
+func (s *Store) History(ctx context.Context, id string) (*workflow.Incident, []workflow.Event, error) {
 	var (
-		exists *goredis.IntCmd
-		items  *goredis.StringSliceCmd
+		data  *goredis.StringCmd
+		items *goredis.StringSliceCmd
 	)
 	_, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		exists = p.Exists(ctx, s.incKey(id))
+		data = p.HGet(ctx, s.incKey(id), "data")
 		items = p.LRange(ctx, s.logKey(id), 0, -1)
 		return nil
 	})
-	if err != nil {
-		return nil, failOn("load timeline of", id, err)
+	if errors.Is(data.Err(), goredis.Nil) {
+		return nil, nil, notFound(id)
 	}
-	if exists.Val() == 0 {
-		return nil, notFound(id)
+	if err != nil {
+		return nil, nil, failOn("load timeline of", id, err)
+	}
+	inc, err := decodeIncident(id, data.Val())
+	if err != nil {
+		return nil, nil, err
 	}
 	events := make([]workflow.Event, 0, len(items.Val()))
 	for i, raw := range items.Val() {
 		var e workflow.Event
 		if err := json.Unmarshal([]byte(raw), &e); err != nil {
-			return nil, fmt.Errorf("decode event %d of %s: %w", i, id, err)
+			return nil, nil, fmt.Errorf("decode event %d of %s: %w", i, id, err)
 		}
 		events = append(events, e)
 	}
-	return events, nil
+	return inc, events, nil
 }
 
 // List returns the incidents matching q (ListPage's incidents).

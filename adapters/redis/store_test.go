@@ -76,7 +76,7 @@ var (
 func TestNextID(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, f fixture) {
 		for _, want := range []string{"YQ-1", "YQ-2", "YQ-3"} {
-			got, err := f.store.NextID(ctx)
+			got, _, err := f.store.NextID(ctx, "")
 			if err != nil || got != want {
 				t.Fatalf("NextID: got %q, %v, want %q", got, err, want)
 			}
@@ -943,7 +943,7 @@ func TestUnavailable(t *testing.T) {
 		{"Apply", func() error { return s.Apply(ctx, workflow.Change{Incident: inc}) }},
 		{"List", func() error { _, err := s.List(ctx, workflow.ListQuery{Filter: workflow.ListOpen}); return err }},
 		{"Timeline", func() error { _, err := s.Timeline(ctx, "YQ-1"); return err }},
-		{"NextID", func() error { _, err := s.NextID(ctx); return err }},
+		{"NextID", func() error { _, _, err := s.NextID(ctx, ""); return err }},
 		{"RoundRobin", func() error { _, err := s.RoundRobin(ctx, "x"); return err }},
 		{"ReadOutbox", func() error { _, err := s.ReadOutbox(ctx, "g", "w", 1); return err }},
 		{"AckOutbox", func() error { return s.AckOutbox(ctx, "g", bot.Delivery{Handle: "s01|1-0"}) }},

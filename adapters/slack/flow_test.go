@@ -3,9 +3,11 @@ package slack_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -352,6 +354,50 @@ func TestUserTextNeverMentions(t *testing.T) {
 	}
 	if e.deliver() == 0 {
 		t.Fatal("the update was not delivered")
+	}
+}
+
+// TestRacingCopiesRunOnce: copies of one command sent at the same moment
+// (the guard is taken with the command's first round trip to Redis, not
+// before it) open one incident, and every copy, waiting for the first
+// copy's answer, gets it.
+func TestRacingCopiesRunOnce(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	form := url.Values{
+		"team_id": {"T0TEAM"}, "channel_id": {"C0INCIDENTS"}, "user_id": {"U0CHEN"}, "user_name": {"chen"},
+		"command": {"/incident"}, "text": {"open Racing rumour"}, "response_url": {e.hooks.url()},
+		"trigger_id": {"13345224609.738474920.racing"},
+	}
+	body, at := form.Encode(), time.Now()
+	const copies = 6
+	answers := make([]string, copies)
+	var wg sync.WaitGroup
+	for i := range copies {
+		req := signed(t, e.server.URL+"/slack/commands", formType, body, at)
+		wg.Go(func() {
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Errorf("copy %d: %v", i+1, err)
+				return
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			var r response
+			if resp.StatusCode != http.StatusOK || json.Unmarshal(b, &r) != nil {
+				t.Errorf("copy %d: got %d %s", i+1, resp.StatusCode, b)
+			}
+			answers[i] = r.Text
+		})
+	}
+	wg.Wait()
+	incs, err := e.store.List(context.Background(), workflow.ListQuery{Filter: workflow.ListOpen})
+	if err != nil || len(incs) != 1 {
+		t.Fatalf("open incidents after %d racing copies: got %d (err %v), want 1", copies, len(incs), err)
+	}
+	for i, a := range answers {
+		if !strings.Contains(a, incs[0].ID) {
+			t.Errorf("copy %d answered %q, want the first answer, naming %s", i+1, a, incs[0].ID)
+		}
 	}
 }
 

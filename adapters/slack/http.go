@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
 	slackgo "github.com/slack-go/slack"
@@ -52,26 +53,63 @@ func (a *Adapter) serveCommands(w http.ResponseWriter, r *http.Request) {
 	// A command is handled once: the same signed request again (a replay
 	// within the signature's five minutes, or Slack retrying after a slow
 	// answer, X-Slack-Retry-Num) gets the first answer and changes nothing.
-	ctx := r.Context()
 	key := commandKey(r, form)
-	first, err := a.locker.TryLock(ctx, key, CommandDedupeTTL)
-	if err != nil {
+	ctx, once := a.guard(r.Context(), key)
+	var res response
+	if known, ok := once.(decided); !ok || known.first {
+		// A copy that was not first stops at its first storage call.
+		res = a.runCommand(ctx, c)
+	}
+	first, err := once.First(ctx)
+	switch {
+	case err != nil:
 		a.log.WarnContext(ctx, "slack: cannot check whether a command was handled already; refusing it", "err", err)
 		writeJSON(w, note("⚠ "+workflow.Unavailable(err).Msg.In(a.locale)))
 		return
-	}
-	if !first {
+	case !first:
 		writeJSON(w, a.firstAnswer(ctx, key))
 		return
 	}
-	res := a.runCommand(ctx, c)
-	if b, err := json.Marshal(res); err == nil {
-		if err := a.sender.memo.SetMemo(ctx, key+":answer", string(b), CommandDedupeTTL); err != nil {
-			a.log.WarnContext(ctx, "slack: remember a command's answer", "err", err)
-		}
+	b, err := json.Marshal(res)
+	if err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
 	}
-	writeJSON(w, res)
+	// The answer goes out whole before its memo is written: the memo is
+	// for the copies that may follow, not for this one.
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	_, _ = w.Write(b)
+	_ = http.NewResponseController(w).Flush()
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), memoTimeout)
+	defer cancel()
+	if err := a.sender.memo.SetMemo(mctx, key+":answer", string(b), CommandDedupeTTL); err != nil {
+		a.log.WarnContext(ctx, "slack: remember a command's answer", "err", err)
+	}
 }
+
+// memoTimeout bounds the write of a command's answer memo, after the
+// answer went out (the client may have closed the connection).
+const memoTimeout = 5 * time.Second
+
+// guard returns the at-most-once guard of the slash command key: the
+// store's, which takes the key with the command's first round trip, or,
+// on a plain Locker, the lock taken now (decided).
+func (a *Adapter) guard(ctx context.Context, key string) (context.Context, bot.Once) {
+	if g, ok := a.locker.(OnceLocker); ok {
+		return g.Once(ctx, key, CommandDedupeTTL)
+	}
+	first, err := a.locker.TryLock(ctx, key, CommandDedupeTTL)
+	return ctx, decided{first, err}
+}
+
+// decided is a guard whose key was taken before the command ran.
+type decided struct {
+	first bool
+	err   error
+}
+
+func (d decided) First(context.Context) (bool, error) { return d.first && d.err == nil, d.err }
 
 // CommandDedupeTTL is how long a handled slash command is remembered:
 // longer than the five minutes a signature is accepted.
@@ -89,18 +127,35 @@ func commandKey(r *http.Request, form url.Values) string {
 	return "slack:cmd:" + hex.EncodeToString(sum[:16])
 }
 
-// firstAnswer is the answer given to the first copy of a command, or, while
-// that copy is still being handled, a note saying so.
+// firstAnswer is the answer given to the first copy of a command: its
+// memo, written just after that answer went out. While the first copy is
+// still being handled it waits for the memo, as long as a command's own
+// answer may take (AckTimeout), then answers with a note saying so.
 func (a *Adapter) firstAnswer(ctx context.Context, key string) response {
-	if v, ok, err := a.sender.memo.GetMemo(ctx, key+":answer"); err == nil && ok {
-		var res response
-		if json.Unmarshal([]byte(v), &res) == nil {
-			return res
+	wait := time.NewTimer(a.ackIn)
+	defer wait.Stop()
+	poll := time.NewTicker(memoPoll)
+	defer poll.Stop()
+	for {
+		if v, ok, err := a.sender.memo.GetMemo(ctx, key+":answer"); err == nil && ok {
+			var res response
+			if json.Unmarshal([]byte(v), &res) == nil {
+				return res
+			}
 		}
+		select {
+		case <-poll.C:
+			continue
+		case <-wait.C:
+		case <-ctx.Done():
+		}
+		return note(bot.ErrRepeated.Msg.In(a.locale))
 	}
-	return note(a.t("This command was received already and is being handled; it was not run twice.",
-		"该命令已收到并正在处理,不会重复执行。"))
 }
+
+// memoPoll is how often a copy of a command looks for the first copy's
+// answer.
+const memoPoll = 20 * time.Millisecond
 
 // serveInteractions answers POST /slack/interactions: a form whose payload
 // field is the JSON of the interaction. It acknowledges at once; the answer

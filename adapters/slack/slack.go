@@ -53,6 +53,14 @@ type Locker interface {
 	TryLock(ctx context.Context, key string, ttl time.Duration) (bool, error)
 }
 
+// OnceLocker is a Locker that can also take the key of a slash command
+// with the command's own first round trip to the store
+// (adapters/redis.Store.Once): the command pays nothing for its guard.
+type OnceLocker interface {
+	Locker
+	Once(ctx context.Context, key string, ttl time.Duration) (context.Context, bot.Once)
+}
+
 // Options configure an Adapter. Router and Roster are required, and
 // SigningSecret (HTTP) or AppToken (Socket Mode).
 type Options struct {

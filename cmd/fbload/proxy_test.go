@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -160,5 +161,26 @@ func TestCommandLabel(t *testing.T) {
 	trip = roundTrip{labels: []string{"A", "A", "A", "A"}}
 	if got, want := trip.shape(), "A ×4"; got != want {
 		t.Errorf("shape: got %q, want %q", got, want)
+	}
+}
+
+// TestKindOf: the kinds a round trip is told apart by.
+func TestKindOf(t *testing.T) {
+	periodic := map[string]int{"GET fb:instance + GET fb:seq": 3}
+	for _, tt := range []struct {
+		labels []string
+		want   string
+	}{
+		{[]string{"SET fb:once:slack:cmd:<hex>", "HGET fb:{s#}:inc:YQ-#"}, kindOwn},
+		{[]string{"SET fb:slack:slack:cmd:<hex>:answer"}, kindMemo},
+		{[]string{"SET fb:slack:slack:cmd:<hex>:answer", "HGET fb:{s#}:inc:YQ-#"}, kindOwn},
+		{[]string{"EXISTS fb:{s#}:sent:web:YQ-###.#>incidents"}, kindDelivery},
+		{[]string{"XREADGROUP fb:{s#}:outbox"}, kindDelivery},
+		{[]string{"GET fb:instance", "GET fb:seq"}, kindPeriodic},
+	} {
+		shape := strings.Join(tt.labels, " + ")
+		if got := kindOf(tripShape{shape: shape, labels: tt.labels}, periodic); got != tt.want {
+			t.Errorf("kindOf(%s): got %s, want %s", shape, got, tt.want)
+		}
 	}
 }

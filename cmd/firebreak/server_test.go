@@ -181,3 +181,30 @@ func TestEventStreamOutlivesWriteTimeout(t *testing.T) {
 	}
 	wait("changed", 2*time.Second)
 }
+
+// TestNoWebSenderWithoutAPage: with neither the playground nor a board
+// token no page can show a notice, and no web dispatcher delivers them
+// (each would cost Redis four round trips); with either, one does.
+func TestNoWebSenderWithoutAPage(t *testing.T) {
+	a := mustApp(t, Config{TimeScale: 1})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	for _, tt := range []struct {
+		name       string
+		cfg        Config
+		playground bool
+		want       bool
+	}{
+		{"neither", Config{}, false, false},
+		{"board", Config{BoardToken: "s3cret-board-token"}, false, true},
+		{"playground", Config{}, true, true},
+	} {
+		sender, err := setupWeb(ctx, a, tt.cfg, http.NewServeMux(), tt.playground)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if got := sender != nil; got != tt.want {
+			t.Errorf("%s: web sender %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

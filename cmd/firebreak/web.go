@@ -14,8 +14,10 @@ import (
 // setupWeb registers the playground (when playground is true) and the board
 // on mux, and returns the web adapter's outbox sender; it never fails today.
 // The sender runs in production too: its deliveries tell open boards that
-// incidents changed. The event streams end when ctx is done, so that the
-// HTTP server can shut down.
+// incidents changed. With neither the playground nor the board (no board
+// token) no page can show a notice, and there is no sender (nil): it would
+// cost four Redis round trips a notice for nobody. The event streams end
+// when ctx is done, so that the HTTP server can shut down.
 func setupWeb(ctx context.Context, a *app, cfg Config, mux *http.ServeMux, playground bool) (bot.Sender, error) {
 	log := a.log.With("adapter", "web")
 	srv := web.New(web.Config{
@@ -27,6 +29,7 @@ func setupWeb(ctx context.Context, a *app, cfg Config, mux *http.ServeMux, playg
 	context.AfterFunc(ctx, srv.Close)
 	if !playground && cfg.BoardToken == "" {
 		log.Warn("the incident board is off: set " + envPrefix + "_BOARD_TOKEN to turn it on")
+		return nil, nil
 	}
 	return srv.Sender(), nil
 }

@@ -137,6 +137,8 @@ type Store struct {
 	seen     atomic.Int64
 	// hookOnce installs the hook of request guards (Once) on the client.
 	hookOnce sync.Once
+	// decoded is the memory of incidents decoded (decode).
+	decoded incidentCache
 }
 
 // New returns a Store on client. The caller keeps ownership of client.
@@ -227,7 +229,7 @@ func (s *Store) Get(ctx context.Context, id string) (*workflow.Incident, error) 
 	if err != nil {
 		return nil, failOn("load incident", id, err)
 	}
-	return decodeIncident(id, data)
+	return s.decode(id, data)
 }
 
 // Timeline returns the incident's events, oldest first (CodeNotFound for an
@@ -255,7 +257,7 @@ func (s *Store) History(ctx context.Context, id string) (*workflow.Incident, []w
 	if err != nil {
 		return nil, nil, failOn("load timeline of", id, err)
 	}
-	inc, err := decodeIncident(id, data.Val())
+	inc, err := s.decode(id, data.Val())
 	if err != nil {
 		return nil, nil, err
 	}
@@ -479,6 +481,12 @@ func (s *Store) readListed(ctx context.Context, q workflow.ListQuery, ids []stri
 	if err != nil && !errors.Is(err, goredis.Nil) {
 		return nil, fail("list incidents", err)
 	}
+	// A page goes through the memory of decoded incidents; a read of many
+	// (statistics, an export) would only churn it.
+	decode := decodeIncident
+	if q.Limit > 0 && len(ids) <= maxCachedPage {
+		decode = s.decode
+	}
 	incs := make([]*workflow.Incident, 0, len(ids))
 	for i, id := range ids {
 		raw, err := data[i].Result()
@@ -488,7 +496,7 @@ func (s *Store) readListed(ctx context.Context, q workflow.ListQuery, ids []stri
 		if err != nil {
 			return nil, fail("list incidents", err)
 		}
-		inc, err := decodeIncident(id, raw)
+		inc, err := decode(id, raw)
 		if err != nil {
 			return nil, err
 		}
@@ -575,6 +583,53 @@ func compareIDs(a, b string) int {
 		return c
 	}
 	return cmp.Compare(a, b)
+}
+
+// decode is decodeIncident through the store's memory of the last incidents
+// decoded (decoded): the page of a list and the incidents being worked on
+// are read again and again, in the same version, and decoding their JSON
+// was the largest part of a read's CPU. A hit needs the very same bytes;
+// what is returned is the caller's own copy.
+func (s *Store) decode(id, data string) (*workflow.Incident, error) {
+	return s.decoded.decode(id, data)
+}
+
+// incidentCache remembers the last decoded version of up to
+// incidentCacheSize incidents, each with the JSON it came from; when full it
+// starts again empty.
+type incidentCache struct {
+	mu sync.Mutex
+	m  map[string]decodedIncident
+}
+
+type decodedIncident struct {
+	raw string
+	inc *workflow.Incident
+}
+
+const incidentCacheSize = 2048
+
+// maxCachedPage is the largest page of a list read through the cache.
+const maxCachedPage = 100
+
+func (c *incidentCache) decode(id, raw string) (*workflow.Incident, error) {
+	c.mu.Lock()
+	e, ok := c.m[id]
+	c.mu.Unlock()
+	if ok && e.raw == raw {
+		return e.inc.Clone(), nil
+	}
+	inc, err := decodeIncident(id, raw)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= incidentCacheSize {
+		c.m = make(map[string]decodedIncident, incidentCacheSize)
+	}
+	c.m[id] = decodedIncident{raw: raw, inc: inc.Clone()}
+	c.mu.Unlock()
+	return inc, nil
 }
 
 func decodeIncident(id, data string) (*workflow.Incident, error) {

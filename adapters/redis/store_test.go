@@ -1256,3 +1256,36 @@ func diff(path string, got, want reflect.Value) []string {
 	}
 	return out
 }
+
+// TestDecodedIncidentsAreTheCallersOwn: an incident read again in the same
+// version (from the store's memory of decoded incidents) is equal to the
+// first read, and changing what a read returned changes no later read; a
+// new version is read as written.
+func TestDecodedIncidentsAreTheCallersOwn(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f fixture) {
+		inc := fullIncident("YQ-1")
+		mustApply(t, f.store, workflow.Change{Incident: inc, Events: events(inc, workflow.EventOpened)})
+		first := mustGet(t, f.store, "YQ-1")
+		again := mustGet(t, f.store, "YQ-1")
+		if !reflect.DeepEqual(first, again) {
+			t.Fatalf("a second read differs from the first:\n%+v\n%+v", again, first)
+		}
+		first.Title = "changed by a caller"
+		if len(first.Drafts) > 0 {
+			first.Drafts[0].Text = "changed by a caller"
+		}
+		if got := mustGet(t, f.store, "YQ-1"); got.Title != inc.Title || (len(got.Drafts) > 0 && got.Drafts[0].Text != inc.Drafts[0].Text) {
+			t.Errorf("a caller's change to what it read reached a later read: %q", got.Title)
+		}
+		page, err := f.store.ListPage(ctx, workflow.ListQuery{Filter: workflow.ListOpen, Limit: 20})
+		if err != nil || len(page.Incidents) != 1 || !reflect.DeepEqual(page.Incidents[0], again) {
+			t.Fatalf("a page: got %v, %v, want the incident as read", page.Incidents, err)
+		}
+		next := again.Clone()
+		next.Version, next.Title = 2, "a new title"
+		mustApply(t, f.store, workflow.Change{Prev: again, Incident: next, Events: events(next, workflow.EventUpdated)})
+		if got := mustGet(t, f.store, "YQ-1"); got.Version != 2 || got.Title != "a new title" {
+			t.Errorf("after a change: got version %d %q, want 2 %q", got.Version, got.Title, "a new title")
+		}
+	})
+}

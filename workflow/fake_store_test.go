@@ -41,6 +41,8 @@ type fakeStore struct {
 	// roundRobinDown only the turns of rotations (RoundRobin, NextID).
 	down           bool
 	roundRobinDown bool
+	// roundRobins counts the turns taken apart from an ID (RoundRobin).
+	roundRobins int
 }
 
 func newFakeStore(clock workflow.Clock) *fakeStore {
@@ -266,6 +268,7 @@ func (s *fakeStore) RoundRobin(ctx context.Context, rotation string) (int64, err
 	if s.roundRobinDown {
 		return 0, workflow.Unavailable(errDown)
 	}
+	s.roundRobins++
 	turn := s.turns[rotation]
 	s.turns[rotation]++
 	return turn, nil

@@ -109,6 +109,9 @@ func TestOpenRoundRobin(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("assignments: got %v, want %v", got, want)
 	}
+	if e.store.roundRobins != 0 {
+		t.Errorf("Open asked for %d turns apart from the ID, want each turn taken with its ID (NextID)", e.store.roundRobins)
+	}
 }
 
 func TestOpenWithoutOwningDepartment(t *testing.T) {

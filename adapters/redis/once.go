@@ -60,14 +60,11 @@ func bare(ctx context.Context) context.Context {
 	return context.WithValue(ctx, onceKey{}, (*once)(nil))
 }
 
-// First implements bot.Once.
-func (o *once) First(ctx context.Context) (bool, error) {
+// Decided implements bot.Once.
+func (o *once) Decided() (first, ok bool, err error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if !o.settled {
-		o.settle(o.store.client.SetNX(bare(ctx), o.key, "1", o.ttl).Result())
-	}
-	return o.first, o.err
+	return o.first, o.settled, o.err
 }
 
 // settle records the fate of the key. The caller holds mu.

@@ -29,8 +29,8 @@ func wantRepeated(tb testing.TB, what string, err error) {
 
 func wantFirst(tb testing.TB, o bot.Once, want bool) {
 	tb.Helper()
-	if first, err := o.First(ctx); err != nil || first != want {
-		tb.Fatalf("First: got %v, %v, want %v", first, err, want)
+	if first, ok, err := o.Decided(); err != nil || !ok || first != want {
+		tb.Fatalf("Decided: got first %v, decided %v, %v, want first %v", first, ok, err, want)
 	}
 }
 
@@ -149,10 +149,10 @@ func TestOnceCopiesRacing(t *testing.T) {
 				if err == nil || workflow.ErrorCode(err) == workflow.CodeNotFound {
 					_, _, err = f.store.NextID(c, "")
 				}
-				ok, ferr := o.First(ctx)
+				ok, decided, ferr := o.Decided()
 				switch {
-				case ferr != nil:
-					t.Errorf("copy %d: First: %v", i, ferr)
+				case ferr != nil || !decided:
+					t.Errorf("copy %d: Decided: %v, %v", i, decided, ferr)
 				case ok && err != nil:
 					t.Errorf("copy %d: first, but NextID: %v", i, err)
 				case !ok && !errors.Is(err, bot.ErrRepeated):
@@ -172,13 +172,18 @@ func TestOnceCopiesRacing(t *testing.T) {
 	})
 }
 
-// A request that never reached the store takes its key when asked.
-func TestOnceFirstWithoutACall(t *testing.T) {
+// A request that never reached the store took no key: it decided nothing,
+// and a copy of it runs as the first.
+func TestOnceUndecidedWithoutACall(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, f fixture) {
 		_, o1 := f.store.Once(ctx, "help", time.Minute)
-		wantFirst(t, o1, true)
-		wantFirst(t, o1, true) // decided once
-		_, o2 := f.store.Once(ctx, "help", time.Minute)
-		wantFirst(t, o2, false)
+		if _, ok, err := o1.Decided(); ok || err != nil {
+			t.Fatalf("a request with no call: got decided %v, %v, want undecided", ok, err)
+		}
+		c2, o2 := f.store.Once(ctx, "help", time.Minute)
+		if _, err := f.store.Get(c2, "YQ-404"); workflow.ErrorCode(err) != workflow.CodeNotFound {
+			t.Fatalf("Get: got %v, want not found", err)
+		}
+		wantFirst(t, o2, true)
 	})
 }

@@ -60,8 +60,14 @@ func (a *Adapter) serveCommands(w http.ResponseWriter, r *http.Request) {
 		// A copy that was not first stops at its first storage call.
 		res = a.runCommand(ctx, c)
 	}
-	first, err := once.First(ctx)
+	first, decided, err := once.Decided()
 	switch {
+	case !decided:
+		// It stored nothing (refused as busy, a help text), or has not
+		// yet (still running, its answer to follow): nothing to guard,
+		// nothing to remember.
+		writeJSON(w, res)
+		return
 	case err != nil:
 		a.log.WarnContext(ctx, "slack: cannot check whether a command was handled already; refusing it", "err", err)
 		writeJSON(w, note("⚠ "+workflow.Unavailable(err).Msg.In(a.locale)))
@@ -109,7 +115,7 @@ type decided struct {
 	err   error
 }
 
-func (d decided) First(context.Context) (bool, error) { return d.first && d.err == nil, d.err }
+func (d decided) Decided() (first, ok bool, err error) { return d.first && d.err == nil, true, d.err }
 
 // CommandDedupeTTL is how long a handled slash command is remembered:
 // longer than the five minutes a signature is accepted.

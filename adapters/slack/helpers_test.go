@@ -108,7 +108,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	hooks := newFakeHooks(t)
 	opts := fbslack.Options{
 		SigningSecret: testSecret, BotToken: "xoxb-test", APIURL: strings.TrimSuffix(fs.server.GetAPIURL(), "/"),
-		Router: router, Roster: roster, Locale: locale, Locker: store, Log: log, Clock: o.clock, AckTimeout: o.ackIn,
+		Router: router, Roster: roster, Locale: locale, Locker: store, Memo: store.Memo("slack"), Log: log, Clock: o.clock, AckTimeout: o.ackIn,
 	}
 	a, err := fbslack.New(opts)
 	if err != nil {

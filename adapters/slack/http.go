@@ -54,7 +54,8 @@ func (a *Adapter) serveCommands(w http.ResponseWriter, r *http.Request) {
 	// within the signature's five minutes, or Slack retrying after a slow
 	// answer, X-Slack-Retry-Num) gets the first answer and changes nothing.
 	key := commandKey(r, form)
-	ctx, once := a.guard(r.Context(), key)
+	base := r.Context() // without the guard: the memo is no call of the command
+	ctx, once := a.guard(base, key)
 	var res response
 	if known, ok := once.(decided); !ok || known.first {
 		// A copy that was not first stops at its first storage call.
@@ -73,7 +74,7 @@ func (a *Adapter) serveCommands(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, note("⚠ "+workflow.Unavailable(err).Msg.In(a.locale)))
 		return
 	case !first:
-		writeJSON(w, a.firstAnswer(ctx, key))
+		writeJSON(w, a.firstAnswer(base, key))
 		return
 	}
 	b, err := json.Marshal(res)
@@ -87,7 +88,7 @@ func (a *Adapter) serveCommands(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	_, _ = w.Write(b)
 	_ = http.NewResponseController(w).Flush()
-	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), memoTimeout)
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(base), memoTimeout)
 	defer cancel()
 	if err := a.sender.memo.SetMemo(mctx, key+":answer", string(b), CommandDedupeTTL); err != nil {
 		a.log.WarnContext(ctx, "slack: remember a command's answer", "err", err)

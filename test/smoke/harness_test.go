@@ -303,6 +303,20 @@ func (p *proc) slash(who person, text string) (string, stamp) {
 	return reply, at
 }
 
+// slashRequest is the POST of a slash command's form body, signed as Slack
+// signs it at ts.
+func (p *proc) slashRequest(body string, ts time.Time) (*http.Request, error) {
+	req, err := http.NewRequest(http.MethodPost, "http://"+p.addr+"/slack/commands", strings.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	stamp := strconv.FormatInt(ts.Unix(), 10)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Slack-Request-Timestamp", stamp)
+	req.Header.Set("X-Slack-Signature", slackSignature(slackSigningSecret, stamp, body))
+	return req, nil
+}
+
 // trySlash is slash returning its failure, for use off the test goroutine.
 func (p *proc) trySlash(who person, text string) (string, stamp, error) {
 	responseURL := p.w.slack.ResponseURL()
@@ -312,15 +326,10 @@ func (p *proc) trySlash(who person, text string) (string, stamp, error) {
 		"user_id": {who.slack}, "user_name": {who.id}, "command": {"/incident"}, "text": {text},
 		"api_app_id": {"A0SMOKE"}, "response_url": {responseURL}, "trigger_id": {fmt.Sprintf("1.2.%d", p.w.userMsg.Add(1))},
 	}
-	body := form.Encode()
-	req, err := http.NewRequest(http.MethodPost, "http://"+p.addr+"/slack/commands", strings.NewReader(body))
+	req, err := p.slashRequest(form.Encode(), time.Now())
 	if err != nil {
 		return "", stamp{}, err
 	}
-	ts := strconv.FormatInt(time.Now().Unix(), 10)
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Slack-Request-Timestamp", ts)
-	req.Header.Set("X-Slack-Signature", slackSignature(slackSigningSecret, ts, body))
 	var at stamp
 	at.sent = time.Now()
 	resp, err := httpClient.Do(req)

@@ -8,8 +8,6 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -32,16 +30,12 @@ func TestReplayedSlashCommandRunsOnce(t *testing.T) {
 		"command": {"/incident"}, "text": {"open Replayed post about the school gate"},
 		"response_url": {w.slack.ResponseURL()}, "trigger_id": {"9.9.replayed"},
 	}
-	body := form.Encode()
-	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	body, at := form.Encode(), time.Now()
 	send := func(retry bool) (string, error) {
-		req, err := http.NewRequest(http.MethodPost, "http://"+p.addr+"/slack/commands", strings.NewReader(body))
+		req, err := p.slashRequest(body, at) // the same bytes, the same signature
 		if err != nil {
 			return "", err
 		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("X-Slack-Request-Timestamp", ts)
-		req.Header.Set("X-Slack-Signature", slackSignature(slackSigningSecret, ts, body))
 		if retry {
 			req.Header.Set("X-Slack-Retry-Num", "1")
 			req.Header.Set("X-Slack-Retry-Reason", "http_timeout")

@@ -61,9 +61,9 @@ func (a *Adapter) serveCommands(w http.ResponseWriter, r *http.Request) {
 		// A copy that was not first stops at its first storage call.
 		res = a.runCommand(ctx, c)
 	}
-	first, decided, err := once.Decided()
+	first, settled, err := once.Decided()
 	switch {
-	case !decided:
+	case !settled:
 		// It stored nothing (refused as busy, a help text), or has not
 		// yet (still running, its answer to follow): nothing to guard,
 		// nothing to remember.

@@ -226,9 +226,7 @@ func TestCoalesceBacklog(t *testing.T) {
 				t.Errorf("sent:\ngot  %q\nwant %q", got, wantAccepted)
 			}
 			wantShownOnce(t, s, ids)
-			if got := f.store.pendingCount(bot.PlatformTelegram); got != 0 {
-				t.Errorf("pending: got %d, want 0 (every entry acked)", got)
-			}
+			wantDrained(t, f.store, bot.PlatformTelegram)
 			want := fmt.Sprintf("firebreak_outbox_sent_total{platform=%q} %d", bot.PlatformTelegram, tt.n)
 			if got := f.metric(t, "firebreak_outbox_sent_total"); got != want {
 				t.Errorf("metric: got %q, want %q (one per notice)", got, want)
@@ -265,9 +263,7 @@ func TestCoalesceKeepsUrgentAndOrder(t *testing.T) {
 	if got := s.accepted(); !maps.EqualFunc(got, want, slices.Equal) {
 		t.Errorf("sent:\ngot  %q\nwant %q", got, want)
 	}
-	if got := f.store.pendingCount(bot.PlatformTelegram); got != 0 {
-		t.Errorf("pending: got %d, want 0", got)
-	}
+	wantDrained(t, f.store, bot.PlatformTelegram)
 }
 
 // TestCoalescedSendFails: a coalesced message the platform fails is tried
@@ -327,9 +323,7 @@ func TestCoalescedSendFails(t *testing.T) {
 				t.Errorf("sent:\ngot  %q\nwant %q", got, want)
 			}
 			wantShownOnce(t, s, ids)
-			if got := f.store.pendingCount(bot.PlatformTelegram); got != 0 {
-				t.Errorf("pending: got %d, want 0", got)
-			}
+			wantDrained(t, f.store, bot.PlatformTelegram)
 		})
 	}
 }
@@ -411,9 +405,7 @@ func TestCoalesceAcrossTakeover(t *testing.T) {
 			b.Store = store
 			f.runFor(t, b, 5*time.Minute)
 			wantShownOnce(t, s, append(ids, "late"))
-			if got := f.store.pendingCount(bot.PlatformTelegram); got != 0 {
-				t.Errorf("pending: got %d, want 0", got)
-			}
+			wantDrained(t, f.store, bot.PlatformTelegram)
 		})
 	}
 }
@@ -437,9 +429,7 @@ func TestCoalesceFreesTheReader(t *testing.T) {
 	if got := len(s.accepted()["-100111"]); got > 50 {
 		t.Errorf("incidents: got %d messages, want at most 50 for 3,000 notices", got)
 	}
-	if got := f.store.pendingCount(bot.PlatformTelegram); got != 0 {
-		t.Errorf("pending: got %d, want 0", got)
-	}
+	wantDrained(t, f.store, bot.PlatformTelegram)
 
 	// Beyond MaxBacklog too, the reading stops, as it did at MaxHeld.
 	f = newDeliveryFixture(bot.PlatformTelegram)
@@ -477,9 +467,7 @@ func TestCoalesceDropsSupersededRefresh(t *testing.T) {
 			if want := map[bool]int{true: 0, false: 1}[backlog > 0]; shown["r1"] != want || shown["r2"] != 1 {
 				t.Errorf("r1 shown %d times, r2 %d: want %d and 1", shown["r1"], shown["r2"], want)
 			}
-			if got := f.store.pendingCount(bot.PlatformTelegram); got != 0 {
-				t.Errorf("pending: got %d, want 0", got)
-			}
+			wantDrained(t, f.store, bot.PlatformTelegram)
 		})
 	}
 }

@@ -273,6 +273,15 @@ func (s *fakeSender) Send(_ context.Context, n workflow.Notice, m bot.Message) e
 	return err
 }
 
+// wantDrained checks that no entry of group is left pending: each was
+// acknowledged or dead-lettered.
+func wantDrained(tb testing.TB, f *fakeOutbox, group string) {
+	tb.Helper()
+	if got := f.pendingCount(group); got != 0 {
+		tb.Errorf("pending: got %d, want 0 (every entry acked or dead-lettered)", got)
+	}
+}
+
 // accepted returns, per target, the IDs accepted and when, in call order.
 func (s *fakeSender) accepted() map[string][]string {
 	s.mu.Lock()
@@ -452,9 +461,7 @@ func TestDeliveryOrderAndRateLimits(t *testing.T) {
 			d.RateLimit = tt.limit
 			f.runFor(t, d, time.Minute)
 			wantAccepted(t, f.sender, tt.want)
-			if got := f.store.pendingCount("chat"); got != 0 {
-				t.Errorf("pending after delivery: got %d, want 0", got)
-			}
+			wantDrained(t, f.store, "chat")
 			want := fmt.Sprintf("firebreak_outbox_sent_total{platform=%q} %d", "chat", len(tt.notices))
 			if got := f.metric(t, "firebreak_outbox_sent_total"); got != want {
 				t.Errorf("metric: got %q, want %q", got, want)
@@ -498,9 +505,7 @@ func TestDeliveryRetryAfter(t *testing.T) {
 			t.Errorf("metric %s: got %q, want %q", name, got, want)
 		}
 	}
-	if got := f.store.pendingCount("slack"); got != 0 {
-		t.Errorf("pending: got %d, want 0", got)
-	}
+	wantDrained(t, f.store, "slack")
 }
 
 // TestDeliveryFailures: errors other than 429 are retried with backoff,
@@ -560,9 +565,7 @@ func TestDeliveryFailures(t *testing.T) {
 			t.Errorf("metric %s: got %q, want %q", name, got, want)
 		}
 	}
-	if got := f.store.pendingCount("slack"); got != 0 {
-		t.Errorf("pending: got %d, want 0 (everything acked or dead-lettered)", got)
-	}
+	wantDrained(t, f.store, "slack")
 }
 
 // TestDeliveryDedupe: a notice is shown once even when its entry is read
@@ -602,9 +605,7 @@ func TestDeliveryDedupe(t *testing.T) {
 			d := f.dispatcher("r2")
 			f.runFor(t, d, 3*time.Minute)
 			wantAccepted(t, f.sender, map[string][]string{"C1": tt.want})
-			if got := f.store.pendingCount("slack"); got != 0 {
-				t.Errorf("pending: got %d, want 0", got)
-			}
+			wantDrained(t, f.store, "slack")
 		})
 	}
 }
@@ -648,9 +649,7 @@ func TestDeliveryAcrossReplicas(t *testing.T) {
 		"C1": {"a1@0s", "a2@1s", "a3@2s", "a4@3s", "a5@1m30s", "a6@1m31s"},
 		"C2": {"b1@0s"},
 	})
-	if got := f.store.pendingCount("slack"); got != 0 {
-		t.Errorf("pending: got %d, want 0", got)
-	}
+	wantDrained(t, f.store, "slack")
 }
 
 // TestDeliveryReleaseOnStop: a replica that stops gracefully (Run's ctx is
@@ -699,9 +698,7 @@ func TestDeliveryReleaseOnStop(t *testing.T) {
 			f.clock.Advance(time.Second)
 			f.runFor(t, f.dispatcher("B"), 3*time.Second)
 			wantAccepted(t, f.sender, tt.want)
-			if got := f.store.pendingCount("slack"); got != 0 {
-				t.Errorf("pending: got %d, want 0", got)
-			}
+			wantDrained(t, f.store, "slack")
 		})
 	}
 }
@@ -806,9 +803,7 @@ func TestDeliveryStopMidSend(t *testing.T) {
 	f.clock.Advance(time.Second)
 	f.runFor(t, f.dispatcher("B"), 3*time.Second)
 	wantAccepted(t, f.sender, map[string][]string{"C1": {"a1@0s", "a2@1s"}})
-	if got := f.store.pendingCount("slack"); got != 0 {
-		t.Errorf("pending: got %d, want 0", got)
-	}
+	wantDrained(t, f.store, "slack")
 }
 
 func TestSeqCompare(t *testing.T) {

@@ -1,13 +1,11 @@
 package smoke
 
 import (
-	"fmt"
 	"os"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -52,33 +50,10 @@ func TestBurstReportFirst(t *testing.T) {
 	w := newWorld(t, worldOptions{scale: 1})
 	a := w.start("a")
 
-	ids := make([]string, n)
-	errs := make(chan error, n)
-	next := make(chan int)
-	var wg sync.WaitGroup
 	start := time.Now()
-	for range 8 {
-		wg.Go(func() {
-			for i := range next {
-				reply, _, err := a.trySlash(li, fmt.Sprintf("open \"Burst incident %d\" level:general category:other", i))
-				if err != nil {
-					errs <- err
-					continue
-				}
-				if ids[i] = incidentID.FindString(reply); ids[i] == "" {
-					errs <- fmt.Errorf("open %d: got reply %q, want an incident ID", i, reply)
-				}
-			}
-		})
-	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
+	var ids []string
+	for _, inc := range a.openMany(li, n, 0, "Burst incident") {
+		ids = append(ids, inc.ID)
 	}
 	opening := time.Since(start)
 	major := a.openSlack(li, "major", "Burst major")

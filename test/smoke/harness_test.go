@@ -489,6 +489,50 @@ func (p *proc) openSlack(who person, level, title string) incident {
 	return p.opened(reply, at, level)
 }
 
+// openMany opens n general incidents of category other as who, titled
+// "<title> <i>", eight requests at a time, at rate a second (0: each as
+// soon as a request is free), and returns them in order. Any failure fails
+// the test.
+func (p *proc) openMany(who person, n int, rate float64, title string) []incident {
+	p.w.t.Helper()
+	incs := make([]incident, n)
+	errs := make(chan error, n)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range 8 {
+		wg.Go(func() {
+			for i := range next {
+				reply, at, err := p.trySlash(who, fmt.Sprintf("open \"%s %d\" level:general category:other", title, i))
+				if err != nil {
+					errs <- err
+					continue
+				}
+				id := incidentID.FindString(reply)
+				if id == "" {
+					errs <- fmt.Errorf("open %d: got reply %q, want an incident ID", i, reply)
+					continue
+				}
+				incs[i] = incident{ID: id, level: "general", opened: at}
+			}
+		})
+	}
+	for i := range n {
+		if rate > 0 {
+			// The load generator's own pace, not a wait for the product.
+			time.Sleep(time.Until(start.Add(time.Duration(float64(i) / rate * float64(time.Second)))))
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		p.w.t.Fatal(err)
+	}
+	return incs
+}
+
 // openTelegram opens an incident with /incident typed by who in the
 // Telegram incidents group.
 func (p *proc) openTelegram(who person, level, title string) incident {

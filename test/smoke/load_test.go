@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -91,41 +90,8 @@ func TestLoadFiringDelay(t *testing.T) {
 	a := w.start("a")
 
 	// Open them all at the rate asked for, eight requests at a time at most.
-	incs := make([]incident, n)
-	errs := make(chan error, n)
-	next := make(chan int)
-	var wg sync.WaitGroup
 	start := time.Now()
-	for range 8 {
-		wg.Go(func() {
-			for i := range next {
-				reply, at, err := a.trySlash(desk, fmt.Sprintf("open \"Load incident %d\" level:general category:other", i))
-				if err != nil {
-					errs <- err
-					continue
-				}
-				id := incidentID.FindString(reply)
-				if id == "" {
-					errs <- fmt.Errorf("open %d: got reply %q, want an incident ID", i, reply)
-					continue
-				}
-				incs[i] = incident{ID: id, level: "general", opened: at}
-			}
-		})
-	}
-	for i := range n {
-		if rate > 0 {
-			// The load generator's own pace, not a wait for the product.
-			time.Sleep(time.Until(start.Add(time.Duration(float64(i) / rate * float64(time.Second)))))
-		}
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+	incs := a.openMany(desk, n, rate, "Load incident")
 	opening := time.Since(start)
 	byID := map[string]incident{}
 	var openLatency []time.Duration

@@ -6,14 +6,11 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 )
-
-var incidentIDs = regexp.MustCompile(`YQ-[0-9]+`)
 
 // TestReplayedSlashCommandRunsOnce is issue 11's replay through the built
 // binary: the same signed bytes of an open, sent five times at once (one
@@ -72,7 +69,7 @@ func TestReplayedSlashCommandRunsOnce(t *testing.T) {
 	}
 	answers[copies] = last
 
-	id := incidentIDs.FindString(answers[0])
+	id := incidentID.FindString(answers[0])
 	if id == "" {
 		t.Fatalf("copy 1 answered %q, want the incident it opened", answers[0])
 	}
@@ -82,7 +79,7 @@ func TestReplayedSlashCommandRunsOnce(t *testing.T) {
 		}
 	}
 	list, _ := p.slash(chen, "list")
-	ids := incidentIDs.FindAllString(list, -1)
+	ids := incidentID.FindAllString(list, -1)
 	slices.Sort(ids)
 	if ids = slices.Compact(ids); !slices.Equal(ids, []string{id}) {
 		t.Errorf("list after %d copies: incidents %v, want only %s\n%s", copies+1, ids, id, list)

@@ -339,22 +339,7 @@ func (f *deliveryFixture) dispatcher(consumer string) *bot.Dispatcher {
 // waiting, until the clock has moved by span.
 func (f *deliveryFixture) runFor(tb testing.TB, d *bot.Dispatcher, span time.Duration) {
 	tb.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	end := f.clock.Now().Add(span)
-	d.Sleep = func(_ context.Context, wait time.Duration) error {
-		if wait <= 0 {
-			tb.Errorf("Run slept %s", wait)
-		}
-		f.clock.Advance(wait)
-		if !f.clock.Now().Before(end) {
-			cancel()
-		}
-		return nil
-	}
-	if err := d.Run(ctx); err != nil {
-		tb.Fatalf("Run: %v", err)
-	}
+	f.runIdle(tb, d, span, nil)
 }
 
 func mustDeliverOnce(tb testing.TB, d *bot.Dispatcher) int {

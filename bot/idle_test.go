@@ -54,15 +54,18 @@ func (s *probeStore) counts() (probes, reads, claims int) {
 	return s.probes, s.reads, s.claims
 }
 
-// runIdle runs d.Run on the fixture's clock for span, as runFor does, and
-// calls at(t) before each wait, t the time since deliveryT0; a wait that at
-// ends (Wake) takes no time.
+// runIdle runs d.Run on the fixture's clock for span (runFor), and calls
+// at(t), when not nil, before each wait, t the time since deliveryT0; a
+// wait that at ends (Wake) takes no time. Run never sleeps for nothing.
 func (f *deliveryFixture) runIdle(tb testing.TB, d *bot.Dispatcher, span time.Duration, at func(time.Duration)) {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	end := f.clock.Now().Add(span)
 	d.Sleep = func(sctx context.Context, wait time.Duration) error {
+		if wait <= 0 {
+			tb.Errorf("Run slept %s", wait)
+		}
 		if at != nil {
 			at(f.clock.Now().Sub(deliveryT0))
 		}

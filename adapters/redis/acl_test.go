@@ -120,7 +120,7 @@ func exercise(tb testing.TB, c goredis.UniversalClient) error {
 		{"SubmitDraft", func() error { _, _, err := svc.SubmitDraft(ctx, "chen", inc.ID, "text"); return err }},
 		{"Approve", func() error { _, _, err := svc.Approve(ctx, "leader00", inc.ID, 0, ""); return err }},
 		{"Get", func() error { _, err := store.Get(ctx, inc.ID); return err }},
-		{"Timeline", func() error { _, err := store.Timeline(ctx, inc.ID); return err }},
+		{"History", func() error { _, _, err := store.History(ctx, inc.ID); return err }},
 		{"List", func() error { _, err := store.List(ctx, workflow.ListQuery{Filter: workflow.ListOverdue}); return err }},
 		{"Recent", func() error { _, err := store.Recent(ctx, clock.Now().Add(-time.Hour), 10); return err }},
 		{"RoundRobin", func() error { _, err := store.RoundRobin(ctx, "office"); return err }},

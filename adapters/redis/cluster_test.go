@@ -198,7 +198,7 @@ func TestClusterIncidentFlow(t *testing.T) {
 	if err != nil || got.Status != workflow.StatusResolved {
 		t.Errorf("Get %s: got %+v, %v; want resolved", inc.ID, got, err)
 	}
-	if events, err := store.Timeline(ctx, inc.ID); err != nil || len(events) < len(steps) {
+	if _, events, err := store.History(ctx, inc.ID); err != nil || len(events) < len(steps) {
 		t.Errorf("Timeline: got %d events, %v; want at least %d", len(events), err, len(steps))
 	}
 	open, err := store.List(ctx, workflow.ListQuery{Filter: workflow.ListOpen})

@@ -130,7 +130,7 @@ func TestServiceConcurrentApprovalsAndUpdates(t *testing.T) {
 	if want := int64(3 + 2*n); got.Version != want {
 		t.Errorf("got version %d, want %d", got.Version, want)
 	}
-	events, err := store.Timeline(ctx, inc.ID)
+	_, events, err := store.History(ctx, inc.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

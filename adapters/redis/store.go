@@ -232,13 +232,6 @@ func (s *Store) Get(ctx context.Context, id string) (*workflow.Incident, error) 
 	return s.decode(id, data)
 }
 
-// Timeline returns the incident's events, oldest first (CodeNotFound for an
-// unknown incident).
-func (s *Store) Timeline(ctx context.Context, id string) ([]workflow.Event, error) {
-	_, events, err := s.History(ctx, id)
-	return events, err
-}
-
 // History returns the incident and its events, oldest first, read
 // together in one round trip (CodeNotFound for an unknown incident).
 func (s *Store) History(ctx context.Context, id string) (*workflow.Incident, []workflow.Event, error) {

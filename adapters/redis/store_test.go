@@ -109,9 +109,9 @@ func TestUnknownIncident(t *testing.T) {
 		if got, want := err.Error(), "no incident YQ-404"; got != want {
 			t.Errorf("Get: got message %q, want %q", got, want)
 		}
-		_, err = f.store.Timeline(ctx, "YQ-404")
+		_, _, err = f.store.History(ctx, "YQ-404")
 		if got := workflow.ErrorCode(err); got != workflow.CodeNotFound {
-			t.Errorf("Timeline: got code %q (%v), want %q", got, err, workflow.CodeNotFound)
+			t.Errorf("History: got code %q (%v), want %q", got, err, workflow.CodeNotFound)
 		}
 	})
 }
@@ -942,7 +942,7 @@ func TestUnavailable(t *testing.T) {
 		{"Get", func() error { _, err := s.Get(ctx, "YQ-1"); return err }},
 		{"Apply", func() error { return s.Apply(ctx, workflow.Change{Incident: inc}) }},
 		{"List", func() error { _, err := s.List(ctx, workflow.ListQuery{Filter: workflow.ListOpen}); return err }},
-		{"Timeline", func() error { _, err := s.Timeline(ctx, "YQ-1"); return err }},
+		{"History", func() error { _, _, err := s.History(ctx, "YQ-1"); return err }},
 		{"NextID", func() error { _, _, err := s.NextID(ctx, ""); return err }},
 		{"RoundRobin", func() error { _, err := s.RoundRobin(ctx, "x"); return err }},
 		{"ReadOutbox", func() error { _, err := s.ReadOutbox(ctx, "g", "w", 1); return err }},
@@ -1156,7 +1156,7 @@ func mustGet(tb testing.TB, s *redis.Store, id string) *workflow.Incident {
 
 func mustTimeline(tb testing.TB, s *redis.Store, id string) []workflow.Event {
 	tb.Helper()
-	es, err := s.Timeline(ctx, id)
+	_, es, err := s.History(ctx, id)
 	if err != nil {
 		tb.Fatalf("Timeline %s: %v", id, err)
 	}

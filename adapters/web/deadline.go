@@ -63,10 +63,16 @@ func (b boundedIncidents) Get(ctx context.Context, id string) (*workflow.Inciden
 	})
 }
 
-func (b boundedIncidents) Timeline(ctx context.Context, id string) ([]workflow.Event, error) {
-	return bounded(ctx, b.timeout, "read timeline", func(ctx context.Context) ([]workflow.Event, error) {
-		return b.Incidents.Timeline(ctx, id)
+func (b boundedIncidents) History(ctx context.Context, id string) (*workflow.Incident, []workflow.Event, error) {
+	type history struct {
+		inc    *workflow.Incident
+		events []workflow.Event
+	}
+	h, err := bounded(ctx, b.timeout, "read timeline", func(ctx context.Context) (history, error) {
+		inc, events, err := b.Incidents.History(ctx, id)
+		return history{inc, events}, err
 	})
+	return h.inc, h.events, err
 }
 
 func (b boundedIncidents) List(ctx context.Context, q workflow.ListQuery) ([]*workflow.Incident, error) {

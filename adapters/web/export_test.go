@@ -41,8 +41,8 @@ func (s *exportStore) Get(context.Context, string) (*workflow.Incident, error) {
 	return nil, workflow.Errorf(workflow.CodeNotFound, "no incident", "没有事件")
 }
 
-func (s *exportStore) Timeline(context.Context, string) ([]workflow.Event, error) {
-	return nil, workflow.Errorf(workflow.CodeNotFound, "no incident", "没有事件")
+func (s *exportStore) History(context.Context, string) (*workflow.Incident, []workflow.Event, error) {
+	return nil, nil, workflow.Errorf(workflow.CodeNotFound, "no incident", "没有事件")
 }
 
 func (s *exportStore) Recent(context.Context, time.Time, int) ([]*workflow.Incident, error) {

@@ -600,8 +600,8 @@ func (s *stalledStore) Get(ctx context.Context, _ string) (*workflow.Incident, e
 	return nil, s.wait(ctx)
 }
 
-func (s *stalledStore) Timeline(ctx context.Context, _ string) ([]workflow.Event, error) {
-	return nil, s.wait(ctx)
+func (s *stalledStore) History(ctx context.Context, _ string) (*workflow.Incident, []workflow.Event, error) {
+	return nil, nil, s.wait(ctx)
 }
 
 func (s *stalledStore) List(ctx context.Context, _ workflow.ListQuery) ([]*workflow.Incident, error) {

@@ -53,11 +53,7 @@ func (s *Server) loadReport(w http.ResponseWriter, r *http.Request, markdown boo
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.StoreTimeout)
 	defer cancel()
-	inc, err := s.cfg.Incidents.Get(ctx, id)
-	var events []workflow.Event
-	if err == nil {
-		events, err = s.cfg.Incidents.Timeline(ctx, inc.ID)
-	}
+	inc, events, err := s.cfg.Incidents.History(ctx, id)
 	switch {
 	case err == nil:
 		return s.cfg.Reports(inc, events, s.localeOf(r), s.cfg.Clock.Now()), true

@@ -77,11 +77,10 @@ func newReportFixture(tb testing.TB, playground bool, token string) *fixture {
 // wantReport is the report the routes should serve, built directly.
 func (f *fixture) wantReport(tb testing.TB, locale string) *bot.Report {
 	tb.Helper()
-	inc, err := f.incidents.Get(context.Background(), "YQ-7")
+	inc, events, err := f.incidents.History(context.Background(), "YQ-7")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	events, _ := f.incidents.Timeline(context.Background(), "YQ-7")
 	return f.srv.cfg.Reports(inc, events, locale, f.clock.Now())
 }
 

@@ -30,8 +30,9 @@ type Router interface {
 type Incidents interface {
 	// Get returns an incident (workflow.CodeNotFound when there is none).
 	Get(ctx context.Context, id string) (*workflow.Incident, error)
-	// Timeline returns an incident's events, oldest first.
-	Timeline(ctx context.Context, id string) ([]workflow.Event, error)
+	// History returns an incident (workflow.CodeNotFound when there is
+	// none) with its events, oldest first, read together.
+	History(ctx context.Context, id string) (*workflow.Incident, []workflow.Event, error)
 	// List returns the incidents a query selects (the board asks for open).
 	List(ctx context.Context, q workflow.ListQuery) ([]*workflow.Incident, error)
 	// ListPage is List with how many match in all: the export reads the
@@ -611,7 +612,7 @@ type timeline struct {
 
 func (s *Server) getTimeline(w http.ResponseWriter, r *http.Request) {
 	id := workflow.NormalizeID(r.PathValue("id"))
-	evs, err := s.cfg.Incidents.Timeline(r.Context(), id)
+	_, evs, err := s.cfg.Incidents.History(r.Context(), id)
 	if err != nil {
 		s.writeFailure(w, r, err)
 		return

@@ -41,13 +41,14 @@ func (f *fakeIncidents) Get(_ context.Context, id string) (*workflow.Incident, e
 	return inc.Clone(), nil
 }
 
-func (f *fakeIncidents) Timeline(ctx context.Context, id string) ([]workflow.Event, error) {
-	if _, err := f.Get(ctx, id); err != nil {
-		return nil, err
+func (f *fakeIncidents) History(ctx context.Context, id string) (*workflow.Incident, []workflow.Event, error) {
+	inc, err := f.Get(ctx, id)
+	if err != nil {
+		return nil, nil, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return slices.Clone(f.timelines[id]), nil
+	return inc, slices.Clone(f.timelines[id]), nil
 }
 
 func (f *fakeIncidents) List(_ context.Context, q workflow.ListQuery) ([]*workflow.Incident, error) {

@@ -715,13 +715,6 @@ func (s *Service) Get(ctx context.Context, actor, id string) (*Incident, error) 
 	return s.store.Get(ctx, NormalizeID(id))
 }
 
-// Timeline returns the recorded steps of an incident. Errors: CodeForbidden,
-// CodeNotFound.
-func (s *Service) Timeline(ctx context.Context, actor, id string) ([]Event, error) {
-	_, events, err := s.History(ctx, actor, id)
-	return events, err
-}
-
 // History returns an incident with its recorded steps, read together.
 // Errors: CodeForbidden, CodeNotFound.
 func (s *Service) History(ctx context.Context, actor, id string) (*Incident, []Event, error) {

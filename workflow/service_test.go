@@ -1180,9 +1180,9 @@ func TestGetTimelineList(t *testing.T) {
 	if _, err := e.svc.Get(t.Context(), "chen", "YQ-9"); workflow.ErrorCode(err) != workflow.CodeNotFound {
 		t.Errorf("Get unknown: got %v, want not_found", err)
 	}
-	evs, err := e.svc.Timeline(t.Context(), "wang", "1")
+	_, evs, err := e.svc.History(t.Context(), "wang", "1")
 	if err != nil {
-		t.Fatalf("Timeline: %v", err)
+		t.Fatalf("History: %v", err)
 	}
 	wantKinds := []workflow.EventKind{workflow.EventOpened, workflow.EventAssigned, workflow.EventAcknowledged}
 	if !slices.Equal(kinds(evs), wantKinds) {
@@ -1195,8 +1195,8 @@ func TestGetTimelineList(t *testing.T) {
 	if want := []string{"YQ-1#1.1", "YQ-1#1.2", "YQ-1#2.1"}; !slices.Equal(ids, want) {
 		t.Errorf("timeline ids: got %v, want %v", ids, want)
 	}
-	if _, err := e.svc.Timeline(t.Context(), "wang", "YQ-9"); workflow.ErrorCode(err) != workflow.CodeNotFound {
-		t.Errorf("Timeline unknown: got %v, want not_found", err)
+	if _, _, err := e.svc.History(t.Context(), "wang", "YQ-9"); workflow.ErrorCode(err) != workflow.CodeNotFound {
+		t.Errorf("History of an unknown incident: got %v, want not_found", err)
 	}
 
 	// b's assign deadline (found 3h ago, 2h to take it on) has passed; a's was met.
@@ -1381,7 +1381,7 @@ func TestInvisibleCharactersAreRefused(t *testing.T) {
 	}
 	// Newlines, tabs, CRLF (kept as LF), Chinese and emoji are text.
 	inc = must(t)(e.svc.Update(t.Context(), "chen", inc.ID, "第一行\r\n\tsecond 🔥 \uFFFD", workflow.Figures{}))
-	evs, _ := e.svc.Timeline(t.Context(), "chen", inc.ID)
+	_, evs, _ := e.svc.History(t.Context(), "chen", inc.ID)
 	if got := evs[len(evs)-1].Text; got != "第一行\n\tsecond 🔥 \uFFFD" {
 		t.Errorf("update text: got %q", got)
 	}

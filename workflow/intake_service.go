@@ -397,6 +397,11 @@ func (s *Service) openCandidate(ctx context.Context, actor, id string, level Lev
 		c := prev.Clone()
 		c.Version++
 		c.State, c.DecidedBy, c.DecidedAt = CandidateOpened, actor, now
+		if in.Category != c.Suggestion.Category {
+			// The rule's department was named for the category it
+			// suggested: opened as another, the roster routes it.
+			c.Suggestion.Department = ""
+		}
 		c.Suggestion.Level, c.Suggestion.Category = in.Level, in.Category
 		incID, t, err := s.reserve(ctx, in.Category, c)
 		if err != nil {

@@ -718,3 +718,56 @@ func intakeFlow(t *testing.T, client goredis.UniversalClient, prefix string) {
 		t.Errorf("AckOutbox: %v", err)
 	}
 }
+
+// TestOpenCandidateRoutes checks which department an incident opened
+// from a candidate goes to: the one its rule names when opened as
+// suggested, the roster's department of the category when a person opens
+// it as another category ("Open as…").
+func TestOpenCandidateRoutes(t *testing.T) {
+	roster, err := workflow.NewRoster(workflow.Roster{
+		Timezone: "Asia/Shanghai",
+		Departments: []workflow.Department{
+			{ID: "office", Categories: []workflow.Category{workflow.CategoryOther}},
+			{ID: "logistics"},
+			{ID: "press", Categories: []workflow.Category{workflow.CategoryRumor}},
+		},
+		People: []workflow.Person{
+			{ID: "chen", Roles: []workflow.Role{workflow.RoleStaff}, Departments: []string{"office"}},
+			{ID: "wang", Roles: []workflow.Role{workflow.RoleLeader, workflow.RolePrincipal}},
+			{ID: "zhao", Roles: []workflow.Role{workflow.RoleLeader}},
+		},
+		Intake: workflow.IntakeConfig{Rules: []workflow.IntakeRule{
+			{Name: "canteen", Any: []string{"canteen"}, Level: workflow.LevelMajor, Department: "logistics"},
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name     string
+		category workflow.Category
+		want     string
+	}{
+		{"as suggested", "", "logistics"},
+		{"as the suggested category", workflow.CategoryOther, "logistics"},
+		{"as another category", workflow.CategoryRumor, "press"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := workflow.NewManualClock(time.Date(2026, 3, 2, 1, 0, 7, 123e6, time.UTC))
+			store := redistest.NewStore(t)
+			svc := workflow.NewService(store, roster, clock)
+			svc.UseIntake(store)
+			got, err := svc.Intake(ctx, "weibo", []workflow.Item{{URL: "https://weibo.com/p/1", Title: "Canteen food made students ill"}})
+			if err != nil || len(got) != 1 {
+				t.Fatalf("Intake: %+v, %v", got, err)
+			}
+			inc, _, err := svc.OpenCandidate(ctx, "chen", got[0].Candidate, "", tt.category)
+			if err != nil {
+				t.Fatalf("OpenCandidate: %v", err)
+			}
+			if inc.Department != tt.want {
+				t.Errorf("opened %s as %s: department %q, want %q", inc.ID, inc.Category, inc.Department, tt.want)
+			}
+		})
+	}
+}

@@ -284,10 +284,11 @@ type IntakeStore interface {
 	// Candidates returns a page of the candidates in a state, pending ones
 	// by arrival, the others by decision, newest first; and the total.
 	Candidates(ctx context.Context, q CandidateQuery) ([]*Candidate, int, error)
-	// TakeQuota counts n items of source against limit a minute and says
-	// whether they fit; when not, nothing is counted and retry says when
-	// the window opens again.
-	TakeQuota(ctx context.Context, source string, n, limit int) (ok bool, retry time.Duration, err error)
+	// TakeQuota counts the items of each source (counts: source → items)
+	// against limit a minute, all or none: when a source's do not fit,
+	// nothing is counted for any, refused names that source ("" when all
+	// fit) and retry says when its window opens again.
+	TakeQuota(ctx context.Context, counts map[string]int, limit int) (refused string, retry time.Duration, err error)
 }
 
 // trackingParams are query parameters that say how a link was shared, not

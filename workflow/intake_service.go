@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -162,15 +161,15 @@ func (s *Service) Intake(ctx context.Context, source string, items []Item) ([]Re
 	for _, it := range items {
 		count[it.Source]++
 	}
-	for _, src := range slices.Sorted(maps.Keys(count)) {
-		limit := s.roster.Intake.RateLimit()
-		ok, retry, err := s.intake.TakeQuota(ctx, src, count[src], limit)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			return nil, &LimitError{Source: src, Limit: limit, RetryAfter: retry}
-		}
+	// All or none: a delivery refused for one source's rate counts
+	// nothing against the others.
+	limit := s.roster.Intake.RateLimit()
+	refused, retry, err := s.intake.TakeQuota(ctx, count, limit)
+	if err != nil {
+		return nil, err
+	}
+	if refused != "" {
+		return nil, &LimitError{Source: refused, Limit: limit, RetryAfter: retry}
 	}
 	arrivals := make([]Arrival, len(items))
 	for i, it := range items {

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -519,43 +521,62 @@ func (s *Store) Candidates(ctx context.Context, q workflow.CandidateQuery) ([]*w
 	return out, int(total.Val()), nil
 }
 
-// quotaScript counts n items against limit in the window of KEYS[1], the
-// source's count in one minute. ARGV: 1 n, 2 limit. It returns 1 when
-// counted, 0 when the items do not fit (nothing is counted).
+// quotaScript counts items against limit in the windows of KEYS, each a
+// source's count in one minute, all or none. ARGV: 1 limit, then the
+// number of items of each key. It returns 0 when all were counted, or the
+// number (from 1) of the first key whose items do not fit, and then counts
+// nothing.
 var quotaScript = goredis.NewScript(`
-local count = tonumber(redis.call('GET', KEYS[1]) or '0')
-local n = tonumber(ARGV[1])
-if count + n > tonumber(ARGV[2]) then return 0 end
-redis.call('SET', KEYS[1], count + n, 'PX', 120000)
-return 1
+local limit = tonumber(ARGV[1])
+local counts = {}
+for i, key in ipairs(KEYS) do
+  counts[i] = tonumber(redis.call('GET', key) or '0') + tonumber(ARGV[i + 1])
+  if counts[i] > limit then return i end
+end
+for i, key in ipairs(KEYS) do
+  redis.call('SET', key, counts[i], 'PX', 120000)
+end
+return 0
 `)
 
-// TakeQuota counts n items of source against limit a minute, in fixed
-// one-minute windows of the Store's clock, and says whether they fit; when
-// not, nothing is counted and retry is the time to the window's end (at
-// least a second). n above limit never fits: retry is a minute.
+// TakeQuota counts the items of each source (counts: source → items)
+// against limit a minute, in fixed one-minute windows of the Store's
+// clock, all or none: when a source's items do not fit, nothing is counted
+// for any source, refused is that source (the first by name) and retry is
+// the time to the window's end (at least a second). More items than limit
+// never fit: retry is a minute. The windows of every source are in the
+// intake's slot, so one script checks and counts them all.
 //
 // The windows are the Store's clock's (Options.Clock), like every other
 // time of the Service, rather than the Redis server's (TIME): the minimum
 // ACL of docs/redis.md has no TIME, demo time scales the window with the
 // rest, and replicas' clocks agree well within the second that a
 // one-minute window can afford.
-func (s *Store) TakeQuota(ctx context.Context, source string, n, limit int) (bool, time.Duration, error) {
-	switch {
-	case n <= 0:
-		return true, 0, nil
-	case n > limit:
-		return false, time.Minute, nil
+func (s *Store) TakeQuota(ctx context.Context, counts map[string]int, limit int) (string, time.Duration, error) {
+	sources := slices.Sorted(maps.Keys(counts))
+	sources = slices.DeleteFunc(sources, func(src string) bool { return counts[src] <= 0 })
+	for _, src := range sources {
+		if counts[src] > limit {
+			return src, time.Minute, nil
+		}
+	}
+	if len(sources) == 0 {
+		return "", 0, nil
 	}
 	now := s.clock.Now()
 	minute := now.Unix() / 60
-	key := s.intakeKey("quota:" + source + ":" + strconv.FormatInt(minute, 10))
-	ok, err := quotaScript.Run(ctx, s.client, []string{key}, n, limit).Int()
+	keys := make([]string, len(sources))
+	args := []any{limit}
+	for i, src := range sources {
+		keys[i] = s.intakeKey("quota:" + src + ":" + strconv.FormatInt(minute, 10))
+		args = append(args, counts[src])
+	}
+	n, err := quotaScript.Run(ctx, s.client, keys, args...).Int()
 	if err != nil {
-		return false, 0, failOn("take intake quota of", source, err)
+		return "", 0, failOn("take intake quota of", strings.Join(sources, ", "), err)
 	}
-	if ok == 1 {
-		return true, 0, nil
+	if n < 1 || n > len(sources) {
+		return "", 0, nil
 	}
-	return false, max(time.Unix((minute+1)*60, 0).Sub(now), time.Second), nil
+	return sources[n-1], max(time.Unix((minute+1)*60, 0).Sub(now), time.Second), nil
 }

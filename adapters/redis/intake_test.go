@@ -498,16 +498,24 @@ func TestTakeQuota(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, f fixture) {
 		clock := workflow.NewManualClock(t0) // 09:26:53.589793238
 		store := redis.New(f.client, redis.Options{Prefix: f.prefix, Clock: clock})
+		takeAll := func(counts map[string]int, wantRefused string, wantRetry time.Duration) {
+			t.Helper()
+			refused, retry, err := store.TakeQuota(ctx, counts, 5)
+			if err != nil {
+				t.Fatalf("TakeQuota(%v): %v", counts, err)
+			}
+			if refused != wantRefused || retry != wantRetry {
+				t.Errorf("TakeQuota(%v) of 5 at %s: got refused %q, retry %v; want %q, retry %v",
+					counts, clock.Now().Format("15:04:05.000"), refused, retry, wantRefused, wantRetry)
+			}
+		}
 		take := func(source string, n int, wantOK bool, wantRetry time.Duration) {
 			t.Helper()
-			ok, retry, err := store.TakeQuota(ctx, source, n, 5)
-			if err != nil {
-				t.Fatalf("TakeQuota(%s, %d): %v", source, n, err)
+			refused := ""
+			if !wantOK {
+				refused = source
 			}
-			if ok != wantOK || retry != wantRetry {
-				t.Errorf("TakeQuota(%s, %d) of 5 at %s: got %v, retry %v; want %v, retry %v",
-					source, n, clock.Now().Format("15:04:05.000"), ok, retry, wantOK, wantRetry)
-			}
+			takeAll(map[string]int{source: n}, refused, wantRetry)
 		}
 		toWindowEnd := 6*time.Second + 410206762*time.Nanosecond // to 09:27:00
 		take("weibo", 3, true, 0)
@@ -517,6 +525,11 @@ func TestTakeQuota(t *testing.T) {
 		take("feed", 5, true, 0)             // another source has its own count
 		take("weibo", 6, false, time.Minute) // more than the limit never fits
 		take("weibo", 0, true, 0)            // nothing to count
+		// All or none: with feed full, or forum's items above the limit,
+		// blog's are not counted either.
+		takeAll(map[string]int{"blog": 1, "feed": 1}, "feed", toWindowEnd)
+		takeAll(map[string]int{"blog": 1, "forum": 6}, "forum", time.Minute)
+		take("blog", 5, true, 0)
 
 		key := fmt.Sprintf("%s:{%s}:quota:weibo:%d", f.prefix, redis.IntakeShard, t0.Unix()/60)
 		if got := f.client.Get(ctx, key).Val(); got != "5" {
@@ -543,7 +556,7 @@ func TestIntakeKeysShareOneSlot(t *testing.T) {
 		p.figures = figures(4, 50)
 		mustReceive(t, f.store, arrival(p, t0))
 		at := redis.New(f.client, redis.Options{Prefix: f.prefix, Clock: workflow.NewManualClock(t0)})
-		if _, _, err := at.TakeQuota(ctx, "weibo", 1, 60); err != nil {
+		if _, _, err := at.TakeQuota(ctx, map[string]int{"weibo": 1}, 60); err != nil {
 			t.Fatal(err)
 		}
 		tag := f.prefix + ":{" + redis.IntakeShard + "}:"

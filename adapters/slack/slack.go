@@ -119,7 +119,7 @@ type Adapter struct {
 	ackIn    time.Duration
 	workIn   time.Duration
 	sender   *Sender
-	bg       sync.WaitGroup
+	bg       *workers
 }
 
 // New returns an Adapter for opts.
@@ -152,6 +152,7 @@ func New(opts Options) (*Adapter, error) {
 		clock:    opts.Clock,
 		ackIn:    cmp.Or(opts.AckTimeout, DefaultAckTimeout),
 		workIn:   cmp.Or(opts.WorkTimeout, DefaultWorkTimeout),
+		bg:       newWorkers(workerIdle),
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)

@@ -1,6 +1,7 @@
 package workflow_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -169,13 +170,17 @@ func (s *fakeStore) ListPage(ctx context.Context, q workflow.ListQuery) (workflo
 	}
 	if q.Urgent && q.Filter != workflow.ListResolved {
 		s.mu.Lock()
-		key := func(inc *workflow.Incident) time.Time {
+		// In milliseconds, as the Redis store keeps them; ties by ID,
+		// YQ-9 before YQ-10.
+		key := func(inc *workflow.Incident) int64 {
 			if d := s.nextDue[inc.ID]; !d.IsZero() {
-				return d
+				return d.UnixMilli()
 			}
-			return time.Unix(1<<40, 0)
+			return 1<<50 + inc.FoundAt.UnixMilli()
 		}
-		slices.SortStableFunc(incs, func(a, b *workflow.Incident) int { return key(a).Compare(key(b)) })
+		slices.SortStableFunc(incs, func(a, b *workflow.Incident) int {
+			return cmp.Or(cmp.Compare(key(a), key(b)), cmp.Compare(len(a.ID), len(b.ID)), cmp.Compare(a.ID, b.ID))
+		})
 		s.mu.Unlock()
 	}
 	total := len(incs)

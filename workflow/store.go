@@ -81,8 +81,9 @@ type ListQuery struct {
 	Offset, Limit int
 	// Urgent orders the incidents whose earliest unmet deadline falls
 	// soonest first (the most overdue at the top), then those with none by
-	// discovery; otherwise they are ordered by discovery. ListResolved
-	// ignores it.
+	// discovery; those due, or found, in the same millisecond by ID (YQ-9
+	// before YQ-10). Otherwise they are ordered by discovery, then by ID.
+	// ListResolved ignores it.
 	Urgent bool
 }
 

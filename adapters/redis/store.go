@@ -62,6 +62,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -370,9 +371,11 @@ func (s *Store) ListPage(ctx context.Context, q workflow.ListQuery) (workflow.Pa
 	total := len(found)
 	slices.SortFunc(found, func(a, b candidate) int {
 		if q.Urgent {
-			if c := cmp.Compare(a.due, b.due); c != 0 {
-				return c
-			}
+			// As the pages read from the due index (urgentPage), so that
+			// put end to end they are this list: those due in the same
+			// millisecond, or without a deadline and found in the same
+			// millisecond, by ID.
+			return cmp.Or(cmp.Compare(a.due, b.due), compareIDs(a.id, b.id))
 		}
 		if c := cmp.Compare(a.score, b.score); c != 0 {
 			return c
@@ -414,40 +417,39 @@ func (s *Store) ListPage(ctx context.Context, q workflow.ListQuery) (workflow.Pa
 // the order they were resolved (the resolved index's score, in
 // milliseconds), oldest first; those resolved in the same millisecond by
 // ID compared byte-wise, as Redis orders equal scores (so YQ-10 before
-// YQ-9). With that order each shard's first Offset+Limit, merged, hold the
-// page: one round trip reads them and each shard's count, O(log N + Offset
-// + Limit) per shard however many incidents the range holds, and a second
-// reads the page's incidents. Urgent does not apply: a resolved incident
-// has no deadline left to keep.
+// YQ-9). With that order the shards' first members, merged, hold the page:
+// shardTops reads them and each shard's count, O(log N + Offset + Limit)
+// per shard however many incidents the range holds, in one round trip
+// (rarely two), and one more reads the page's incidents. Without a limit
+// (statistics, an export) every shard's range is read. Urgent does not
+// apply: a resolved incident has no deadline left to keep.
 func (s *Store) resolvedPage(ctx context.Context, q workflow.ListQuery, rangeBy *goredis.ZRangeBy) (workflow.Page, error) {
-	if q.Limit > 0 {
-		rangeBy.Count = int64(max(q.Offset, 0) + q.Limit)
-	}
-	ranges := make([]*goredis.ZSliceCmd, len(s.shards))
-	counts := make([]*goredis.IntCmd, len(s.shards))
-	_, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		for i, shard := range s.shards {
-			index := s.shardKey(shard, "resolved")
-			ranges[i] = p.ZRangeByScoreWithScores(ctx, index, rangeBy)
-			counts[i] = p.ZCount(ctx, index, rangeBy.Min, rangeBy.Max)
-		}
-		return nil
-	})
-	if err != nil {
-		return workflow.Page{}, fail("list incidents", err)
-	}
+	index := func(shard string) string { return s.shardKey(shard, "resolved") }
 	var zs []goredis.Z
 	total := 0
-	for i := range s.shards {
-		total += int(counts[i].Val())
-		zs = append(zs, ranges[i].Val()...)
-	}
-	slices.SortFunc(zs, func(a, b goredis.Z) int {
-		if c := cmp.Compare(a.Score, b.Score); c != 0 {
-			return c
+	if q.Limit > 0 {
+		top, err := s.shardTops(ctx, index, *rangeBy, max(q.Offset, 0)+q.Limit, false, nil)
+		if err != nil {
+			return workflow.Page{}, err
 		}
-		return cmp.Compare(a.Member.(string), b.Member.(string))
-	})
+		zs, total = top.merged, top.total
+	} else {
+		ranges := make([]*goredis.ZSliceCmd, len(s.shards))
+		_, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+			for i, shard := range s.shards {
+				ranges[i] = p.ZRangeByScoreWithScores(ctx, index(shard), rangeBy)
+			}
+			return nil
+		})
+		if err != nil {
+			return workflow.Page{}, fail("list incidents", err)
+		}
+		for i := range s.shards {
+			zs = append(zs, ranges[i].Val()...)
+		}
+		total = len(zs)
+		slices.SortFunc(zs, byScoreThenID)
+	}
 	zs = page(zs, q.Offset, q.Limit)
 	ids := make([]string, len(zs))
 	for i, z := range zs {
@@ -455,6 +457,217 @@ func (s *Store) resolvedPage(ctx context.Context, q workflow.ListQuery, rangeBy 
 	}
 	incs, err := s.readListed(ctx, q, ids)
 	return workflow.Page{Incidents: incs, Total: total}, err
+}
+
+// byScoreThenID is the order of a sorted set: by score, then equal scores
+// by member compared byte-wise (YQ-10 before YQ-9).
+func byScoreThenID(a, b goredis.Z) int {
+	return cmp.Or(cmp.Compare(a.Score, b.Score), cmp.Compare(a.Member.(string), b.Member.(string)))
+}
+
+// byScoreThenNaturalID orders by score, then equal scores by ID in natural
+// order (YQ-9 before YQ-10), as people read them.
+func byScoreThenNaturalID(a, b goredis.Z) int {
+	return cmp.Or(cmp.Compare(a.Score, b.Score), compareIDs(a.Member.(string), b.Member.(string)))
+}
+
+// tops is what shardTops read: the first k members of the shards'
+// ranges merged in order, and how many members the ranges hold.
+type tops struct {
+	merged []goredis.Z
+	counts []int // of each shard
+	total  int
+}
+
+// shardTops reads the first k members (with their scores) of the union of
+// rangeBy in every shard's index, merged in the indexes' own order
+// (byScoreThenID) or, natural, in byScoreThenNaturalID, and the
+// count of the range in every shard. extra, when not nil, adds commands of
+// each shard to the same pipeline.
+//
+// The first k of the union are among each shard's first k, but reading k
+// of every shard reads k times the shards' number of members, nearly all of
+// them thrown away: with 16 shards a page of 20 read 320 members with
+// their scores, the largest part of a list's CPU in Go and in Redis. The
+// members of an index are spread over the shards by a hash of their ID, so
+// each shard's first few hold the first k: shardTops reads perShard(k) of
+// each, in one round trip, and merges them while they suffice
+// (mergeTops). Only when a shard runs out of read members that are sure to
+// come before its unread ones does a second round trip read more
+// of those shards, and the merge runs again over them. With k = 20 and 16
+// shards that takes a shard holding 9 of the first 20 (about once in 50,000
+// lists), or, in the natural order, members due in the same millisecond at
+// the end of what was read of a shard (a burst of incidents found at the
+// same typed minute).
+//
+// That second read takes every member of those shards scored up to the
+// k-th lowest score read, which holds the first k whatever their order
+// among equal scores, up to k+maxTies members a shard: should a shard hold
+// more members of that very score, the page may show some of them in place
+// of others of the same score.
+func (s *Store) shardTops(ctx context.Context, index func(shard string) string, rangeBy goredis.ZRangeBy, k int,
+	natural bool, extra func(p goredis.Pipeliner, i int, shard string)) (tops, error) {
+	n := len(s.shards)
+	read := make([][]goredis.Z, n)
+	counts := make([]int, n)
+	ranges := make([]*goredis.ZSliceCmd, n)
+	countCmds := make([]*goredis.IntCmd, n)
+	first := rangeBy
+	first.Offset, first.Count = 0, int64(perShard(k, n))
+	if natural {
+		// One more: of the members read, only those scored below the
+		// last are sure to come before the unread ones.
+		first.Count++
+	}
+	_, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for i, shard := range s.shards {
+			ranges[i] = p.ZRangeByScoreWithScores(ctx, index(shard), &first)
+			countCmds[i] = p.ZCount(ctx, index(shard), rangeBy.Min, rangeBy.Max)
+			if extra != nil {
+				extra(p, i, shard)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return tops{}, fail("list incidents", err)
+	}
+	total := 0
+	for i := range s.shards {
+		read[i], counts[i] = ranges[i].Val(), int(countCmds[i].Val())
+		total += counts[i]
+	}
+	compare, sure := byScoreThenID, func(a, b goredis.Z) bool { return byScoreThenID(a, b) < 0 }
+	if natural {
+		// In another order than the index's, a member read is sure to come
+		// before the unread ones only when its score is lower.
+		compare, sure = byScoreThenNaturalID, func(a, b goredis.Z) bool { return a.Score < b.Score }
+	}
+	complete := make([]bool, n)
+	merged, need := mergeTops(read, counts, complete, k, compare, sure)
+	if len(need) == 0 {
+		return tops{merged: merged, counts: counts, total: total}, nil
+	}
+	// At least k members read score at most the k-th lowest score read:
+	// the first k of the union are among those scored up to it.
+	upTo := rangeBy
+	upTo.Offset, upTo.Count = 0, int64(k+maxTies)
+	var scores []float64
+	for _, zs := range read {
+		for _, z := range zs {
+			scores = append(scores, z.Score)
+		}
+	}
+	if len(scores) >= k {
+		slices.Sort(scores)
+		upTo.Max = strconv.FormatFloat(scores[k-1], 'f', -1, 64)
+	}
+	// Read them of every shard with unread members that may score that
+	// low: the unread of any other score above it, and so do those read
+	// of the same score as its unread. Then the merge takes what was read.
+	bound, err := strconv.ParseFloat(upTo.Max, 64)
+	if err != nil {
+		bound = math.Inf(1) // "+inf", or an exclusive "(…" bound: read all of the range
+	}
+	need = need[:0]
+	for i, zs := range read {
+		if len(zs) < counts[i] && (len(zs) == 0 || zs[len(zs)-1].Score <= bound) {
+			need = append(need, i)
+		}
+	}
+	more := make([]*goredis.ZSliceCmd, len(need))
+	_, err = s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for j, i := range need {
+			more[j] = p.ZRangeByScoreWithScores(ctx, index(s.shards[i]), &upTo)
+		}
+		return nil
+	})
+	if err != nil {
+		return tops{}, fail("list incidents", err)
+	}
+	for j, i := range need {
+		read[i] = more[j].Val()
+	}
+	for i := range complete {
+		complete[i] = true
+	}
+	merged, _ = mergeTops(read, counts, complete, k, compare, sure)
+	return tops{merged: merged, counts: counts, total: total}, nil
+}
+
+// maxTies is how many members of one score beyond k shardTops reads of a
+// shard at most to order them by ID.
+const maxTies = 1000
+
+// perShard is how many members of each of n shards shardTops reads first
+// for the first k of their union: all k when there are few shards,
+// otherwise twice the shards' even share and six more.
+func perShard(k, n int) int {
+	if n <= 2 {
+		return k
+	}
+	return min(k, 2*((k+n-1)/n)+6)
+}
+
+// mergeTops merges the first k of read, each shard's first members of a
+// range in its index's order, into the order compare gives. counts says
+// how many members each shard's range holds, complete which shards'
+// members were all read that the merge may take. Of a shard with members
+// unread, only those read that are sure (by sure) to come before its last
+// one read can be taken: when the merge needs what comes after them,
+// need lists every such shard, and merged is nil.
+func mergeTops(read [][]goredis.Z, counts []int, complete []bool, k int,
+	compare func(a, b goredis.Z) int, sure func(a, b goredis.Z) bool) (merged []goredis.Z, need []int) {
+	// takable[i] is how many of read[i] the merge may take; last[i] the
+	// last member read of a shard with more unread, which bounds them.
+	takable := make([]int, len(read))
+	last := make([]*goredis.Z, len(read))
+	for i, zs := range read {
+		zs = slices.Clone(zs)
+		slices.SortFunc(zs, compare)
+		read[i] = zs
+		takable[i] = len(zs)
+		if complete[i] || len(zs) >= counts[i] || len(zs) == 0 {
+			continue
+		}
+		bound := zs[len(zs)-1]
+		for _, z := range zs {
+			if compare(z, bound) > 0 {
+				bound = z
+			}
+		}
+		last[i] = &bound
+		takable[i] = 0
+		for takable[i] < len(zs) && sure(zs[takable[i]], bound) {
+			takable[i]++
+		}
+	}
+	next := make([]int, len(read))
+	merged = make([]goredis.Z, 0, k)
+	for len(merged) < k {
+		best := -1
+		for i, zs := range read {
+			if next[i] < takable[i] && (best < 0 || compare(zs[next[i]], read[best][next[best]]) < 0) {
+				best = i
+			}
+		}
+		for i := range read {
+			// A shard whose takable members are taken holds unread ones
+			// that may come before the best of the others.
+			if next[i] == takable[i] && last[i] != nil && (best < 0 || !sure(read[best][next[best]], *last[i])) {
+				need = append(need, i)
+			}
+		}
+		if len(need) > 0 {
+			return nil, need
+		}
+		if best < 0 {
+			break
+		}
+		merged = append(merged, read[best][next[best]])
+		next[best]++
+	}
+	return merged, nil
 }
 
 // readListed reads the incidents of ids in one pipeline, in that order,
@@ -517,48 +730,35 @@ func noDueScore(found time.Time) string {
 }
 
 // urgentPage is ListPage for the urgent order of the open incidents, or of
-// the overdue ones, by limit: each shard's first Offset+Limit of the due
-// index and its counts, in one round trip, merged. ok is false when a
-// shard's due index lacks open incidents (written by a release that left
-// those without a deadline out); the caller then reads it all.
+// the overdue ones, by limit: the first Offset+Limit of the shards' due
+// indexes, with their counts and the open indexes' (shardTops), merged. ok
+// is false when a shard's due index lacks open incidents (written by a
+// release that left those without a deadline out); the caller then reads
+// it all.
 func (s *Store) urgentPage(ctx context.Context, q workflow.ListQuery, max string) (found []string, total int, ok bool, err error) {
-	k := int64(q.Offset + q.Limit)
-	ranges := make([]*goredis.ZSliceCmd, len(s.shards))
-	counts := make([]*goredis.IntCmd, len(s.shards))
 	opens := make([]*goredis.IntCmd, len(s.shards))
-	_, err = s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		for i, shard := range s.shards {
-			due := s.shardKey(shard, "due")
-			ranges[i] = p.ZRangeByScoreWithScores(ctx, due, &goredis.ZRangeBy{Min: "-inf", Max: max, Count: k})
-			counts[i] = p.ZCount(ctx, due, "-inf", max)
-			if q.Filter != workflow.ListOverdue {
-				opens[i] = p.ZCard(ctx, s.shardKey(shard, "open"))
+	var extra func(p goredis.Pipeliner, i int, shard string)
+	if q.Filter != workflow.ListOverdue {
+		extra = func(p goredis.Pipeliner, i int, shard string) {
+			opens[i] = p.ZCard(ctx, s.shardKey(shard, "open"))
+		}
+	}
+	top, err := s.shardTops(ctx, func(shard string) string { return s.shardKey(shard, "due") },
+		goredis.ZRangeBy{Min: "-inf", Max: max}, q.Offset+q.Limit, true, extra)
+	if err != nil {
+		return nil, 0, false, err
+	}
+	if extra != nil {
+		for i := range s.shards {
+			if int(opens[i].Val()) != top.counts[i] {
+				return nil, 0, false, nil
 			}
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, 0, false, fail("list incidents", err)
 	}
-	var zs []goredis.Z
-	for i := range s.shards {
-		n := counts[i].Val()
-		if opens[i] != nil && opens[i].Val() != n {
-			return nil, 0, false, nil
-		}
-		total += int(n)
-		zs = append(zs, ranges[i].Val()...)
-	}
-	slices.SortFunc(zs, func(a, b goredis.Z) int {
-		if c := cmp.Compare(a.Score, b.Score); c != 0 {
-			return c
-		}
-		return compareIDs(a.Member.(string), b.Member.(string))
-	})
-	for _, z := range page(zs, q.Offset, q.Limit) {
+	for _, z := range page(top.merged, q.Offset, q.Limit) {
 		found = append(found, z.Member.(string))
 	}
-	return found, total, true, nil
+	return found, top.total, true, nil
 }
 
 // page is the part of xs a list's Offset and Limit (0: no limit) select.

@@ -32,6 +32,8 @@ type fakeOutbox struct {
 	dead    []bot.DeadLetter
 	owners  map[string]fakeLease
 	reads   chan struct{} // gets a value on every ReadOutbox, when set
+	// fullReads and newReads count ReadOutbox and ReadNewOutbox calls.
+	fullReads, newReads int
 	// released counts Release calls.
 	released int
 	// markFails is how many MarkSent calls fail from now on.
@@ -99,6 +101,7 @@ func (f *fakeOutbox) ReadOutbox(_ context.Context, group, consumer string, max i
 			}
 		}
 	}()
+	f.fullReads++
 	g, now := f.group(group), f.clock.Now()
 	var ds []bot.Delivery
 	for _, i := range slices.Sorted(maps.Keys(g.pending)) {
@@ -107,6 +110,20 @@ func (f *fakeOutbox) ReadOutbox(_ context.Context, group, consumer string, max i
 			ds = append(ds, f.delivery(i))
 		}
 	}
+	for ; g.next < len(f.entries) && len(ds) < max; g.next++ {
+		g.pending[g.next] = &fakePendingRef{consumer: consumer, readAt: now}
+		ds = append(ds, f.delivery(g.next))
+	}
+	return ds, nil
+}
+
+// ReadNewOutbox makes the fake a bot.NewReader: new entries only.
+func (f *fakeOutbox) ReadNewOutbox(_ context.Context, group, consumer string, max int) ([]bot.Delivery, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.newReads++
+	g, now := f.group(group), f.clock.Now()
+	var ds []bot.Delivery
 	for ; g.next < len(f.entries) && len(ds) < max; g.next++ {
 		g.pending[g.next] = &fakePendingRef{consumer: consumer, readAt: now}
 		ds = append(ds, f.delivery(g.next))
@@ -922,6 +939,68 @@ func TestDeliveryReaderLease(t *testing.T) {
 			}
 			if d.MinIdle != tt.wantMinIdle {
 				t.Errorf("MinIdle: got %s, want %s", d.MinIdle, tt.wantMinIdle)
+			}
+		})
+	}
+}
+
+// readsOnlyOutbox hides ReadNewOutbox of a fakeOutbox: a store that is no
+// bot.NewReader.
+type readsOnlyOutbox struct{ bot.DeliveryStore }
+
+// TestDeliveryHeldEntriesReadAgainEveryMinIdleFifth: a Dispatcher holding a
+// backlog paced at a message a second passes once a message, but reads the
+// held entries again only every MinIdle/5 (2 s), reading just the new ones
+// in between; that still keeps them from being taken over by another
+// consumer, and an entry handed over to it meanwhile goes out within
+// MinIdle/5. A store that is no NewReader has them read in every pass.
+func TestDeliveryHeldEntriesReadAgainEveryMinIdleFifth(t *testing.T) {
+	const span = 30 * time.Second
+	for _, newReader := range []bool{true, false} {
+		t.Run(fmt.Sprintf("NewReader=%v", newReader), func(t *testing.T) {
+			f := newDeliveryFixture(bot.PlatformWeb)
+			for i := range 40 {
+				f.store.add(notice(fmt.Sprintf("n%d", i), "C1"))
+			}
+			d := f.dispatcher("r1")
+			if !newReader {
+				d.Store = readsOnlyOutbox{f.store}
+			}
+			taken := 0
+			last := time.Duration(-1)
+			f.runIdle(t, d, span, func(now time.Duration) {
+				if now == last {
+					return
+				}
+				last = now
+				// Another replica, alive, claims what has been idle for
+				// MinIdle (10 s).
+				ds, _ := f.store.ClaimStale(context.Background(), bot.PlatformWeb, "r2", 10*time.Second, 100)
+				taken += len(ds)
+				if now == 9*time.Second {
+					f.store.add(notice("handed", "C2"))
+					ds, _ := f.store.ReadNewOutbox(context.Background(), bot.PlatformWeb, "r2", 10)
+					_ = f.store.Handover(context.Background(), bot.PlatformWeb, "r1", 0, ds...)
+				}
+			})
+			if taken != 0 {
+				t.Errorf("another consumer took %d held entries over", taken)
+			}
+			sent := f.sender.accepted()
+			if n := len(sent["C1"]); n < 30 {
+				t.Errorf("sent %d to C1 in %v, want a message a second", n, span)
+			}
+			if got := sent["C2"]; len(got) != 1 || !slices.Contains([]string{"handed@9s", "handed@10s", "handed@11s"}, got[0]) {
+				t.Errorf("the entry handed over at 9s: sent %q, want within MinIdle/5 (2s)", got)
+			}
+			full, fresh := f.store.fullReads, f.store.newReads-1 // less the handover's own read
+			if newReader {
+				if limit := int(span/(2*time.Second)) + 1; full > limit || full+fresh < 30 {
+					t.Errorf("held entries read again %d times, new entries alone %d times; want at most %d (every 2s), and a pass a message",
+						full, fresh, limit)
+				}
+			} else if full < 30 || f.store.newReads != 1 {
+				t.Errorf("no NewReader: held entries read again %d times (new alone %d), want in every pass", full, f.store.newReads-1)
 			}
 		})
 	}

@@ -63,8 +63,10 @@ type Dispatcher struct {
 	// back to it.
 	MinIdle time.Duration
 	// Poll is the longest wait between passes while this Dispatcher holds
-	// entries (1s when zero; at most MinIdle/5): each pass reads them again,
-	// so that they are not taken over, and renews their targets' leases.
+	// entries (1s when zero; at most MinIdle/5): each pass renews their
+	// targets' leases, and reads the entries again when MinIdle/5 passed
+	// since it last did (every pass, with a store that is no NewReader),
+	// so that they are not taken over.
 	Poll time.Duration
 	// IdlePoll is the longest wait between looks at the store while this
 	// Dispatcher holds nothing (5s when zero, or Poll when only Poll is
@@ -125,7 +127,10 @@ type Dispatcher struct {
 	targets map[string]*outTarget // by target
 	claimAt time.Time             // next ClaimStale
 	sweep   bool                  // the next ClaimStale takes all it may hold
-	wake    time.Time             // when the next pass has work
+	// rereadAt is when a pass next reads the held entries again (with a
+	// NewReader store; without, every pass does).
+	rereadAt time.Time
+	wake     time.Time // when the next pass has work
 	// coalescer is Render when it is a Coalescer.
 	coalescer Coalescer
 	more      bool // the last read was full: read again at once
@@ -138,6 +143,8 @@ type Dispatcher struct {
 	// without waiting for a pass (which holds mu for seconds).
 	heldCount atomic.Int64
 	heldSince atomic.Int64 // the oldest held entry's append time, Unix ns; 0: none
+	// heldLooked is when noteHeld last looked for the oldest held entry.
+	heldLooked time.Time
 }
 
 // outItem is one held entry.
@@ -214,8 +221,9 @@ func (d *Dispatcher) init() error {
 	}
 	d.MinIdle = minIdle
 	pollSet := d.Poll != 0
-	// Each pass reads this consumer's pending entries again, which keeps
-	// them from being taken over: it must come well within MinIdle.
+	// Passes read this consumer's pending entries again at least every
+	// MinIdle/5, which keeps them from being taken over: a pass must come
+	// well within that.
 	d.Poll = min(cmp.Or(d.Poll, time.Second), d.MinIdle/5)
 	if d.IdlePoll == 0 {
 		d.IdlePoll = defaultIdlePoll
@@ -258,8 +266,19 @@ func (d *Dispatcher) queued() (int, time.Time) {
 	return n, time.Time{}
 }
 
-// noteHeld records what is held for queued; called with mu held.
+// noteHeld records what is held for queued; called with mu held. The
+// count is exact after every pass; the oldest entry is looked for among
+// all held ones at most once a second (heldAgeEvery): a pass
+// runs each time a held message falls due, and with thousands held the
+// search took a quarter of a busy replica's CPU. Between two searches the
+// age reported may be of an entry sent meanwhile, at most a second stale.
 func (d *Dispatcher) noteHeld() {
+	d.heldCount.Store(int64(len(d.held)))
+	now := d.Clock.Now()
+	if len(d.held) > 0 && d.heldSince.Load() != 0 && now.Sub(d.heldLooked) < heldAgeEvery {
+		return
+	}
+	d.heldLooked = now
 	var oldest time.Time
 	for _, it := range d.held {
 		if at := it.d.Seq.At; !at.IsZero() && (oldest.IsZero() || at.Before(oldest)) {
@@ -271,8 +290,10 @@ func (d *Dispatcher) noteHeld() {
 		since = oldest.UnixNano()
 	}
 	d.heldSince.Store(since)
-	d.heldCount.Store(int64(len(d.held)))
 }
+
+// heldAgeEvery is how often noteHeld looks for the oldest held entry.
+const heldAgeEvery = time.Second
 
 // Sleep waits for d or until ctx is done, and returns ctx's error then. A
 // d of zero or less returns at once. The dispatcher, the scheduler's
@@ -501,30 +522,54 @@ func (d *Dispatcher) DeliverOnce(ctx context.Context) (int, error) {
 	}
 
 	// Reading this consumer's pending entries again also tells the store it
-	// is alive (their idle time restarts), so nobody takes them over.
+	// is alive (their idle time restarts), so nobody takes them over; it
+	// also finds what was handed over to it, or claimed by a probe. With a
+	// NewReader store, a pass between such reads, at most MinIdle/5 apart,
+	// reads only the new entries.
 	heldBefore := len(d.held)
-	want := heldBefore + d.Batch
-	if d.full() {
-		want = heldBefore
-	}
-	read, err := d.Store.ReadOutbox(ctx, d.Sender.Platform(), d.Consumer, max(want, 1))
-	if err != nil {
-		note(fmt.Errorf("read outbox: %w", err))
-	} else if len(read) < want {
-		// The read returned every pending entry of this consumer: one held
-		// but missing was taken over by another consumer (this one stalled
-		// for MinIdle) or acked by it.
-		mine := map[string]bool{}
-		for _, x := range slices.Concat(read, claimed) {
-			mine[x.Handle] = true
+	reader, newOnly := d.Store.(NewReader)
+	now := d.Clock.Now()
+	newOnly = newOnly && heldBefore > 0 && now.Before(d.rereadAt)
+	var (
+		read []Delivery
+		err  error
+		want int
+	)
+	switch {
+	case newOnly:
+		if !d.full() {
+			want = d.Batch
+			read, err = reader.ReadNewOutbox(ctx, d.Sender.Platform(), d.Consumer, want)
 		}
-		for h, it := range d.held {
-			if !mine[h] {
-				d.forget(it)
+		d.more = err == nil && want > 0 && len(read) >= want
+	default:
+		want = heldBefore + d.Batch
+		if d.full() {
+			want = heldBefore
+		}
+		read, err = d.Store.ReadOutbox(ctx, d.Sender.Platform(), d.Consumer, max(want, 1))
+		if err == nil {
+			d.rereadAt = now.Add(d.MinIdle / 5)
+		}
+		if err == nil && len(read) < want {
+			// The read returned every pending entry of this consumer: one
+			// held but missing was taken over by another consumer (this one
+			// stalled for MinIdle) or acked by it.
+			mine := map[string]bool{}
+			for _, x := range slices.Concat(read, claimed) {
+				mine[x.Handle] = true
+			}
+			for h, it := range d.held {
+				if !mine[h] {
+					d.forget(it)
+				}
 			}
 		}
+		d.more = err == nil && len(read) >= want && want > heldBefore
 	}
-	d.more = err == nil && len(read) >= want && want > heldBefore
+	if err != nil {
+		note(fmt.Errorf("read outbox: %w", err))
+	}
 	note(d.admit(ctx, slices.Concat(claimed, read)))
 
 	// A target taken over from a consumer that stopped may have older

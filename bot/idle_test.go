@@ -40,6 +40,14 @@ func (s *probeStore) ReadOutbox(ctx context.Context, group, consumer string, max
 	return s.fakeOutbox.ReadOutbox(ctx, group, consumer, max)
 }
 
+// ReadNewOutbox counts a pass that reads new entries only as a pass too.
+func (s *probeStore) ReadNewOutbox(ctx context.Context, group, consumer string, max int) ([]bot.Delivery, error) {
+	s.mu.Lock()
+	s.reads++
+	s.mu.Unlock()
+	return s.fakeOutbox.ReadNewOutbox(ctx, group, consumer, max)
+}
+
 func (s *probeStore) ClaimStale(ctx context.Context, group, consumer string, minIdle time.Duration, max int) ([]bot.Delivery, error) {
 	s.mu.Lock()
 	s.claims++

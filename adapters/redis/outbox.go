@@ -50,10 +50,10 @@ func (s *Store) ReadOutbox(ctx context.Context, group, consumer string, max int)
 	if max <= 0 {
 		return nil, nil
 	}
-	ds, err := s.readOutbox(ctx, group, consumer, max)
+	ds, err := s.readOutbox(ctx, group, consumer, max, true)
 	if errors.Is(err, errNoGroup) {
 		s.forgetGroups(group)
-		ds, err = s.readOutbox(ctx, group, consumer, max)
+		ds, err = s.readOutbox(ctx, group, consumer, max, true)
 	}
 	if err != nil {
 		return nil, fail("read outbox", err)
@@ -61,7 +61,30 @@ func (s *Store) ReadOutbox(ctx context.Context, group, consumer string, max int)
 	return ds, nil
 }
 
-func (s *Store) readOutbox(ctx context.Context, group, consumer string, max int) ([]bot.Delivery, error) {
+// ReadNewOutbox is ReadOutbox without consumer's pending entries: up to
+// max new entries of the shards whose reader lease consumer holds or can
+// take (bot.NewReader).
+func (s *Store) ReadNewOutbox(ctx context.Context, group, consumer string, max int) ([]bot.Delivery, error) {
+	if group == "" || consumer == "" {
+		return nil, fmt.Errorf("read outbox: group and consumer are required")
+	}
+	if max <= 0 {
+		return nil, nil
+	}
+	ds, err := s.readOutbox(ctx, group, consumer, max, false)
+	if errors.Is(err, errNoGroup) {
+		s.forgetGroups(group)
+		ds, err = s.readOutbox(ctx, group, consumer, max, false)
+	}
+	if err != nil {
+		return nil, fail("read outbox", err)
+	}
+	return ds, nil
+}
+
+// readOutbox reads up to max entries for consumer: its pending ones first
+// (when pending), then new ones.
+func (s *Store) readOutbox(ctx context.Context, group, consumer string, max int, pending bool) ([]bot.Delivery, error) {
 	if err := s.ensureGroups(ctx, group); err != nil {
 		return nil, err
 	}
@@ -69,9 +92,12 @@ func (s *Store) readOutbox(ctx context.Context, group, consumer string, max int)
 	for i := range all {
 		all[i] = i
 	}
-	ds, _, err := s.readShards(ctx, group, consumer, "0", all, max)
-	if err != nil {
-		return nil, err
+	var ds []bot.Delivery
+	if pending {
+		var err error
+		if ds, _, err = s.readShards(ctx, group, consumer, "0", all, max); err != nil {
+			return nil, err
+		}
 	}
 	// Claim new notices, spreading the wanted count over the shards; a
 	// shard that filled its share may hold more and is asked again.
@@ -543,6 +569,7 @@ var (
 	_ bot.DeliveryStore = (*Store)(nil)
 	_ bot.ReaderLeaser  = (*Store)(nil)
 	_ bot.OutboxProber  = (*Store)(nil)
+	_ bot.NewReader     = (*Store)(nil)
 )
 
 // OutboxReaderLease is Options.OutboxReaderLease: how long a consumer keeps

@@ -920,3 +920,32 @@ func TestProbeOutbox(t *testing.T) {
 		}
 	})
 }
+
+// TestReadNewOutbox: ReadNewOutbox returns the entries nobody read yet,
+// leaves out what the consumer read before and holds, and ReadOutbox still
+// returns those first.
+func TestReadNewOutbox(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f fixture) {
+		mustEnqueue(t, f.store, outNotice("a"), outNotice("b"))
+		first, err := f.store.ReadOutbox(ctx, "slack", "w1", 10)
+		if err != nil || len(first) != 2 {
+			t.Fatalf("ReadOutbox: %d, %v; want 2", len(first), err)
+		}
+		got, err := f.store.ReadNewOutbox(ctx, "slack", "w1", 10)
+		if err != nil || len(got) != 0 {
+			t.Fatalf("ReadNewOutbox with nothing new: %q, %v; want nothing (a and b are held)", noticeIDs(got), err)
+		}
+		mustEnqueue(t, f.store, outNotice("c"), outNotice("d"), outNotice("e"))
+		got, err = f.store.ReadNewOutbox(ctx, "slack", "w1", 2)
+		if err != nil || len(got) != 2 || slices.ContainsFunc(got, func(d bot.Delivery) bool { return d.Notice.ID == "a" || d.Notice.ID == "b" }) {
+			t.Fatalf("ReadNewOutbox(2): %q, %v; want two of c, d, e", noticeIDs(got), err)
+		}
+		all, err := f.store.ReadOutbox(ctx, "slack", "w1", 10)
+		if ids := noticeIDs(all); err != nil || len(all) != 5 || !slices.Equal(slices.Sorted(slices.Values(ids)), []string{"a", "b", "c", "d", "e"}) {
+			t.Errorf("ReadOutbox after: %q, %v; want a to e (4 held, 1 new)", ids, err)
+		}
+		if _, err := f.store.ReadNewOutbox(ctx, "", "w1", 1); err == nil {
+			t.Error("ReadNewOutbox without a group: no error")
+		}
+	})
+}

@@ -277,7 +277,9 @@ func (s *Store) List(ctx context.Context, q workflow.ListQuery) ([]*workflow.Inc
 // how many match in all; ListResolved is ordered by resolution instead
 // (resolvedPage). It costs two round trips whatever the number of
 // incidents: the indexes of every shard in one pipeline (with the due
-// index, for the urgent order), then the page's incidents in a second one.
+// index, for the urgent order), then the page's incidents in a second one;
+// a page of the urgent or the resolved list takes a third, rarely, when
+// one shard holds much of it (shardTops).
 func (s *Store) ListPage(ctx context.Context, q workflow.ListQuery) (workflow.Page, error) {
 	var index func(shard string) string
 	rangeBy := &goredis.ZRangeBy{Min: "-inf", Max: "+inf"}

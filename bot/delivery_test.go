@@ -850,6 +850,15 @@ func (s *seqStore) ReadOutbox(ctx context.Context, group, consumer string, max i
 	return ds, err
 }
 
+func (s *seqStore) ReadNewOutbox(ctx context.Context, group, consumer string, max int) ([]bot.Delivery, error) {
+	ds, err := s.fakeOutbox.ReadNewOutbox(ctx, group, consumer, max)
+	for i := range ds {
+		ds[i].Seq = s.seqs[ds[i].Notice.ID]
+	}
+	slices.Reverse(ds)
+	return ds, err
+}
+
 // TestDeliveryOrderBySeq: a target's messages go out in the order of their
 // Seq, whatever the order the store returns them in: exact within a log, by
 // time across logs.

@@ -61,3 +61,47 @@ func TestOutboxQueueMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestOutboxAgeAfterTheOldestIsSent: the held count is exact after every
+// pass, and the age, looked for at most once a second, is of the oldest
+// entry still held once the oldest was sent.
+func TestOutboxAgeAfterTheOldestIsSent(t *testing.T) {
+	f := newDeliveryFixture(bot.PlatformSlack)
+	down := map[string]bool{"C1": true, "C2": true}
+	f.sender.fail = func(_ workflow.Notice, target string, _ int) error {
+		if down[target] {
+			return errors.New("502 bad gateway")
+		}
+		return nil
+	}
+	store := &seqStore{fakeOutbox: f.store, seqs: map[string]bot.Seq{
+		"old":   {At: deliveryT0.Add(-10 * time.Second), Log: "s01", N: 0},
+		"newer": {At: deliveryT0.Add(-5 * time.Second), Log: "s02", N: 0},
+	}}
+	f.store.add(notice("old", "C1"), notice("newer", "C2"))
+	d := f.dispatcher("r1")
+	d.Store = store
+	pass := func(at time.Duration) {
+		t.Helper()
+		f.clock.Set(deliveryT0.Add(at))
+		if _, err := d.DeliverOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := func(when string, lines ...string) {
+		t.Helper()
+		text := mustWriteText(t, f.metrics)
+		for _, l := range lines {
+			if !strings.Contains(text, l+"\n") {
+				t.Errorf("%s: got\n%s\nwant a line %s", when, text, l)
+			}
+		}
+	}
+	pass(0)
+	want("both held", `firebreak_outbox_held{platform="slack"} 2`, `firebreak_outbox_oldest_age_seconds{platform="slack"} 10`)
+	pass(500 * time.Millisecond) // nothing due: no new look, the age goes on
+	want("half a second later", `firebreak_outbox_held{platform="slack"} 2`, `firebreak_outbox_oldest_age_seconds{platform="slack"} 10.5`)
+	down["C1"] = false
+	pass(1200 * time.Millisecond) // the old one sent
+	want("the old one sent", `firebreak_outbox_held{platform="slack"} 1`, `firebreak_outbox_oldest_age_seconds{platform="slack"} 6.2`)
+}

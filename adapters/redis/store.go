@@ -633,11 +633,6 @@ func mergeTops(read [][]goredis.Z, counts []int, complete []bool, k int,
 			continue
 		}
 		bound := zs[len(zs)-1]
-		for _, z := range zs {
-			if compare(z, bound) > 0 {
-				bound = z
-			}
-		}
 		last[i] = &bound
 		takable[i] = 0
 		for takable[i] < len(zs) && sure(zs[takable[i]], bound) {

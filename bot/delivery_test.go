@@ -842,16 +842,15 @@ type seqStore struct {
 }
 
 func (s *seqStore) ReadOutbox(ctx context.Context, group, consumer string, max int) ([]bot.Delivery, error) {
-	ds, err := s.fakeOutbox.ReadOutbox(ctx, group, consumer, max)
-	for i := range ds {
-		ds[i].Seq = s.seqs[ds[i].Notice.ID]
-	}
-	slices.Reverse(ds)
-	return ds, err
+	return s.withSeqs(s.fakeOutbox.ReadOutbox(ctx, group, consumer, max))
 }
 
 func (s *seqStore) ReadNewOutbox(ctx context.Context, group, consumer string, max int) ([]bot.Delivery, error) {
-	ds, err := s.fakeOutbox.ReadNewOutbox(ctx, group, consumer, max)
+	return s.withSeqs(s.fakeOutbox.ReadNewOutbox(ctx, group, consumer, max))
+}
+
+// withSeqs gives ds their sequences, in reverse order.
+func (s *seqStore) withSeqs(ds []bot.Delivery, err error) ([]bot.Delivery, error) {
 	for i := range ds {
 		ds[i].Seq = s.seqs[ds[i].Notice.ID]
 	}

@@ -68,8 +68,9 @@ type OutboxStore interface {
 // of a thousand entries paced at a message a second per chat was read again
 // hundreds of times a second, a third of a busy replica's CPU.
 type NewReader interface {
-	// ReadNewOutbox returns up to max notices of group that no consumer
-	// read yet, claiming them for consumer. It does not block.
+	// ReadNewOutbox returns about max notices of group that no consumer
+	// read yet (a few more, when it claimed more), claiming them for
+	// consumer. It does not block.
 	ReadNewOutbox(ctx context.Context, group, consumer string, max int) ([]Delivery, error)
 }
 

@@ -44,37 +44,32 @@ var errNoGroup = errors.New("consumer group missing")
 // A few more new notices than max may be claimed in one call (fewer than the
 // shard count); those stay claimed by consumer and come first next time.
 func (s *Store) ReadOutbox(ctx context.Context, group, consumer string, max int) ([]bot.Delivery, error) {
-	if group == "" || consumer == "" {
-		return nil, fmt.Errorf("read outbox: group and consumer are required")
-	}
-	if max <= 0 {
-		return nil, nil
-	}
-	ds, err := s.readOutbox(ctx, group, consumer, max, true)
-	if errors.Is(err, errNoGroup) {
-		s.forgetGroups(group)
-		ds, err = s.readOutbox(ctx, group, consumer, max, true)
-	}
-	if err != nil {
-		return nil, fail("read outbox", err)
-	}
-	return ds, nil
+	return s.read(ctx, group, consumer, max, true)
 }
 
-// ReadNewOutbox is ReadOutbox without consumer's pending entries: up to
-// max new entries of the shards whose reader lease consumer holds or can
-// take (bot.NewReader).
+// ReadNewOutbox is ReadOutbox without consumer's pending entries: the new
+// entries of the shards whose reader lease consumer holds or can take
+// (bot.NewReader), about max of them. It returns every entry it claimed,
+// which may be a few more than max (fewer more than the shard count):
+// those left out would wait for the next ReadOutbox, not the next
+// ReadNewOutbox.
 func (s *Store) ReadNewOutbox(ctx context.Context, group, consumer string, max int) ([]bot.Delivery, error) {
+	return s.read(ctx, group, consumer, max, false)
+}
+
+// read is ReadOutbox (pending) and ReadNewOutbox: readOutbox, once more
+// after creating the groups when Redis lost them.
+func (s *Store) read(ctx context.Context, group, consumer string, max int, pending bool) ([]bot.Delivery, error) {
 	if group == "" || consumer == "" {
 		return nil, fmt.Errorf("read outbox: group and consumer are required")
 	}
 	if max <= 0 {
 		return nil, nil
 	}
-	ds, err := s.readOutbox(ctx, group, consumer, max, false)
+	ds, err := s.readOutbox(ctx, group, consumer, max, pending)
 	if errors.Is(err, errNoGroup) {
 		s.forgetGroups(group)
-		ds, err = s.readOutbox(ctx, group, consumer, max, false)
+		ds, err = s.readOutbox(ctx, group, consumer, max, pending)
 	}
 	if err != nil {
 		return nil, fail("read outbox", err)
@@ -111,7 +106,8 @@ func (s *Store) readOutbox(ctx context.Context, group, consumer string, max int,
 		ds, shards = append(ds, got...), full
 	}
 	sortDeliveries(ds)
-	if len(ds) > max {
+	if pending && len(ds) > max {
+		// The new ones left out stay claimed and come back first.
 		ds = ds[:max]
 	}
 	return ds, nil

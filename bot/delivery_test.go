@@ -956,21 +956,27 @@ func TestDeliveryReaderLease(t *testing.T) {
 // bot.NewReader.
 type readsOnlyOutbox struct{ bot.DeliveryStore }
 
-// TestDeliveryHeldEntriesReadAgainEveryMinIdleFifth: a Dispatcher holding a
-// backlog paced at a message a second passes once a message, but reads the
-// held entries again only every MinIdle/5 (2 s), reading just the new ones
-// in between; that still keeps them from being taken over by another
-// consumer, and an entry handed over to it meanwhile goes out within
-// MinIdle/5. A store that is no NewReader has them read in every pass.
-func TestDeliveryHeldEntriesReadAgainEveryMinIdleFifth(t *testing.T) {
-	const span = 30 * time.Second
+// TestDeliveryHeldEntriesReadAgainEveryPoll: a Dispatcher holding a
+// backlog to a chat paced at ten messages a second passes once a message,
+// but reads the held entries again only every Poll (1 s), reading just the
+// new ones in between; that still keeps them from being taken over by
+// another consumer, and an entry handed over to it meanwhile goes out
+// within Poll. A store that is no NewReader has them read in every pass.
+func TestDeliveryHeldEntriesReadAgainEveryPoll(t *testing.T) {
+	const span = 15 * time.Second
 	for _, newReader := range []bool{true, false} {
 		t.Run(fmt.Sprintf("NewReader=%v", newReader), func(t *testing.T) {
 			f := newDeliveryFixture(bot.PlatformWeb)
-			for i := range 40 {
+			for i := range 200 {
 				f.store.add(notice(fmt.Sprintf("n%d", i), "C1"))
 			}
 			d := f.dispatcher("r1")
+			d.RateLimit = func(target string) bot.RateLimit {
+				if target == "C1" {
+					return bot.RateLimit{Interval: 100 * time.Millisecond}
+				}
+				return bot.RateLimit{Interval: time.Second}
+			}
 			if !newReader {
 				d.Store = readsOnlyOutbox{f.store}
 			}
@@ -983,7 +989,7 @@ func TestDeliveryHeldEntriesReadAgainEveryMinIdleFifth(t *testing.T) {
 				last = now
 				// Another replica, alive, claims what has been idle for
 				// MinIdle (10 s).
-				ds, _ := f.store.ClaimStale(context.Background(), bot.PlatformWeb, "r2", 10*time.Second, 100)
+				ds, _ := f.store.ClaimStale(context.Background(), bot.PlatformWeb, "r2", 10*time.Second, 1000)
 				taken += len(ds)
 				if now == 9*time.Second {
 					f.store.add(notice("handed", "C2"))
@@ -995,19 +1001,24 @@ func TestDeliveryHeldEntriesReadAgainEveryMinIdleFifth(t *testing.T) {
 				t.Errorf("another consumer took %d held entries over", taken)
 			}
 			sent := f.sender.accepted()
-			if n := len(sent["C1"]); n < 30 {
-				t.Errorf("sent %d to C1 in %v, want a message a second", n, span)
+			if n := len(sent["C1"]); n < 140 {
+				t.Errorf("sent %d to C1 in %v, want ten a second", n, span)
 			}
-			if got := sent["C2"]; len(got) != 1 || !slices.Contains([]string{"handed@9s", "handed@10s", "handed@11s"}, got[0]) {
-				t.Errorf("the entry handed over at 9s: sent %q, want within MinIdle/5 (2s)", got)
+			got := sent["C2"]
+			var at time.Duration
+			if len(got) == 1 {
+				at, _ = time.ParseDuration(strings.TrimPrefix(got[0], "handed@"))
+			}
+			if len(got) != 1 || at < 9*time.Second || at > 10*time.Second {
+				t.Errorf("the entry handed over at 9s: sent %q, want it within Poll (1s)", got)
 			}
 			full, fresh := f.store.fullReads, f.store.newReads-1 // less the handover's own read
 			if newReader {
-				if limit := int(span/(2*time.Second)) + 1; full > limit || full+fresh < 30 {
-					t.Errorf("held entries read again %d times, new entries alone %d times; want at most %d (every 2s), and a pass a message",
+				if limit := int(span/time.Second) + 1; full > limit || full+fresh < 140 {
+					t.Errorf("held entries read again %d times, new entries alone %d times; want at most %d (every second), and a pass a message",
 						full, fresh, limit)
 				}
-			} else if full < 30 || f.store.newReads != 1 {
+			} else if full < 140 || f.store.newReads != 1 {
 				t.Errorf("no NewReader: held entries read again %d times (new alone %d), want in every pass", full, f.store.newReads-1)
 			}
 		})

@@ -64,9 +64,10 @@ type Dispatcher struct {
 	MinIdle time.Duration
 	// Poll is the longest wait between passes while this Dispatcher holds
 	// entries (1s when zero; at most MinIdle/5): each pass renews their
-	// targets' leases, and reads the entries again when MinIdle/5 passed
-	// since it last did (every pass, with a store that is no NewReader),
-	// so that they are not taken over.
+	// targets' leases, and reads the entries again when Poll passed since
+	// it last did (every pass, with a store that is no NewReader), so that
+	// they are not taken over and what was handed over to this consumer is
+	// found.
 	Poll time.Duration
 	// IdlePoll is the longest wait between looks at the store while this
 	// Dispatcher holds nothing (5s when zero, or Poll when only Poll is
@@ -221,9 +222,8 @@ func (d *Dispatcher) init() error {
 	}
 	d.MinIdle = minIdle
 	pollSet := d.Poll != 0
-	// Passes read this consumer's pending entries again at least every
-	// MinIdle/5, which keeps them from being taken over: a pass must come
-	// well within that.
+	// Passes read this consumer's pending entries again every Poll, which
+	// keeps them from being taken over: it must come well within MinIdle.
 	d.Poll = min(cmp.Or(d.Poll, time.Second), d.MinIdle/5)
 	if d.IdlePoll == 0 {
 		d.IdlePoll = defaultIdlePoll
@@ -524,7 +524,8 @@ func (d *Dispatcher) DeliverOnce(ctx context.Context) (int, error) {
 	// Reading this consumer's pending entries again also tells the store it
 	// is alive (their idle time restarts), so nobody takes them over; it
 	// also finds what was handed over to it, or claimed by a probe. With a
-	// NewReader store, a pass between such reads, at most MinIdle/5 apart,
+	// NewReader store, a pass between such reads, at most Poll apart (as a
+	// pass was, before passes came as often as held messages fell due),
 	// reads only the new entries.
 	heldBefore := len(d.held)
 	reader, newOnly := d.Store.(NewReader)
@@ -549,7 +550,7 @@ func (d *Dispatcher) DeliverOnce(ctx context.Context) (int, error) {
 		}
 		read, err = d.Store.ReadOutbox(ctx, d.Sender.Platform(), d.Consumer, max(want, 1))
 		if err == nil {
-			d.rereadAt = now.Add(d.MinIdle / 5)
+			d.rereadAt = now.Add(d.Poll)
 		}
 		if err == nil && len(read) < want {
 			// The read returned every pending entry of this consumer: one

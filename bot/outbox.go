@@ -63,10 +63,10 @@ type OutboxStore interface {
 // NewReader is an OutboxStore that can read the new notices alone,
 // claiming them for consumer, without the ones consumer read before and has
 // not acknowledged. A Dispatcher holding entries then reads those again only
-// every MinIdle/5, which keeps them from being taken over, instead of in
-// every pass: it passes each time a held message falls due, and a backlog
-// of a thousand entries paced at a message a second per chat was read again
-// hundreds of times a second, a third of a busy replica's CPU.
+// every Poll (a second), which keeps them from being taken over, instead of
+// in every pass: it passes each time a held message falls due, and a
+// backlog of a thousand entries paced at a message a second per chat was
+// read again hundreds of times a second, a third of a busy replica's CPU.
 type NewReader interface {
 	// ReadNewOutbox returns about max notices of group that no consumer
 	// read yet (a few more, when it claimed more), claiming them for

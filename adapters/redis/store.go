@@ -539,14 +539,14 @@ func (s *Store) shardTops(ctx context.Context, index func(shard string) string, 
 		read[i], counts[i] = ranges[i].Val(), int(countCmds[i].Val())
 		total += counts[i]
 	}
-	compare, sure := byScoreThenID, func(a, b goredis.Z) bool { return byScoreThenID(a, b) < 0 }
+	// In the index's own order every member read comes before the unread.
+	compare, sure := byScoreThenID, func(a, b goredis.Z) bool { return byScoreThenID(a, b) <= 0 }
 	if natural {
 		// In another order than the index's, a member read is sure to come
 		// before the unread ones only when its score is lower.
 		compare, sure = byScoreThenNaturalID, func(a, b goredis.Z) bool { return a.Score < b.Score }
 	}
-	complete := make([]bool, n)
-	merged, need := mergeTops(read, counts, complete, k, compare, sure)
+	merged, need := mergeTops(read, counts, false, k, compare, sure)
 	if len(need) == 0 {
 		return tops{merged: merged, counts: counts, total: total}, nil
 	}
@@ -590,10 +590,7 @@ func (s *Store) shardTops(ctx context.Context, index func(shard string) string, 
 	for j, i := range need {
 		read[i] = more[j].Val()
 	}
-	for i := range complete {
-		complete[i] = true
-	}
-	merged, _ = mergeTops(read, counts, complete, k, compare, sure)
+	merged, _ = mergeTops(read, counts, true, k, compare, sure)
 	return tops{merged: merged, counts: counts, total: total}, nil
 }
 
@@ -613,12 +610,12 @@ func perShard(k, n int) int {
 
 // mergeTops merges the first k of read, each shard's first members of a
 // range in its index's order, into the order compare gives. counts says
-// how many members each shard's range holds, complete which shards'
-// members were all read that the merge may take. Of a shard with members
+// how many members each shard's range holds; complete, that every member
+// the merge may take was read. Otherwise, of a shard with members
 // unread, only those read that are sure (by sure) to come before its last
 // one read can be taken: when the merge needs what comes after them,
 // need lists every such shard, and merged is nil.
-func mergeTops(read [][]goredis.Z, counts []int, complete []bool, k int,
+func mergeTops(read [][]goredis.Z, counts []int, complete bool, k int,
 	compare func(a, b goredis.Z) int, sure func(a, b goredis.Z) bool) (merged []goredis.Z, need []int) {
 	// takable[i] is how many of read[i] the merge may take; last[i] the
 	// last member read of a shard with more unread, which bounds them.
@@ -629,7 +626,7 @@ func mergeTops(read [][]goredis.Z, counts []int, complete []bool, k int,
 		slices.SortFunc(zs, compare)
 		read[i] = zs
 		takable[i] = len(zs)
-		if complete[i] || len(zs) >= counts[i] || len(zs) == 0 {
+		if complete || len(zs) >= counts[i] || len(zs) == 0 {
 			continue
 		}
 		bound := zs[len(zs)-1]

@@ -210,13 +210,17 @@ func (d *Dispatcher) deliverRun(ctx context.Context, t *outTarget, run []*outIte
 		}
 		// A notice marked sent (by a consumer that died before acking it)
 		// is not shown again.
+		ds := make([]Delivery, len(covered))
+		for i, it := range covered {
+			ds[i] = it.d
+		}
+		sent, err := d.Store.WasSent(ctx, group, ds...)
+		if err != nil {
+			return false, fmt.Errorf("check whether %d notices were sent: %w", len(ds), err)
+		}
 		already := false
-		for _, it := range covered {
-			sent, err := d.Store.WasSent(ctx, group, it.d)
-			if err != nil {
-				return false, fmt.Errorf("check whether %s was sent: %w", it.d.Notice.ID, err)
-			}
-			if sent {
+		for i, it := range covered {
+			if sent[i] {
 				it.settle, already = true, true
 				d.count(DeliveryDuplicate)
 			}
@@ -315,6 +319,7 @@ func (d *Dispatcher) finishHead(ctx context.Context, t *outTarget) error {
 	group := d.Sender.Platform()
 	var (
 		ack  []*outItem
+		mark []Delivery // of the sent ones of ack
 		done []*outItem // written, dead letters
 		werr error
 	)
@@ -331,13 +336,16 @@ func (d *Dispatcher) finishHead(ctx context.Context, t *outTarget) error {
 			continue
 		}
 		if it.sent {
-			// Mark before ack, as finish does.
-			if _, err := d.Store.MarkSent(ctx, group, it.d, d.DedupeTTL); err != nil {
-				werr = fmt.Errorf("mark %s sent: %w", it.d.Notice.ID, err)
-				break
-			}
+			mark = append(mark, it.d)
 		}
 		ack = append(ack, it)
+	}
+	if len(mark) > 0 {
+		// Mark before ack, as finish does; all in one round trip.
+		if _, err := d.Store.MarkSent(ctx, group, d.DedupeTTL, mark...); err != nil {
+			werr = errors.Join(werr, fmt.Errorf("mark %d notices sent: %w", len(mark), err))
+			ack = nil
+		}
 	}
 	if len(ack) > 0 {
 		ds := make([]Delivery, len(ack))

@@ -231,6 +231,15 @@ func TestCoalesceBacklog(t *testing.T) {
 			if got := f.metric(t, "firebreak_outbox_sent_total"); got != want {
 				t.Errorf("metric: got %q, want %q (one per notice)", got, want)
 			}
+			// A message's notices are checked and marked in one call
+			// each, however many it covers.
+			f.store.mu.Lock()
+			checks, marks := f.store.sentChecks, f.store.marks
+			f.store.mu.Unlock()
+			if checks != len(tt.want) || marks != len(tt.want) {
+				t.Errorf("sent marks: %d checks and %d marks for %d messages, want one of each a message",
+					checks, marks, len(tt.want))
+			}
 		})
 	}
 }

@@ -47,11 +47,15 @@ type DeliveryStore interface {
 	// consumer (or this one, in an earlier life) read but has not acked nor
 	// read again for at least minIdle, and returns them.
 	ClaimStale(ctx context.Context, group, consumer string, minIdle time.Duration, max int) ([]Delivery, error)
-	// WasSent reports whether the notice of d was marked sent for group.
-	WasSent(ctx context.Context, group string, d Delivery) (bool, error)
-	// MarkSent remembers for ttl that the notice of d was sent for group;
-	// first is false when it was already marked.
-	MarkSent(ctx context.Context, group string, d Delivery, ttl time.Duration) (first bool, err error)
+	// WasSent reports, for each of ds in its order, whether its notice was
+	// marked sent for group, in one round trip: a coalesced message checks
+	// hundreds at once.
+	WasSent(ctx context.Context, group string, ds ...Delivery) ([]bool, error)
+	// MarkSent remembers for ttl that the notices of ds were sent for
+	// group, in one round trip; first[i] is false when the notice of ds[i]
+	// was already marked. On an error any of them may be marked: marking
+	// again is harmless.
+	MarkSent(ctx context.Context, group string, ttl time.Duration, ds ...Delivery) (first []bool, err error)
 	// DeadLetter records d with the reason it could not be delivered on the
 	// dead-letter list of group and acks it, atomically.
 	DeadLetter(ctx context.Context, group string, d Delivery, reason string) error

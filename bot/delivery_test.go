@@ -38,6 +38,8 @@ type fakeOutbox struct {
 	released int
 	// markFails is how many MarkSent calls fail from now on.
 	markFails int
+	// sentChecks and marks count WasSent and (successful) MarkSent calls.
+	sentChecks, marks int
 }
 
 type fakeGroup struct {
@@ -154,22 +156,31 @@ func (f *fakeOutbox) ClaimStale(_ context.Context, group, consumer string, minId
 	return ds, nil
 }
 
-func (f *fakeOutbox) WasSent(_ context.Context, group string, d bot.Delivery) (bool, error) {
+func (f *fakeOutbox) WasSent(_ context.Context, group string, ds ...bot.Delivery) ([]bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.sent[group+"|"+d.Notice.ID], nil
+	f.sentChecks++
+	sent := make([]bool, len(ds))
+	for i, d := range ds {
+		sent[i] = f.sent[group+"|"+d.Notice.ID]
+	}
+	return sent, nil
 }
 
-func (f *fakeOutbox) MarkSent(_ context.Context, group string, d bot.Delivery, _ time.Duration) (bool, error) {
+func (f *fakeOutbox) MarkSent(_ context.Context, group string, _ time.Duration, ds ...bot.Delivery) ([]bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.markFails > 0 {
 		f.markFails--
-		return false, errors.New("connection reset")
+		return nil, errors.New("connection reset")
 	}
-	k := group + "|" + d.Notice.ID
-	first := !f.sent[k]
-	f.sent[k] = true
+	f.marks++
+	first := make([]bool, len(ds))
+	for i, d := range ds {
+		k := group + "|" + d.Notice.ID
+		first[i] = !f.sent[k]
+		f.sent[k] = true
+	}
 	return first, nil
 }
 
@@ -598,7 +609,7 @@ func TestDeliveryDedupe(t *testing.T) {
 			if c := cmp.Or(tt.markedBy, tt.readBy); c != "" {
 				ds, _ := f.store.ReadOutbox(ctx, "slack", c, 10)
 				if tt.markedBy != "" {
-					_, _ = f.store.MarkSent(ctx, "slack", ds[0], time.Hour)
+					_, _ = f.store.MarkSent(ctx, "slack", time.Hour, ds[0])
 				}
 				// It owned the target too, for 90s: r2 takes both over
 				// when the lease runs out.

@@ -790,7 +790,7 @@ func (d *Dispatcher) attempt(ctx context.Context, t *outTarget, it *outItem) (bo
 	if err != nil {
 		return false, fmt.Errorf("check whether %s was sent: %w", n.ID, err)
 	}
-	if already {
+	if already[0] {
 		d.Log.InfoContext(ctx, "outbox notice already sent; not sending it again", "notice", n.ID, "target", target)
 		d.count(DeliveryDuplicate)
 		it.settle = true
@@ -882,7 +882,7 @@ func (d *Dispatcher) finish(ctx context.Context, it *outItem) (bool, error) {
 	case it.sent:
 		// Mark before ack: a crash between the two leaves a pending entry
 		// that the next reader sees was sent already.
-		if _, err := d.Store.MarkSent(ctx, group, it.d, d.DedupeTTL); err != nil {
+		if _, err := d.Store.MarkSent(ctx, group, d.DedupeTTL, it.d); err != nil {
 			return false, fmt.Errorf("mark %s sent: %w", n.ID, err)
 		}
 		fallthrough

@@ -144,12 +144,12 @@ func (c countingStore) AckOutbox(ctx context.Context, group string, ds ...bot.De
 	return c.s.AckOutbox(ctx, group, ds...)
 }
 
-func (c countingStore) WasSent(ctx context.Context, group string, d bot.Delivery) (bool, error) {
-	return c.s.WasSent(ctx, group, d)
+func (c countingStore) WasSent(ctx context.Context, group string, ds ...bot.Delivery) ([]bool, error) {
+	return c.s.WasSent(ctx, group, ds...)
 }
 
-func (c countingStore) MarkSent(ctx context.Context, group string, d bot.Delivery, ttl time.Duration) (bool, error) {
-	return c.s.MarkSent(ctx, group, d, ttl)
+func (c countingStore) MarkSent(ctx context.Context, group string, ttl time.Duration, ds ...bot.Delivery) ([]bool, error) {
+	return c.s.MarkSent(ctx, group, ttl, ds...)
 }
 
 func (c countingStore) DeadLetter(ctx context.Context, group string, d bot.Delivery, reason string) error {

@@ -156,7 +156,7 @@ func exercise(tb testing.TB, c goredis.UniversalClient) error {
 					return err
 				}
 			}
-			if _, err := store.MarkSent(ctx, "slack", ds[0], time.Hour); err != nil {
+			if _, err := store.MarkSent(ctx, "slack", time.Hour, ds[0]); err != nil {
 				return err
 			}
 			if _, err := store.WasSent(ctx, "slack", ds[0]); err != nil {

@@ -702,34 +702,81 @@ func (s *Store) sentKey(group string, d bot.Delivery) (string, error) {
 	return s.shardKey(shard, "sent:"+group+":"+d.Notice.ID), nil
 }
 
-// MarkSent remembers for ttl that the notice of d was sent for group. first
-// is false when it was marked already (by this or another consumer).
-func (s *Store) MarkSent(ctx context.Context, group string, d bot.Delivery, ttl time.Duration) (first bool, err error) {
-	key, err := s.sentKey(group, d)
-	if err != nil {
-		return false, fmt.Errorf("mark notice sent: %w", err)
-	}
+// MarkSent remembers for ttl that the notices of ds were sent for group,
+// with one SET NX each in one pipeline. first[i] is false when the notice
+// of ds[i] was marked already (by this or another consumer).
+func (s *Store) MarkSent(ctx context.Context, group string, ttl time.Duration, ds ...bot.Delivery) (first []bool, err error) {
 	if ttl < time.Millisecond {
-		return false, fmt.Errorf("mark notice %s sent: ttl %s is too short", d.Notice.ID, ttl)
+		return nil, fmt.Errorf("mark notices sent: ttl %s is too short", ttl)
 	}
-	first, err = s.client.SetNX(ctx, key, "1", ttl).Result()
+	keys, err := s.sentKeys(group, ds)
 	if err != nil {
-		return false, failOn("mark notice", d.Notice.ID+" sent", err)
+		return nil, fmt.Errorf("mark notices sent: %w", err)
+	}
+	cmds := make([]*goredis.BoolCmd, len(keys))
+	_, err = s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for i, key := range keys {
+			cmds[i] = p.SetNX(ctx, key, "1", ttl)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, failOn("mark notices", sentNames(ds)+" sent", err)
+	}
+	first = make([]bool, len(cmds))
+	for i, c := range cmds {
+		first[i] = c.Val()
 	}
 	return first, nil
 }
 
-// WasSent reports whether the notice of d is marked sent for group.
-func (s *Store) WasSent(ctx context.Context, group string, d bot.Delivery) (bool, error) {
-	key, err := s.sentKey(group, d)
+// WasSent reports, for each of ds, whether its notice is marked sent for
+// group, with one EXISTS each in one pipeline (the keys are in the slots
+// of their shards, so one EXISTS of them all could cross slots).
+func (s *Store) WasSent(ctx context.Context, group string, ds ...bot.Delivery) ([]bool, error) {
+	keys, err := s.sentKeys(group, ds)
 	if err != nil {
-		return false, fmt.Errorf("check notice sent: %w", err)
+		return nil, fmt.Errorf("check notices sent: %w", err)
 	}
-	n, err := s.client.Exists(ctx, key).Result()
+	cmds := make([]*goredis.IntCmd, len(keys))
+	_, err = s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for i, key := range keys {
+			cmds[i] = p.Exists(ctx, key)
+		}
+		return nil
+	})
 	if err != nil {
-		return false, failOn("check notice", d.Notice.ID+" sent", err)
+		return nil, failOn("check notices", sentNames(ds)+" sent", err)
 	}
-	return n == 1, nil
+	sent := make([]bool, len(cmds))
+	for i, c := range cmds {
+		sent[i] = c.Val() == 1
+	}
+	return sent, nil
+}
+
+// sentKeys are the sent marks of ds for group.
+func (s *Store) sentKeys(group string, ds []bot.Delivery) ([]string, error) {
+	if len(ds) == 0 {
+		return nil, fmt.Errorf("no notices")
+	}
+	keys := make([]string, len(ds))
+	for i, d := range ds {
+		key, err := s.sentKey(group, d)
+		if err != nil {
+			return nil, err
+		}
+		keys[i] = key
+	}
+	return keys, nil
+}
+
+// sentNames names ds in an error: the first notice, and how many more.
+func sentNames(ds []bot.Delivery) string {
+	if len(ds) == 1 {
+		return ds[0].Notice.ID
+	}
+	return fmt.Sprintf("%s and %d more", ds[0].Notice.ID, len(ds)-1)
 }
 
 func (s *Store) deadKey(shard, group string) string { return s.shardKey(shard, "dead:"+group) }

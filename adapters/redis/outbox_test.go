@@ -225,16 +225,25 @@ func TestMarkSent(t *testing.T) {
 		}})
 		d := mustRead(t, f.store, "slack", "w", 1)[0]
 
+		one := func(got []bool, err error) (bool, error) {
+			if err == nil && len(got) != 1 {
+				return false, fmt.Errorf("%d answers for one notice", len(got))
+			}
+			if err != nil {
+				return false, err
+			}
+			return got[0], nil
+		}
 		steps := []struct {
 			name string
 			do   func() (bool, error)
 			want bool
 		}{
-			{"WasSent before", func() (bool, error) { return f.store.WasSent(ctx, "slack", d) }, false},
-			{"MarkSent first", func() (bool, error) { return f.store.MarkSent(ctx, "slack", d, time.Hour) }, true},
-			{"MarkSent again", func() (bool, error) { return f.store.MarkSent(ctx, "slack", d, time.Hour) }, false},
-			{"WasSent after", func() (bool, error) { return f.store.WasSent(ctx, "slack", d) }, true},
-			{"WasSent on another platform", func() (bool, error) { return f.store.WasSent(ctx, "telegram", d) }, false},
+			{"WasSent before", func() (bool, error) { return one(f.store.WasSent(ctx, "slack", d)) }, false},
+			{"MarkSent first", func() (bool, error) { return one(f.store.MarkSent(ctx, "slack", time.Hour, d)) }, true},
+			{"MarkSent again", func() (bool, error) { return one(f.store.MarkSent(ctx, "slack", time.Hour, d)) }, false},
+			{"WasSent after", func() (bool, error) { return one(f.store.WasSent(ctx, "slack", d)) }, true},
+			{"WasSent on another platform", func() (bool, error) { return one(f.store.WasSent(ctx, "telegram", d)) }, false},
 		}
 		for _, s := range steps {
 			if got, err := s.do(); err != nil || got != s.want {
@@ -252,16 +261,70 @@ func TestMarkSent(t *testing.T) {
 			do   func() error
 		}{
 			{"bad handle", func() error {
-				_, err := f.store.MarkSent(ctx, "slack", bot.Delivery{Handle: "x|1-0", Notice: d.Notice}, time.Hour)
+				_, err := f.store.MarkSent(ctx, "slack", time.Hour, d, bot.Delivery{Handle: "x|1-0", Notice: d.Notice})
 				return err
 			}},
-			{"no ttl", func() error { _, err := f.store.MarkSent(ctx, "slack", d, 0); return err }},
+			{"no ttl", func() error { _, err := f.store.MarkSent(ctx, "slack", 0, d); return err }},
 			{"no group", func() error { _, err := f.store.WasSent(ctx, "", d); return err }},
+			{"no notices", func() error { _, err := f.store.WasSent(ctx, "slack"); return err }},
 		}
 		for _, b := range bad {
 			if err := b.do(); err == nil {
 				t.Errorf("%s: got nil, want an error", b.name)
 			}
+		}
+	})
+}
+
+// TestMarkSentMany marks and checks notices of many shards at once (a
+// coalesced message's), each answered in its place.
+func TestMarkSentMany(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f fixture) {
+		ctx := context.Background()
+		shards := map[string]bool{}
+		for i := 1; i <= 40; i++ {
+			id := fmt.Sprintf("YQ-%d", i)
+			mustApply(t, f.store, workflow.Change{Incident: incident(id, t0), Notices: []workflow.Notice{
+				{ID: id + "#1", Incident: id, Audience: "incidents", Body: []byte("x")},
+			}})
+			shards[f.store.Shard(id)] = true
+		}
+		if len(shards) < 2 {
+			t.Fatalf("40 incidents in %d shard", len(shards))
+		}
+		ds := mustRead(t, f.store, "slack", "w", 100)
+		if len(ds) != 40 {
+			t.Fatalf("read %d notices, want 40", len(ds))
+		}
+		// Every third marked first, alone.
+		var some []bot.Delivery
+		for i := 0; i < len(ds); i += 3 {
+			some = append(some, ds[i])
+		}
+		first, err := f.store.MarkSent(ctx, "slack", time.Hour, some...)
+		if err != nil || len(first) != len(some) || slices.Contains(first, false) {
+			t.Fatalf("MarkSent of %d: got %v, %v, want all first", len(some), first, err)
+		}
+		sent, err := f.store.WasSent(ctx, "slack", ds...)
+		if err != nil || len(sent) != len(ds) {
+			t.Fatalf("WasSent of %d: got %d answers, %v", len(ds), len(sent), err)
+		}
+		for i := range ds {
+			if want := i%3 == 0; sent[i] != want {
+				t.Errorf("WasSent %s: got %v, want %v", ds[i].Notice.ID, sent[i], want)
+			}
+		}
+		first, err = f.store.MarkSent(ctx, "slack", time.Hour, ds...)
+		if err != nil || len(first) != len(ds) {
+			t.Fatalf("MarkSent of %d: got %d answers, %v", len(ds), len(first), err)
+		}
+		for i := range ds {
+			if want := i%3 != 0; first[i] != want {
+				t.Errorf("MarkSent %s: first %v, want %v", ds[i].Notice.ID, first[i], want)
+			}
+		}
+		if sent, err := f.store.WasSent(ctx, "slack", ds...); err != nil || slices.Contains(sent, false) {
+			t.Errorf("WasSent after marking all: got %v, %v, want all true", sent, err)
 		}
 	})
 }

@@ -59,30 +59,20 @@ func (h *Handlers) digestMessage(kind string, at time.Time, open, resolved []*wo
 	endOfDay := time.Date(day.Year(), day.Month(), day.Day()+1, 0, 0, 0, 0, loc)
 	weekStart := at.Add(-digestWeek)
 	var overdue, today []string
-	var overdueIncidents, metThisWeek, missedThisWeek int
+	var overdueIncidents int
 	byLevel := map[workflow.Level]int{}
-	// The incidents found in the week are counted as the stats command
-	// counts them (found up to and including at).
+	// The incidents found in the week and their deadlines are counted as
+	// the stats command counts them (found up to and including at), by the
+	// same code: the summary and stats week agree.
 	weekStats := workflow.ComputeStats(workflow.Period{From: weekStart, To: at.Add(time.Nanosecond)},
 		append(slices.Clone(resolved), open...), h.svc.Policy(), h.roster.Calendar(), at)
-	week := func(inc *workflow.Incident) {
-		for _, d := range h.svc.Deadlines(inc) {
-			if d.Due.After(weekStart) && !d.Due.After(at) {
-				switch {
-				case d.Late(at):
-					missedThisWeek++
-				case d.Met():
-					metThisWeek++
-				}
-			}
-		}
-	}
-	for _, inc := range resolved {
-		week(inc)
+	var metThisWeek, missedThisWeek int
+	for _, ds := range weekStats.Deadlines {
+		metThisWeek += ds.OnTime
+		missedThisWeek += ds.Missed
 	}
 	for _, inc := range open {
 		byLevel[inc.Level]++
-		week(inc)
 		late := false
 		for _, d := range h.svc.Deadlines(inc) {
 			switch {
@@ -124,8 +114,8 @@ func (h *Handlers) digestMessage(kind string, at time.Time, open, resolved []*wo
 	}
 	if kind == DigestWeekly {
 		c.Fields = append(c.Fields, bot.Field{Label: h.t("This week", "本周"),
-			Value: fmt.Sprintf(h.t("incidents opened %d (%d still open), resolved %d; deadlines met on time %d, missed %d",
-				"新建事件 %d 件(%d 件未办结),办结 %d 件;时限按时完成 %d 项,超时 %d 项"),
+			Value: fmt.Sprintf(h.t("incidents opened %d (%d still open), resolved %d; their deadlines met on time %d, missed %d",
+				"新建事件 %d 件(%d 件未办结),办结 %d 件;新建事件的时限按时完成 %d 项,超时 %d 项"),
 				weekStats.Incidents, weekStats.Open, len(resolved), metThisWeek, missedThisWeek)})
 	}
 	done := make([]string, len(resolved))

@@ -73,7 +73,7 @@ const (
 // met late by how much, missed (overdue by how much, or left unmet when
 // the incident was resolved), or running. Like the card (deadlineState) it
 // reads in whole minutes.
-func (h *Handlers) deadlineResult(d workflow.Deadline, open bool) (deadlineOutcome, string) {
+func (h *Handlers) deadlineResult(d workflow.Deadline, inc *workflow.Incident) (deadlineOutcome, string) {
 	now := h.now()
 	late := func(t time.Time) time.Duration { return t.Sub(d.Due).Round(time.Minute) }
 	switch {
@@ -81,8 +81,12 @@ func (h *Handlers) deadlineResult(d workflow.Deadline, open bool) (deadlineOutco
 		return outcomeLate, fmt.Sprintf(h.t("met %s late", "超时 %s 完成"), span(late(d.MetAt), h.locale))
 	case d.Met():
 		return outcomeOnTime, h.t("met on time", "按时完成")
-	case !open:
-		return outcomeMissed, h.t("not met; the incident was resolved without it", "未完成(事件已办结)")
+	case !inc.Open() && late(inc.ResolvedAt) > 0:
+		return outcomeMissed, fmt.Sprintf(h.t("missed by %s; the incident was resolved without it",
+			"未完成,超时 %s(事件已办结)"), span(late(inc.ResolvedAt), h.locale))
+	case !inc.Open():
+		return outcomeMissed, h.t("not met; the incident was resolved without it, before it was due",
+			"未完成(事件在到期前办结)")
 	case late(now) > 0:
 		return outcomeMissed, fmt.Sprintf(h.t("missed: overdue by %s", "未完成,已超时 %s"), span(late(now), h.locale))
 	case late(now) == 0:
@@ -95,7 +99,7 @@ func (h *Handlers) deadlineResult(d workflow.Deadline, open bool) (deadlineOutco
 func (h *Handlers) reportSummary(inc *workflow.Incident) bot.ReportSummary {
 	s := bot.ReportSummary{Level: inc.Level, Status: inc.Status}
 	for _, d := range h.svc.Deadlines(inc) {
-		switch o, _ := h.deadlineResult(d, inc.Open()); o {
+		switch o, _ := h.deadlineResult(d, inc); o {
 		case outcomeOnTime:
 			s.OnTime++
 		case outcomeLate:
@@ -323,7 +327,7 @@ func (h *Handlers) handlingSection(inc *workflow.Incident, events []workflow.Eve
 	b.Table = &bot.ReportTable{Columns: h.columns(tx{EN: "Deadline", ZH: "时限"}, tx{EN: "Due", ZH: "截止时间"},
 		tx{EN: "Met", ZH: "完成时间"}, tx{EN: "Result", ZH: "结果"})}
 	for _, d := range deadlines {
-		_, result := h.deadlineResult(d, inc.Open())
+		_, result := h.deadlineResult(d, inc)
 		b.Table.Rows = append(b.Table.Rows, []string{d.Kind.Text().In(h.locale), h.reportDue(d.Due), h.reportTime(d.MetAt), result})
 	}
 	sec.Blocks = append(sec.Blocks, b)

@@ -381,3 +381,31 @@ func TestReportEscapesMarkdown(t *testing.T) {
 		}
 	})
 }
+
+// TestReportSaysByHowMuchAResolvedIncidentMissed: a deadline left unmet
+// when the incident was resolved after it was due reads with by how much
+// it was missed, as the CSV's lateness and stats have it.
+func TestReportSaysByHowMuchAResolvedIncidentMissed(t *testing.T) {
+	for _, tc := range []struct {
+		locale, late string
+	}{
+		{workflow.LocaleEN, "| department takes it on | 2026-03-02 11:00 | — | missed by 1h; the incident was resolved without it |"},
+		{workflow.LocaleZH, "| 部门接办 | 2026-03-02 11:00 | — | 未完成,超时 1小时(事件已办结) |"},
+	} {
+		t.Run(tc.locale, func(t *testing.T) {
+			c := newReportCase(t, tc.locale)
+			ctx := context.Background()
+			// A general incident: 2h to take it on, nobody does; resolved
+			// at 3h, an hour past that deadline, before the day's answer.
+			inc, _, err := c.svc.Open(ctx, "chen", workflow.OpenInput{Title: "Bins", Category: workflow.CategoryOther})
+			c.must("open", err)
+			c.at(3 * time.Hour)
+			_, _, err = c.svc.Resolve(ctx, "chen", inc.ID, "emptied", false)
+			c.must("resolve", err)
+			md := c.buildReport(inc.ID, tc.locale, reportStart.Add(4*time.Hour)).Markdown()
+			if !strings.Contains(md, tc.late) {
+				t.Errorf("the report lacks %q:\n%s", tc.late, md)
+			}
+		})
+	}
+}

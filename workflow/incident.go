@@ -179,6 +179,10 @@ type Incident struct {
 	// discovery, which would have them born overdue. Zero: never escalated,
 	// or lowered to general again.
 	EscalatedAt time.Time `json:"escalated_at,omitzero"`
+	// Escalations counts the escalations by rule, kept when the level is
+	// lowered again, so that the record (statistics, the report) still
+	// counts one that happened.
+	Escalations int `json:"escalations,omitempty"`
 
 	// Updates counts follow-up reports (续报); LastUpdateAt is the latest.
 	Updates      int       `json:"updates,omitempty"`
@@ -276,6 +280,11 @@ func (inc *Incident) AwaitsReportUp(p Policy) bool {
 // Reported reports whether the leaders were told of the incident at its
 // current level, so that it has a report to acknowledge.
 func (inc *Incident) Reported() bool { return !inc.ReportedAt.IsZero() }
+
+// Escalated reports whether the incident was ever escalated by rule, even
+// if lowered since (incidents stored before Escalations was kept say so by
+// EscalatedAt alone).
+func (inc *Incident) Escalated() bool { return inc.Escalations > 0 || !inc.EscalatedAt.IsZero() }
 
 // MayReceive reports whether p may acknowledge the report of inc now: a
 // leader who has not, while the incident is open and reported.

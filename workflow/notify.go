@@ -273,6 +273,7 @@ func (s *Service) notices(prev, inc *Incident, events []Event) []Notice {
 		}
 	}
 	major := inc.Level.Rank() >= LevelMajor.Rank()
+	lp := s.roster.Policy.For(inc.Level)
 	_, hasAuthority := s.roster.Channel(ChannelAuthority)
 	// reportedUp: the higher authority has the incident and hears of its
 	// follow-ups.
@@ -291,7 +292,10 @@ func (s *Service) notices(prev, inc *Incident, events []Event) []Notice {
 		case EventOpened:
 			opener = e.Actor
 			n.add(e, ChannelIncidents, Notification{Kind: NoticeCard, Thread: incident})
-			if major {
+			// Reported on opening (by the level's report deadline, as
+			// the Service decides): the leaders get the REPORT to
+			// acknowledge.
+			if s.reportsAt(e.Data.Level) {
 				toLeaders(e, Notification{Kind: NoticeReport, Thread: report})
 			}
 		case EventAssigned:
@@ -312,14 +316,15 @@ func (s *Service) notices(prev, inc *Incident, events []Event) []Notice {
 			}
 		case EventLevelChanged:
 			n.add(e, ChannelIncidents, Notification{Kind: NoticeCard, Thread: incident})
-			if major && inc.Level.Rank() > e.Data.From.Rank() {
+			if raisedTo(e.Data.From, e.Data.To) && s.reportsAt(e.Data.To) {
 				toLeaders(e, Notification{Kind: NoticeReport, Thread: report})
 			}
 		case EventUpdated:
 			n.add(e, ChannelIncidents, line)
-			if major {
-				// Follow-up reports of a major incident go up the line too
-				// (续报), as the first report did.
+			if major || inc.Reported() {
+				// Follow-up reports of a major incident, or of any reported
+				// to the leaders, go up the line too (续报), as the first
+				// report did.
 				toLeaders(e, line)
 				if reportedUp {
 					n.add(e, ChannelAuthority, Notification{Kind: NoticeEvent, Thread: authority})
@@ -343,7 +348,7 @@ func (s *Service) notices(prev, inc *Incident, events []Event) []Notice {
 		case EventQuorum:
 			v := e.Data.Version
 			n.add(e, ChannelIncidents, line)
-			for _, a := range persons(s.roster.WithRole(RoleSpokesperson)) {
+			for _, a := range publishers(s.roster, lp) {
 				n.add(e, a, Notification{Kind: NoticePublish, Thread: Thread{Kind: ThreadPublish, Version: v}})
 			}
 		case EventRejected:
@@ -422,7 +427,7 @@ func (s *Service) notices(prev, inc *Incident, events []Event) []Notice {
 				n.refresh(last, PersonAudience(id), incident)
 			}
 		}
-		if major || prev != nil && prev.Level.Rank() >= LevelMajor.Rank() || inc.Overdue(s.roster.Policy, s.roster.Calendar(), inc.UpdatedAt) {
+		if major || inc.Reported() || prev != nil && prev.Level.Rank() >= LevelMajor.Rank() || inc.Overdue(s.roster.Policy, s.roster.Calendar(), inc.UpdatedAt) {
 			for _, a := range n.leaders() {
 				n.refresh(last, a, report)
 			}
@@ -440,11 +445,33 @@ func (s *Service) notices(prev, inc *Incident, events []Event) []Notice {
 		}
 	}
 	for _, v := range uniqueVersions(publishes) {
-		for _, a := range persons(s.roster.WithRole(RoleSpokesperson)) {
+		for _, a := range publishers(s.roster, lp) {
 			n.refresh(last, a, Thread{Kind: ThreadPublish, Version: v})
 		}
 	}
 	return n.out
+}
+
+// publishers are the people asked to publish an approved reply under lp:
+// the spokespersons when they may (the plan's voice, 以网络新闻发言人的名义),
+// otherwise everyone holding a role that may publish. A request goes to
+// someone who can act on it.
+func publishers(r *Roster, lp LevelPolicy) []Audience {
+	roles := lp.PublisherRoles()
+	if slices.Contains(roles, RoleSpokesperson) {
+		if ps := r.WithRole(RoleSpokesperson); len(ps) > 0 {
+			return persons(ps)
+		}
+	}
+	var ids []string
+	for _, role := range roles {
+		for _, id := range r.WithRole(role) {
+			if !slices.Contains(ids, id) {
+				ids = append(ids, id)
+			}
+		}
+	}
+	return persons(ids)
 }
 
 // Took reports whether events[i] is an assignment the actor made to

@@ -72,6 +72,61 @@ func TestNoticesOfOpeningAMajorIncident(t *testing.T) {
 	wantNotTold(t, got, "leaders refresh")
 }
 
+// TestNoticesFollowThePolicysReport: the REPORT goes to the leaders
+// wherever the policy gives the level a report deadline, a general incident
+// too, and not where it gives none: the notices follow the Service's rule,
+// not the level's name.
+func TestNoticesFollowThePolicysReport(t *testing.T) {
+	e := newEnv(t, func(r *workflow.Roster) {
+		if r.Policy == nil {
+			r.Policy = workflow.DefaultPolicy()
+		}
+		lp := r.Policy.For(workflow.LevelGeneral)
+		lp.Report = time.Hour
+		r.Policy[workflow.LevelGeneral] = lp
+		lp = r.Policy.For(workflow.LevelMajor)
+		lp.Report = 0
+		r.Policy[workflow.LevelMajor] = lp
+	})
+	general := mustOpen(t, e, "chen", workflow.OpenInput{Level: workflow.LevelGeneral, Category: workflow.CategoryInquiry})
+	wantTold(t, told(t, e), "leaders report YQ-1:report opened")
+	if !general.Reported() {
+		t.Errorf("general with a report deadline: not reported")
+	}
+	mustOpen(t, e, "chen", workflow.OpenInput{Level: workflow.LevelMajor, Category: workflow.CategoryInquiry})
+	wantNotTold(t, told(t, e), "leaders report")
+
+	// Raised to a level with a report deadline: reported again.
+	must(t)(e.svc.SetLevel(t.Context(), "wang", "YQ-2", workflow.LevelChange{Level: workflow.LevelCritical}))
+	wantTold(t, told(t, e), "leaders report YQ-2:report level_changed")
+}
+
+// TestNoticesAskThoseWhoMayPublish: the request to publish an approved
+// reply goes to whoever the policy lets publish: the spokesperson when
+// they may, the leaders when only they may.
+func TestNoticesAskThoseWhoMayPublish(t *testing.T) {
+	e := newEnv(t, func(r *workflow.Roster) {
+		if r.Policy == nil {
+			r.Policy = workflow.DefaultPolicy()
+		}
+		lp := r.Policy.For(workflow.LevelGeneral)
+		lp.Publishers = []workflow.Role{workflow.RoleLeader}
+		r.Policy[workflow.LevelGeneral] = lp
+	})
+	inc := draftReady(t, e, workflow.LevelGeneral, "We are checking the canteen.")
+	must(t)(e.svc.Approve(t.Context(), "zhao", inc.ID, 0, ""))
+	got := told(t, e)
+	wantNotTold(t, got, "person:sun publish")
+	var leaders []string
+	for _, id := range e.roster.WithRole(workflow.RoleLeader) {
+		leaders = append(leaders, "person:"+id+" publish YQ-1:publish:1 quorum_reached")
+	}
+	if len(leaders) < 2 {
+		t.Fatalf("the test roster has %d leaders", len(leaders))
+	}
+	wantTold(t, got, leaders...)
+}
+
 func TestNoticesOfApprovalRefreshTheRequestEverywhere(t *testing.T) {
 	e := newEnv(t)
 	inc := draftReady(t, e, workflow.LevelGeneral, "We are checking the canteen.")

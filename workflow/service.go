@@ -180,7 +180,7 @@ func (s *Service) create(ctx context.Context, id string, t turn, actor string, i
 		events[0].Data.Candidate = c.ID
 		events[0].Data.Rule = c.Suggestion.Rule
 	}
-	if s.roster.Policy.For(inc.Level).Report > 0 {
+	if s.reportsAt(inc.Level) {
 		events = append(events, s.report(inc, now)...) // the leaders are told with this very change
 	}
 	if dept, ok := s.route(inc.Category, c); ok {
@@ -363,12 +363,20 @@ func (s *Service) SetLevel(ctx context.Context, actor, id string, ch LevelChange
 		}
 		events := []Event{{Kind: EventLevelChanged, Actor: actor, Text: reason, Data: EventData{
 			From: from, To: level, Cleared: ch.ClearSpreading}}}
-		if level.Rank() > from.Rank() && s.roster.Policy.For(level).Report > 0 {
+		if raisedTo(from, level) && s.reportsAt(level) {
 			events = append(events, s.report(inc, now)...) // the leaders are told with this very change
 		}
 		return append(events, s.bornOverdue(inc, now)...), nil
 	})
 }
+
+// reportsAt reports whether an incident opened at level l, or raised to
+// it, is reported to the leaders: the policy gives the level a report
+// deadline. One rule for the Service and the notices it decides.
+func (s *Service) reportsAt(l Level) bool { return s.roster.Policy.For(l).Report > 0 }
+
+// raisedTo reports whether a change of level from from to to raises it.
+func raisedTo(from, to Level) bool { return to.Rank() > from.Rank() }
 
 // report makes a new report of the incident to the leaders, at its current
 // level: the leaders are told with the change it is part of and asked to

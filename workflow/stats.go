@@ -219,7 +219,7 @@ func ComputeStats(p Period, incs []*Incident, pol Policy, cal Calendar, now time
 		if h := SourceHost(inc.Source); h != "" {
 			bySource[h]++
 		}
-		if !inc.EscalatedAt.IsZero() {
+		if inc.Escalated() {
 			st.Escalated++
 		}
 		if !inc.ReferredAt.IsZero() {

@@ -106,6 +106,35 @@ func TestComputeStats(t *testing.T) {
 	}
 }
 
+// TestStatsKeepAnEscalationLoweredAgain: an incident escalated by rule and
+// then lowered to general (which puts it back under the general process)
+// still counts as escalated, and so does one escalated again.
+func TestStatsKeepAnEscalationLoweredAgain(t *testing.T) {
+	e := newEnv(t)
+	inc := mustOpen(t, e, "chen", workflow.OpenInput{Level: workflow.LevelGeneral, Category: workflow.CategoryRumor})
+	escalated := func() int {
+		t.Helper()
+		got, err := e.svc.Incident(t.Context(), inc.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		period := workflow.Period{From: e.clock.Now().Add(-24 * time.Hour), To: e.clock.Now().Add(time.Hour)}
+		return workflow.ComputeStats(period, []*workflow.Incident{got}, e.roster.Policy, e.roster.Calendar(), e.clock.Now()).Escalated
+	}
+	if n := escalated(); n != 0 {
+		t.Fatalf("before: escalated %d, want 0", n)
+	}
+	e.clock.Advance(time.Minute)
+	if got := must(t)(e.svc.Spread(t.Context(), "chen", inc.ID, "reposted widely")); got.Level != workflow.LevelMajor {
+		t.Fatalf("spread: level %s, want major", got.Level)
+	}
+	e.clock.Advance(time.Minute)
+	must(t)(e.svc.SetLevel(t.Context(), "wang", inc.ID, workflow.LevelChange{Level: workflow.LevelGeneral, Reason: "contained"}))
+	if n := escalated(); n != 1 {
+		t.Errorf("lowered again: escalated %d, want 1", n)
+	}
+}
+
 func TestDeadlineStatsShare(t *testing.T) {
 	tests := []struct {
 		name   string

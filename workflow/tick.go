@@ -217,6 +217,7 @@ func (s *Service) escalate(inc *Incident, actor, reason, note string, now time.T
 	from := inc.Level
 	inc.Level = LevelMajor
 	inc.EscalatedAt = now
+	inc.Escalations++
 	events := []Event{{Kind: EventEscalated, Actor: actor, Text: note, Data: EventData{
 		From: from, To: LevelMajor, Reason: reason}}}
 	return append(events, s.report(inc, now)...)

@@ -19,7 +19,15 @@ type Handlers struct {
 	// clock's now: a report is as of the time it names (clockTime shows a
 	// date when it is not that day's, time left counts from it).
 	asOf time.Time
+	// publicURL is the web's public base URL ("https://fb.example.org"),
+	// so that a reply links to a page there; "": paths only.
+	publicURL string
 }
+
+// SetPublicURL makes replies link to the web's pages at base, the public
+// base URL of the server ("https://fb.example.org", no trailing slash),
+// instead of naming their paths.
+func (h *Handlers) SetPublicURL(base string) { h.publicURL = base }
 
 // New returns the command set over svc, speaking locale.
 func New(svc *workflow.Service, locale string) *Handlers {

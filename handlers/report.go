@@ -663,7 +663,11 @@ func (h *Handlers) reportCommand(ctx context.Context, req *bot.Request, args bot
 	s := rep.Summary
 	state := fmt.Sprintf(h.t("Level: %s; status: %s; deadlines: %s; unified reply: %s", "级别:%s;状态:%s;处置时限:%s;统一口径:%s"),
 		h.levelText(inc), inc.Status.Text().In(h.locale), h.deadlineCounts(s), h.publishedText(s.Published))
-	path := bot.ReportPath(inc.ID)
+	path := h.publicURL + bot.ReportPath(inc.ID)
 	link := fmt.Sprintf(h.t("Report: %s (Markdown: %s.md)", "报告:%s(Markdown:%s.md)"), path, path)
+	if h.publicURL == "" {
+		link += h.t(" on Firebreak's web server (FIREBREAK_PUBLIC_URL makes this a link)",
+			",在 Firebreak 的网页服务上(设置 FIREBREAK_PUBLIC_URL 后此处为链接)")
+	}
 	return &bot.Reply{Text: title + "\n" + state + "\n" + link}, nil
 }

@@ -409,3 +409,30 @@ func TestReportSaysByHowMuchAResolvedIncidentMissed(t *testing.T) {
 		})
 	}
 }
+
+// TestReportReplyLinks: report <id> links to the report at the public URL
+// when one is set, and otherwise names the path and how to make it a link.
+func TestReportReplyLinks(t *testing.T) {
+	roster := fuzzRoster(t)
+	svc := workflow.NewService(newFuzzStore(), roster, workflow.NewManualClock(reportStart))
+	ctx := context.Background()
+	inc, _, err := svc.Open(ctx, "chen", workflow.OpenInput{Title: "Bins", Category: workflow.CategoryOther})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		base, want string
+	}{
+		{"https://fb.example.org", "Report: https://fb.example.org/incidents/" + inc.ID + "/report (Markdown: https://fb.example.org/incidents/" + inc.ID + "/report.md)"},
+		{"", "Report: /incidents/" + inc.ID + "/report (Markdown: /incidents/" + inc.ID + "/report.md) on Firebreak's web server (FIREBREAK_PUBLIC_URL makes this a link)"},
+	} {
+		r := bot.NewRouter(roster, workflow.LocaleEN, nil)
+		h := handlers.New(svc, workflow.LocaleEN)
+		h.SetPublicURL(tt.base)
+		h.Register(r)
+		reply := r.Handle(ctx, &bot.Request{Platform: bot.PlatformConsole, Actor: "chen", Text: "report " + inc.ID})
+		if lines := strings.Split(reply.Text, "\n"); lines[len(lines)-1] != tt.want {
+			t.Errorf("public URL %q: last line\n  %q, want\n  %q", tt.base, lines[len(lines)-1], tt.want)
+		}
+	}
+}

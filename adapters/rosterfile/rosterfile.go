@@ -473,6 +473,9 @@ func (p *parser) roster(root *yaml.Node) (workflow.Roster, error) {
 	if err := p.leadersReach(root, top, r); err != nil {
 		return r, err
 	}
+	if err := p.voiceNeeded(root, r); err != nil {
+		return r, err
+	}
 	if r.Spreading, err = p.spreading(top["spreading"]); err != nil {
 		return r, err
 	}
@@ -938,6 +941,35 @@ func (p *parser) platformChannels(root *yaml.Node, top map[string]entry, r workf
 				pl, strings.Join(missing, " and "), verb, lost),
 			fmt.Sprintf("已配置 %[1]s,但频道 %[2]s 没有 %[1]s 地址,%[3]s不会发到 %[1]s;请为 %[2]s 加上 %[1]s ID,或不配置 %[1]s",
 				pl, strings.Join(missing, "、"), strings.Join(whatZH, "以及")))
+	}
+	return nil
+}
+
+// voiceNeeded refuses, on a platform the bot speaks on, a roster without
+// organisation when anyone but the spokesperson may publish: the plans
+// publish in the name of the unit or of the spokesperson (以单位或网络新闻
+// 发言人的名义), and a leader's statement would go out in nobody's name (a
+// report up too). With no platforms given, as in a trial, it is not
+// checked.
+func (p *parser) voiceNeeded(root *yaml.Node, r workflow.Roster) error {
+	if len(p.running) == 0 || r.Organisation.Name != "" {
+		return nil
+	}
+	for _, l := range workflow.Levels {
+		for _, role := range r.Policy.For(l).PublisherRoles() {
+			if role == workflow.RoleSpokesperson {
+				continue
+			}
+			line := root
+			if len(root.Content) > 0 {
+				line = root.Content[0]
+			}
+			return p.fail(line,
+				fmt.Sprintf("organisation is missing, but a %s may publish %s incidents' replies: statements go out in the unit's name, and this one would have none; add organisation: {name: …}, or let only the spokesperson publish (policy: {%s: {publishers: [spokesperson]}})",
+					role, l, l),
+				fmt.Sprintf("缺少 organisation,但%s级事件的统一口径可由 %s 发布:口径须以单位名义发布,此处没有单位名称;请加上 organisation: {name: …},或只允许新闻发言人发布(policy: {%s: {publishers: [spokesperson]}})",
+					l.Text().ZH, role, l))
+		}
 	}
 	return nil
 }

@@ -714,10 +714,21 @@ func TestRunning(t *testing.T) {
 			`policy major: report_up: auto, but the authority channel has no address on slack`},
 		{"report_up auto with the authority where the bot runs", strings.Replace(withChannels(both+"  authority: {telegram: -100444}\n"),
 			"  general: {assign: 2h}", "  major: {report_up: auto}", 1), []string{"telegram"}, 0, ""},
+		{"no organisation while leaders may publish", withChannels(both), []string{"slack"}, 1,
+			`organisation is missing, but a leader may publish general incidents' replies`},
+		{"no organisation, only the spokesperson publishes", strings.NewReplacer(
+			"    roles: [leader, principal]\n", "    roles: [leader, principal, spokesperson]\n",
+			"  general: {assign: 2h}", "  general: {assign: 2h, publishers: [spokesperson]}\n  major: {publishers: [spokesperson]}\n  critical: {publishers: [spokesperson]}",
+		).Replace(withChannels(both)), []string{"slack"}, 0, ""},
+		{"no organisation, not running anywhere", valid, nil, 0, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, err := ParseRunning([]byte(tt.src), "roster.yaml", tt.running, platforms...)
+			src := tt.src
+			if !strings.HasPrefix(tt.name, "no organisation") {
+				src += "organisation: {name: Riverside Office}\n" // the voice of the statements
+			}
+			r, err := ParseRunning([]byte(src), "roster.yaml", tt.running, platforms...)
 			if tt.line == 0 {
 				if err != nil {
 					t.Fatalf("got %v, want the roster", err)

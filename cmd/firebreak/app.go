@@ -127,7 +127,8 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, w wiring) (*app, 
 	a.store = fbredis.New(client, fbredis.Options{Prefix: w.prefix, Clock: a.clock, Instance: &inst})
 	a.watch = &storeWatch{store: a.store, log: log}
 
-	parts := core.New(core.Options{Store: a.store, Roster: roster, Locale: a.locale, Clock: a.clock, Log: log, Metrics: a.metrics})
+	parts := core.New(core.Options{Store: a.store, Roster: roster, Locale: a.locale, Clock: a.clock, Log: log, Metrics: a.metrics,
+		PublicURL: cfg.PublicURL})
 	a.svc, a.h, a.router = parts.Service, parts.Handlers, parts.Router
 
 	scale := cfg.TimeScale

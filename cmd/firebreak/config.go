@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"strings"
 
 	"github.com/kelseyhightower/envconfig"
 	goredis "github.com/redis/go-redis/v9"
@@ -42,6 +44,7 @@ type Config struct {
 	TelegramAPIEndpoint   string `envconfig:"TELEGRAM_API_ENDPOINT" desc:"override of the Bot API endpoint, format http://host/bot%s/%s"`
 
 	IntakeToken string `envconfig:"INTAKE_TOKEN" desc:"bearer token of POST /intake for every monitoring source (tokens per source go in the roster's intake block)"`
+	PublicURL   string `envconfig:"PUBLIC_URL" desc:"public base URL of this server (https://firebreak.example.org): replies link to its pages there, such as a handling report; unset: they name the path"`
 	BoardToken  string `envconfig:"BOARD_TOKEN" desc:"token for the incident board when a platform is configured (the playground is off then)"`
 	TrustProxy  bool   `envconfig:"TRUST_PROXY" desc:"the board is behind a reverse proxy that sets X-Forwarded-Proto and X-Forwarded-For (overwriting the client's): cookies are Secure over its https, logins limited per forwarded client"`
 }
@@ -58,7 +61,33 @@ func loadConfig() (Config, error) {
 	if err := envconfig.Process(envPrefix, &c); err != nil {
 		return c, err
 	}
+	if err := c.checkPublicURL(); err != nil {
+		return c, err
+	}
 	return c, c.checkRedis()
+}
+
+// checkPublicURL refuses a PUBLIC_URL that is no http(s) base URL, and
+// keeps it without a trailing slash, so that paths append to it.
+func (c *Config) checkPublicURL() error {
+	if c.PublicURL == "" {
+		return nil
+	}
+	// The value is not repeated in the error: it might hold a password.
+	const want = "%s_PUBLIC_URL must be the http(s) base URL of this server, such as https://firebreak.example.org: %s"
+	u, err := url.Parse(c.PublicURL)
+	switch {
+	case err != nil:
+		return fmt.Errorf(want, envPrefix, "it does not parse as a URL")
+	case u.Scheme != "https" && u.Scheme != "http" || u.Host == "":
+		return fmt.Errorf(want, envPrefix, "it needs https:// (or http://) and a host")
+	case u.User != nil:
+		return fmt.Errorf(want, envPrefix, "it must not hold a user or password")
+	case u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
+		return fmt.Errorf(want, envPrefix, "it must not have a query or fragment")
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	return nil
 }
 
 // redisEnv names the variable of each Redis dial setting.

@@ -152,3 +152,36 @@ func TestServeOnCluster(t *testing.T) {
 		t.Errorf("GET /readyz on a cluster: got %d %q, want 200", rec.Code, rec.Body)
 	}
 }
+
+// TestLoadConfigChecksThePublicURL: PUBLIC_URL is an http(s) base URL,
+// kept without its trailing slash; anything else is refused without
+// repeating the value (it might hold a password).
+func TestLoadConfigChecksThePublicURL(t *testing.T) {
+	for _, tt := range []struct {
+		value, want, wantErr string
+	}{
+		{"", "", ""},
+		{"https://fb.example.org/", "https://fb.example.org", ""},
+		{"http://10.0.0.5:8080/firebreak", "http://10.0.0.5:8080/firebreak", ""},
+		{"fb.example.org", "", "needs https://"},
+		{"ftp://fb.example.org", "", "needs https://"},
+		{"https://admin:s3cr3t-pw@fb.example.org", "", "must not hold a user or password"},
+		{"https://fb.example.org/?x=1", "", "must not have a query"},
+		{"https://fb.example.org/#top", "", "must not have a query"},
+		{"https://fb.example.org/%zz", "", "does not parse"},
+	} {
+		t.Run(tt.value, func(t *testing.T) {
+			setRedisEnv(t, nil)
+			t.Setenv("FIREBREAK_PUBLIC_URL", tt.value)
+			c, err := loadConfig()
+			switch {
+			case tt.wantErr == "" && (err != nil || c.PublicURL != tt.want):
+				t.Errorf("got %q, %v, want %q", c.PublicURL, err, tt.want)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Errorf("got %v, want %q", err, tt.wantErr)
+			case err != nil && tt.value != "" && strings.Contains(err.Error(), tt.value):
+				t.Errorf("the error repeats the value: %v", err)
+			}
+		})
+	}
+}

@@ -73,6 +73,7 @@ var (
 func standardRoster(digest string) string {
 	s := `timezone: Asia/Shanghai
 locale: en
+organisation: {name: Riverside District Education Bureau}
 people:
   - {id: chen, name: Chen Jing, roles: [staff], departments: [office], slack: U0CHEN, telegram: 1001}
   - {id: li, name: Li Ming, roles: [staff], departments: [logistics], slack: U0LI, telegram: 1002}

@@ -49,7 +49,7 @@ var loadChannels = map[string]bool{
 // and are not measured.
 func loadRoster(n int) string {
 	var b strings.Builder
-	b.WriteString("timezone: Asia/Shanghai\nlocale: en\npeople:\n")
+	b.WriteString("timezone: Asia/Shanghai\nlocale: en\norganisation: {name: Riverside Office}\npeople:\n")
 	fmt.Fprintf(&b, "  - {id: %s, name: %s, roles: [staff], departments: [desk], slack: %s, telegram: %d}\n",
 		desk.id, desk.name, desk.slack, desk.telegram)
 	b.WriteString("  - {id: wang, name: Wang Fang, roles: [leader, principal], slack: U0WANG, telegram: 1004}\n" +

@@ -5,11 +5,10 @@ import (
 	"testing"
 )
 
-// planRoster is the standard roster with the organisation's name and the
+// planRoster is the standard roster (which names the organisation) with the
 // higher authority's channels.
 func planRoster() string {
 	return standardRoster("") + `  authority:  {slack: C0AUTHORITY, telegram: -100444}
-organisation: {name: Riverside District Education Bureau}
 `
 }
 

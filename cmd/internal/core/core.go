@@ -33,6 +33,9 @@ type Options struct {
 	// MaxInFlight bounds the requests the router handles at once; beyond
 	// it they are answered "busy" at once (bot.Shed); 0: bot.MaxInFlight.
 	MaxInFlight int
+	// PublicURL is the web's public base URL, for links in replies; "":
+	// paths only.
+	PublicURL string
 }
 
 // Parts is the core New built.
@@ -69,6 +72,7 @@ func New(o Options) *Parts {
 		svc.UseIntake(is) // the Redis store keeps the monitoring candidates too
 	}
 	h := handlers.New(svc, locale)
+	h.SetPublicURL(o.PublicURL)
 
 	router := bot.NewRouter(o.Roster, locale, log)
 	router.Use(bot.Logging(log), metrics.Count(), bot.Shed(o.MaxInFlight, metrics), bot.Recover(log))

@@ -84,11 +84,17 @@ var figureKeys = map[string]Figure{
 
 // figureLimits bound what a figure may be: beyond them a typing slip is far
 // likelier than a real count.
+//
+// A spreading rule's heat threshold keeps within MaxHeat, or no heat
+// update could ever meet it.
 var figureLimits = map[Figure]int64{
 	FigurePosts: 100_000_000,
 	FigureViews: 100_000_000_000,
 	FigureHeat:  100_000,
 }
+
+// MaxHeat is the highest heat index an update may record.
+func MaxHeat() int64 { return figureLimits[FigureHeat] }
 
 // FigureUsage shows how figures are written.
 var FigureUsage = Text{
@@ -151,6 +157,9 @@ func (r SpreadingRule) check() error {
 	}
 	if r.Within < 0 || r.Heat < 0 {
 		return Errorf(CodeInvalid, "spreading: within and heat cannot be negative", "spreading:within 和 heat 不能为负")
+	}
+	if r.Heat > MaxHeat() {
+		return Errorf(CodeInvalid, "spreading: heat must be at most %d, the highest heat an update records", "spreading:heat 至多为 %d(更新可记录的最高热度)", MaxHeat())
 	}
 	return nil
 }

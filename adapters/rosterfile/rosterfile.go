@@ -1047,6 +1047,11 @@ func (p *parser) spreading(e entry) (workflow.SpreadingRule, error) {
 			return rule, p.fail(v.val, fmt.Sprintf("spreading: heat must be at least 1, not %d", rule.Heat),
 				fmt.Sprintf("spreading:heat 至少为 1,而不是 %d", rule.Heat))
 		}
+		if rule.Heat > workflow.MaxHeat() {
+			return rule, p.fail(v.val, fmt.Sprintf("spreading: heat must be at most %d, the highest heat an update records (heat:N), not %d; no update could meet it",
+				workflow.MaxHeat(), rule.Heat),
+				fmt.Sprintf("spreading:heat 至多为 %d(更新可记录的最高热度 heat:N),而不是 %d;否则任何更新都无法达到", workflow.MaxHeat(), rule.Heat))
+		}
 	}
 	return rule, nil
 }

@@ -583,6 +583,7 @@ func TestErrors(t *testing.T) {
 		{"within not a duration", edit(22, "spreading: {posts_growth: 50%, within: an hour}"), 22, `bad duration "an hour" for within`},
 		{"heat not a number", edit(22, "spreading: {heat: abc}"), 22, `heat must be an integer, not "abc"`},
 		{"heat negative", edit(22, "spreading: {heat: -5}"), 22, `spreading: heat must be at least 1, not -5`},
+		{"heat no update can reach", edit(22, "spreading: {heat: 100001}"), 22, `spreading: heat must be at most 100000, the highest heat an update records (heat:N), not 100001`},
 		{"spreading a list", edit(22, "spreading: [50%]"), 22, `spreading must be a mapping`},
 		{"report_up neither auto nor manual", edit(19, "  major: {report_up: sometimes}"), 19, `report_up must be auto or manual, not "sometimes"`},
 		{"report_up a bool", edit(19, "  major: {report_up: true}"), 19, `report_up must be auto or manual, not "true"`},

@@ -45,6 +45,28 @@ func (c *Command) UsageLine() string {
 	return strings.TrimSpace("/incident " + c.Name + " " + c.Usage)
 }
 
+// usageAs is the usage as a refusal shows it, in locale, to someone who
+// typed the command as typed: in zh-CN under the name they typed (a
+// Chinese alias: "重开") with the placeholders in Chinese ("<编号> <理由>");
+// the keywords and their values are the syntax, the same in both languages.
+func (c *Command) usageAs(typed, locale string) string {
+	name, usage := c.Name, c.Usage
+	if locale == workflow.LocaleZH {
+		if slices.Contains(c.Aliases, typed) {
+			name = typed
+		}
+		usage = placeholdersZH.Replace(usage)
+	}
+	return strings.TrimSpace("/incident " + name + " " + usage)
+}
+
+// placeholdersZH are the usages' placeholders in Chinese.
+var placeholdersZH = strings.NewReplacer(
+	"<id>", "<编号>", "<reason>", "<理由>", "[reason]", "[理由]", "<text>", "<内容>", "<summary>", "<实质答复>",
+	"<title>", "<标题>", "<person|department>", "<人员|部门>", "<item>", "<条目>", "[note]", "[备注]",
+	"<time>", "<时间>", "<url>", "<链接>", "[command]", "[命令]", "<version>", "<版本>",
+)
+
 // ActionDef is a button kind: the name of its Action, who may press it and
 // what runs.
 type ActionDef struct {
@@ -266,7 +288,8 @@ func (r *Router) errorReply(ctx context.Context, req *Request, cmd *Command, err
 		r.log.WarnContext(ctx, "storage unavailable", "request_id", RequestID(ctx), "err", err)
 	}
 	if code == workflow.CodeInvalid && cmd != nil && workflow.ErrorText(err) != nil {
-		text += "\n" + workflow.Text{EN: "Usage: ", ZH: "用法:"}.In(r.locale) + cmd.UsageLine()
+		typed, _ := splitCommand(req.Text)
+		text += "\n" + workflow.Text{EN: "Usage: ", ZH: "用法:"}.In(r.locale) + cmd.usageAs(typed, r.locale)
 	}
 	return &Reply{Text: "⚠ " + text, Failed: true}
 }

@@ -210,7 +210,7 @@ func exercise(tb testing.TB, c goredis.UniversalClient) error {
 			if err := tg.ReleaseLease(ctx, "poll", "w1"); err != nil {
 				return err
 			}
-			if _, _, _, err := tg.ClaimUpdate(ctx, 42, time.Minute); err != nil {
+			if _, _, _, err := tg.ClaimUpdate(ctx, 42, "try", time.Minute); err != nil {
 				return err
 			}
 			if err := tg.SaveUpdate(ctx, 42, []byte("{}")); err != nil {
@@ -219,10 +219,10 @@ func exercise(tb testing.TB, c goredis.UniversalClient) error {
 			if err := tg.FinishUpdate(ctx, 42); err != nil {
 				return err
 			}
-			if _, _, _, err := tg.ClaimUpdate(ctx, 43, time.Minute); err != nil {
+			if _, _, _, err := tg.ClaimUpdate(ctx, 43, "try", time.Minute); err != nil {
 				return err
 			}
-			return tg.AbandonUpdate(ctx, 43)
+			return tg.AbandonUpdate(ctx, 43, "try")
 		}},
 		{"Resolve", func() error { _, _, err := svc.Resolve(ctx, "leader00", inc.ID, "done", true); return err }},
 	} {

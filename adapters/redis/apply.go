@@ -2,6 +2,8 @@ package redis
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -25,7 +27,8 @@ import (
 // 10 event count, 11 timer count, 12 notice count, 13 the timers' wake-up
 // channel, 14 the outbox's wake-up channel, 15 ResolvedAt score ("" while
 // open), then the events (JSON), the timers (ID, due score) and the notices
-// (ID, incident, audience, body).
+// (ID, incident, audience, body), and last the change's token (random, new
+// for each change; kept as the hash's field c).
 //
 // When the earliest new timer is sooner than every other timer pending in
 // the shard, it PUBLISHes that due score on the wake-up channel, so that
@@ -35,17 +38,26 @@ import (
 // that idle dispatchers deliver them at once (see OutboxWakeUps). A channel
 // is not a key, so this keeps the script in one slot.
 //
-// It returns 1 when written and 0 when the version check failed.
+// It returns 1 when written and 0 when the version check failed. A change
+// found written already (the incident holds its new version and its token)
+// returns 1 and writes nothing again: go-redis sends a script again when its
+// reply times out (a Redis stall), and the first one may have run when Redis
+// came back; a conflict then would make the Service apply the transition a
+// second time. (The incident's JSON cannot tell: two updates from one
+// version can leave the same JSON, their texts being events.)
 var applyScript = goredis.NewScript(luaTimers + `
 local expected = ARGV[1]
-if expected == '0' then
-  if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-elseif redis.call('HGET', KEYS[1], 'v') ~= expected then
+local change = ARGV[#ARGV]
+local v = redis.call('HGET', KEYS[1], 'v')
+if v ~= (expected ~= '0' and expected or false) then
+  -- written already when the incident holds this very change: the same
+  -- script sent again after its reply timed out
+  if v == ARGV[2] and redis.call('HGET', KEYS[1], 'c') == change then return 1 end
   return 0
 end
 
 local id = ARGV[4]
-redis.call('HSET', KEYS[1], 'v', ARGV[2], 'data', ARGV[3])
+redis.call('HSET', KEYS[1], 'v', ARGV[2], 'data', ARGV[3], 'c', change)
 
 local i = 16
 for _ = 1, tonumber(ARGV[10]) do
@@ -185,7 +197,15 @@ func (s *Store) applyArgs(c workflow.Change) ([]string, []any, error) {
 	for _, n := range c.Notices {
 		args = append(args, n.ID, n.Incident, string(n.Audience), n.Body)
 	}
-	return keys, args, nil
+	return keys, append(args, changeToken()), nil
+}
+
+// changeToken names one change, so that a script sent again can tell that
+// the change it carries was written already (see applyScript).
+func changeToken() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // luaTimers defines the Lua functions of the scripts that plan an owner's

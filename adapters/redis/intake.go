@@ -22,7 +22,7 @@ import (
 // candidate's triage timers and card — is one script, on a Redis Cluster
 // too:
 //
-//	<prefix>:{intake}:cand:IT-7      HASH   v = version, data = candidate JSON (no figures), state, incident, n = deliveries
+//	<prefix>:{intake}:cand:IT-7      HASH   v = version, data = candidate JSON (no figures), state, incident, n = deliveries, c = token of the last change
 //	<prefix>:{intake}:cfig:IT-7      LIST   figures JSON of each delivery that had figures, oldest first
 //	<prefix>:{intake}:dedupe         HASH   dedupe key ("u:<url>", "f:<fingerprint>", "i:<source>\x1f<id>") -> candidate ID
 //	<prefix>:{intake}:seen           HASH   delivery key -> signature of the figures it last came with
@@ -347,17 +347,23 @@ func decodeCandidate(id string, h map[string]string, figures []string) (*workflo
 // incident, 6 candidate ID, 7 its score in its state's index, 8 that
 // index (2, 3 or 4: the KEYS), 9 timer count, 10 notice count, 11 the
 // timers' wake-up channel, 12 the outbox's wake-up channel, then the
-// timers (ID, due score) and the notices (ID, incident, audience, body).
+// timers (ID, due score) and the notices (ID, incident, audience, body),
+// and last the change's token (field c, as applyScript's).
 //
 // The timers replace the candidate's old ones and wake schedulers as
-// applyScript does. It returns 1 when written, 0 when the version check
-// failed and -1 when there is no such candidate.
+// applyScript does. It returns 1 when written (or found written already, as
+// applyScript), 0 when the version check failed and -1 when there is no such
+// candidate.
 var applyCandidateScript = goredis.NewScript(luaTimers + `
+local change = ARGV[#ARGV]
 local v = redis.call('HGET', KEYS[1], 'v')
 if not v then return -1 end
-if v ~= ARGV[1] then return 0 end
+if v ~= ARGV[1] then
+  if v == ARGV[2] and redis.call('HGET', KEYS[1], 'c') == change then return 1 end -- sent again (as applyScript)
+  return 0
+end
 local id = ARGV[6]
-redis.call('HSET', KEYS[1], 'v', ARGV[2], 'data', ARGV[3], 'state', ARGV[4], 'incident', ARGV[5])
+redis.call('HSET', KEYS[1], 'v', ARGV[2], 'data', ARGV[3], 'state', ARGV[4], 'incident', ARGV[5], 'c', change)
 for k = 2, 4 do redis.call('ZREM', KEYS[k], id) end
 redis.call('ZADD', KEYS[tonumber(ARGV[8])], ARGV[7], id)
 
@@ -468,7 +474,7 @@ func (s *Store) applyCandidateArgs(c workflow.CandidateChange) ([]string, []any,
 	for _, n := range c.Notices {
 		args = append(args, n.ID, n.Incident, string(n.Audience), n.Body)
 	}
-	return keys, args, nil
+	return keys, append(args, changeToken()), nil
 }
 
 // Candidates returns a page of the candidates in q.State (pending when

@@ -370,7 +370,9 @@ func (s *Store) noteSeq(n int64) {
 
 // nextIDScript allocates an incident number and, when ARGV[3] is '1', a
 // turn of a rotation; first, when ARGV[4] is not '0', it takes a request's
-// guard (Once) for ARGV[4] milliseconds. On an instance (ARGV[1] not
+// guard (Once) for ARGV[4] milliseconds, with the guard's token ARGV[5]
+// (the guard is this request's when it holds that token already: the
+// script was sent again after a reply that timed out). On an instance (ARGV[1] not
 // empty) it allocates only while the marker is ARGV[1] and the counter is
 // at least ARGV[2]. KEYS: marker, counter, then the rotation's counter
 // and the guard, each when asked for. Returns {0, n, turn}; {1, 0} when
@@ -381,7 +383,8 @@ local i = 3
 local rr, guard
 if ARGV[3] == '1' then rr = KEYS[i]; i = i + 1 end
 if ARGV[4] ~= '0' then guard = KEYS[i] end
-if guard and not redis.call('SET', guard, '1', 'PX', ARGV[4], 'NX') then return {4, 0} end
+if guard and not redis.call('SET', guard, ARGV[5], 'PX', ARGV[4], 'NX')
+    and redis.call('GET', guard) ~= ARGV[5] then return {4, 0} end
 if ARGV[1] ~= '' then
   local marker = redis.call('GET', KEYS[1])
   if not marker then return {1, 0} end
@@ -405,7 +408,7 @@ return {0, n, turn}
 // posted.
 func (s *Store) NextID(ctx context.Context, rotation string) (string, int64, error) {
 	keys := []string{s.InstanceKey(), s.seqKey()}
-	args := []any{"", int64(0), "0", int64(0)}
+	args := []any{"", int64(0), "0", int64(0), ""}
 	seen := s.seen.Load()
 	if s.instance != nil {
 		args[0], args[1] = s.instance.raw, seen
@@ -424,7 +427,7 @@ func (s *Store) NextID(ctx context.Context, rotation string) (string, int64, err
 			}
 			o = nil
 		} else {
-			keys, args[3] = append(keys, o.key), o.ttl.Milliseconds()
+			keys, args[3], args[4] = append(keys, o.key), o.ttl.Milliseconds(), o.token
 		}
 	}
 	res, err := nextIDScript.Run(ctx, s.client, keys, args...).Slice()

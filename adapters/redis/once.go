@@ -2,6 +2,9 @@ package redis
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"sync"
 	"time"
 
@@ -13,7 +16,11 @@ import (
 // Once returns ctx carrying the at-most-once guard of one request: the key
 // <prefix>:once:<key> (on a Cluster in the {meta} slot, beside the
 // incident counter), taken with SET NX for ttl by the first Redis call the
-// request makes through this Store's client:
+// request makes through this Store's client. The key holds a token of this
+// guard, and a GET in the same round trip tells whose it is: a SET that
+// go-redis sent again (its reply timed out during a Redis stall, the first
+// one ran when Redis came back) finds this guard's own token and still
+// counts as first, instead of making the request a copy of itself:
 //   - a read (a pipeline of reads: an incident, its timeline, a page of
 //     the list) carries the SET in its own round trip, and its replies
 //     count only when the SET succeeded;
@@ -28,7 +35,7 @@ import (
 // call of Once: no call of the request can go around it.
 func (s *Store) Once(ctx context.Context, key string, ttl time.Duration) (context.Context, bot.Once) {
 	s.hookOnce.Do(func() { s.client.AddHook(onceHook{s}) })
-	o := &once{store: s, key: s.meta + ":once:" + key, ttl: ttl}
+	o := &once{store: s, key: s.meta + ":once:" + key, token: onceToken(), ttl: ttl}
 	return context.WithValue(ctx, onceKey{}, o), o
 }
 
@@ -39,6 +46,7 @@ type onceKey struct{}
 type once struct {
 	store *Store
 	key   string
+	token string // the key's value when this guard took it
 	ttl   time.Duration
 
 	mu      sync.Mutex
@@ -60,9 +68,21 @@ func bare(ctx context.Context) context.Context {
 	return context.WithValue(ctx, onceKey{}, (*once)(nil))
 }
 
-// Decided implements bot.Once.
+// onceToken is a new guard's token: random, so that no other guard holds
+// the same.
+func onceToken() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Decided implements bot.Once. While the key is being taken (Redis is
+// slow to answer) it does not wait: the request has not been settled, and
+// its caller answers without a memo.
 func (o *once) Decided() (first, ok bool, err error) {
-	o.mu.Lock()
+	if !o.mu.TryLock() {
+		return false, false, nil
+	}
 	defer o.mu.Unlock()
 	return o.first, o.settled, o.err
 }
@@ -87,9 +107,23 @@ func (o *once) verdict() error {
 	return nil
 }
 
-// setCmd is the SET NX of the key, to send in a pipeline.
-func (o *once) setCmd(ctx context.Context) *goredis.BoolCmd {
-	return goredis.NewBoolCmd(ctx, "set", o.key, "1", "px", o.ttl.Milliseconds(), "nx")
+// takeCmds are the SET NX of the key and the GET that tells whose it is,
+// to send in a pipeline.
+func (o *once) takeCmds(ctx context.Context) (*goredis.BoolCmd, *goredis.StringCmd) {
+	return goredis.NewBoolCmd(ctx, "set", o.key, o.token, "px", o.ttl.Milliseconds(), "nx"),
+		goredis.NewStringCmd(ctx, "get", o.key)
+}
+
+// settleTaken settles the key from the replies of takeCmds.
+func (o *once) settleTaken(set *goredis.BoolCmd, get *goredis.StringCmd) {
+	err := set.Err()
+	if errors.Is(err, goredis.Nil) {
+		err = nil // SET NX on a taken key answers nil
+	}
+	if err == nil {
+		err = get.Err()
+	}
+	o.settle(err == nil && get.Val() == o.token, err)
 }
 
 // call runs cmds, a storage call of the request (one command or a
@@ -98,13 +132,13 @@ func (o *once) setCmd(ctx context.Context) *goredis.BoolCmd {
 // sends cmds alone). mu is held only while the key is taken, never while
 // run sends: a call within it (the handshake of a new connection) goes
 // through this hook again.
-func (o *once) call(ctx context.Context, cmds []goredis.Cmder, withSet func(set goredis.Cmder) error, run func() error) error {
+func (o *once) call(ctx context.Context, cmds []goredis.Cmder, withSet func(set, get goredis.Cmder) error, run func() error) error {
 	o.mu.Lock()
 	if !o.settled && readOnly(cmds) {
 		defer o.mu.Unlock()
-		set := o.setCmd(ctx)
-		err := withSet(set)
-		o.settle(set.Val(), set.Err()) // an error: the round trip failed, the SET with it
+		set, get := o.takeCmds(ctx)
+		err := withSet(set, get)
+		o.settleTaken(set, get) // an error: the round trip failed, the SET with it
 		if v := o.verdict(); v != nil {
 			repeated(cmds, v)
 			return v
@@ -112,7 +146,12 @@ func (o *once) call(ctx context.Context, cmds []goredis.Cmder, withSet func(set 
 		return err
 	}
 	if !o.settled {
-		o.settle(o.store.client.SetNX(bare(ctx), o.key, "1", o.ttl).Result())
+		set, get := o.takeCmds(ctx)
+		_, _ = o.store.client.Pipelined(bare(ctx), func(p goredis.Pipeliner) error {
+			_ = p.Process(ctx, set)
+			return p.Process(ctx, get)
+		})
+		o.settleTaken(set, get)
 	}
 	v := o.verdict()
 	o.mu.Unlock()
@@ -164,9 +203,10 @@ func (h onceHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
 			return next(ctx, cmd)
 		}
 		cmds := []goredis.Cmder{cmd}
-		return o.call(ctx, cmds, func(set goredis.Cmder) error {
+		return o.call(ctx, cmds, func(set, get goredis.Cmder) error {
 			_, _ = h.s.client.Pipelined(bare(ctx), func(p goredis.Pipeliner) error {
 				_ = p.Process(ctx, set)
+				_ = p.Process(ctx, get)
 				return p.Process(ctx, cmd)
 			})
 			return cmd.Err()
@@ -180,8 +220,8 @@ func (h onceHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.
 		if o == nil {
 			return next(ctx, cmds)
 		}
-		return o.call(ctx, cmds, func(set goredis.Cmder) error {
-			return next(bare(ctx), append([]goredis.Cmder{set}, cmds...))
+		return o.call(ctx, cmds, func(set, get goredis.Cmder) error {
+			return next(bare(ctx), append([]goredis.Cmder{set, get}, cmds...))
 		}, func() error { return next(ctx, cmds) })
 	}
 }

@@ -5,7 +5,7 @@
 // Every key of one incident carries the hash tag of its shard, so that one
 // state transition touches one Redis Cluster slot and runs as ONE Lua script:
 //
-//	<prefix>:{s07}:inc:YQ-12       HASH   v = version, data = incident JSON
+//	<prefix>:{s07}:inc:YQ-12       HASH   v = version, data = incident JSON, c = token of the change that wrote them
 //	<prefix>:{s07}:log:YQ-12       LIST   event JSON, oldest first
 //	<prefix>:{s07}:itimers:YQ-12   SET    the incident's timer IDs (for re-planning)
 //	<prefix>:{s07}:timers          ZSET   timer ID scored by due unix millis
@@ -22,7 +22,7 @@
 //	<prefix>:{s07}:mine:<person>   ZSET   open incidents assigned to person, by FoundAt
 //	<prefix>:{s07}:resolved        ZSET   resolved incident IDs scored by ResolvedAt millis
 //	<prefix>:{s07}:ready           STRING written by the readiness probe (Ping), expires
-//	<prefix>:{intake}:cand:IT-7    HASH   v = version, data = candidate JSON (no figures), state, incident, n = deliveries
+//	<prefix>:{intake}:cand:IT-7    HASH   v = version, data = candidate JSON (no figures), state, incident, n = deliveries, c = as inc's
 //	<prefix>:{intake}:cfig:IT-7    LIST   figures JSON of each delivery that had figures, oldest first
 //	<prefix>:{intake}:dedupe       HASH   dedupe key of an item -> candidate ID
 //	<prefix>:{intake}:seen         HASH   delivery key -> signature of its last figures (duplicates)

@@ -12,7 +12,7 @@ import (
 // The Telegram adapter's state, under the store's prefix:
 //
 //	<prefix>:tg:lease:<name>          STRING owner token of a lease (PX ttl)
-//	<prefix>:tg:{upd:<id>}            STRING "busy" (PX claim lease) or "done" (EX 24h)
+//	<prefix>:tg:{upd:<id>}            STRING "busy:<try>" (PX claim lease) or "done" (EX 24h)
 //	<prefix>:tg:{upd:<id>}:out        STRING the outcome an earlier try saved
 //	<prefix>:tg:memo:<key>            STRING or HASH, as the adapter chooses
 //
@@ -95,13 +95,15 @@ func (t *TelegramState) ReleaseLease(ctx context.Context, name, owner string) er
 	return nil
 }
 
-// claimUpdate: 2 = done, 1 = busy, 0 = claimed (with the saved outcome, or
-// "" when none). SET NX alone cannot tell "done" from "busy".
+// claimUpdate: 2 = done, 1 = busy (another try, ARGV[2] is this one's
+// value), 0 = claimed (with the saved outcome, or "" when none). SET NX
+// alone cannot tell "done" from "busy", nor this try's own claim, sent
+// again by go-redis after its reply timed out, from another try's.
 var claimUpdate = goredis.NewScript(`
 local v = redis.call('GET', KEYS[1])
 if v == 'done' then return {2, ''} end
-if v then return {1, ''} end
-redis.call('SET', KEYS[1], 'busy', 'PX', ARGV[1])
+if v and v ~= ARGV[2] then return {1, ''} end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[1])
 local out = redis.call('GET', KEYS[2])
 if out == false then out = '' end
 return {0, out}`)
@@ -116,8 +118,8 @@ return 1`)
 // it. It returns claimed=false when the update was handled already
 // (done=true) or another try holds it (done=false). When claimed, saved is
 // the outcome an earlier try stored with SaveUpdate, or nil.
-func (t *TelegramState) ClaimUpdate(ctx context.Context, id int64, lease time.Duration) (claimed, done bool, saved []byte, err error) {
-	res, err := claimUpdate.Run(ctx, t.client, t.updateKeys(id), lease.Milliseconds()).Slice()
+func (t *TelegramState) ClaimUpdate(ctx context.Context, id int64, try string, lease time.Duration) (claimed, done bool, saved []byte, err error) {
+	res, err := claimUpdate.Run(ctx, t.client, t.updateKeys(id), lease.Milliseconds(), busyValue(try)).Slice()
 	if err != nil {
 		return false, false, nil, failOn("claim telegram update", strconv.FormatInt(id, 10), err)
 	}
@@ -157,10 +159,19 @@ func (t *TelegramState) FinishUpdate(ctx context.Context, id int64) error {
 	return nil
 }
 
-// AbandonUpdate gives up a claim without finishing, so that the next try
-// claims the update again at once; a saved outcome is kept for it.
-func (t *TelegramState) AbandonUpdate(ctx context.Context, id int64) error {
-	if err := t.client.Del(ctx, t.updateKeys(id)[0]).Err(); err != nil {
+// busyValue is the value of an update's key while try holds it.
+func busyValue(try string) string { return "busy:" + try }
+
+// abandonUpdate deletes an update's claim if try holds it.
+var abandonUpdate = goredis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`)
+
+// AbandonUpdate gives up try's claim without finishing, so that the next
+// try claims the update again at once; a saved outcome is kept for it. A
+// claim another try holds (or a finished update) is left as it is.
+func (t *TelegramState) AbandonUpdate(ctx context.Context, id int64, try string) error {
+	if err := abandonUpdate.Run(ctx, t.client, t.updateKeys(id)[:1], busyValue(try)).Err(); err != nil {
 		return failOn("abandon telegram update", strconv.FormatInt(id, 10), err)
 	}
 	return nil

@@ -77,27 +77,34 @@ func TestTelegramLeaseExpires(t *testing.T) {
 func TestTelegramUpdateLog(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, f fixture) {
 		st := f.store.Telegram()
-		claim := func(name string, wantClaimed, wantDone bool, wantSaved string) {
+		claim := func(name, try string, wantClaimed, wantDone bool, wantSaved string) {
 			t.Helper()
-			claimed, done, saved, err := st.ClaimUpdate(ctx, 42, time.Minute)
+			claimed, done, saved, err := st.ClaimUpdate(ctx, 42, try, time.Minute)
 			if err != nil || claimed != wantClaimed || done != wantDone || string(saved) != wantSaved {
 				t.Fatalf("%s: got claimed=%v done=%v saved=%q err=%v; want claimed=%v done=%v saved=%q",
 					name, claimed, done, saved, err, wantClaimed, wantDone, wantSaved)
 			}
 		}
-		claim("first claim", true, false, "")
-		claim("while claimed", false, false, "")
+		claim("first claim", "a", true, false, "")
+		claim("while another try holds it", "b", false, false, "")
+		// The same try claiming again is its claim sent again by go-redis
+		// after the reply timed out (the first one ran): still its own.
+		claim("the same try again", "a", true, false, "")
 		if err := st.SaveUpdate(ctx, 42, []byte(`{"next":1}`)); err != nil {
 			t.Fatal(err)
 		}
-		if err := st.AbandonUpdate(ctx, 42); err != nil {
+		if err := st.AbandonUpdate(ctx, 42, "b"); err != nil {
 			t.Fatal(err)
 		}
-		claim("after a failed try", true, false, `{"next":1}`)
+		claim("after another try gave up a claim it did not hold", "c", false, false, "")
+		if err := st.AbandonUpdate(ctx, 42, "a"); err != nil {
+			t.Fatal(err)
+		}
+		claim("after a failed try", "c", true, false, `{"next":1}`)
 		if err := st.FinishUpdate(ctx, 42); err != nil {
 			t.Fatal(err)
 		}
-		claim("after it was handled", false, true, "")
+		claim("after it was handled", "c", false, true, "")
 		if n, _ := f.client.Exists(ctx, f.prefix+":tg:{upd:42}:out").Result(); n != 0 {
 			t.Errorf("saved outcome after FinishUpdate: still there")
 		}
@@ -105,7 +112,7 @@ func TestTelegramUpdateLog(t *testing.T) {
 			t.Errorf("handled update TTL: got %s, want about 24h", ttl)
 		}
 		// Another update is independent.
-		claimed, _, _, err := st.ClaimUpdate(ctx, 43, time.Minute)
+		claimed, _, _, err := st.ClaimUpdate(ctx, 43, "try", time.Minute)
 		if err != nil || !claimed {
 			t.Errorf("update 43: got claimed=%v, %v; want claimed", claimed, err)
 		}
@@ -157,7 +164,7 @@ func TestTelegramKeysStayUnderThePrefix(t *testing.T) {
 	client, prefix := redistest.Client(t), redistest.Prefix(t)
 	st := redis.New(client, redis.Options{Prefix: prefix}).Telegram()
 	_, _ = st.AcquireLease(ctx, "poll", "a", time.Minute)
-	_, _, _, _ = st.ClaimUpdate(ctx, 1, time.Minute)
+	_, _, _, _ = st.ClaimUpdate(ctx, 1, "try", time.Minute)
 	_ = st.SaveUpdate(ctx, 1, []byte("x"))
 	_ = st.SetMemo(ctx, "k", "v", time.Minute)
 	_ = st.SetMemoFields(ctx, "h", map[string]string{"f": "v"}, time.Minute)

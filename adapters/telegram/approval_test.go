@@ -280,7 +280,7 @@ func TestDuplicateUpdateIsHandledOnce(t *testing.T) {
 	// While another try holds an update, a delivery of it is turned away
 	// with 503, for Telegram to try again later.
 	busy := e.pressUpdate(wangID, req, "approve:YQ-1:1")
-	if claimed, _, _, err := e.store.Telegram().ClaimUpdate(e.ctx, int64(busy.UpdateID), time.Minute); err != nil || !claimed {
+	if claimed, _, _, err := e.store.Telegram().ClaimUpdate(e.ctx, int64(busy.UpdateID), "another try", time.Minute); err != nil || !claimed {
 		t.Fatalf("claim: got %v, %v", claimed, err)
 	}
 	if code := e.post(secret, mustJSON(t, busy)); code != http.StatusServiceUnavailable {
@@ -323,11 +323,11 @@ type flakyLog struct {
 	failed atomic.Bool
 }
 
-func (f *flakyLog) AbandonUpdate(ctx context.Context, id int64) error {
+func (f *flakyLog) AbandonUpdate(ctx context.Context, id int64, try string) error {
 	if f.failed.CompareAndSwap(false, true) {
 		return errors.New("redis: i/o timeout")
 	}
-	return f.UpdateLog.AbandonUpdate(ctx, id)
+	return f.UpdateLog.AbandonUpdate(ctx, id, try)
 }
 
 // stalledMemo fails reads while stalled is set.

@@ -60,16 +60,20 @@ type Lease interface {
 // retries of a webhook delivery and a new poller's re-reads are handled once,
 // and an update whose handling failed half-way resumes where it stopped.
 type UpdateLog interface {
-	// ClaimUpdate claims update id for lease. claimed=false means it was
-	// handled (done=true) or another try holds it (done=false). When
-	// claimed, saved is the outcome an earlier try stored, or nil.
-	ClaimUpdate(ctx context.Context, id int64, lease time.Duration) (claimed, done bool, saved []byte, err error)
+	// ClaimUpdate claims update id for lease for the try named try (a
+	// token unique to one try). claimed=false means it was handled
+	// (done=true) or another try holds it (done=false); the same try
+	// claiming again (the claim sent again after its reply timed out) is
+	// claimed. When claimed, saved is the outcome an earlier try stored,
+	// or nil.
+	ClaimUpdate(ctx context.Context, id int64, try string, lease time.Duration) (claimed, done bool, saved []byte, err error)
 	// SaveUpdate stores what remains to be done for a claimed update.
 	SaveUpdate(ctx context.Context, id int64, outcome []byte) error
 	// FinishUpdate marks update id handled.
 	FinishUpdate(ctx context.Context, id int64) error
-	// AbandonUpdate drops the claim so the next try may claim it at once.
-	AbandonUpdate(ctx context.Context, id int64) error
+	// AbandonUpdate drops try's claim so the next try may claim it at once;
+	// a claim held by another try is left alone.
+	AbandonUpdate(ctx context.Context, id int64, try string) error
 }
 
 // Memo is a small shared key-value memo: message references per thread,
@@ -190,6 +194,11 @@ type Adapter struct {
 const ClaimLease = 20 * time.Second
 
 const decideTimeout = 8 * time.Second
+
+// claimTimeout bounds the claim of an update, its first call to the store:
+// a stalled Redis gets the update refused within seconds, for Telegram to
+// deliver it again.
+const claimTimeout = 3 * time.Second
 
 // New checks opts and returns an Adapter. It does not call Telegram; Start
 // does.

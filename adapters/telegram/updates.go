@@ -87,8 +87,15 @@ func promptKey(chat int64, msgID int) string {
 // must then be handled again (the next try resumes where this one stopped).
 func (a *Adapter) HandleUpdate(ctx context.Context, u tgbotapi.Update) error {
 	id := int64(u.UpdateID)
-	claimed, done, saved, err := a.updates.ClaimUpdate(ctx, id, a.claimLease)
+	try := newOwner()
+	cctx, cancel := context.WithTimeout(ctx, claimTimeout)
+	claimed, done, saved, err := a.updates.ClaimUpdate(cctx, id, try, a.claimLease)
+	cancel()
 	if err != nil {
+		// The claim may still be taken when Redis answers again (it was
+		// sent, the reply did not come): it is given up then, so that the
+		// redelivery is not refused as in progress for the whole lease.
+		a.abandonLater(ctx, id, try, true)
 		return fmt.Errorf("claim update %d: %w", id, err)
 	}
 	if !claimed {
@@ -108,7 +115,7 @@ func (a *Adapter) HandleUpdate(ctx context.Context, u tgbotapi.Update) error {
 		out, err = a.decide(dctx, u)
 		cancel()
 		if err != nil {
-			a.abandon(ctx, id)
+			a.abandon(ctx, id, try)
 			return fmt.Errorf("update %d: %w", id, err)
 		}
 		if len(out.Ops) > 0 {
@@ -116,7 +123,7 @@ func (a *Adapter) HandleUpdate(ctx context.Context, u tgbotapi.Update) error {
 		}
 	}
 	if err := a.perform(ctx, id, &out); err != nil {
-		a.abandon(ctx, id) // perform saved its progress
+		a.abandon(ctx, id, try) // perform saved its progress
 		return fmt.Errorf("update %d: %w", id, err)
 	}
 	if err := a.updates.FinishUpdate(ctx, id); err != nil {
@@ -136,17 +143,24 @@ func (a *Adapter) save(ctx context.Context, id int64, out outcome) {
 	}
 }
 
-// abandon gives a claimed update up, so that Telegram's redelivery is
-// handled at once. When the store cannot be reached (the reason the try
-// failed, often), it tries again in the background every retryWait until the
-// claim would have ended anyway: a stall of a few seconds does not leave the
-// update refused as "in progress" for the whole lease.
-func (a *Adapter) abandon(ctx context.Context, id int64) {
-	err := a.updates.AbandonUpdate(ctx, id)
+// abandon gives try's claim of an update up, so that Telegram's
+// redelivery is handled at once. When the store cannot be reached (the
+// reason the try failed, often), it tries again in the background.
+func (a *Adapter) abandon(ctx context.Context, id int64, try string) {
+	err := a.updates.AbandonUpdate(ctx, id, try)
 	if err == nil {
 		return
 	}
 	a.log.WarnContext(ctx, "telegram: abandon update; trying again in the background", "update", id, "err", err)
+	a.abandonLater(ctx, id, try, false)
+}
+
+// abandonLater gives try's claim up in the background, every retryWait
+// until the claim would have ended anyway: a stall of a few seconds does
+// not leave the update refused as "in progress" for the whole lease. It
+// stops at the first success, unless the claim itself may still arrive
+// (always: its reply was lost, so it may run when Redis comes back).
+func (a *Adapter) abandonLater(ctx context.Context, id int64, try string, always bool) {
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
@@ -154,9 +168,9 @@ func (a *Adapter) abandon(ctx context.Context, id int64) {
 		for waited := time.Duration(0); waited < a.claimLease; waited += a.retryWait {
 			time.Sleep(a.retryWait)
 			actx, cancel := context.WithTimeout(ctx, a.retryWait)
-			err := a.updates.AbandonUpdate(actx, id)
+			err := a.updates.AbandonUpdate(actx, id, try)
 			cancel()
-			if err == nil {
+			if err == nil && !always {
 				return
 			}
 		}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
+
+	"github.com/firebreak/firebreak/workflow"
 )
 
 // maxUpdateBytes bounds the body of one webhook request.
@@ -47,6 +49,10 @@ func (a *Adapter) serveWebhook(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, ErrBusy):
 		w.Header().Set("Retry-After", "5")
 		http.Error(w, "update in progress", http.StatusServiceUnavailable)
+	case workflow.ErrorCode(err) == workflow.CodeUnavailable:
+		a.log.WarnContext(ctx, "telegram: storage unavailable; Telegram will deliver the update again", "update", u.UpdateID, "err", err)
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "storage unavailable", http.StatusServiceUnavailable)
 	default:
 		a.log.ErrorContext(ctx, "telegram: webhook update failed; Telegram will deliver it again", "update", u.UpdateID, "err", err)
 		http.Error(w, "update failed", http.StatusInternalServerError)

@@ -36,7 +36,7 @@ type fuzzUpdateLog struct {
 	saved map[int64][]byte
 }
 
-func (l *fuzzUpdateLog) ClaimUpdate(_ context.Context, id int64, _ time.Duration) (bool, bool, []byte, error) {
+func (l *fuzzUpdateLog) ClaimUpdate(_ context.Context, id int64, _ string, _ time.Duration) (bool, bool, []byte, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch l.state[id] {
@@ -63,7 +63,7 @@ func (l *fuzzUpdateLog) FinishUpdate(_ context.Context, id int64) error {
 	return nil
 }
 
-func (l *fuzzUpdateLog) AbandonUpdate(_ context.Context, id int64) error {
+func (l *fuzzUpdateLog) AbandonUpdate(_ context.Context, id int64, _ string) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	delete(l.state, id)

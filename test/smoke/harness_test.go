@@ -290,6 +290,9 @@ func (p *proc) terminate() {
 // within it.
 type stamp struct {
 	sent, done time.Time
+	// answered is when the HTTP answer came (for a slash command answered
+	// "working on it", before done, when the reply came on response_url).
+	answered time.Time
 }
 
 // slash sends a slash command as Slack does — a form signed with the v0
@@ -340,6 +343,7 @@ func (p *proc) trySlash(who person, text string) (string, stamp, error) {
 	b, _ := io.ReadAll(resp.Body)
 	_ = resp.Body.Close()
 	at.done = time.Now()
+	at.answered = at.done
 	if resp.StatusCode != http.StatusOK {
 		return "", at, fmt.Errorf("slash command %q: got HTTP %d %s, want 200", text, resp.StatusCode, bytes.TrimSpace(b))
 	}
@@ -395,25 +399,36 @@ func (p *proc) telegramUpdate(update map[string]any) stamp {
 	if err != nil {
 		p.w.t.Fatal(err)
 	}
+	status, body, at, err := p.deliverUpdate(b)
+	if err != nil {
+		p.w.t.Fatalf("telegram update: %v", err)
+	}
+	if status != http.StatusOK {
+		p.w.t.Fatalf("telegram update: got HTTP %d %s, want 200", status, body)
+	}
+	return at
+}
+
+// deliverUpdate posts the bytes of an update to the webhook, as Telegram
+// delivers (and redelivers) it, and returns the answer's status and body.
+func (p *proc) deliverUpdate(b []byte) (int, string, stamp, error) {
+	var at stamp
 	req, err := http.NewRequest(http.MethodPost, "http://"+p.addr+"/telegram/webhook", bytes.NewReader(b))
 	if err != nil {
-		p.w.t.Fatal(err)
+		return 0, "", at, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Telegram-Bot-Api-Secret-Token", webhookSecret)
-	var at stamp
 	at.sent = time.Now()
 	resp, err := httpClient.Do(req)
 	if err != nil {
-		p.w.t.Fatalf("telegram update: %v", err)
+		return 0, "", at, err
 	}
 	body, _ := io.ReadAll(resp.Body)
 	_ = resp.Body.Close()
 	at.done = time.Now()
-	if resp.StatusCode != http.StatusOK {
-		p.w.t.Fatalf("telegram update: got HTTP %d %s, want 200", resp.StatusCode, bytes.TrimSpace(body))
-	}
-	return at
+	at.answered = at.done
+	return resp.StatusCode, string(bytes.TrimSpace(body)), at, nil
 }
 
 func telegramUser(who person) map[string]any {

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,6 +18,36 @@ import (
 
 // miniredisNotice is printed once when the suite falls back to miniredis.
 var miniredisNotice sync.Once
+
+// redisServers are the redis-server processes startRedis started, by URL.
+var redisServers sync.Map
+
+// stallRedis stops the world's redis-server with SIGSTOP, as a stalled
+// Redis (a long fork, a slow disk, a paused VM): connections stay open,
+// nothing is answered. It returns the resume (SIGCONT), which the test's
+// end also runs. A test on miniredis (no redis-server outside CI) is
+// skipped: an in-process server cannot be stalled from outside.
+func (w *world) stallRedis() (resume func()) {
+	w.t.Helper()
+	v, ok := redisServers.Load(w.redisURL)
+	if !ok {
+		w.t.Skip("the stall needs a real redis-server (this run uses miniredis)")
+	}
+	proc := v.(*os.Process)
+	if err := proc.Signal(syscall.SIGSTOP); err != nil {
+		w.t.Fatalf("SIGSTOP redis-server: %v", err)
+	}
+	var once sync.Once
+	resume = func() {
+		once.Do(func() {
+			if err := proc.Signal(syscall.SIGCONT); err != nil {
+				w.t.Errorf("SIGCONT redis-server: %v", err)
+			}
+		})
+	}
+	w.t.Cleanup(resume)
+	return resume
+}
 
 // startRedis starts a Redis server of the test's own and returns its URL.
 // With CI=true it must be a real redis-server (missing: the test fails).
@@ -60,6 +91,8 @@ func startRedis(tb testing.TB) string {
 		<-exited
 	})
 	url := fmt.Sprintf("redis://127.0.0.1:%d/0", port)
+	redisServers.Store(url, cmd.Process)
+	tb.Cleanup(func() { redisServers.Delete(url) })
 	opts, _ := goredis.ParseURL(url)
 	client := goredis.NewClient(opts)
 	defer client.Close()

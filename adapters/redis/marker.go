@@ -182,6 +182,8 @@ var initScript = goredis.NewScript(`
 local marker = redis.call('GET', KEYS[1])
 if marker and redis.call('EXISTS', KEYS[2]) == 1 then return {0, marker} end
 local cur = tonumber(redis.call('GET', KEYS[2]) or '0')
+local floor = tonumber(redis.call('GET', KEYS[3]) or '0')
+if floor > cur then cur = floor end
 local first = tonumber(ARGV[2])
 if first - 1 > cur then cur = first - 1 end
 redis.call('SET', KEYS[2], cur)
@@ -195,8 +197,9 @@ var ErrInitialised = errors.New("the store is initialised already")
 
 // InitInstance accepts the store for Firebreak: it writes a new instance
 // marker and raises the incident counter so that the next incident is
-// YQ-<next> or later (never lower than the counter, so an ID is never
-// handed out twice). by says who does it (InitByOperator ...). It returns
+// YQ-<next> or later (never lower than the counter, nor than the last ID a
+// running Firebreak knew handed out when it found the data lost: LostSeq;
+// so an ID is never handed out twice). by says who does it (InitByOperator ...). It returns
 // the instance and the number of the next incident. A store that has a
 // marker and its counter is left alone: ErrInitialised, with that
 // instance. (A marker without its counter is a partial loss, which it
@@ -209,7 +212,7 @@ func (s *Store) InitInstance(ctx context.Context, next int64, by string) (inst I
 	if err != nil {
 		return Instance{}, 0, err
 	}
-	res, err := initScript.Run(ctx, s.client, []string{s.InstanceKey(), s.seqKey()}, inst.raw, next).Slice()
+	res, err := initScript.Run(ctx, s.client, []string{s.InstanceKey(), s.seqKey(), s.LostSeqKey()}, inst.raw, next).Slice()
 	if err != nil {
 		return Instance{}, 0, failOn("init store", s.InstanceKey(), err)
 	}
@@ -356,6 +359,45 @@ func (s *Store) CheckInstance(ctx context.Context) error {
 	}
 	s.noteSeq(seq)
 	return nil
+}
+
+// LostSeqKey is where a running Firebreak that finds the data lost leaves
+// the last incident number it knew handed out, beside the marker: the one
+// thing of the lost store that `store init` must know to hand out no ID
+// twice. It is not the counter (a counter without a marker is adopted as a
+// store from before markers).
+func (s *Store) LostSeqKey() string { return s.meta + ":lostseq" }
+
+// raiseLostSeq raises LostSeqKey to ARGV[1].
+var raiseLostSeq = goredis.NewScript(`
+local n = tonumber(ARGV[1])
+if n > tonumber(redis.call('GET', KEYS[1]) or '0') then redis.call('SET', KEYS[1], n) end
+return 1`)
+
+// KeepLostSeq records, on a store found lost (CheckInstance's
+// *InstanceError), the last incident number this Store handed out or saw,
+// for InitInstance to continue above it. Nothing when it knew none.
+func (s *Store) KeepLostSeq(ctx context.Context) error {
+	seen := s.seen.Load()
+	if seen < 1 {
+		return nil
+	}
+	if err := raiseLostSeq.Run(ctx, s.client, []string{s.LostSeqKey()}, seen).Err(); err != nil {
+		return failOn("keep the last incident number", s.LostSeqKey(), err)
+	}
+	return nil
+}
+
+// LostSeq is the number KeepLostSeq left (0: none).
+func (s *Store) LostSeq(ctx context.Context) (int64, error) {
+	n, err := s.client.Get(ctx, s.LostSeqKey()).Int64()
+	if errors.Is(err, goredis.Nil) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, failOn("read", s.LostSeqKey(), err)
+	}
+	return n, nil
 }
 
 // noteSeq remembers that incident number n was handed out.

@@ -214,6 +214,11 @@ func (w *storeWatch) check(ctx context.Context, timeout time.Duration) {
 			w.log.Error("NOT READY: Redis lost Firebreak's data; no incident is opened until an operator runs "+
 				"`firebreak store init` and restarts Firebreak", "cause", ie.Error())
 		}
+		// The last ID this process knew, for store init to continue
+		// above (again at every check: the Redis may be wiped again).
+		if err := w.store.KeepLostSeq(ctx); err != nil {
+			w.log.Warn("cannot leave the last incident number for store init", "key", w.store.LostSeqKey(), "err", err)
+		}
 	case err == nil:
 		if w.lost.Swap(nil) != nil {
 			w.log.Warn("the store is whole again (its data was restored): ready")

@@ -458,6 +458,10 @@ func initStore(ctx context.Context, store *fbredis.Store, next int64, now time.T
 	if next == 0 {
 		next = clockNextID(now)
 	}
+	lost, err := store.LostSeq(ctx)
+	if err != nil {
+		return err
+	}
 	inst, first, err := store.InitInstance(ctx, next, fbredis.InitByOperator)
 	if errors.Is(err, fbredis.ErrInitialised) {
 		return fmt.Errorf("%s: %w; nothing was changed (store init accepts only a store that Firebreak refuses: "+
@@ -467,7 +471,10 @@ func initStore(ctx context.Context, store *fbredis.Store, next int64, now time.T
 		return err
 	}
 	fmt.Fprintf(w, "store initialised: %s, instance %s (%s)\n", where, inst.ID, store.InstanceKey())
-	if first > next {
+	switch {
+	case first > next && first == lost+1:
+		fmt.Fprintf(w, "a running Firebreak had handed out YQ-%d when it found the data lost (%s): ", lost, store.LostSeqKey())
+	case first > next:
 		fmt.Fprintf(w, "the incident counter was already past YQ-%d: ", next-1)
 	}
 	fmt.Fprintf(w, "the next incident is YQ-%d\n", first)

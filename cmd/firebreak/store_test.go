@@ -74,12 +74,18 @@ func TestStoreInit(t *testing.T) {
 	tests := []struct {
 		name    string
 		counter string // the incident counter before, "" for none
+		lost    string // what a running Firebreak left when it found the data lost, "" for nothing
 		next    int64
 		want    string
 	}{
-		{"by the clock", "", 0, "the next incident is YQ-3639461\n"},
-		{"from the operator's number", "", 1043, "the next incident is YQ-1043\n"},
-		{"never below the counter", "2000", 1043, "the incident counter was already past YQ-1042: the next incident is YQ-2001\n"},
+		{"by the clock", "", "", 0, "the next incident is YQ-3639461\n"},
+		{"from the operator's number", "", "", 1043, "the next incident is YQ-1043\n"},
+		{"never below the counter", "2000", "", 1043, "the incident counter was already past YQ-1042: the next incident is YQ-2001\n"},
+		// A busy first hour: more IDs than minutes since the last init,
+		// then the wipe; the clock alone would hand them out again.
+		{"never below what a running Firebreak handed out", "", "3639475", 0,
+			"a running Firebreak had handed out YQ-3639475 when it found the data lost"},
+		{"the clock when above it", "", "12", 0, "the next incident is YQ-3639461\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -87,6 +93,9 @@ func TestStoreInit(t *testing.T) {
 			c := redistest.Client(t)
 			if tt.counter != "" {
 				c.Set(context.Background(), prefix+":seq", tt.counter, 0)
+			}
+			if tt.lost != "" {
+				c.Set(context.Background(), prefix+":lostseq", tt.lost, 0)
 			}
 			var out bytes.Buffer
 			s := fbredis.New(c, fbredis.Options{Prefix: prefix})

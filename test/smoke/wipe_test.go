@@ -183,3 +183,41 @@ func TestNewInstallationNeedsStoreInit(t *testing.T) {
 		t.Errorf("first incident: got %s, want YQ-1", inc.ID)
 	}
 }
+
+// TestWipeInABusyFirstMinute: an installation initialised by the clock
+// opens incidents faster than one a minute, then Redis is wiped under the
+// running serve, and `store init` by the clock again (the same minute)
+// still hands out no ID already posted: the running serve left the last
+// one it knew beside the lost marker.
+func TestWipeInABusyFirstMinute(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOptions{scale: 1, uninitialised: true})
+	m := nextIncident.FindStringSubmatch(w.storeInit())
+	if m == nil {
+		t.Fatal("store init by the clock named no next incident")
+	}
+	a := w.start("a")
+	var last incident
+	for i := range 3 {
+		last = a.openSlack(chen, "general", fmt.Sprintf("Busy first minute, post %d", i+1))
+	}
+	w.flushAll()
+	if !waitFor(10*time.Second, func() bool { code, _ := a.readyz(); return code == http.StatusServiceUnavailable }) {
+		t.Fatal("readyz 10s after FLUSHALL: still 200, want 503")
+	}
+	a.terminate()
+
+	out := w.storeInit()
+	m = nextIncident.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("store init after the wipe: got %q, want it to name the next incident", out)
+	}
+	lastN, _ := strconv.Atoi(strings.TrimPrefix(last.ID, "YQ-"))
+	if n, _ := strconv.Atoi(m[2]); n <= lastN {
+		t.Errorf("store init after the wipe: the next incident is %s, want above %s, the last one posted\n%s", m[1], last.ID, out)
+	}
+	b := w.start("b")
+	if fresh := b.openSlack(chen, "general", "After the wipe"); fresh.ID != m[1] {
+		t.Errorf("open after store init: got %s, want %s", fresh.ID, m[1])
+	}
+}

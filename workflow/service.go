@@ -740,7 +740,7 @@ func (s *Service) List(ctx context.Context, actor string, filter ListFilter) ([]
 }
 
 // PageSize is how many incidents one page of list shows: a chat message
-// stays readable (and within Telegram's limit).
+// stays readable (and within the smallest limit of a chat message).
 const PageSize = 20
 
 // ListPage returns page n (from 1; 0: every incident) of the incidents by

@@ -276,8 +276,11 @@ func (s *Scheduler) record(t workflow.DueTimer, res workflow.TickResult, started
 	}
 	late := max(started.Sub(t.Due), 0)
 	level := slog.LevelDebug
-	if outcome == workflow.TimerGone {
+	switch outcome {
+	case workflow.TimerGone:
 		level = slog.LevelWarn // its incident vanished: worth a look
+	case workflow.TimerUnreadable:
+		level = slog.LevelError // its incident is damaged in the store: an operator must look
 	}
 	s.logger().Log(context.Background(), level, "timer handled", "timer", t.ID, "kind", kind, "outcome", outcome,
 		"reason", res.Reason, "due", t.Due, "late", late)

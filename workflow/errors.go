@@ -91,6 +91,11 @@ func ErrorText(err error) *Text {
 	return nil
 }
 
+// ErrUnreadable is in the chain of a Store's error about a record that
+// exists but cannot be read (not the JSON it should be, a key of another
+// type): no retry can read it; an operator must restore or delete it.
+var ErrUnreadable = errors.New("the stored record cannot be read")
+
 // ErrConflict is returned by Store.Apply when the incident changed since it
 // was read (the compare-and-set failed). The Service retries on it.
 var ErrConflict = &Error{Code: CodeConflict, Msg: Text{

@@ -40,6 +40,10 @@ const (
 	TimerDuplicate TimerOutcome = "duplicate"
 	// TimerGone: its incident does not exist (any more).
 	TimerGone TimerOutcome = "gone"
+	// TimerUnreadable: its incident exists but cannot be read
+	// (ErrUnreadable): it can never fire, and trying again would fail
+	// for ever.
+	TimerUnreadable TimerOutcome = "unreadable"
 )
 
 // TickResult is what Tick made of a timer: its outcome, a reason a person
@@ -58,7 +62,8 @@ type TickResult struct {
 // transition, so a timer takes effect once. Otherwise it records nothing and
 // says why: the deadline was met, the incident resolved or planned again, the
 // timer already fired. Errors: CodeUnavailable; an incident that does not
-// exist is not an error but TimerGone.
+// exist is not an error but TimerGone, one that cannot be read
+// TimerUnreadable.
 func (s *Service) Tick(ctx context.Context, t DueTimer) (TickResult, error) {
 	if IsCandidateID(t.Incident) {
 		return s.tickCandidate(ctx, t)
@@ -82,6 +87,8 @@ func (s *Service) Tick(ctx context.Context, t DueTimer) (TickResult, error) {
 		return res, nil
 	case ErrorCode(err) == CodeNotFound:
 		return TickResult{Outcome: TimerGone, Reason: "incident " + t.Incident + " does not exist"}, nil
+	case errors.Is(err, ErrUnreadable):
+		return TickResult{Outcome: TimerUnreadable, Reason: err.Error()}, nil
 	case err != nil:
 		return TickResult{}, err
 	}

@@ -3,6 +3,7 @@ package redis_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -224,6 +225,52 @@ func TestServiceOneScriptCallPerTransition(t *testing.T) {
 			}
 			if got := counter.commands.Load(); got != 2 {
 				t.Errorf("got %d commands (read + script), want 2", got)
+			}
+		})
+	}
+}
+
+// TestTimerOfAnUnreadableIncident: an incident whose stored record is
+// damaged (not JSON; a key of another type) ends its timers as
+// "unreadable", a named outcome, instead of failing and being retried
+// after every lease for ever.
+func TestTimerOfAnUnreadableIncident(t *testing.T) {
+	for _, damage := range []struct {
+		name string
+		do   func(c goredis.UniversalClient, key string) error
+	}{
+		{"not JSON", func(c goredis.UniversalClient, key string) error {
+			return c.HSet(context.Background(), key, "data", `{"id":"YQ-1",garbage`).Err()
+		}},
+		{"a key of another type", func(c goredis.UniversalClient, key string) error {
+			if err := c.Del(context.Background(), key).Err(); err != nil {
+				return err
+			}
+			return c.Set(context.Background(), key, "x", 0).Err()
+		}},
+	} {
+		t.Run(damage.name, func(t *testing.T) {
+			ctx := context.Background()
+			client, prefix := redistest.Client(t), redistest.Prefix(t)
+			store := redis.New(client, redis.Options{Prefix: prefix})
+			clock := workflow.NewManualClock(time.Date(2026, 3, 2, 1, 0, 0, 0, time.UTC))
+			svc := workflow.NewService(store, crowdRoster(t, 2), clock)
+			inc, _, err := svc.Open(ctx, "chen", workflow.OpenInput{Title: "Canteen complaint", Level: workflow.LevelMajor})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := damage.do(client, prefix+":{"+store.Shard(inc.ID)+"}:inc:"+inc.ID); err != nil {
+				t.Fatal(err)
+			}
+			due, err := store.ClaimDue(ctx, clock.Now().Add(48*time.Hour), time.Minute, 100)
+			if err != nil || len(due) == 0 {
+				t.Fatalf("ClaimDue: got %d timers, %v; want the incident's", len(due), err)
+			}
+			for _, timer := range due {
+				res, err := svc.Tick(ctx, timer)
+				if err != nil || res.Outcome != workflow.TimerUnreadable || !strings.Contains(res.Reason, inc.ID) {
+					t.Errorf("Tick %s: got %s (%q), %v; want unreadable, naming %s", timer.ID, res.Outcome, res.Reason, err, inc.ID)
+				}
 			}
 		})
 	}

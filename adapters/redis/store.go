@@ -228,9 +228,18 @@ func (s *Store) Get(ctx context.Context, id string) (*workflow.Incident, error) 
 		return nil, notFound(id)
 	}
 	if err != nil {
-		return nil, failOn("load incident", id, err)
+		return nil, failOn("load incident", id, unreadable(err))
 	}
 	return s.decode(id, data)
+}
+
+// unreadable marks a Redis error saying a key holds another type than the
+// Store wrote there (WRONGTYPE) as workflow.ErrUnreadable.
+func unreadable(err error) error {
+	if strings.HasPrefix(err.Error(), "WRONGTYPE") {
+		return fmt.Errorf("%w: %w", workflow.ErrUnreadable, err)
+	}
+	return err
 }
 
 // History returns the incident and its events, oldest first, read
@@ -822,7 +831,7 @@ func (c *incidentCache) decode(id, raw string) (*workflow.Incident, error) {
 func decodeIncident(id, data string) (*workflow.Incident, error) {
 	var inc workflow.Incident
 	if err := json.Unmarshal([]byte(data), &inc); err != nil {
-		return nil, fmt.Errorf("decode incident %s: %w", id, err)
+		return nil, fmt.Errorf("decode incident %s: %w: %w", id, workflow.ErrUnreadable, err)
 	}
 	return &inc, nil
 }

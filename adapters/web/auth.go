@@ -38,6 +38,7 @@ const (
 	accessGranted  access = iota
 	accessLogin           // production, token set, not logged in: 401 and the login form
 	accessBoardOff        // production without a token: nobody may see the board
+	accessLocked          // a client locked out for wrong tokens (login form or bearer): 429
 )
 
 // sessionValue is the cookie value that proves a login with token.
@@ -53,29 +54,56 @@ func equal(a, b string) bool {
 	return subtle.ConstantTimeCompare(ha[:], hb[:]) == 1
 }
 
-func (s *Server) access(r *http.Request) access {
+// access says what r may see; for accessLocked, how long the client must
+// wait. A bearer token counts against the client's login attempts like a
+// token typed into the form (wrong ones lock the client out, and a locked
+// out client is refused even with the right one): otherwise the API would
+// let anyone guess at the speed of the network what the form does not.
+func (s *Server) access(r *http.Request) (access, time.Duration) {
 	if s.cfg.Playground {
-		return accessGranted
+		return accessGranted, 0
 	}
 	if s.cfg.Token == "" {
-		return accessBoardOff
+		return accessBoardOff, 0
 	}
 	if c, err := r.Cookie(CookieName); err == nil && equal(c.Value, s.session) {
-		return accessGranted
+		return accessGranted, 0
 	}
-	if bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && equal(strings.TrimSpace(bearer), s.cfg.Token) {
-		return accessGranted
+	bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		return accessLogin, 0
 	}
-	return accessLogin
+	client := s.clientIP(r)
+	if wait, locked := s.logins.locked(client); locked {
+		s.cfg.Log.Warn("board bearer token refused: too many attempts", "client", client)
+		return accessLocked, wait
+	}
+	if equal(strings.TrimSpace(bearer), s.cfg.Token) {
+		return accessGranted, 0
+	}
+	s.cfg.Log.Warn("board bearer token refused: wrong token", "client", client)
+	s.logins.failed(client)
+	return accessLogin, 0
+}
+
+// retryAfter sets Retry-After to wait in whole seconds (at least 1) and
+// returns them.
+func retryAfter(w http.ResponseWriter, wait time.Duration) int {
+	secs := max(int((wait+time.Second-1)/time.Second), 1)
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	return secs
 }
 
 // page guards an HTML page: without access it answers with the login form
 // (401) or the board-off message (403).
 func (s *Server) page(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		switch s.access(r) {
+		switch a, wait := s.access(r); a {
 		case accessGranted:
 			h(w, r)
+		case accessLocked:
+			secs := retryAfter(w, wait)
+			s.renderLoginText(w, r, http.StatusTooManyRequests, r.URL.RequestURI(), msgTooManyLogins(secs).In(s.localeOf(r)))
 		case accessLogin:
 			s.renderLogin(w, r, http.StatusUnauthorized, r.URL.RequestURI(), "")
 		case accessBoardOff:
@@ -87,9 +115,12 @@ func (s *Server) page(h http.HandlerFunc) http.HandlerFunc {
 // api guards a JSON endpoint the same way, answering in JSON.
 func (s *Server) api(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		switch s.access(r) {
+		switch a, wait := s.access(r); a {
 		case accessGranted:
 			h(w, r)
+		case accessLocked:
+			secs := retryAfter(w, wait)
+			writeError(w, http.StatusTooManyRequests, "locked_out", msgTooManyLogins(secs).In(s.localeOf(r)))
 		case accessLogin:
 			w.Header().Set("WWW-Authenticate", `Bearer realm="firebreak board"`)
 			writeError(w, http.StatusUnauthorized, "unauthorized", "log in at /login or send Authorization: Bearer <FIREBREAK_BOARD_TOKEN>")
@@ -131,9 +162,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	// only slow the search down, not stop it.
 	client := s.clientIP(r)
 	if wait, ok := s.logins.attempt(client); !ok {
-		secs := int((wait + time.Second - 1) / time.Second)
+		secs := retryAfter(w, wait)
 		s.cfg.Log.Warn("board login refused: too many attempts", "client", client, "retry_after_s", secs)
-		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		s.renderLoginText(w, r, http.StatusTooManyRequests, next, msgTooManyLogins(secs).In(s.localeOf(r)))
 		return
 	}

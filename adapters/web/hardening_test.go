@@ -184,6 +184,46 @@ func FuzzLocalPath(f *testing.F) {
 	})
 }
 
+// TestBearerTokensLimited: after 5 wrong logins, 60 wrong bearer tokens
+// on the API were all compared (401 in 0.65 s) and the right one was
+// accepted while the login form refused it. A bearer token now counts
+// against the same limit as the form.
+func TestBearerTokensLimited(t *testing.T) {
+	f := newFixture(t, false, hardToken)
+	wall := time.Date(2026, 3, 2, 9, 13, 27, 401_000_000, time.UTC)
+	f.srv.logins.now = func() time.Time { return wall }
+	const attacker, neighbour = "203.0.113.9:40000", "198.51.100.7:52000"
+	api := func(token, remote string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodGet, "/api/v1/incidents", nil)
+		req.RemoteAddr = remote
+		req.Header.Set("Authorization", "Bearer "+token)
+		return f.do(req)
+	}
+	for i := range loginFree {
+		if rec := api(fmt.Sprintf("guess-%d", i), attacker); rec.Code != http.StatusUnauthorized {
+			t.Fatalf("wrong bearer %d: got %d, want 401", i+1, rec.Code)
+		}
+	}
+	rec := api("guess-again", attacker)
+	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") != "10" ||
+		!strings.Contains(rec.Body.String(), "Too many login attempts") {
+		t.Errorf("wrong bearer past the limit: got %d Retry-After %q %s, want 429, 10 and why", rec.Code, rec.Header().Get("Retry-After"), rec.Body)
+	}
+	if rec := api(hardToken, attacker); rec.Code != http.StatusTooManyRequests {
+		t.Errorf("the right bearer while locked out: got %d, want 429", rec.Code)
+	}
+	if rec := f.do(loginRequest(hardToken, "/board", attacker)); rec.Code != http.StatusTooManyRequests {
+		t.Errorf("the login form after wrong bearer tokens: got %d, want 429 (one limit)", rec.Code)
+	}
+	if rec := api(hardToken, neighbour); rec.Code != http.StatusOK {
+		t.Errorf("another client's right bearer: got %d, want 200", rec.Code)
+	}
+	wall = wall.Add(10 * time.Second)
+	if rec := api(hardToken, attacker); rec.Code != http.StatusOK {
+		t.Errorf("the right bearer after the lockout: got %d, want 200", rec.Code)
+	}
+}
+
 // TestLoginAttemptsLimited: 500 wrong logins in 0.2 s were all processed.
 // Now a client gets loginFree attempts, then a lockout that doubles, in
 // which even the right token is refused.
@@ -498,8 +538,9 @@ func TestCrossSiteRequestsRefused(t *testing.T) {
 }
 
 // TestSessionCookieSecure: the session cookie is Secure over TLS and behind a
-// proxy marked trusted that says https, and only then; X-Forwarded-Proto
-// from anyone else is ignored.
+// proxy marked trusted (issue 11: "whenever ... behind a proxy marked
+// trusted") unless that proxy says http; X-Forwarded-Proto from anyone else
+// is ignored.
 func TestSessionCookieSecure(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -514,7 +555,7 @@ func TestSessionCookieSecure(t *testing.T) {
 		{"trusted proxy says https", true, "http://example.com/login", "https", true},
 		{"trusted proxy says HTTPS", true, "http://example.com/login", "HTTPS", true},
 		{"trusted proxy says http", true, "http://example.com/login", "http", false},
-		{"trusted proxy says nothing", true, "http://example.com/login", "", false},
+		{"trusted proxy says nothing", true, "http://example.com/login", "", true},
 		{"trusted proxy appended https last", true, "http://example.com/login", "http, https", true},
 		{"trusted proxy appended http last", true, "http://example.com/login", "https, http", false},
 	}

@@ -64,8 +64,9 @@ type Config struct {
 	Token string
 	// TrustProxy says the server is reached through a reverse proxy that
 	// sets (overwriting what the client sent) X-Forwarded-Proto,
-	// X-Forwarded-For and X-Forwarded-Host. Then a request the proxy says
-	// came over HTTPS gets Secure cookies, logins count against the address
+	// X-Forwarded-For and X-Forwarded-Host. Then cookies are Secure (the
+	// proxy is taken to serve HTTPS unless it says X-Forwarded-Proto:
+	// http), logins count against the address
 	// the proxy saw, and an Origin may name the host the proxy was asked
 	// for. Without it those headers are ignored: anyone can send them.
 	TrustProxy bool
@@ -259,15 +260,16 @@ func secureHeaders(h http.Handler) http.Handler {
 	})
 }
 
-// guard is the middleware of every route. It notes a request that a
-// trusted proxy received over HTTPS (see secure); and a request that may
+// guard is the middleware of every route. It notes a request that came
+// through a trusted proxy, which serves HTTPS unless it says otherwise
+// (see secure); and a request that may
 // change state (any method but GET, HEAD and OPTIONS) is refused with 403
 // when a browser says another site sent it, and with 413 when its body is
 // larger than maxBody (maxIntakeBody for the intake); the body is cut off
 // at that size before any handler reads it.
 func (s *Server) guard(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.cfg.TrustProxy && strings.EqualFold(lastHeader(r.Header, "X-Forwarded-Proto"), "https") {
+		if proto := lastHeader(r.Header, "X-Forwarded-Proto"); s.cfg.TrustProxy && (proto == "" || strings.EqualFold(proto, "https")) {
 			r = r.WithContext(context.WithValue(r.Context(), httpsKey{}, true))
 		}
 		switch r.Method {

@@ -46,7 +46,7 @@ type Config struct {
 	IntakeToken string `envconfig:"INTAKE_TOKEN" desc:"bearer token of POST /intake for every monitoring source (tokens per source go in the roster's intake block)"`
 	PublicURL   string `envconfig:"PUBLIC_URL" desc:"public base URL of this server (https://firebreak.example.org): replies link to its pages there, such as a handling report; unset: they name the path"`
 	BoardToken  string `envconfig:"BOARD_TOKEN" desc:"token for the incident board when a platform is configured (the playground is off then)"`
-	TrustProxy  bool   `envconfig:"TRUST_PROXY" desc:"the board is behind a reverse proxy that sets X-Forwarded-Proto and X-Forwarded-For (overwriting the client's): cookies are Secure over its https, logins limited per forwarded client"`
+	TrustProxy  bool   `envconfig:"TRUST_PROXY" desc:"the board is behind a reverse proxy that sets X-Forwarded-Proto and X-Forwarded-For (overwriting the client's): cookies are Secure (unless it says X-Forwarded-Proto: http), logins limited per forwarded client"`
 }
 
 // platformConfigured reports whether Slack or Telegram is set up; without

@@ -735,18 +735,12 @@ func (s *Server) getCandidates(w http.ResponseWriter, r *http.Request) {
 		}.In(locale))
 		return
 	}
-	page := 1
-	if v := strings.TrimSpace(q.Get("page")); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			writeError(w, http.StatusBadRequest, "invalid", workflow.Text{
-				EN: fmt.Sprintf("page=%q is not a page number; pages count from 1", clip(v)),
-				ZH: fmt.Sprintf("page=%q 不是页码;页码从 1 开始", clip(v)),
-			}.In(locale))
-			return
-		}
-		page = n
+	page, bad := pageParam(r)
+	if bad != nil {
+		writeError(w, http.StatusBadRequest, "invalid", bad.In(locale))
+		return
 	}
+	page = max(page, 1)
 	cs, total, err := s.candidates(r.Context(), state, page)
 	if err != nil {
 		if workflow.ErrorCode(err) == workflow.CodeInvalid {

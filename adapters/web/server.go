@@ -184,7 +184,7 @@ func (s *Server) Close() { s.hub.Close() }
 //	GET  /login, POST /login, POST /logout  the board token (production)
 //	GET  /assets/...                      the page's scripts, styles and icon
 //	GET  /favicon.ico                     the icon (an SVG)
-//	GET  /api/v1/incidents[/{id}[/timeline]], /api/v1/stats, /api/v1/events (SSE)
+//	GET  /api/v1/incidents[?page=N], /api/v1/incidents/{id}[/timeline], /api/v1/stats, /api/v1/events (SSE)
 //	GET  /api/v1/incidents.csv, /api/v1/incidents.json  the export (?from=&to=)
 //	GET  /api/v1/candidates[?state=&page=]  the monitoring candidates (the triage lane)
 //	GET  /api/v1/playground, POST /api/v1/playground/command, POST /api/v1/playground/action
@@ -577,20 +577,62 @@ func (s *Server) views(r *http.Request) views {
 
 type incidentList struct {
 	clockInfo
+	// Page, Pages and More are there when a page was asked for.
+	Page      int            `json:"page,omitempty"`
+	Pages     int            `json:"pages,omitempty"`
+	Total     int            `json:"total"`
+	More      *int           `json:"more,omitempty"`
 	Incidents []incidentView `json:"incidents"`
 }
 
+// apiPageSize is how many incidents one page of GET /api/v1/incidents
+// holds.
+const apiPageSize = 50
+
+// listIncidents serves GET /api/v1/incidents[?page=N]: the open incidents,
+// all of them (the board), or page N of apiPageSize, most urgent first,
+// with how many pages and how many more after it.
 func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request) {
-	incs, err := s.cfg.Incidents.List(r.Context(), workflow.ListQuery{Filter: workflow.ListOpen})
+	page, bad := pageParam(r)
+	if bad != nil {
+		writeError(w, http.StatusBadRequest, "invalid", bad.In(s.localeOf(r)))
+		return
+	}
+	q := workflow.ListQuery{Filter: workflow.ListOpen}
+	if page > 0 {
+		q.Urgent, q.Offset, q.Limit = true, (page-1)*apiPageSize, apiPageSize
+	}
+	p, err := s.cfg.Incidents.ListPage(r.Context(), q)
 	if err != nil {
 		s.writeFailure(w, r, err)
 		return
 	}
-	out := incidentList{clockInfo: s.clock(r), Incidents: []incidentView{}}
-	for _, inc := range incs {
+	out := incidentList{clockInfo: s.clock(r), Total: p.Total, Incidents: []incidentView{}}
+	if page > 0 {
+		more := max(0, p.Total-(page-1)*apiPageSize-len(p.Incidents))
+		out.Page, out.Pages, out.More = page, max(1, (p.Total+apiPageSize-1)/apiPageSize), &more
+	}
+	for _, inc := range p.Incidents {
 		out.Incidents = append(out.Incidents, s.views(r).incident(inc))
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// pageParam is the page a request asks for with ?page=N (from 1): 0 when
+// it asks for none, and what is wrong with it when it is no page number.
+func pageParam(r *http.Request) (int, *workflow.Text) {
+	v := strings.TrimSpace(r.URL.Query().Get("page"))
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, &workflow.Text{
+			EN: fmt.Sprintf("page=%q is not a page number; pages count from 1", clip(v)),
+			ZH: fmt.Sprintf("page=%q 不是页码;页码从 1 开始", clip(v)),
+		}
+	}
+	return n, nil
 }
 
 type incidentOne struct {

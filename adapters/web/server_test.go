@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -1150,4 +1151,60 @@ func TestHubKeepsTheLastPosts(t *testing.T) {
 			t.Errorf("got %d events before the channel closed, want some but not all", n)
 		}
 	})
+}
+
+// TestIncidentsAPIPages: GET /api/v1/incidents?page=N pages the open
+// incidents (it returned every one, whatever the page); without page it
+// is the board's whole list; a page that is no page number is a 400.
+func TestIncidentsAPIPages(t *testing.T) {
+	f := newFixture(t, true, "")
+	base := canteen()
+	for i := range 120 {
+		inc := base.Clone()
+		inc.ID = fmt.Sprintf("YQ-%d", 100+i)
+		inc.FoundAt = base.FoundAt.Add(time.Duration(i) * time.Second)
+		f.incidents.incidents[inc.ID] = inc
+	}
+	type listed struct {
+		Page, Pages, Total int
+		More               *int
+		Incidents          []struct{ ID string }
+	}
+	read := func(path string) listed {
+		t.Helper()
+		rec := f.get(path)
+		if rec.Code != http.StatusOK {
+			t.Fatalf("%s: got %d %s", path, rec.Code, rec.Body)
+		}
+		var l listed
+		if err := json.Unmarshal(rec.Body.Bytes(), &l); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		return l
+	}
+	for _, tt := range []struct {
+		page                    string
+		n, pages, more, wantIDs int
+	}{
+		{"1", 50, 3, 71, 50}, {"3", 21, 3, 0, 21}, {"99", 0, 3, 0, 0},
+	} {
+		l := read("/api/v1/incidents?page=" + tt.page)
+		if len(l.Incidents) != tt.n || l.Pages != tt.pages || l.Total != 121 || l.More == nil || *l.More != tt.more {
+			t.Errorf("page %s: got %d incidents, page %d of %d, total %d, more %v; want %d, of %d, 121, %d",
+				tt.page, len(l.Incidents), l.Page, l.Pages, l.Total, l.More, tt.n, tt.pages, tt.more)
+		}
+	}
+	one, two := read("/api/v1/incidents?page=1"), read("/api/v1/incidents?page=2")
+	if len(one.Incidents) > 0 && len(two.Incidents) > 0 && one.Incidents[0].ID == two.Incidents[0].ID {
+		t.Errorf("pages 1 and 2 both start with %s", one.Incidents[0].ID)
+	}
+	if all := read("/api/v1/incidents"); len(all.Incidents) != 121 || all.Total != 121 || all.More != nil || all.Page != 0 {
+		t.Errorf("without page: got %d incidents (total %d, more %v, page %d), want all 121 and no paging", len(all.Incidents), all.Total, all.More, all.Page)
+	}
+	for _, bad := range []string{"0", "abc", "-1"} {
+		rec := f.get("/api/v1/incidents?page=" + bad)
+		if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "not a page number") {
+			t.Errorf("page=%s: got %d %s, want 400 saying it is not a page number", bad, rec.Code, rec.Body)
+		}
+	}
 }

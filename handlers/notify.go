@@ -172,8 +172,11 @@ func (h *Handlers) reportText(inc *workflow.Incident) string {
 		"请领导点击「收到」(或输入 /incident 收到 "+inc.ID+")签收,报告方为完成。")
 	for _, d := range h.svc.Deadlines(inc) {
 		if d.Kind == workflow.DeadlineAuthority && !d.Met() {
-			s += "\n" + fmt.Sprintf(h.t("Report it to the higher authority %s: press Report up, or type report-up %s once done.",
-				"须于 %s 向上级主管部门报告:点击「上报上级」,或报告后输入 /incident 上报 %s。"), h.deadlineState(d, h.now(), inc.Open()), inc.ID)
+			// The due time alone: the card's live field says how long is
+			// left, or by how much it is overdue; words like "in 1h" here
+			// would stand frozen beside it.
+			s += "\n" + fmt.Sprintf(h.t("Report it to the higher authority by %s: press Report up, or type report-up %s once done.",
+				"须于 %s 前向上级主管部门报告:点击「上报上级」,或报告后输入 /incident 上报 %s。"), dueTime(d.Due, h.now(), h.loc()), inc.ID)
 		}
 	}
 	return s

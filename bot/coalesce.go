@@ -95,6 +95,11 @@ func traits(n workflow.Notice) (urgent, coalescible bool, refresh string) {
 		if !nt.Thread.IsZero() {
 			refresh = string(n.Audience) + "|" + nt.Thread.Key(n.Incident)
 		}
+	case workflow.NoticeTriage:
+		// A burst of monitoring items is told at once, and beyond what
+		// the chat takes in a minute as one list of them: one card each
+		// kept the chat (and reports behind them) waiting for minutes.
+		return urgent, n.Incident != "" && nt.Triage != nil, ""
 	}
 	return urgent, coalescible && !urgent, refresh
 }

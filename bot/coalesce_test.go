@@ -480,3 +480,25 @@ func TestCoalesceDropsSupersededRefresh(t *testing.T) {
 		})
 	}
 }
+
+// TestCoalesceTriageBurst: 50 new monitoring items to one Telegram group
+// (each triage card urgent) went one card every 3 s, for minutes, and the
+// reminders of the last ones fired before their cards arrived. Beyond the
+// minute's worth they come as one list, like routine cards.
+func TestCoalesceTriageBurst(t *testing.T) {
+	f := newDeliveryFixture(bot.PlatformTelegram)
+	var ids []string
+	for i := 1; i <= 50; i++ {
+		id := fmt.Sprintf("t%d", i)
+		f.store.add(workflow.NewNotice(id, fmt.Sprintf("IT-%d", i), "-100111", workflow.Notification{Kind: workflow.NoticeTriage,
+			Thread: workflow.Thread{Kind: workflow.ThreadTriage}, Triage: &workflow.TriageStep{Step: workflow.TriageNew}}))
+		ids = append(ids, id)
+	}
+	s := &listSender{clock: f.clock}
+	f.runFor(t, f.listDispatcher("r1", s, &listCoalescer{per: 1000}), 3*time.Minute)
+	want := map[string][]string{"-100111": append([]string{joined("t", 1, 31) + "@0s"}, each("t", 32, 50, 3*time.Second, 3*time.Second)...)}
+	if got := s.accepted(); !maps.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("sent:\ngot  %q\nwant %q", got, want)
+	}
+	wantShownOnce(t, s, ids)
+}

@@ -39,6 +39,8 @@ const (
 	groupOpened   coalesceGroup = iota // incident cards of an opening
 	groupAssigned                      // an incident assigned to the person the message is for
 	groupReports                       // reports to the leaders (overdue, escalated)
+	groupTriage                        // new monitoring candidates to judge
+	groupWaiting                       // candidates nobody judged in time
 	groupOther                         // every other event
 	groupCount
 )
@@ -63,10 +65,18 @@ func (h *Handlers) Coalesce(ctx context.Context, ns []workflow.Notice, platform 
 	)
 	for i, n := range ns {
 		nt, err := n.Notification()
-		if err != nil || nt.Event == nil {
+		if err != nil || (nt.Event == nil && (nt.Kind != workflow.NoticeTriage || nt.Triage == nil)) {
 			break
 		}
-		g, line, err := h.coalescedLine(ctx, n, nt, cache)
+		var (
+			g    coalesceGroup
+			line string
+		)
+		if nt.Kind == workflow.NoticeTriage {
+			g, line, err = h.triageLine(ctx, n, nt)
+		} else {
+			g, line, err = h.coalescedLine(ctx, n, nt, cache)
+		}
 		if err != nil {
 			if i == 0 {
 				return bot.Message{}, 0, err
@@ -143,6 +153,31 @@ func (h *Handlers) coalescedLine(ctx context.Context, n workflow.Notice, nt work
 	return group, "• " + clip(line, maxCoalescedLine), nil
 }
 
+// triageLine is the line of a triage notice: the candidate as it is now,
+// with the grade suggested (a new one) or how long it waited (a reminder).
+// A candidate judged since says so.
+func (h *Handlers) triageLine(ctx context.Context, n workflow.Notice, nt workflow.Notification) (coalesceGroup, string, error) {
+	group := groupTriage
+	if nt.Triage.Step == workflow.TriageReminder {
+		group = groupWaiting
+	}
+	c, err := h.svc.Candidate(ctx, n.Incident)
+	switch {
+	case workflow.ErrorCode(err) == workflow.CodeNotFound:
+		return group, "• " + n.Incident, nil
+	case err != nil:
+		return 0, "", fmt.Errorf("candidate %s: %w", n.Incident, err)
+	}
+	line := fmt.Sprintf("%s [%s] %s", c.ID, h.suggestedGrade(c), c.Title)
+	switch {
+	case c.State != workflow.CandidatePending:
+		line += h.t(" — ", " — ") + h.candidateState(c)
+	case group == groupWaiting:
+		line += h.t(" — waited ", " — 已等待 ") + span(nt.Triage.Waited, h.locale)
+	}
+	return group, "• " + clip(line, maxCoalescedLine), nil
+}
+
 // coalesceHeading is the heading of a group of n lines.
 func (h *Handlers) coalesceHeading(g coalesceGroup, n int) string {
 	switch g {
@@ -158,6 +193,18 @@ func (h *Handlers) coalesceHeading(g coalesceGroup, n int) string {
 		}
 		return fmt.Sprintf(h.t("%d more incidents assigned to you (acknowledge each with: ack <id>):",
 			"另有 %d 起事件指派给您(请逐一用 ack <编号> 确认接办):"), n)
+	case groupTriage:
+		if n == 1 {
+			return h.t("1 more item found by the monitoring, to judge (intake open <item>, intake dismiss <item> <reason>, or the board's triage lane):",
+				"另有 1 条监测发现待研判(监测 立案 <编号>、监测 排除 <编号> <理由>,或看板的研判栏):")
+		}
+		return fmt.Sprintf(h.t("%d more items found by the monitoring, to judge (intake open <item>, intake dismiss <item> <reason>, or the board's triage lane):",
+			"另有 %d 条监测发现待研判(监测 立案 <编号>、监测 排除 <编号> <理由>,或看板的研判栏):"), n)
+	case groupWaiting:
+		if n == 1 {
+			return h.t("1 more item still waiting for a judgement:", "另有 1 条监测发现仍待研判:")
+		}
+		return fmt.Sprintf(h.t("%d more items still waiting for a judgement:", "另有 %d 条监测发现仍待研判:"), n)
 	case groupReports:
 		if n == 1 {
 			return h.t("1 more report (leaders: receive <id> so it counts as made):",

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf16"
 
 	"github.com/firebreak/firebreak/bot"
@@ -153,5 +154,77 @@ func TestCoalesceKeepsToThePlatform(t *testing.T) {
 	}
 	if _, n := mustCoalesce(t, h, mixed[1:3], bot.PlatformTelegram); n >= 2 {
 		t.Errorf("one event notification: covered %d, want fewer than 2 (it goes alone)", n)
+	}
+}
+
+// fewCandidates is a workflow.IntakeStore holding some candidates, for
+// rendering.
+type fewCandidates struct {
+	workflow.IntakeStore // nil: any other call panics
+	cands                map[string]*workflow.Candidate
+}
+
+func (s fewCandidates) Candidate(_ context.Context, id string) (*workflow.Candidate, error) {
+	c, ok := s.cands[id]
+	if !ok {
+		return nil, workflow.Errorf(workflow.CodeNotFound, "no %s", "没有 %s", id)
+	}
+	return c.Clone(), nil
+}
+
+// TestCoalesceTriage: a burst of monitoring items is listed, not dropped:
+// new ones with their suggested grade and how to judge them, reminders with
+// how long they waited; a candidate judged since says so.
+func TestCoalesceTriage(t *testing.T) {
+	cands := map[string]*workflow.Candidate{}
+	var ns []workflow.Notice
+	for i, title := range []string{"Gate <closed> & locked", "Canteen prices", "Bus late again"} {
+		c := &workflow.Candidate{ID: fmt.Sprintf("IT-%d", i+1), Version: 1, Title: title, Source: "weibo",
+			State: workflow.CandidatePending, FoundAt: start, ReceivedAt: start,
+			Suggestion: workflow.Suggestion{Level: workflow.LevelGeneral, Category: workflow.CategoryOther}}
+		cands[c.ID] = c
+		ns = append(ns, workflow.NewNotice(c.ID+">new", c.ID, workflow.ChannelIncidents, workflow.Notification{Kind: workflow.NoticeTriage,
+			Thread: workflow.Thread{Kind: workflow.ThreadTriage}, Triage: &workflow.TriageStep{Step: workflow.TriageNew}}))
+	}
+	cands["IT-2"].State, cands["IT-2"].DecidedBy, cands["IT-2"].Reason = workflow.CandidateDismissed, "chen", "old news"
+	ns = append(ns, workflow.NewNotice("IT-3>r1", "IT-3", workflow.ChannelIncidents, workflow.Notification{Kind: workflow.NoticeTriage,
+		Triage: &workflow.TriageStep{Step: workflow.TriageReminder, Reminder: 1, Waited: 30 * time.Minute}}))
+	svc := workflow.NewService(manyStore{}, mustRoster(t, true), workflow.NewManualClock(start))
+	svc.UseIntake(fewCandidates{cands: cands})
+
+	for _, tt := range []struct {
+		locale string
+		want   []string
+	}{
+		{"en", []string{
+			"3 more items found by the monitoring, to judge (intake open <item>, intake dismiss <item> <reason>, or the board's triage lane):",
+			"• IT-1 [general/other] Gate <closed> & locked",
+			"• IT-2 [general/other] Canteen prices — IT-2 was dismissed by chen: old news",
+			"• IT-3 [general/other] Bus late again",
+			"1 more item still waiting for a judgement:",
+			"• IT-3 [general/other] Bus late again — waited 30m",
+			"(4 notices in one message:",
+		}},
+		{"zh-CN", []string{
+			"另有 3 条监测发现待研判(监测 立案 <编号>、监测 排除 <编号> <理由>,或看板的研判栏):",
+			"• IT-3 [一般/其他类] Bus late again",
+			"另有 1 条监测发现仍待研判:",
+			"— 已等待 30分钟",
+		}},
+	} {
+		t.Run(tt.locale, func(t *testing.T) {
+			m, n := mustCoalesce(t, handlers.New(svc, tt.locale), ns, bot.PlatformTelegram)
+			if n != len(ns) || m.Kind != bot.MessageCoalesced {
+				t.Fatalf("got %d notices in kind %q, want all %d coalesced", n, m.Kind, len(ns))
+			}
+			at := 0
+			for _, w := range tt.want {
+				i := strings.Index(m.Text[at:], w)
+				if i < 0 {
+					t.Fatalf("got text\n%s\nwant %q after offset %d", m.Text, w, at)
+				}
+				at += i + len(w)
+			}
+		})
 	}
 }

@@ -137,7 +137,8 @@ func (n Notice) Notification() (Notification, error) {
 // a new report to the leaders or the authority (an incident opened at or
 // raised to a level that is reported, or reported up), a new approval
 // request and the triage card of a new monitoring item. A burst of routine cards never holds them back (the plan's "at
-// once"). Reminders, overdue notices and escalations by a timer keep their
+// once"); a burst of triage cards beyond a chat's minute's worth is listed
+// in one message (bot's coalescing). Reminders, overdue notices and escalations by a timer keep their
 // order, so a chat never reads "overdue" before the warning that came due
 // first. A body that is not a Notification is routine.
 func (n Notice) Urgent() bool {

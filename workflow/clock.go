@@ -108,6 +108,9 @@ func (c *OffsetClock) Now() time.Time {
 	return c.base.Now().Add(c.offset)
 }
 
+// Base is the clock this one moves forward.
+func (c *OffsetClock) Base() Clock { return c.base }
+
 // Set moves the clock to t (forward or back).
 func (c *OffsetClock) Set(t time.Time) {
 	c.mu.Lock()

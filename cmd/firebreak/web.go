@@ -79,6 +79,8 @@ func clockScale(c workflow.Clock) float64 {
 		return c.Scale
 	case *workflow.ManualClock:
 		return 0
+	case *workflow.OffsetClock:
+		return clockScale(c.Base()) // runs as its base runs
 	}
 	return 1
 }

@@ -52,8 +52,8 @@ func startWeb(tb testing.TB, cfg Config, playground bool, clock workflow.Clock) 
 		tb.Fatalf("newApp: %v", err)
 	}
 	tb.Cleanup(a.Close)
-	if sc, ok := clock.(*workflow.ScaledClock); ok {
-		a.sched.Scale = sc.Scale
+	if scale := clockScale(clock); scale > 0 {
+		a.sched.Scale = scale
 	}
 
 	mux := http.NewServeMux()

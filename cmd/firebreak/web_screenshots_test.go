@@ -32,7 +32,10 @@ func TestScreenshots(t *testing.T) {
 	if err := os.MkdirAll(docs, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	w := startWeb(t, Config{TimeScale: 60}, true, workflow.NewScaledClock(60))
+	// The demo clock, which the test also moves on: the figures below are
+	// a few demo minutes apart without waiting for them.
+	clock := workflow.NewOffsetClock(workflow.NewScaledClock(60))
+	w := startWeb(t, Config{TimeScale: 60}, true, clock)
 	say := func(as, text string) {
 		t.Helper()
 		r := w.a.router.Handle(context.Background(), &bot.Request{Platform: bot.PlatformWeb, Actor: as, Conversation: "playground", Text: text})
@@ -42,17 +45,17 @@ func TestScreenshots(t *testing.T) {
 	}
 	// Earlier incidents, handled (late and on time), for the charts; the
 	// first, major, acknowledged by both leaders, reported up, and followed
-	// with attention figures a few demo minutes apart (a few seconds at
-	// 60×), for the incident page's chart.
+	// with attention figures a few minutes apart, for the incident page's
+	// chart.
 	say("li", "open Bus route 42 complaint level:major category:inquiry found:20m")
 	say("wang", "receive YQ-1")
 	say("zhao", "receive YQ-1")
 	say("li", "ack YQ-1")
 	say("li", "update YQ-1 posts:24 views:3000 heat:35 Reposted in the parents' group")
-	time.Sleep(4 * time.Second)
+	clock.Advance(4 * time.Minute)
 	say("li", "report-up YQ-1 Phoned the county office")
 	say("li", "update YQ-1 posts:30 views:9500 heat:58 A local account picked it up")
-	time.Sleep(4 * time.Second)
+	clock.Advance(4 * time.Minute)
 	say("li", "draft YQ-1 The bus company will restore route 42 on Monday.")
 	say("wang", "approve YQ-1")
 	say("zhao", "approve YQ-1")

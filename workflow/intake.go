@@ -86,7 +86,8 @@ func (c IntakeConfig) RateLimit() int {
 
 // IntakeRule maps words in an item to a suggested grade. An item matches
 // when its title or excerpt contains every word of All and, when Any is
-// given, at least one of Any (case-insensitive; Chinese and English alike).
+// given, at least one of Any (case-insensitive; Chinese and English alike;
+// a phrase's words separated by any run of white space).
 type IntakeRule struct {
 	Name       string
 	Any        []string
@@ -230,7 +231,9 @@ type Arrival struct {
 	Keys []string
 	// Delivery is the key of this very delivery (source and item ID, else
 	// the normalised URL) with its figures: when the same key comes again
-	// with the same figures, it is a duplicate and nothing is written.
+	// with figures it came with before (the last ones or earlier: a retry
+	// may arrive after newer deliveries), it is a duplicate and nothing is
+	// written.
 	Delivery string
 	// Candidate is the candidate to create when no key is known (ID empty:
 	// the store allocates "IT-<n>"; Version 1).
@@ -361,9 +364,10 @@ func Fingerprint(title, excerpt string) string {
 // words found; with no rule matching, a general incident of category other.
 // The department is the rule's, else the one routed the category.
 func (r *Roster) Match(title, excerpt string) Suggestion {
-	text := strings.ToLower(title + "\n" + excerpt)
+	// Title and excerpt apart: a phrase is not found across their seam.
+	texts := []string{matchForm(title), matchForm(excerpt)}
 	for _, rule := range r.Intake.Rules {
-		words, ok := rule.match(text)
+		words, ok := rule.match(texts)
 		if !ok {
 			continue
 		}
@@ -389,19 +393,19 @@ func (r *Roster) completeSuggestion(s Suggestion) Suggestion {
 	return s
 }
 
-// match reports whether text (lower case) matches the rule, and the words
-// of it found, in the rule's order.
-func (rule IntakeRule) match(text string) ([]string, bool) {
+// match reports whether texts (in matchForm) match the rule, a word being
+// found in any of them, and the words of it found, in the rule's order.
+func (rule IntakeRule) match(texts []string) ([]string, bool) {
 	var found []string
 	for _, w := range rule.All {
-		if !containsWord(text, strings.ToLower(w)) {
+		if !containsWordIn(texts, w) {
 			return nil, false
 		}
 		found = append(found, w)
 	}
 	anyFound := len(rule.Any) == 0
 	for _, w := range rule.Any {
-		if containsWord(text, strings.ToLower(w)) {
+		if containsWordIn(texts, w) {
 			found = append(found, w)
 			anyFound = true
 		}
@@ -412,10 +416,42 @@ func (rule IntakeRule) match(text string) ([]string, bool) {
 	return found, true
 }
 
-// containsWord reports whether text holds word: anywhere for Chinese
-// (which has no spaces between words), and as a whole word where it starts
-// or ends with a Latin letter or digit, so that "died" is not found in
-// "studied", nor "kill" in "skilled".
+// containsWordIn reports whether one of texts (in matchForm) holds the
+// rule's word w.
+func containsWordIn(texts []string, w string) bool {
+	word := strings.TrimSpace(matchForm(w))
+	return slices.ContainsFunc(texts, func(text string) bool { return containsWord(text, word) })
+}
+
+// matchForm is s as words are looked for in it: in lower case, each run of
+// white space (spaces, tabs, line breaks, the full-width space U+3000) one
+// space, so that a phrase of a rule is found however a post spaced or
+// wrapped it ("was  killed", "was\nkilled").
+func matchForm(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	space := false
+	for _, r := range strings.ToLower(s) {
+		if unicode.IsSpace(r) {
+			space = true
+			continue
+		}
+		if space {
+			b.WriteByte(' ')
+			space = false
+		}
+		b.WriteRune(r)
+	}
+	if space {
+		b.WriteByte(' ')
+	}
+	return b.String()
+}
+
+// containsWord reports whether text holds word, both in matchForm:
+// anywhere for Chinese (which has no spaces between words), and as a whole
+// word where it starts or ends with a Latin letter or digit, so that "died"
+// is not found in "studied", nor "kill" in "skilled".
 func containsWord(text, word string) bool {
 	if word == "" {
 		return false

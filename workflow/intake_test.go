@@ -74,3 +74,70 @@ func TestRuleMatch(t *testing.T) {
 		t.Errorf("the casualties rule did not say open: auto: %+v", s)
 	}
 }
+
+// TestRuleMatchWhitespace: a phrase of a rule is found however the post
+// spaced or wrapped it, in the title and in the excerpt, and words keep
+// matching whole (Latin) or anywhere (Chinese).
+func TestRuleMatchWhitespace(t *testing.T) {
+	r, err := NewRoster(Roster{
+		Departments: []Department{{ID: "office", Name: "Office", Categories: []Category{CategoryOther}}},
+		People:      []Person{{ID: "wang", Name: "Wang", Roles: []Role{RoleLeader, RolePrincipal}}, {ID: "zhao", Name: "Zhao", Roles: []Role{RoleLeader}}},
+		Intake: IntakeConfig{Rules: []IntakeRule{
+			{Name: "casualties", Any: []string{"死亡", "injured", "was killed", "学生 坠楼"}, Level: LevelCritical, Auto: true},
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name           string
+		title, excerpt string
+		words          []string // nil: no match
+	}{
+		{"one space", "Man was killed near the gate", "", []string{"was killed"}},
+		{"two spaces", "Man was  killed near the gate", "", []string{"was killed"}},
+		{"line break", "Student was\nkilled at the gate", "", []string{"was killed"}},
+		{"crlf and tab", "Student was\r\n\tkilled", "", []string{"was killed"}},
+		{"full-width space", "Student was\u3000killed", "", []string{"was killed"}},
+		{"no-break space", "Student was\u00a0killed", "", []string{"was killed"}},
+		{"upper case", "MAN WAS \n KILLED", "", []string{"was killed"}},
+		{"in the excerpt", "Incident at the gate", "A man was\n\nkilled.", []string{"was killed"}},
+		{"chinese phrase", "一名学生\u3000坠楼", "", []string{"学生 坠楼"}},
+		{"chinese phrase with line break", "通报", "一名学生\n坠楼", []string{"学生 坠楼"}},
+		{"chinese inside text", "学生死亡事件", "", []string{"死亡"}},
+		{"no phrase across title and excerpt", "Man was", "killed at the gate", nil},
+		{"no whole word", "He was killedtoday", "", nil},
+		{"no whole word before", "Swas killed", "", nil},
+		{"uninjured", "Driver uninjured", "", nil},
+		{"phrase needs its space", "wask illed", "", nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := r.Match(tt.title, tt.excerpt)
+			if tt.words == nil {
+				if s.Rule != "" {
+					t.Errorf("Match(%q, %q): got rule %q words %q, want no rule", tt.title, tt.excerpt, s.Rule, s.Words)
+				}
+				return
+			}
+			if s.Rule != "casualties" || !slices.Equal(s.Words, tt.words) || !s.Auto {
+				t.Errorf("Match(%q, %q): got %+v, want rule casualties words %q, auto", tt.title, tt.excerpt, s, tt.words)
+			}
+		})
+	}
+}
+
+// TestRuleWordWhitespace: the words of a roster rule are looked for as
+// spaced by any white space too ("was  killed" in the roster).
+func TestRuleWordWhitespace(t *testing.T) {
+	r, err := NewRoster(Roster{
+		Departments: []Department{{ID: "office", Name: "Office", Categories: []Category{CategoryOther}}},
+		People:      []Person{{ID: "wang", Name: "Wang", Roles: []Role{RoleLeader, RolePrincipal}}, {ID: "zhao", Name: "Zhao", Roles: []Role{RoleLeader}}},
+		Intake:      IntakeConfig{Rules: []IntakeRule{{Name: "k", All: []string{"was  killed", "Gate\t"}, Level: LevelCritical}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := r.Match("Man was killed", "at the gate"); s.Rule != "k" || !slices.Equal(s.Words, []string{"was  killed", "Gate\t"}) {
+		t.Errorf("got %+v, want rule k with the rule's words as written", s)
+	}
+}

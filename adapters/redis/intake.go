@@ -25,7 +25,7 @@ import (
 //	<prefix>:{intake}:cand:IT-7      HASH   v = version, data = candidate JSON (no figures), state, incident, n = deliveries, c = token of the last change
 //	<prefix>:{intake}:cfig:IT-7      LIST   figures JSON of each delivery that had figures, oldest first
 //	<prefix>:{intake}:dedupe         HASH   dedupe key ("u:<url>", "f:<fingerprint>", "i:<source>\x1f<id>") -> candidate ID
-//	<prefix>:{intake}:seen           HASH   delivery key -> signature of the figures it last came with
+//	<prefix>:{intake}:seen           HASH   delivery key -> the signatures of the figures it came with, newest last, one a line (the last SeenLimit)
 //	<prefix>:{intake}:seq            STRING counter behind "IT-<n>"
 //	<prefix>:{intake}:pending        ZSET   pending candidate IDs scored by their number (the order of arrival)
 //	<prefix>:{intake}:opened         ZSET   opened candidate IDs scored by DecidedAt millis
@@ -67,15 +67,33 @@ func (s *Store) intakeKey(name string) string { return s.shardKey(IntakeShard, n
 // the notices (ID suffix, audience, body).
 //
 // The first dedupe key known (to a candidate that exists) names the
-// candidate: when the delivery key was last seen with the same signature,
-// nothing is written (duplicate); otherwise the figures join the series,
-// the delivery is counted and the keys of the item not known yet point to
-// the candidate (merged). With no key known it allocates IT-<n> and writes
+// candidate: when the delivery key was seen with the same signature before
+// (one of its last SeenLimit), nothing is written (duplicate); otherwise
+// the figures join the series, the signature joins the delivery's, the
+// delivery is counted and the keys of the item not known yet point to the
+// candidate (merged). With no key known it allocates IT-<n> and writes
 // the candidate, its figures, its keys, its timers ("IT-<n>:<name>", with
 // Apply's bookkeeping and wake-up) and its notices ("IT-<n>:<id>") (new).
 //
 // It returns {ID, outcome, state, incident}.
 var receiveScript = goredis.NewScript(luaTimers + `
+local seen_limit = ` + strconv.Itoa(SeenLimit) + `
+
+-- seen_before reports whether sig is one of the signatures of list (one
+-- a line; false: none).
+local function seen_before(list, sig)
+  return list and string.find('\n' .. list .. '\n', '\n' .. sig .. '\n', 1, true) ~= nil
+end
+
+-- remember adds sig to list, keeping the last seen_limit.
+local function remember(list, sig)
+  if not list then return sig end
+  local sigs = {}
+  for one in string.gmatch(list, '[^\n]+') do sigs[#sigs + 1] = one end
+  sigs[#sigs + 1] = sig
+  return table.concat(sigs, '\n', math.max(1, #sigs - seen_limit + 1))
+end
+
 local pre = ARGV[1]
 local nkeys, ntimers, nnotices = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local delivery, sig, figs = ARGV[5], ARGV[6], ARGV[7]
@@ -92,11 +110,12 @@ end
 
 if id then
   local outcome = 'duplicate'
-  if delivery == '' or redis.call('HGET', KEYS[2], delivery) ~= sig then
+  local seen = delivery ~= '' and redis.call('HGET', KEYS[2], delivery)
+  if delivery == '' or not seen_before(seen, sig) then
     outcome = 'merged'
     if figs ~= '' then redis.call('RPUSH', pre .. 'cfig:' .. id, figs) end
     redis.call('HSET', cand, 'n', tonumber(redis.call('HGET', cand, 'n') or '0') + 1)
-    if delivery ~= '' then redis.call('HSET', KEYS[2], delivery, sig) end
+    if delivery ~= '' then redis.call('HSET', KEYS[2], delivery, remember(seen, sig)) end
     for i = first, last do
       if not redis.call('HGET', KEYS[1], ARGV[i]) then redis.call('HSET', KEYS[1], ARGV[i], id) end
     end
@@ -250,9 +269,18 @@ func (s *Store) receiveArgs(a workflow.Arrival) ([]any, error) {
 	return args, nil
 }
 
+// SeenLimit is how many signatures of one delivery key's figures the seen
+// hash keeps, the newest: an earlier delivery sent again (a retry after a
+// lost answer, arriving after newer ones) is a duplicate as long as it is
+// one of the last SeenLimit with different figures. The bound keeps a
+// post reported every few minutes for weeks from growing its entry
+// without end: SeenLimit signatures of all three figures take 2 to 5 KB.
+const SeenLimit = 64
+
 // figuresSignature is what the seen hash keeps of a delivery's figures,
-// their time left out: the same delivery again with the same figures is a
-// duplicate, with other figures a new point of the series.
+// their time left out: the same delivery again with figures it came with
+// before is a duplicate, with other figures a new point of the series. A
+// signature holds no line break, the separator of the seen hash's lists.
 func figuresSignature(f workflow.Figures) string {
 	var parts []string
 	for _, k := range workflow.FigureList {

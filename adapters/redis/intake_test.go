@@ -191,6 +191,75 @@ func TestIntakeReceiveOutcomes(t *testing.T) {
 	})
 }
 
+// TestIntakeEarlierDeliveryResent: a delivery sent again after newer ones
+// of the same item (a retry after a lost answer) is a duplicate, as long
+// as it is one of the last SeenLimit; older ones are forgotten and merge.
+func TestIntakeEarlierDeliveryResent(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f fixture) {
+		deliver := func(posts int64) workflow.Stored {
+			t.Helper()
+			p := post{source: "idem", item: "i1", url: "https://weibo.com/post/i1", title: "Gate closed after an accident", figures: figures(posts, 10*posts)}
+			return mustReceive(t, f.store, arrival(p, t0.Add(time.Duration(posts)*time.Second)))[0]
+		}
+		wantSeries := func(deliveries int, posts ...int64) {
+			t.Helper()
+			c := mustCandidate(t, f.store, "IT-1")
+			if got := postsOf(c); c.Deliveries != deliveries || !slices.Equal(got, posts) {
+				t.Errorf("got %d deliveries, posts %v; want %d, %v", c.Deliveries, got, deliveries, posts)
+			}
+		}
+		wantStored(t, deliver(1), "IT-1", workflow.ReceivedNew)
+		wantStored(t, deliver(2), "IT-1", workflow.ReceivedMerged)
+		wantStored(t, deliver(1), "IT-1", workflow.ReceivedDuplicate) // the first again
+		wantStored(t, deliver(2), "IT-1", workflow.ReceivedDuplicate)
+		wantSeries(2, 1, 2)
+		wantStored(t, deliver(3), "IT-1", workflow.ReceivedMerged)
+		wantStored(t, deliver(1), "IT-1", workflow.ReceivedDuplicate)
+		wantSeries(3, 1, 2, 3)
+
+		// SeenLimit deliveries later, the first is forgotten: the seen
+		// hash keeps the last SeenLimit signatures of a delivery key.
+		const limit = redis.SeenLimit
+		for posts := int64(4); posts <= limit; posts++ {
+			wantStored(t, deliver(posts), "IT-1", workflow.ReceivedMerged)
+		}
+		wantStored(t, deliver(1), "IT-1", workflow.ReceivedDuplicate) // the oldest remembered
+		wantStored(t, deliver(limit+1), "IT-1", workflow.ReceivedMerged)
+		wantStored(t, deliver(1), "IT-1", workflow.ReceivedMerged) // forgotten: a new point
+		wantStored(t, deliver(limit+1), "IT-1", workflow.ReceivedDuplicate)
+		seen, err := f.client.HGet(ctx, f.prefix+":{"+redis.IntakeShard+"}:seen", "i:idem\x1fi1").Result()
+		if err != nil {
+			t.Fatalf("HGET seen: %v", err)
+		}
+		if n := len(strings.Split(seen, "\n")); n != limit {
+			t.Errorf("signatures kept: got %d, want %d", n, limit)
+		}
+		if c := mustCandidate(t, f.store, "IT-1"); c.Deliveries != limit+2 || len(c.Figures) != limit+2 {
+			t.Errorf("got %d deliveries and %d figures, want %d of each", c.Deliveries, len(c.Figures), limit+2)
+		}
+	})
+}
+
+// TestIntakeSeenOfOneSignature: a seen entry written before the seen hash
+// kept several signatures (one signature, no line break) still tells its
+// duplicate, and grows into a list.
+func TestIntakeSeenOfOneSignature(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f fixture) {
+		p := post{source: "idem", item: "i2", title: "Library roof leaks again", figures: figures(1, 10)}
+		wantStored(t, mustReceive(t, f.store, arrival(p, t0))[0], "IT-1", workflow.ReceivedNew)
+		seenKey := f.prefix + ":{" + redis.IntakeShard + "}:seen"
+		if err := f.client.HSet(ctx, seenKey, "i:idem\x1fi2", "posts=1 views=10").Err(); err != nil {
+			t.Fatal(err)
+		}
+		wantStored(t, mustReceive(t, f.store, arrival(p, t0))[0], "IT-1", workflow.ReceivedDuplicate)
+		p.figures = figures(2, 20)
+		wantStored(t, mustReceive(t, f.store, arrival(p, t0))[0], "IT-1", workflow.ReceivedMerged)
+		if got, _ := f.client.HGet(ctx, seenKey, "i:idem\x1fi2").Result(); got != "posts=1 views=10\nposts=2 views=20" {
+			t.Errorf("seen: got %q, want both signatures, oldest first", got)
+		}
+	})
+}
+
 func TestIntakeMergeTellsStateAndIncident(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, f fixture) {
 		p := post{source: "weibo", url: "https://weibo.com/post/1", title: "Teacher strike announced", figures: figures(1, 100)}
@@ -783,4 +852,72 @@ func TestOpenCandidateRoutes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestIntakeServiceAudit replays the audit's deliveries through the
+// Service on a real store: a critical phrase spaced or wrapped otherwise
+// than in the rule opens an incident at once, and the first delivery of
+// an item sent again after a newer one changes nothing.
+func TestIntakeServiceAudit(t *testing.T) {
+	roster, err := workflow.NewRoster(workflow.Roster{
+		Timezone:    "Asia/Shanghai",
+		Departments: []workflow.Department{{ID: "office", Categories: []workflow.Category{workflow.CategoryOther}}},
+		People: []workflow.Person{
+			{ID: "chen", Roles: []workflow.Role{workflow.RoleStaff}, Departments: []string{"office"}},
+			{ID: "wang", Roles: []workflow.Role{workflow.RoleLeader, workflow.RolePrincipal}},
+			{ID: "zhao", Roles: []workflow.Role{workflow.RoleLeader}},
+		},
+		Intake: workflow.IntakeConfig{Rules: []workflow.IntakeRule{
+			{Name: "casualties", Any: []string{"死亡", "died", "was killed"}, Level: workflow.LevelCritical, Auto: true},
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := workflow.NewManualClock(time.Date(2026, 3, 2, 1, 0, 7, 123e6, time.UTC))
+	store := redistest.NewStore(t)
+	svc := workflow.NewService(store, roster, clock)
+	svc.UseIntake(store)
+	intake := func(items ...workflow.Item) []workflow.Received {
+		t.Helper()
+		got, err := svc.Intake(ctx, "idem", items)
+		if err != nil || len(got) != len(items) {
+			t.Fatalf("Intake: got %+v, %v", got, err)
+		}
+		return got
+	}
+
+	t.Run("a phrase across a run of white space opens at once", func(t *testing.T) {
+		for _, title := range []string{"Man was  killed near the gate", "Student was\nkilled at the gate", "Guard was\u3000killed"} {
+			got := intake(workflow.Item{Title: title})[0]
+			if got.Outcome != workflow.ReceivedOpened || got.Incident == "" {
+				t.Errorf("%q: got %+v, want opened as an incident", title, got)
+			}
+		}
+	})
+	t.Run("an earlier delivery sent again is a duplicate", func(t *testing.T) {
+		posts := func(n int64) workflow.Figures { return workflow.Figures{Posts: &n} }
+		first := workflow.Item{ID: "i1", URL: "https://weibo.com/p/i1", Title: "Library closes early on weekends", Figures: posts(1)}
+		second := first
+		second.Figures = posts(2)
+		var outcomes []workflow.ReceiveOutcome
+		var id string
+		for _, it := range []workflow.Item{first, second, first, second} {
+			clock.Advance(time.Minute)
+			got := intake(it)[0]
+			outcomes = append(outcomes, got.Outcome)
+			id = got.Candidate
+		}
+		want := []workflow.ReceiveOutcome{workflow.ReceivedNew, workflow.ReceivedMerged, workflow.ReceivedDuplicate, workflow.ReceivedDuplicate}
+		if !slices.Equal(outcomes, want) {
+			t.Errorf("outcomes: got %v, want %v", outcomes, want)
+		}
+		c, err := svc.Candidate(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := postsOf(c); c.Deliveries != 2 || !slices.Equal(got, []int64{1, 2}) {
+			t.Errorf("got %d deliveries, posts %v; want 2, [1 2]", c.Deliveries, got)
+		}
+	})
 }

@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -32,6 +33,7 @@ func (h *Handlers) intakeActions() []bot.ActionDef {
 		{Name: "iopen", Roles: anyone, Run: h.intakeOpenAction},
 		{Name: "ias", Roles: anyone, Run: h.intakeAsAction},
 		{Name: "idismiss", Roles: anyone, Run: h.intakeDismissAction},
+		{Name: "iback", Roles: anyone, Run: h.intakeBackAction},
 	}
 }
 
@@ -173,24 +175,62 @@ func (h *Handlers) intakeOpenAction(ctx context.Context, req *bot.Request, a bot
 	return nil, errBadButton(a)
 }
 
-// intakeAsAction answers Open as…: a choice of levels, and how to type a
-// category too.
+// intakeAsAction answers Open as…: the card, as it is, asking for a
+// level; a level pressed, it asks for a category (the suggested one
+// first). Back puts the card's own buttons back: the card the channel
+// shares is never replaced by the question.
 func (h *Handlers) intakeAsAction(ctx context.Context, req *bot.Request, a bot.Action) (*bot.Reply, error) {
-	if len(a.Args) != 1 {
+	if len(a.Args) != 1 && len(a.Args) != 2 {
 		return nil, errBadButton(a)
 	}
 	c, judged, err := h.pendingCandidate(ctx, a.Args[0])
 	if c == nil {
 		return judged, err
 	}
-	card := &bot.Card{Title: fmt.Sprintf(h.t("Open %s as…", "将 %s 立为…"), c.ID),
-		Body: fmt.Sprintf(h.t("Pick a level (category stays %s), or type: intake open %s level:major category:rumor",
-			"选择级别(类别保持%s),或输入:intake open %s 级别:重大 类别:谣言"), c.Suggestion.Category.Text().In(h.locale), c.ID)}
-	for _, l := range workflow.Levels {
-		card.Buttons = append(card.Buttons, bot.Button{ID: "iopen:" + c.ID + ":" + string(l) + ":" + string(c.Suggestion.Category),
-			Label: l.Text().In(h.locale)})
+	if len(a.Args) == 1 {
+		var levels []bot.Button
+		for _, l := range workflow.Levels {
+			levels = append(levels, bot.Button{ID: "ias:" + c.ID + ":" + string(l), Label: l.Text().In(h.locale)})
+		}
+		return h.askOnCard(c, fmt.Sprintf(h.t("Open %s as: pick a level, then a category.", "将 %s 立为:先选级别,再选类别。"), c.ID), levels), nil
 	}
-	return &bot.Reply{Card: card}, nil
+	level := workflow.Level(a.Args[1])
+	if !slices.Contains(workflow.Levels, level) {
+		return nil, errBadButton(a)
+	}
+	cats := []workflow.Category{c.Suggestion.Category}
+	for _, cat := range workflow.Categories {
+		if cat != c.Suggestion.Category {
+			cats = append(cats, cat)
+		}
+	}
+	var buttons []bot.Button
+	for _, cat := range cats {
+		buttons = append(buttons, bot.Button{ID: "iopen:" + c.ID + ":" + string(level) + ":" + string(cat), Label: cat.Text().In(h.locale)})
+	}
+	return h.askOnCard(c, fmt.Sprintf(h.t("Open %s as a %s incident: pick its category (suggested: %s).", "将 %s 立为%s舆情:请选类别(建议:%s)。"),
+		c.ID, level.Text().In(h.locale), c.Suggestion.Category.Text().In(h.locale)), buttons), nil
+}
+
+// askOnCard is the triage card of c asking a question with buttons, and
+// Back: its post, figures and suggestion stay in view for everyone.
+func (h *Handlers) askOnCard(c *workflow.Candidate, question string, buttons []bot.Button) *bot.Reply {
+	card := h.triageCard(c)
+	card.Footer = question
+	card.Buttons = append(buttons, bot.Button{ID: "iback:" + c.ID, Label: h.t("Back", "返回")})
+	return &bot.Reply{Card: card}
+}
+
+// intakeBackAction answers Back: the triage card as it is now.
+func (h *Handlers) intakeBackAction(ctx context.Context, req *bot.Request, a bot.Action) (*bot.Reply, error) {
+	if len(a.Args) != 1 {
+		return nil, errBadButton(a)
+	}
+	c, err := h.svc.Candidate(ctx, a.Args[0])
+	if err != nil {
+		return nil, err
+	}
+	return &bot.Reply{Card: h.triageCard(c)}, nil
 }
 
 // dismissReasons are the reasons the Dismiss button offers.
@@ -218,12 +258,12 @@ func (h *Handlers) intakeDismissAction(ctx context.Context, req *bot.Request, a 
 	if c == nil {
 		return judged, err
 	}
-	card := &bot.Card{Title: fmt.Sprintf(h.t("Dismiss %s: why?", "排除 %s:理由?"), c.ID),
-		Body: fmt.Sprintf(h.t("Pick a reason, or type your own: intake dismiss %s <reason>", "选择理由,或自行输入:intake dismiss %s <理由>"), c.ID)}
+	var reasons []bot.Button
 	for _, key := range []string{"unrelated", "norisk", "handled"} {
-		card.Buttons = append(card.Buttons, bot.Button{ID: "idismiss:" + c.ID + ":" + key, Label: dismissReasons[key].In(h.locale)})
+		reasons = append(reasons, bot.Button{ID: "idismiss:" + c.ID + ":" + key, Label: dismissReasons[key].In(h.locale)})
 	}
-	return &bot.Reply{Card: card}, nil
+	return h.askOnCard(c, fmt.Sprintf(h.t("Dismiss %s: why? Pick a reason, or type your own: intake dismiss %s <reason>",
+		"排除 %s:理由?请选择理由,或自行输入:监测 排除 %s <理由>"), c.ID, c.ID), reasons), nil
 }
 
 // pendingCandidate reads candidate id for a button that asks a second

@@ -124,14 +124,24 @@ func TestIntakeThroughTheBinary(t *testing.T) {
 		}
 	}
 
-	// Zhao opens it as major from the leaders' chat.
-	// Telegram replaces the pressed message with the reply's card.
+	// Zhao opens it as major, a rumor, from the leaders' chat. Telegram
+	// edits the pressed message: the card stays, asking for a level, then
+	// a category, with Back.
 	a.press(zhao, reminder, "Open as…")
-	choice := w.awaitEdit(t, reminder, "the choice of levels", func(m message) bool { return hasButton(m, "major") })
+	choice := w.awaitEdit(t, reminder, "the choice of levels", func(m message) bool {
+		return hasButton(m, "major") && hasButton(m, "Back") && strings.Contains(m.Text, "Library closes too early")
+	})
 	a.press(zhao, choice, "major")
+	choice = w.awaitEdit(t, reminder, "the choice of categories", func(m message) bool {
+		return hasButton(m, "rumor") && hasButton(m, "Back") && strings.Contains(m.Text, "pick its category")
+	})
+	a.press(zhao, choice, "rumor")
 	report := w.await(t, tgLeaders, "the report of the incident opened", func(m message) bool {
 		return strings.Contains(m.Text, "REPORT: major incident") && strings.Contains(m.Text, "Library closes too early")
 	})
+	if !strings.Contains(report.Text, "rumor") {
+		t.Errorf("the report: got\n%s\nwant the category chosen, rumor", report.Text)
+	}
 	// A card shows the date too when the discovery is not on the day the
 	// (demo) clock is at: the run may cross midnight in Shanghai.
 	if !regexp.MustCompile(`Found: (\d\d-\d\d )?` + foundText).MatchString(report.Text) {

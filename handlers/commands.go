@@ -431,7 +431,7 @@ func (h *Handlers) doReportUp(ctx context.Context, req *bot.Request, id, note st
 		return nil, err
 	}
 	text := fmt.Sprintf(h.t("%s reported to the higher authority.", "%s 已报告上级。"), inc.ID)
-	if _, ok := h.roster.Channel(workflow.ChannelAuthority); ok {
+	if h.svc.AuthorityChat() {
 		text = fmt.Sprintf(h.t("%s reported to the higher authority; the report was sent to its channel.", "%s 已报告上级,报告已发送至上级频道。"), inc.ID)
 	}
 	return &bot.Reply{Text: text, Card: h.reportCard(inc)}, nil

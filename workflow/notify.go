@@ -166,6 +166,15 @@ func (n Notice) Urgent() bool {
 	return false
 }
 
+// AuthorityChat reports whether the higher authority is told in a chat of
+// its own (the roster names the authority channel): a report up and the
+// follow-ups after it are then sent there; without it the report up is
+// made outside Firebreak and only recorded.
+func (s *Service) AuthorityChat() bool {
+	_, ok := s.roster.Channel(ChannelAuthority)
+	return ok
+}
+
 // NewNotice addresses nt to an audience; id must be deterministic.
 func NewNotice(id, incident string, to Audience, nt Notification) Notice {
 	nt.Format = notificationFormat
@@ -275,7 +284,7 @@ func (s *Service) notices(prev, inc *Incident, events []Event) []Notice {
 	}
 	major := inc.Level.Rank() >= LevelMajor.Rank()
 	lp := s.roster.Policy.For(inc.Level)
-	_, hasAuthority := s.roster.Channel(ChannelAuthority)
+	hasAuthority := s.AuthorityChat()
 	// reportedUp: the higher authority has the incident and hears of its
 	// follow-ups.
 	reportedUp := hasAuthority && !inc.ReportedUpAt.IsZero()

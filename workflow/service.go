@@ -385,7 +385,7 @@ func raisedTo(from, to Level) bool { return to.Rank() > from.Rank() }
 func (s *Service) report(inc *Incident, now time.Time) []Event {
 	inc.ReportedAt, inc.Receipts = now, nil
 	lp := s.roster.Policy.For(inc.Level)
-	if _, ok := s.roster.Channel(ChannelAuthority); !ok || !lp.ReportUpAuto || lp.Authority <= 0 || !inc.ReportedUpAt.IsZero() {
+	if !s.AuthorityChat() || !lp.ReportUpAuto || lp.Authority <= 0 || !inc.ReportedUpAt.IsZero() {
 		return nil
 	}
 	inc.ReportedUpAt = now

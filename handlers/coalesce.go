@@ -193,18 +193,16 @@ func (h *Handlers) coalesceHeading(g coalesceGroup, n int) string {
 		}
 		return fmt.Sprintf(h.t("%d more incidents assigned to you (acknowledge each with: ack <id>):",
 			"另有 %d 起事件指派给您(请逐一用 ack <编号> 确认接办):"), n)
-	case groupTriage:
+	case groupTriage, groupWaiting:
+		items := fmt.Sprintf(h.t("%d more items", "另有 %d 条监测发现"), n)
 		if n == 1 {
-			return h.t("1 more item found by the monitoring, to judge (intake open <item>, intake dismiss <item> <reason>, or the board's triage lane):",
-				"另有 1 条监测发现待研判(监测 立案 <编号>、监测 排除 <编号> <理由>,或看板的研判栏):")
+			items = h.t("1 more item", "另有 1 条监测发现")
 		}
-		return fmt.Sprintf(h.t("%d more items found by the monitoring, to judge (intake open <item>, intake dismiss <item> <reason>, or the board's triage lane):",
-			"另有 %d 条监测发现待研判(监测 立案 <编号>、监测 排除 <编号> <理由>,或看板的研判栏):"), n)
-	case groupWaiting:
-		if n == 1 {
-			return h.t("1 more item still waiting for a judgement:", "另有 1 条监测发现仍待研判:")
+		if g == groupWaiting {
+			return items + h.t(" still waiting for a judgement:", "仍待研判:")
 		}
-		return fmt.Sprintf(h.t("%d more items still waiting for a judgement:", "另有 %d 条监测发现仍待研判:"), n)
+		return items + h.t(" found by the monitoring, to judge (intake open <item>, intake dismiss <item> <reason>, or the board's triage lane):",
+			"待研判(监测 立案 <编号>、监测 排除 <编号> <理由>,或看板的研判栏):")
 	case groupReports:
 		if n == 1 {
 			return h.t("1 more report (leaders: receive <id> so it counts as made):",

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	goredis "github.com/redis/go-redis/v9"
 	slackgo "github.com/slack-go/slack"
@@ -452,6 +453,11 @@ func (f *fakeSlack) record(method string) http.HandlerFunc {
 				f.t.Errorf("%s: blocks Slack cannot read: %v", method, err)
 			}
 			c.Blocks = b.BlockSet
+			if problem := blocksProblem(b.BlockSet); problem != "" {
+				f.t.Errorf("%s: Slack refuses these blocks: %s", method, problem)
+				_, _ = io.WriteString(w, `{"ok":false,"error":"invalid_blocks"}`)
+				return
+			}
 		}
 		f.mu.Lock()
 		if method == "chat.update" {
@@ -469,6 +475,35 @@ func (f *fakeSlack) record(method string) http.HandlerFunc {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": channel, "ts": c.TS, "message_ts": c.TS})
 	}
+}
+
+// blocksProblem says what of Slack's limits blocks exceed, "" for none:
+// 50 blocks, 3,000 characters in a section's text, 2,000 in a field, 150 in
+// a header. Slack counts the text as sent, escaped.
+func blocksProblem(blocks []slackgo.Block) string {
+	if len(blocks) > 50 {
+		return fmt.Sprintf("%d blocks, Slack allows 50", len(blocks))
+	}
+	for i, bl := range blocks {
+		switch x := bl.(type) {
+		case *slackgo.HeaderBlock:
+			if n := utf8.RuneCountInString(x.Text.Text); n > 150 {
+				return fmt.Sprintf("block %d: a header of %d characters, Slack allows 150", i, n)
+			}
+		case *slackgo.SectionBlock:
+			if x.Text != nil {
+				if n := utf8.RuneCountInString(x.Text.Text); n > 3000 {
+					return fmt.Sprintf("block %d: a section of %d characters, Slack allows 3000", i, n)
+				}
+			}
+			for _, f := range x.Fields {
+				if n := utf8.RuneCountInString(f.Text); n > 2000 {
+					return fmt.Sprintf("block %d: a field of %d characters, Slack allows 2000", i, n)
+				}
+			}
+		}
+	}
+	return ""
 }
 
 // Calls returns the recorded calls so far.

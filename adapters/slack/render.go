@@ -39,8 +39,8 @@ func messageBlocks(text string, card *bot.Card, extra ...slackgo.Block) []slackg
 	return blocks
 }
 
-// textBlocks renders plain text as sections of at most 3000 characters,
-// split at line ends where it can be.
+// textBlocks renders plain text as sections of at most 3000 characters
+// (escaped, as Slack counts them), split at line ends where it can be.
 func textBlocks(text string) []slackgo.Block {
 	text = strings.TrimSpace(text)
 	var blocks []slackgo.Block
@@ -67,8 +67,8 @@ func cardBlocks(c *bot.Card) []slackgo.Block {
 		}
 	}
 	for _, f := range c.Fields {
-		label := "*" + escape(f.Label) + "*\n"
-		fields = append(fields, mrkdwn(label+truncate(escape(f.Value), maxFieldText-utf8.RuneCountInString(label))))
+		label := "*" + escape(truncate(f.Label, maxFieldText/2)) + "*\n"
+		fields = append(fields, mrkdwn(label+escape(truncate(f.Value, maxFieldText-utf8.RuneCountInString(label)))))
 		if len(fields) == maxFields {
 			flush()
 		}
@@ -134,34 +134,76 @@ func escape(s string) string { return mrkdwnEscaper.Replace(s) }
 
 var mrkdwnEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
-// truncate shortens s to at most n characters, ending it with "…" when cut.
+// escapedWidth is how many characters r is once escaped: every text the
+// blocks carry is escaped (plain and mrkdwn alike) and Slack's limits are
+// on what it is sent, so truncate and split measure text escaped.
+func escapedWidth(r rune) int {
+	switch r {
+	case '&':
+		return len("&amp;")
+	case '<', '>':
+		return len("&lt;")
+	}
+	return 1
+}
+
+// escapedLen is how many characters s is once escaped.
+func escapedLen(s string) int {
+	n := 0
+	for _, r := range s {
+		n += escapedWidth(r)
+	}
+	return n
+}
+
+// truncate shortens s so that escaped it is at most n characters, ending
+// it with "…" when cut.
 func truncate(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
+	if escapedLen(s) <= n {
 		return s
 	}
 	r := []rune(s)
-	return string(r[:n-1]) + "…"
+	cut, size := 0, 1 // room for the "…"
+	for cut < len(r) && size+escapedWidth(r[cut]) <= n {
+		size += escapedWidth(r[cut])
+		cut++
+	}
+	return string(r[:cut]) + "…"
 }
 
-// split cuts s into parts of at most n characters, at a line end when one
-// falls in the second half of a part. Empty s gives no parts.
+// split cuts s into parts of at most n characters once escaped, at a line
+// end when one falls in the second half of a part. Empty s gives no parts.
 func split(s string, n int) []string {
 	var parts []string
 	for s != "" {
 		r := []rune(s)
-		if len(r) <= n {
+		cut, size, lineEnd := 0, 0, -1
+		for cut < len(r) && size+escapedWidth(r[cut]) <= n {
+			size += escapedWidth(r[cut])
+			if r[cut] == '\n' && size > n/2 {
+				lineEnd = cut
+			}
+			cut++
+		}
+		if cut == len(r) {
 			parts = append(parts, s)
 			break
 		}
-		cut := n
-		for i := n - 1; i > n/2; i-- {
-			if r[i] == '\n' {
-				cut = i + 1
-				break
-			}
+		if lineEnd >= 0 {
+			cut = lineEnd + 1
 		}
+		cut = max(cut, 1) // never loop, whatever n
 		parts = append(parts, strings.TrimRight(string(r[:cut]), "\n"))
 		s = string(r[cut:])
 	}
 	return parts
+}
+
+// shortenedFrom reports whether body is full cut short: what comes before
+// its first "…" begins full. A refresh brings the body of a long draft
+// quoted briefly (for the platforms that must fit an edit in one small
+// message); a message that holds it in full keeps it so.
+func shortenedFrom(full, body string) bool {
+	cut := strings.Index(body, "…")
+	return body != full && cut > 0 && strings.HasPrefix(full, body[:cut])
 }

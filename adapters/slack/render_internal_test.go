@@ -1,6 +1,7 @@
 package slack
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -109,3 +110,67 @@ people:
 		})
 	}
 }
+
+// TestLimitsCountEscapedText: Slack's limits are on the text as sent, and
+// every text is sent escaped (& is &amp;): a draft full of &, < and > is
+// cut where its escaped form reaches the limit, never in an entity, and
+// joins back into the draft.
+func TestLimitsCountEscapedText(t *testing.T) {
+	draft := strings.Repeat("Parents & staff <committee> checked it > twice.\n", 100)[:3900]
+	unescape := strings.NewReplacer("&amp;", "&", "&lt;", "<", "&gt;", ">")
+	tests := []struct {
+		name string
+		card *bot.Card
+	}{
+		{"a long body", &bot.Card{Title: "Approve", Body: draft}},
+		{"a body of & alone, no line ends", &bot.Card{Title: "Approve", Body: strings.Repeat("&", 1000)}},
+		{"a title of < alone", &bot.Card{Title: strings.Repeat("<", 100)}},
+		{"a field and a footer of >", &bot.Card{Title: "T", Fields: []bot.Field{{Label: "Note", Value: strings.Repeat(">", 600)}},
+			Footer: strings.Repeat(">", 800), Buttons: []bot.Button{{ID: "a:1", Label: strings.Repeat("&", 30)}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var body []string
+			for i, bl := range messageBlocks("", tt.card) {
+				var texts []*slackgo.TextBlockObject
+				limit := maxSectionText
+				switch x := bl.(type) {
+				case *slackgo.HeaderBlock:
+					texts, limit = append(texts, x.Text), maxHeaderText
+				case *slackgo.SectionBlock:
+					if x.Text != nil {
+						texts = append(texts, x.Text)
+						body = append(body, unescape.Replace(x.Text.Text))
+					}
+					for _, f := range x.Fields {
+						if n := utf8.RuneCountInString(f.Text); n > maxFieldText {
+							t.Errorf("block %d: a field of %d characters as sent, over %d", i, n, maxFieldText)
+						}
+						texts = append(texts, f)
+					}
+				case *slackgo.ContextBlock:
+					for _, el := range x.ContextElements.Elements {
+						texts = append(texts, el.(*slackgo.TextBlockObject))
+					}
+				case *slackgo.ActionBlock:
+					for _, el := range x.Elements.ElementSet {
+						texts, limit = append(texts, el.(*slackgo.ButtonBlockElement).Text), maxButtonText
+					}
+				}
+				for _, tx := range texts {
+					if n := utf8.RuneCountInString(tx.Text); n > limit {
+						t.Errorf("block %d (%s): %d characters as sent, over %d", i, bl.BlockType(), n, limit)
+					}
+					if bare := entities.ReplaceAllString(tx.Text, ""); strings.ContainsAny(bare, "&<>") {
+						t.Errorf("block %d (%s): a bare &, < or >, or an entity cut: …%q", i, bl.BlockType(), tx.Text[max(0, len(tx.Text)-12):])
+					}
+				}
+			}
+			if tt.card.Body == draft && strings.Join(body, "\n") != draft {
+				t.Errorf("the sections do not join back into the draft")
+			}
+		})
+	}
+}
+
+var entities = regexp.MustCompile(`&(amp|lt|gt);`)

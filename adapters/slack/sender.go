@@ -50,10 +50,16 @@ type Sender struct {
 // root is the first message of a subject in a conversation. Channel is the
 // conversation Slack put it in: a direct message's "D…", not the user ID
 // it was sent to.
+//
+// Body is the card body the message shows in full. A refresh brings a long
+// draft quoted short (for platforms that must fit an edit in one small
+// message), pointing to the first request for the full text: this message
+// is that request, and keeps the body in full.
 type root struct {
 	Channel string `json:"c"`
 	TS      string `json:"ts"`
 	Text    string `json:"text,omitempty"`
+	Body    string `json:"body,omitempty"`
 }
 
 func newSender(api *slackgo.Client, roster *workflow.Roster, locale string, log *slog.Logger, memo Memo) *Sender {
@@ -106,9 +112,13 @@ func (s *Sender) Send(ctx context.Context, n workflow.Notice, m bot.Message) err
 		return s.post(ctx, target, key, m)
 	}
 	if m.Card != nil {
+		card := *m.Card
+		if shortenedFrom(r.Body, card.Body) {
+			card.Body = r.Body
+		}
 		_, _, _, err := s.api.UpdateMessageContext(ctx, r.Channel, r.TS,
-			slackgo.MsgOptionText(fallback(r.Text, m.Card), false),
-			slackgo.MsgOptionBlocks(messageBlocks(r.Text, m.Card)...))
+			slackgo.MsgOptionText(fallback(r.Text, &card), false),
+			slackgo.MsgOptionBlocks(messageBlocks(r.Text, &card)...))
 		if gone(err) {
 			if m.Refresh {
 				return nil // the message is gone: nothing left to update
@@ -117,6 +127,10 @@ func (s *Sender) Send(ctx context.Context, n workflow.Notice, m bot.Message) err
 		}
 		if err != nil {
 			return sendError("chat.update", err)
+		}
+		if card.Body != r.Body {
+			r.Body = card.Body // the body changed, or was posted by an earlier release
+			s.remember(ctx, key, m.Thread, r)
 		}
 	}
 	if m.Refresh || m.Once || m.Text == "" {
@@ -143,15 +157,24 @@ func (s *Sender) post(ctx context.Context, target, key string, m bot.Message) er
 		return sendError("chat.postMessage", err)
 	}
 	if m.Thread != "" && ts != "" {
-		// The message is out: failing to remember it costs a later update
-		// (the next message of the subject starts a new one), while an
-		// error here would have it posted twice.
-		b, _ := json.Marshal(root{Channel: cmp.Or(channel, target), TS: ts, Text: m.Text})
-		if err := s.memo.SetMemo(ctx, key, string(b), threadTTL); err != nil {
-			s.log.WarnContext(ctx, "slack: remember thread message", "thread", m.Thread, "err", err)
+		r := root{Channel: cmp.Or(channel, target), TS: ts, Text: m.Text}
+		if m.Card != nil {
+			r.Body = m.Card.Body
 		}
+		s.remember(ctx, key, m.Thread, r)
 	}
 	return nil
+}
+
+// remember keeps r as the root of thread in its conversation. The message
+// is out: failing to remember it costs a later update (the next message of
+// the subject starts a new one, or shows a long body quoted short), while
+// an error would have it posted twice.
+func (s *Sender) remember(ctx context.Context, key, thread string, r root) {
+	b, _ := json.Marshal(r)
+	if err := s.memo.SetMemo(ctx, key, string(b), threadTTL); err != nil {
+		s.log.WarnContext(ctx, "slack: remember thread message", "thread", thread, "err", err)
+	}
 }
 
 func (s *Sender) root(ctx context.Context, key, thread string) (root, bool, error) {

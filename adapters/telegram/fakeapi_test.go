@@ -233,6 +233,10 @@ func (f *fakeAPI) edit(w http.ResponseWriter, method string, p url.Values) {
 			return
 		}
 	}
+	if method == "editMessageText" && len(utf16.Encode([]rune(visibleText(p.Get("text"))))) > 4096 {
+		writeJSON(w, 400, `{"ok":false,"error_code":400,"description":"Bad Request: MESSAGE_TOO_LONG"}`)
+		return
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	m, ok := f.messages[key]

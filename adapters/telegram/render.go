@@ -3,6 +3,7 @@ package telegram
 import (
 	"encoding/json"
 	"html"
+	"regexp"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -20,10 +21,25 @@ import (
 // sends: Telegram's limit is 4096 UTF-16 code units after entity parsing.
 const maxVisible = 4000
 
+// editRoom is what a card that will be edited leaves free in its message
+// for what edits add: the reply to a press, the lines of who decided what,
+// fields that grow (the names of those who approved).
+const editRoom = 1000
+
 // maxCallbackText is Telegram's limit on the text of answerCallbackQuery.
 const maxCallbackText = 200
 
 func esc(s string) string { return html.EscapeString(s) }
+
+// visibleLen is the length Telegram gives a message of ours in HTML once it
+// has parsed the entities: the tags left out, each character reference one
+// character, counted in UTF-16 code units. Text from people is escaped, so
+// every "<" in our HTML opens a tag.
+func visibleLen(h string) int {
+	return utf16Len(html.UnescapeString(tagPattern.ReplaceAllString(h, "")))
+}
+
+var tagPattern = regexp.MustCompile(`<[^>]*>`)
 
 // utf16Len is the length Telegram measures text in. Ranging over a string
 // yields only valid runes (U+FFFD for bad bytes), so RuneLen is never -1.
@@ -138,6 +154,57 @@ func renderParts(text string, card *bot.Card) []string {
 		parts = []string{"…"}
 	}
 	return parts
+}
+
+// cardParts renders a text and a card as messages, as renderParts does,
+// unless the card will be edited (editable: it has buttons, or its thread
+// is brought up to date) and, with room for the edits, does not fit one
+// message. Such a card is laid out so that no edit ever shortens it, nor
+// leaves a part showing an old state: the text, the title and the body in
+// full, in messages that are never edited; then the card's state (title,
+// fields, footer) in the last message, which carries the buttons and which
+// edits keep current. split reports that layout.
+func cardParts(text string, card *bot.Card, editable bool) (parts []string, split bool) {
+	if !editable || card == nil || card.Body == "" || visibleLen(renderHTML(text, card)) <= maxVisible-editRoom {
+		return renderParts(text, card), false
+	}
+	parts = renderParts(text, &bot.Card{Title: card.Title, Body: card.Body})
+	return append(parts, fitCard("", stateOf(card), "")), true
+}
+
+// stateOf is card without its body: what the last message of a split card
+// shows.
+func stateOf(card *bot.Card) *bot.Card {
+	c := *card
+	c.Body = ""
+	return &c
+}
+
+// fitCard renders a text and a card as one message, for an edit: a card
+// longer than that loses the end of its body, which then ends in "…" and
+// more (where the full text is).
+func fitCard(text string, card *bot.Card, more string) string {
+	parts := renderParts(text, card)
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	short := *card
+	body := []rune(short.Body)
+	for len(parts) > 1 && len(body) > 0 {
+		body = body[:len(body)*3/4]
+		short.Body = string(body) + "…" + more
+		parts = renderParts(text, &short)
+	}
+	return parts[0]
+}
+
+// shortenedFrom reports whether body is full cut short: what comes before
+// its first "…" begins full. A refresh brings the body of a long draft
+// quoted briefly (for platforms that must fit an edit in one small message);
+// a message that holds it in full keeps it so.
+func shortenedFrom(full, body string) bool {
+	cut := strings.Index(body, "…")
+	return body != full && cut > 0 && strings.HasPrefix(full, body[:cut])
 }
 
 // splitBlock cuts a block whose text is longer than limit into pieces, at

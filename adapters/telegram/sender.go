@@ -103,7 +103,8 @@ func (a *Adapter) send(ctx context.Context, n workflow.Notice, m bot.Message) er
 	if m.Card != nil {
 		buttons = m.Card.Buttons
 	}
-	parts := renderParts(m.Text, m.Card)
+	editable := m.Card != nil && (len(buttons) > 0 || m.Thread != "")
+	parts, split := cardParts(m.Text, m.Card, editable)
 	// A message in several parts resumes where a failed try stopped (a 429
 	// on the third part): the parts already out are not sent again.
 	progress := partsKey(n.ID, chat)
@@ -133,9 +134,11 @@ func (a *Adapter) send(ctx context.Context, n workflow.Notice, m bot.Message) er
 		}
 	}
 	// The message is out: a failure to remember it only costs a later edit,
-	// while an error here would have it sent twice.
-	if m.Card != nil && (len(buttons) > 0 || m.Thread != "") {
-		if err := a.saveMessage(ctx, chat, last.MessageID, parts[len(parts)-1], buttons); err != nil {
+	// while an error here would have it sent twice. Only the last part is
+	// remembered, and edited later: the parts before it hold no state (a
+	// split card), or are a reply's, which no one edits.
+	if editable {
+		if err := a.saveMessage(ctx, chat, last.MessageID, sentCard(parts[len(parts)-1], m.Card, split)); err != nil {
 			a.log.WarnContext(ctx, "telegram: remember message", "chat", chat, "err", err)
 		}
 	}
@@ -172,7 +175,6 @@ func (a *Adapter) refresh(ctx context.Context, chat int64, m bot.Message) (bool,
 		return false, err
 	}
 	prefix := strconv.FormatInt(chat, 10) + ":"
-	html := fitOne(m.Card)
 	found := false
 	for _, field := range slices.Sorted(maps.Keys(fields)) {
 		rest, ok := strings.CutPrefix(field, prefix)
@@ -188,7 +190,7 @@ func (a *Adapter) refresh(ctx context.Context, chat int64, m bot.Message) (bool,
 		if err != nil {
 			return false, err
 		}
-		rec.html = html
+		rec = a.showCard(rec, "", m.Card)
 		err = a.editText(ctx, chat, msgID, rec.render(), keyboard(m.Card.Buttons))
 		if err != nil && permanent(err) {
 			a.log.WarnContext(ctx, "telegram: edit card; removing its buttons only", "chat", chat, "message", msgID, "err", err)
@@ -203,54 +205,91 @@ func (a *Adapter) refresh(ctx context.Context, chat int64, m bot.Message) (bool,
 		if err != nil {
 			return false, err
 		}
-		if err := a.saveMessage(ctx, chat, msgID, html, m.Card.Buttons); err != nil {
+		if err := a.saveMessage(ctx, chat, msgID, rec); err != nil {
 			a.log.WarnContext(ctx, "telegram: remember edited message", "chat", chat, "err", err)
 		}
 	}
 	return found, nil
 }
 
-// fitOne renders a card for an edit, which must fit in one message: a card
-// longer than that loses the end of its body.
-func fitOne(card *bot.Card) string {
-	parts := renderParts("", card)
-	if len(parts) == 1 {
-		return parts[0]
+// showCard is rec edited to show card as it now stands, with text (the
+// reply to a press) above it. A message that holds only a card's state (the
+// last part of a split card) keeps holding only that: its body is in the
+// parts before, never edited. One that holds a card's body in full keeps
+// it in full when card brings it shortened: it is the copy that the
+// shortened quotes point to. Should the message outgrow Telegram's limit
+// even so, the body is cut, pointing to the incident's page.
+func (a *Adapter) showCard(rec sentMessage, text string, card *bot.Card) sentMessage {
+	c := *card
+	switch {
+	case rec.split:
+		c.Body = ""
+	case shortenedFrom(rec.body, c.Body):
+		c.Body = rec.body
 	}
-	short := *card
-	body := []rune(short.Body)
-	for len(parts) > 1 && len(body) > 0 {
-		body = body[:len(body)*3/4]
-		short.Body = string(body) + "…"
-		parts = renderParts("", &short)
+	more := ""
+	if c.Incident != "" {
+		more = "\n" + fmt.Sprintf(a.t("(the full text is on the incident page /incidents/%s)",
+			"(全文见事件页面 /incidents/%s)"), c.Incident)
 	}
-	return parts[0]
+	rec.html = fitCard(text, &c, more)
+	rec.buttons = card.Buttons
+	if !rec.split {
+		rec.body = c.Body
+	}
+	return rec
 }
 
 // sentMessage is what the memo keeps of a message with buttons, so that it
 // can be edited later: its HTML as sent, its buttons and the lines added
-// since (who decided what).
+// since (who decided what); for a card, the body it shows in full, or that
+// it shows none because the body is in messages of its own (split).
 type sentMessage struct {
 	html    string
 	buttons []bot.Button
 	lines   []string
+	body    string
+	split   bool
 }
 
-// render is the message with its added lines, and extra ones.
-func (m sentMessage) render(extra ...string) string {
-	lines := append(slices.Clone(m.lines), extra...)
-	if len(lines) == 0 {
-		return m.html
+// sentCard is what the memo keeps of a message of card sent as html, the
+// last part of a split card when split.
+func sentCard(html string, card *bot.Card, split bool) sentMessage {
+	m := sentMessage{html: html, split: split}
+	if card != nil {
+		m.buttons = card.Buttons
+		if !split {
+			m.body = card.Body
+		}
 	}
-	return m.html + "\n\n" + strings.Join(lines, "\n")
+	return m
+}
+
+// render is the message with its added lines; when they would take it
+// over Telegram's limit, the oldest are left out (the card says where
+// things stand).
+func (m sentMessage) render() string {
+	for lines := m.lines; ; lines = lines[1:] {
+		if len(lines) == 0 {
+			return m.html
+		}
+		if s := m.html + "\n\n" + strings.Join(lines, "\n"); visibleLen(s) <= maxVisible {
+			return s
+		}
+	}
 }
 
 func messageKey(chat int64, msgID int) string {
 	return "msg:" + strconv.FormatInt(chat, 10) + ":" + strconv.Itoa(msgID)
 }
 
-func (a *Adapter) saveMessage(ctx context.Context, chat int64, msgID int, html string, buttons []bot.Button) error {
-	return a.memo.SetMemoFields(ctx, messageKey(chat, msgID), map[string]string{"html": html, "kb": encodeButtons(buttons)}, messageTTL)
+func (a *Adapter) saveMessage(ctx context.Context, chat int64, msgID int, m sentMessage) error {
+	split := ""
+	if m.split {
+		split = "1"
+	}
+	return a.memo.SetMemoFields(ctx, messageKey(chat, msgID), map[string]string{
+		"html": m.html, "kb": encodeButtons(m.buttons), "body": m.body, "split": split}, messageTTL)
 }
 
 func (a *Adapter) loadMessage(ctx context.Context, chat int64, msgID int) (sentMessage, bool, error) {
@@ -262,7 +301,7 @@ func (a *Adapter) loadMessage(ctx context.Context, chat int64, msgID int) (sentM
 	if !ok {
 		return sentMessage{}, false, nil
 	}
-	m := sentMessage{html: h, buttons: decodeButtons(fields["kb"])}
+	m := sentMessage{html: h, buttons: decodeButtons(fields["kb"]), body: fields["body"], split: fields["split"] == "1"}
 	// Lines are "l:<seq>" with seq zero-padded: sorted keys are in order.
 	for _, k := range slices.Sorted(maps.Keys(fields)) {
 		if strings.HasPrefix(k, "l:") {

@@ -52,8 +52,16 @@ type op struct {
 	// HTML and Buttons: the message to send, or to replace Message with.
 	HTML    string       `json:"html,omitempty"`
 	Buttons []bot.Button `json:"buttons,omitempty"`
-	// Remember: keep the message in the memo so that it can be edited later.
-	Remember bool `json:"remember,omitempty"`
+	// Remember: keep the message in the memo so that it can be edited later;
+	// Body is the card body it shows in full, Split that it is the last part
+	// of a split card (cardParts).
+	Remember bool   `json:"remember,omitempty"`
+	Body     string `json:"body,omitempty"`
+	Split    bool   `json:"split,omitempty"`
+	// Card and Reply: edit Message to show Card as it now stands, with Reply
+	// above it (showCard: in the layout the message was sent in).
+	Card  *bot.Card `json:"card,omitempty"`
+	Reply string    `json:"reply,omitempty"`
 	// Force and Prompt: send with a force-reply markup, and remember the
 	// sent message as a prompt whose answer completes Prompt.Command.
 	Force  string  `json:"force,omitempty"` // the input placeholder
@@ -319,11 +327,14 @@ func (a *Adapter) replyWith(m *tgbotapi.Message, reply *bot.Reply) outcome {
 		buttons = reply.Card.Buttons
 	}
 	var out outcome
-	parts := renderParts(reply.Text, reply.Card)
+	parts, split := cardParts(reply.Text, reply.Card, len(buttons) > 0)
 	for i, p := range parts {
 		o := op{Kind: opSend, Chat: m.Chat.ID, Message: m.MessageID, HTML: p}
 		if i == len(parts)-1 && len(buttons) > 0 {
-			o.Buttons, o.Remember = buttons, true
+			o.Buttons, o.Remember, o.Split = buttons, true, split
+			if !split {
+				o.Body = reply.Card.Body
+			}
 		}
 		out.Ops = append(out.Ops, o)
 	}
@@ -402,8 +413,7 @@ func (a *Adapter) decideCallback(ctx context.Context, seq int64, q *tgbotapi.Cal
 	}
 	ops := []op{answer(reply.Text, false)}
 	if reply.Card != nil {
-		ops = append(ops, op{Kind: opEdit, Chat: chat, Message: msgID, HTML: renderHTML(reply.Text, reply.Card),
-			Buttons: reply.Card.Buttons, Remember: true})
+		ops = append(ops, op{Kind: opEdit, Chat: chat, Message: msgID, Card: reply.Card, Reply: reply.Text})
 	} else {
 		ops = append(ops, op{Kind: opEdit, Chat: chat, Message: msgID, Seq: seq,
 			Line: a.decisionLine(actor, label, reply.Text), Fallback: q.Message.Text, Buttons: pressedOn})
@@ -493,7 +503,8 @@ func (a *Adapter) do(ctx context.Context, o op) error {
 			return err
 		}
 		if o.Remember && len(o.Buttons) > 0 {
-			if err := a.saveMessage(ctx, chat, msg.MessageID, o.HTML, o.Buttons); err != nil {
+			rec := sentMessage{html: o.HTML, buttons: o.Buttons, body: o.Body, split: o.Split}
+			if err := a.saveMessage(ctx, chat, msg.MessageID, rec); err != nil {
 				a.log.WarnContext(ctx, "telegram: remember message", "chat", chat, "err", err)
 			}
 		}
@@ -506,12 +517,15 @@ func (a *Adapter) do(ctx context.Context, o op) error {
 		return nil
 	case opEdit:
 		var err error
-		if o.Line != "" {
+		switch {
+		case o.Line != "":
 			err = a.editWithLine(ctx, o)
-		} else {
+		case o.Card != nil:
+			err = a.editCard(ctx, o)
+		default: // an outcome saved by an earlier release
 			err = a.editText(ctx, o.Chat, o.Message, o.HTML, keyboard(o.Buttons))
 			if err == nil && o.Remember {
-				if err := a.saveMessage(ctx, o.Chat, o.Message, o.HTML, o.Buttons); err != nil {
+				if err := a.saveMessage(ctx, o.Chat, o.Message, sentMessage{html: o.HTML, buttons: o.Buttons}); err != nil {
 					a.log.WarnContext(ctx, "telegram: remember message", "chat", o.Chat, "err", err)
 				}
 			}
@@ -524,6 +538,23 @@ func (a *Adapter) do(ctx context.Context, o op) error {
 		return err
 	}
 	return fmt.Errorf("unknown op %q", o.Kind)
+}
+
+// editCard edits a message to show a card as it now stands (the reply to a
+// press on it), in the layout the message was sent in, and remembers it.
+func (a *Adapter) editCard(ctx context.Context, o op) error {
+	rec, _, err := a.loadMessage(ctx, o.Chat, o.Message)
+	if err != nil {
+		return err
+	}
+	rec = a.showCard(rec, o.Reply, o.Card)
+	if err := a.editText(ctx, o.Chat, o.Message, rec.render(), keyboard(rec.buttons)); err != nil {
+		return err
+	}
+	if err := a.saveMessage(ctx, o.Chat, o.Message, rec); err != nil {
+		a.log.WarnContext(ctx, "telegram: remember message", "chat", o.Chat, "err", err)
+	}
+	return nil
 }
 
 // editWithLine adds a line to a message, keeping its text and buttons.

@@ -3,6 +3,7 @@ package smoke
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os/exec"
 	"slices"
@@ -21,18 +22,20 @@ var (
 // updates the cards it changed on the others, and buttons that no longer
 // apply disappear — Slack → Telegram, Telegram → Slack, and the console
 // (another process on the same Redis) → both. The draft is 3,900
-// characters: every message and edit stays within Telegram's 4,096 and
-// Slack's block limits (the fakes refuse what the platforms refuse).
+// characters with &, < and >: every message and edit stays within
+// Telegram's 4,096 and Slack's block limits as they count them (the fakes
+// refuse what the platforms refuse), and the request keeps the whole draft
+// on both, every part of it current.
 func TestCardsStayCurrentAcrossPlatforms(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, worldOptions{scale: 1})
 	a := w.start("a")
 	inc := a.openSlack(chen, "major", "Rumour that the canteen serves expired food")
-	draft := strings.Repeat("We are checking every supplier of the canteen with the parents' committee. ", 52)[:3900]
+	draft := strings.Repeat("We are checking every supplier & <contract> of the canteen with the parents' committee > staff. ", 41)[:3900]
 	a.slash(chen, "draft "+inc.ID+" "+draft)
 
-	// On Telegram the long request is in two messages; the buttons are on
-	// the last.
+	// On Telegram the long request is in several messages: the draft in
+	// those without buttons, the state in the last, with the buttons.
 	tgReq := w.await(t, tgLeaders, "the approval request", func(m message) bool {
 		return hasButton(m, "Approve")
 	})
@@ -50,14 +53,37 @@ func TestCardsStayCurrentAcrossPlatforms(t *testing.T) {
 		return strings.Contains(m.Raw, "1 of 2 approvals (Wang Fang)") && hasButton(m, "Approve")
 	})
 
-	// Telegram → Slack: quorum; no one may decide any more.
+	// Telegram → Slack: quorum; no one may decide any more. The press's own
+	// edit (its answer above the card) goes through too.
 	a.press(zhao, tgReq, "Approve")
-	w.awaitEdit(t, slReq, "after Zhao Lei approved on Telegram", func(m message) bool {
+	w.awaitEdit(t, tgReq, "after Zhao Lei pressed Approve", func(m message) bool {
+		return strings.Contains(m.Text, "Zhao Lei approved version 1")
+	})
+	slDone := w.awaitEdit(t, slReq, "after Zhao Lei approved on Telegram", func(m message) bool {
 		return strings.Contains(m.Raw, "2 of 2 approvals") && len(m.Buttons) == 0
 	})
 	w.awaitEdit(t, tgReq, "after Zhao Lei approved on Telegram", func(m message) bool {
 		return strings.Contains(m.Text, "2 of 2 approvals") && len(m.Buttons) == 0
 	})
+	if got := slackSections(t, slDone.Raw); !strings.Contains(got, draft) || strings.Contains(got, "more characters") {
+		t.Errorf("Slack request after quorum: the draft is not there whole:\n%.400s…", got)
+	}
+	var parts []message // the Telegram request's messages, as they read now
+	for _, m := range w.in(tgLeaders) {
+		if m.ID == tgReq.ID || (m.ReplyTo == 0 && len(m.Buttons) == 0 && strings.Contains(m.Text, draft[:40])) {
+			parts = append(parts, w.current(m))
+		}
+	}
+	var whole strings.Builder
+	for i, m := range parts {
+		whole.WriteString(m.Text)
+		if strings.Contains(m.Text, "0 of 2") || strings.Contains(m.Text, "1 of 2") {
+			t.Errorf("Telegram request part %d of %d shows an old count after quorum: %.300q", i+1, len(parts), m.Text)
+		}
+	}
+	if len(parts) < 2 || !strings.Contains(whole.String(), draft) {
+		t.Errorf("Telegram request after quorum (%d parts): the draft is not there whole", len(parts))
+	}
 
 	// The spokesperson is asked to publish on both platforms.
 	tgPub := w.await(t, fmt.Sprintf("telegram:%d", sun.telegram), "the publish request", func(m message) bool {
@@ -80,7 +106,7 @@ func TestCardsStayCurrentAcrossPlatforms(t *testing.T) {
 	})
 	for _, chat := range []string{slackStmts, tgStatements} {
 		w.await(t, chat, "the statement", func(m message) bool { return strings.Contains(m.Raw+m.Text, "Statement on") })
-		if n := countIn(w.in(chat), draft[:60]); n != 1 {
+		if n := countIn(w.in(chat), draft[:strings.Index(draft, " &")]); n != 1 {
 			t.Errorf("%s: the statement's text appears in %d messages, want exactly one", chat, n)
 		}
 	}
@@ -99,6 +125,38 @@ func TestCardsStayCurrentAcrossPlatforms(t *testing.T) {
 			return !hasButton(m, "Acknowledge") && !hasButton(m, "Take it") && strings.Contains(m.Raw+m.Text, "acknowledged")
 		})
 	}
+}
+
+// current is m as it reads after its last edit.
+func (w *world) current(m message) message {
+	for _, e := range w.edits() {
+		if e.Chat == m.Chat && e.ID == m.ID {
+			m = e
+		}
+	}
+	return m
+}
+
+// slackSections is the text of the sections in a Slack blocks JSON, as a
+// person reads it (&amp;, &lt; and &gt; decoded), the sections joined.
+func slackSections(t *testing.T, blocks string) string {
+	t.Helper()
+	var list []struct {
+		Type string `json:"type"`
+		Text *struct {
+			Text string `json:"text"`
+		} `json:"text"`
+	}
+	if err := json.Unmarshal([]byte(blocks), &list); err != nil {
+		t.Fatalf("blocks: %v", err)
+	}
+	var b strings.Builder
+	for _, bl := range list {
+		if bl.Type == "section" && bl.Text != nil {
+			b.WriteString(strings.NewReplacer("&amp;", "&", "&lt;", "<", "&gt;", ">").Replace(bl.Text.Text))
+		}
+	}
+	return b.String()
 }
 
 func hasButton(m message, label string) bool {

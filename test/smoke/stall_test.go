@@ -93,7 +93,7 @@ func TestRedisStall(t *testing.T) {
 	// said that nothing was done; whichever it said holds.
 	canteen := 1
 	switch {
-	case strings.Contains(slackReply, "opened") && incidentID.FindString(slackReply) != "":
+	case strings.Contains(strings.ToLower(slackReply), "opened") && incidentID.FindString(slackReply) != "":
 	case strings.Contains(slackReply, "nothing was changed"):
 		canteen = 0
 	default:

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	slackgo "github.com/slack-go/slack"
+
 	"github.com/firebreak/firebreak/bot"
 	"github.com/firebreak/firebreak/workflow"
 )
@@ -32,8 +34,8 @@ func TestFlow(t *testing.T) {
 		t.Errorf("open: got response_type %q, want in_channel (the incident card)", r.ResponseType)
 	}
 	got := shown(r.blocks(t))
-	for _, want := range []string{"Opened YQ-", "# YQ-", "Canteen food complaint", "*Status*\nassigned",
-		"*Assignee*\nChen Jing", "[ack:YQ-", "Acknowledge primary]", "[take:YQ-"} {
+	for _, want := range []string{"Opened YQ-", "# YQ-", "Canteen food complaint", "Status\nassigned",
+		"Assignee\nChen Jing", "[ack:YQ-", "Acknowledge primary]", "[take:YQ-"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("open card lacks %q:\n%s", want, got)
 		}
@@ -76,7 +78,7 @@ func TestFlow(t *testing.T) {
 		t.Errorf("press: replace_original false, want the card updated in place: %+v", upd)
 	}
 	got = shown(upd.blocks(t))
-	for _, want := range []string{"# " + id, "*Status*\nacknowledged", "~ ✓ Acknowledge — Chen Jing"} {
+	for _, want := range []string{"# " + id, "Status\nacknowledged", "~ ✓ Acknowledge — Chen Jing"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("updated card lacks %q:\n%s", want, got)
 		}
@@ -270,7 +272,7 @@ func TestChinese(t *testing.T) {
 	e := newEnv(t, envOptions{locale: workflow.LocaleZH})
 	_, r := e.command("U0CHEN", "新建 食堂投诉 category:other")
 	got := shown(r.blocks(t))
-	for _, want := range []string{"已新建 YQ-", "*状态*\n已指派", "确认接办 primary]"} {
+	for _, want := range []string{"已新建 YQ-", "状态\n已指派", "确认接办 primary]"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("card lacks %q:\n%s", want, got)
 		}
@@ -354,6 +356,36 @@ func TestUserTextNeverMentions(t *testing.T) {
 	}
 	if e.deliver() == 0 {
 		t.Fatal("the update was not delivered")
+	}
+}
+
+// TestUserTextNeverFormats: a reject reason, a resolve summary or a title
+// with *bold* _italic_ ~strike~ `code` went into mrkdwn fields of the cards,
+// which Slack formats (it has no escape for them). No block the bot sends,
+// in an answer or through the Web API, is mrkdwn: every text is plain_text.
+func TestUserTextNeverFormats(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	const marks = "*bold* _it_ ~st~ `code`"
+	_, r := e.command("U0CHEN", "open Canteen "+marks+" level:major")
+	answers := [][]slackgo.Block{r.blocks(t)}
+	_, r = e.command("U0CHEN", "draft YQ-1 We are checking "+marks)
+	answers = append(answers, r.blocks(t))
+	_, r = e.command("U0WANG", "reject YQ-1 "+marks)
+	answers = append(answers, r.blocks(t))
+	if e.deliver() == 0 {
+		t.Fatal("nothing was delivered")
+	}
+	for _, c := range e.slack.Calls() {
+		answers = append(answers, c.Blocks)
+	}
+	for _, blocks := range answers {
+		b, err := json.Marshal(blocks)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), `"type":"mrkdwn"`) {
+			t.Errorf("blocks with mrkdwn text: %s", b)
+		}
 	}
 }
 

@@ -2,7 +2,6 @@ package slack
 
 import (
 	"strings"
-	"unicode/utf8"
 
 	slackgo "github.com/slack-go/slack"
 
@@ -51,7 +50,8 @@ func textBlocks(text string) []slackgo.Block {
 }
 
 // cardBlocks renders a card: a header with the title, the fields two
-// columns wide (label in bold), the body verbatim, the footer, the buttons.
+// columns wide (label above value), the body verbatim, the footer, the
+// buttons. Every text is plain_text: nothing in a card is mrkdwn.
 // Each button's action_id and value are its bot.Button.ID, the wire form
 // of its action.
 func cardBlocks(c *bot.Card) []slackgo.Block {
@@ -67,8 +67,12 @@ func cardBlocks(c *bot.Card) []slackgo.Block {
 		}
 	}
 	for _, f := range c.Fields {
-		label := "*" + escape(truncate(f.Label, maxFieldText/2)) + "*\n"
-		fields = append(fields, mrkdwn(label+escape(truncate(f.Value, maxFieldText-utf8.RuneCountInString(label)))))
+		// plain_text, label and value alike: a value holds text people
+		// typed (a title, a reason), which mrkdwn would format in the
+		// bot's voice (*bold*, _italic_, ~strike~, `code`), and Slack has
+		// no escape for those.
+		label := truncate(f.Label, maxFieldText/2) + "\n"
+		fields = append(fields, plain(label+truncate(f.Value, maxFieldText-escapedLen(label))))
 		if len(fields) == maxFields {
 			flush()
 		}
@@ -123,10 +127,6 @@ func contextLine(text string) slackgo.Block {
 // Slack never holds a bare "<" from text people typed, in any field.
 func plain(s string) *slackgo.TextBlockObject {
 	return slackgo.NewTextBlockObject(slackgo.PlainTextType, escape(s), false, false)
-}
-
-func mrkdwn(s string) *slackgo.TextBlockObject {
-	return slackgo.NewTextBlockObject(slackgo.MarkdownType, s, false, false)
 }
 
 // escape makes s safe as mrkdwn text: Slack reads &, < and > as markup.

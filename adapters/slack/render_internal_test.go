@@ -31,8 +31,8 @@ func TestCardBlocks(t *testing.T) {
 		t.Errorf("header %+v, want the title as plain text, &, < and > escaped", h.Text)
 	}
 	fields := blocks[1].(*slackgo.SectionBlock).Fields
-	if fields[1].Text != "*Source*\n&lt;script&gt;" {
-		t.Errorf("field %q, want the value escaped for mrkdwn", fields[1].Text)
+	if fields[1].Type != slackgo.PlainTextType || fields[1].Text != "Source\n&lt;script&gt;" {
+		t.Errorf("field %+v, want label and value as plain text, escaped", fields[1])
 	}
 	if b := blocks[2].(*slackgo.SectionBlock).Text; b.Type != slackgo.PlainTextType || b.Text != c.Body {
 		t.Errorf("body %+v, want the exact text as plain text", b)

@@ -362,6 +362,13 @@ func (a *Adapter) rememberMigration(ctx context.Context, source string, from, to
 		a.refuseMigration(ctx, source, from, to, "the new chat is not a supergroup")
 		return false
 	}
+	// Telegram tells of one migration twice (migrate_to_chat_id in the old
+	// group, migrate_from_chat_id in the new supergroup), and a send may
+	// learn it again: one that is followed already is not counted again.
+	if v, ok, err := a.memo.GetMemo(ctx, migratedKey(from)); err == nil && ok && v == strconv.FormatInt(to, 10) {
+		a.log.DebugContext(ctx, "telegram: chat migration followed already", "from", from, "to", to, "source", source)
+		return true
+	}
 	a.log.WarnContext(ctx, "telegram: group became a supergroup; following it (update the roster's telegram ID)",
 		"from", from, "to", to, "source", source)
 	a.countMigration(source, "followed")

@@ -335,7 +335,8 @@ func TestNewChecksOptions(t *testing.T) {
 // Telegram's service message for a chat the roster names, towards a
 // supergroup; every other one is logged and changes nothing.
 func TestForgedMigrationIsRefused(t *testing.T) {
-	e := newEnv(t)
+	metrics := bot.NewMetrics()
+	e := newEnv(t, func(o *telegram.Options) { o.Metrics = metrics })
 	s := e.tg.Sender()
 	msg := bot.Message{Kind: "incident", Text: "hello"}
 	update := func(chat int64, chatType, text string, to, from int64) {
@@ -357,12 +358,21 @@ func TestForgedMigrationIsRefused(t *testing.T) {
 		t.Errorf("messages in the forged chat: got %d, want 0", got)
 	}
 
-	// Telegram's own service message in the new supergroup is followed.
+	// Telegram's own service messages, in the old group and then in the new
+	// supergroup, tell of one migration: it is followed, and counted once.
+	update(leadersChat, "group", "", -1006666666666, 0)
 	update(-1006666666666, "supergroup", "", 0, leadersChat)
 	if err := s.Send(e.ctx, notice(workflow.ChannelLeaders), msg); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
 	if got := len(e.api.messagesIn(-1006666666666)); got != 1 {
 		t.Errorf("messages in the supergroup: got %d, want 1", got)
+	}
+	var out strings.Builder
+	if err := metrics.WriteText(&out); err != nil {
+		t.Fatal(err)
+	}
+	if want := `firebreak_telegram_migrations_total{outcome="followed",source="update"} 1`; !strings.Contains(out.String(), want+"\n") {
+		t.Errorf("metrics: want %q in\n%s", want, out.String())
 	}
 }

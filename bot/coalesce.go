@@ -123,8 +123,17 @@ func (t *outTarget) beyond() int {
 func (d *Dispatcher) full() bool {
 	within, beyond := 0, 0
 	for _, t := range d.targets {
-		b := t.beyond()
-		within += len(t.queue) - b
+		var n int
+		if t.busy { // its worker has the queue: as it was, and what waits
+			n = t.size + len(t.incoming)
+		} else {
+			n = len(t.queue)
+		}
+		b := 0
+		if t.capacity > 0 {
+			b = max(n-t.capacity, 0)
+		}
+		within += n - b
 		beyond += b
 	}
 	return within >= d.MaxHeld || beyond >= d.MaxBacklog

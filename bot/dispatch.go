@@ -146,6 +146,19 @@ type Dispatcher struct {
 	heldSince atomic.Int64 // the oldest held entry's append time, Unix ns; 0: none
 	// heldLooked is when noteHeld last looked for the oldest held entry.
 	heldLooked time.Time
+
+	// Targets being sent to by a worker, which may outlast the pass that
+	// started it (a send hanging until its timeout): busy counts them,
+	// done receives each as its worker ends, inflight waits for them.
+	// newWork is signalled by Wake: a pass waiting for its workers stops
+	// waiting, so that new notices to other targets go out at once.
+	busy     int
+	done     chan *outTarget
+	newWork  chan struct{}
+	inflight sync.WaitGroup
+	// waiting: a pass waits for the workers (and collects them); a worker
+	// ending otherwise pokes Run, for the next pass to collect it.
+	waiting atomic.Bool
 }
 
 // outItem is one held entry.
@@ -185,10 +198,20 @@ type outTarget struct {
 	// fresh: taken in this pass from no owner or another one.
 	fresh bool
 
-	// Results of the current pass, collected after the parallel part.
+	// Results of the worker serving it, collected when it ends.
 	gone []*outItem // finished
 	sent int
 	err  error
+
+	// busy: a worker is serving it; only the worker touches queue, gone,
+	// sent, err, hold, tat and the items, and what the pass learns meanwhile
+	// waits in incoming (entries read) and forgot (entries another
+	// consumer took), applied when the worker ends. size is the length of
+	// the queue when the worker started, for full.
+	busy     bool
+	incoming []*outItem
+	forgot   []*outItem
+	size     int
 }
 
 // init fills in the defaults of the zero fields on the first pass, or
@@ -237,6 +260,10 @@ func (d *Dispatcher) init() error {
 	d.MaxBacklog = cmp.Or(d.MaxBacklog, backlogPerHeld*d.MaxHeld)
 	d.coalescer, _ = d.Render.(Coalescer)
 	d.Workers = cmp.Or(d.Workers, 4)
+	d.done = make(chan *outTarget, d.Workers)
+	d.wakeMu.Lock()
+	d.newWork = make(chan struct{}, 1)
+	d.wakeMu.Unlock()
 	d.DedupeTTL = cmp.Or(d.DedupeTTL, 7*24*time.Hour)
 	if d.Clock == nil {
 		d.Clock = workflow.SystemClock{}
@@ -411,6 +438,19 @@ const defaultIdlePoll = 5 * time.Second
 // appended goes out without waiting for Poll or IdlePoll. It is safe to
 // call from any goroutine, at any time.
 func (d *Dispatcher) Wake() {
+	d.poke()
+	d.wakeMu.Lock()
+	newWork := d.newWork // set once, by the first pass
+	d.wakeMu.Unlock()
+	select {
+	case newWork <- struct{}{}:
+	default: // signalled already (or before the first pass: nil)
+	}
+}
+
+// poke ends Run's current wait (or the next one, when Run is not waiting):
+// Wake, and a worker that ended, whose target the next pass collects.
+func (d *Dispatcher) poke() {
 	d.wakeMu.Lock()
 	defer d.wakeMu.Unlock()
 	if d.waker != nil {
@@ -631,24 +671,11 @@ func (d *Dispatcher) admit(ctx context.Context, ds []Delivery) error {
 			t.capacity = minuteWorth(t.limit)
 			d.targets[target] = t
 		}
-		// Entries taken over or handed over may be older than the queue's
-		// tail: insert in outbox order, but behind a head already tried.
-		// Urgent notices go ahead of every routine one not yet tried, in
-		// outbox order among themselves, so a REPORT never waits behind a
-		// burst of routine cards to the same chat.
-		lo := 0
-		if len(t.queue) > 0 && t.queue[0].tried {
-			lo = 1
+		if t.busy {
+			t.incoming = append(t.incoming, it) // queued when its worker ends
+			continue
 		}
-		i := len(t.queue)
-		for i > lo {
-			prev := t.queue[i-1]
-			if prev.urgent == it.urgent && prev.d.Seq.Compare(x.Seq) <= 0 || prev.urgent && !it.urgent {
-				break
-			}
-			i--
-		}
-		t.queue = slices.Insert(t.queue, i, it)
+		t.enqueue(it)
 	}
 	if len(noRoute) > 0 {
 		if err := d.Store.AckOutbox(ctx, d.Sender.Platform(), noRoute...); err != nil {
@@ -658,17 +685,72 @@ func (d *Dispatcher) admit(ctx context.Context, ds []Delivery) error {
 	return nil
 }
 
+// enqueue puts it in t's queue. Entries taken over or handed over may be
+// older than the queue's tail: it goes in outbox order, but behind a head
+// already tried. Urgent notices go ahead of every routine one not yet
+// tried, in outbox order among themselves, so a REPORT never waits behind
+// a burst of routine cards to the same chat.
+func (t *outTarget) enqueue(it *outItem) {
+	lo := 0
+	if len(t.queue) > 0 && t.queue[0].tried {
+		lo = 1
+	}
+	i := len(t.queue)
+	for i > lo {
+		prev := t.queue[i-1]
+		if prev.urgent == it.urgent && prev.d.Seq.Compare(it.d.Seq) <= 0 || prev.urgent && !it.urgent {
+			break
+		}
+		i--
+	}
+	t.queue = slices.Insert(t.queue, i, it)
+}
+
 // forget drops a held entry without settling it (another consumer has it).
 func (d *Dispatcher) forget(it *outItem) {
 	delete(d.held, it.d.Handle)
-	if t := d.targets[it.target]; t != nil {
+	t := d.targets[it.target]
+	switch {
+	case t == nil:
+	case t.busy:
+		t.forgot = append(t.forgot, it)
+		t.incoming = slices.DeleteFunc(t.incoming, func(x *outItem) bool { return x == it })
+	default:
 		t.queue = slices.DeleteFunc(t.queue, func(x *outItem) bool { return x == it })
 	}
 }
 
 // deliverTargets sends to every owned target that has a message due,
-// Workers at a time, and then removes what was finished.
+// Workers at a time, each target by a worker of its own, and collects what
+// the workers finished. It waits for them, unless new notices arrive
+// (Wake): then it returns and the next pass reads them, while a worker
+// still sending (a platform call that hangs until its timeout) goes on
+// with its own target only. One slow chat thus never holds up another.
 func (d *Dispatcher) deliverTargets(ctx context.Context) (int, error) {
+	sent := 0
+	var errs []error
+	collect := func(t *outTarget) {
+		n, err := d.collect(t)
+		sent += n
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	// The workers of earlier passes that ended since.
+	for d.busy > 0 {
+		select {
+		case t := <-d.done:
+			collect(t)
+			continue
+		default:
+		}
+		break
+	}
+	select {
+	case <-d.newWork: // what this pass read is what it was woken for
+	default:
+	}
+
 	now := d.Clock.Now()
 	// The pending entries were read (their idle time restarted) and the
 	// leases renewed just before: starting no message after MinIdle/2 keeps
@@ -676,35 +758,56 @@ func (d *Dispatcher) deliverTargets(ctx context.Context) (int, error) {
 	stopAt := now.Add(d.MinIdle / 2)
 	var work []*outTarget
 	for _, t := range d.targets {
-		if len(t.queue) > 0 && now.Before(t.lease) && !t.fresh && !d.readyAt(t).After(now) {
+		if !t.busy && len(t.queue) > 0 && now.Before(t.lease) && !t.fresh && !d.readyAt(t).After(now) {
 			work = append(work, t)
 		}
 	}
-	sem := make(chan struct{}, d.Workers)
-	var wg sync.WaitGroup
-	for _, t := range work {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			d.serveTarget(ctx, t, stopAt)
-		}()
+	// The pass waits for the workers it starts, not for those of earlier
+	// passes still sending (it collects them when they end meanwhile).
+	started := map[*outTarget]bool{}
+	launch := func() {
+		for len(work) > 0 && d.busy < d.Workers {
+			t := work[0]
+			work = work[1:]
+			t.busy, t.size = true, len(t.queue)
+			d.busy++
+			started[t] = true
+			d.inflight.Go(func() {
+				d.serveTarget(ctx, t, stopAt)
+				d.done <- t // never blocks: it holds a place for each worker
+				if !d.waiting.Load() {
+					d.poke()
+				}
+			})
+		}
 	}
-	wg.Wait()
+	d.waiting.Store(true)
+	launch()
+wait:
+	for len(started) > 0 {
+		select {
+		case t := <-d.done:
+			delete(started, t)
+			collect(t)
+			launch()
+		case <-d.newWork:
+			if ctx.Err() == nil {
+				break wait
+			}
+		}
+	}
+	d.waiting.Store(false)
+	if len(d.done) > 0 {
+		d.poke() // a worker ended as the wait did: the next pass collects it
+	}
 
 	now = d.Clock.Now()
-	sent := 0
-	var errs []error
 	d.wake = now.Add(d.Poll)
 	for name, t := range d.targets {
-		sent += t.sent
-		if t.err != nil {
-			errs = append(errs, t.err)
+		if t.busy {
+			continue // its worker pokes when it ends
 		}
-		for _, it := range t.gone {
-			delete(d.held, it.d.Handle)
-		}
-		t.gone, t.err, t.sent, t.fresh = nil, nil, 0, false
+		t.fresh = false
 		if len(t.queue) == 0 {
 			// Kept while leased, so that Release gives the lease up.
 			if !t.tat.After(now) && !t.hold.After(now) && !t.lease.After(now) {
@@ -717,6 +820,35 @@ func (d *Dispatcher) deliverTargets(ctx context.Context) (int, error) {
 		}
 	}
 	return sent, errors.Join(errs...)
+}
+
+// collect takes back a target whose worker ended: what it sent and the
+// store error it met, the entries it finished forgotten, and what the pass
+// learnt meanwhile (entries read, entries another consumer took) applied.
+func (d *Dispatcher) collect(t *outTarget) (int, error) {
+	d.busy--
+	t.busy = false
+	for _, it := range t.gone {
+		delete(d.held, it.d.Handle)
+	}
+	for _, it := range t.forgot {
+		t.queue = slices.DeleteFunc(t.queue, func(x *outItem) bool { return x == it })
+	}
+	for _, it := range t.incoming {
+		t.enqueue(it)
+	}
+	sent, err := t.sent, t.err
+	t.gone, t.err, t.sent, t.forgot, t.incoming = nil, nil, 0, nil, nil
+	return sent, err
+}
+
+// waitWorkers waits until every worker ended and collects their targets
+// (Release, at shutdown).
+func (d *Dispatcher) waitWorkers() {
+	d.inflight.Wait()
+	for d.busy > 0 {
+		_, _ = d.collect(<-d.done)
+	}
 }
 
 // serveTarget sends the target's due messages in order, starting none at or

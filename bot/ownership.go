@@ -29,6 +29,7 @@ func (d *Dispatcher) Release(ctx context.Context) error {
 	if !d.started {
 		return nil // never read anything, holds nothing
 	}
+	d.waitWorkers() // their sends finish (sendTimeout at most), as in a pass
 	var errs []error
 	for _, h := range slices.Sorted(maps.Keys(d.held)) {
 		if it := d.held[h]; it.sent || it.settle || it.dead != "" {
@@ -81,8 +82,8 @@ func (d *Dispatcher) own(ctx context.Context) (fresh bool, err error) {
 	for _, name := range slices.Sorted(maps.Keys(d.targets)) {
 		t := d.targets[name]
 		now := d.Clock.Now()
-		if len(t.queue) == 0 || !d.leaseLow(t, now) {
-			continue
+		if t.busy || len(t.queue) == 0 || !d.leaseLow(t, now) {
+			continue // a busy target's lease was renewed before its worker began
 		}
 		owner, left, err := d.Store.OwnTarget(ctx, group, name, d.Consumer, d.leaseLen())
 		if err != nil {

@@ -69,3 +69,78 @@ func TestNoticeUrgent(t *testing.T) {
 		t.Errorf("a rendered message of an earlier release: got urgent, want routine")
 	}
 }
+
+// TestSlowChatHoldsUpNoOther: a send to one chat hangs (a platform call
+// waiting for its timeout); a REPORT appended meanwhile to another chat
+// goes out at once. The pass waited for every target it served, so the
+// REPORT waited for the hung send to end (10 s behind a hung post to
+// #incidents, seen from outside).
+func TestSlowChatHoldsUpNoOther(t *testing.T) {
+	f := newDeliveryFixture("chat")
+	hung, release := make(chan struct{}), make(chan struct{})
+	f.sender.sent = make(chan string, 10)
+	f.store.add(notice("card", "C-incidents"))
+	d := f.dispatcher("r1")
+	d.Sender = hangingSender{fakeSender: f.sender, target: "C-incidents", hung: hung, release: release}
+	ctx := context.Background()
+	first := make(chan error, 1)
+	go func() { _, err := d.DeliverOnce(ctx); first <- err }()
+	<-hung
+
+	f.store.add(notice("report", "C-leaders"))
+	d.Wake()
+	select {
+	case err := <-first:
+		if err != nil {
+			t.Fatalf("the pass with the hung send: %v", err)
+		}
+	case <-time.After(10 * time.Second): // a bound on a deadlock, not a wait
+		close(release)
+		t.Fatal("woken for a new notice, the pass still waits for the hung send")
+	}
+	if _, err := d.DeliverOnce(ctx); err != nil {
+		t.Fatalf("the next pass: %v", err)
+	}
+	select {
+	case id := <-f.sender.sent:
+		if id != "report" {
+			t.Fatalf("sent %s first, want the report", id)
+		}
+	default:
+		t.Fatal("the report was not sent while the other chat's send hung")
+	}
+
+	close(release)
+	if got := <-f.sender.sent; got != "card" {
+		t.Errorf("after the hang: sent %s, want the card", got)
+	}
+	// The next pass collects the card's target and finishes its entry.
+	for range 3 {
+		if _, err := d.DeliverOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wantDrained(t, f.store, "chat")
+}
+
+// hangingSender's first send to target hangs until release is closed.
+type hangingSender struct {
+	*fakeSender
+	target        string
+	hung, release chan struct{}
+}
+
+func (s hangingSender) Send(ctx context.Context, n workflow.Notice, m bot.Message) error {
+	if s.Target(n) == s.target {
+		select {
+		case <-s.hung:
+		default:
+			close(s.hung)
+			<-s.release
+		}
+	}
+	return s.fakeSender.Send(ctx, n, m)
+}

@@ -141,15 +141,7 @@ func TestApprovalButtons(t *testing.T) {
 		t.Fatalf("draft: %s", r.Text)
 	}
 	e.deliver()
-	var req apiCall
-	for _, c := range e.slack.Calls() {
-		if c.Channel == "C0LEADERS" && strings.Contains(shown(c.Blocks), "[approve:"+id+":1") {
-			req = c
-		}
-	}
-	if req.TS == "" {
-		t.Fatalf("no approval request in C0LEADERS; calls %+v", e.slack.Calls())
-	}
+	req := approvalRequest(t, e, id)
 	if s := shown(req.Blocks); !strings.Contains(s, "The exam papers were not leaked.") || !strings.Contains(s, "[reject:"+id+":1 Reject danger]") {
 		t.Errorf("approval request:\n%s\nwant the exact draft and a red Reject", s)
 	}
@@ -483,4 +475,20 @@ func TestReplayedCommandRunsOnce(t *testing.T) {
 	if incs, _ := e.store.List(context.Background(), workflow.ListQuery{Filter: workflow.ListOpen}); len(incs) != 2 {
 		t.Errorf("open incidents: got %d, want 2 (one per distinct command)", len(incs))
 	}
+}
+
+// approvalRequest is the last post of the approval request of version 1 of
+// incident id to C0LEADERS.
+func approvalRequest(t *testing.T, e *env, id string) apiCall {
+	t.Helper()
+	var req apiCall
+	for _, c := range e.slack.Calls() {
+		if c.Channel == "C0LEADERS" && strings.Contains(shown(c.Blocks), "[approve:"+id+":1") {
+			req = c
+		}
+	}
+	if req.TS == "" {
+		t.Fatalf("no approval request in C0LEADERS; calls %+v", e.slack.Calls())
+	}
+	return req
 }

@@ -35,15 +35,7 @@ func TestLongApprovalRequestStaysWhole(t *testing.T) {
 		t.Fatalf("draft: %s", r.Text)
 	}
 	e.deliver() // the fake Slack fails the test on blocks over the limits
-	var req apiCall
-	for _, c := range e.slack.Calls() {
-		if c.Channel == "C0LEADERS" && strings.Contains(shown(c.Blocks), "[approve:"+id+":1") {
-			req = c
-		}
-	}
-	if req.TS == "" {
-		t.Fatalf("no approval request in C0LEADERS; calls %+v", e.slack.Calls())
-	}
+	req := approvalRequest(t, e, id)
 	for _, who := range []string{"U0ZHAO", "U0WANG"} {
 		e.press(who, "approve:"+id+":1", "Approve", "C0LEADERS", req.TS)
 		r := e.hooks.next()

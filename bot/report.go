@@ -42,9 +42,10 @@ type ReportSummary struct {
 	Level  workflow.Level
 	Status workflow.Status
 	// Deadlines of the incident's current process: met on time, met late,
-	// missed (past and unmet, or left unmet when it was resolved) and still
-	// running.
-	OnTime, Late, Missed, Running int
+	// missed (past and unmet, or left unmet by a resolution after they fell
+	// due), still running, and not needed (left unmet by a resolution
+	// before they fell due).
+	OnTime, Late, Missed, Running, Unneeded int
 	// Published is the latest published statement, nil when none is.
 	Published *workflow.Statement
 }

@@ -81,7 +81,7 @@ func (h *Handlers) digestMessage(kind string, at time.Time, open, resolved []*wo
 				late = true
 				overdue = append(overdue, fmt.Sprintf("%s %s — %s %s", inc.ID, inc.Title,
 					d.Kind.Text().In(h.locale), h.deadlineState(d, at, true)))
-			case d.Due.Before(endOfDay):
+			case !d.Due.After(endOfDay): // a same-day reply is due at 24:00, today's end
 				today = append(today, fmt.Sprintf("%s %s — %s %s", inc.ID, inc.Title,
 					d.Kind.Text().In(h.locale), h.deadlineState(d, at, true)))
 			}

@@ -67,6 +67,7 @@ const (
 	outcomeLate
 	outcomeMissed
 	outcomeRunning
+	outcomeUnneeded
 )
 
 // deadlineResult says how deadline d stands as of the report: met on time,
@@ -84,9 +85,9 @@ func (h *Handlers) deadlineResult(d workflow.Deadline, inc *workflow.Incident) (
 	case !inc.Open() && late(inc.ResolvedAt) > 0:
 		return outcomeMissed, fmt.Sprintf(h.t("missed by %s; the incident was resolved without it",
 			"未完成,超时 %s(事件已办结)"), span(late(inc.ResolvedAt), h.locale))
-	case !inc.Open():
-		return outcomeMissed, h.t("not met; the incident was resolved without it, before it was due",
-			"未完成(事件在到期前办结)")
+	case d.Outcome(inc, now) == workflow.OutcomeUnneeded:
+		return outcomeUnneeded, h.t("not needed: the incident was resolved before it was due",
+			"无需完成(事件在到期前办结)")
 	case late(now) > 0:
 		return outcomeMissed, fmt.Sprintf(h.t("missed: overdue by %s", "未完成,已超时 %s"), span(late(now), h.locale))
 	case late(now) == 0:
@@ -106,6 +107,8 @@ func (h *Handlers) reportSummary(inc *workflow.Incident) bot.ReportSummary {
 			s.Late++
 		case outcomeMissed:
 			s.Missed++
+		case outcomeUnneeded:
+			s.Unneeded++
 		default:
 			s.Running++
 		}
@@ -119,8 +122,12 @@ func (h *Handlers) reportSummary(inc *workflow.Incident) bot.ReportSummary {
 
 // deadlineCounts is "3 met on time, 1 met late, 1 missed, 0 running".
 func (h *Handlers) deadlineCounts(s bot.ReportSummary) string {
-	return fmt.Sprintf(h.t("%d met on time, %d met late, %d missed, %d running", "按时完成 %d 项,超时完成 %d 项,未完成 %d 项,进行中 %d 项"),
+	out := fmt.Sprintf(h.t("%d met on time, %d met late, %d missed, %d running", "按时完成 %d 项,超时完成 %d 项,未完成 %d 项,进行中 %d 项"),
 		s.OnTime, s.Late, s.Missed, s.Running)
+	if s.Unneeded > 0 {
+		out += fmt.Sprintf(h.t(", %d not needed (resolved before due)", ",无需完成 %d 项(到期前已办结)"), s.Unneeded)
+	}
+	return out
 }
 
 // reportTime is a moment in full, in the organisation's timezone.

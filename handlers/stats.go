@@ -91,6 +91,9 @@ func (h *Handlers) deadlineStatsText(d workflow.DeadlineStats) string {
 	if d.Pending > 0 {
 		parts = append(parts, fmt.Sprintf(h.t("%d running", "进行中 %d"), d.Pending))
 	}
+	if d.Unneeded > 0 {
+		parts = append(parts, fmt.Sprintf(h.t("%d not needed (resolved before due)", "无需完成 %d(到期前已办结)"), d.Unneeded))
+	}
 	spread := func(en, zh string, s workflow.Spread) {
 		if s.N > 0 {
 			parts = append(parts, fmt.Sprintf(h.t(en, zh), span(s.Median, h.locale), span(s.P90, h.locale)))

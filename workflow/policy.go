@@ -179,6 +179,41 @@ func (d Deadline) Late(now time.Time) bool {
 	return Instant(now).After(d.Due)
 }
 
+// DeadlineOutcome is how a deadline of an incident stands.
+type DeadlineOutcome int
+
+// Deadline outcomes.
+const (
+	// OutcomeOnTime: met by its due time.
+	OutcomeOnTime DeadlineOutcome = iota
+	// OutcomeLate: met after its due time.
+	OutcomeLate
+	// OutcomeMissed: unmet and past its due time, or left unmet by a
+	// resolution after its due time.
+	OutcomeMissed
+	// OutcomeUnneeded: left unmet by a resolution before it fell due (the
+	// incident was over before it was needed): neither met nor missed.
+	OutcomeUnneeded
+	// OutcomePending: unmet and not yet due, the incident open.
+	OutcomePending
+)
+
+// Outcome is how d, a deadline of inc, stands at now: one rule for the
+// statistics, the handling report and the board.
+func (d Deadline) Outcome(inc *Incident, now time.Time) DeadlineOutcome {
+	switch {
+	case d.Met() && d.Late(d.MetAt):
+		return OutcomeLate
+	case d.Met():
+		return OutcomeOnTime
+	case !inc.Open() && !inc.ResolvedAt.IsZero() && !d.Late(inc.ResolvedAt):
+		return OutcomeUnneeded
+	case !inc.Open() || d.Late(now):
+		return OutcomeMissed
+	}
+	return OutcomePending
+}
+
 // ClockStart is when the deadlines of the incident's current process count
 // from: discovery (the plans' 发现后), or, once a general incident was
 // escalated by rule, the escalation — from then on it is handled by the

@@ -133,11 +133,14 @@ func SpreadOf(ds []time.Duration) Spread {
 type DeadlineStats struct {
 	Kind DeadlineKind `json:"kind"`
 	// OnTime were met by their due time; Missed were met late, are past
-	// and unmet, or were left unmet when the incident was resolved;
-	// Pending are unmet, not yet due, of open incidents.
-	OnTime  int `json:"on_time"`
-	Missed  int `json:"missed"`
-	Pending int `json:"pending"`
+	// and unmet, or were left unmet by a resolution after they fell due;
+	// Pending are unmet, not yet due, of open incidents; Unneeded were left
+	// unmet by a resolution before they fell due, neither met nor missed
+	// (Deadline.Outcome).
+	OnTime   int `json:"on_time"`
+	Missed   int `json:"missed"`
+	Pending  int `json:"pending"`
+	Unneeded int `json:"unneeded"`
 	// Lateness is by how much the missed ones were missed: to when they
 	// were met, to now while unmet, or to the resolution that left them
 	// unmet (none when it came before they fell).
@@ -239,20 +242,22 @@ func ComputeStats(p Period, incs []*Incident, pol Policy, cal Calendar, now time
 			if d.Met() {
 				sp.meet = append(sp.meet, d.MetAt.Sub(d.From))
 			}
-			switch {
-			case d.Met() && !d.Late(d.MetAt):
+			switch d.Outcome(inc, now) {
+			case OutcomeOnTime:
 				ds.OnTime++
-			case d.Met():
+			case OutcomeLate:
 				ds.Missed++
 				sp.late = append(sp.late, Instant(d.MetAt).Sub(d.Due))
-			case !inc.Open():
-				ds.Missed++ // left unmet for good
-				if !inc.ResolvedAt.IsZero() && d.Late(inc.ResolvedAt) {
-					sp.late = append(sp.late, Instant(inc.ResolvedAt).Sub(d.Due))
-				}
-			case d.Late(now):
+			case OutcomeMissed:
 				ds.Missed++
-				sp.late = append(sp.late, Instant(now).Sub(d.Due))
+				switch {
+				case inc.Open():
+					sp.late = append(sp.late, Instant(now).Sub(d.Due))
+				case !inc.ResolvedAt.IsZero():
+					sp.late = append(sp.late, Instant(inc.ResolvedAt).Sub(d.Due)) // left unmet for good
+				}
+			case OutcomeUnneeded:
+				ds.Unneeded++
 			default:
 				ds.Pending++
 			}

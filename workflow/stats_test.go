@@ -82,8 +82,9 @@ func TestComputeStats(t *testing.T) {
 					// C's report was due at +3h30m and is still unmet at +48h.
 					Lateness:   workflow.Spread{N: 1, Median: 44*h + 30*m, P90: 44*h + 30*m},
 					TimeToMeet: workflow.Spread{N: 1, Median: 10 * m, P90: 10 * m}},
-				{Kind: workflow.DeadlineAssign, OnTime: 1, Missed: 3, Pending: 1,
-					// D's is missed without a lateness: resolved before it fell.
+				{Kind: workflow.DeadlineAssign, OnTime: 1, Missed: 2, Pending: 1, Unneeded: 1,
+					// D's was not needed: resolved before it fell, it is
+					// neither met nor missed.
 					Lateness:   workflow.Spread{N: 2, Median: 25 * m, P90: 30 * m},
 					TimeToMeet: workflow.Spread{N: 3, Median: 50 * m, P90: h}},
 				{Kind: workflow.DeadlineRespond, OnTime: 1, Missed: 1,

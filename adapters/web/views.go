@@ -505,16 +505,14 @@ func (v views) stats(now time.Time, recent, open []*workflow.Incident) statsView
 			if !ok {
 				continue
 			}
-			switch {
-			case d.Late(now):
-				c.Missed++
-			case d.Met():
+			switch d.Outcome(inc, now) {
+			case workflow.OutcomeOnTime:
 				c.Met++
-			case !inc.Open():
-				c.Missed++ // left unmet for good
-			default:
+			case workflow.OutcomeLate, workflow.OutcomeMissed:
+				c.Missed++
+			case workflow.OutcomePending:
 				c.Pending++
-			}
+			} // unneeded: neither met nor missed
 		}
 	}
 	for _, k := range workflow.DeadlineKinds {

@@ -251,7 +251,10 @@ func (h *Handlers) EventLine(e workflow.Event) string {
 	case workflow.EventLevelChanged:
 		s := fmt.Sprintf(h.t("%s changed %s from %s to %s", "%s 将 %s 由%s调整为%s"), who, id,
 			e.Data.From.Text().In(h.locale), e.Data.To.Text().In(h.locale))
-		if e.Data.Cleared {
+		if e.Data.From == e.Data.To {
+			s = fmt.Sprintf(h.t("%s cleared the spreading mark of %s, which stays %s", "%s 清除了 %s 的扩散标记,级别仍为%s"), who, id,
+				e.Data.To.Text().In(h.locale))
+		} else if e.Data.Cleared {
 			s += h.t(", no longer spreading", ",并清除扩散标记")
 		}
 		if e.Text != "" {

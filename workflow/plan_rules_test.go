@@ -341,6 +341,50 @@ func TestLoweringNeedsAReasonAndKeepsSpreading(t *testing.T) {
 	}
 }
 
+// TestSpreadingAfterLowering: lowered to general with the mark kept, the
+// mark can be cleared at the same level (the command the lowering's reply
+// suggests was refused as "already general"), by a leader with a reason;
+// kept, new figures that meet the rule escalate the incident again (they
+// did nothing).
+func TestSpreadingAfterLowering(t *testing.T) {
+	e := newEnv(t, func(r *workflow.Roster) { r.Spreading = workflow.SpreadingRule{Heat: 80} })
+	lowered := func() *workflow.Incident {
+		inc := mustOpen(t, e, "chen", workflow.OpenInput{})
+		inc = must(t)(e.svc.Spread(t.Context(), "chen", inc.ID, "reposted"))
+		inc = must(t)(e.svc.SetLevel(t.Context(), "wang", inc.ID, workflow.LevelChange{Level: workflow.LevelGeneral, Reason: "wrong call"}))
+		if inc.Level != workflow.LevelGeneral || !inc.Spreading {
+			t.Fatalf("lowered: got %s spreading %v, want general, still spreading", inc.Level, inc.Spreading)
+		}
+		return inc
+	}
+
+	inc := lowered()
+	for _, tt := range []struct {
+		name, actor string
+		ch          workflow.LevelChange
+		want        workflow.Code
+	}{
+		{"by staff", "chen", workflow.LevelChange{Level: workflow.LevelGeneral, ClearSpreading: true, Reason: "gone"}, workflow.CodeForbidden},
+		{"with no reason", "wang", workflow.LevelChange{Level: workflow.LevelGeneral, ClearSpreading: true}, workflow.CodeInvalid},
+		{"the same level, nothing to clear", "wang", workflow.LevelChange{Level: workflow.LevelGeneral, Reason: "x"}, workflow.CodeConflict},
+	} {
+		before := e.store.snapshot(inc.ID)
+		_, _, err := e.svc.SetLevel(t.Context(), tt.actor, inc.ID, tt.ch)
+		wantCode(t, err, tt.want)
+		wantUnchanged(t, e.store, inc.ID, before)
+	}
+	cleared, evs, err := e.svc.SetLevel(t.Context(), "wang", inc.ID, workflow.LevelChange{Level: workflow.LevelGeneral, ClearSpreading: true, Reason: "posts deleted"})
+	if err != nil || cleared.Spreading || cleared.Level != workflow.LevelGeneral || !evs[0].Data.Cleared || evs[0].Data.From != evs[0].Data.To {
+		t.Fatalf("clearing the mark at the same level: got %v, spreading %v, %s, %+v", err, cleared.Spreading, cleared.Level, evs)
+	}
+
+	inc = lowered()
+	again, evs, err := e.svc.Update(t.Context(), "chen", inc.ID, "", figs(t, "heat:95"))
+	if err != nil || again.Level != workflow.LevelMajor || !slices.Contains(kinds(evs), workflow.EventEscalated) {
+		t.Errorf("figures meeting the rule, marked already: got %v, level %s, events %v; want escalated again", err, again.Level, kinds(evs))
+	}
+}
+
 func TestPublishersArePolicy(t *testing.T) {
 	e := newEnv(t, func(r *workflow.Roster) {
 		lp := workflow.DefaultPolicy()[workflow.LevelGeneral]

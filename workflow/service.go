@@ -319,10 +319,11 @@ type LevelChange struct {
 }
 
 // SetLevel changes the incident's level and so re-plans every deadline.
-// Lowering a level needs a leader and a reason. Errors: CodeInvalid
-// (unknown level, no reason for lowering, clearing spreading that is not
-// there or when not lowering), CodeForbidden, CodeConflict (same level, or
-// resolved).
+// Lowering a level needs a leader and a reason; so does clearing the
+// spreading mark (spreading:no), when lowering or at the same level.
+// Errors: CodeInvalid (unknown level, no reason for lowering, clearing
+// spreading that is not there or when raising), CodeForbidden,
+// CodeConflict (same level and nothing to clear, or resolved).
 func (s *Service) SetLevel(ctx context.Context, actor, id string, ch LevelChange) (*Incident, []Event, error) {
 	level := ch.Level
 	return s.transition(ctx, actor, id, func(inc *Incident, p *Person, now time.Time) ([]Event, error) {
@@ -336,12 +337,15 @@ func (s *Service) SetLevel(ctx context.Context, actor, id string, ch LevelChange
 		if err := mustBeOpen(inc); err != nil {
 			return nil, err
 		}
-		if level == inc.Level {
+		// The same level with spreading:no clears the mark alone, as
+		// lowering does (the mark stayed when the level was lowered first).
+		clearOnly := level == inc.Level && ch.ClearSpreading && inc.Spreading
+		if level == inc.Level && !clearOnly {
 			return nil, &Error{Code: CodeConflict, Msg: Text{
 				EN: fmt.Sprintf("%s is already %s", inc.ID, level.Text().EN),
 				ZH: fmt.Sprintf("%s 已是%s级别", inc.ID, level.Text().ZH)}}
 		}
-		lowering := level.Rank() < inc.Level.Rank()
+		lowering := level.Rank() < inc.Level.Rank() || clearOnly
 		if lowering && !p.Has(RoleLeader) {
 			return nil, Errorf(CodeForbidden, "only a leader can lower the level of an incident", "只有领导可以降低事件级别")
 		}
@@ -478,14 +482,17 @@ func (s *Service) Update(ctx context.Context, actor, id, text string, figures Fi
 
 // spreadingEvents marks inc spreading when its figures now meet the
 // roster's spreading rule, escalating a general incident: the events of
-// that, none when the figures do not or it was marked already.
+// that, none when the figures do not, or when it is marked already and no
+// longer general. A general incident marked already (a leader lowered it
+// and kept the mark) whose new figures still meet the rule is escalated
+// again: it goes on spreading.
 func (s *Service) spreadingEvents(inc *Incident, now time.Time) []Event {
 	sign, spreads := s.roster.Spreading.Spreads(inc.Figures)
 	if !spreads {
 		return nil
 	}
 	inc.SpreadAt = now
-	if inc.Spreading {
+	if inc.Spreading && inc.Level != LevelGeneral {
 		return nil // marked already: nothing new to tell
 	}
 	inc.Spreading = true

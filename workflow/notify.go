@@ -288,6 +288,9 @@ func (s *Service) notices(prev, inc *Incident, events []Event) []Notice {
 	// reportedUp: the higher authority has the incident and hears of its
 	// follow-ups.
 	reportedUp := hasAuthority && !inc.ReportedUpAt.IsZero()
+	// reportedBefore: it had been reported up before e (not by e's own
+	// change, whose report up tells the authority itself).
+	reportedBefore := func(e Event) bool { return reportedUp && inc.ReportedUpAt.Before(e.At) }
 	authority := Thread{Kind: ThreadAuthority}
 	// Whoever opened the incident sees it assigned in the reply to open:
 	// telling them again in private would only be noise.
@@ -328,6 +331,11 @@ func (s *Service) notices(prev, inc *Incident, events []Event) []Notice {
 			n.add(e, ChannelIncidents, Notification{Kind: NoticeCard, Thread: incident})
 			if raisedTo(e.Data.From, e.Data.To) && s.reportsAt(e.Data.To) {
 				toLeaders(e, Notification{Kind: NoticeReport, Thread: report})
+			}
+			if raisedTo(e.Data.From, e.Data.To) && reportedBefore(e) {
+				// The higher authority has the incident at its old level:
+				// the raise goes up the line too (续报).
+				n.add(e, ChannelAuthority, Notification{Kind: NoticeEvent, Thread: authority})
 			}
 		case EventUpdated:
 			n.add(e, ChannelIncidents, line)
@@ -398,6 +406,9 @@ func (s *Service) notices(prev, inc *Incident, events []Event) []Notice {
 			// for any major incident, and the principal leaders directly
 			// besides (逐级报告、双重报告).
 			n.add(e, ChannelIncidents, Notification{Kind: NoticeCard, Thread: incident})
+			if reportedBefore(e) {
+				n.add(e, ChannelAuthority, Notification{Kind: NoticeEvent, Thread: authority})
+			}
 			told := n.leaders()
 			toLeaders(e, Notification{Kind: NoticeReport, Thread: report})
 			for _, a := range persons(s.roster.WithRole(RolePrincipal)) {

@@ -123,6 +123,14 @@ func TestReportUp(t *testing.T) {
 	// was reported up, to the authority.
 	must(t)(e.svc.Update(t.Context(), "chen", inc.ID, "the video was taken down", workflow.Figures{}))
 	wantTold(t, told(t, e), "incidents event - updated", "leaders event - updated", "authority event YQ-2:authority updated")
+
+	// Raised after it was reported up, the authority hears of the raise
+	// (it only ever heard of a major incident).
+	major := mustOpen(t, e, "chen", workflow.OpenInput{Level: workflow.LevelMajor})
+	must(t)(e.svc.ReportUp(t.Context(), "chen", major.ID, "phoned"))
+	e.clock.Advance(time.Minute)
+	must(t)(e.svc.SetLevel(t.Context(), "wang", major.ID, workflow.LevelChange{Level: workflow.LevelCritical}))
+	wantTold(t, told(t, e), "authority event "+major.ID+":authority level_changed")
 }
 
 func TestReportUpAutomatically(t *testing.T) {

@@ -105,6 +105,16 @@ var ErrConflict = &Error{Code: CodeConflict, Msg: Text{
 
 // Unavailable wraps a storage failure into the error people see when Redis
 // cannot be reached: nothing was changed.
+// UnknownOutcome is a store error of a write that was sent and whose
+// answer did not come (a stalled Redis): the write may run when the store
+// answers again, so people are told so, not that nothing changed.
+func UnknownOutcome(err error) *Error {
+	return &Error{Code: CodeUnavailable, Err: err, Msg: Text{
+		EN: "storage did not answer in time: the change may or may not have been made; check (status, list) before trying again",
+		ZH: "存储未及时响应:更改可能已生效,也可能未生效;请先查看(status、list)再重试",
+	}}
+}
+
 func Unavailable(err error) *Error {
 	return &Error{Code: CodeUnavailable, Err: err, Msg: Text{
 		EN: "storage unavailable, nothing was changed; try again shortly",

@@ -105,7 +105,7 @@ func (s *Store) Apply(ctx context.Context, c workflow.Change) error {
 	}
 	written, err := applyScript.Run(ctx, s.client, keys, args...).Int()
 	if err != nil {
-		return failOn("apply change to", c.Incident.ID, err)
+		return failWrite("apply change to", c.Incident.ID, err)
 	}
 	if written == 0 {
 		return workflow.ErrConflict

@@ -40,6 +40,23 @@ func failOn(op, subject string, err error) error {
 	return err
 }
 
+// failWrite is failOn for a write sent to Redis: when the answer did not
+// come in time (a timeout, not a refused connection), the write may still
+// run, and the error says that its outcome is unknown.
+func failWrite(op, subject string, err error) error {
+	failures.add(op)
+	var ne net.Error
+	timedOut := errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
+	err = fmt.Errorf("%s %s: %w", op, subject, err)
+	switch {
+	case timedOut:
+		return workflow.UnknownOutcome(err)
+	case unreachable(err):
+		return workflow.Unavailable(err)
+	}
+	return err
+}
+
 // failures counts what fail wrapped, by operation, for the whole process:
 // fail is called from every part of the adapter, with no Store at hand (a
 // dial, a Memo, the Telegram state), and the operations are a fixed set.

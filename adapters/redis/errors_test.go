@@ -37,7 +37,7 @@ func TestFailOpsAreFixed(t *testing.T) {
 			if !ok {
 				return true
 			}
-			if id, ok := call.Fun.(*ast.Ident); !ok || (id.Name != "fail" && id.Name != "failOn") {
+			if id, ok := call.Fun.(*ast.Ident); !ok || (id.Name != "fail" && id.Name != "failOn" && id.Name != "failWrite") {
 				return true
 			}
 			calls++

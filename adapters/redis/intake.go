@@ -420,7 +420,7 @@ func (s *Store) ApplyCandidate(ctx context.Context, c workflow.CandidateChange) 
 	id := c.Candidate.ID
 	written, err := applyCandidateScript.Run(ctx, s.client, keys, args...).Int()
 	if err != nil {
-		return failOn("apply change to candidate", id, err)
+		return failWrite("apply change to candidate", id, err)
 	}
 	switch written {
 	case 0:

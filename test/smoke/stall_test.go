@@ -91,19 +91,23 @@ func TestRedisStall(t *testing.T) {
 	}
 	// Within its deadline the command either ran once Redis answered or
 	// said that nothing was done; whichever it said holds.
-	canteen := 1
+	// A write whose answer did not come may still run: then the reply says
+	// that it may or may not have been made, and either is right.
+	canteen := []int{1}
 	switch {
 	case strings.Contains(strings.ToLower(slackReply), "opened") && incidentID.FindString(slackReply) != "":
 	case strings.Contains(slackReply, "nothing was changed"):
-		canteen = 0
+		canteen = []int{0}
+	case strings.Contains(slackReply, "may or may not have been made"):
+		canteen = []int{0, 1}
 	default:
-		t.Errorf("slash command during the stall: final reply %q, want the incident it opened or that nothing was changed", slackReply)
+		t.Errorf("slash command during the stall: final reply %q, want the incident it opened, or that nothing was changed, or that it may have been", slackReply)
 	}
 
 	list, _ := p.slash(chen, "list")
-	for title, want := range map[string]int{"Stalled post about the canteen": canteen, "Stalled post about the library": 1} {
-		if got := incidentsTitled(list, title); len(got) != want {
-			t.Errorf("list after the stall: %q is %v, want %d incident(s)\n%s", title, got, want, list)
+	for title, want := range map[string][]int{"Stalled post about the canteen": canteen, "Stalled post about the library": {1}} {
+		if got := incidentsTitled(list, title); !slices.Contains(want, len(got)) {
+			t.Errorf("list after the stall: %q is %v, want %v incident(s)\n%s", title, got, want, list)
 		}
 	}
 }

@@ -308,7 +308,11 @@ func (h *Handlers) renderCandidate(ctx context.Context, n workflow.Notice, nt wo
 	card := h.triageCard(c)
 	switch {
 	case nt.Kind == workflow.NoticeRefresh:
-		return bot.Message{Kind: "refresh", Card: card, Thread: thread, Refresh: true}, nil
+		m := bot.Message{Kind: "refresh", Card: card, Thread: thread, Refresh: true}
+		if c.State != workflow.CandidatePending {
+			m.Text = h.candidateState(c) + h.t(".", "。") // in place of "judge it"
+		}
+		return m, nil
 	case nt.Kind != workflow.NoticeTriage || nt.Triage == nil:
 		return bot.Message{}, fmt.Errorf("%w: notice %s of candidate %s has kind %q", bot.ErrBadNotice, n.ID, c.ID, nt.Kind)
 	case nt.Triage.Step == workflow.TriageReminder:

@@ -116,9 +116,16 @@ func (s *Sender) Send(ctx context.Context, n workflow.Notice, m bot.Message) err
 		if shortenedFrom(r.Body, card.Body) {
 			card.Body = r.Body
 		}
+		// The message keeps the text it was posted with, unless the
+		// refresh brings one of its own (a triage card once judged: its
+		// "judge it" is over).
+		text := r.Text
+		if m.Refresh && m.Text != "" {
+			text = m.Text
+		}
 		_, _, _, err := s.api.UpdateMessageContext(ctx, r.Channel, r.TS,
-			slackgo.MsgOptionText(fallback(r.Text, &card), false),
-			slackgo.MsgOptionBlocks(messageBlocks(r.Text, &card)...))
+			slackgo.MsgOptionText(fallback(text, &card), false),
+			slackgo.MsgOptionBlocks(messageBlocks(text, &card)...))
 		if gone(err) {
 			if m.Refresh {
 				return nil // the message is gone: nothing left to update

@@ -151,7 +151,8 @@ func TestIntakeThroughTheBinary(t *testing.T) {
 	// The triage cards lose their buttons and say who opened it.
 	for _, card := range append(cards, reminder) {
 		w.awaitEdit(t, card, "after Zhao Lei opened it", func(m message) bool {
-			return len(m.Buttons) == 0 && strings.Contains(m.Raw+m.Text, "opened as "+incID+" by Zhao Lei")
+			return len(m.Buttons) == 0 && strings.Contains(m.Raw+m.Text, "opened as "+incID+" by Zhao Lei") &&
+				!strings.Contains(m.Raw+m.Text, "judge it") // the Slack card kept its "judge it" line
 		})
 	}
 

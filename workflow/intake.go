@@ -161,8 +161,13 @@ type Candidate struct {
 	ReceivedAt time.Time      `json:"received_at"`
 	Suggestion Suggestion     `json:"suggestion"`
 	State      CandidateState `json:"state"`
-	// Incident is the incident it was opened as (CandidateOpened).
-	Incident string `json:"incident,omitempty"`
+	// Incident is the incident it was opened as (CandidateOpened), with
+	// the level and category it was opened at (OpenedLevel, OpenedCategory:
+	// the person's choice, which may differ from the Suggestion, kept as
+	// the rule made it).
+	Incident       string   `json:"incident,omitempty"`
+	OpenedLevel    Level    `json:"opened_level,omitempty"`
+	OpenedCategory Category `json:"opened_category,omitempty"`
 	// DecidedBy and DecidedAt say who opened or dismissed it, and when
 	// ("" for a rule's automatic opening); Reason why it was dismissed.
 	DecidedBy string    `json:"decided_by,omitempty"`

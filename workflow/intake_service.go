@@ -396,12 +396,7 @@ func (s *Service) openCandidate(ctx context.Context, actor, id string, level Lev
 		c := prev.Clone()
 		c.Version++
 		c.State, c.DecidedBy, c.DecidedAt = CandidateOpened, actor, now
-		if in.Category != c.Suggestion.Category {
-			// The rule's department was named for the category it
-			// suggested: opened as another, the roster routes it.
-			c.Suggestion.Department = ""
-		}
-		c.Suggestion.Level, c.Suggestion.Category = in.Level, in.Category
+		c.OpenedLevel, c.OpenedCategory = in.Level, in.Category
 		incID, t, err := s.reserve(ctx, in.Category, c)
 		if err != nil {
 			return nil, nil, err
@@ -423,11 +418,10 @@ func (s *Service) openCandidate(ctx context.Context, actor, id string, level Lev
 
 // candidateInput is what an incident opened from c is made of.
 func (s *Service) candidateInput(c *Candidate, level Level, category Category) (OpenInput, error) {
-	in := OpenInput{Title: c.Title, Level: cmp.Or(level, c.Suggestion.Level), Category: c.Suggestion.Category,
-		Source: c.URL, FoundAt: c.FoundAt}
-	if category != "" {
-		in.Category = category
-	}
+	// What was chosen when it was marked opened (an incident written
+	// again after a failure), else the suggestion.
+	in := OpenInput{Title: c.Title, Level: cmp.Or(level, c.OpenedLevel, c.Suggestion.Level),
+		Category: cmp.Or(category, c.OpenedCategory, c.Suggestion.Category), Source: c.URL, FoundAt: c.FoundAt}
 	if in.Source == "" {
 		in.Source = c.Source
 	}

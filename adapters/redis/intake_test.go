@@ -774,6 +774,12 @@ func intakeFlow(t *testing.T, client goredis.UniversalClient, prefix string) {
 	if err != nil || c.State != workflow.CandidateOpened || c.Incident != inc.ID || len(c.Figures) != 2 {
 		t.Errorf("Candidate: got %+v, %v; want opened as %s with 2 figures", c, err, inc.ID)
 	}
+	// Opened as major: the choice is recorded, the rule's suggestion kept
+	// as the rule made it (it was overwritten).
+	if c.OpenedLevel != workflow.LevelMajor || c.Suggestion.Level == workflow.LevelMajor || inc.Level != workflow.LevelMajor {
+		t.Errorf("opened as major: got opened level %q, suggestion %q, incident %s; want major, the rule's suggestion, major",
+			c.OpenedLevel, c.Suggestion.Level, inc.Level)
+	}
 	for _, state := range []workflow.CandidateState{workflow.CandidatePending, workflow.CandidateOpened, workflow.CandidateDismissed} {
 		cs, total, err := svc.CandidatesOf(ctx, state, 1)
 		if err != nil || (state == workflow.CandidatePending) != (total == 0) || len(cs) != total {

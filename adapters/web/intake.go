@@ -671,7 +671,11 @@ type decisionView struct {
 	ByName   string    `json:"by_name,omitempty"`
 	At       time.Time `json:"at"`
 	Incident string    `json:"incident,omitempty"`
-	Reason   string    `json:"reason,omitempty"`
+	// Level and Category: what it was opened as (the suggestion stays the
+	// rule's).
+	Level    string `json:"level,omitempty"`
+	Category string `json:"category,omitempty"`
+	Reason   string `json:"reason,omitempty"`
 }
 
 func (v views) candidate(c *workflow.Candidate) candidateView {
@@ -698,7 +702,8 @@ func (v views) candidate(c *workflow.Candidate) candidateView {
 		out.Deadline = &deadlineView{Kind: "triage", Name: label(v.locale, "triage.deadline"),
 			Due: c.ReceivedAt.Add(wait), WarnAt: c.ReceivedAt.Add(wait / 2)}
 	} else {
-		out.Decision = &decisionView{By: c.DecidedBy, ByName: v.name(c.DecidedBy), At: c.DecidedAt, Incident: c.Incident, Reason: c.Reason}
+		out.Decision = &decisionView{By: c.DecidedBy, ByName: v.name(c.DecidedBy), At: c.DecidedAt, Incident: c.Incident,
+			Level: string(c.OpenedLevel), Category: string(c.OpenedCategory), Reason: c.Reason}
 	}
 	return out
 }

@@ -388,6 +388,47 @@ func (s *Store) KeepLostSeq(ctx context.Context) error {
 	return nil
 }
 
+// lostSeqAsk is the pub/sub channel on which `store init` asks running
+// processes for the last incident number they know.
+func (s *Store) lostSeqAsk() string { return s.meta + ":lostseq:ask" }
+
+// AnswerLostSeqAsks makes this Store answer, until ctx ends, every
+// AskLostSeq of `store init` with KeepLostSeq: a Redis wiped a moment
+// before init was run is found lost by no check yet, and init would not
+// know the last ID posted.
+func (s *Store) AnswerLostSeqAsks(ctx context.Context, log func(error)) (stop func()) {
+	return s.subscribe(ctx, s.lostSeqAsk(), func(string) {
+		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if err := s.KeepLostSeq(actx); err != nil && log != nil {
+			log(err)
+		}
+	}, func() {})
+}
+
+// AskLostSeq asks the running processes of this store for the last
+// incident number they know (AnswerLostSeqAsks) and waits up to wait for
+// their answers to be written; it returns how many processes listened.
+func (s *Store) AskLostSeq(ctx context.Context, wait time.Duration) (int64, error) {
+	n, err := s.client.Publish(ctx, s.lostSeqAsk(), "1").Result()
+	if err != nil || n == 0 {
+		if err != nil {
+			err = failOn("ask running processes on", s.lostSeqAsk(), err)
+		}
+		return n, err
+	}
+	// Each answers with one script call; a few round trips of theirs.
+	deadline := time.Now().Add(wait)
+	for time.Now().Before(deadline) {
+		if seq, err := s.LostSeq(ctx); err == nil && seq > 0 {
+			time.Sleep(wait / 10) // the others' answers, a moment behind the first
+			return n, nil
+		}
+		time.Sleep(wait / 20)
+	}
+	return n, nil
+}
+
 // LostSeq is the number KeepLostSeq left (0: none).
 func (s *Store) LostSeq(ctx context.Context) (int64, error) {
 	n, err := s.client.Get(ctx, s.LostSeqKey()).Int64()

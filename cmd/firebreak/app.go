@@ -189,6 +189,10 @@ type storeWatch struct {
 
 // run checks at once and then every interval until ctx ends.
 func (w *storeWatch) run(ctx context.Context, every time.Duration) {
+	stop := w.store.AnswerLostSeqAsks(ctx, func(err error) {
+		w.log.Warn("cannot answer store init with the last incident number", "key", w.store.LostSeqKey(), "err", err)
+	})
+	defer stop()
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {

@@ -458,6 +458,12 @@ func initStore(ctx context.Context, store *fbredis.Store, next int64, now time.T
 	if next == 0 {
 		next = clockNextID(now)
 	}
+	// A process still running on the wiped Redis knows the last ID posted;
+	// asked, it leaves it beside the marker (it would within 2 s anyway,
+	// but init may come sooner).
+	if _, err := store.AskLostSeq(ctx, 2*time.Second); err != nil {
+		fmt.Fprintf(w, "could not ask running Firebreak processes for the last incident ID: %v\n", err)
+	}
 	lost, err := store.LostSeq(ctx)
 	if err != nil {
 		return err

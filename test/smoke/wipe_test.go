@@ -186,9 +186,9 @@ func TestNewInstallationNeedsStoreInit(t *testing.T) {
 
 // TestWipeInABusyFirstMinute: an installation initialised by the clock
 // opens incidents faster than one a minute, then Redis is wiped under the
-// running serve, and `store init` by the clock again (the same minute)
-// still hands out no ID already posted: the running serve left the last
-// one it knew beside the lost marker.
+// running serve, and `store init` by the clock again (the same minute, at
+// once) still hands out no ID already posted: asked by init, the running
+// serve leaves the last one it knew beside the lost marker.
 func TestWipeInABusyFirstMinute(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, worldOptions{scale: 1, uninitialised: true})
@@ -201,13 +201,15 @@ func TestWipeInABusyFirstMinute(t *testing.T) {
 	for i := range 3 {
 		last = a.openSlack(chen, "general", fmt.Sprintf("Busy first minute, post %d", i+1))
 	}
+	// store init at once, before serve's next check of the marker: init
+	// asks the running serve for the last ID it knows.
 	w.flushAll()
+	out := w.storeInit()
 	if !waitFor(10*time.Second, func() bool { code, _ := a.readyz(); return code == http.StatusServiceUnavailable }) {
-		t.Fatal("readyz 10s after FLUSHALL: still 200, want 503")
+		t.Fatal("readyz 10s after FLUSHALL and store init: still 200, want 503 (restart after init)")
 	}
 	a.terminate()
 
-	out := w.storeInit()
 	m = nextIncident.FindStringSubmatch(out)
 	if m == nil {
 		t.Fatalf("store init after the wipe: got %q, want it to name the next incident", out)

@@ -476,6 +476,9 @@ func (p *parser) roster(root *yaml.Node) (workflow.Roster, error) {
 	if err := p.voiceNeeded(root, r); err != nil {
 		return r, err
 	}
+	if err := p.actorsReach(root, top, r); err != nil {
+		return r, err
+	}
 	if r.Spreading, err = p.spreading(top["spreading"]); err != nil {
 		return r, err
 	}
@@ -1010,6 +1013,70 @@ func (p *parser) leadersReach(root *yaml.Node, top map[string]entry, r workflow.
 	return p.fail(at,
 		fmt.Sprintf("nobody can receive reports and approval requests: no leaders channel is set and no leader has a %s account; set channels.leaders or give the leaders their IDs", on),
 		fmt.Sprintf("无人能收到报告和审批请求:未设置 leaders 频道,也没有领导有 %s 账号;请设置 channels.leaders,或为领导填写账号 ID", onZH))
+}
+
+// actorsReach refuses, on the platforms the bot speaks on, a roster whose
+// approvals or publication nobody there could give: as many leaders with
+// an account on one of them as a level's approvals, a principal among them
+// when the level needs one, and someone who may publish. A leader or
+// spokesperson without such an account can press no button and type no
+// command, and every draft would wait for them for ever. With no platforms
+// given (a trial, the console) it is not checked.
+func (p *parser) actorsReach(root *yaml.Node, top map[string]entry, r workflow.Roster) error {
+	reach := p.reach()
+	if len(p.running) == 0 {
+		return nil
+	}
+	on, onZH := strings.Join(reach, " or "), strings.Join(reach, "、")
+	reachable := func(pr *workflow.Person) bool {
+		for _, pl := range reach {
+			if _, ok := pr.Account(pl); ok {
+				return true
+			}
+		}
+		return false
+	}
+	count := func(role workflow.Role) int {
+		n := 0
+		for i := range r.People {
+			if r.People[i].Has(role) && reachable(&r.People[i]) {
+				n++
+			}
+		}
+		return n
+	}
+	at := root
+	if e := top["people"]; e.key != nil {
+		at = e.key
+	}
+	for _, l := range workflow.Levels {
+		lp := r.Policy.For(l)
+		if n := count(workflow.RoleLeader); n < lp.Approvals {
+			return p.fail(at,
+				fmt.Sprintf("policy %s: approvals: %d, but only %d leader(s) have a %s account: a %s incident's reply could never be approved; give the leaders their IDs or lower approvals", l, lp.Approvals, n, on, l),
+				fmt.Sprintf("处置策略 %s:approvals: %d,但只有 %d 位领导有 %s 账号:%s级事件的统一口径将永远无法通过审批;请为领导填写账号 ID,或降低 approvals", l, lp.Approvals, n, onZH, l.Text().ZH))
+		}
+		if lp.Approvals > 0 && lp.Principal && count(workflow.RolePrincipal) == 0 {
+			return p.fail(at,
+				fmt.Sprintf("policy %s: a principal leader must approve, but no principal has a %s account: a %s incident's reply could never be approved; give a principal an ID on %s", l, on, l, on),
+				fmt.Sprintf("处置策略 %s:须经主要领导审批,但没有主要领导有 %s 账号:%s级事件的统一口径将永远无法通过审批;请为主要领导填写 %s 账号 ID", l, onZH, l.Text().ZH, onZH))
+		}
+		publishers := 0
+		for _, role := range lp.PublisherRoles() {
+			publishers += count(role)
+		}
+		if publishers == 0 {
+			roles := lp.PublisherRoles()
+			names := make([]string, len(roles))
+			for i, role := range roles {
+				names[i] = string(role)
+			}
+			return p.fail(at,
+				fmt.Sprintf("policy %s: nobody who may publish (%s) has a %s account: a %s incident's approved reply could never be published; give them IDs on %s", l, strings.Join(names, ", "), on, l, on),
+				fmt.Sprintf("处置策略 %s:可发布者(%s)都没有 %s 账号:%s级事件已通过的统一口径将永远无法发布;请为其填写 %s 账号 ID", l, strings.Join(names, "、"), onZH, l.Text().ZH, onZH))
+		}
+	}
+	return nil
 }
 
 // spreading reads spreading: {posts_growth: 50%, within: 1h, heat: 80}, the

@@ -718,14 +718,31 @@ func TestRunning(t *testing.T) {
 		{"no organisation while leaders may publish", withChannels(both), []string{"slack"}, 1,
 			`organisation is missing, but a leader may publish general incidents' replies`},
 		{"no organisation, only the spokesperson publishes", strings.NewReplacer(
-			"    roles: [leader, principal]\n", "    roles: [leader, principal, spokesperson]\n",
+			"    roles: [leader, principal]\n", "    roles: [leader, principal, spokesperson]\n    slack: U0WANG\n",
 			"  general: {assign: 2h}", "  general: {assign: 2h, publishers: [spokesperson]}\n  major: {publishers: [spokesperson]}\n  critical: {publishers: [spokesperson]}",
 		).Replace(withChannels(both)), []string{"slack"}, 0, ""},
 		{"no organisation, not running anywhere", valid, nil, 0, ""},
+		{"approvals more than the leaders with accounts where the bot runs", "keep wang " + withChannels(both), []string{"slack"}, 3,
+			`policy major: approvals: 2, but only 1 leader(s) have a slack account`},
+		{"the only principal on another platform", strings.NewReplacer(
+			"    roles: [leader, principal]\n", "    roles: [leader, principal]\n    telegram: 1004\n",
+			"  general: {assign: 2h}", "  general: {assign: 2h}\n  major: {approvals: 1}\n  critical: {approvals: 1}",
+		).Replace("keep wang "+withChannels(both)), []string{"slack"}, 3,
+			`policy major: a principal leader must approve, but no principal has a slack account`},
+		{"nobody who may publish where the bot runs", strings.NewReplacer(
+			"    roles: [leader, principal]\n", "    roles: [leader, principal]\n    slack: U0WANG\n  - id: sun\n    roles: [spokesperson]\n",
+			"  general: {assign: 2h}", "  general: {assign: 2h, publishers: [spokesperson]}",
+		).Replace("keep wang "+withChannels(both)), []string{"slack"}, 3,
+			`policy general: nobody who may publish (spokesperson) has a slack account`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			src := tt.src
+			src, keep := strings.CutPrefix(tt.src, "keep wang ")
+			if !keep && tt.running != nil && tt.line == 0 {
+				// The principal where the bot runs, so that drafts can be
+				// approved (the cases about that keep wang as written).
+				src = strings.Replace(src, "    roles: [leader, principal]\n", "    roles: [leader, principal]\n    slack: U0WANG\n    telegram: 1004\n", 1)
+			}
 			if !strings.HasPrefix(tt.name, "no organisation") {
 				src += "organisation: {name: Riverside Office}\n" // the voice of the statements
 			}

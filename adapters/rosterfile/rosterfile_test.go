@@ -727,12 +727,12 @@ func TestRunning(t *testing.T) {
 		{"the only principal on another platform", strings.NewReplacer(
 			"    roles: [leader, principal]\n", "    roles: [leader, principal]\n    telegram: 1004\n",
 			"  general: {assign: 2h}", "  general: {assign: 2h}\n  major: {approvals: 1}\n  critical: {approvals: 1}",
-		).Replace("keep wang "+withChannels(both)), []string{"slack"}, 3,
+		).Replace("keep wang " + withChannels(both)), []string{"slack"}, 3,
 			`policy major: a principal leader must approve, but no principal has a slack account`},
 		{"nobody who may publish where the bot runs", strings.NewReplacer(
 			"    roles: [leader, principal]\n", "    roles: [leader, principal]\n    slack: U0WANG\n  - id: sun\n    roles: [spokesperson]\n",
 			"  general: {assign: 2h}", "  general: {assign: 2h, publishers: [spokesperson]}",
-		).Replace("keep wang "+withChannels(both)), []string{"slack"}, 3,
+		).Replace("keep wang " + withChannels(both)), []string{"slack"}, 3,
 			`policy general: nobody who may publish (spokesperson) has a slack account`},
 	}
 	for _, tt := range tests {

@@ -189,10 +189,10 @@ func (h *Handlers) coalesceHeading(g coalesceGroup, n int) string {
 	case groupAssigned:
 		if n == 1 {
 			return h.t("1 more incident assigned to you (acknowledge it with: ack <id>):",
-				"另有 1 起事件指派给您(请用 ack <编号> 确认接办):")
+				"另有 1 起事件指派给您(请用 确认 <编号> 确认接办):")
 		}
 		return fmt.Sprintf(h.t("%d more incidents assigned to you (acknowledge each with: ack <id>):",
-			"另有 %d 起事件指派给您(请逐一用 ack <编号> 确认接办):"), n)
+			"另有 %d 起事件指派给您(请逐一用 确认 <编号> 确认接办):"), n)
 	case groupTriage, groupWaiting:
 		items := fmt.Sprintf(h.t("%d more items", "另有 %d 条监测发现"), n)
 		if n == 1 {

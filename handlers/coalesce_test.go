@@ -94,7 +94,7 @@ func TestCoalesceWordsABacklog(t *testing.T) {
 		{"zh-CN", []string{
 			"另有 3 起事件新建:",
 			"• YQ-5 [一般/其他类] Canteen <b>price</b> & queue",
-			"另有 1 起事件指派给您(请用 ack <编号> 确认接办):",
+			"另有 1 起事件指派给您(请用 确认 <编号> 确认接办):",
 			"另有 1 份报告(请领导输入 /incident 收到 <编号> 签收):",
 			"• 🔴 YQ-5 已超时:",
 			"另有 1 条通知:",

@@ -145,7 +145,7 @@ func (h *Handlers) open(ctx context.Context, req *bot.Request, args bot.Args) (*
 	if inc.Assignee != "" {
 		text += sep + fmt.Sprintf(h.t("Assigned to %s (%s).", "已指派给 %s(%s)。"), h.name(inc.Assignee), h.name(inc.Department))
 	} else {
-		text += sep + fmt.Sprintf(h.t("No department owns %s; assign it with: assign %s <person|department>", "没有部门负责%s;请用 assign %s <人员|部门> 指派"),
+		text += sep + fmt.Sprintf(h.t("No department owns %s; assign it with: assign %s <person|department>", "没有部门负责%s;请用 指派 %s <人员|部门>"),
 			inc.Category.Text().In(h.locale), inc.ID)
 	}
 	return &bot.Reply{Text: text, Card: h.card(inc), Public: true}, nil
@@ -197,7 +197,7 @@ func (h *Handlers) level(ctx context.Context, req *bot.Request, args bot.Args) (
 		inc.ID, inc.Level.Text().In(h.locale))
 	if inc.Spreading && len(evs) > 0 && evs[0].Data.To.Rank() < evs[0].Data.From.Rank() {
 		text += h.t(" It stays marked spreading; to clear that too: level "+inc.ID+" "+string(inc.Level)+" spreading:no <reason>",
-			"仍标记为有扩散迹象;如需一并清除:level "+inc.ID+" "+string(inc.Level)+" 扩散:否 <理由>")
+			"仍标记为有扩散迹象;如需一并清除:定级 "+inc.ID+" "+inc.Level.Text().ZH+" 扩散:否 <理由>")
 	}
 	return h.done(inc, text), nil
 }
@@ -622,7 +622,7 @@ func (h *Handlers) rejectAction(ctx context.Context, req *bot.Request, a bot.Act
 		return nil, err
 	}
 	return &bot.Reply{Text: fmt.Sprintf(h.t("To reject version %[1]d of %[2]s, say why: /incident reject %[2]s v%[1]d <reason>",
-		"驳回 %[2]s 第 %[1]d 版需说明理由:/incident reject %[2]s v%[1]d <理由>"), v, inc.ID)}, nil
+		"驳回 %[2]s 第 %[1]d 版需说明理由:/incident 驳回 %[2]s v%[1]d <理由>"), v, inc.ID)}, nil
 }
 
 func (h *Handlers) publishAction(ctx context.Context, req *bot.Request, a bot.Action) (*bot.Reply, error) {

@@ -81,7 +81,7 @@ func (h *Handlers) timerLine(e workflow.Event) (string, bool) {
 			filed = fmt.Sprintf(h.t(", %d filed so far", ",已续报 %d 次"), *d.Filed)
 		}
 		return fmt.Sprintf(h.t("📝 %s: follow-up report #%d is due %s (every %s%s); file it with: update %s <text>",
-			"📝 %s:第 %d 次续报于 %s 到期(每 %s 一次%s);请用 update %s <内容> 续报"),
+			"📝 %s:第 %d 次续报于 %s 到期(每 %s 一次%s);请用 续报 %s <内容> 提交"),
 			id, d.Number, at(d.Due), span(d.Every, h.locale), filed, id), true
 	case workflow.EventApprovalWait:
 		return fmt.Sprintf(h.t("⏳ %s: draft version %d has waited since %s for your approval",

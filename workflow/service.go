@@ -293,7 +293,7 @@ func (s *Service) Take(ctx context.Context, actor, id string) (*Incident, []Even
 		if inc.Status == StatusAcknowledged {
 			// The button was on a card from before someone took it on.
 			return nil, Errorf(CodeConflict, "%s was already taken on by %s; to hand it over use: assign %s <person>",
-				"%s 已由 %s 接办;如需移交请用:assign %s <人员>", inc.ID, s.roster.Name(inc.AckedBy), inc.ID)
+				"%s 已由 %s 接办;如需移交请用:指派 %s <人员>", inc.ID, s.roster.Name(inc.AckedBy), inc.ID)
 		}
 		if len(p.Departments) > 0 && !slices.Contains(p.Departments, inc.Department) {
 			inc.Department = p.Departments[0]
@@ -350,8 +350,9 @@ func (s *Service) SetLevel(ctx context.Context, actor, id string, ch LevelChange
 			return nil, Errorf(CodeForbidden, "only a leader can lower the level of an incident", "只有领导可以降低事件级别")
 		}
 		if lowering && reason == "" {
-			return nil, Errorf(CodeInvalid, "say why the level is lowered: level %s %s <reason>", "降低级别须说明理由:level %s %s <理由>",
-				inc.ID, level)
+			return nil, &Error{Code: CodeInvalid, Msg: Text{
+				EN: fmt.Sprintf("say why the level is lowered: level %s %s <reason>", inc.ID, level),
+				ZH: fmt.Sprintf("降低级别须说明理由:定级 %s %s <理由>", inc.ID, level.Text().ZH)}}
 		}
 		if ch.ClearSpreading && (!lowering || !inc.Spreading) {
 			return nil, Errorf(CodeInvalid, "spreading:no clears the spreading mark when lowering a spreading incident; %s is not one",
@@ -653,7 +654,7 @@ func (s *Service) Refer(ctx context.Context, actor, id, reason string) (*Inciden
 		}
 		if inc.Level == LevelGeneral && !inc.SpreadAt.After(inc.PublishedAt()) && !grewSince(inc.Figures, inc.PublishedAt()) {
 			return nil, Errorf(CodeConflict, "%[1]s is general and nothing shows it kept spreading after the reply was published: record that first, with spread %[1]s <note> or with figures in update %[1]s posts:N",
-				"%[1]s 为一般舆情,且没有记录显示发布口径后仍继续传播:请先用 spread %[1]s <情况> 或 update %[1]s 跟帖:N 记录", inc.ID)
+				"%[1]s 为一般舆情,且没有记录显示发布口径后仍继续传播:请先用 扩散 %[1]s <情况> 或 续报 %[1]s 跟帖:N 记录", inc.ID)
 		}
 		if !inc.ReferredAt.IsZero() {
 			return nil, Errorf(CodeConflict, "%s was already referred", "%s 已移交", inc.ID)
@@ -683,7 +684,7 @@ func (s *Service) Resolve(ctx context.Context, actor, id, summary string, overri
 		case needsReply && !override:
 			return nil, &Error{Code: CodeConflict, Msg: Text{
 				EN: fmt.Sprintf("%[1]s is %[2]s: publish its approved reply first, or a leader resolves it anyway with: resolve %[1]s override <why>", inc.ID, inc.Level.Text().EN),
-				ZH: fmt.Sprintf("%[1]s 为%[2]s舆情:请先发布经批准的统一口径,或由领导特批办结:resolve %[1]s override <理由>", inc.ID, inc.Level.Text().ZH)}}
+				ZH: fmt.Sprintf("%[1]s 为%[2]s舆情:请先发布经批准的统一口径,或由领导特批办结:办结 %[1]s 特批 <理由>", inc.ID, inc.Level.Text().ZH)}}
 		case needsReply && !p.Has(RoleLeader):
 			return nil, Errorf(CodeForbidden, "only a leader can resolve %s without a published reply", "只有领导可以在未发布口径时特批办结 %s", inc.ID)
 		case !needsReply:
@@ -702,7 +703,7 @@ func (s *Service) Resolve(ctx context.Context, actor, id, summary string, overri
 // again. Errors: CodeInvalid (no reason), CodeConflict (not resolved).
 func (s *Service) Reopen(ctx context.Context, actor, id, reason string) (*Incident, []Event, error) {
 	return s.transition(ctx, actor, id, func(inc *Incident, _ *Person, now time.Time) ([]Event, error) {
-		reason, err := checkText(reason, "say why it is reopened: reopen "+NormalizeID(id)+" <reason>", "请说明重新打开的理由:reopen "+NormalizeID(id)+" <理由>")
+		reason, err := checkText(reason, "say why it is reopened: reopen "+NormalizeID(id)+" <reason>", "请说明重新打开的理由:重开 "+NormalizeID(id)+" <理由>")
 		if err != nil {
 			return nil, err
 		}

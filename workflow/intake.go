@@ -430,7 +430,8 @@ func containsWordIn(texts []string, w string) bool {
 
 // matchForm is s as words are looked for in it: in lower case, each run of
 // white space (spaces, tabs, line breaks, the full-width space U+3000) one
-// space, so that a phrase of a rule is found however a post spaced or
+// space and format characters (zero-width space, joiners, soft hyphen) left
+// out, so that a phrase of a rule is found however a post spaced or
 // wrapped it ("was  killed", "was\nkilled").
 func matchForm(s string) string {
 	var b strings.Builder
@@ -440,6 +441,9 @@ func matchForm(s string) string {
 		if unicode.IsSpace(r) {
 			space = true
 			continue
+		}
+		if unicode.Is(unicode.Cf, r) {
+			continue // a zero-width or other format character hides no word (死\u200b亡 is 死亡)
 		}
 		if space {
 			b.WriteByte(' ')

@@ -96,6 +96,8 @@ func TestRuleMatchWhitespace(t *testing.T) {
 	}{
 		{"one space", "Man was killed near the gate", "", []string{"was killed"}},
 		{"two spaces", "Man was  killed near the gate", "", []string{"was killed"}},
+		{"a zero-width space inside a word", "学生死\u200b亡", "", []string{"死亡"}},
+		{"a soft hyphen and a joiner", "was kil\u00adled\u200d", "", []string{"was killed"}},
 		{"line break", "Student was\nkilled at the gate", "", []string{"was killed"}},
 		{"crlf and tab", "Student was\r\n\tkilled", "", []string{"was killed"}},
 		{"full-width space", "Student was\u3000killed", "", []string{"was killed"}},

@@ -187,12 +187,28 @@ func (s *Service) Intake(ctx context.Context, source string, items []Item) ([]Re
 		case st.Outcome == ReceivedNew && arrivals[i].Candidate.Suggestion.Auto:
 			// Opened at once; should this fail, the candidate's auto timer
 			// opens it.
-			inc, _, err := s.openCandidate(ctx, "", st.ID, "", "")
+			inc, _, err := s.openCandidate(ctx, "", st.ID, "", "", nil)
 			if err == nil {
 				out[i].Outcome, out[i].Incident = ReceivedOpened, inc.ID
 				continue
 			}
 			// The rule's timer may have opened it meanwhile.
+			if c, rerr := s.intake.Candidate(ctx, st.ID); rerr == nil && c.State == CandidateOpened {
+				out[i].Outcome, out[i].Incident = ReceivedOpened, c.Incident
+				continue
+			}
+			errs = append(errs, fmt.Errorf("open %s by rule: %w", st.ID, err))
+		case st.Outcome != ReceivedNew && st.State == CandidatePending && arrivals[i].Candidate.Suggestion.Auto:
+			// A later delivery of a post waiting for a judgement brings
+			// words a rule opens at once (a death told in a new excerpt;
+			// its figures may be the same, a duplicate to the store):
+			// opened now, as that rule suggests.
+			sg := arrivals[i].Candidate.Suggestion
+			inc, _, err := s.openCandidate(ctx, "", st.ID, "", "", &sg)
+			if err == nil {
+				out[i].Outcome, out[i].Incident = ReceivedOpened, inc.ID
+				continue
+			}
 			if c, rerr := s.intake.Candidate(ctx, st.ID); rerr == nil && c.State == CandidateOpened {
 				out[i].Outcome, out[i].Incident = ReceivedOpened, c.Incident
 				continue
@@ -356,7 +372,7 @@ func (s *Service) OpenCandidate(ctx context.Context, actor, id string, level Lev
 	if category != "" && !category.Valid() {
 		return nil, nil, errUnknownCategory(category)
 	}
-	return s.openCandidate(ctx, actor, id, level, category)
+	return s.openCandidate(ctx, actor, id, level, category, nil)
 }
 
 // openCandidate opens candidate id by actor ("": its rule). The candidate
@@ -364,7 +380,7 @@ func (s *Service) OpenCandidate(ctx context.Context, actor, id string, level Lev
 // incident is written: two people pressing Open at once make one incident,
 // and should writing the incident fail, opening again (or the auto timer)
 // writes it under the same ID.
-func (s *Service) openCandidate(ctx context.Context, actor, id string, level Level, category Category) (*Incident, []Event, error) {
+func (s *Service) openCandidate(ctx context.Context, actor, id string, level Level, category Category, match *Suggestion) (*Incident, []Event, error) {
 	if s.intake == nil {
 		return nil, nil, errNoIntake
 	}
@@ -388,12 +404,17 @@ func (s *Service) openCandidate(ctx context.Context, actor, id string, level Lev
 			// Marked opened, but the incident was never written: write it.
 			return s.createFrom(ctx, prev, turn{}, prev.DecidedBy, prev.Incident, level, category, prev.DecidedAt)
 		}
-		in, err := s.candidateInput(prev, level, category)
+		from := prev
+		if match != nil { // a rule that a later delivery's words matched
+			from = prev.Clone()
+			from.Suggestion = *match
+		}
+		in, err := s.candidateInput(from, level, category)
 		if err != nil {
 			return nil, nil, err
 		}
 		now := Instant(s.clock.Now())
-		c := prev.Clone()
+		c := from.Clone()
 		c.Version++
 		c.State, c.DecidedBy, c.DecidedAt = CandidateOpened, actor, now
 		c.OpenedLevel, c.OpenedCategory = in.Level, in.Category
@@ -573,7 +594,7 @@ func (s *Service) tickCandidate(ctx context.Context, t DueTimer) (TickResult, er
 			return TickResult{Outcome: TimerSuperseded, Reason: name + " is not planned for " + prev.ID}, nil
 		}
 		if name == timerAuto {
-			inc, events, err := s.openCandidate(ctx, "", prev.ID, "", "")
+			inc, events, err := s.openCandidate(ctx, "", prev.ID, "", "", nil)
 			if ErrorCode(err) == CodeConflict {
 				return TickResult{Outcome: TimerDecided, Reason: err.Error()}, nil
 			}

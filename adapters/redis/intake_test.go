@@ -901,6 +901,26 @@ func TestIntakeServiceAudit(t *testing.T) {
 			}
 		}
 	})
+	t.Run("a later delivery with words a rule opens at once opens the waiting candidate", func(t *testing.T) {
+		first := intake(workflow.Item{URL: "https://weibo.com/p/gate", Title: "Accident at the school gate"})[0]
+		if first.Outcome != workflow.ReceivedNew {
+			t.Fatalf("first delivery: got %+v, want new", first)
+		}
+		clock.Advance(time.Minute)
+		later := intake(workflow.Item{URL: "https://weibo.com/p/gate", Title: "Accident at the school gate",
+			Excerpt: "a student was killed, two injured"})[0]
+		if later.Outcome != workflow.ReceivedOpened || later.Candidate != first.Candidate || later.Incident == "" {
+			t.Fatalf("later delivery: got %+v, want %s opened as an incident", later, first.Candidate)
+		}
+		inc, err := svc.Incident(ctx, later.Incident)
+		if err != nil || inc.Level != workflow.LevelCritical {
+			t.Errorf("the incident: got %+v, %v; want critical, as the rule suggests", inc, err)
+		}
+		c, err := svc.Candidate(ctx, first.Candidate)
+		if err != nil || c.State != workflow.CandidateOpened || c.Suggestion.Rule != "casualties" {
+			t.Errorf("the candidate: got %+v, %v; want opened, by the casualties rule", c, err)
+		}
+	})
 	t.Run("an earlier delivery sent again is a duplicate", func(t *testing.T) {
 		posts := func(n int64) workflow.Figures { return workflow.Figures{Posts: &n} }
 		first := workflow.Item{ID: "i1", URL: "https://weibo.com/p/i1", Title: "Library closes early on weekends", Figures: posts(1)}

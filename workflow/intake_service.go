@@ -184,31 +184,22 @@ func (s *Service) Intake(ctx context.Context, source string, items []Item) ([]Re
 	for i, st := range stored {
 		out[i] = Received{Candidate: st.ID, Outcome: st.Outcome, Incident: st.Incident}
 		switch {
-		case st.Outcome == ReceivedNew && arrivals[i].Candidate.Suggestion.Auto:
-			// Opened at once; should this fail, the candidate's auto timer
-			// opens it.
-			inc, _, err := s.openCandidate(ctx, "", st.ID, "", "", nil)
+		case arrivals[i].Candidate.Suggestion.Auto && (st.Outcome == ReceivedNew || st.State == CandidatePending):
+			// A rule opens it at once: new, or a later delivery of a post
+			// waiting for a judgement that brings such words (a death told
+			// in a new excerpt; its figures may be the same, a duplicate to
+			// the store), opened then as that rule suggests. Should this
+			// fail, a new candidate's auto timer opens it.
+			var match *Suggestion
+			if st.Outcome != ReceivedNew {
+				match = &arrivals[i].Candidate.Suggestion
+			}
+			inc, _, err := s.openCandidate(ctx, "", st.ID, "", "", match)
 			if err == nil {
 				out[i].Outcome, out[i].Incident = ReceivedOpened, inc.ID
 				continue
 			}
 			// The rule's timer may have opened it meanwhile.
-			if c, rerr := s.intake.Candidate(ctx, st.ID); rerr == nil && c.State == CandidateOpened {
-				out[i].Outcome, out[i].Incident = ReceivedOpened, c.Incident
-				continue
-			}
-			errs = append(errs, fmt.Errorf("open %s by rule: %w", st.ID, err))
-		case st.Outcome != ReceivedNew && st.State == CandidatePending && arrivals[i].Candidate.Suggestion.Auto:
-			// A later delivery of a post waiting for a judgement brings
-			// words a rule opens at once (a death told in a new excerpt;
-			// its figures may be the same, a duplicate to the store):
-			// opened now, as that rule suggests.
-			sg := arrivals[i].Candidate.Suggestion
-			inc, _, err := s.openCandidate(ctx, "", st.ID, "", "", &sg)
-			if err == nil {
-				out[i].Outcome, out[i].Incident = ReceivedOpened, inc.ID
-				continue
-			}
 			if c, rerr := s.intake.Candidate(ctx, st.ID); rerr == nil && c.State == CandidateOpened {
 				out[i].Outcome, out[i].Incident = ReceivedOpened, c.Incident
 				continue

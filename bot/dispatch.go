@@ -815,7 +815,9 @@ wait:
 			}
 			continue
 		}
-		if at := d.readyAt(t); at.Before(d.wake) {
+		// A target due now while every worker is busy waits for one to
+		// end, which pokes Run: passing again at once would only spin.
+		if at := d.readyAt(t); at.Before(d.wake) && (at.After(now) || d.busy < d.Workers) {
 			d.wake = at
 		}
 	}

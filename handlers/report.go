@@ -78,6 +78,9 @@ func (h *Handlers) deadlineResult(d workflow.Deadline, inc *workflow.Incident) (
 	now := h.now()
 	late := func(t time.Time) time.Duration { return t.Sub(d.Due).Round(time.Minute) }
 	switch {
+	case !d.Left.IsZero():
+		return outcomeMissed, fmt.Sprintf(h.t("missed by %s, in the process the incident left at %s",
+			"未完成,超时 %s(事件于 %s 转入其他流程)"), span(late(d.Left), h.locale), h.reportTime(d.Left))
 	case d.Met() && late(d.MetAt) > 0:
 		return outcomeLate, fmt.Sprintf(h.t("met %s late", "超时 %s 完成"), span(late(d.MetAt), h.locale))
 	case d.Met():
@@ -99,7 +102,7 @@ func (h *Handlers) deadlineResult(d workflow.Deadline, inc *workflow.Incident) (
 
 func (h *Handlers) reportSummary(inc *workflow.Incident) bot.ReportSummary {
 	s := bot.ReportSummary{Level: inc.Level, Status: inc.Status}
-	for _, d := range h.svc.Deadlines(inc) {
+	for _, d := range h.svc.Record(inc) {
 		switch o, _ := h.deadlineResult(d, inc); o {
 		case outcomeOnTime:
 			s.OnTime++
@@ -318,7 +321,7 @@ func (h *Handlers) handlingSection(inc *workflow.Incident, events []workflow.Eve
 		sec.Blocks = append(sec.Blocks, bot.ReportBlock{Heading: h.t("Assignments and acknowledgements", "指派与接办"), Table: steps})
 	}
 
-	deadlines := h.svc.Deadlines(inc)
+	deadlines := h.svc.Record(inc)
 	b := bot.ReportBlock{Heading: h.t("Deadlines", "处置时限")}
 	if len(deadlines) == 0 {
 		b.Note = h.t("The plan sets no deadline at this level.", "预案对该级别未设时限。")

@@ -183,6 +183,12 @@ type Incident struct {
 	// lowered again, so that the record (statistics, the report) still
 	// counts one that happened.
 	Escalations int `json:"escalations,omitempty"`
+	// Missed are the deadlines of the processes it left (an escalation, a
+	// change of level) that were past their due time and unmet when it left
+	// them: the new process plans the deadlines again, and the record
+	// (statistics, the report) must not lose what was missed, often the
+	// very reason for the escalation.
+	Missed []Deadline `json:"missed,omitempty"`
 
 	// Updates counts follow-up reports (续报); LastUpdateAt is the latest.
 	Updates      int       `json:"updates,omitempty"`
@@ -337,6 +343,7 @@ func (inc *Incident) Clone() *Incident {
 	c.Receipts = append([]Receipt(nil), inc.Receipts...)
 	c.Figures = append([]Figures(nil), inc.Figures...)
 	c.Fired = append([]string(nil), inc.Fired...)
+	c.Missed = append([]Deadline(nil), inc.Missed...)
 	return &c
 }
 

@@ -497,3 +497,28 @@ func TestAwaitedReceipts(t *testing.T) {
 		t.Errorf("every leader a principal: got the double report incomplete after a principal's receipt")
 	}
 }
+
+// TestEscalationKeepsWhatWasMissed: a general incident that missed its
+// department deadline and then escalates is planned again under the major
+// process; the missed deadline stays in its record, and the statistics
+// count it (they showed a clean record).
+func TestEscalationKeepsWhatWasMissed(t *testing.T) {
+	e := newEnv(t)
+	inc := mustOpen(t, e, "chen", workflow.OpenInput{FoundAt: e.clock.Now()})
+	e.clock.Advance(3 * time.Hour) // the general process's 2h to take it on passed
+	inc = must(t)(e.svc.Spread(t.Context(), "chen", inc.ID, "reposted widely"))
+	if inc.Level != workflow.LevelMajor || len(inc.Missed) != 1 || inc.Missed[0].Kind != workflow.DeadlineAssign ||
+		!inc.Missed[0].Left.Equal(workflow.Instant(e.clock.Now())) {
+		t.Fatalf("escalated: got %s, missed %+v; want major, the general assign deadline kept as missed now", inc.Level, inc.Missed)
+	}
+	if d := inc.Missed[0]; d.Outcome(inc, e.clock.Now().Add(time.Hour)) != workflow.OutcomeMissed {
+		t.Errorf("the kept deadline: got outcome %v, want missed", d.Outcome(inc, e.clock.Now()))
+	}
+	st := workflow.ComputeStats(workflow.Period{From: inc.FoundAt, To: e.clock.Now().Add(time.Hour)}, []*workflow.Incident{inc},
+		e.svc.Policy(), workflow.Calendar{}, e.clock.Now())
+	for _, ds := range st.Deadlines {
+		if ds.Kind == workflow.DeadlineAssign && (ds.Missed != 1 || ds.Lateness.N != 1 || ds.Lateness.Median != time.Hour) {
+			t.Errorf("assign in the statistics: got %+v, want 1 missed, by 1h (2h due, left at 3h)", ds)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"slices"
 	"sort"
 	"time"
 )
@@ -165,6 +166,9 @@ type Deadline struct {
 	From  time.Time    `json:"from"`
 	Due   time.Time    `json:"due"`
 	MetAt time.Time    `json:"met_at,omitzero"`
+	// Left is when the incident left this deadline's process unmet and
+	// past its due time (Incident.Missed): missed for good, by Left-Due.
+	Left time.Time `json:"left,omitzero"`
 }
 
 // Met reports whether the deadline was met (on time or late).
@@ -202,6 +206,8 @@ const (
 // statistics, the handling report and the board.
 func (d Deadline) Outcome(inc *Incident, now time.Time) DeadlineOutcome {
 	switch {
+	case !d.Left.IsZero():
+		return OutcomeMissed // in a process the incident left
 	case d.Met() && d.Late(d.MetAt):
 		return OutcomeLate
 	case d.Met():
@@ -261,6 +267,23 @@ func (inc *Incident) Deadlines(p Policy, cal Calendar) []Deadline {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Due.Before(out[j].Due) })
 	return out
+}
+
+// leaveProcess keeps, as the incident leaves its process at now (its level
+// is about to change), the deadlines of that process missed by then.
+func (inc *Incident) leaveProcess(p Policy, cal Calendar, now time.Time) {
+	for _, d := range inc.Deadlines(p, cal) {
+		if !d.Met() && d.Late(now) {
+			d.Left = Instant(now)
+			inc.Missed = append(inc.Missed, d)
+		}
+	}
+}
+
+// Record is every deadline the incident had: those missed in processes it
+// left (Missed), then those of its current process.
+func (inc *Incident) Record(p Policy, cal Calendar) []Deadline {
+	return append(slices.Clone(inc.Missed), inc.Deadlines(p, cal)...)
 }
 
 // NextDue returns the earliest unmet deadline of an open incident, and false

@@ -57,6 +57,11 @@ func (s *Service) Deadlines(inc *Incident) []Deadline {
 	return inc.Deadlines(s.roster.Policy, s.roster.Calendar())
 }
 
+// Record is every deadline the incident had (Incident.Record).
+func (s *Service) Record(inc *Incident) []Deadline {
+	return inc.Record(s.roster.Policy, s.roster.Calendar())
+}
+
 // MaxClockSkew is how far ahead of the Service's clock a discovery time may
 // lie: a phone or monitoring platform whose clock runs a little fast.
 const MaxClockSkew = time.Minute
@@ -359,6 +364,9 @@ func (s *Service) SetLevel(ctx context.Context, actor, id string, ch LevelChange
 				"扩散:否 仅用于降低有扩散迹象的事件的级别时清除扩散标记;%s 不属于此情况", inc.ID)
 		}
 		from := inc.Level
+		if level != from {
+			inc.leaveProcess(s.roster.Policy, s.roster.Calendar(), now)
+		}
 		inc.Level = level
 		if level == LevelGeneral {
 			inc.EscalatedAt = time.Time{} // back under the general process, from discovery

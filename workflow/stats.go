@@ -231,7 +231,7 @@ func ComputeStats(p Period, incs []*Incident, pol Policy, cal Calendar, now time
 		if at := inc.PublishedAt(); !at.IsZero() {
 			toReply = append(toReply, at.Sub(inc.FoundAt))
 		}
-		for _, d := range inc.Deadlines(pol, cal) {
+		for _, d := range inc.Record(pol, cal) {
 			ds, ok := byKind[d.Kind]
 			if !ok {
 				ds = &DeadlineStats{Kind: d.Kind}
@@ -251,6 +251,8 @@ func ComputeStats(p Period, incs []*Incident, pol Policy, cal Calendar, now time
 			case OutcomeMissed:
 				ds.Missed++
 				switch {
+				case !d.Left.IsZero():
+					sp.late = append(sp.late, d.Left.Sub(d.Due)) // missed in a process left then
 				case inc.Open():
 					sp.late = append(sp.late, Instant(now).Sub(d.Due))
 				case !inc.ResolvedAt.IsZero():

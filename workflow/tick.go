@@ -221,6 +221,7 @@ const (
 // From now on the major process applies: its deadlines count from the
 // escalation (EscalatedAt), and the leaders are told with this change.
 func (s *Service) escalate(inc *Incident, actor, reason, note string, now time.Time) []Event {
+	inc.leaveProcess(s.roster.Policy, s.roster.Calendar(), now)
 	from := inc.Level
 	inc.Level = LevelMajor
 	inc.EscalatedAt = now

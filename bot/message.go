@@ -84,6 +84,18 @@ type Card struct {
 	Body     string   `json:"body,omitempty"`
 	Buttons  []Button `json:"buttons,omitempty"`
 	Footer   string   `json:"footer,omitempty"`
+	// Excerpt marks a Body that quotes a longer text shortened, ending in
+	// "…" and where the full text is (an edited card must fit one small
+	// message); the message that shows the full text keeps it (Shortens).
+	Excerpt bool `json:"excerpt,omitempty"`
+}
+
+// Shortens reports whether the card brings, as an Excerpt, the text full
+// shortened: a message that shows full keeps it, instead of the excerpt
+// that points to it.
+func (c *Card) Shortens(full string) bool {
+	cut := strings.Index(c.Body, "…")
+	return c.Excerpt && full != c.Body && cut > 0 && strings.HasPrefix(full, c.Body[:cut])
 }
 
 // Field is one labelled value of a Card.

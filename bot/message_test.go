@@ -132,3 +132,23 @@ func TestRequestID(t *testing.T) {
 		t.Errorf("CommandFrom of a bare context: got %+v, want nil", c)
 	}
 }
+
+func TestCardShortens(t *testing.T) {
+	full := strings.Repeat("Parents checked the canteen. ", 80)
+	excerpt := full[:300] + "…\n(more: the full text is in the first request)"
+	for _, tt := range []struct {
+		name string
+		card bot.Card
+		full string
+		want bool
+	}{
+		{"an excerpt of the text", bot.Card{Body: excerpt, Excerpt: true}, full, true},
+		{"not marked an excerpt", bot.Card{Body: excerpt}, full, false},
+		{"an excerpt of another text", bot.Card{Body: excerpt, Excerpt: true}, "Another draft", false},
+		{"the text itself", bot.Card{Body: full, Excerpt: true}, full, false},
+	} {
+		if got := tt.card.Shortens(tt.full); got != tt.want {
+			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

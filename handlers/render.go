@@ -232,15 +232,15 @@ func (h *Handlers) approvalProgress(inc *workflow.Incident, d *workflow.Draft) s
 // card around it), and the full text went out with the request.
 const maxQuote = 1500
 
-// quoteDraft is the draft's text, shortened for an edited card when long,
-// saying where the full text is.
-func (h *Handlers) quoteDraft(inc *workflow.Incident, d *workflow.Draft, quote bool) string {
+// quoteDraft is the draft's text, shortened for an edited card when long
+// (excerpt), saying where the full text is.
+func (h *Handlers) quoteDraft(inc *workflow.Incident, d *workflow.Draft, quote bool) (body string, excerpt bool) {
 	runes := []rune(d.Text)
 	if !quote || len(runes) <= maxQuote {
-		return d.Text
+		return d.Text, false
 	}
 	return string(runes[:maxQuote]) + "…\n" + fmt.Sprintf(h.t("(%d more characters: the full text is in the first request, with status %s and on the board's page /incidents/%s)",
-		"(另有 %d 字:全文见首次审批请求、status %s 及看板页面 /incidents/%s)"), len(runes)-maxQuote, inc.ID, inc.ID)
+		"(另有 %d 字:全文见首次审批请求、status %s 及看板页面 /incidents/%s)"), len(runes)-maxQuote, inc.ID, inc.ID), true
 }
 
 // draftCard is the approval request of draft version v: the exact text,
@@ -257,7 +257,7 @@ func (h *Handlers) draftCard(inc *workflow.Incident, v int, quote bool) *bot.Car
 		c.Fields = []bot.Field{{Label: h.t("Version", "版本"), Value: h.t("no longer exists", "已不存在")}}
 		return c
 	}
-	c.Body = h.quoteDraft(inc, d, quote)
+	c.Body, c.Excerpt = h.quoteDraft(inc, d, quote)
 	c.Fields = []bot.Field{
 		{Label: h.t("Incident", "事件"), Value: h.headline(inc)},
 		{Label: h.t("Written by", "起草人"), Value: h.name(d.Author)},
@@ -292,7 +292,7 @@ func (h *Handlers) publishCard(inc *workflow.Incident, v int, quote bool) *bot.C
 	if d == nil {
 		return c
 	}
-	c.Body = h.quoteDraft(inc, d, quote)
+	c.Body, c.Excerpt = h.quoteDraft(inc, d, quote)
 	if note := h.stageNote(inc, d, stage); note != "" && stage != workflow.StageApproved {
 		c.Fields = []bot.Field{{Label: h.t("Status", "状态"), Value: note}}
 	}

@@ -407,26 +407,22 @@ func (s *Store) AnswerLostSeqAsks(ctx context.Context, log func(error)) (stop fu
 }
 
 // AskLostSeq asks the running processes of this store for the last
-// incident number they know (AnswerLostSeqAsks) and waits up to wait for
-// their answers to be written; it returns how many processes listened.
-func (s *Store) AskLostSeq(ctx context.Context, wait time.Duration) (int64, error) {
+// incident number they know (AnswerLostSeqAsks) and, when some listen,
+// waits up to wait for their answers to be written.
+func (s *Store) AskLostSeq(ctx context.Context, wait time.Duration) error {
 	n, err := s.client.Publish(ctx, s.lostSeqAsk(), "1").Result()
-	if err != nil || n == 0 {
-		if err != nil {
-			err = failOn("ask running processes on", s.lostSeqAsk(), err)
-		}
-		return n, err
+	if err != nil {
+		return failOn("ask running processes on", s.lostSeqAsk(), err)
 	}
 	// Each answers with one script call; a few round trips of theirs.
-	deadline := time.Now().Add(wait)
-	for time.Now().Before(deadline) {
+	for deadline := time.Now().Add(wait); n > 0 && time.Now().Before(deadline); {
 		if seq, err := s.LostSeq(ctx); err == nil && seq > 0 {
 			time.Sleep(wait / 10) // the others' answers, a moment behind the first
-			return n, nil
+			return nil
 		}
 		time.Sleep(wait / 20)
 	}
-	return n, nil
+	return nil
 }
 
 // LostSeq is the number KeepLostSeq left (0: none).

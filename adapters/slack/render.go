@@ -198,12 +198,3 @@ func split(s string, n int) []string {
 	}
 	return parts
 }
-
-// shortenedFrom reports whether body is full cut short: what comes before
-// its first "…" begins full. A refresh brings the body of a long draft
-// quoted briefly (for the platforms that must fit an edit in one small
-// message); a message that holds it in full keeps it so.
-func shortenedFrom(full, body string) bool {
-	cut := strings.Index(body, "…")
-	return body != full && cut > 0 && strings.HasPrefix(full, body[:cut])
-}

@@ -113,7 +113,7 @@ func (s *Sender) Send(ctx context.Context, n workflow.Notice, m bot.Message) err
 	}
 	if m.Card != nil {
 		card := *m.Card
-		if shortenedFrom(r.Body, card.Body) {
+		if card.Shortens(r.Body) {
 			card.Body = r.Body
 		}
 		// The message keeps the text it was posted with, unless the

@@ -198,15 +198,6 @@ func fitCard(text string, card *bot.Card, more string) string {
 	return parts[0]
 }
 
-// shortenedFrom reports whether body is full cut short: what comes before
-// its first "…" begins full. A refresh brings the body of a long draft
-// quoted briefly (for platforms that must fit an edit in one small message);
-// a message that holds it in full keeps it so.
-func shortenedFrom(full, body string) bool {
-	cut := strings.Index(body, "…")
-	return body != full && cut > 0 && strings.HasPrefix(full, body[:cut])
-}
-
 // splitBlock cuts a block whose text is longer than limit into pieces, at
 // line breaks where it can, else between runes.
 func splitBlock(b block, limit int) []block {

@@ -200,7 +200,9 @@ func TestShowCardKeepsTheFullBody(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := a.showCard(tt.rec, "Zhao Lei approved.", approvalCard(tt.body))
+			card := approvalCard(tt.body)
+			card.Excerpt = tt.body == short // as handlers marks a quote it shortened
+			got := a.showCard(tt.rec, "Zhao Lei approved.", card)
 			out := got.render()
 			if n := visibleLen(out); n > maxVisible {
 				t.Errorf("edit of %d characters, want at most %d", n, maxVisible)

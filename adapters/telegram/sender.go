@@ -224,7 +224,7 @@ func (a *Adapter) showCard(rec sentMessage, text string, card *bot.Card) sentMes
 	switch {
 	case rec.split:
 		c.Body = ""
-	case shortenedFrom(rec.body, c.Body):
+	case c.Shortens(rec.body):
 		c.Body = rec.body
 	}
 	more := ""

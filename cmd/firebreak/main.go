@@ -461,7 +461,7 @@ func initStore(ctx context.Context, store *fbredis.Store, next int64, now time.T
 	// A process still running on the wiped Redis knows the last ID posted;
 	// asked, it leaves it beside the marker (it would within 2 s anyway,
 	// but init may come sooner).
-	if _, err := store.AskLostSeq(ctx, 2*time.Second); err != nil {
+	if err := store.AskLostSeq(ctx, 2*time.Second); err != nil {
 		fmt.Fprintf(w, "could not ask running Firebreak processes for the last incident ID: %v\n", err)
 	}
 	lost, err := store.LostSeq(ctx)

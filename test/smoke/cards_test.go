@@ -141,12 +141,7 @@ func (w *world) current(m message) message {
 // person reads it (&amp;, &lt; and &gt; decoded), the sections joined.
 func slackSections(t *testing.T, blocks string) string {
 	t.Helper()
-	var list []struct {
-		Type string `json:"type"`
-		Text *struct {
-			Text string `json:"text"`
-		} `json:"text"`
-	}
+	var list []blockText
 	if err := json.Unmarshal([]byte(blocks), &list); err != nil {
 		t.Fatalf("blocks: %v", err)
 	}

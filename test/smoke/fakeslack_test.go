@@ -312,16 +312,19 @@ func (f *fakeSlack) update(w http.ResponseWriter, form url.Values, at time.Time)
 // blocksProblem says what Slack would refuse in a blocks JSON ("" when
 // nothing): more than 50 blocks, a section's text over 3,000 characters, a
 // header's over 150.
+// blockText is a block of a Slack blocks JSON as far as its text goes.
+type blockText struct {
+	Type string `json:"type"`
+	Text *struct {
+		Text string `json:"text"`
+	} `json:"text"`
+}
+
 func blocksProblem(blocks string) string {
 	if blocks == "" {
 		return ""
 	}
-	var list []struct {
-		Type string `json:"type"`
-		Text *struct {
-			Text string `json:"text"`
-		} `json:"text"`
-	}
+	var list []blockText
 	if err := json.Unmarshal([]byte(blocks), &list); err != nil {
 		return "blocks are not a JSON array: " + err.Error()
 	}

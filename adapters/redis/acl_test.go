@@ -200,7 +200,7 @@ func exercise(tb testing.TB, c goredis.UniversalClient) error {
 			return m.DeleteMemoFields(ctx, "h", "a")
 		}},
 		{"telegram", func() error {
-			tg := store.Telegram()
+			tg := store.PlatformState("telegram")
 			if _, err := tg.AcquireLease(ctx, "poll", "w1", time.Minute); err != nil {
 				return err
 			}

@@ -18,7 +18,7 @@ type Memo struct {
 	prefix string
 }
 
-// Memo returns the memo of namespace ("slack", "tg:memo"), under the
+// Memo returns the memo of namespace ("feed", "tg:memo"), under the
 // store's prefix with the store's client.
 func (s *Store) Memo(namespace string) *Memo {
 	return &Memo{client: s.client, prefix: s.prefix + ":" + namespace + ":"}

@@ -127,7 +127,7 @@ func TestOnceSentTwice(t *testing.T) {
 func TestClaimUpdateSentTwice(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, f fixture) {
 		twice := resend(f)
-		st := f.store.Telegram()
+		st := f.store.PlatformState("telegram")
 		twice.on.Store(true)
 		claimed, done, _, err := st.ClaimUpdate(ctx, 7, "try-1", time.Minute)
 		twice.on.Store(false)

@@ -280,7 +280,7 @@ func TestDuplicateUpdateIsHandledOnce(t *testing.T) {
 	// While another try holds an update, a delivery of it is turned away
 	// with 503, for Telegram to try again later.
 	busy := e.pressUpdate(wangID, req, "approve:YQ-1:1")
-	if claimed, _, _, err := e.store.Telegram().ClaimUpdate(e.ctx, int64(busy.UpdateID), "another try", time.Minute); err != nil || !claimed {
+	if claimed, _, _, err := e.store.PlatformState("telegram").ClaimUpdate(e.ctx, int64(busy.UpdateID), "another try", time.Minute); err != nil || !claimed {
 		t.Fatalf("claim: got %v, %v", claimed, err)
 	}
 	if code := e.post(secret, mustJSON(t, busy)); code != http.StatusServiceUnavailable {

@@ -109,7 +109,7 @@ func (e *env) build(store *fbredis.Store, roster *workflow.Roster, locale, repli
 
 func newAdapter(tb testing.TB, api *fakeAPI, store *fbredis.Store, router *bot.Router, replica string, opts ...envOption) *telegram.Adapter {
 	tb.Helper()
-	st := store.Telegram()
+	st := store.PlatformState("telegram")
 	o := telegram.Options{
 		Token: testToken, Mode: telegram.ModeWebhook, WebhookURL: "https://firebreak.example/telegram/webhook",
 		WebhookSecret: secret, APIEndpoint: api.endpoint(replica), Router: router,

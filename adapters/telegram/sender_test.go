@@ -290,7 +290,7 @@ func TestStartRegistersTheWebhookWithItsSecret(t *testing.T) {
 
 func TestNewChecksOptions(t *testing.T) {
 	store := redistest.NewStore(t)
-	st := store.Telegram()
+	st := store.PlatformState("telegram")
 	router := newEnv(t).router
 	base := func() telegram.Options {
 		return telegram.Options{Token: testToken, Mode: telegram.ModeWebhook, WebhookURL: "https://x/telegram/webhook",

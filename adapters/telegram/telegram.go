@@ -42,55 +42,13 @@ const WebhookPath = "/telegram/webhook"
 // pollLeaseName names the lease that lets one replica poll.
 const pollLeaseName = "poll"
 
-// Lease lets one replica at a time hold a role (polling, since Telegram
-// allows one getUpdates caller per bot). Owners are random tokens.
-type Lease interface {
-	// AcquireLease makes owner the holder of name for ttl unless another
-	// owner holds it (renewing it when owner does) and reports whether owner
-	// holds it after the call.
-	AcquireLease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
-	// RenewLease extends name to ttl from now while owner holds it and
-	// reports whether it does.
-	RenewLease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
-	// ReleaseLease gives name up if owner holds it.
-	ReleaseLease(ctx context.Context, name, owner string) error
-}
-
-// UpdateLog remembers which updates were handled, so that Telegram's
-// retries of a webhook delivery and a new poller's re-reads are handled once,
-// and an update whose handling failed half-way resumes where it stopped.
-type UpdateLog interface {
-	// ClaimUpdate claims update id for lease for the try named try (a
-	// token unique to one try). claimed=false means it was handled
-	// (done=true) or another try holds it (done=false); the same try
-	// claiming again (the claim sent again after its reply timed out) is
-	// claimed. When claimed, saved is the outcome an earlier try stored,
-	// or nil.
-	ClaimUpdate(ctx context.Context, id int64, try string, lease time.Duration) (claimed, done bool, saved []byte, err error)
-	// SaveUpdate stores what remains to be done for a claimed update.
-	SaveUpdate(ctx context.Context, id int64, outcome []byte) error
-	// FinishUpdate marks update id handled.
-	FinishUpdate(ctx context.Context, id int64) error
-	// AbandonUpdate drops try's claim so the next try may claim it at once;
-	// a claim held by another try is left alone.
-	AbandonUpdate(ctx context.Context, id int64, try string) error
-}
-
-// Memo is a small shared key-value memo: message references per thread,
-// the text and buttons of sent messages, reply prompts and migrated chats.
-// A zero ttl means no expiry.
-type Memo interface {
-	// SetMemo stores value under key.
-	SetMemo(ctx context.Context, key, value string, ttl time.Duration) error
-	// GetMemo returns the value under key and whether there is one.
-	GetMemo(ctx context.Context, key string) (string, bool, error)
-	// SetMemoFields sets fields of the hash under key and its expiry.
-	SetMemoFields(ctx context.Context, key string, fields map[string]string, ttl time.Duration) error
-	// MemoFields returns every field of the hash under key.
-	MemoFields(ctx context.Context, key string) (map[string]string, error)
-	// DeleteMemoFields deletes fields of the hash under key.
-	DeleteMemoFields(ctx context.Context, key string, fields ...string) error
-}
+// Lease, UpdateLog and Memo are the adapter's state in the store (see
+// bot.PlatformState, which the Redis store's PlatformState implements).
+type (
+	Lease     = bot.Lease
+	UpdateLog = bot.UpdateLog
+	Memo      = bot.Memo
+)
 
 // Options configures an Adapter.
 type Options struct {
@@ -129,7 +87,7 @@ type Options struct {
 	Clock workflow.Clock
 
 	// Lease, UpdateLog and Memo keep the adapter's shared state (Redis in
-	// production: (*redis.Store).Telegram() implements all three). Lease
+	// production: (*redis.Store).PlatformState("telegram") implements all three). Lease
 	// is needed in poll mode only.
 	Lease     Lease
 	UpdateLog UpdateLog

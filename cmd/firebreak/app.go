@@ -304,10 +304,10 @@ func (a *app) Close() {
 func loadRoster(cfg Config) (*workflow.Roster, error) {
 	var r *workflow.Roster
 	if cfg.Roster == "" {
-		r = rosterfile.Demo(platforms...)
+		r = rosterfile.Demo(platforms()...)
 	} else {
 		var err error
-		if r, err = rosterfile.LoadRunning(cfg.Roster, running(cfg), platforms...); err != nil {
+		if r, err = rosterfile.LoadRunning(cfg.Roster, running(cfg), platforms()...); err != nil {
 			return nil, err
 		}
 	}

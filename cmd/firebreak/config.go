@@ -11,6 +11,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	fbredis "github.com/firebreak/firebreak/adapters/redis"
+	"github.com/firebreak/firebreak/bot"
 )
 
 // envPrefix is the prefix of every environment variable.
@@ -32,33 +33,28 @@ type Config struct {
 	RedisTLSCert string `envconfig:"REDIS_TLS_CERT" desc:"PEM file of a client certificate for Redis (tls-auth-clients), with REDIS_TLS_KEY"`
 	RedisTLSKey  string `envconfig:"REDIS_TLS_KEY" desc:"PEM file of the private key of REDIS_TLS_CERT"`
 
-	SlackBotToken      string `envconfig:"SLACK_BOT_TOKEN" desc:"Slack bot token (xoxb-...)"`
-	SlackSigningSecret string `envconfig:"SLACK_SIGNING_SECRET" desc:"Slack signing secret, to verify requests"`
-	SlackAppToken      string `envconfig:"SLACK_APP_TOKEN" desc:"Slack app-level token (xapp-...) for Socket Mode"`
-	SlackAPIURL        string `envconfig:"SLACK_API_URL" desc:"override of the Slack Web API base URL"`
-
-	TelegramToken         string `envconfig:"TELEGRAM_TOKEN" desc:"Telegram bot token from BotFather"`
-	TelegramMode          string `envconfig:"TELEGRAM_MODE" default:"webhook" desc:"webhook or poll"`
-	TelegramWebhookURL    string `envconfig:"TELEGRAM_WEBHOOK_URL" desc:"public URL of POST /telegram/webhook, registered at start-up"`
-	TelegramWebhookSecret string `envconfig:"TELEGRAM_WEBHOOK_SECRET" desc:"secret_token Telegram sends in X-Telegram-Bot-Api-Secret-Token"`
-	TelegramAPIEndpoint   string `envconfig:"TELEGRAM_API_ENDPOINT" desc:"override of the Bot API endpoint, format http://host/bot%s/%s"`
-
 	IntakeToken string `envconfig:"INTAKE_TOKEN" desc:"bearer token of POST /intake for every monitoring source (tokens per source go in the roster's intake block)"`
 	PublicURL   string `envconfig:"PUBLIC_URL" desc:"public base URL of this server (https://firebreak.example.org): replies link to its pages there, such as a handling report; unset: they name the path"`
 	BoardToken  string `envconfig:"BOARD_TOKEN" desc:"token for the incident board when a platform is configured (the playground is off then)"`
 	TrustProxy  bool   `envconfig:"TRUST_PROXY" desc:"the board is behind a reverse proxy that sets X-Forwarded-Proto and X-Forwarded-For (overwriting the client's): cookies are Secure (unless it says X-Forwarded-Proto: http), logins limited per forwarded client"`
+
+	// Platforms are the settings of each of plugins, in their order (each
+	// adapter names its own variables: FIREBREAK_SLACK_*, …_TELEGRAM_*).
+	Platforms []bot.PluginSettings `ignored:"true"`
 }
 
-// platformConfigured reports whether Slack or Telegram is set up; without
-// either, `serve` runs the playground.
-func (c Config) platformConfigured() bool {
-	return c.SlackBotToken != "" || c.SlackAppToken != "" || c.TelegramToken != ""
-}
+// platformConfigured reports whether a chat platform is set up; without
+// one, `serve` runs the playground.
+func (c Config) platformConfigured() bool { return len(running(c)) > 0 }
 
 // loadConfig reads the environment.
 func loadConfig() (Config, error) {
 	var c Config
 	if err := envconfig.Process(envPrefix, &c); err != nil {
+		return c, err
+	}
+	var err error
+	if c.Platforms, err = readPlatformSettings(); err != nil {
 		return c, err
 	}
 	if err := c.checkPublicURL(); err != nil {

@@ -374,9 +374,16 @@ func (a *app) consoleIntake(ctx context.Context, body string) (string, error) {
 	return strings.Join(lines, "\n"), nil
 }
 
+// configRows is the row of envconfig.DefaultTableFormat: the platforms'
+// variables continue the table of Config.
+const configRows = "{{range .}}{{usage_key .}}\t{{usage_type .}}\t{{usage_default .}}\t{{usage_required .}}\t{{usage_description .}}\n{{end}}"
+
 func printConfig(w io.Writer) error {
 	var c Config
-	return envconfig.Usagef(envPrefix, &c, w, envconfig.DefaultTableFormat)
+	if err := envconfig.Usagef(envPrefix, &c, w, envconfig.DefaultTableFormat); err != nil {
+		return err
+	}
+	return printPlatformSettings(w)
 }
 
 func rosterCmd(args []string, w io.Writer) error {
@@ -390,7 +397,7 @@ func rosterCmd(args []string, w io.Writer) error {
 		return err
 	}
 	on := running(cfg)
-	r, err := rosterfile.LoadRunning(args[1], on, platforms...)
+	r, err := rosterfile.LoadRunning(args[1], on, platforms()...)
 	if err != nil {
 		return err
 	}

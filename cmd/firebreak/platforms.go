@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
-	"time"
+
+	"github.com/kelseyhightower/envconfig"
 
 	fbslack "github.com/firebreak/firebreak/adapters/slack"
 	"github.com/firebreak/firebreak/adapters/telegram"
@@ -13,57 +15,83 @@ import (
 	"github.com/firebreak/firebreak/workflow"
 )
 
-// platforms are the chat platforms people and channels have IDs on, as
-// their adapters describe them: the roster file takes their keys ("slack:
-// U0CHEN") and checks IDs with them. A new platform is one line here.
-var platforms = []workflow.Platform{
-	fbslack.Platform,
-	telegram.Platform,
+// plugins are the chat platforms Firebreak runs on, as their adapters
+// describe them: the roster's keys for their IDs, their settings and how
+// they start. A new platform is one line here.
+var plugins = []bot.Plugin{
+	fbslack.Plugin,
+	telegram.Plugin,
 }
 
-// slackEnabled and telegramEnabled say whether the configuration runs the
-// platform: setupPlatforms starts it, and the roster file must give it its
-// channels (running).
-func slackEnabled(cfg Config) bool    { return cfg.SlackSigningSecret != "" || cfg.SlackAppToken != "" }
-func telegramEnabled(cfg Config) bool { return cfg.TelegramToken != "" }
+// platforms returns the plugins' identity rules: the roster file takes
+// their keys ("slack: U0CHEN") and checks IDs with them.
+func platforms() []workflow.Platform {
+	ps := make([]workflow.Platform, len(plugins))
+	for i, p := range plugins {
+		ps[i] = p.Platform
+	}
+	return ps
+}
+
+// readPlatformSettings reads every plugin's settings from the environment,
+// in the order of plugins.
+func readPlatformSettings() ([]bot.PluginSettings, error) {
+	settings := make([]bot.PluginSettings, len(plugins))
+	for i, p := range plugins {
+		settings[i] = p.Settings()
+		if err := envconfig.Process(envPrefix, settings[i]); err != nil {
+			return nil, err
+		}
+	}
+	return settings, nil
+}
+
+// printPlatformSettings writes the rows of every plugin's variables in the
+// table of `firebreak config`.
+func printPlatformSettings(w io.Writer) error {
+	for _, p := range plugins {
+		if err := envconfig.Usagef(envPrefix, p.Settings(), w, configRows); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // running names the platforms the configuration runs, for
 // rosterfile.LoadRunning: each needs its incidents and statements channels,
 // and the leaders must be reachable on one of them.
 func running(cfg Config) []string {
 	var names []string
-	if slackEnabled(cfg) {
-		names = append(names, fbslack.Platform.Name)
-	}
-	if telegramEnabled(cfg) {
-		names = append(names, telegram.Platform.Name)
+	for i, s := range cfg.Platforms {
+		if s.Enabled() {
+			names = append(names, plugins[i].Platform.Name)
+		}
 	}
 	return names
 }
 
-// setupPlatforms builds the Slack and Telegram adapters that the
-// configuration enables, registers their endpoints on mux, starts what they
-// run in the background, and returns their outbox senders.
+// setupPlatforms starts the platforms the configuration enables, their
+// endpoints on mux, and returns their outbox senders. Closing the app
+// stops them, before Redis is closed.
 func setupPlatforms(ctx context.Context, a *app, cfg Config, mux *http.ServeMux) ([]bot.Sender, error) {
-	var senders []bot.Sender
-	if slackEnabled(cfg) {
-		s, err := setupSlack(ctx, a, cfg, mux)
-		if err != nil {
-			return nil, err
-		}
-		senders = append(senders, s)
-		warnMissingChannels(a, fbslack.Platform.Name)
-	} else if cfg.SlackBotToken != "" {
-		return nil, fmt.Errorf("FIREBREAK_SLACK_BOT_TOKEN is set but neither FIREBREAK_SLACK_SIGNING_SECRET " +
-			"(HTTP endpoints) nor FIREBREAK_SLACK_APP_TOKEN (Socket Mode) is: Slack could not reach Firebreak")
+	host := bot.Host{
+		Router: a.router, Roster: a.roster, Locale: a.locale, Log: a.log, Clock: a.clock, Metrics: a.metrics,
+		Mux: mux, Locker: a.store,
+		State: func(platform string) bot.PlatformState { return a.store.PlatformState(platform) },
 	}
-	if telegramEnabled(cfg) {
-		s, err := setupTelegram(ctx, a, cfg, mux)
-		if err != nil {
-			return nil, err
+	var senders []bot.Sender
+	for i, s := range cfg.Platforms {
+		if !s.Enabled() {
+			continue
 		}
-		senders = append(senders, s)
-		warnMissingChannels(a, telegram.Platform.Name)
+		name := plugins[i].Platform.Name
+		sender, stop, err := s.Start(ctx, host)
+		if err != nil {
+			return nil, fmt.Errorf("start %s: %w", name, err)
+		}
+		a.closers = append(a.closers, stop)
+		senders = append(senders, sender)
+		warnMissingChannels(a, name)
 	}
 	return senders, nil
 }
@@ -78,76 +106,4 @@ func warnMissingChannels(a *app, platform string) {
 		a.log.Warn("a configured platform has no address in the roster for some channels; what goes there is not posted on it",
 			"platform", platform, "channels", strings.Join(missing, ", "))
 	}
-}
-
-// setupSlack builds the Slack adapter, serves its endpoints on mux and, with
-// an app token, runs Socket Mode. Closing the app waits for replies still
-// being sent in the background.
-func setupSlack(ctx context.Context, a *app, cfg Config, mux *http.ServeMux) (bot.Sender, error) {
-	sl, err := fbslack.New(fbslack.Options{
-		SigningSecret: cfg.SlackSigningSecret,
-		BotToken:      cfg.SlackBotToken,
-		AppToken:      cfg.SlackAppToken,
-		APIURL:        cfg.SlackAPIURL,
-		Router:        a.router,
-		Roster:        a.roster,
-		Memo:          a.store.Memo("slack"),
-		Locale:        a.locale,
-		Locker:        a.store, // each event_id handled once across replicas
-		Log:           a.log,
-		// Clock stays nil: signatures are checked against real time, also in demo mode.
-	})
-	if err != nil {
-		return nil, err
-	}
-	sl.Register(mux)
-	sctx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	if cfg.SlackAppToken != "" {
-		go func() {
-			defer close(done)
-			if err := sl.RunSocketMode(sctx); err != nil && sctx.Err() == nil {
-				a.log.Error("slack socket mode stopped", "err", err)
-			}
-		}()
-	} else {
-		close(done)
-	}
-	a.closers = append(a.closers, func() {
-		stop()
-		<-done
-		drainCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := sl.Drain(drainCtx); err != nil {
-			a.log.Warn("slack replies still in flight at shutdown", "err", err)
-		}
-	})
-	a.log.Info("slack enabled", "http", cfg.SlackSigningSecret != "", "socket_mode", cfg.SlackAppToken != "")
-	return sl.Sender(), nil
-}
-
-// setupTelegram builds the Telegram adapter, serves its webhook on mux and
-// starts it: in webhook mode it registers the webhook, in poll mode it polls
-// whenever this replica holds the poll lease. Closing the app stops it and
-// waits (the lease is released) before Redis is closed.
-func setupTelegram(ctx context.Context, a *app, cfg Config, mux *http.ServeMux) (bot.Sender, error) {
-	st := a.store.Telegram()
-	tg, err := telegram.New(telegram.Options{
-		Token: cfg.TelegramToken, Mode: cfg.TelegramMode,
-		WebhookURL: cfg.TelegramWebhookURL, WebhookSecret: cfg.TelegramWebhookSecret,
-		APIEndpoint: cfg.TelegramAPIEndpoint,
-		Router:      a.router, Roster: a.roster, Locale: a.locale, Log: a.log, Clock: a.clock, Metrics: a.metrics,
-		Lease: st, UpdateLog: st, Memo: st,
-	})
-	if err != nil {
-		return nil, err
-	}
-	tg.Register(mux)
-	tctx, stop := context.WithCancel(ctx)
-	if err := tg.Start(tctx); err != nil {
-		stop()
-		return nil, err
-	}
-	a.closers = append(a.closers, func() { stop(); tg.Wait() })
-	return tg.Sender(), nil
 }

@@ -13,7 +13,7 @@ import (
 
 func TestTelegramLease(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, f fixture) {
-		st := f.store.Telegram()
+		st := f.store.PlatformState("telegram")
 		steps := []struct {
 			name  string
 			do    func() (bool, error)
@@ -51,7 +51,7 @@ func TestTelegramLease(t *testing.T) {
 // the lease, and another one takes it.
 func TestTelegramLeaseExpires(t *testing.T) {
 	redistest.RequireReal(t, "keys expire with time")
-	st := redistest.NewStore(t).Telegram()
+	st := redistest.NewStore(t).PlatformState("telegram")
 	if ok, err := st.AcquireLease(ctx, "poll", "a", 50*time.Millisecond); err != nil || !ok {
 		t.Fatalf("a: got %v, %v; want the lease", ok, err)
 	}
@@ -76,7 +76,7 @@ func TestTelegramLeaseExpires(t *testing.T) {
 
 func TestTelegramUpdateLog(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, f fixture) {
-		st := f.store.Telegram()
+		st := f.store.PlatformState("telegram")
 		claim := func(name, try string, wantClaimed, wantDone bool, wantSaved string) {
 			t.Helper()
 			claimed, done, saved, err := st.ClaimUpdate(ctx, 42, try, time.Minute)
@@ -121,7 +121,7 @@ func TestTelegramUpdateLog(t *testing.T) {
 
 func TestTelegramMemo(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, f fixture) {
-		st := f.store.Telegram()
+		st := f.store.PlatformState("telegram")
 		if _, ok, err := st.GetMemo(ctx, "chat:-1"); ok || err != nil {
 			t.Fatalf("GetMemo of nothing: got ok=%v, %v", ok, err)
 		}
@@ -162,7 +162,7 @@ func TestTelegramMemo(t *testing.T) {
 
 func TestTelegramKeysStayUnderThePrefix(t *testing.T) {
 	client, prefix := redistest.Client(t), redistest.Prefix(t)
-	st := redis.New(client, redis.Options{Prefix: prefix}).Telegram()
+	st := redis.New(client, redis.Options{Prefix: prefix}).PlatformState("telegram")
 	_, _ = st.AcquireLease(ctx, "poll", "a", time.Minute)
 	_, _, _, _ = st.ClaimUpdate(ctx, 1, "try", time.Minute)
 	_ = st.SaveUpdate(ctx, 1, []byte("x"))

@@ -9,22 +9,26 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 )
 
-// The Telegram adapter's state, under the store's prefix:
+// A platform adapter's state, under the store's prefix and the platform's
+// key (its name, or the key it had before platforms were registered:
+// "tg" for telegram):
 //
-//	<prefix>:tg:lease:<name>          STRING owner token of a lease (PX ttl)
-//	<prefix>:tg:{upd:<id>}            STRING "busy:<try>" (PX claim lease) or "done" (EX 24h)
-//	<prefix>:tg:{upd:<id>}:out        STRING the outcome an earlier try saved
-//	<prefix>:tg:memo:<key>            STRING or HASH, as the adapter chooses
+//	<prefix>:<key>:lease:<name>          STRING owner token of a lease (PX ttl)
+//	<prefix>:<key>:{upd:<id>}            STRING "busy:<try>" (PX claim lease) or "done" (EX 24h)
+//	<prefix>:<key>:{upd:<id>}:out        STRING the outcome an earlier try saved
+//	<prefix>:<memo>:<key>                STRING or HASH, as the adapter chooses
 //
-// The two keys of one update share a hash tag, so the Lua scripts touching
-// both stay in one Redis Cluster slot.
+// where <memo> is "<key>:memo", or "slack" for slack (its memo's name
+// before platforms were registered). The two keys of one update share a
+// hash tag, so the Lua scripts touching both stay in one Redis Cluster
+// slot.
 
-// TelegramState is the Telegram adapter's state in Redis: the lease that lets
-// one replica poll, the log of handled update IDs and a small memo (message
-// references, reply prompts, migrated chats). It implements the telegram
-// package's Lease, UpdateLog and Memo interfaces; every method is safe for
-// concurrent use by any number of replicas.
-type TelegramState struct {
+// PlatformState is a platform adapter's state in Redis: leases (the one
+// that lets one replica poll Telegram), the log of handled update IDs and
+// a small memo (message references, reply prompts, migrated chats). It
+// implements bot.PlatformState; every method is safe for concurrent use by
+// any number of replicas.
+type PlatformState struct {
 	*Memo
 	client goredis.UniversalClient
 	prefix string
@@ -32,15 +36,28 @@ type TelegramState struct {
 	doneTTL time.Duration
 }
 
-// Telegram returns the Telegram adapter's state, kept under the store's
-// prefix with the store's client.
-func (s *Store) Telegram() *TelegramState {
-	return &TelegramState{Memo: s.Memo("tg:memo"), client: s.client, prefix: s.prefix + ":tg:", doneTTL: 24 * time.Hour}
+// platformKeys are the keys, and the memo names, of the platforms whose
+// state was kept before platforms were registered; changing them would
+// forget the state of a running installation on upgrade (the messages
+// that cards update, the updates already handled).
+var platformKeys = map[string]struct{ key, memo string }{
+	"telegram": {key: "tg", memo: "tg:memo"},
+	"slack":    {key: "slack", memo: "slack"},
 }
 
-func (t *TelegramState) leaseKey(name string) string { return t.prefix + "lease:" + name }
+// PlatformState returns the state of the adapter of platform, kept under
+// the store's prefix with the store's client.
+func (s *Store) PlatformState(platform string) *PlatformState {
+	k, ok := platformKeys[platform]
+	if !ok {
+		k.key, k.memo = platform, platform+":memo"
+	}
+	return &PlatformState{Memo: s.Memo(k.memo), client: s.client, prefix: s.prefix + ":" + k.key + ":", doneTTL: 24 * time.Hour}
+}
 
-func (t *TelegramState) updateKeys(id int64) []string {
+func (t *PlatformState) leaseKey(name string) string { return t.prefix + "lease:" + name }
+
+func (t *PlatformState) updateKeys(id int64) []string {
 	k := t.prefix + "{upd:" + strconv.FormatInt(id, 10) + "}"
 	return []string{k, k + ":out"}
 }
@@ -64,7 +81,7 @@ return 0`)
 // AcquireLease makes owner the holder of the named lease for ttl, unless
 // another owner holds it; when owner holds it already, the lease is renewed.
 // It reports whether owner holds the lease after the call.
-func (t *TelegramState) AcquireLease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
+func (t *PlatformState) AcquireLease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
 	// The outbox's target lease is the same take-or-renew; it also returns
 	// the holder, which is all this needs.
 	res, err := ownScript.Run(ctx, t.client, []string{t.leaseKey(name)}, owner, ttl.Milliseconds()).Slice()
@@ -78,7 +95,7 @@ func (t *TelegramState) AcquireLease(ctx context.Context, name, owner string, tt
 // RenewLease extends the named lease to ttl from now while owner holds it,
 // and reports whether it does; false means the lease expired or another
 // owner took it, and the caller must stop what the lease guards.
-func (t *TelegramState) RenewLease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
+func (t *PlatformState) RenewLease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
 	n, err := renewLease.Run(ctx, t.client, []string{t.leaseKey(name)}, owner, ttl.Milliseconds()).Int()
 	if err != nil {
 		return false, failOn("renew lease", name, err)
@@ -88,7 +105,7 @@ func (t *TelegramState) RenewLease(ctx context.Context, name, owner string, ttl 
 
 // ReleaseLease gives the named lease up if owner holds it (compare and
 // delete); otherwise it does nothing.
-func (t *TelegramState) ReleaseLease(ctx context.Context, name, owner string) error {
+func (t *PlatformState) ReleaseLease(ctx context.Context, name, owner string) error {
 	if err := releaseLease.Run(ctx, t.client, []string{t.leaseKey(name)}, owner).Err(); err != nil {
 		return failOn("release lease", name, err)
 	}
@@ -118,7 +135,7 @@ return 1`)
 // it. It returns claimed=false when the update was handled already
 // (done=true) or another try holds it (done=false). When claimed, saved is
 // the outcome an earlier try stored with SaveUpdate, or nil.
-func (t *TelegramState) ClaimUpdate(ctx context.Context, id int64, try string, lease time.Duration) (claimed, done bool, saved []byte, err error) {
+func (t *PlatformState) ClaimUpdate(ctx context.Context, id int64, try string, lease time.Duration) (claimed, done bool, saved []byte, err error) {
 	res, err := claimUpdate.Run(ctx, t.client, t.updateKeys(id), lease.Milliseconds(), busyValue(try)).Slice()
 	if err != nil {
 		return false, false, nil, failOn("claim telegram update", strconv.FormatInt(id, 10), err)
@@ -143,7 +160,7 @@ func (t *TelegramState) ClaimUpdate(ctx context.Context, id int64, try string, l
 // SaveUpdate stores the outcome of a claimed update (what remains to be
 // done), so that a later try resumes it instead of handling it again. It is
 // kept as long as a handled update ID.
-func (t *TelegramState) SaveUpdate(ctx context.Context, id int64, outcome []byte) error {
+func (t *PlatformState) SaveUpdate(ctx context.Context, id int64, outcome []byte) error {
 	if err := t.client.Set(ctx, t.updateKeys(id)[1], outcome, t.doneTTL).Err(); err != nil {
 		return failOn("save telegram update", strconv.FormatInt(id, 10), err)
 	}
@@ -152,7 +169,7 @@ func (t *TelegramState) SaveUpdate(ctx context.Context, id int64, outcome []byte
 
 // FinishUpdate marks update id handled: claims of it answer done for 24
 // hours. Its saved outcome is dropped.
-func (t *TelegramState) FinishUpdate(ctx context.Context, id int64) error {
+func (t *PlatformState) FinishUpdate(ctx context.Context, id int64) error {
 	if err := finishUpdate.Run(ctx, t.client, t.updateKeys(id), t.doneTTL.Milliseconds()).Err(); err != nil {
 		return failOn("finish telegram update", strconv.FormatInt(id, 10), err)
 	}
@@ -170,7 +187,7 @@ return 0`)
 // AbandonUpdate gives up try's claim without finishing, so that the next
 // try claims the update again at once; a saved outcome is kept for it. A
 // claim another try holds (or a finished update) is left as it is.
-func (t *TelegramState) AbandonUpdate(ctx context.Context, id int64, try string) error {
+func (t *PlatformState) AbandonUpdate(ctx context.Context, id int64, try string) error {
 	if err := abandonUpdate.Run(ctx, t.client, t.updateKeys(id)[:1], busyValue(try)).Err(); err != nil {
 		return failOn("abandon telegram update", strconv.FormatInt(id, 10), err)
 	}

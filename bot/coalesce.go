@@ -51,12 +51,33 @@ import (
 // no Coalescer, the Dispatcher sends every notice on its own.
 type Coalescer interface {
 	Renderer
-	// Coalesce words the first of ns, in their order, as one message for
-	// platform that keeps within the platform's limits, and returns it with
+	// Coalesce words the first of ns, in their order, as one message of
+	// at most budget UTF-16 code units of text (the sender's
+	// MessageBudget), and returns it with
 	// how many of ns it covers (a prefix). Fewer than two means it cannot:
 	// the first is then sent on its own. An error is retried like a failed
 	// send.
-	Coalesce(ctx context.Context, ns []workflow.Notice, platform string) (Message, int, error)
+	Coalesce(ctx context.Context, ns []workflow.Notice, budget int) (Message, int, error)
+}
+
+// A BudgetSender is a Sender that states how much text one coalesced
+// message to it may hold, in UTF-16 code units (what Telegram counts):
+// its platform's limit on one message, or what a person reads at once.
+type BudgetSender interface {
+	Sender
+	MessageBudget() int
+}
+
+// DefaultMessageBudget is the budget of a coalesced message to a sender
+// that states none: a few of Slack's 3,000-character sections.
+const DefaultMessageBudget = 12000
+
+// messageBudget returns the sender's budget of a coalesced message.
+func messageBudget(s Sender) int {
+	if b, ok := s.(BudgetSender); ok && b.MessageBudget() > 0 {
+		return b.MessageBudget()
+	}
+	return DefaultMessageBudget
 }
 
 // MessageCoalesced is the Kind of a message that covers many notices.
@@ -208,7 +229,7 @@ func (d *Dispatcher) deliverRun(ctx context.Context, t *outTarget, run []*outIte
 				ns = append(ns, it.d.Notice)
 			}
 		}
-		msg, n, err := d.coalescer.Coalesce(sendCtx, ns, group)
+		msg, n, err := d.coalescer.Coalesce(sendCtx, ns, messageBudget(d.Sender))
 		switch {
 		case errors.Is(err, ErrBadNotice) || err == nil && n < 2:
 			head.single = true // the first goes alone, as without coalescing

@@ -1,6 +1,7 @@
 package bot_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -23,15 +24,18 @@ type listCoalescer struct {
 	fail  func(call int) error
 	mu    sync.Mutex
 	calls int
+	// budgets are the budgets Coalesce was called with.
+	budgets []int
 }
 
 func (c *listCoalescer) Render(_ context.Context, n workflow.Notice, _ string) (bot.Message, error) {
 	return bot.Message{Text: "text of " + n.ID}, nil
 }
 
-func (c *listCoalescer) Coalesce(_ context.Context, ns []workflow.Notice, _ string) (bot.Message, int, error) {
+func (c *listCoalescer) Coalesce(_ context.Context, ns []workflow.Notice, budget int) (bot.Message, int, error) {
 	c.mu.Lock()
 	c.calls++
+	c.budgets = append(c.budgets, budget)
 	call := c.calls
 	c.mu.Unlock()
 	if c.fail != nil {
@@ -53,6 +57,8 @@ func (c *listCoalescer) Coalesce(_ context.Context, ns []workflow.Notice, _ stri
 type listSender struct {
 	clock workflow.Clock
 	fail  func(ids []string, call int) error
+	// budget is its MessageBudget (0: none stated).
+	budget int
 
 	mu   sync.Mutex
 	log  []listCall
@@ -67,6 +73,8 @@ type listCall struct {
 }
 
 func (s *listSender) Platform() string { return bot.PlatformTelegram }
+
+func (s *listSender) MessageBudget() int { return s.budget }
 
 func (s *listSender) Target(n workflow.Notice) string { return string(n.Audience) }
 
@@ -196,6 +204,7 @@ func TestCoalesceBacklog(t *testing.T) {
 		name   string
 		n, per int
 		plain  bool // Render is no Coalescer
+		budget int  // the sender's MessageBudget (0: it states none)
 		want   []string
 	}{
 		{
@@ -203,7 +212,7 @@ func TestCoalesceBacklog(t *testing.T) {
 			want: append([]string{joined("c", 1, 31) + "@0s"}, each("c", 32, 50, 3*time.Second, 3*time.Second)...),
 		},
 		{
-			name: "a message holds ten", n: 50, per: 10,
+			name: "a message holds ten", n: 50, per: 10, budget: 3800,
 			want: append([]string{joined("c", 1, 10) + "@0s", joined("c", 11, 20) + "@3s", joined("c", 21, 30) + "@6s"},
 				each("c", 31, 50, 9*time.Second, 3*time.Second)...),
 		},
@@ -215,12 +224,20 @@ func TestCoalesceBacklog(t *testing.T) {
 			f := newDeliveryFixture(bot.PlatformTelegram)
 			ns, ids := cards("c", "-100111", tt.n)
 			f.store.add(ns...)
-			s := &listSender{clock: f.clock}
-			d := f.listDispatcher("r1", s, &listCoalescer{per: tt.per})
+			// The sender states its budget, or none (the default).
+			s := &listSender{clock: f.clock, budget: tt.budget}
+			wantBudget := cmp.Or(s.budget, bot.DefaultMessageBudget)
+			c := &listCoalescer{per: tt.per}
+			d := f.listDispatcher("r1", s, c)
 			if tt.plain {
 				d.Render = textRenderer{}
 			}
 			f.runFor(t, d, 3*time.Minute)
+			for _, b := range c.budgets {
+				if b != wantBudget {
+					t.Errorf("Coalesce called with budget %d, want the sender's %d", b, wantBudget)
+				}
+			}
 			wantAccepted := map[string][]string{"-100111": tt.want}
 			if got := s.accepted(); !maps.EqualFunc(got, wantAccepted, slices.Equal) {
 				t.Errorf("sent:\ngot  %q\nwant %q", got, wantAccepted)

@@ -19,16 +19,6 @@ import (
 // goes into the message's Text as in every other message; the adapters
 // escape it.
 
-// Coalesce budgets: the most text one coalesced message holds, in UTF-16
-// code units (what Telegram counts). Telegram's limit is 4,096 after
-// entities are parsed and the adapter sends at most 4,000 in one message;
-// Slack shows text in sections of 3,000 characters, at most 50 blocks, and
-// a few sections are as much as a person reads at once.
-const (
-	coalesceBudgetTelegram = 3800
-	coalesceBudget         = 12000
-)
-
 // maxCoalescedLine is how long one line of a coalesced message may be.
 const maxCoalescedLine = 200
 
@@ -46,16 +36,12 @@ const (
 )
 
 // Coalesce implements bot.Coalescer: it words the first notices of ns as
-// one message for platform, as many as the platform's message holds (see
-// the budgets above), and returns how many it covers. A notice it cannot
+// one message, as many as budget (UTF-16 code units of text, the
+// sender's bot.BudgetSender) holds, and returns how many it covers. A notice it cannot
 // word (not a notification of an event) ends the message before it; a
 // store failure before the first line is returned, after it the message
 // ends there.
-func (h *Handlers) Coalesce(ctx context.Context, ns []workflow.Notice, platform string) (bot.Message, int, error) {
-	budget := coalesceBudget
-	if platform == bot.PlatformTelegram {
-		budget = coalesceBudgetTelegram
-	}
+func (h *Handlers) Coalesce(ctx context.Context, ns []workflow.Notice, budget int) (bot.Message, int, error) {
 	var (
 		lines [groupCount][]string
 		size  = utf16Len(h.coalesceFooter(len(ns))) + 1

@@ -40,9 +40,9 @@ func openedCard(inc *workflow.Incident) workflow.Notice {
 		workflow.Notification{Kind: workflow.NoticeCard, Thread: workflow.Thread{Kind: workflow.ThreadIncident}, Event: &e})
 }
 
-func mustCoalesce(tb testing.TB, h *handlers.Handlers, ns []workflow.Notice, platform string) (bot.Message, int) {
+func mustCoalesce(tb testing.TB, h *handlers.Handlers, ns []workflow.Notice, budget int) (bot.Message, int) {
 	tb.Helper()
-	m, n, err := h.Coalesce(context.Background(), ns, platform)
+	m, n, err := h.Coalesce(context.Background(), ns, budget)
 	if err != nil {
 		tb.Fatalf("Coalesce: %v", err)
 	}
@@ -103,7 +103,7 @@ func TestCoalesceWordsABacklog(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.locale, func(t *testing.T) {
-			m, n := mustCoalesce(t, handlers.New(svc, tt.locale), ns, bot.PlatformSlack)
+			m, n := mustCoalesce(t, handlers.New(svc, tt.locale), ns, bot.DefaultMessageBudget)
 			if n != len(ns) || m.Kind != bot.MessageCoalesced || m.Card != nil || m.Thread != "" {
 				t.Fatalf("got %d notices in kind %q (card %v, thread %q), want all %d as text in kind %q",
 					n, m.Kind, m.Card, m.Thread, len(ns), bot.MessageCoalesced)
@@ -120,9 +120,14 @@ func TestCoalesceWordsABacklog(t *testing.T) {
 	}
 }
 
-// TestCoalesceKeepsToThePlatform: one message holds what the platform
-// takes (Telegram: under 4,096 UTF-16 units; Slack more) and says how many
-// it covers; a notice that is no event notification ends it before it.
+// telegramBudget is the budget the Telegram sender states
+// (MessageBudget): its messages hold at most 4,000 UTF-16 units.
+const telegramBudget = 3800
+
+// TestCoalesceKeepsToThePlatform: one message holds what the sender's
+// budget takes (Telegram's: under 4,000 UTF-16 units; the default more)
+// and says how many it covers; a notice that is no event notification
+// ends it before it.
 func TestCoalesceKeepsToThePlatform(t *testing.T) {
 	incs := map[string]*workflow.Incident{}
 	var ns []workflow.Notice
@@ -133,7 +138,7 @@ func TestCoalesceKeepsToThePlatform(t *testing.T) {
 	}
 	svc := workflow.NewService(manyStore{incs: incs}, mustRoster(t, true), workflow.NewManualClock(start))
 	h := handlers.New(svc, "zh-CN")
-	m, n := mustCoalesce(t, h, ns, bot.PlatformTelegram)
+	m, n := mustCoalesce(t, h, ns, telegramBudget)
 	if size := len(utf16.Encode([]rune(m.Text))); size > 4000 || n < 40 || n >= len(ns) {
 		t.Errorf("telegram: %d notices in %d UTF-16 units, want as many as fit in 4,000", n, size)
 	}
@@ -144,15 +149,15 @@ func TestCoalesceKeepsToThePlatform(t *testing.T) {
 	if !strings.Contains(m.Text, last+" ") || strings.Contains(m.Text, ns[n].Incident+" ") {
 		t.Errorf("telegram: want the first %d listed, through %s", n, last)
 	}
-	if _, slack := mustCoalesce(t, h, ns, bot.PlatformSlack); slack <= n {
+	if _, slack := mustCoalesce(t, h, ns, bot.DefaultMessageBudget); slack <= n {
 		t.Errorf("slack: %d notices, want more than Telegram's %d", slack, n)
 	}
 
 	mixed := []workflow.Notice{ns[0], ns[1], {ID: "old", Incident: "YQ-1", Body: []byte(`{"text":"an earlier release"}`)}, ns[2]}
-	if _, n := mustCoalesce(t, h, mixed, bot.PlatformTelegram); n != 2 {
+	if _, n := mustCoalesce(t, h, mixed, telegramBudget); n != 2 {
 		t.Errorf("a body of an earlier release third: covered %d, want 2", n)
 	}
-	if _, n := mustCoalesce(t, h, mixed[1:3], bot.PlatformTelegram); n >= 2 {
+	if _, n := mustCoalesce(t, h, mixed[1:3], telegramBudget); n >= 2 {
 		t.Errorf("one event notification: covered %d, want fewer than 2 (it goes alone)", n)
 	}
 }
@@ -213,7 +218,7 @@ func TestCoalesceTriage(t *testing.T) {
 		}},
 	} {
 		t.Run(tt.locale, func(t *testing.T) {
-			m, n := mustCoalesce(t, handlers.New(svc, tt.locale), ns, bot.PlatformTelegram)
+			m, n := mustCoalesce(t, handlers.New(svc, tt.locale), ns, telegramBudget)
 			if n != len(ns) || m.Kind != bot.MessageCoalesced {
 				t.Fatalf("got %d notices in kind %q, want all %d coalesced", n, m.Kind, len(ns))
 			}

@@ -32,6 +32,16 @@ type sender struct{ a *Adapter }
 // Platform is "telegram".
 func (s sender) Platform() string { return bot.PlatformTelegram }
 
+// coalesceBudget is the most text of a message that covers many notices:
+// Telegram's limit is 4,096 after entities are parsed, and the adapter
+// sends at most maxVisible in one message, headings and footer included.
+const coalesceBudget = 3800
+
+var _ bot.BudgetSender = sender{}
+
+// MessageBudget implements bot.BudgetSender.
+func (s sender) MessageBudget() int { return coalesceBudget }
+
 // Target is the chat ID of n's audience as the roster gives it, "" when the
 // audience has no Telegram chat.
 func (s sender) Target(n workflow.Notice) string {

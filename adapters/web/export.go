@@ -254,7 +254,10 @@ func compareIDs(a, b string) int {
 
 // exportColumns are the keys of an export's columns, in order: the CSV's
 // header and the JSON rows' keys. Then, for each kind of
-// workflow.DeadlineKinds, <kind>_due, <kind>_met and <kind>_late_minutes.
+// workflow.DeadlineKinds, <kind>_due, <kind>_met and <kind>_late_minutes
+// of the deadlines of the incident's process; then missed_earlier, the
+// deadlines of the processes it left (an escalation, a change of level)
+// that were past due and unmet then (workflow.Incident.Missed).
 var exportColumns = func() []string {
 	cols := []string{"id", "title", "level", "level_name", "category", "category_name", "status", "status_name",
 		"department", "department_name", "assignee", "assignee_name", "source",
@@ -262,8 +265,32 @@ var exportColumns = func() []string {
 	for _, k := range workflow.DeadlineKinds {
 		cols = append(cols, string(k)+"_due", string(k)+"_met", string(k)+"_late_minutes")
 	}
-	return cols
+	return append(cols, "missed_earlier")
 }()
+
+// missedEarlier is the missed_earlier column: in the CSV one cell,
+// "assign due 2026-12-01T10:00:00+08:00 missed by 45 min (left
+// 2026-12-01T10:45:00+08:00)" for each, joined by "; "; in the JSON an
+// array of objects, empty for none.
+type missedEarlier []missedDeadline
+
+// missedDeadline is a deadline of a process the incident left unmet.
+type missedDeadline struct {
+	Kind        string    `json:"kind"`
+	Due         time.Time `json:"due"`
+	Left        time.Time `json:"left"`
+	LateMinutes int       `json:"late_minutes"`
+}
+
+// String is the CSV cell.
+func (m missedEarlier) String() string {
+	parts := make([]string, len(m))
+	for i, d := range m {
+		parts[i] = fmt.Sprintf("%s due %s missed by %d min (left %s)",
+			d.Kind, d.Due.Format(time.RFC3339), d.LateMinutes, d.Left.Format(time.RFC3339))
+	}
+	return strings.Join(parts, "; ")
+}
 
 // exportRow is one incident's values, in the order of exportColumns: a
 // string, a bool, an int, a time.Time, or nil for none.
@@ -304,17 +331,26 @@ func (v views) row(inc *workflow.Incident, now time.Time) exportRow {
 		}
 		row = append(row, at(d.Due), at(d.MetAt), late)
 	}
-	return row
+	missed := missedEarlier{}
+	for _, d := range inc.Missed {
+		late, _ := lateMinutes(inc, d, now)
+		missed = append(missed, missedDeadline{Kind: string(d.Kind), Due: d.Due.In(v.roster.Location()),
+			Left: d.Left.In(v.roster.Location()), LateMinutes: late})
+	}
+	return append(row, missed)
 }
 
 // lateMinutes is by how many minutes (rounded up) deadline d of inc was or
-// is missed at now: 0 when met on time; for a met deadline, from its due
+// is missed at now: 0 when met on time; for a deadline of a process inc
+// left, from its due time to when it left; for a met deadline, from its due
 // time to when it was met; for an unmet one past due, to now while inc is
 // open, or to its resolution when it was left unmet. False when it cannot
 // be said yet (unmet and not due), or inc was resolved before it fell.
 func lateMinutes(inc *workflow.Incident, d workflow.Deadline, now time.Time) (int, bool) {
 	end := now
 	switch {
+	case !d.Left.IsZero(): // missed for good when the incident left its process
+		end = d.Left
 	case d.Met():
 		if !d.Late(d.MetAt) {
 			return 0, true

@@ -141,6 +141,9 @@ func exportIncidents() []*workflow.Incident {
 	resolvedFound := sh(2026, 2, 10, 9, 0, 0)
 	canteen := canteen() // YQ-7: open, major, found 20 minutes ago
 	canteen.Title = "食堂, \"投诉\"\n第二行"
+	// Its general process's assignment, missed when it was raised to major.
+	canteen.Missed = []workflow.Deadline{{Kind: workflow.DeadlineAssign, From: canteen.FoundAt,
+		Due: canteen.FoundAt.Add(5 * time.Minute), Left: canteen.FoundAt.Add(8*time.Minute + time.Second)}}
 	return []*workflow.Incident{
 		// Resolved, found in the range: its assignment was an hour late, its
 		// answer on time. The summary tries a formula.
@@ -295,6 +298,8 @@ func TestExportCSV(t *testing.T) {
 			"level": "major", "report_due": "2026-03-02T10:10:00+08:00", "report_met": "2026-03-02T09:41:00+08:00",
 			"report_late_minutes": "0", "assign_due": "2026-03-02T10:10:00+08:00", "assign_met": "", "assign_late_minutes": "",
 			"respond_due": "2026-03-02T12:40:00+08:00", "answer_due": "", "answer_late_minutes": "",
+			// missed by 3 min 1 s, counted in whole minutes rounded up
+			"missed_earlier": "assign due 2026-03-02T09:45:00+08:00 missed by 4 min (left 2026-03-02T09:48:01+08:00)",
 		} {
 			if got := running[col]; got != want {
 				t.Errorf("YQ-7 %s: got %q, want %q", col, got, want)
@@ -555,6 +560,19 @@ func TestExportJSON(t *testing.T) {
 		if row[k] != want {
 			t.Errorf("YQ-3 %s: got %#v, want %#v", k, row[k], want)
 		}
+	}
+	if missed, ok := row["missed_earlier"].([]any); !ok || len(missed) != 0 {
+		t.Errorf("YQ-3 missed_earlier: got %#v, want an empty array", row["missed_earlier"])
+	}
+	// The deadlines of a process the incident left, as objects.
+	all := decode[exportJSONRows](t, f.get("/api/v1/incidents.json"))
+	i := slices.IndexFunc(all.Incidents, func(r map[string]any) bool { return r["id"] == "YQ-7" })
+	if i < 0 {
+		t.Fatal("YQ-7 is not in the last 30 days' export")
+	}
+	want := []any{map[string]any{"kind": "assign", "due": "2026-03-02T09:45:00+08:00", "left": "2026-03-02T09:48:01+08:00", "late_minutes": float64(4)}}
+	if got := all.Incidents[i]["missed_earlier"]; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("YQ-7 missed_earlier: got %#v, want %#v", got, want)
 	}
 	if open := got.Incidents[1]; open["assignee"] != nil || open["assignee_name"] != nil || open["resolved_at"] != nil || open["assign_met"] != nil {
 		t.Errorf("YQ-2: got assignee %#v %#v, resolved_at %#v, assign_met %#v; want null for none",

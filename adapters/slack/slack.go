@@ -45,21 +45,15 @@ const (
 	EventDedupeTTL = time.Hour
 )
 
-// Locker takes a lock that expires by itself (SET NX EX). The adapter uses
-// it to handle each Events API event once, across replicas, although Slack
-// retries it; adapters/redis.Store implements it.
-type Locker interface {
-	// TryLock takes key for ttl and reports whether this caller got it.
-	TryLock(ctx context.Context, key string, ttl time.Duration) (bool, error)
-}
-
-// OnceLocker is a Locker that can also take the key of a slash command
-// with the command's own first round trip to the store
+// Locker takes a lock that expires by itself (SET NX EX): the adapter
+// handles each Events API event once across replicas, although Slack
+// retries it. A OnceLocker can also take the key of a slash command with
+// the command's own first round trip to the store
 // (adapters/redis.Store.Once): the command pays nothing for its guard.
-type OnceLocker interface {
-	Locker
-	Once(ctx context.Context, key string, ttl time.Duration) (context.Context, bot.Once)
-}
+type (
+	Locker     = bot.Locker
+	OnceLocker = bot.OnceLocker
+)
 
 // Options configure an Adapter. Router and Roster are required, and
 // SigningSecret (HTTP) or AppToken (Socket Mode).

@@ -208,6 +208,17 @@ type notifier struct {
 	// posted remembers the threads a message with a card was posted to in
 	// this transition: those need no refresh.
 	posted map[string]bool
+	// approvals and publishes are the draft versions whose approval or
+	// publish requests this transition decided or superseded: their cards
+	// are refreshed.
+	approvals, publishes []int
+}
+
+// toLeaders tells the leaders' audiences.
+func (n *notifier) toLeaders(e Event, nt Notification) {
+	for _, a := range n.leaders() {
+		n.add(e, a, nt)
+	}
 }
 
 func (n *notifier) add(e Event, to Audience, nt Notification) {
@@ -272,11 +283,7 @@ func (s *Service) notices(prev, inc *Incident, events []Event) []Notice {
 	n := &notifier{roster: s.roster, inc: inc, posted: map[string]bool{}}
 	incident := Thread{Kind: ThreadIncident}
 	report := Thread{Kind: ThreadReport}
-	toLeaders := func(e Event, nt Notification) {
-		for _, a := range n.leaders() {
-			n.add(e, a, nt)
-		}
-	}
+	toLeaders := n.toLeaders
 	assignee := func(e Event, nt Notification) {
 		if inc.Assignee != "" {
 			n.add(e, PersonAudience(inc.Assignee), nt)
@@ -295,9 +302,6 @@ func (s *Service) notices(prev, inc *Incident, events []Event) []Notice {
 	// Whoever opened the incident sees it assigned in the reply to open:
 	// telling them again in private would only be noise.
 	opener := ""
-	// Draft versions whose approval or publish requests this step decided
-	// or superseded.
-	var approvals, publishes []int
 	for i, e := range events {
 		line := Notification{Kind: NoticeEvent}
 		inThread := Notification{Kind: NoticeEvent, Thread: incident}
@@ -348,7 +352,9 @@ func (s *Service) notices(prev, inc *Incident, events []Event) []Notice {
 					n.add(e, ChannelAuthority, Notification{Kind: NoticeEvent, Thread: authority})
 				}
 			}
-		case EventApproved, EventReferred, EventResolved, EventReopened, EventReceived:
+		case EventDrafted, EventApproved, EventQuorum, EventRejected, EventPublished, EventApprovalWait:
+			n.replyNotices(e, lp) // approval.go
+		case EventReferred, EventResolved, EventReopened, EventReceived:
 			n.add(e, ChannelIncidents, line)
 		case EventReportedUp:
 			n.add(e, ChannelIncidents, line)
@@ -359,25 +365,6 @@ func (s *Service) notices(prev, inc *Incident, events []Event) []Notice {
 			// The result of a general incident goes back to the leaders (将结果
 			// 反馈…党支部).
 			toLeaders(e, line)
-		case EventDrafted:
-			v := e.Data.Version
-			toLeaders(e, Notification{Kind: NoticeApproval, Thread: Thread{Kind: ThreadApproval, Version: v}})
-			approvals, publishes = append(approvals, v-1), append(publishes, v-1)
-		case EventQuorum:
-			v := e.Data.Version
-			n.add(e, ChannelIncidents, line)
-			for _, a := range publishers(s.roster, lp) {
-				n.add(e, a, Notification{Kind: NoticePublish, Thread: Thread{Kind: ThreadPublish, Version: v}})
-			}
-		case EventRejected:
-			n.add(e, ChannelIncidents, line)
-			if d := inc.CurrentDraft(); d != nil && d.Author != e.Actor {
-				n.add(e, PersonAudience(d.Author), Notification{Kind: NoticeRedraft})
-			}
-		case EventPublished:
-			n.add(e, ChannelStatements, Notification{Kind: NoticeStatement})
-			n.add(e, ChannelIncidents, line)
-			publishes = append(publishes, e.Data.Version)
 		case EventReminder, EventUpdateDue:
 			switch e.Data.Deadline {
 			case DeadlineReport:
@@ -416,19 +403,12 @@ func (s *Service) notices(prev, inc *Incident, events []Event) []Notice {
 					n.add(e, a, Notification{Kind: NoticeReport, Thread: report})
 				}
 			}
-		case EventApprovalWait:
-			v := e.Data.Version
-			for _, id := range e.Data.Waiting {
-				n.add(e, PersonAudience(id), Notification{Kind: NoticeApproval, Thread: Thread{Kind: ThreadApproval, Version: v}})
-			}
 		}
 		switch e.Kind {
-		case EventApproved, EventQuorum, EventRejected, EventPublished:
-			approvals = append(approvals, e.Data.Version)
 		case EventResolved, EventReopened, EventLevelChanged, EventEscalated:
 			// Who may decide, and whether anyone still may, changed.
 			if d := inc.CurrentDraft(); d != nil {
-				approvals, publishes = append(approvals, d.Version), append(publishes, d.Version)
+				n.approvals, n.publishes = append(n.approvals, d.Version), append(n.publishes, d.Version)
 			}
 		}
 	}
@@ -438,7 +418,7 @@ func (s *Service) notices(prev, inc *Incident, events []Event) []Notice {
 	// follow-ups change no decision: they refresh nothing, so they do not
 	// spend the chats' rate limits on edits.
 	last := events[len(events)-1]
-	if decided(events) || len(approvals)+len(publishes) > 0 {
+	if decided(events) || len(n.approvals)+len(n.publishes) > 0 {
 		// The channel's card also shows where the draft stands.
 		n.refresh(last, ChannelIncidents, incident)
 	}
@@ -460,39 +440,8 @@ func (s *Service) notices(prev, inc *Incident, events []Event) []Notice {
 			n.refresh(last, ChannelAuthority, authority)
 		}
 	}
-	for _, v := range uniqueVersions(approvals) {
-		for _, a := range n.approvers() {
-			n.refresh(last, a, Thread{Kind: ThreadApproval, Version: v})
-		}
-	}
-	for _, v := range uniqueVersions(publishes) {
-		for _, a := range publishers(s.roster, lp) {
-			n.refresh(last, a, Thread{Kind: ThreadPublish, Version: v})
-		}
-	}
+	n.refreshRequests(last, lp) // approval.go
 	return n.out
-}
-
-// publishers are the people asked to publish an approved reply under lp:
-// the spokespersons when they may (the plan's voice, 以网络新闻发言人的名义),
-// otherwise everyone holding a role that may publish. A request goes to
-// someone who can act on it.
-func publishers(r *Roster, lp LevelPolicy) []Audience {
-	roles := lp.PublisherRoles()
-	if slices.Contains(roles, RoleSpokesperson) {
-		if ps := r.WithRole(RoleSpokesperson); len(ps) > 0 {
-			return persons(ps)
-		}
-	}
-	var ids []string
-	for _, role := range roles {
-		for _, id := range r.WithRole(role) {
-			if !slices.Contains(ids, id) {
-				ids = append(ids, id)
-			}
-		}
-	}
-	return persons(ids)
 }
 
 // Took reports whether events[i] is an assignment the actor made to
@@ -531,56 +480,6 @@ func assigneeOf(inc *Incident) string {
 		return ""
 	}
 	return inc.Assignee
-}
-
-func uniqueVersions(vs []int) []int {
-	var out []int
-	for _, v := range vs {
-		if v > 0 && !slices.Contains(out, v) {
-			out = append(out, v)
-		}
-	}
-	return out
-}
-
-// DraftStage is where a draft version stands, for the requests that show it:
-// only a pending version can be decided, only an approved one published.
-type DraftStage string
-
-// Draft stages.
-const (
-	StagePending    DraftStage = "pending"    // waiting for approvals
-	StageApproved   DraftStage = "approved"   // has its approvals: ready to publish
-	StagePublished  DraftStage = "published"  // published
-	StageRejected   DraftStage = "rejected"   // turned down
-	StageSuperseded DraftStage = "superseded" // a later version was written
-	StageClosed     DraftStage = "closed"     // the incident was resolved first
-)
-
-// DraftStage returns draft version v (nil when there is none) and its stage
-// under policy p.
-func (inc *Incident) DraftStage(v int, p Policy) (*Draft, DraftStage) {
-	var d *Draft
-	for i := range inc.Drafts {
-		if inc.Drafts[i].Version == v {
-			d = &inc.Drafts[i]
-		}
-	}
-	switch {
-	case d == nil:
-		return nil, StageSuperseded
-	case d.Published:
-		return d, StagePublished
-	case d.Rejection != nil:
-		return d, StageRejected
-	case inc.CurrentDraft().Version != v:
-		return d, StageSuperseded
-	case !inc.Open():
-		return d, StageClosed
-	case p.Quorum(inc.Level, d):
-		return d, StageApproved
-	}
-	return d, StagePending
 }
 
 // TriageStep is what a NoticeTriage tells of a candidate.

@@ -237,3 +237,5 @@ func (m *memLocker) TryLock(_ context.Context, key string, ttl time.Duration) (b
 	m.until[key] = now.Add(ttl)
 	return true, nil
 }
+
+func (a *Adapter) t(en, zh string) string { return workflow.Text{EN: en, ZH: zh}.In(a.locale) }

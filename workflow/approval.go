@@ -105,21 +105,11 @@ func (s *Service) PublishVersion(ctx context.Context, actor, id string, version 
 		if lp := s.roster.Policy.For(inc.Level); !lp.MayPublish(p) {
 			return nil, errMayNotPublish(inc.Level, lp)
 		}
-		if err := mustBeOpen(inc); err != nil {
+		d, err := s.liveDraft(inc, version, Text{EN: "nothing was published", ZH: "未发布"})
+		if err != nil {
 			return nil, err
 		}
-		d := inc.CurrentDraft()
-		switch {
-		case d == nil:
-			return nil, errNoDraft(inc.ID)
-		case version != 0 && version != d.Version:
-			return nil, Errorf(CodeConflict, "version %d was replaced by version %d; nothing was published",
-				"第 %d 版已被第 %d 版取代,未发布", version, d.Version)
-		case d.Published:
-			return nil, Errorf(CodeConflict, "version %d is already published", "第 %d 版已发布", d.Version)
-		case d.Rejection != nil:
-			return nil, errRejected(d, s.roster)
-		case !s.roster.Policy.Quorum(inc.Level, d):
+		if !s.roster.Policy.Quorum(inc.Level, d) {
 			return nil, s.errNoQuorum(inc, d)
 		}
 		d.Published = true
@@ -155,6 +145,13 @@ func (s *Service) decidable(inc *Incident, p *Person, version int) (*Draft, erro
 	if !p.Has(RoleLeader) {
 		return nil, Errorf(CodeForbidden, "only a leader can approve or reject a draft", "只有领导可以批准或驳回口径草稿")
 	}
+	return s.liveDraft(inc, version, Text{EN: "read it before deciding", ZH: "请阅读新版后再决定"})
+}
+
+// liveDraft returns the current draft of an open incident when it is
+// version (0: whichever it is) and still undecided: neither published nor
+// rejected. replaced ends the message when a newer version replaced it.
+func (s *Service) liveDraft(inc *Incident, version int, replaced Text) (*Draft, error) {
 	if err := mustBeOpen(inc); err != nil {
 		return nil, err
 	}
@@ -163,8 +160,8 @@ func (s *Service) decidable(inc *Incident, p *Person, version int) (*Draft, erro
 	case d == nil:
 		return nil, errNoDraft(inc.ID)
 	case version != 0 && version != d.Version:
-		return nil, Errorf(CodeConflict, "version %d was replaced by version %d; read it before deciding",
-			"第 %d 版已被第 %d 版取代,请阅读新版后再决定", version, d.Version)
+		return nil, Errorf(CodeConflict, "version %d was replaced by version %d; "+replaced.EN,
+			"第 %d 版已被第 %d 版取代,"+replaced.ZH, version, d.Version)
 	case d.Published:
 		return nil, Errorf(CodeConflict, "version %d is already published", "第 %d 版已发布", d.Version)
 	case d.Rejection != nil:

@@ -361,7 +361,8 @@ func (h *Handlers) shortHeadline(inc *workflow.Incident) string {
 func (h *Handlers) assignedCard(inc *workflow.Incident) *bot.Card {
 	full := h.card(inc)
 	c := &bot.Card{Incident: inc.ID, Title: full.Title, Buttons: full.Buttons}
-	if d, ok := inc.NextDue(h.svc.Policy(), h.svc.Roster().Calendar()); ok {
+	// The assignee's own next step, not the leaders' report.
+	if d, ok := inc.NextHandlingDue(h.svc.Policy(), h.svc.Roster().Calendar()); ok {
 		c.Fields = []bot.Field{{Label: d.Kind.Text().In(h.locale), Value: h.deadlineState(d, h.now(), true)}}
 	}
 	return c

@@ -382,7 +382,7 @@ func (s *Service) notices(prev, inc *Incident, events []Event) []Notice {
 			n.add(e, ChannelIncidents, Notification{Kind: NoticeCard, Thread: incident})
 			toLeaders(e, Notification{Kind: NoticeReport, Thread: report})
 			if slices.ContainsFunc(e.Data.Overdue, func(d DeadlineDue) bool {
-				return d.Deadline != DeadlineReport && d.Deadline != DeadlineAuthority
+				return !d.Deadline.Leaders()
 			}) {
 				assignee(e, line) // not for the leaders' own steps
 			}

@@ -141,6 +141,10 @@ const (
 // DeadlineKinds lists every deadline kind in the order they usually fall.
 var DeadlineKinds = []DeadlineKind{DeadlineReport, DeadlineAssign, DeadlineAuthority, DeadlineRespond, DeadlineAnswer}
 
+// Leaders reports whether the step is the leaders' own (reporting to them,
+// reporting up), not the handling department's.
+func (k DeadlineKind) Leaders() bool { return k == DeadlineReport || k == DeadlineAuthority }
+
 // Text names the deadline in both languages (the raw value when unknown).
 func (k DeadlineKind) Text() Text {
 	switch k {
@@ -298,6 +302,20 @@ func (inc *Incident) NextDue(p Policy, cal Calendar) (Deadline, bool) {
 		}
 	}
 	return Deadline{}, false
+}
+
+// NextHandlingDue is the first unmet deadline of an open incident that is
+// the handling department's to meet (not a leaders' step), else NextDue.
+func (inc *Incident) NextHandlingDue(p Policy, cal Calendar) (Deadline, bool) {
+	if !inc.Open() {
+		return Deadline{}, false
+	}
+	for _, d := range inc.Deadlines(p, cal) {
+		if !d.Met() && !d.Kind.Leaders() {
+			return d, true
+		}
+	}
+	return inc.NextDue(p, cal)
 }
 
 // Overdue reports whether an open incident has an unmet deadline past at now.

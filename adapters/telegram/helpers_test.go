@@ -113,7 +113,7 @@ func newAdapter(tb testing.TB, api *fakeAPI, store *fbredis.Store, router *bot.R
 	o := telegram.Options{
 		Token: testToken, Mode: telegram.ModeWebhook, WebhookURL: "https://firebreak.example/telegram/webhook",
 		WebhookSecret: secret, APIEndpoint: api.endpoint(replica), Router: router,
-		Lease: st, UpdateLog: st, Memo: st,
+		Lease: st, UpdateLog: st, Memo: st, Once: store, // as cmd/firebreak wires it
 		HTTPClient: &http.Client{Timeout: 10 * time.Second},
 	}
 	for _, f := range opts {

@@ -33,7 +33,7 @@ func (s *Settings) Start(ctx context.Context, h bot.Host) (bot.Sender, func(), e
 		WebhookURL: s.WebhookURL, WebhookSecret: s.WebhookSecret,
 		APIEndpoint: s.APIEndpoint,
 		Router:      h.Router, Roster: h.Roster, Locale: h.Locale, Log: h.Log, Clock: h.Clock, Metrics: h.Metrics,
-		Lease: st, UpdateLog: st, Memo: st,
+		Lease: st, UpdateLog: st, Memo: st, Once: h.Locker,
 	})
 	if err != nil {
 		return nil, nil, err

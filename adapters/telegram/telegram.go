@@ -92,6 +92,11 @@ type Options struct {
 	Lease     Lease
 	UpdateLog UpdateLog
 	Memo      Memo
+	// Once, when set, guards the command of each update (its key
+	// telegram:update:<id>): a command that took effect runs no second
+	// time when a redelivery of its update decides again because the
+	// outcome could not be saved (a Redis stall).
+	Once bot.OnceLocker
 
 	// HTTPClient calls the Bot API (default: a client with a timeout of
 	// PollTimeout plus 15s).
@@ -124,6 +129,7 @@ type Adapter struct {
 	lease      Lease
 	updates    UpdateLog
 	memo       Memo
+	once       bot.OnceLocker // nil: no guard beyond the update log
 
 	api         *tgbotapi.BotAPI
 	http        *http.Client
@@ -152,6 +158,10 @@ type Adapter struct {
 const ClaimLease = 20 * time.Second
 
 const decideTimeout = 8 * time.Second
+
+// updateOnceTTL is how long an update's command guard lasts: as long as a
+// handled update ID is remembered, longer than Telegram redelivers.
+const updateOnceTTL = 24 * time.Hour
 
 // claimTimeout bounds the claim of an update, its first call to the store:
 // a stalled Redis gets the update refused within seconds, for Telegram to
@@ -202,7 +212,7 @@ func New(opts Options) (*Adapter, error) {
 	a := &Adapter{
 		mode: mode, webhookURL: opts.WebhookURL, secret: opts.WebhookSecret,
 		router: opts.Router, roster: opts.Roster, locale: opts.Locale, log: opts.Log, clock: opts.Clock,
-		lease: opts.Lease, updates: opts.UpdateLog, memo: opts.Memo,
+		lease: opts.Lease, updates: opts.UpdateLog, memo: opts.Memo, once: opts.Once,
 		http: opts.HTTPClient, token: opts.Token,
 		pollTimeout: opts.PollTimeout, leaseTTL: opts.LeaseTTL, leaseRetry: opts.LeaseRetry, retryWait: opts.RetryWait,
 		pollTimer: wallTimer{},

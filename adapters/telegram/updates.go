@@ -120,6 +120,11 @@ func (a *Adapter) HandleUpdate(ctx context.Context, u tgbotapi.Update) error {
 		}
 	} else {
 		dctx, cancel := context.WithTimeout(ctx, decideTimeout)
+		if a.once != nil {
+			// Should the outcome not be saved, a redelivery decides again:
+			// the command it ran is then refused as repeated, not run twice.
+			dctx, _ = a.once.Once(dctx, "telegram:update:"+strconv.FormatInt(id, 10), updateOnceTTL)
+		}
 		out, err = a.decide(dctx, u)
 		cancel()
 		if err != nil {

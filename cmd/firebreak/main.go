@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -399,6 +400,10 @@ func rosterCmd(args []string, w io.Writer) error {
 	on := running(cfg)
 	r, err := rosterfile.LoadRunning(args[1], on, platforms()...)
 	if err != nil {
+		if t := workflow.ErrorText(err); t != nil && rosterLocale(args[1]) == workflow.LocaleZH {
+			// An office that keeps its roster in Chinese reads why in Chinese.
+			return errors.New(t.ZH)
+		}
 		return err
 	}
 	if len(on) > 0 {
@@ -408,6 +413,30 @@ func rosterCmd(args []string, w io.Writer) error {
 	fmt.Fprintf(w, "%s: ok (%s)\n", args[1], r)
 	return nil
 }
+
+// rosterLocale is the language a roster file that may not load asks for:
+// its locale key, else the terminal's (LANG, LC_ALL, LC_MESSAGES).
+func rosterLocale(path string) string {
+	if b, err := os.ReadFile(path); err == nil {
+		if m := localeLine.FindSubmatch(b); m != nil {
+			if strings.HasPrefix(strings.ToLower(string(m[1])), "zh") {
+				return workflow.LocaleZH
+			}
+			return workflow.LocaleEN
+		}
+	}
+	for _, v := range []string{"LC_ALL", "LC_MESSAGES", "LANG"} {
+		if l := os.Getenv(v); l != "" {
+			if strings.HasPrefix(strings.ToLower(l), "zh") {
+				return workflow.LocaleZH
+			}
+			return workflow.LocaleEN
+		}
+	}
+	return workflow.LocaleEN
+}
+
+var localeLine = regexp.MustCompile(`(?m)^locale:\s*["']?([A-Za-z-]+)`)
 
 // storeCmd runs `firebreak store init [--next-id N]`.
 func storeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -62,6 +62,7 @@ func TestRosterCheck(t *testing.T) {
 	noStatements := write("no-statements.yaml", reachable)
 	nobodyHears := write("nobody.yaml", strings.ReplaceAll(leaders, "[leader]", "[principal]"))
 	tooMuchGrowth := write("growth.yaml", reachable+"spreading:\n  heat: 80\n  posts_growth: 1500%\n")
+	zhRoster := write("zh.yaml", "locale: zh-CN\n"+leaders+"policy:\n  critical:\n    approvals: 5\n")
 	telegramOn := map[string]string{"FIREBREAK_TELEGRAM_TOKEN": "123:abc"}
 	bothOn := map[string]string{"FIREBREAK_TELEGRAM_TOKEN": "123:abc", "FIREBREAK_SLACK_SIGNING_SECRET": "s3cret"}
 	tests := []struct {
@@ -85,10 +86,15 @@ func TestRosterCheck(t *testing.T) {
 		{"approvals beyond the leaders name their line", []string{"roster", "check", tooManyApprovals}, nil, 1, "approvals.yaml:8: policy critical: approvals: 5, but the roster has 2 leader(s)"},
 		{"missing file", []string{"roster", "check", "/nonexistent/roster.yaml"}, nil, 1, "roster.yaml"},
 		{"no file given", []string{"roster", "check"}, nil, 1, "usage"},
+		{"a zh-CN roster is told why in Chinese", []string{"roster", "check", zhRoster}, nil, 1,
+			"zh.yaml 第 3 行:处置策略 major(重大):须经主要领导批准"},
+		{"a Chinese terminal is told why in Chinese", []string{"roster", "check", tooManyApprovals}, map[string]string{"LANG": "zh_CN.UTF-8"}, 1,
+			"approvals.yaml 第 8 行:"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for _, name := range []string{"FIREBREAK_SLACK_SIGNING_SECRET", "FIREBREAK_SLACK_APP_TOKEN", "FIREBREAK_TELEGRAM_TOKEN"} {
+			for _, name := range []string{"FIREBREAK_SLACK_SIGNING_SECRET", "FIREBREAK_SLACK_APP_TOKEN", "FIREBREAK_TELEGRAM_TOKEN",
+				"LANG", "LC_ALL", "LC_MESSAGES"} {
 				t.Setenv(name, tt.env[name])
 			}
 			code, out, errOut := mustRun(t, "", tt.args...)

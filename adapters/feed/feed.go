@@ -28,6 +28,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/firebreak/firebreak/bot"
 	"github.com/firebreak/firebreak/workflow"
 )
 
@@ -151,7 +152,7 @@ func New(opts Options) *Poller {
 		wall:   time.Now,
 	}
 	if p.state == nil {
-		p.state = &memState{m: map[string]string{}}
+		p.state = bot.NewLocalMemo(1_000) // a key a feed
 	}
 	if p.clock == nil {
 		p.clock = workflow.SystemClock{}
@@ -556,24 +557,4 @@ func (m *metrics) items(feed string, n int) {
 	if n > 0 {
 		m.count.WithLabelValues(feed).Add(float64(n))
 	}
-}
-
-// memState is the State of a Poller given none.
-type memState struct {
-	mu sync.Mutex
-	m  map[string]string
-}
-
-func (s *memState) GetMemo(_ context.Context, key string) (string, bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v, ok := s.m[key]
-	return v, ok, nil
-}
-
-func (s *memState) SetMemo(_ context.Context, key, value string, _ time.Duration) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.m[key] = value
-	return nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/firebreak/firebreak/bot"
 	"github.com/firebreak/firebreak/workflow"
 )
 
@@ -267,7 +268,7 @@ type fixture struct {
 	p     *Poller
 	recv  *fakeReceiver
 	lock  *fakeLocker
-	state *memState
+	state *bot.LocalMemo
 	wall  *wallClock
 	reg   *prometheus.Registry
 	logs  *bytes.Buffer
@@ -284,7 +285,7 @@ func newFixture(t testing.TB, feeds []workflow.Feed, client *http.Client) *fixtu
 	fx := &fixture{
 		recv:  &fakeReceiver{t: t},
 		lock:  &fakeLocker{},
-		state: &memState{m: map[string]string{}},
+		state: bot.NewLocalMemo(1_000),
 		wall:  &wallClock{t: time.Date(2026, 3, 14, 1, 26, 53, 17_000_000, time.UTC)},
 		reg:   prometheus.NewRegistry(),
 		logs:  &bytes.Buffer{},

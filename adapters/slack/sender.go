@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 
 	slackgo "github.com/slack-go/slack"
@@ -64,7 +63,7 @@ type root struct {
 
 func newSender(api *slackgo.Client, roster *workflow.Roster, locale string, log *slog.Logger, memo Memo) *Sender {
 	if memo == nil {
-		memo = &localMemo{values: map[string]string{}}
+		memo = bot.NewLocalMemo(maxLocal)
 	}
 	return &Sender{api: api, roster: roster, locale: locale, log: log, memo: memo}
 }
@@ -199,37 +198,9 @@ func (s *Sender) root(ctx context.Context, key, thread string) (root, bool, erro
 	return r, true, nil
 }
 
-// localMemo keeps the memo in this process, when no shared one is given
-// (tests, a single replica that may forget on restart). It holds at most
-// maxLocal keys, dropping the oldest.
-type localMemo struct {
-	mu     sync.Mutex
-	values map[string]string
-	order  []string
-}
-
+// maxLocal bounds the memo kept in this process when no shared one is
+// given (tests, a single replica that may forget on restart).
 const maxLocal = 10_000
-
-func (l *localMemo) GetMemo(_ context.Context, key string) (string, bool, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	v, ok := l.values[key]
-	return v, ok, nil
-}
-
-func (l *localMemo) SetMemo(_ context.Context, key, value string, _ time.Duration) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if _, ok := l.values[key]; !ok {
-		l.order = append(l.order, key)
-	}
-	l.values[key] = value
-	for len(l.order) > maxLocal {
-		delete(l.values, l.order[0])
-		l.order = l.order[1:]
-	}
-	return nil
-}
 
 // gone reports whether err says the remembered message no longer exists.
 func gone(err error) bool {

@@ -92,3 +92,20 @@ func Shed(n int, m *Metrics) Middleware {
 		}
 	}
 }
+
+// Refuse answers every request with the error refused returns, changing
+// nothing, for as long as it returns one (nil: the request runs). A
+// replica whose store lost its data refuses so: what it would show is
+// incomplete, and what it would write could clash with what was posted.
+func Refuse(refused func() error) Middleware {
+	return func(next Handler) Handler {
+		return func(ctx context.Context, req *Request) (*Reply, error) {
+			if refused != nil {
+				if err := refused(); err != nil {
+					return nil, err
+				}
+			}
+			return next(ctx, req)
+		}
+	}
+}

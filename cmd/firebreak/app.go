@@ -128,7 +128,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, w wiring) (*app, 
 	a.watch = &storeWatch{store: a.store, log: log}
 
 	parts := core.New(core.Options{Store: a.store, Roster: roster, Locale: a.locale, Clock: a.clock, Log: log, Metrics: a.metrics,
-		PublicURL: cfg.PublicURL})
+		PublicURL: cfg.PublicURL, Refuse: a.watch.refusal})
 	a.svc, a.h, a.router = parts.Service, parts.Handlers, parts.Router
 
 	scale := cfg.TimeScale
@@ -238,6 +238,23 @@ func (w *storeWatch) Lost() error {
 	}
 	return nil
 }
+
+// refusal is the answer to every command while the store is lost, nil
+// otherwise: a list or a status would show part of what was lost as if it
+// were all, and a write could clash with what was posted.
+func (w *storeWatch) refusal() error {
+	if w.lost.Load() == nil {
+		return nil
+	}
+	return errStoreLost
+}
+
+var errStoreLost = workflow.Errorf(workflow.CodeUnavailable,
+	"Firebreak's storage lost its data (Redis was wiped, replaced or restarted empty): no command runs until "+
+		"an operator runs `firebreak store init` and restarts Firebreak, as what it would show or change now is "+
+		"incomplete. Nothing was changed.",
+	"Firebreak 的存储丢失了数据(Redis 被清空、替换或无持久化重启):运维人员执行 `firebreak store init` 并重启 "+
+		"Firebreak 之前,所有命令暂停执行,因为此时显示或更改的内容都不完整。未做任何更改。")
 
 // demoEpochs keeps the demo clock's epoch (the Redis Store).
 type demoEpochs interface {

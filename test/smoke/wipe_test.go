@@ -126,6 +126,13 @@ func TestRedisWipedUnderServe(t *testing.T) {
 	if !strings.Contains(reply, "lost its data") || incidentID.MatchString(reply) {
 		t.Errorf("Telegram open after FLUSHALL: got %q, want a refusal and no incident ID", reply)
 	}
+	// Nor does anything else run: the store would show part of what was
+	// lost as if it were all ("no incident YQ-…", "No open incidents").
+	for _, cmd := range []string{"status " + old.ID, "list"} {
+		if reply, _ := a.slash(chen, cmd); !strings.Contains(reply, "lost its data") || !strings.Contains(reply, "Nothing was changed") {
+			t.Errorf("Slack %s after FLUSHALL: got %q, want the refusal naming the loss", cmd, reply)
+		}
+	}
 	time.Sleep(2 * time.Second) // anything the refused opens sent would be out by now
 	for _, m := range w.messages()[postsBefore:] {
 		if id := incidentID.FindString(m.Text); id != "" {

@@ -33,6 +33,9 @@ type Options struct {
 	// MaxInFlight bounds the requests the router handles at once; beyond
 	// it they are answered "busy" at once (bot.Shed); 0: bot.MaxInFlight.
 	MaxInFlight int
+	// Refuse, when set and returning an error, refuses every request with
+	// it (bot.Refuse): the store lost its data.
+	Refuse func() error
 	// PublicURL is the web's public base URL, for links in replies; "":
 	// paths only.
 	PublicURL string
@@ -43,7 +46,7 @@ type Parts struct {
 	Service  *workflow.Service
 	Handlers *handlers.Handlers
 	// Router has every command and action of Handlers registered, behind
-	// the logging, metrics, load-shedding and recovery middleware.
+	// the logging, metrics, load-shedding, refusal and recovery middleware.
 	Router  *bot.Router
 	Metrics *bot.Metrics
 }
@@ -75,7 +78,7 @@ func New(o Options) *Parts {
 	h.SetPublicURL(o.PublicURL)
 
 	router := bot.NewRouter(o.Roster, locale, log)
-	router.Use(bot.Logging(log), metrics.Count(), bot.Shed(o.MaxInFlight, metrics), bot.Recover(log))
+	router.Use(bot.Logging(log), metrics.Count(), bot.Shed(o.MaxInFlight, metrics), bot.Refuse(o.Refuse), bot.Recover(log))
 	h.Register(router)
 	return &Parts{Service: svc, Handlers: h, Router: router, Metrics: metrics}
 }

@@ -75,29 +75,34 @@ const (
 // the incident was resolved), or running. Like the card (deadlineState) it
 // reads in whole minutes.
 func (h *Handlers) deadlineResult(d workflow.Deadline, inc *workflow.Incident) (deadlineOutcome, string) {
+	// The outcome is the one the statistics and the export count; the
+	// lateness is shown in whole minutes rounded up, as the export has it.
 	now := h.now()
-	late := func(t time.Time) time.Duration { return t.Sub(d.Due).Round(time.Minute) }
-	switch {
-	case !d.Left.IsZero():
-		return outcomeMissed, fmt.Sprintf(h.t("missed by %s, in the process the incident left at %s",
-			"未完成,超时 %s(事件于 %s 转入其他流程)"), span(late(d.Left), h.locale), h.reportTime(d.Left))
-	case d.Met() && late(d.MetAt) > 0:
-		return outcomeLate, fmt.Sprintf(h.t("met %s late", "超时 %s 完成"), span(late(d.MetAt), h.locale))
-	case d.Met():
+	late, _ := d.Lateness(inc, now)
+	by := span(time.Duration(workflow.LateMinutes(late))*time.Minute, h.locale)
+	switch d.Outcome(inc, now) {
+	case workflow.OutcomeMissed:
+		switch {
+		case !d.Left.IsZero():
+			return outcomeMissed, fmt.Sprintf(h.t("missed by %s, in the process the incident left at %s",
+				"未完成,超时 %s(事件于 %s 转入其他流程)"), by, h.reportTime(d.Left))
+		case !inc.Open():
+			return outcomeMissed, fmt.Sprintf(h.t("missed by %s; the incident was resolved without it",
+				"未完成,超时 %s(事件已办结)"), by)
+		}
+		return outcomeMissed, fmt.Sprintf(h.t("missed: overdue by %s", "未完成,已超时 %s"), by)
+	case workflow.OutcomeLate:
+		return outcomeLate, fmt.Sprintf(h.t("met %s late", "超时 %s 完成"), by)
+	case workflow.OutcomeOnTime:
 		return outcomeOnTime, h.t("met on time", "按时完成")
-	case !inc.Open() && late(inc.ResolvedAt) > 0:
-		return outcomeMissed, fmt.Sprintf(h.t("missed by %s; the incident was resolved without it",
-			"未完成,超时 %s(事件已办结)"), span(late(inc.ResolvedAt), h.locale))
-	case d.Outcome(inc, now) == workflow.OutcomeUnneeded:
+	case workflow.OutcomeUnneeded:
 		return outcomeUnneeded, h.t("not needed: the incident was resolved before it was due",
 			"无需完成(事件在到期前办结)")
-	case late(now) > 0:
-		return outcomeMissed, fmt.Sprintf(h.t("missed: overdue by %s", "未完成,已超时 %s"), span(late(now), h.locale))
-	case late(now) == 0:
-		return outcomeRunning, h.t("running: due now", "进行中,即将到期")
-	default:
-		return outcomeRunning, fmt.Sprintf(h.t("running: due in %s", "进行中,剩余 %s"), span(d.Due.Sub(now), h.locale))
 	}
+	if left := workflow.Instant(d.Due).Sub(now); left >= time.Minute {
+		return outcomeRunning, fmt.Sprintf(h.t("running: due in %s", "进行中,剩余 %s"), span(left, h.locale))
+	}
+	return outcomeRunning, h.t("running: due now", "进行中,即将到期")
 }
 
 func (h *Handlers) reportSummary(inc *workflow.Incident) bot.ReportSummary {

@@ -436,3 +436,30 @@ func TestReportReplyLinks(t *testing.T) {
 		}
 	}
 }
+
+// TestReportSecondsLateIsLate: a deadline met seconds after it fell is late
+// in the report, by a minute, as the statistics count it and the export
+// says (late_minutes 1), never "met on time".
+func TestReportSecondsLateIsLate(t *testing.T) {
+	c := newReportCase(t, workflow.LocaleEN)
+	ctx := context.Background()
+	inc, _, err := c.svc.Open(ctx, "chen", workflow.OpenInput{Title: "Bins", Category: workflow.CategoryOther})
+	c.must("open", err)
+	// A general incident: 2h to take it on; taken 8.5 s after.
+	c.at(2*time.Hour + 8500*time.Millisecond)
+	_, _, err = c.svc.Ack(ctx, assigneeOf(t, c, inc.ID), inc.ID)
+	c.must("ack", err)
+	md := c.buildReport(inc.ID, workflow.LocaleEN, reportStart.Add(3*time.Hour)).Markdown()
+	for _, want := range []string{"| department takes it on | 2026-03-02 11:00 | 2026-03-02 11:00 | met 1m late |", "0 met on time, 1 met late"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("the report lacks %q:\n%s", want, md)
+		}
+	}
+}
+
+func assigneeOf(tb testing.TB, c *reportCase, id string) string {
+	tb.Helper()
+	inc, err := c.svc.Incident(context.Background(), id)
+	c.must("get", err)
+	return inc.Assignee
+}

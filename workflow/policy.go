@@ -224,6 +224,49 @@ func (d Deadline) Outcome(inc *Incident, now time.Time) DeadlineOutcome {
 	return OutcomePending
 }
 
+// Lateness is by how much the deadline was late: until it was met late,
+// until the incident left the deadline's process, until the incident was
+// resolved without it, or until now while it runs overdue. ok is false
+// when it was not late (met on time, not needed, still running in time).
+// The report, the statistics and the export all measure it so.
+func (d Deadline) Lateness(inc *Incident, now time.Time) (late time.Duration, ok bool) {
+	var end time.Time
+	switch d.Outcome(inc, now) {
+	case OutcomeLate:
+		end = d.MetAt
+	case OutcomeMissed:
+		switch {
+		case !d.Left.IsZero():
+			end = d.Left
+		case inc.Open():
+			end = now
+		case inc.ResolvedAt.IsZero():
+			return 0, false // resolved, when not recorded
+		default:
+			end = inc.ResolvedAt
+		}
+	default:
+		return 0, false
+	}
+	return Instant(end).Sub(d.Due), true
+}
+
+// LateMinutes is a lateness in whole minutes, rounded up: a deadline met 9
+// seconds late was late, by a minute, wherever it is shown.
+func LateMinutes(late time.Duration) int {
+	return int((late + time.Minute - 1) / time.Minute)
+}
+
+// TimeToMeet is how long the deadline took to be met: from its clock's
+// start, or from discovery when it was met before that start (in the
+// process the incident left, before an escalation restarted the clock).
+func (d Deadline) TimeToMeet(inc *Incident) time.Duration {
+	if d.MetAt.Before(d.From) {
+		return d.MetAt.Sub(inc.FoundAt)
+	}
+	return d.MetAt.Sub(d.From)
+}
+
 // ClockStart is when the deadlines of the incident's current process count
 // from: discovery (the plans' 发现后), or, once a general incident was
 // escalated by rule, the escalation — from then on it is handled by the

@@ -240,23 +240,15 @@ func ComputeStats(p Period, incs []*Incident, pol Policy, cal Calendar, now time
 			}
 			sp := spans[d.Kind]
 			if d.Met() {
-				sp.meet = append(sp.meet, d.MetAt.Sub(d.From))
+				sp.meet = append(sp.meet, d.TimeToMeet(inc))
 			}
 			switch d.Outcome(inc, now) {
 			case OutcomeOnTime:
 				ds.OnTime++
-			case OutcomeLate:
+			case OutcomeLate, OutcomeMissed:
 				ds.Missed++
-				sp.late = append(sp.late, Instant(d.MetAt).Sub(d.Due))
-			case OutcomeMissed:
-				ds.Missed++
-				switch {
-				case !d.Left.IsZero():
-					sp.late = append(sp.late, d.Left.Sub(d.Due)) // missed in a process left then
-				case inc.Open():
-					sp.late = append(sp.late, Instant(now).Sub(d.Due))
-				case !inc.ResolvedAt.IsZero():
-					sp.late = append(sp.late, Instant(inc.ResolvedAt).Sub(d.Due)) // left unmet for good
+				if late, ok := d.Lateness(inc, now); ok {
+					sp.late = append(sp.late, late)
 				}
 			case OutcomeUnneeded:
 				ds.Unneeded++

@@ -347,25 +347,14 @@ func (v views) row(inc *workflow.Incident, now time.Time) exportRow {
 // open, or to its resolution when it was left unmet. False when it cannot
 // be said yet (unmet and not due), or inc was resolved before it fell.
 func lateMinutes(inc *workflow.Incident, d workflow.Deadline, now time.Time) (int, bool) {
-	end := now
-	switch {
-	case !d.Left.IsZero(): // missed for good when the incident left its process
-		end = d.Left
-	case d.Met():
-		if !d.Late(d.MetAt) {
-			return 0, true
-		}
-		end = d.MetAt
-	case !inc.Open():
-		if inc.ResolvedAt.IsZero() || !d.Late(inc.ResolvedAt) {
-			return 0, false
-		}
-		end = inc.ResolvedAt
-	case !d.Late(now):
+	if d.Outcome(inc, now) == workflow.OutcomeOnTime {
+		return 0, true
+	}
+	late, ok := d.Lateness(inc, now)
+	if !ok {
 		return 0, false
 	}
-	late := workflow.Instant(end).Sub(d.Due)
-	return int((late + time.Minute - 1) / time.Minute), true
+	return workflow.LateMinutes(late), true
 }
 
 // csvCell is one value of a CSV row. A text that a spreadsheet would take

@@ -339,6 +339,15 @@ func (h *Handlers) handlingSection(inc *workflow.Incident, events []workflow.Eve
 	}
 	b.Note = fmt.Sprintf(h.t("Deadlines of the %s process, %s: %s.", "按%s舆情流程的时限,%s:%s。"),
 		inc.Level.Text().In(h.locale), from, h.deadlineCounts(h.reportSummary(inc)))
+	if n := len(inc.Missed); n > 0 {
+		// Record lists them first: the deadlines of the earlier process.
+		if n == 1 {
+			b.Note += h.t(" The first row: missed in the process the incident left.", "第 1 行为事件转出的原流程中未完成的时限。")
+		} else {
+			b.Note += fmt.Sprintf(h.t(" The first %d rows: missed in the process the incident left.",
+				"前 %d 行为事件转出的原流程中未完成的时限。"), n)
+		}
+	}
 	b.Table = &bot.ReportTable{Columns: h.columns(tx{EN: "Deadline", ZH: "时限"}, tx{EN: "Due", ZH: "截止时间"},
 		tx{EN: "Met", ZH: "完成时间"}, tx{EN: "Result", ZH: "结果"})}
 	for _, d := range deadlines {

@@ -823,7 +823,10 @@ func checkText(text, emptyEN, emptyZH string) (string, error) {
 // platforms act on: control characters other than newline and tab (a NUL
 // makes a chat platform refuse the message, holding its chat back), invalid
 // UTF-8, and the bidirectional overrides and isolates that make text read
-// otherwise than it is (U+202A–U+202E, U+2066–U+2069). Text typed by people
+// otherwise than it is (U+202A–U+202E, U+2066–U+2069, and the marks U+200E,
+// U+200F, U+061C), the line and paragraph separators (U+2028, U+2029: a
+// line break on one platform, none on another) and the invisible tag
+// characters (U+E0000–U+E007F). Text typed by people
 // is data: it is refused with a message, not changed behind their back.
 func checkChars(text string) error {
 	for i, r := range text {
@@ -834,9 +837,15 @@ func checkChars(text string) error {
 		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
 			return Errorf(CodeInvalid, "the text holds an invisible control character (U+%04X); remove it and try again",
 				"文本含有不可见的控制字符(U+%04X),请删除后重试", r)
-		case (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069):
+		case (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) || r == 0x200e || r == 0x200f || r == 0x061c:
 			return Errorf(CodeInvalid, "the text holds a direction override (U+%04X) that makes it read otherwise than it is; remove it and try again",
 				"文本含有改变显示方向的控制字符(U+%04X),请删除后重试", r)
+		case r == 0x2028 || r == 0x2029:
+			return Errorf(CodeInvalid, "the text holds a line or paragraph separator (U+%04X) that platforms show differently; use a plain line break",
+				"文本含有各平台显示不一的行或段落分隔符(U+%04X),请改用普通换行", r)
+		case r >= 0xe0000 && r <= 0xe007f:
+			return Errorf(CodeInvalid, "the text holds an invisible tag character (U+%04X); remove it and try again",
+				"文本含有不可见的标签字符(U+%04X),请删除后重试", r)
 		}
 	}
 	return nil

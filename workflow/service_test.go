@@ -1369,7 +1369,8 @@ func TestInvisibleCharactersAreRefused(t *testing.T) {
 	e := newEnv(t)
 	inc := mustOpen(t, e, "chen", workflow.OpenInput{})
 	for _, text := range []string{"nul\x00byte", "bell\x07", "esc\x1b[31m", "c1\u0085mid", "del\x7f",
-		"rlo \u202etxt.exe", "isolate \u2066x\u2069", "bad \xff utf8"} {
+		"rlo \u202etxt.exe", "isolate \u2066x\u2069", "bad \xff utf8", "rlm \u200fmark", "alm \u061cmark",
+		"tag \U000E0041\U000E007F", "line\u2028sep"} {
 		before := e.store.snapshot(inc.ID)
 		if _, _, err := e.svc.Update(t.Context(), "chen", inc.ID, text, workflow.Figures{}); workflow.ErrorCode(err) != workflow.CodeInvalid {
 			t.Fatalf("Update(%q): got %v, want invalid", text, err)
@@ -1380,9 +1381,9 @@ func TestInvisibleCharactersAreRefused(t *testing.T) {
 		}
 	}
 	// Newlines, tabs, CRLF (kept as LF), Chinese and emoji are text.
-	inc = must(t)(e.svc.Update(t.Context(), "chen", inc.ID, "第一行\r\n\tsecond 🔥 \uFFFD", workflow.Figures{}))
+	inc = must(t)(e.svc.Update(t.Context(), "chen", inc.ID, "第一行\r\n\tsecond 🔥 👨\u200d👩\u200d👧 \uFFFD", workflow.Figures{}))
 	_, evs, _ := e.svc.History(t.Context(), "chen", inc.ID)
-	if got := evs[len(evs)-1].Text; got != "第一行\n\tsecond 🔥 \uFFFD" {
+	if got := evs[len(evs)-1].Text; got != "第一行\n\tsecond 🔥 👨\u200d👩\u200d👧 \uFFFD" {
 		t.Errorf("update text: got %q", got)
 	}
 }

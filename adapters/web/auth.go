@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -123,7 +124,7 @@ func (s *Server) api(h http.HandlerFunc) http.HandlerFunc {
 			writeError(w, http.StatusTooManyRequests, "locked_out", msgTooManyLogins(secs).In(s.localeOf(r)))
 		case accessLogin:
 			w.Header().Set("WWW-Authenticate", `Bearer realm="firebreak board"`)
-			writeError(w, http.StatusUnauthorized, "unauthorized", "log in at /login or send Authorization: Bearer <FIREBREAK_BOARD_TOKEN>")
+			writeError(w, http.StatusUnauthorized, "unauthorized", label(s.localeOf(r), "api.unauthorized"))
 		case accessBoardOff:
 			writeError(w, http.StatusForbidden, "board_off", label(s.localeOf(r), "msg.board_off"))
 		}
@@ -152,6 +153,10 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
 	if err := r.ParseForm(); err != nil {
+		if tooLarge := new(http.MaxBytesError); errors.As(err, &tooLarge) {
+			s.renderLogin(w, r, http.StatusRequestEntityTooLarge, "/board", "login.too_large")
+			return
+		}
 		s.renderLogin(w, r, http.StatusBadRequest, "/board", "login.unreadable")
 		return
 	}

@@ -750,3 +750,21 @@ func TestReadyzAnswersWhileRedisStalls(t *testing.T) {
 		t.Errorf("GET /readyz: answered after %s, want within about %s", took, readyTimeout)
 	}
 }
+
+// TestLoginTooLarge: a login form over its 8 KiB is refused as too large
+// (413, saying so), not as unreadable, and checks nothing; the API's 401
+// speaks the request's language.
+func TestLoginTooLarge(t *testing.T) {
+	f := newFixture(t, false, hardToken)
+	rec := f.do(loginRequest(hardToken, "/board"+strings.Repeat("x", 10<<10), ""))
+	if rec.Code != http.StatusRequestEntityTooLarge || !strings.Contains(rec.Body.String(), "too large") {
+		t.Errorf("10 KiB login: got %d %q, want 413 saying it is too large", rec.Code, rec.Body.String())
+	}
+	if c := rec.Result().Cookies(); len(c) > 0 {
+		t.Errorf("10 KiB login with the right token set cookies %v, want none", c)
+	}
+	rec = f.do(httptest.NewRequest(http.MethodGet, "/api/v1/incidents?lang=zh-CN", nil))
+	if rec.Code != http.StatusUnauthorized || !strings.Contains(rec.Body.String(), "请在 /login 登录") {
+		t.Errorf("API without a token, zh-CN: got %d %q, want 401 in Chinese", rec.Code, rec.Body.String())
+	}
+}

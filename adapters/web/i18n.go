@@ -64,6 +64,8 @@ var labels = map[string]workflow.Text{
 	"login.submit":       {EN: "Log in", ZH: "登录"},
 	"login.wrong":        {EN: "That token is not right.", ZH: "令牌不正确。"},
 	"login.unreadable":   {EN: "The form could not be read; try again.", ZH: "无法读取表单,请重试。"},
+	"login.too_large":    {EN: "The form is too large (at most 8 KiB); nothing was checked.", ZH: "表单过大(最多 8 KiB),未做校验。"},
+	"api.unauthorized":   {EN: "log in at /login or send Authorization: Bearer <FIREBREAK_BOARD_TOKEN>", ZH: "请在 /login 登录,或发送 Authorization: Bearer <FIREBREAK_BOARD_TOKEN>"},
 	"api.request_failed": {EN: "The request failed: {0}", ZH: "请求失败:{0}"},
 
 	// Durations and countdowns.

@@ -56,6 +56,11 @@ type Host struct {
 	// State returns the adapter's keeping in the store, shared by
 	// replicas, under keys of its platform's name.
 	State func(platform string) PlatformState
+	// StoreSince is when the store came to be (initialised empty): a
+	// request a platform signed before it was meant for a store that was
+	// lost, and the record that it was handled went with it, so an adapter
+	// refuses it rather than run it again. Zero: no such check.
+	StoreSince time.Time
 }
 
 // OnceLocker takes expiring locks and guards requests (see Once).

@@ -43,6 +43,7 @@ func (s *Settings) Start(ctx context.Context, h bot.Host) (bot.Sender, func(), e
 		Memo:          h.State(Platform.Name),
 		Locale:        h.Locale,
 		Locker:        h.Locker, // each event_id and command handled once across replicas
+		NotBefore:     h.StoreSince,
 		Log:           h.Log,
 		// Clock stays nil: signatures are checked against real time, also in demo mode.
 	})

@@ -88,6 +88,10 @@ type Options struct {
 	// Clock checks request timestamps. It must be the real time (nil: the
 	// system clock), also in demo mode; tests set it.
 	Clock workflow.Clock
+	// NotBefore refuses HTTP requests Slack signed before it (bot.Host's
+	// StoreSince): a replay or a retry of a request to a store that was
+	// lost, whose record of having handled it went with it. Zero: none.
+	NotBefore time.Time
 	// HTTPClient calls the Web API and response URLs (nil: a client with a
 	// 10 s timeout).
 	HTTPClient *http.Client
@@ -101,6 +105,7 @@ type Options struct {
 // concurrent use.
 type Adapter struct {
 	secret   []byte
+	since    time.Time // Options.NotBefore
 	appToken string
 	api      *slackgo.Client
 	http     *http.Client
@@ -136,6 +141,7 @@ func New(opts Options) (*Adapter, error) {
 	}
 	a := &Adapter{
 		secret:   []byte(opts.SigningSecret),
+		since:    opts.NotBefore.Truncate(time.Second), // signatures name whole seconds
 		appToken: opts.AppToken,
 		http:     opts.HTTPClient,
 		router:   opts.Router,

@@ -49,7 +49,7 @@ func badRequest(reason string) *requestError {
 // verify checks a request signed with secret at time now: the timestamp is
 // within MaxSkew of now and the signature matches, compared in constant
 // time.
-func verify(secret []byte, header http.Header, body []byte, now time.Time) error {
+func verify(secret []byte, header http.Header, body []byte, now, since time.Time) error {
 	if len(secret) == 0 {
 		return unauthorized("no signing secret configured (FIREBREAK_SLACK_SIGNING_SECRET); HTTP requests are refused")
 	}
@@ -67,6 +67,10 @@ func verify(secret []byte, header http.Header, body []byte, now time.Time) error
 	if !hmac.Equal([]byte(Signature(secret, ts, body)), []byte(sig)) {
 		return unauthorized("signature does not match")
 	}
+	if time.Unix(secs, 0).Before(since) {
+		return unauthorized("signed before this store was initialised: a request to the store that lost its data, " +
+			"which would run again (firebreak store init)")
+	}
 	return nil
 }
 
@@ -80,7 +84,7 @@ func (a *Adapter) readVerified(w http.ResponseWriter, r *http.Request) ([]byte, 
 		}
 		return nil, badRequest("unreadable body")
 	}
-	if err := verify(a.secret, r.Header, body, a.clock.Now()); err != nil {
+	if err := verify(a.secret, r.Header, body, a.clock.Now(), a.since); err != nil {
 		return nil, err
 	}
 	return body, nil

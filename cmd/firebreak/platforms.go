@@ -9,6 +9,7 @@ import (
 
 	"github.com/kelseyhightower/envconfig"
 
+	fbredis "github.com/firebreak/firebreak/adapters/redis"
 	fbslack "github.com/firebreak/firebreak/adapters/slack"
 	"github.com/firebreak/firebreak/adapters/telegram"
 	"github.com/firebreak/firebreak/bot"
@@ -78,6 +79,10 @@ func setupPlatforms(ctx context.Context, a *app, cfg Config, mux *http.ServeMux)
 		Router: a.router, Roster: a.roster, Locale: a.locale, Log: a.log, Clock: a.clock, Metrics: a.metrics,
 		Mux: mux, Locker: a.store,
 		State: func(platform string) bot.PlatformState { return a.store.PlatformState(platform) },
+	}
+	if inst, ok := a.store.Instance(); ok && inst.By != fbredis.InitAdopted {
+		// An adopted store kept its data, and with it what was handled.
+		host.StoreSince = inst.Created
 	}
 	var senders []bot.Sender
 	for i, s := range cfg.Platforms {

@@ -321,16 +321,23 @@ func (p *proc) slashRequest(body string, ts time.Time) (*http.Request, error) {
 	return req, nil
 }
 
-// trySlash is slash returning its failure, for use off the test goroutine.
-func (p *proc) trySlash(who person, text string) (string, stamp, error) {
-	responseURL := p.w.slack.ResponseURL()
+// slashBody is the form body of a slash command as Slack sends it, with a
+// trigger ID of its own, and its response_url.
+func (p *proc) slashBody(who person, text string) (body, responseURL string) {
+	responseURL = p.w.slack.ResponseURL()
 	form := url.Values{
 		"token": {"unused-verification-token"}, "team_id": {"T0SMOKE"}, "team_domain": {"smoke"},
 		"channel_id": {"C0INCIDENTS"}, "channel_name": {"incidents"},
 		"user_id": {who.slack}, "user_name": {who.id}, "command": {"/incident"}, "text": {text},
 		"api_app_id": {"A0SMOKE"}, "response_url": {responseURL}, "trigger_id": {fmt.Sprintf("1.2.%d", p.w.userMsg.Add(1))},
 	}
-	req, err := p.slashRequest(form.Encode(), time.Now())
+	return form.Encode(), responseURL
+}
+
+// trySlash is slash returning its failure, for use off the test goroutine.
+func (p *proc) trySlash(who person, text string) (string, stamp, error) {
+	body, responseURL := p.slashBody(who, text)
+	req, err := p.slashRequest(body, time.Now())
 	if err != nil {
 		return "", stamp{}, err
 	}

@@ -103,6 +103,9 @@ func TestRedisWipedUnderServe(t *testing.T) {
 		t.Fatalf("readyz before the wipe: got %d %q, want 200", code, body)
 	}
 
+	// A command signed just before the wipe, to be replayed after it.
+	replayBody, _ := a.slashBody(chen, `open "Replayed from before the wipe" level:general category:other`)
+	replayAt := time.Now()
 	w.flushAll()
 	wiped := time.Now()
 	var code int
@@ -158,6 +161,20 @@ func TestRedisWipedUnderServe(t *testing.T) {
 		t.Errorf("store init: the next incident is %s, want a number from the clock, far above any ID of the old store", m[1])
 	}
 	c := w.start("c")
+	// The new store has no record of what the lost one handled: a request
+	// signed before it was initialised (a replay, a Slack retry) is refused.
+	req, err := c.slashRequest(replayBody, replayAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("a command signed before store init, after it: got HTTP %d, want 401", resp.StatusCode)
+	}
 	fresh := c.openSlack(chen, "general", "Photos of a crack in the north bridge")
 	if fresh.ID != m[1] || fresh.ID == old.ID {
 		t.Errorf("open after store init: got %s, want %s (old: %s)", fresh.ID, m[1], old.ID)

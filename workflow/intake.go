@@ -310,9 +310,10 @@ var trackingParams = map[string]bool{
 }
 
 // NormalizeURL returns the form of u that two links to the same post share:
-// scheme and host in lower case, no default port, no fragment, no tracking
-// parameters (utm_* and the like), the others sorted, and no trailing slash.
-// It returns "" when u is not an absolute http(s) URL.
+// one scheme (https: a post is the same over http), the host in lower case
+// without www., no default port, no fragment, no tracking parameters (utm_*
+// and the like), the others sorted, and no trailing slash. It returns ""
+// when u is not an absolute http(s) URL.
 func NormalizeURL(raw string) string {
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil || u.Host == "" {
@@ -334,7 +335,7 @@ func NormalizeURL(raw string) string {
 		}
 	}
 	path := strings.TrimRight(u.EscapedPath(), "/")
-	out := u.Scheme + "://" + host + path
+	out := "https://" + host + path
 	if enc := q.Encode(); enc != "" { // Encode sorts by key
 		out += "?" + enc
 	}

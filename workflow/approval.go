@@ -25,7 +25,12 @@ func (s *Service) SubmitDraft(ctx context.Context, actor, id, text string) (*Inc
 		}
 		voided := 0
 		if cur := inc.CurrentDraft(); cur != nil {
-			if cur.Text == text && cur.Rejection == nil && !cur.Published {
+			// The same text again changes nothing, unless the version can
+			// never be approved as its author's (the only principal wrote
+			// it): then another person submits it as theirs, as the
+			// warning at draft time advises.
+			stuck := cur.Author != actor && !s.roster.DraftApprovers(inc.Level, cur.Author).Reachable()
+			if cur.Text == text && !stuck && cur.Rejection == nil && !cur.Published {
 				return nil, Errorf(CodeConflict, "version %d already has exactly this text", "第 %d 版已是相同内容", cur.Version)
 			}
 			if !cur.Published {

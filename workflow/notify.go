@@ -295,9 +295,10 @@ func (s *Service) notices(prev, inc *Incident, events []Event) []Notice {
 	// reportedUp: the higher authority has the incident and hears of its
 	// follow-ups.
 	reportedUp := hasAuthority && !inc.ReportedUpAt.IsZero()
-	// reportedBefore: it had been reported up before e (not by e's own
-	// change, whose report up tells the authority itself).
-	reportedBefore := func(e Event) bool { return reportedUp && inc.ReportedUpAt.Before(e.At) }
+	// upBefore: it had been reported up before this transition (not
+	// by it: its report up tells the authority itself, as the incident then
+	// stands). Told by the record, not by comparing instants.
+	upBefore := reportedUp && prev != nil && !prev.ReportedUpAt.IsZero()
 	authority := Thread{Kind: ThreadAuthority}
 	// Whoever opened the incident sees it assigned in the reply to open:
 	// telling them again in private would only be noise.
@@ -336,7 +337,7 @@ func (s *Service) notices(prev, inc *Incident, events []Event) []Notice {
 			if raisedTo(e.Data.From, e.Data.To) && s.reportsAt(e.Data.To) {
 				toLeaders(e, Notification{Kind: NoticeReport, Thread: report})
 			}
-			if raisedTo(e.Data.From, e.Data.To) && reportedBefore(e) {
+			if raisedTo(e.Data.From, e.Data.To) && upBefore {
 				// The higher authority has the incident at its old level:
 				// the raise goes up the line too (续报).
 				n.add(e, ChannelAuthority, Notification{Kind: NoticeEvent, Thread: authority})
@@ -348,7 +349,9 @@ func (s *Service) notices(prev, inc *Incident, events []Event) []Notice {
 				// to the leaders, go up the line too (续报), as the first
 				// report did.
 				toLeaders(e, line)
-				if reportedUp {
+				// Reported up by this very step (the figures escalated it):
+				// the authority's REPORT carries them.
+				if upBefore {
 					n.add(e, ChannelAuthority, Notification{Kind: NoticeEvent, Thread: authority})
 				}
 			}
@@ -393,7 +396,7 @@ func (s *Service) notices(prev, inc *Incident, events []Event) []Notice {
 			// for any major incident, and the principal leaders directly
 			// besides (逐级报告、双重报告).
 			n.add(e, ChannelIncidents, Notification{Kind: NoticeCard, Thread: incident})
-			if reportedBefore(e) {
+			if upBefore {
 				n.add(e, ChannelAuthority, Notification{Kind: NoticeEvent, Thread: authority})
 			}
 			told := n.leaders()

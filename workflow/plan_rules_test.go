@@ -138,6 +138,7 @@ func TestReportUpAutomatically(t *testing.T) {
 		lp := workflow.DefaultPolicy()[workflow.LevelMajor]
 		lp.ReportUpAuto = true
 		r.Policy = workflow.Policy{workflow.LevelMajor: lp}
+		r.Spreading.Heat = 90
 	})
 	inc := mustOpen(t, e, "chen", workflow.OpenInput{Level: workflow.LevelMajor})
 	if !inc.ReportedUpAt.Equal(t0) {
@@ -153,6 +154,22 @@ func TestReportUpAutomatically(t *testing.T) {
 		t.Errorf("escalated: got %s reported up %v, want major and reported up", gen.Level, gen.ReportedUpAt)
 	}
 	wantTold(t, told(t, e), "authority report YQ-2:authority reported_up", "leaders report YQ-2:report escalated")
+
+	// Escalated by the figures of a follow-up report: the authority gets
+	// the REPORT, which carries them, and not the follow-up line before it
+	// as if it had the incident already.
+	hot := mustOpen(t, e, "chen", workflow.OpenInput{})
+	heat, _, err := workflow.ParseFigures([]string{"heat:95"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hot = must(t)(e.svc.Update(t.Context(), "chen", hot.ID, "reposted by a news account", heat))
+	if hot.Level != workflow.LevelMajor || hot.ReportedUpAt.IsZero() {
+		t.Fatalf("escalated by figures: got %s reported up %v, want major and reported up", hot.Level, hot.ReportedUpAt)
+	}
+	got := told(t, e)
+	wantTold(t, got, "authority report YQ-3:authority reported_up")
+	wantNotTold(t, got, "authority event")
 }
 
 func TestParseFigures(t *testing.T) {

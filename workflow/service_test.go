@@ -1387,3 +1387,28 @@ func TestInvisibleCharactersAreRefused(t *testing.T) {
 		t.Errorf("update text: got %q", got)
 	}
 }
+
+// TestSameTextFromAnotherWhenTheDraftIsStuck: the only principal's own
+// major draft can never be approved, and the warning says to have someone
+// else submit it; that person may submit the very same text, which the
+// principal can then approve. The same text from anyone else, when the
+// version can be approved, is still refused as changing nothing.
+func TestSameTextFromAnotherWhenTheDraftIsStuck(t *testing.T) {
+	e := newEnv(t)
+	inc := mustOpen(t, e, "chen", workflow.OpenInput{Level: workflow.LevelMajor})
+	const text = "We have inspected the canteen."
+	must(t)(e.svc.SubmitDraft(t.Context(), "wang", inc.ID, text))
+	if e.roster.DraftApprovers(workflow.LevelMajor, "wang").Reachable() {
+		t.Fatal("the test roster must make wang's major draft unapprovable (the only principal)")
+	}
+	inc = must(t)(e.svc.SubmitDraft(t.Context(), "chen", inc.ID, text))
+	if d := inc.CurrentDraft(); d.Version != 2 || d.Author != "chen" || d.Text != text {
+		t.Fatalf("current draft: got v%d by %s, want v2 by chen with the same text", d.Version, d.Author)
+	}
+	must(t)(e.svc.Approve(t.Context(), "wang", inc.ID, 2, ""))
+
+	before := e.store.snapshot(inc.ID)
+	_, _, err := e.svc.SubmitDraft(t.Context(), "li", inc.ID, text)
+	wantCode(t, err, workflow.CodeConflict)
+	wantUnchanged(t, e.store, inc.ID, before)
+}

@@ -250,20 +250,19 @@ func (r *Router) checkActor(req *Request, roles []workflow.Role) error {
 			return nil
 		}
 	}
-	names := make([]string, len(roles))
-	for i, role := range roles {
-		names[i] = string(role)
-	}
-	return workflow.Errorf(workflow.CodeForbidden, "this needs the role %s; you are %s",
-		"此操作需要角色 %s;您的角色是 %s", strings.Join(names, " or "), joinRoles(p.Roles))
+	return &workflow.Error{Code: workflow.CodeForbidden, Msg: workflow.Text{
+		EN: fmt.Sprintf("this needs the role %s; you are %s", joinRoles(roles, workflow.LocaleEN, " or "), joinRoles(p.Roles, workflow.LocaleEN, ", ")),
+		ZH: fmt.Sprintf("此操作需要%s角色;您的角色是%s", joinRoles(roles, workflow.LocaleZH, "或"), joinRoles(p.Roles, workflow.LocaleZH, "、")),
+	}}
 }
 
-func joinRoles(roles []workflow.Role) string {
+// joinRoles names roles in locale, joined by sep.
+func joinRoles(roles []workflow.Role, locale, sep string) string {
 	s := make([]string, len(roles))
 	for i, r := range roles {
-		s[i] = string(r)
+		s[i] = r.Text().In(locale)
 	}
-	return strings.Join(s, ", ")
+	return strings.Join(s, sep)
 }
 
 // errorReply is the one place where errors become replies. Internal errors
@@ -362,7 +361,7 @@ func (r *Router) help(_ context.Context, _ *Request, args Args) (*Reply, error) 
 			fmt.Fprintf(&b, "%s%s\n", t("Also: ", "别名:"), strings.Join(c.Aliases, ", "))
 		}
 		if len(c.Roles) > 0 {
-			fmt.Fprintf(&b, "%s%s\n", t("Who: ", "权限:"), joinRoles(c.Roles))
+			fmt.Fprintf(&b, "%s%s\n", t("Who: ", "权限:"), joinRoles(c.Roles, r.locale, t(", ", "、")))
 		}
 		for _, ex := range c.Examples {
 			fmt.Fprintf(&b, "%s/incident %s\n", t("Example: ", "示例:"), ex)

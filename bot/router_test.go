@@ -359,7 +359,7 @@ func TestRoleCheck(t *testing.T) {
 		{name: "none of several roles", locale: workflow.LocaleEN, actor: "li", text: "publish YQ-7",
 			want: "⚠ this needs the role spokesperson or leader; you are staff"},
 		{name: "in Chinese", locale: workflow.LocaleZH, actor: "chen", text: "approve YQ-7",
-			want: "⚠ 此操作需要角色 leader;您的角色是 staff"},
+			want: "⚠ 此操作需要领导角色;您的角色是工作人员"},
 		{name: "button by staff", locale: workflow.LocaleEN, actor: "chen", action: &bot.Action{Name: "approve", Args: []string{"YQ-7", "2"}},
 			want: "⚠ this needs the role leader; you are staff"},
 		{name: "button by a leader", locale: workflow.LocaleEN, actor: "zhao", action: &bot.Action{Name: "approve", Args: []string{"YQ-7", "2"}},

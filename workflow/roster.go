@@ -22,6 +22,17 @@ const (
 // Roles lists every role.
 var Roles = []Role{RoleStaff, RoleLeader, RolePrincipal, RoleSpokesperson}
 
+// Text names the role in both languages, the roster's word in English.
+func (r Role) Text() Text {
+	if zh, ok := roleZH[r]; ok {
+		return Text{EN: string(r), ZH: zh}
+	}
+	return Text{EN: string(r), ZH: string(r)}
+}
+
+// roleZH names the roles in Chinese.
+var roleZH = map[Role]string{RoleStaff: "工作人员", RoleLeader: "领导", RolePrincipal: "主要领导", RoleSpokesperson: "新闻发言人"}
+
 // Valid reports whether r is a known role.
 func (r Role) Valid() bool { return slices.Contains(Roles, r) }
 

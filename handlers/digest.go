@@ -77,7 +77,7 @@ func (h *Handlers) digestMessage(kind string, at time.Time, open, resolved []*wo
 		for _, d := range h.svc.Deadlines(inc) {
 			switch {
 			case d.Met():
-			case at.After(d.Due):
+			case d.Late(at): // compared as the deadline keeps time (Instant)
 				late = true
 				overdue = append(overdue, fmt.Sprintf("%s %s — %s %s", inc.ID, inc.Title,
 					d.Kind.Text().In(h.locale), h.deadlineState(d, at, true)))

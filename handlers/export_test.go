@@ -1,0 +1,4 @@
+package handlers
+
+// DigestMessage is digestMessage, for the tests of the digest.
+var DigestMessage = (*Handlers).digestMessage

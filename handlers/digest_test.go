@@ -38,3 +38,19 @@ func TestDigestAtTheDueInstant(t *testing.T) {
 		t.Errorf("digest: want 0 overdue:\n%s", text)
 	}
 }
+
+// TestSignTextUnderAMinute: figures that doubled within seconds read
+// "in under a minute", never "in 0m".
+func TestSignTextUnderAMinute(t *testing.T) {
+	c := newReportCase(t, workflow.LocaleEN)
+	for locale, want := range map[string]string{
+		workflow.LocaleEN: "posts 10 → 20 (+100% in under a minute)",
+		workflow.LocaleZH: "不到 1 分钟内增长 100%",
+	} {
+		h := handlers.New(c.svc, locale)
+		sg := workflow.Sign{Figure: workflow.FigurePosts, From: 10, To: 20, Growth: 100, Within: 20 * time.Second}
+		if got := handlers.SignText(h, sg); !strings.Contains(got, want) {
+			t.Errorf("%s: got %q, want it to contain %q", locale, got, want)
+		}
+	}
+}

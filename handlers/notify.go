@@ -343,8 +343,12 @@ func (h *Handlers) signText(sg workflow.Sign) string {
 	if sg.Figure == workflow.FigureHeat {
 		return fmt.Sprintf(h.t("%s %s (the roster's threshold is %s)", "%s %s(名册阈值 %s)"), name, thousands(sg.To), thousands(sg.Threshold))
 	}
+	took := span(sg.Within, h.locale)
+	if sg.Within < time.Minute {
+		took = h.t("under a minute", "不到 1 分钟") // not "0m"
+	}
 	return fmt.Sprintf(h.t("%[1]s %[2]s → %[3]s (+%[4]d%% in %[5]s)", "%[1]s %[2]s → %[3]s(%[5]s内增长 %[4]d%%)"), name,
-		thousands(sg.From), thousands(sg.To), sg.Growth, span(sg.Within, h.locale))
+		thousands(sg.From), thousands(sg.To), sg.Growth, took)
 }
 
 // pair2 orders an incident and the candidate it was opened from for the

@@ -145,8 +145,9 @@ type DeadlineStats struct {
 	// were met, to now while unmet, or to the resolution that left them
 	// unmet (none when it came before they fell).
 	Lateness Spread `json:"lateness"`
-	// TimeToMeet is how long the met ones (on time or late) took, from
-	// the deadline's From to when it was met.
+	// TimeToMeet is how long the met ones (on time or late) took
+	// (Deadline.TimeToMeet: from the deadline's From, or from discovery
+	// when met before it).
 	TimeToMeet Spread `json:"time_to_meet"`
 }
 

@@ -196,7 +196,6 @@ func errMayNotPublish(l Level, lp LevelPolicy) error {
 		ZH: fmt.Sprintf("%s舆情的统一口径只能由%s发布", l.Text().ZH, strings.Join(zh, "或"))}}
 }
 
-
 func errNoDraft(id string) error {
 	return Errorf(CodeConflict, "%s has no draft yet; write one with: draft %s <text>", "%s 还没有口径草稿;请用 draft %s <正文> 起草", id, id)
 }

@@ -177,16 +177,18 @@ func (s *Store) readShards(ctx context.Context, group, consumer, id string, shar
 	// a read past it that finds nothing new proves the group caught up.
 	heads := make([]string, len(shards))
 	refused := make([]bool, len(shards))
+	readers := make([]*goredis.Cmd, len(shards)) // id ">": the reader script's call per shard
+	readerKeys := make([][]string, len(shards))
 	p := s.client.Pipeline()
 	for i, sh := range shards {
 		stream := s.outboxKey(s.queues[sh])
 		if id == ">" {
 			// New entries only as the shard's reader (readerScript).
 			heads[i] = s.seenOutbox.head(s.queues[sh])
-			keys := []string{s.shardKey(s.queues[sh], "reader:"+group), stream}
-			c := readerScript.EvalSha(ctx, p, keys, consumer, s.readerLease.Milliseconds(), group, count)
+			readerKeys[i] = []string{s.shardKey(s.queues[sh], "reader:"+group), stream}
+			readers[i] = readerScript.EvalSha(ctx, p, readerKeys[i], consumer, s.readerLease.Milliseconds(), group, count)
 			results[i] = func() ([]goredis.XStream, error) {
-				v, err := c.Result()
+				v, err := readers[i].Result()
 				if goredis.HasErrorPrefix(err, "NOSCRIPT") {
 					s.readerLoaded.Store(false) // Redis restarted: load it again next time
 				}
@@ -208,6 +210,23 @@ func (s *Store) readShards(ctx context.Context, group, consumer, id string, shar
 		results[i] = c.Result
 	}
 	_, _ = p.Exec(ctx) // errors are read per command below
+	// A Redis without the script (restarted, or a replica promoted by a
+	// failover) answers NOSCRIPT: those shards are read again at once with
+	// EVAL, which sends the body once and leaves it cached, rather than
+	// failing the pass.
+	var retry []int
+	for i, c := range readers {
+		if c != nil && goredis.HasErrorPrefix(c.Err(), "NOSCRIPT") {
+			retry = append(retry, i)
+		}
+	}
+	if len(retry) > 0 {
+		p := s.client.Pipeline()
+		for _, i := range retry {
+			readers[i] = readerScript.Eval(ctx, p, readerKeys[i], consumer, s.readerLease.Milliseconds(), group, count)
+		}
+		_, _ = p.Exec(ctx)
+	}
 
 	var (
 		ds    []bot.Delivery

@@ -1018,3 +1018,25 @@ func TestReadNewOutbox(t *testing.T) {
 		}
 	})
 }
+
+// TestReadNewOutboxAfterScriptFlush: a Redis that lost its script cache
+// (restarted, or a replica promoted by a Sentinel failover) answers the
+// reader script NOSCRIPT; the read sends the script again in the same
+// call instead of failing the delivery pass (it failed once per failover,
+// a pass's 2 s late).
+func TestReadNewOutboxAfterScriptFlush(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f fixture) {
+		mustEnqueue(t, f.store, outNotice("a"))
+		if got, err := f.store.ReadNewOutbox(ctx, "slack", "w1", 10); err != nil || len(got) != 1 {
+			t.Fatalf("ReadNewOutbox: %q, %v; want a", noticeIDs(got), err)
+		}
+		if err := f.client.ScriptFlush(ctx).Err(); err != nil {
+			t.Fatalf("SCRIPT FLUSH: %v", err)
+		}
+		mustEnqueue(t, f.store, outNotice("b"))
+		got, err := f.store.ReadNewOutbox(ctx, "slack", "w1", 10)
+		if err != nil || len(got) != 1 || got[0].Notice.ID != "b" {
+			t.Fatalf("ReadNewOutbox after SCRIPT FLUSH: %q, %v; want b", noticeIDs(got), err)
+		}
+	})
+}

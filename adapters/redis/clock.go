@@ -49,6 +49,11 @@ func (s *Store) KeepDemoEpoch(ctx context.Context, e DemoEpoch) (stored DemoEpoc
 		get = p.Get(ctx, key)
 		return nil
 	}); err != nil {
+		if set != nil && goredis.IsReadOnlyError(set.Err()) {
+			// EXEC answers EXECABORT; the SETNX says why.
+			return DemoEpoch{}, false, readOnlyError{failOn("keep demo epoch in", key,
+				fmt.Errorf("this Redis is a read-only replica: %w", set.Err()))}
+		}
 		return DemoEpoch{}, false, failOn("keep demo epoch in", key, err)
 	}
 	stored, err = s.decodeDemoEpoch(get.Val())

@@ -353,12 +353,18 @@ func (inc *Incident) NextHandlingDue(p Policy, cal Calendar) (Deadline, bool) {
 	if !inc.Open() {
 		return Deadline{}, false
 	}
+	var next Deadline
+	found := false
 	for _, d := range inc.Deadlines(p, cal) {
-		if !d.Met() && !d.Kind.Leaders() {
+		switch {
+		case d.Met():
+		case !d.Kind.Leaders():
 			return d, true
+		case !found:
+			next, found = d, true
 		}
 	}
-	return inc.NextDue(p, cal)
+	return next, found
 }
 
 // Overdue reports whether an open incident has an unmet deadline past at now.

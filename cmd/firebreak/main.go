@@ -417,20 +417,20 @@ func rosterCmd(args []string, w io.Writer) error {
 // rosterLocale is the language a roster file that may not load asks for:
 // its locale key, else the terminal's (LANG, LC_ALL, LC_MESSAGES).
 func rosterLocale(path string) string {
+	chinese := func(l string) string {
+		if strings.HasPrefix(strings.ToLower(l), "zh") {
+			return workflow.LocaleZH
+		}
+		return workflow.LocaleEN
+	}
 	if b, err := os.ReadFile(path); err == nil {
 		if m := localeLine.FindSubmatch(b); m != nil {
-			if strings.HasPrefix(strings.ToLower(string(m[1])), "zh") {
-				return workflow.LocaleZH
-			}
-			return workflow.LocaleEN
+			return chinese(string(m[1]))
 		}
 	}
 	for _, v := range []string{"LC_ALL", "LC_MESSAGES", "LANG"} {
 		if l := os.Getenv(v); l != "" {
-			if strings.HasPrefix(strings.ToLower(l), "zh") {
-				return workflow.LocaleZH
-			}
-			return workflow.LocaleEN
+			return chinese(l)
 		}
 	}
 	return workflow.LocaleEN
